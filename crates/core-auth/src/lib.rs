@@ -1,0 +1,117 @@
+//! Bearer-token authentication: a token in, a [`Principal`] out.
+//!
+//! Every way of accepting a token implements [`TokenVerifier`], so the server
+//! holds one `Arc<dyn TokenVerifier>` and never cares which kind it is. The
+//! demo verifier ([`DemoVerifier`]) accepts one configured static token; real
+//! verification of Descope JWTs implements the same trait.
+//!
+//! This crate knows nothing of HTTP or MCP: turning an [`AuthError`] into a
+//! `WWW-Authenticate` challenge is the server's job.
+
+mod demo;
+mod principal;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub use demo::{DemoPrincipalConfig, DemoVerifier};
+pub use principal::{Principal, PrincipalKind};
+
+/// A boxed future, so [`TokenVerifier`] can be used as a trait object.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Turns a bearer token into the principal it proves.
+pub trait TokenVerifier: Send + Sync {
+    /// Verifies `token` (the credential after `Bearer `).
+    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Arc<Principal>, AuthError>>;
+
+    /// A short name for the kind of verification, shown in `/health`
+    /// (for example `demo`).
+    fn mode(&self) -> &'static str;
+}
+
+/// Why a request could not be authenticated.
+///
+/// Messages are in the words of the configuration guide, because operators
+/// search for them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The request carried no credentials at all.
+    #[error("Authentication required: send an `Authorization: Bearer <token>` header")]
+    MissingToken,
+    /// The `Authorization` header is present but is not a usable bearer credential.
+    #[error("Malformed Authorization header: {0}")]
+    MalformedHeader(String),
+    /// The token was presented but is not acceptable.
+    #[error("{0}")]
+    InvalidToken(String),
+}
+
+impl AuthError {
+    /// The OAuth 2.0 bearer error code (RFC 6750 §3.1) for this error, if any.
+    ///
+    /// A request without credentials gets no error code, as RFC 6750 asks.
+    pub fn oauth_error_code(&self) -> Option<&'static str> {
+        match self {
+            Self::MissingToken => None,
+            Self::MalformedHeader(_) => Some("invalid_request"),
+            Self::InvalidToken(_) => Some("invalid_token"),
+        }
+    }
+}
+
+/// Extracts the token from an `Authorization` header value.
+///
+/// `None` means no header was sent. The scheme is matched case-insensitively
+/// (RFC 7235 §2.1).
+pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
+    let Some(value) = header else {
+        return Err(AuthError::MissingToken);
+    };
+    let (scheme, token) = value
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| AuthError::MalformedHeader("expected `Bearer <token>`".to_owned()))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::MalformedHeader(format!(
+            "the `{scheme}` scheme is not supported; use `Bearer <token>`"
+        )));
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(AuthError::MalformedHeader(
+            "the bearer token is empty".to_owned(),
+        ));
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_token_is_extracted_case_insensitively() {
+        assert_eq!(bearer_token(Some("Bearer abc")), Ok("abc"));
+        assert_eq!(bearer_token(Some("bearer  abc ")), Ok("abc"));
+    }
+
+    #[test]
+    fn missing_and_malformed_headers_are_told_apart() {
+        assert_eq!(bearer_token(None), Err(AuthError::MissingToken));
+        assert!(matches!(
+            bearer_token(Some("Basic dXNlcjpwYXNz")),
+            Err(AuthError::MalformedHeader(m)) if m.contains("Basic")
+        ));
+        assert!(matches!(
+            bearer_token(Some("Bearer")),
+            Err(AuthError::MalformedHeader(_))
+        ));
+        assert!(matches!(
+            bearer_token(Some("Bearer ")),
+            Err(AuthError::MalformedHeader(_))
+        ));
+    }
+}

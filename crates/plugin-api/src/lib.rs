@@ -1,0 +1,266 @@
+//! The contract between orchestrator-mcp and its tool plugins.
+//!
+//! A plugin is a `cdylib` that exports one symbol, [`ENTRY_SYMBOL`], a
+//! function returning a pointer to a [`PluginVTable`]. The vtable's first
+//! field is [`ABI_VERSION`]; the host reads that field before anything else
+//! and refuses a library whose version differs, so every future layout keeps
+//! the version first.
+//!
+//! Everything that crosses the boundary is either a `#[repr(C)]` type defined
+//! here or JSON bytes:
+//!
+//! - `describe` writes a [`PluginDescriptor`] (the plugin's name and its tools
+//!   in MCP's tool format).
+//! - `invoke` reads a [`CallRequest`] (tool name, arguments, caller context)
+//!   and writes a [`ToolResult`] in MCP's `CallToolResult` format.
+//!
+//! Output always goes through an [`OutputSink`]: the host hands the plugin a
+//! callback that copies bytes into a host-owned buffer, so memory is freed by
+//! whoever allocated it and the two sides never share an allocator.
+//!
+//! Plugin authors do not touch the raw ABI: they implement [`Plugin`] and call
+//! [`export_plugin!`], which generates the exported symbol and catches every
+//! panic before it could unwind across the boundary.
+
+#![allow(unsafe_code)] // This crate is one side of the plugin FFI boundary.
+
+mod types;
+
+use std::ffi::c_void;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+pub use types::{CallContext, CallRequest, PluginDescriptor, PrincipalKind, ToolResult};
+
+/// The version of the layout of [`PluginVTable`] and of the JSON payloads.
+///
+/// Bumped on any incompatible change; the host refuses plugins built against
+/// another version.
+pub const ABI_VERSION: u32 = 1;
+
+/// The name of the symbol every plugin exports, NUL-terminated for the loader.
+///
+/// The symbol is a [`PluginEntryFn`].
+pub const ENTRY_SYMBOL: &[u8] = b"orchestrator_plugin_entry\0";
+
+/// The type of the exported entry point.
+pub type PluginEntryFn = unsafe extern "C" fn() -> *const PluginVTable;
+
+/// Callback through which a plugin hands output bytes to the host.
+///
+/// The plugin may call it any number of times; the host appends each chunk.
+/// `data` points to `len` readable bytes valid for the duration of the call.
+pub type WriteFn = unsafe extern "C" fn(ctx: *mut c_void, data: *const u8, len: usize);
+
+/// A host-owned output buffer, as seen by the plugin.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct OutputSink {
+    /// Opaque pointer to the host's buffer; passed back to `write` unchanged.
+    pub ctx: *mut c_void,
+    /// Appends bytes to the host's buffer.
+    pub write: WriteFn,
+}
+
+impl OutputSink {
+    /// Appends `bytes` to the host's buffer.
+    pub fn write(&self, bytes: &[u8]) {
+        // SAFETY: the host guarantees `ctx` and `write` stay valid for the
+        // duration of the call that received this sink, and `bytes` is a live
+        // slice for the duration of this call.
+        unsafe { (self.write)(self.ctx, bytes.as_ptr(), bytes.len()) }
+    }
+}
+
+/// What a `describe` or `invoke` call reports back to the host.
+///
+/// A plain integer rather than a Rust enum: a value read across the boundary
+/// from a misbehaving library must not be able to be an invalid enum.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status(pub u32);
+
+impl Status {
+    /// The output holds the JSON payload the call promises.
+    pub const OK: Self = Self(0);
+    /// The output holds a UTF-8 message explaining why the call failed.
+    pub const ERROR: Self = Self(1);
+    /// The plugin panicked; the output holds the panic message.
+    pub const PANIC: Self = Self(2);
+}
+
+/// The table of functions a plugin exports. `abi_version` must stay first.
+#[repr(C)]
+pub struct PluginVTable {
+    /// Must equal [`ABI_VERSION`] of the host.
+    pub abi_version: u32,
+    /// Writes the plugin's [`PluginDescriptor`] as JSON to the sink.
+    pub describe: unsafe extern "C" fn(out: OutputSink) -> Status,
+    /// Reads a [`CallRequest`] as JSON from `request[..request_len]` and writes
+    /// a [`ToolResult`] as JSON to the sink.
+    pub invoke:
+        unsafe extern "C" fn(request: *const u8, request_len: usize, out: OutputSink) -> Status,
+}
+
+/// What a plugin author implements. [`export_plugin!`] turns it into a plugin.
+pub trait Plugin {
+    /// The plugin's name and tools. Called once, when the host loads the plugin.
+    fn describe() -> PluginDescriptor;
+
+    /// Runs the tool named in `request`.
+    ///
+    /// Errors the caller should see (bad arguments, failed work) are returned
+    /// as [`ToolResult::error`]; they are not panics.
+    fn invoke(request: CallRequest) -> ToolResult;
+}
+
+impl PluginVTable {
+    /// The vtable for plugin `P`. Used by [`export_plugin!`].
+    pub const fn for_plugin<P: Plugin>() -> Self {
+        Self {
+            abi_version: ABI_VERSION,
+            describe: describe_trampoline::<P>,
+            invoke: invoke_trampoline::<P>,
+        }
+    }
+}
+
+unsafe extern "C" fn describe_trampoline<P: Plugin>(out: OutputSink) -> Status {
+    guarded(out, || {
+        serde_json::to_vec(&P::describe())
+            .map_err(|err| format!("plugin descriptor could not be serialised: {err}"))
+    })
+}
+
+unsafe extern "C" fn invoke_trampoline<P: Plugin>(
+    request: *const u8,
+    request_len: usize,
+    out: OutputSink,
+) -> Status {
+    guarded(out, || {
+        let bytes = if request_len == 0 {
+            &[][..]
+        } else {
+            // SAFETY: the host passes a pointer to `request_len` initialised
+            // bytes that outlive this call.
+            unsafe { std::slice::from_raw_parts(request, request_len) }
+        };
+        let request: CallRequest = serde_json::from_slice(bytes)
+            .map_err(|err| format!("call request is not valid JSON for this ABI: {err}"))?;
+        serde_json::to_vec(&P::invoke(request))
+            .map_err(|err| format!("tool result could not be serialised: {err}"))
+    })
+}
+
+/// Runs `work`, writes its bytes or its error to `out`, and never lets a panic
+/// unwind into the host.
+fn guarded(out: OutputSink, work: impl FnOnce() -> Result<Vec<u8>, String>) -> Status {
+    match catch_unwind(AssertUnwindSafe(work)) {
+        Ok(Ok(bytes)) => {
+            out.write(&bytes);
+            Status::OK
+        }
+        Ok(Err(message)) => {
+            out.write(message.as_bytes());
+            Status::ERROR
+        }
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic with a non-string payload".to_owned());
+            out.write(message.as_bytes());
+            Status::PANIC
+        }
+    }
+}
+
+/// Exports a [`Plugin`] implementation as an orchestrator-mcp plugin.
+///
+/// ```ignore
+/// struct MyTools;
+/// impl plugin_api::Plugin for MyTools { /* ... */ }
+/// plugin_api::export_plugin!(MyTools);
+/// ```
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        /// The plugin entry point read by the orchestrator-mcp host.
+        #[allow(unsafe_code)]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn orchestrator_plugin_entry() -> *const $crate::PluginVTable {
+            static VTABLE: $crate::PluginVTable = $crate::PluginVTable::for_plugin::<$plugin>();
+            &VTABLE
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Echo;
+
+    impl Plugin for Echo {
+        fn describe() -> PluginDescriptor {
+            PluginDescriptor {
+                name: "echo".into(),
+                version: "1.0.0".into(),
+                tools: vec![],
+            }
+        }
+
+        fn invoke(request: CallRequest) -> ToolResult {
+            if request.tool == "boom" {
+                panic!("boom was called");
+            }
+            ToolResult::text(request.tool)
+        }
+    }
+
+    unsafe extern "C" fn append(ctx: *mut c_void, data: *const u8, len: usize) {
+        // SAFETY: tests pass a `Vec<u8>` as ctx and a valid slice.
+        let buffer = unsafe { &mut *(ctx as *mut Vec<u8>) };
+        buffer.extend_from_slice(unsafe { std::slice::from_raw_parts(data, len) });
+    }
+
+    fn call(vtable: &PluginVTable, request: &[u8]) -> (Status, String) {
+        let mut buffer = Vec::new();
+        let sink = OutputSink {
+            ctx: &mut buffer as *mut Vec<u8> as *mut c_void,
+            write: append,
+        };
+        let status = unsafe { (vtable.invoke)(request.as_ptr(), request.len(), sink) };
+        (status, String::from_utf8_lossy(&buffer).into_owned())
+    }
+
+    const VTABLE: PluginVTable = PluginVTable::for_plugin::<Echo>();
+
+    #[test]
+    fn invoke_round_trips_json() {
+        let (status, out) = call(&VTABLE, br#"{"tool":"hello","arguments":{}}"#);
+        assert_eq!(status, Status::OK);
+        let result: ToolResult = serde_json::from_str(&out).expect("tool result JSON");
+        assert_eq!(result, ToolResult::text("hello"));
+    }
+
+    #[test]
+    fn invalid_request_json_is_an_error_not_a_panic() {
+        let (status, out) = call(&VTABLE, b"{not json");
+        assert_eq!(status, Status::ERROR);
+        assert!(out.contains("call request is not valid JSON"), "{out}");
+    }
+
+    #[test]
+    fn panics_are_caught_and_reported() {
+        let (status, out) = call(&VTABLE, br#"{"tool":"boom","arguments":{}}"#);
+        assert_eq!(status, Status::PANIC);
+        assert_eq!(out, "boom was called");
+    }
+
+    #[test]
+    fn version_is_the_first_field() {
+        let base = &VTABLE as *const PluginVTable as *const u32;
+        assert_eq!(unsafe { *base }, ABI_VERSION);
+    }
+}

@@ -1,0 +1,115 @@
+//! The JSON payloads exchanged over the ABI.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// What a plugin says about itself when loaded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PluginDescriptor {
+    /// The plugin's name, unique among loaded plugins (for example `core-tools`).
+    pub name: String,
+    /// The plugin's version, shown in `/health`.
+    pub version: String,
+    /// The tools the plugin provides, each an MCP `Tool` object: `name`,
+    /// `title`, `description`, `inputSchema`, `outputSchema`, `annotations`.
+    pub tools: Vec<Value>,
+}
+
+/// The kind of caller, as the host authenticated it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalKind {
+    /// A person, signed in through OAuth.
+    User,
+    /// A machine, authenticated with an access key.
+    Machine,
+    /// A caller without credentials.
+    Anonymous,
+}
+
+/// Who is calling, passed with every call so tools can attribute their work.
+///
+/// The call has already been authorised when a plugin sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallContext {
+    /// The caller's stable id (the token's `sub`).
+    pub principal_id: String,
+    /// The caller's kind.
+    pub principal_kind: PrincipalKind,
+    /// The caller's scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The caller's current tenant, if any.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// The id of the HTTP request that carried the call, for log correlation.
+    pub request_id: String,
+}
+
+/// One tool call, as the plugin receives it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallRequest {
+    /// The tool to run.
+    pub tool: String,
+    /// The arguments, already checked against the tool's input schema.
+    #[serde(default)]
+    pub arguments: Map<String, Value>,
+    /// Who is calling. Absent only in unit tests of a plugin.
+    #[serde(default)]
+    pub context: Option<CallContext>,
+}
+
+/// The result of a tool call, in MCP's `CallToolResult` shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolResult {
+    /// Content blocks for the caller to read; text blocks are
+    /// `{"type": "text", "text": "..."}`.
+    pub content: Vec<Value>,
+    /// The structured result, matching the tool's output schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structured_content: Option<Value>,
+    /// True when the tool failed; the text says why.
+    #[serde(default)]
+    pub is_error: bool,
+}
+
+impl ToolResult {
+    /// A successful result with only a text block.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            content: vec![text_block(text.into())],
+            structured_content: None,
+            is_error: false,
+        }
+    }
+
+    /// A successful result with structured content and a readable summary.
+    pub fn structured(structured: Value, summary: impl Into<String>) -> Self {
+        Self {
+            content: vec![text_block(summary.into())],
+            structured_content: Some(structured),
+            is_error: false,
+        }
+    }
+
+    /// A failed call; `message` should say what was wrong and what to do.
+    pub fn error(message: impl Into<String>) -> Self {
+        Self {
+            content: vec![text_block(message.into())],
+            structured_content: None,
+            is_error: true,
+        }
+    }
+
+    /// The text of the first text block, if any.
+    pub fn first_text(&self) -> Option<&str> {
+        self.content
+            .iter()
+            .find_map(|block| block.get("text").and_then(Value::as_str))
+    }
+}
+
+fn text_block(text: String) -> Value {
+    serde_json::json!({ "type": "text", "text": text })
+}

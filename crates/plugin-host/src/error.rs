@@ -1,0 +1,87 @@
+//! Errors a plugin host reports.
+
+use std::path::{Path, PathBuf};
+
+/// Why the plugins could not be loaded. Every variant names the file at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The plugin directory could not be read.
+    #[error("cannot read plugin directory {}: {source}", dir.display())]
+    ReadDir {
+        /// The directory.
+        dir: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The file could not be opened as a dynamic library.
+    #[error("plugin {}: not a loadable library: {reason}", file.display())]
+    NotALibrary {
+        /// The file.
+        file: PathBuf,
+        /// What the dynamic loader said.
+        reason: String,
+    },
+    /// The library does not export the plugin entry point.
+    #[error(
+        "plugin {}: missing the `{symbol}` symbol; is it built with `plugin_api::export_plugin!`?",
+        file.display()
+    )]
+    MissingSymbol {
+        /// The file.
+        file: PathBuf,
+        /// The symbol that was looked for.
+        symbol: String,
+    },
+    /// The library was built against a different ABI version.
+    #[error(
+        "plugin {}: ABI version {found}, but this server speaks ABI version {expected}; rebuild the plugin against this server's plugin-api",
+        file.display()
+    )]
+    AbiMismatch {
+        /// The file.
+        file: PathBuf,
+        /// The version the plugin declared.
+        found: u32,
+        /// The version this host speaks.
+        expected: u32,
+    },
+    /// The plugin's descriptor is unusable.
+    #[error("plugin {}: invalid descriptor: {reason}", file.display())]
+    BadDescriptor {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Two plugins declare a tool with the same name.
+    #[error(
+        "plugin {}: tool `{tool}` is already provided by plugin `{other_plugin}`; tool names must be unique",
+        file.display()
+    )]
+    DuplicateTool {
+        /// The tool name.
+        tool: String,
+        /// The file of the second plugin.
+        file: PathBuf,
+        /// The plugin that claimed the name first.
+        other_plugin: String,
+    },
+}
+
+impl LoadError {
+    pub(crate) fn bad_descriptor(file: &Path, reason: impl Into<String>) -> Self {
+        Self::BadDescriptor {
+            file: file.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A call named a tool that no loaded plugin provides.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown tool `{name}`")]
+pub struct UnknownTool {
+    /// The name that was asked for.
+    pub name: String,
+}

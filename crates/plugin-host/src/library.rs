@@ -1,0 +1,160 @@
+//! One plugin library: opening it, checking its ABI, and the raw calls.
+
+use std::ffi::c_void;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use plugin_api::{
+    ABI_VERSION, CallRequest, ENTRY_SYMBOL, OutputSink, PluginDescriptor, PluginEntryFn,
+    PluginVTable, Status, ToolResult,
+};
+
+use crate::LoadError;
+
+/// An opened plugin whose ABI version matched. Never unloaded.
+pub(crate) struct PluginLibrary {
+    file: PathBuf,
+    vtable: &'static PluginVTable,
+}
+
+/// Why a call into a plugin produced no usable result.
+#[derive(Debug)]
+pub(crate) enum PluginFailure {
+    /// The plugin reported an error through its status.
+    Reported(String),
+    /// The plugin panicked; the panic was caught on its side.
+    Panicked(String),
+    /// The plugin answered with bytes that are not the promised JSON.
+    InvalidOutput(String),
+    /// The plugin returned a status this host does not know.
+    UnknownStatus(u32),
+}
+
+impl fmt::Display for PluginFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Reported(message) => write!(f, "the plugin reported an error: {message}"),
+            Self::Panicked(message) => write!(f, "the plugin panicked: {message}"),
+            Self::InvalidOutput(reason) => {
+                write!(f, "the plugin returned invalid output: {reason}")
+            }
+            Self::UnknownStatus(code) => write!(f, "the plugin returned unknown status {code}"),
+        }
+    }
+}
+
+impl PluginLibrary {
+    /// Opens `file`, finds the entry point and checks the ABI version before
+    /// reading anything else from the vtable.
+    pub(crate) fn open(file: &Path) -> Result<Self, LoadError> {
+        // SAFETY: loading a library runs its initialisers. Plugins are trusted
+        // code by design (see ARCHITECTURE.md); the operator chooses the
+        // plugin directory.
+        let library =
+            unsafe { libloading::Library::new(file) }.map_err(|err| LoadError::NotALibrary {
+                file: file.to_owned(),
+                reason: err.to_string(),
+            })?;
+        // Leaked on purpose: plugins are never unloaded, so the vtable and the
+        // functions it points to stay valid for the life of the process.
+        let library: &'static libloading::Library = Box::leak(Box::new(library));
+        // SAFETY: the symbol's type is fixed by the ABI contract.
+        let entry = unsafe { library.get::<PluginEntryFn>(ENTRY_SYMBOL) }.map_err(|_| {
+            LoadError::MissingSymbol {
+                file: file.to_owned(),
+                symbol: String::from_utf8_lossy(&ENTRY_SYMBOL[..ENTRY_SYMBOL.len() - 1])
+                    .into_owned(),
+            }
+        })?;
+        // SAFETY: the entry point takes no arguments and returns a pointer to
+        // a static vtable.
+        let raw = unsafe { entry() };
+        if raw.is_null() {
+            return Err(LoadError::bad_descriptor(
+                file,
+                "the entry point returned a null vtable",
+            ));
+        }
+        // SAFETY: every ABI version keeps a `u32` version as the first field,
+        // so reading it is valid whatever the rest of the layout is.
+        let found = unsafe { *(raw as *const u32) };
+        if found != ABI_VERSION {
+            return Err(LoadError::AbiMismatch {
+                file: file.to_owned(),
+                found,
+                expected: ABI_VERSION,
+            });
+        }
+        // SAFETY: the version matches, so the layout is this crate's
+        // `PluginVTable`, and it is static in the never-unloaded library.
+        let vtable = unsafe { &*raw };
+        Ok(Self {
+            file: file.to_owned(),
+            vtable,
+        })
+    }
+
+    /// Reads and parses the plugin's descriptor.
+    pub(crate) fn describe(&self) -> Result<PluginDescriptor, LoadError> {
+        let (status, bytes) = with_sink(|sink| {
+            // SAFETY: `describe` is a valid function of a matching ABI; the
+            // sink outlives the call.
+            unsafe { (self.vtable.describe)(sink) }
+        });
+        let payload = decode(status, bytes)
+            .map_err(|failure| LoadError::bad_descriptor(&self.file, failure.to_string()))?;
+        serde_json::from_slice(&payload).map_err(|err| {
+            LoadError::bad_descriptor(&self.file, format!("descriptor is not valid JSON: {err}"))
+        })
+    }
+
+    /// Runs one call. Blocking: the host calls this on the blocking pool.
+    pub(crate) fn invoke(&self, request: &CallRequest) -> Result<ToolResult, PluginFailure> {
+        let request = serde_json::to_vec(request)
+            .map_err(|err| PluginFailure::InvalidOutput(format!("request encoding: {err}")))?;
+        let (status, bytes) = with_sink(|sink| {
+            // SAFETY: `invoke` is a valid function of a matching ABI; the
+            // request bytes and the sink outlive the call.
+            unsafe { (self.vtable.invoke)(request.as_ptr(), request.len(), sink) }
+        });
+        let payload = decode(status, bytes)?;
+        serde_json::from_slice(&payload)
+            .map_err(|err| PluginFailure::InvalidOutput(format!("not a tool result: {err}")))
+    }
+}
+
+/// Turns a status and its output bytes into the payload or a failure.
+fn decode(status: Status, bytes: Vec<u8>) -> Result<Vec<u8>, PluginFailure> {
+    let text = || String::from_utf8_lossy(&bytes).into_owned();
+    match status {
+        Status::OK => Ok(bytes),
+        Status::ERROR => Err(PluginFailure::Reported(text())),
+        Status::PANIC => Err(PluginFailure::Panicked(text())),
+        Status(other) => Err(PluginFailure::UnknownStatus(other)),
+    }
+}
+
+/// Calls `f` with a sink that appends into a fresh host-owned buffer.
+fn with_sink(f: impl FnOnce(OutputSink) -> Status) -> (Status, Vec<u8>) {
+    let mut buffer: Vec<u8> = Vec::new();
+    let sink = OutputSink {
+        ctx: (&mut buffer as *mut Vec<u8>).cast::<c_void>(),
+        write: append_to_buffer,
+    };
+    let status = f(sink);
+    (status, buffer)
+}
+
+/// The host's write callback: appends the plugin's bytes to the buffer.
+unsafe extern "C" fn append_to_buffer(ctx: *mut c_void, data: *const u8, len: usize) {
+    if ctx.is_null() || (data.is_null() && len > 0) {
+        return;
+    }
+    // SAFETY: `ctx` is the `Vec<u8>` created in `with_sink`, alive and not
+    // otherwise borrowed while the plugin runs.
+    let buffer = unsafe { &mut *ctx.cast::<Vec<u8>>() };
+    if len > 0 {
+        // SAFETY: the plugin passes `len` readable bytes at `data`.
+        buffer.extend_from_slice(unsafe { std::slice::from_raw_parts(data, len) });
+    }
+}

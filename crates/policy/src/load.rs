@@ -1,0 +1,252 @@
+//! Reading a policy directory into a validated Cedar policy set.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use cedar_policy::{PolicyId, PolicySet, Schema, ValidationMode, Validator};
+use sha2::{Digest, Sha256};
+
+use crate::PolicyError;
+
+/// The name of the schema file inside a policy directory.
+pub(crate) const SCHEMA_FILE: &str = "schema.cedarschema";
+
+/// A parsed, validated policy set and where each policy came from.
+pub(crate) struct LoadedPolicies {
+    pub(crate) schema: Schema,
+    pub(crate) policies: PolicySet,
+    /// Policy `@id` to the file that defines it.
+    pub(crate) files: BTreeMap<String, PathBuf>,
+    pub(crate) hash: String,
+}
+
+pub(crate) fn load_dir(dir: &Path) -> Result<LoadedPolicies, PolicyError> {
+    let schema_path = dir.join(SCHEMA_FILE);
+    let schema_text = read(&schema_path)?;
+    let schema = parse_schema(&schema_path, &schema_text)?;
+
+    let mut policy_files = policy_files(dir)?;
+    policy_files.sort();
+    if policy_files.is_empty() {
+        return Err(PolicyError::NoPolicies {
+            dir: dir.to_owned(),
+        });
+    }
+
+    let mut hasher = Sha256::new();
+    hash_file(&mut hasher, SCHEMA_FILE, &schema_text);
+
+    let mut policies = PolicySet::new();
+    let mut files = BTreeMap::new();
+    let mut sources = BTreeMap::new();
+    for file in &policy_files {
+        let text = read(file)?;
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+        hash_file(&mut hasher, name.as_deref().unwrap_or_default(), &text);
+        add_file(file, &text, &mut policies, &mut files)?;
+        sources.insert(file.clone(), text);
+    }
+
+    validate(&schema, &policies, &files, &sources)?;
+
+    Ok(LoadedPolicies {
+        schema,
+        policies,
+        files,
+        hash: format!("sha256:{}", hex(&hasher.finalize())),
+    })
+}
+
+fn read(path: &Path) -> Result<String, PolicyError> {
+    std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn policy_files(dir: &Path) -> Result<Vec<PathBuf>, PolicyError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| PolicyError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    Ok(entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "cedar"))
+        .collect())
+}
+
+fn parse_schema(file: &Path, text: &str) -> Result<Schema, PolicyError> {
+    match Schema::from_cedarschema_str(text) {
+        Ok((schema, _warnings)) => Ok(schema),
+        Err(err) => {
+            let (line, column) = first_label(&err, text);
+            Err(PolicyError::Schema {
+                file: file.to_owned(),
+                line,
+                column,
+                message: diagnostic_message(&err),
+            })
+        }
+    }
+}
+
+/// Parses one file and adds its policies under their `@id`s.
+fn add_file(
+    file: &Path,
+    text: &str,
+    policies: &mut PolicySet,
+    files: &mut BTreeMap<String, PathBuf>,
+) -> Result<(), PolicyError> {
+    let parsed = PolicySet::from_str(text).map_err(|err| {
+        let (line, column) = first_label(&err, text);
+        PolicyError::Syntax {
+            file: file.to_owned(),
+            line,
+            column,
+            message: diagnostic_message(&err),
+        }
+    })?;
+    if parsed.templates().next().is_some() {
+        return Err(PolicyError::Template {
+            file: file.to_owned(),
+        });
+    }
+    // Cedar numbers policies in source order (policy0, policy1, …); sort by
+    // that number so error messages can say which policy in the file.
+    let mut in_order: Vec<_> = parsed.policies().collect();
+    in_order.sort_by_key(|policy| {
+        policy
+            .id()
+            .to_string()
+            .trim_start_matches("policy")
+            .parse::<usize>()
+            .unwrap_or(usize::MAX)
+    });
+    for (index, policy) in in_order.into_iter().enumerate() {
+        let id = policy
+            .annotation("id")
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| PolicyError::MissingId {
+                file: file.to_owned(),
+                index: index + 1,
+            })?
+            .to_owned();
+        if let Some(first_file) = files.get(&id) {
+            return Err(PolicyError::DuplicateId {
+                file: file.to_owned(),
+                id,
+                first_file: first_file.clone(),
+            });
+        }
+        policies
+            .add(policy.new_id(PolicyId::new(&id)))
+            .map_err(|err| PolicyError::Syntax {
+                file: file.to_owned(),
+                line: None,
+                column: None,
+                message: err.to_string(),
+            })?;
+        files.insert(id, file.to_owned());
+    }
+    Ok(())
+}
+
+fn validate(
+    schema: &Schema,
+    policies: &PolicySet,
+    files: &BTreeMap<String, PathBuf>,
+    sources: &BTreeMap<PathBuf, String>,
+) -> Result<(), PolicyError> {
+    let result = Validator::new(schema.clone()).validate(policies, ValidationMode::Strict);
+    let Some(error) = result.validation_errors().next() else {
+        return Ok(());
+    };
+    let policy = error.policy_id().to_string();
+    let file = files.get(&policy).cloned().unwrap_or_default();
+    let text = sources.get(&file).map(String::as_str).unwrap_or_default();
+    let (line, column) = first_label(error, text);
+    Err(PolicyError::Validation {
+        file,
+        policy,
+        line,
+        column,
+        message: diagnostic_message(error),
+    })
+}
+
+/// The error's message followed by its help, if it has one.
+fn diagnostic_message(err: &dyn miette::Diagnostic) -> String {
+    match err.help() {
+        Some(help) => format!("{err} (help: {help})"),
+        None => err.to_string(),
+    }
+}
+
+/// The 1-based line and column of the diagnostic's first label in `text`.
+fn first_label(err: &dyn miette::Diagnostic, text: &str) -> (Option<usize>, Option<usize>) {
+    let offset = err
+        .labels()
+        .and_then(|mut labels| labels.next())
+        .map(|label| label.offset())
+        .or_else(|| {
+            err.related()
+                .and_then(|mut related| related.next())
+                .and_then(|inner| inner.labels().and_then(|mut l| l.next()))
+                .map(|label| label.offset())
+        });
+    match offset {
+        Some(offset) => {
+            let (line, column) = line_column(text, offset);
+            (Some(line), Some(column))
+        }
+        None => (None, None),
+    }
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..floor_char_boundary(text, offset)];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |last| last.chars().count())
+        + 1;
+    (line, column)
+}
+
+fn floor_char_boundary(text: &str, offset: usize) -> usize {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+fn hash_file(hasher: &mut Sha256, name: &str, text: &str) {
+    // Length-prefixed so that moving text between files changes the hash.
+    for part in [name, text] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_column_counts_from_one() {
+        let text = "ab\ncdé\nf";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 3), (2, 1));
+        assert_eq!(line_column(text, 5), (2, 3));
+        assert_eq!(line_column(text, 100), (3, 2));
+    }
+}
