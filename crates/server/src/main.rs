@@ -1,1 +1,155 @@
-fn main() {}
+//! `orchestrator-mcp`: a policy-governed MCP tool server.
+
+mod catalogue;
+mod config;
+mod http;
+mod mcp;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Parser;
+use core_auth::{DemoVerifier, TokenVerifier};
+use plugin_host::PluginHost;
+use policy::PolicyEngine;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, LogFormat};
+
+/// A policy-governed MCP tool server.
+///
+/// Settings come from the embedded defaults, then `--config FILE`, then the
+/// environment (and a `.env` file in the working directory).
+#[derive(Debug, Parser)]
+#[command(name = "orchestrator-mcp", version)]
+struct Cli {
+    /// A TOML file overriding the defaults (same layout as config/default.toml).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            // Logging is not set up yet: its settings are part of what failed.
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("orchestrator-mcp: {err}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("start-up failed: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_new(&config.log.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match config.log.format {
+        LogFormat::Json => builder.json().with_current_span(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let plugin_dir = config
+        .plugin_dir()
+        .context("finding the plugin directory")?;
+    let plugins = PluginHost::load_dir(&plugin_dir)?;
+    if plugins.plugins().is_empty() {
+        tracing::warn!(dir = %plugin_dir.display(), "no plugins found: no tools will be served");
+    }
+    let policies = PolicyEngine::load_dir(&config.policies.dir).with_context(|| {
+        format!(
+            "loading policies from {} (set POLICY_DIR to the directory holding schema.cedarschema)",
+            config.policies.dir.display()
+        )
+    })?;
+    tracing::info!(
+        policies = policies.policy_count(),
+        hash = policies.hash(),
+        dir = %config.policies.dir.display(),
+        "policies loaded"
+    );
+    let verifier: Arc<dyn TokenVerifier> = Arc::new(DemoVerifier::new(&config.demo));
+    tracing::warn!(
+        project_id = %config.descope.project_id,
+        "demo mode: the static demo token is accepted; set DESCOPE_DEMO_MODE=false in production"
+    );
+
+    let catalogue = catalogue::Catalogue::new(Arc::new(plugins), Arc::new(policies));
+    let max_request_bytes = config.max_request_bytes();
+    let mcp = mcp::service(
+        catalogue.clone(),
+        config.server.allowed_hosts.clone(),
+        max_request_bytes,
+    );
+    let state = http::AppState {
+        catalogue,
+        verifier,
+        max_request_bytes,
+    };
+    let app = http::router(state, mcp);
+
+    let address = config.bind_address()?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding {address} (set HOST and PORT)"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, url = %format!("http://{local}"), "listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so in-flight requests can finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
+}

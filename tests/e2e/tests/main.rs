@@ -1,1 +1,11 @@
+//! End-to-end tests: the real `orchestrator-mcp` binary, the real plugins,
+//! the shipped policies, over real HTTP.
+//!
+//! One test binary (fast to link); one module per surface.
 
+mod health;
+mod logging;
+mod mcp;
+mod rest;
+mod startup;
+mod util;

@@ -1,0 +1,138 @@
+//! The tool catalogue: listing and calling tools with a policy decision first.
+//!
+//! REST (`POST /tools/{name}`) and MCP (`tools/list`, `tools/call`) both go
+//! through here, so a tool is authorised the same way whichever door the
+//! call came in by.
+
+use std::sync::Arc;
+
+use core_auth::Principal;
+use plugin_host::{CallContext, PluginHost, ToolResult};
+use policy::{Action, PolicyEngine, ToolResource};
+use serde_json::Value;
+
+/// Why a call did not reach its tool.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CallRefusal {
+    /// No plugin provides the tool.
+    #[error("Unknown tool `{0}`: no loaded plugin provides it")]
+    UnknownTool(String),
+    /// The policies deny the call.
+    #[error("{}", denial_message(tool, accepted_scopes))]
+    Denied {
+        tool: String,
+        accepted_scopes: Vec<String>,
+    },
+}
+
+fn denial_message(tool: &str, accepted_scopes: &[String]) -> String {
+    if accepted_scopes.is_empty() {
+        format!("Access denied: the policies do not allow calling tool `{tool}`")
+    } else {
+        format!(
+            "Scope validation failed: tool `{tool}` needs one of: {}",
+            accepted_scopes.join(", ")
+        )
+    }
+}
+
+/// The plugins and policies that serve tool calls.
+#[derive(Clone)]
+pub(crate) struct Catalogue {
+    plugins: Arc<PluginHost>,
+    policies: Arc<PolicyEngine>,
+}
+
+impl Catalogue {
+    pub(crate) fn new(plugins: Arc<PluginHost>, policies: Arc<PolicyEngine>) -> Self {
+        Self { plugins, policies }
+    }
+
+    pub(crate) fn plugins(&self) -> &PluginHost {
+        &self.plugins
+    }
+
+    pub(crate) fn policies(&self) -> &PolicyEngine {
+        &self.policies
+    }
+
+    /// The MCP tool objects `principal` may call, ordered by name.
+    pub(crate) fn visible_tools(&self, principal: &Principal) -> Vec<Value> {
+        self.plugins
+            .tools()
+            .filter(|(name, tool)| {
+                let resource = tool_resource(name, tool);
+                self.policies
+                    .decide(principal, Action::Call, &resource)
+                    .allowed
+            })
+            .map(|(_, tool)| tool.descriptor().clone())
+            .collect()
+    }
+
+    /// Authorises and runs one call.
+    pub(crate) async fn call(
+        &self,
+        principal: &Principal,
+        name: &str,
+        arguments: Value,
+        request_id: &str,
+    ) -> Result<ToolResult, CallRefusal> {
+        let tool = self
+            .plugins
+            .tool(name)
+            .ok_or_else(|| CallRefusal::UnknownTool(name.to_owned()))?;
+        let decision = self
+            .policies
+            .decide(principal, Action::Call, &tool_resource(name, tool));
+        tracing::info!(
+            target: "orchestrator::decision",
+            principal = %principal.id,
+            principal_kind = principal.kind.as_str(),
+            tool = name,
+            allowed = decision.allowed,
+            policies = ?decision.policies,
+            errors = ?decision.errors,
+            "decision"
+        );
+        if !decision.allowed {
+            return Err(CallRefusal::Denied {
+                tool: name.to_owned(),
+                accepted_scopes: decision.accepted_scopes,
+            });
+        }
+        let context = CallContext {
+            principal_id: principal.id.clone(),
+            principal_kind: match principal.kind {
+                core_auth::PrincipalKind::User => plugin_host::PrincipalKind::User,
+                core_auth::PrincipalKind::Machine => plugin_host::PrincipalKind::Machine,
+                core_auth::PrincipalKind::Anonymous => plugin_host::PrincipalKind::Anonymous,
+            },
+            scopes: principal.scopes.iter().cloned().collect(),
+            tenant: principal.tenant.clone(),
+            request_id: request_id.to_owned(),
+        };
+        self.plugins
+            .call(name, arguments, context)
+            .await
+            .map_err(|unknown| CallRefusal::UnknownTool(unknown.name))
+    }
+}
+
+/// The policy view of a tool: its name, plugin and MCP annotations.
+fn tool_resource(name: &str, tool: &plugin_host::Tool) -> ToolResource {
+    let hint = |key: &str| {
+        tool.descriptor()
+            .get("annotations")
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_bool)
+    };
+    let read_only = hint("readOnlyHint").unwrap_or(false);
+    ToolResource {
+        name: name.to_owned(),
+        plugin: tool.plugin().to_owned(),
+        read_only,
+        // MCP's default: a tool that is not read-only may be destructive.
+        destructive: hint("destructiveHint").unwrap_or(!read_only),
+    }
+}

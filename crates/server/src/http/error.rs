@@ -1,0 +1,161 @@
+//! Error responses for the REST routes, with the right status and headers.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use core_auth::AuthError;
+use serde_json::{Value, json};
+
+use crate::catalogue::CallRefusal;
+
+/// The realm in every `WWW-Authenticate` challenge.
+const REALM: &str = "orchestrator-mcp";
+
+/// Everything a REST request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    #[error(transparent)]
+    Unauthorized(#[from] AuthError),
+    #[error(transparent)]
+    Refused(#[from] CallRefusal),
+    #[error("Invalid JSON body: {0}")]
+    InvalidJson(String),
+    #[error("Unsupported Content-Type `{0}`: send the arguments as application/json")]
+    UnsupportedMediaType(String),
+    #[error("Request body exceeds the {limit_mb} MB limit (MAX_REQUEST_SIZE_MB)")]
+    PayloadTooLarge { limit_mb: u64 },
+    #[error("Could not read the request body: {0}")]
+    BodyRead(String),
+    #[error("{message}")]
+    ToolFailed { tool: String, message: String },
+    #[error("No route for {method} {path}")]
+    NoRoute { method: String, path: String },
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Refused(CallRefusal::UnknownTool(_)) => StatusCode::NOT_FOUND,
+            Self::Refused(CallRefusal::Denied { .. }) => StatusCode::FORBIDDEN,
+            Self::InvalidJson(_) | Self::BodyRead(_) => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ToolFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NoRoute { .. } => StatusCode::NOT_FOUND,
+        }
+    }
+
+    /// The machine-readable error code in the body.
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized(err) => err.oauth_error_code().unwrap_or("unauthorized"),
+            Self::Refused(CallRefusal::UnknownTool(_)) => "unknown_tool",
+            Self::Refused(CallRefusal::Denied { .. }) => "insufficient_scope",
+            Self::InvalidJson(_) => "invalid_json",
+            Self::BodyRead(_) => "invalid_body",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::ToolFailed { .. } => "tool_error",
+            Self::NoRoute { .. } => "not_found",
+        }
+    }
+
+    fn body(&self) -> Value {
+        let mut body = json!({ "error": self.code(), "message": self.to_string() });
+        match self {
+            Self::Refused(CallRefusal::Denied {
+                tool,
+                accepted_scopes,
+            }) => {
+                body["tool"] = json!(tool);
+                body["required_scopes"] = json!(accepted_scopes);
+            }
+            Self::Refused(CallRefusal::UnknownTool(tool)) | Self::ToolFailed { tool, .. } => {
+                body["tool"] = json!(tool);
+            }
+            _ => {}
+        }
+        body
+    }
+
+    /// The `WWW-Authenticate` challenge (RFC 6750 §3), where one is due.
+    fn challenge(&self) -> Option<String> {
+        match self {
+            Self::Unauthorized(err) => Some(match err.oauth_error_code() {
+                None => format!("Bearer realm=\"{REALM}\""),
+                Some(code) => format!(
+                    "Bearer realm=\"{REALM}\", error=\"{code}\", error_description=\"{}\"",
+                    quoted(&err.to_string())
+                ),
+            }),
+            Self::Refused(CallRefusal::Denied {
+                accepted_scopes, ..
+            }) if !accepted_scopes.is_empty() => Some(format!(
+                "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{}\"",
+                quoted(&accepted_scopes.join(" "))
+            )),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), Json(self.body())).into_response();
+        if let Some(challenge) = self.challenge()
+            && let Ok(value) = HeaderValue::from_str(&challenge)
+        {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
+/// Escapes a value for an RFC 7230 quoted-string, dropping characters a
+/// header cannot carry.
+fn quoted(text: &str) -> String {
+    text.chars()
+        .filter(|c| *c == '\t' || (' '..='~').contains(c))
+        .flat_map(|c| match c {
+            '"' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_escapes_and_strips() {
+        assert_eq!(quoted(r#"a "b" \c"#), r#"a \"b\" \\c"#);
+        assert_eq!(quoted("line\nbreak é"), "linebreak ");
+    }
+
+    #[test]
+    fn a_missing_token_gets_a_bare_challenge() {
+        let error = ApiError::Unauthorized(AuthError::MissingToken);
+        assert_eq!(
+            error.challenge().as_deref(),
+            Some("Bearer realm=\"orchestrator-mcp\"")
+        );
+    }
+
+    #[test]
+    fn a_denial_challenge_names_the_scopes() {
+        let error = ApiError::Refused(CallRefusal::Denied {
+            tool: "ping".into(),
+            accepted_scopes: vec!["tools:ping".into()],
+        });
+        let challenge = error.challenge().expect("challenge");
+        assert!(
+            challenge.contains("error=\"insufficient_scope\""),
+            "{challenge}"
+        );
+        assert!(challenge.contains("scope=\"tools:ping\""), "{challenge}");
+    }
+}

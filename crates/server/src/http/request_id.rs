@@ -1,0 +1,75 @@
+//! A request id for every request, a span around it, and one log line.
+//!
+//! This replaces a generic trace layer on purpose: the span records the
+//! method, path and id and nothing else, so no header (above all
+//! `Authorization`) can reach the logs from here.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+/// The header that carries the request id, in and out.
+pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The id of the current request, in the request's extensions.
+#[derive(Clone, Debug)]
+pub(crate) struct RequestId(pub(crate) Arc<str>);
+
+/// Keeps a caller's `x-request-id` when it is a sane token, otherwise makes
+/// one, and echoes it on the response.
+pub(crate) async fn assign(mut request: Request, next: Next) -> Response {
+    let id: Arc<str> = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| is_acceptable_id(value))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string().into(), Into::into);
+    request.extensions_mut().insert(RequestId(Arc::clone(&id)));
+
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        path = %request.uri().path(),
+    );
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "request finished"
+        );
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+/// Ids from callers end up in logs, so only short plain tokens are kept.
+fn is_acceptable_id(value: &str) -> bool {
+    (1..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_ids_are_kept() {
+        assert!(is_acceptable_id("req-123_abc.def:1"));
+        assert!(!is_acceptable_id(""));
+        assert!(!is_acceptable_id("has space"));
+        assert!(!is_acceptable_id("line\nbreak"));
+        assert!(!is_acceptable_id(&"a".repeat(129)));
+    }
+}

@@ -1,0 +1,68 @@
+//! `POST /tools/{name}`: run a tool with the JSON body as its arguments.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Extension, Path, State};
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
+use plugin_host::ToolResult;
+use serde_json::Value;
+
+use super::AppState;
+use super::auth::Authenticated;
+use super::body::read_limited;
+use super::error::ApiError;
+use super::request_id::RequestId;
+
+/// Runs the tool and answers its result in MCP's `CallToolResult` shape.
+///
+/// An empty body means no arguments, so `curl -X POST …/tools/ping` works.
+pub(crate) async fn call_tool(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Extension(Authenticated(principal)): Extension<Authenticated>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<ToolResult>, ApiError> {
+    let bytes = read_limited(&headers, body, state.max_request_bytes).await?;
+    let arguments = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(Default::default())
+    } else {
+        require_json_content_type(&headers)?;
+        serde_json::from_slice(&bytes).map_err(|err| ApiError::InvalidJson(err.to_string()))?
+    };
+    let result = state
+        .catalogue
+        .call(&principal, &name, arguments, &request_id)
+        .await?;
+    if result.is_error {
+        return Err(ApiError::ToolFailed {
+            message: result
+                .first_text()
+                .unwrap_or("the tool reported an error without a message")
+                .to_owned(),
+            tool: name,
+        });
+    }
+    Ok(Json(result))
+}
+
+/// Browsers can send cross-site form posts without a preflight, but not
+/// `application/json`; insisting on it closes that door.
+fn require_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .map(|value| value.to_str().unwrap_or("(not ASCII)"))
+        .unwrap_or("(none)");
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    let is_json = essence.eq_ignore_ascii_case("application/json")
+        || essence
+            .rsplit_once('+')
+            .is_some_and(|(_, suffix)| suffix.eq_ignore_ascii_case("json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(content_type.to_owned()))
+    }
+}

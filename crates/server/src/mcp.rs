@@ -1,0 +1,161 @@
+//! MCP over streamable HTTP: `initialize`, `tools/list`, `tools/call`.
+//!
+//! Served statelessly with JSON answers: every POST stands alone, so replicas
+//! need nothing shared. Listing and calling go through the same
+//! [`Catalogue`] as the REST route, so the policies decide both.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorCode, Implementation,
+    InitializeResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
+    ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use serde_json::{Value, json};
+
+use crate::catalogue::{CallRefusal, Catalogue};
+use crate::http::{Authenticated, RequestId};
+
+/// JSON-RPC error code for a call the policies deny. MCP defines none; this
+/// sits in the range JSON-RPC leaves to servers.
+pub(crate) const FORBIDDEN: ErrorCode = ErrorCode(-32003);
+
+/// The protocol versions this server speaks, newest first.
+const SUPPORTED_VERSIONS: &[ProtocolVersion] = &[
+    ProtocolVersion::V_2025_11_25,
+    ProtocolVersion::V_2025_06_18,
+    ProtocolVersion::V_2025_03_26,
+];
+
+/// The tower service mounted at `/mcp`.
+pub(crate) type McpService = StreamableHttpService<McpServer, NeverSessionManager>;
+
+/// Builds the `/mcp` service.
+pub(crate) fn service(
+    catalogue: Catalogue,
+    allowed_hosts: Vec<String>,
+    max_request_bytes: usize,
+) -> McpService {
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_allowed_hosts(allowed_hosts)
+        .with_max_request_body_bytes(max_request_bytes);
+    let server = McpServer { catalogue };
+    StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(NeverSessionManager::default()),
+        config,
+    )
+}
+
+/// The MCP handler.
+#[derive(Clone)]
+pub(crate) struct McpServer {
+    catalogue: Catalogue,
+}
+
+/// The authenticated principal and request id that the HTTP layers put on
+/// the request, as the MCP transport hands them to the handler.
+fn caller(context: &RequestContext<RoleServer>) -> Result<(Authenticated, RequestId), McpError> {
+    let parts = context.extensions.get::<http::request::Parts>();
+    let principal = parts
+        .and_then(|p| p.extensions.get::<Authenticated>())
+        .cloned();
+    let request_id = parts.and_then(|p| p.extensions.get::<RequestId>()).cloned();
+    match (principal, request_id) {
+        (Some(principal), Some(request_id)) => Ok((principal, request_id)),
+        // The authentication layer guards /mcp, so this means a wiring bug;
+        // refuse rather than serve an anonymous caller.
+        _ => Err(McpError::internal_error(
+            "request reached the MCP handler without an authenticated principal",
+            None,
+        )),
+    }
+}
+
+fn to_tool(descriptor: &Value) -> Option<Tool> {
+    serde_json::from_value(descriptor.clone()).ok()
+}
+
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> ServerConfig {
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
+            .with_protocol_version(ProtocolVersion::V_2025_11_25)
+            .with_server_info(Implementation::new(
+                "orchestrator-mcp",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(
+                "Policy-governed tools. tools/list shows the tools your token may call.",
+            )
+    }
+
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        Cow::Borrowed(SUPPORTED_VERSIONS)
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.catalogue
+            .plugins()
+            .tool(name)
+            .and_then(|tool| to_tool(tool.descriptor()))
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let (Authenticated(principal), _) = caller(&context)?;
+        let tools = self
+            .catalogue
+            .visible_tools(&principal)
+            .iter()
+            .filter_map(to_tool)
+            .collect();
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let (Authenticated(principal), RequestId(request_id)) = caller(&context)?;
+        let arguments = request.arguments.map_or(Value::Null, Value::Object);
+        let result = self
+            .catalogue
+            .call(&principal, &request.name, arguments, &request_id)
+            .await
+            .map_err(refusal_to_error)?;
+        let value = serde_json::to_value(&result)
+            .map_err(|err| McpError::internal_error(format!("tool result: {err}"), None))?;
+        let result: CallToolResult = serde_json::from_value(value)
+            .map_err(|err| McpError::internal_error(format!("tool result: {err}"), None))?;
+        Ok(result.into())
+    }
+}
+
+fn refusal_to_error(refusal: CallRefusal) -> McpError {
+    let message = refusal.to_string();
+    match refusal {
+        // MCP asks for "Invalid params" when the tool does not exist.
+        CallRefusal::UnknownTool(tool) => {
+            McpError::invalid_params(message, Some(json!({ "tool": tool })))
+        }
+        CallRefusal::Denied {
+            tool,
+            accepted_scopes,
+        } => McpError::new(
+            FORBIDDEN,
+            message,
+            Some(json!({ "tool": tool, "required_scopes": accepted_scopes })),
+        ),
+    }
+}

@@ -1,0 +1,230 @@
+//! MCP over streamable HTTP at `/mcp`: a real MCP client, and raw JSON-RPC
+//! for the error paths a client library would hide.
+
+use e2e::{DEMO_TOKEN, Launch, Sandbox, Server};
+use insta::assert_json_snapshot;
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use serde_json::json;
+
+use crate::util::{canonical, jsonrpc, post_mcp};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+#[test]
+fn an_mcp_client_initializes_lists_and_calls_ping() {
+    let server = Server::start(&Sandbox::new());
+    let url = server.url("/mcp");
+    runtime().block_on(async move {
+        let transport = StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(url).auth_header(DEMO_TOKEN),
+        );
+        let client = ().serve(transport).await.expect("initialize");
+        let info = client.peer_info().expect("server info");
+        assert_eq!(
+            info.server_info.as_ref().map(|s| s.name.as_str()),
+            Some("orchestrator-mcp")
+        );
+        assert_eq!(info.protocol_version.as_str(), "2025-11-25");
+
+        let tools = client.list_all_tools().await.expect("tools/list");
+        let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+        assert_eq!(names, ["ping"]);
+        assert!(tools[0].input_schema.get("properties").is_some());
+
+        let mut arguments = serde_json::Map::new();
+        arguments.insert("message".into(), json!("over mcp"));
+        let result = client
+            .call_tool(CallToolRequestParams::new("ping").with_arguments(arguments))
+            .await
+            .expect("tools/call");
+        assert_eq!(result.is_error, Some(false));
+        let structured = result.structured_content.expect("structured content");
+        assert_eq!(structured["message"], "over mcp");
+        assert_eq!(structured["principal_id"], "demo-user");
+        client.cancel().await.expect("close client");
+    });
+}
+
+#[test]
+fn an_mcp_client_without_a_token_is_refused() {
+    let server = Server::start(&Sandbox::new());
+    let url = server.url("/mcp");
+    runtime().block_on(async move {
+        let transport = StreamableHttpClientTransport::from_uri(url);
+        let outcome = ().serve(transport).await;
+        assert!(outcome.is_err(), "initialize without a token succeeded");
+    });
+}
+
+#[test]
+fn raw_initialize_negotiates_2025_11_25() {
+    let server = Server::start(&Sandbox::new());
+    let reply = post_mcp(
+        &server,
+        Some(DEMO_TOKEN),
+        &jsonrpc(
+            1,
+            "initialize",
+            json!({
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "e2e", "version": "1"}
+            }),
+        ),
+    );
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["result"]["protocolVersion"], "2025-11-25");
+    assert!(reply.body["result"]["capabilities"]["tools"].is_object());
+}
+
+#[test]
+fn tools_list_shows_ping_with_its_schemas() {
+    let server = Server::start(&Sandbox::new());
+    let reply = post_mcp(
+        &server,
+        Some(DEMO_TOKEN),
+        &jsonrpc(2, "tools/list", json!({})),
+    );
+    assert_eq!(reply.status, 200);
+    assert_json_snapshot!("mcp_tools_list", canonical(&reply.body["result"]));
+}
+
+#[test]
+fn tools_list_hides_tools_the_principal_may_not_call() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.demo_principal_config("nobody", &[]);
+    let server = Server::start_with(&sandbox, Launch::default().config(&config));
+    let reply = post_mcp(
+        &server,
+        Some(DEMO_TOKEN),
+        &jsonrpc(2, "tools/list", json!({})),
+    );
+    assert_eq!(reply.body["result"]["tools"], json!([]));
+}
+
+#[test]
+fn a_missing_token_on_mcp_is_401_with_a_bearer_challenge() {
+    let server = Server::start(&Sandbox::new());
+    let reply = post_mcp(&server, None, &jsonrpc(2, "tools/list", json!({})));
+    assert_eq!(reply.status, 401);
+    assert!(
+        reply
+            .header("www-authenticate")
+            .is_some_and(|c| c.starts_with("Bearer"))
+    );
+}
+
+#[test]
+fn malformed_json_on_mcp_is_a_parse_error() {
+    let server = Server::start(&Sandbox::new());
+    let reply = post_mcp(
+        &server,
+        Some(DEMO_TOKEN),
+        r#"{"jsonrpc": "2.0", "id": 1, "method": "#,
+    );
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.body["error"]["code"], -32700);
+    assert_json_snapshot!("mcp_parse_error", canonical(&reply.body));
+}
+
+#[test]
+fn json_that_is_not_jsonrpc_is_an_invalid_request() {
+    let server = Server::start(&Sandbox::new());
+    let reply = post_mcp(&server, Some(DEMO_TOKEN), r#"{"id": 7, "hello": "world"}"#);
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.body["error"]["code"], -32600);
+    assert_eq!(reply.body["id"], 7);
+}
+
+#[test]
+fn an_unknown_tool_on_mcp_is_invalid_params() {
+    let server = Server::start(&Sandbox::new());
+    let reply = post_mcp(
+        &server,
+        Some(DEMO_TOKEN),
+        &jsonrpc(
+            3,
+            "tools/call",
+            json!({"name": "no_such_tool", "arguments": {}}),
+        ),
+    );
+    assert_eq!(reply.body["error"]["code"], -32602);
+    assert_json_snapshot!("mcp_unknown_tool", canonical(&reply.body));
+}
+
+#[test]
+fn wrong_argument_types_on_mcp_are_a_tool_error_naming_the_field() {
+    let server = Server::start(&Sandbox::new());
+    let reply = post_mcp(
+        &server,
+        Some(DEMO_TOKEN),
+        &jsonrpc(
+            4,
+            "tools/call",
+            json!({"name": "ping", "arguments": {"message": ["a"]}}),
+        ),
+    );
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["result"]["isError"], true);
+    assert_json_snapshot!("mcp_wrong_argument_type", canonical(&reply.body));
+}
+
+#[test]
+fn a_denied_call_on_mcp_names_the_scope() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.demo_principal_config("reviewer", &["tools:review"]);
+    let server = Server::start_with(&sandbox, Launch::default().config(&config));
+    let reply = post_mcp(
+        &server,
+        Some(DEMO_TOKEN),
+        &jsonrpc(5, "tools/call", json!({"name": "ping", "arguments": {}})),
+    );
+    assert_eq!(reply.body["error"]["code"], -32003);
+    assert!(
+        reply.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("tools:ping")),
+        "{:?}",
+        reply.body
+    );
+    assert_json_snapshot!("mcp_denied", canonical(&reply.body));
+}
+
+#[test]
+fn a_body_over_the_limit_on_mcp_is_413() {
+    let server = Server::start_with(
+        &Sandbox::new(),
+        Launch::default().env("MAX_REQUEST_SIZE_MB", "1"),
+    );
+    let big = jsonrpc(
+        6,
+        "tools/call",
+        json!({"name": "ping", "arguments": {"message": "x".repeat(2 * 1024 * 1024)}}),
+    );
+    let reply = post_mcp(&server, Some(DEMO_TOKEN), &big);
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply.body["error"]["code"], -32600);
+}
+
+#[test]
+fn a_foreign_host_header_is_refused_on_mcp() {
+    let server = Server::start(&Sandbox::new());
+    let response = crate::util::client()
+        .post(server.url("/mcp"))
+        .bearer_auth(DEMO_TOKEN)
+        .header("Host", "evil.example")
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json, text/event-stream")
+        .body(jsonrpc(1, "tools/list", json!({})))
+        .send()
+        .expect("send");
+    assert_eq!(response.status().as_u16(), 403);
+}
