@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::{AuthError, BoxFuture, Principal, PrincipalKind, TokenVerifier};
 
 /// The demo principal, as configured (`[demo]` in `config/default.toml`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 pub struct DemoPrincipalConfig {
     /// The static bearer token that stands for the demo principal.
     pub token: String,
@@ -22,6 +22,18 @@ pub struct DemoPrincipalConfig {
     /// The principal's tenant, if any.
     #[serde(default)]
     pub tenant: Option<String>,
+}
+
+impl std::fmt::Debug for DemoPrincipalConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoPrincipalConfig")
+            .field("token", &"<redacted>")
+            .field("principal_id", &self.principal_id)
+            .field("scopes", &self.scopes)
+            .field("roles", &self.roles)
+            .field("tenant", &self.tenant)
+            .finish()
+    }
 }
 
 /// Accepts exactly the configured demo token.
@@ -96,6 +108,20 @@ mod tests {
         assert_eq!(principal.id, "demo-user");
         assert_eq!(principal.kind, PrincipalKind::User);
         assert!(principal.has_scope("tools:ping"));
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let config = DemoPrincipalConfig {
+            token: "demo_token_12345".into(),
+            principal_id: "demo-user".into(),
+            scopes: BTreeSet::new(),
+            roles: BTreeSet::new(),
+            tenant: None,
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("demo_token_12345"), "{shown}");
+        assert!(shown.contains("demo-user"), "{shown}");
     }
 
     #[tokio::test]

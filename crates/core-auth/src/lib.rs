@@ -75,9 +75,16 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
         .split_once(' ')
         .ok_or_else(|| AuthError::MalformedHeader("expected `Bearer <token>`".to_owned()))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(AuthError::MalformedHeader(format!(
-            "the `{scheme}` scheme is not supported; use `Bearer <token>`"
-        )));
+        // The scheme is echoed only when it looks like one: a client that
+        // put a credential first must not see it in logs or responses.
+        let looks_like_scheme =
+            scheme.len() <= 16 && scheme.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-');
+        let message = if looks_like_scheme {
+            format!("the `{scheme}` scheme is not supported; use `Bearer <token>`")
+        } else {
+            "expected `Bearer <token>`".to_owned()
+        };
+        return Err(AuthError::MalformedHeader(message));
     }
     let token = token.trim();
     if token.is_empty() {
@@ -104,6 +111,10 @@ mod tests {
         assert!(matches!(
             bearer_token(Some("Basic dXNlcjpwYXNz")),
             Err(AuthError::MalformedHeader(m)) if m.contains("Basic")
+        ));
+        assert!(matches!(
+            bearer_token(Some("s3cr3t-t0ken-value-123 x")),
+            Err(AuthError::MalformedHeader(m)) if !m.contains("s3cr3t")
         ));
         assert!(matches!(
             bearer_token(Some("Bearer")),

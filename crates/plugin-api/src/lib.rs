@@ -63,10 +63,14 @@ pub struct OutputSink {
 
 impl OutputSink {
     /// Appends `bytes` to the host's buffer.
-    pub fn write(&self, bytes: &[u8]) {
-        // SAFETY: the host guarantees `ctx` and `write` stay valid for the
-        // duration of the call that received this sink, and `bytes` is a live
-        // slice for the duration of this call.
+    ///
+    /// # Safety
+    ///
+    /// The sink must be one the host passed to this call (or a sink whose
+    /// `write` accepts this `ctx`), used before the call returns.
+    pub unsafe fn write(&self, bytes: &[u8]) {
+        // SAFETY: the caller guarantees `ctx` and `write` belong together and
+        // are live; `bytes` is a live slice for the duration of this call.
         unsafe { (self.write)(self.ctx, bytes.as_ptr(), bytes.len()) }
     }
 }
@@ -125,10 +129,12 @@ impl PluginVTable {
 }
 
 unsafe extern "C" fn describe_trampoline<P: Plugin>(out: OutputSink) -> Status {
-    guarded(out, || {
+    let work = || {
         serde_json::to_vec(&P::describe())
             .map_err(|err| format!("plugin descriptor could not be serialised: {err}"))
-    })
+    };
+    // SAFETY: `out` is the sink the host passed to this call.
+    unsafe { guarded(out, work) }
 }
 
 unsafe extern "C" fn invoke_trampoline<P: Plugin>(
@@ -136,8 +142,8 @@ unsafe extern "C" fn invoke_trampoline<P: Plugin>(
     request_len: usize,
     out: OutputSink,
 ) -> Status {
-    guarded(out, || {
-        let bytes = if request_len == 0 {
+    let work = || {
+        let bytes = if request.is_null() || request_len == 0 {
             &[][..]
         } else {
             // SAFETY: the host passes a pointer to `request_len` initialised
@@ -148,31 +154,36 @@ unsafe extern "C" fn invoke_trampoline<P: Plugin>(
             .map_err(|err| format!("call request is not valid JSON for this ABI: {err}"))?;
         serde_json::to_vec(&P::invoke(request))
             .map_err(|err| format!("tool result could not be serialised: {err}"))
-    })
+    };
+    // SAFETY: `out` is the sink the host passed to this call.
+    unsafe { guarded(out, work) }
 }
 
 /// Runs `work`, writes its bytes or its error to `out`, and never lets a panic
 /// unwind into the host.
-fn guarded(out: OutputSink, work: impl FnOnce() -> Result<Vec<u8>, String>) -> Status {
-    match catch_unwind(AssertUnwindSafe(work)) {
-        Ok(Ok(bytes)) => {
-            out.write(&bytes);
-            Status::OK
-        }
-        Ok(Err(message)) => {
-            out.write(message.as_bytes());
-            Status::ERROR
-        }
+///
+/// # Safety
+///
+/// `out` must be the sink the host passed to the current call.
+unsafe fn guarded(out: OutputSink, work: impl FnOnce() -> Result<Vec<u8>, String>) -> Status {
+    let (status, bytes) = match catch_unwind(AssertUnwindSafe(work)) {
+        Ok(Ok(bytes)) => (Status::OK, bytes),
+        Ok(Err(message)) => (Status::ERROR, message.into_bytes()),
         Err(payload) => {
             let message = payload
                 .downcast_ref::<&str>()
                 .map(|s| (*s).to_owned())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "panic with a non-string payload".to_owned());
-            out.write(message.as_bytes());
-            Status::PANIC
+            // Dropping a payload runs arbitrary code that may itself panic,
+            // outside any catch_unwind: leak it instead.
+            std::mem::forget(payload);
+            (Status::PANIC, message.into_bytes())
         }
-    }
+    };
+    // SAFETY: guaranteed by this function's caller.
+    unsafe { out.write(&bytes) };
+    status
 }
 
 /// Exports a [`Plugin`] implementation as an orchestrator-mcp plugin.

@@ -191,6 +191,7 @@ impl PluginHost {
         if let Some(message) = argument_errors(name, &tool.input_validator, &arguments) {
             return Ok(ToolResult::error(message));
         }
+        let request_id = context.request_id.clone();
         let request = plugin_api::CallRequest {
             tool: name.to_owned(),
             arguments,
@@ -200,15 +201,23 @@ impl PluginHost {
         let plugin = tool.plugin.clone();
         let tool_name = name.to_owned();
         let outcome = tokio::task::spawn_blocking(move || library.invoke(&request)).await;
+        // The details of a plugin failure (panic messages, internal errors)
+        // go to the log, not to the caller.
+        let failed = || {
+            ToolResult::error(format!(
+                "tool `{tool_name}` failed inside its plugin; the server log has the details \
+                 under request id {request_id}"
+            ))
+        };
         Ok(match outcome {
             Ok(Ok(result)) => result,
             Ok(Err(failure)) => {
                 tracing::error!(%plugin, tool = %tool_name, %failure, "plugin call failed");
-                ToolResult::error(format!("tool `{tool_name}` failed: {failure}"))
+                failed()
             }
             Err(join_error) => {
                 tracing::error!(%plugin, tool = %tool_name, %join_error, "plugin call aborted");
-                ToolResult::error(format!("tool `{tool_name}` was aborted"))
+                failed()
             }
         })
     }

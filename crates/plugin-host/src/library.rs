@@ -96,13 +96,13 @@ impl PluginLibrary {
 
     /// Reads and parses the plugin's descriptor.
     pub(crate) fn describe(&self) -> Result<PluginDescriptor, LoadError> {
-        let (status, bytes) = with_sink(|sink| {
+        let payload = with_sink(|sink| {
             // SAFETY: `describe` is a valid function of a matching ABI; the
             // sink outlives the call.
             unsafe { (self.vtable.describe)(sink) }
-        });
-        let payload = decode(status, bytes)
-            .map_err(|failure| LoadError::bad_descriptor(&self.file, failure.to_string()))?;
+        })
+        .and_then(|(status, bytes)| decode(status, bytes))
+        .map_err(|failure| LoadError::bad_descriptor(&self.file, failure.to_string()))?;
         serde_json::from_slice(&payload).map_err(|err| {
             LoadError::bad_descriptor(&self.file, format!("descriptor is not valid JSON: {err}"))
         })
@@ -116,7 +116,7 @@ impl PluginLibrary {
             // SAFETY: `invoke` is a valid function of a matching ABI; the
             // request bytes and the sink outlive the call.
             unsafe { (self.vtable.invoke)(request.as_ptr(), request.len(), sink) }
-        });
+        })?;
         let payload = decode(status, bytes)?;
         serde_json::from_slice(&payload)
             .map_err(|err| PluginFailure::InvalidOutput(format!("not a tool result: {err}")))
@@ -134,27 +134,89 @@ fn decode(status: Status, bytes: Vec<u8>) -> Result<Vec<u8>, PluginFailure> {
     }
 }
 
+/// The most output one call may write. A plugin that writes more gets an
+/// error instead of making the server run out of memory.
+pub(crate) const MAX_OUTPUT_BYTES: usize = 64 * 1024 * 1024;
+
+/// A host-owned output buffer with a size cap.
+struct HostBuffer {
+    bytes: Vec<u8>,
+    overflowed: bool,
+}
+
 /// Calls `f` with a sink that appends into a fresh host-owned buffer.
-fn with_sink(f: impl FnOnce(OutputSink) -> Status) -> (Status, Vec<u8>) {
-    let mut buffer: Vec<u8> = Vec::new();
+fn with_sink(f: impl FnOnce(OutputSink) -> Status) -> Result<(Status, Vec<u8>), PluginFailure> {
+    let mut buffer = HostBuffer {
+        bytes: Vec::new(),
+        overflowed: false,
+    };
     let sink = OutputSink {
-        ctx: (&mut buffer as *mut Vec<u8>).cast::<c_void>(),
+        ctx: (&mut buffer as *mut HostBuffer).cast::<c_void>(),
         write: append_to_buffer,
     };
     let status = f(sink);
-    (status, buffer)
+    if buffer.overflowed {
+        return Err(PluginFailure::InvalidOutput(format!(
+            "output exceeds {} MiB",
+            MAX_OUTPUT_BYTES / (1024 * 1024)
+        )));
+    }
+    Ok((status, buffer.bytes))
 }
 
 /// The host's write callback: appends the plugin's bytes to the buffer.
 unsafe extern "C" fn append_to_buffer(ctx: *mut c_void, data: *const u8, len: usize) {
-    if ctx.is_null() || (data.is_null() && len > 0) {
+    if ctx.is_null() || len == 0 {
         return;
     }
-    // SAFETY: `ctx` is the `Vec<u8>` created in `with_sink`, alive and not
+    // SAFETY: `ctx` is the `HostBuffer` created in `with_sink`, alive and not
     // otherwise borrowed while the plugin runs.
-    let buffer = unsafe { &mut *ctx.cast::<Vec<u8>>() };
-    if len > 0 {
-        // SAFETY: the plugin passes `len` readable bytes at `data`.
-        buffer.extend_from_slice(unsafe { std::slice::from_raw_parts(data, len) });
+    let buffer = unsafe { &mut *ctx.cast::<HostBuffer>() };
+    // The cap also keeps `len` far below `isize::MAX`, which
+    // `slice::from_raw_parts` requires.
+    if data.is_null() || buffer.overflowed || len > MAX_OUTPUT_BYTES - buffer.bytes.len() {
+        buffer.overflowed = true;
+        return;
+    }
+    // SAFETY: the plugin passes `len` readable bytes at `data`.
+    buffer
+        .bytes
+        .extend_from_slice(unsafe { std::slice::from_raw_parts(data, len) });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_past_the_cap_is_refused_not_buffered() {
+        let chunk = vec![b'x'; 1024 * 1024];
+        let outcome = with_sink(|sink| {
+            for _ in 0..=(MAX_OUTPUT_BYTES / chunk.len()) {
+                // SAFETY: the sink is the one `with_sink` made for this call.
+                unsafe { sink.write(&chunk) };
+            }
+            Status::OK
+        });
+        assert!(
+            matches!(outcome, Err(PluginFailure::InvalidOutput(ref m)) if m.contains("64 MiB")),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn output_under_the_cap_arrives_whole() {
+        let outcome = with_sink(|sink| {
+            // SAFETY: as above.
+            unsafe {
+                sink.write(b"hello ");
+                sink.write(b"");
+                sink.write(b"world");
+            }
+            Status::OK
+        });
+        let (status, bytes) = outcome.expect("written");
+        assert_eq!(status, Status::OK);
+        assert_eq!(bytes, b"hello world");
     }
 }

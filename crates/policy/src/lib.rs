@@ -119,6 +119,12 @@ impl PolicyEngine {
         decision
     }
 
+    /// True when `principal` may do `action` on `tool`; the cheap form of
+    /// [`Self::decide`] for filtering lists, without denial details.
+    pub fn is_allowed(&self, principal: &Principal, action: Action, tool: &ToolResource) -> bool {
+        self.evaluate(principal, action, tool).allowed
+    }
+
     fn evaluate(&self, principal: &Principal, action: Action, tool: &ToolResource) -> Decision {
         match self.try_evaluate(principal, action, tool) {
             Ok(decision) => decision,

@@ -61,23 +61,22 @@ impl Catalogue {
         self.plugins
             .tools()
             .filter(|(name, tool)| {
-                let resource = tool_resource(name, tool);
                 self.policies
-                    .decide(principal, Action::Call, &resource)
-                    .allowed
+                    .is_allowed(principal, Action::Call, &tool_resource(name, tool))
             })
             .map(|(_, tool)| tool.descriptor().clone())
             .collect()
     }
 
-    /// Authorises and runs one call.
-    pub(crate) async fn call(
-        &self,
-        principal: &Principal,
-        name: &str,
-        arguments: Value,
-        request_id: &str,
-    ) -> Result<ToolResult, CallRefusal> {
+    /// Decides whether `principal` may call tool `name`.
+    ///
+    /// Separate from running the tool so that a caller who may not call it
+    /// is refused before anything else about the request is looked at.
+    pub(crate) fn authorize<'a>(
+        &'a self,
+        principal: &'a Principal,
+        name: &'a str,
+    ) -> Result<AuthorizedCall<'a>, CallRefusal> {
         let tool = self
             .plugins
             .tool(name)
@@ -101,6 +100,39 @@ impl Catalogue {
                 accepted_scopes: decision.accepted_scopes,
             });
         }
+        Ok(AuthorizedCall {
+            plugins: &self.plugins,
+            principal,
+            name,
+        })
+    }
+
+    /// Authorises and runs one call.
+    pub(crate) async fn call(
+        &self,
+        principal: &Principal,
+        name: &str,
+        arguments: Value,
+        request_id: &str,
+    ) -> Result<ToolResult, CallRefusal> {
+        Ok(self
+            .authorize(principal, name)?
+            .invoke(arguments, request_id)
+            .await)
+    }
+}
+
+/// A call the policies allowed, ready to run.
+pub(crate) struct AuthorizedCall<'a> {
+    plugins: &'a PluginHost,
+    principal: &'a Principal,
+    name: &'a str,
+}
+
+impl AuthorizedCall<'_> {
+    /// Runs the tool. Failures of the tool are results with `is_error` set.
+    pub(crate) async fn invoke(self, arguments: Value, request_id: &str) -> ToolResult {
+        let principal = self.principal;
         let context = CallContext {
             principal_id: principal.id.clone(),
             principal_kind: match principal.kind {
@@ -112,10 +144,12 @@ impl Catalogue {
             tenant: principal.tenant.clone(),
             request_id: request_id.to_owned(),
         };
-        self.plugins
-            .call(name, arguments, context)
-            .await
-            .map_err(|unknown| CallRefusal::UnknownTool(unknown.name))
+        match self.plugins.call(self.name, arguments, context).await {
+            Ok(result) => result,
+            // The tool was found when the call was authorised, and plugins
+            // are never unloaded, so this cannot happen; answer it anyway.
+            Err(unknown) => ToolResult::error(unknown.to_string()),
+        }
     }
 }
 

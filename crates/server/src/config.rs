@@ -190,8 +190,32 @@ impl Config {
                 message: "the demo token must not be empty".to_owned(),
             });
         }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
+            return Err(ConfigError::Invalid {
+                setting: "RUST_LOG",
+                message: format!(
+                    "`{}` is not a valid log filter; use for example `info` or `orchestrator_mcp=debug,info`",
+                    self.log.filter
+                ),
+            });
+        }
+        self.allowed_hosts()?;
         self.bind_address()?;
         Ok(())
+    }
+
+    /// `ALLOWED_HOSTS`, parsed.
+    pub(crate) fn allowed_hosts(&self) -> Result<Vec<crate::http::AllowedHost>, ConfigError> {
+        self.server
+            .allowed_hosts
+            .iter()
+            .map(|entry| {
+                crate::http::AllowedHost::parse(entry).ok_or_else(|| ConfigError::Invalid {
+                    setting: "ALLOWED_HOSTS",
+                    message: format!("`{entry}` is not a host name, address or host:port"),
+                })
+            })
+            .collect()
     }
 
     /// The socket address to listen on.
@@ -320,6 +344,7 @@ mod tests {
     #[allow(clippy::result_large_err)] // figment's Jail API returns its own error.
     fn environment_values_override_defaults() {
         figment::Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("PORT", "9090");
             jail.set_env("DESCOPE_PROJECT_ID", "007");
             jail.set_env("MAX_REQUEST_SIZE_MB", "2");
@@ -348,6 +373,20 @@ mod tests {
         let config = from_toml("[descope]\ndemo_mode = false\n").expect("parses");
         let err = config.check().expect_err("refused");
         assert!(err.to_string().starts_with("DESCOPE_DEMO_MODE"), "{err}");
+    }
+
+    #[test]
+    fn an_invalid_log_filter_is_refused() {
+        let config = from_toml("[log]\nfilter = \"info,[[\"\n").expect("parses");
+        let err = config.check().expect_err("refused");
+        assert!(err.to_string().starts_with("RUST_LOG"), "{err}");
+    }
+
+    #[test]
+    fn an_invalid_allowed_host_is_refused() {
+        let config = from_toml("[server]\nallowed_hosts = [\"not a host\"]\n").expect("parses");
+        let err = config.check().expect_err("refused");
+        assert!(err.to_string().starts_with("ALLOWED_HOSTS"), "{err}");
     }
 
     #[test]

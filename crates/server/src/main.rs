@@ -65,6 +65,7 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(config: &Config) {
+    // `Config::check` has already refused a filter that does not parse.
     let filter = EnvFilter::try_new(&config.log.filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -81,6 +82,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .plugin_dir()
         .context("finding the plugin directory")?;
     let plugins = PluginHost::load_dir(&plugin_dir)?;
+    mcp::check_tool_descriptors(&plugins)?;
     if plugins.plugins().is_empty() {
         tracing::warn!(dir = %plugin_dir.display(), "no plugins found: no tools will be served");
     }
@@ -113,6 +115,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         catalogue,
         verifier,
         max_request_bytes,
+        allowed_hosts: config.allowed_hosts()?.into(),
     };
     let app = http::router(state, mcp);
 

@@ -83,6 +83,25 @@ fn to_tool(descriptor: &Value) -> Option<Tool> {
     serde_json::from_value(descriptor.clone()).ok()
 }
 
+/// Refuses a plugin whose tool descriptor is not a valid MCP tool: it would
+/// otherwise be callable over REST yet missing from `tools/list`.
+pub(crate) fn check_tool_descriptors(plugins: &plugin_host::PluginHost) -> anyhow::Result<()> {
+    for plugin in plugins.plugins() {
+        for name in &plugin.tools {
+            let Some(tool) = plugins.tool(name) else {
+                continue;
+            };
+            if let Err(err) = serde_json::from_value::<Tool>(tool.descriptor().clone()) {
+                anyhow::bail!(
+                    "plugin {}: tool `{name}` is not a valid MCP tool: {err}",
+                    plugin.file.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
         InitializeResult::new(ServerCapabilities::builder().enable_tools().build())

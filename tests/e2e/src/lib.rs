@@ -265,7 +265,7 @@ impl Server {
         let stderr = child.stderr.take().expect("piped stderr");
         let logs = Arc::new(Mutex::new(String::new()));
         let (address_tx, address_rx) = mpsc::channel();
-        {
+        let reader = {
             let logs = Arc::clone(&logs);
             std::thread::spawn(move || {
                 let mut address_tx = Some(address_tx);
@@ -280,8 +280,8 @@ impl Server {
                     logs.push_str(&line);
                     logs.push('\n');
                 }
-            });
-        }
+            })
+        };
         let deadline = std::time::Instant::now() + START_TIMEOUT;
         loop {
             if let Ok(address) = address_rx.recv_timeout(Duration::from_millis(50)) {
@@ -292,8 +292,8 @@ impl Server {
                 });
             }
             if let Some(status) = child.try_wait().expect("poll server") {
-                // Let the reader thread drain what is left.
-                std::thread::sleep(Duration::from_millis(100));
+                // The reader ends at end of file, once it has read everything.
+                let _ = reader.join();
                 let output = logs.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 return Err(StartFailure { status, output });
             }

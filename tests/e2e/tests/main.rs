@@ -6,6 +6,7 @@
 mod health;
 mod logging;
 mod mcp;
+mod plugins;
 mod rest;
 mod startup;
 mod util;

@@ -230,3 +230,58 @@ impl std::io::Read for ChunkReader {
         }
     }
 }
+
+#[test]
+fn an_unknown_tool_is_404_whatever_the_body() {
+    let server = Server::start(&Sandbox::new());
+    let reply = post_tool_as_demo(&server, "no_such_tool", "{not json");
+    assert_eq!(reply.status, 404);
+}
+
+#[test]
+fn a_denied_call_is_403_before_the_body_is_read() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.demo_principal_config("reviewer", &["tools:review"]);
+    let server = Server::start_with(
+        &sandbox,
+        Launch::default()
+            .config(&config)
+            .env("MAX_REQUEST_SIZE_MB", "1"),
+    );
+    let big = format!(r#"{{"message": "{}"}}"#, "x".repeat(1024 * 1024 + 1));
+    assert_eq!(post_tool_as_demo(&server, "ping", &big).status, 403);
+    assert_eq!(post_tool_as_demo(&server, "ping", "{not json").status, 403);
+}
+
+#[test]
+fn a_foreign_host_header_is_refused_on_rest() {
+    let server = Server::start(&Sandbox::new());
+    let response = client()
+        .post(server.url("/tools/ping"))
+        .bearer_auth(e2e::DEMO_TOKEN)
+        .header("Host", "evil.example")
+        .header("Content-Type", "application/json")
+        .body("{}")
+        .send()
+        .expect("send");
+    assert_eq!(response.status().as_u16(), 403);
+    let body: serde_json::Value = response.json().expect("json");
+    assert_eq!(body["error"], "host_not_allowed");
+}
+
+#[test]
+fn allowed_hosts_admits_a_configured_name() {
+    let server = Server::start_with(
+        &Sandbox::new(),
+        Launch::default().env("ALLOWED_HOSTS", r#"["mcp.example.com"]"#),
+    );
+    let response = client()
+        .post(server.url("/tools/ping"))
+        .bearer_auth(e2e::DEMO_TOKEN)
+        .header("Host", "mcp.example.com")
+        .send()
+        .expect("send");
+    assert_eq!(response.status().as_u16(), 200);
+    let refused = post_tool_as_demo(&server, "ping", "{}");
+    assert_eq!(refused.status, 403, "127.0.0.1 is no longer listed");
+}

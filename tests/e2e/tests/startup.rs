@@ -99,8 +99,8 @@ fn a_bad_port_is_refused_with_the_setting_named() {
 #[test]
 fn a_dotenv_file_is_read_and_the_environment_wins() {
     let sandbox = Sandbox::new();
-    // .env asks for a scope-less principal id; the real environment's PORT=0
-    // must still win over the .env's PORT.
+    // The .env sets MAX_REQUEST_SIZE_MB, which must apply, and PORT, which
+    // the real environment's PORT=0 must override.
     sandbox.write(".env", "PORT=1\nMAX_REQUEST_SIZE_MB=1\n");
     let server = Server::start(&sandbox);
     assert!(!server.base_url().ends_with(":1"), "{}", server.base_url());

@@ -28,6 +28,8 @@ pub(crate) enum ApiError {
     BodyRead(String),
     #[error("{message}")]
     ToolFailed { tool: String, message: String },
+    #[error("Forbidden: {0}")]
+    HostNotAllowed(String),
     #[error("No route for {method} {path}")]
     NoRoute { method: String, path: String },
 }
@@ -43,6 +45,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ToolFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NoRoute { .. } => StatusCode::NOT_FOUND,
+            Self::HostNotAllowed(_) => StatusCode::FORBIDDEN,
         }
     }
 
@@ -58,6 +61,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::ToolFailed { .. } => "tool_error",
             Self::NoRoute { .. } => "not_found",
+            Self::HostNotAllowed(_) => "host_not_allowed",
         }
     }
 

@@ -43,7 +43,14 @@ pub(crate) async fn check_jsonrpc(
                 err.to_string(),
             );
         }
-        Err(err) => return err.into_response(),
+        Err(err) => {
+            return jsonrpc_error(
+                StatusCode::BAD_REQUEST,
+                Value::Null,
+                INVALID_REQUEST,
+                err.to_string(),
+            );
+        }
     };
     let value: Value = match serde_json::from_slice(&bytes) {
         Ok(value) => value,

@@ -4,6 +4,7 @@ mod auth;
 mod body;
 mod error;
 mod health;
+mod host_guard;
 mod mcp_guard;
 mod request_id;
 mod rest;
@@ -20,6 +21,7 @@ use core_auth::TokenVerifier;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 pub(crate) use auth::Authenticated;
+pub(crate) use host_guard::AllowedHost;
 pub(crate) use request_id::RequestId;
 
 use crate::catalogue::Catalogue;
@@ -30,6 +32,8 @@ pub(crate) struct AppState {
     pub(crate) catalogue: Catalogue,
     pub(crate) verifier: Arc<dyn TokenVerifier>,
     pub(crate) max_request_bytes: usize,
+    /// `ALLOWED_HOSTS`, parsed; empty allows every host.
+    pub(crate) allowed_hosts: Arc<[AllowedHost]>,
 }
 
 /// The whole application: public routes, protected routes, and the layers.
@@ -48,6 +52,10 @@ pub(crate) fn router(state: AppState, mcp: crate::mcp::McpService) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_principal,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            host_guard::check_host,
         ));
     Router::new()
         .route("/health", get(health::health))

@@ -16,6 +16,9 @@ use super::request_id::RequestId;
 
 /// Runs the tool and answers its result in MCP's `CallToolResult` shape.
 ///
+/// The tool is looked up and the call authorised before the body is read, so
+/// an unknown tool is 404 and a denied call 403 whatever the body holds, and
+/// a caller who may not call the tool cannot make the server buffer a body.
 /// An empty body means no arguments, so `curl -X POST …/tools/ping` works.
 pub(crate) async fn call_tool(
     State(state): State<AppState>,
@@ -25,6 +28,7 @@ pub(crate) async fn call_tool(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<ToolResult>, ApiError> {
+    let call = state.catalogue.authorize(&principal, &name)?;
     let bytes = read_limited(&headers, body, state.max_request_bytes).await?;
     let arguments = if bytes.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Default::default())
@@ -32,10 +36,7 @@ pub(crate) async fn call_tool(
         require_json_content_type(&headers)?;
         serde_json::from_slice(&bytes).map_err(|err| ApiError::InvalidJson(err.to_string()))?
     };
-    let result = state
-        .catalogue
-        .call(&principal, &name, arguments, &request_id)
-        .await?;
+    let result = call.invoke(arguments, &request_id).await;
     if result.is_error {
         return Err(ApiError::ToolFailed {
             message: result
