@@ -3,6 +3,9 @@
 //! Each task is a thin, readable sequence of cargo invocations, so what CI
 //! runs is exactly what a developer runs.
 
+// A command-line tool: printing is its job.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -41,10 +44,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("xtask: {err:#}");
-            }
+            eprintln!("xtask: {err:#}");
             ExitCode::FAILURE
         }
     }
@@ -108,7 +108,65 @@ fn test() -> anyhow::Result<()> {
     status(build)?;
     let mut test = cargo();
     test.args(["test", "--workspace", "--no-fail-fast"]);
-    status(test)
+    let totals = run_counting_tests(test)?;
+    // One closing line for the whole run; cargo's own last line is only the
+    // last crate's doc-tests.
+    println!(
+        "tests: {} passed, {} failed, {} skipped",
+        totals.passed, totals.failed, totals.ignored
+    );
+    if totals.failed > 0 || !totals.success {
+        bail!("tests failed");
+    }
+    if totals.passed == 0 {
+        bail!("no test ran");
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default)]
+struct TestTotals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+    success: bool,
+}
+
+/// Runs `cargo test`, echoing its output, and adds up its `test result:` lines.
+fn run_counting_tests(mut command: Command) -> anyhow::Result<TestTotals> {
+    use std::io::{BufRead, BufReader};
+
+    let shown = format!("{command:?}");
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("could not start {shown}"))?;
+    let mut totals = TestTotals::default();
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines() {
+            let line = line.context("reading test output")?;
+            println!("{line}");
+            if let Some(counts) = parse_test_result(&line) {
+                totals.passed += counts.0;
+                totals.failed += counts.1;
+                totals.ignored += counts.2;
+            }
+        }
+    }
+    totals.success = child.wait().context("waiting for cargo test")?.success();
+    Ok(totals)
+}
+
+/// `test result: ok. 4 passed; 0 failed; 1 ignored; …` to (4, 0, 1).
+fn parse_test_result(line: &str) -> Option<(u64, u64, u64)> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let count = |label: &str| -> Option<u64> {
+        rest.split([';', '.'])
+            .map(str::trim)
+            .find_map(|part| part.strip_suffix(label))
+            .and_then(|n| n.trim().parse().ok())
+    };
+    Some((count(" passed")?, count(" failed")?, count(" ignored")?))
 }
 
 fn lint() -> anyhow::Result<()> {
@@ -125,4 +183,24 @@ fn lint() -> anyhow::Result<()> {
         "warnings",
     ]);
     status(clippy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_result_lines_are_counted() {
+        assert_eq!(
+            parse_test_result(
+                "test result: ok. 47 passed; 0 failed; 2 ignored; 0 measured; 0 filtered out; finished in 11.17s"
+            ),
+            Some((47, 0, 2))
+        );
+        assert_eq!(
+            parse_test_result("test result: FAILED. 3 passed; 1 failed; 0 ignored; 0 measured"),
+            Some((3, 1, 0))
+        );
+        assert_eq!(parse_test_result("test foo ... ok"), None);
+    }
 }
