@@ -53,6 +53,7 @@ impl DemoVerifier {
                 scopes: config.scopes.clone(),
                 roles: config.roles.clone(),
                 tenant: config.tenant.clone(),
+                tenants: Default::default(),
             }),
         }
     }

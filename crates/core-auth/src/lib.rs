@@ -8,15 +8,24 @@
 //! This crate knows nothing of HTTP or MCP: turning an [`AuthError`] into a
 //! `WWW-Authenticate` challenge is the server's job.
 
+mod cache;
+mod claims;
 mod demo;
+mod issuer;
+mod jwks;
+mod jwt;
 mod principal;
+mod signing;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 pub use demo::{DemoPrincipalConfig, DemoVerifier};
-pub use principal::{Principal, PrincipalKind};
+pub use jwks::{JwksStatus, KeySet, KeySource};
+pub use jwt::{JwtConfig, JwtVerifier};
+pub use principal::{Principal, PrincipalKind, TenantGrant};
+pub use signing::{KeyError, SigningKey};
 
 /// A boxed future, so [`TokenVerifier`] can be used as a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -29,6 +38,11 @@ pub trait TokenVerifier: Send + Sync {
     /// A short name for the kind of verification, shown in `/health`
     /// (for example `demo`).
     fn mode(&self) -> &'static str;
+
+    /// The state of the signing keys, for verifiers that use a JWKS.
+    fn jwks_status(&self) -> Option<JwksStatus> {
+        None
+    }
 }
 
 /// Why a request could not be authenticated.

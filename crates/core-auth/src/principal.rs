@@ -1,6 +1,6 @@
 //! Who is calling, once a token has been verified.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -38,8 +38,20 @@ pub struct Principal {
     pub scopes: BTreeSet<String>,
     /// Project-level roles.
     pub roles: BTreeSet<String>,
-    /// The tenant the caller is acting in, if any.
+    /// The tenant the caller is acting in (Descope's `dct`), if any.
     pub tenant: Option<String>,
+    /// Every tenant the caller belongs to, with its tenant-level grants.
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantGrant>,
+}
+
+/// Roles and permissions a principal holds inside one tenant.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantGrant {
+    /// Tenant-level roles.
+    pub roles: BTreeSet<String>,
+    /// Tenant-level permissions.
+    pub permissions: BTreeSet<String>,
 }
 
 impl Principal {

@@ -16,6 +16,7 @@ fn user(scopes: &[&str]) -> Principal {
         scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
         roles: BTreeSet::new(),
         tenant: None,
+        tenants: Default::default(),
     }
 }
 

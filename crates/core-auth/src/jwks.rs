@@ -1,0 +1,350 @@
+//! Signing keys: a JWKS fetched from the authorization server, cached by
+//! `kid`, or a fixed set (the demo authorization server's own key).
+//!
+//! An unknown `kid` triggers at most one fetch per refetch interval, so a
+//! stream of forged `kid`s cannot turn the server into a load generator
+//! against the authorization server. When a fetch fails the cached keys keep
+//! serving and [`KeySet::status`] reports the set as stale.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::DecodingKey;
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm, PublicKeyUse};
+
+use crate::AuthError;
+
+/// RSA keys shorter than this are refused (NIST SP 800-131A).
+pub(crate) const MIN_RSA_BITS: usize = 2048;
+/// A JWKS larger than this is refused.
+const MAX_JWKS_BYTES: usize = 1024 * 1024;
+/// How long one JWKS fetch may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where the signing keys come from.
+#[derive(Clone, Debug)]
+pub enum KeySource {
+    /// A JWKS document at this URL.
+    Remote {
+        /// The JWKS URL.
+        url: String,
+        /// The shortest time between two fetches caused by unknown `kid`s.
+        refetch_interval: Duration,
+    },
+    /// A fixed JWKS document, never refetched.
+    Static {
+        /// The JWKS as JSON.
+        jwks: String,
+    },
+}
+
+/// What `/health` reports about the keys.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct JwksStatus {
+    /// The JWKS URL, or `static`.
+    pub source: String,
+    /// How many usable keys are cached.
+    pub keys: usize,
+    /// True when the last fetch failed and older keys are serving.
+    pub stale: bool,
+    /// Why the last fetch failed, if it did.
+    pub last_error: Option<String>,
+    /// When keys were last fetched, as Unix seconds.
+    pub fetched_at: Option<u64>,
+}
+
+#[derive(Default)]
+struct KeyState {
+    keys: HashMap<String, Arc<DecodingKey>>,
+    last_attempt: Option<Instant>,
+    fetched_at: Option<SystemTime>,
+    last_error: Option<String>,
+}
+
+/// The verification keys, by `kid`.
+pub struct KeySet {
+    source: KeySource,
+    client: reqwest::Client,
+    state: RwLock<KeyState>,
+    /// One fetch at a time: concurrent misses wait for it instead of
+    /// fetching again.
+    fetching: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySet")
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeySet {
+    /// A key set; a static source is parsed now and must hold a usable key.
+    pub fn new(source: KeySource) -> Result<Self, String> {
+        let mut state = KeyState::default();
+        if let KeySource::Static { jwks } = &source {
+            let keys = parse_jwks(jwks.as_bytes())?;
+            if keys.is_empty() {
+                return Err("the key set holds no usable RSA signing key".to_owned());
+            }
+            state.keys = keys;
+            state.fetched_at = Some(SystemTime::now());
+        }
+        let client = reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .build()
+            .map_err(|err| format!("HTTP client: {err}"))?;
+        Ok(Self {
+            source,
+            client,
+            state: RwLock::new(state),
+            fetching: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The key for `kid`, fetching the JWKS again if the key is unknown and
+    /// the refetch interval allows it.
+    pub(crate) async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, AuthError> {
+        if let Some(key) = self.cached(kid) {
+            return Ok(key);
+        }
+        if let KeySource::Remote {
+            refetch_interval, ..
+        } = &self.source
+        {
+            let _guard = self.fetching.lock().await;
+            // Another request may have fetched while this one waited.
+            if let Some(key) = self.cached(kid) {
+                return Ok(key);
+            }
+            let due = self
+                .read()
+                .last_attempt
+                .is_none_or(|at| at.elapsed() >= *refetch_interval);
+            if due {
+                // The outcome is recorded in the state; a failure leaves the
+                // cached keys serving.
+                let _ = self.fetch().await;
+                if let Some(key) = self.cached(kid) {
+                    return Ok(key);
+                }
+            }
+        }
+        Err(AuthError::InvalidToken(format!(
+            "Public key not found for kid `{}`",
+            printable(kid)
+        )))
+    }
+
+    /// Fetches the JWKS now (at start-up, and periodically), returning how
+    /// many keys it holds. A static set just reports its size.
+    pub async fn refresh(&self) -> Result<usize, String> {
+        match self.source {
+            KeySource::Static { .. } => Ok(self.read().keys.len()),
+            KeySource::Remote { .. } => {
+                let _guard = self.fetching.lock().await;
+                self.fetch().await
+            }
+        }
+    }
+
+    /// The state of the key set, for `/health`.
+    pub fn status(&self) -> JwksStatus {
+        let state = self.read();
+        JwksStatus {
+            source: match &self.source {
+                KeySource::Remote { url, .. } => url.clone(),
+                KeySource::Static { .. } => "static".to_owned(),
+            },
+            keys: state.keys.len(),
+            stale: state.last_error.is_some(),
+            last_error: state.last_error.clone(),
+            fetched_at: state
+                .fetched_at
+                .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_secs()),
+        }
+    }
+
+    fn cached(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+        self.read().keys.get(kid).cloned()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, KeyState> {
+        self.state
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, KeyState> {
+        self.state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// One fetch; the caller holds `fetching`.
+    async fn fetch(&self) -> Result<usize, String> {
+        let KeySource::Remote { url, .. } = &self.source else {
+            return Ok(self.read().keys.len());
+        };
+        self.write().last_attempt = Some(Instant::now());
+        let outcome = self
+            .download(url)
+            .await
+            .and_then(|bytes| parse_jwks(&bytes));
+        let mut state = self.write();
+        match outcome {
+            Ok(keys) if keys.is_empty() => {
+                let error = "the JWKS holds no usable RSA signing key".to_owned();
+                tracing::warn!(%url, %error, "JWKS fetch gave no keys; keeping the cached ones");
+                state.last_error = Some(error.clone());
+                Err(error)
+            }
+            Ok(keys) => {
+                let count = keys.len();
+                // Replace, not merge: a key the server no longer publishes
+                // has been revoked.
+                state.keys = keys;
+                state.fetched_at = Some(SystemTime::now());
+                state.last_error = None;
+                tracing::info!(%url, keys = count, "JWKS fetched");
+                Ok(count)
+            }
+            Err(error) => {
+                tracing::warn!(%url, %error, "JWKS fetch failed; cached keys keep serving");
+                state.last_error = Some(error.clone());
+                Err(error)
+            }
+        }
+    }
+
+    async fn download(&self, url: &str) -> Result<Vec<u8>, String> {
+        let response = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|err| format!("cannot reach {url}: {err}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("{url} answered {status}"));
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|err| format!("reading {url}: {err}"))?;
+        if bytes.len() > MAX_JWKS_BYTES {
+            return Err(format!("{url} returned more than {MAX_JWKS_BYTES} bytes"));
+        }
+        Ok(bytes.to_vec())
+    }
+}
+
+/// The usable keys of a JWKS document: RSA signing keys with a `kid` and a
+/// modulus of at least [`MIN_RSA_BITS`]. Others are skipped with a warning.
+fn parse_jwks(bytes: &[u8]) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
+    let set: JwkSet =
+        serde_json::from_slice(bytes).map_err(|err| format!("the JWKS is not valid: {err}"))?;
+    let mut keys = HashMap::new();
+    for jwk in set.keys {
+        let Some(kid) = jwk.common.key_id.clone().filter(|kid| !kid.is_empty()) else {
+            tracing::warn!("JWKS key without a kid skipped");
+            continue;
+        };
+        if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
+            continue;
+        }
+        if matches!(jwk.common.key_algorithm, Some(alg) if !is_rsa(alg)) {
+            tracing::warn!(%kid, "JWKS key for a non-RSA algorithm skipped");
+            continue;
+        }
+        let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
+            tracing::warn!(%kid, "non-RSA JWKS key skipped");
+            continue;
+        };
+        let bits = modulus_bits(&rsa.n);
+        if bits < MIN_RSA_BITS {
+            tracing::warn!(%kid, bits, "RSA key shorter than {MIN_RSA_BITS} bits refused");
+            continue;
+        }
+        match DecodingKey::from_jwk(&jwk) {
+            Ok(key) => {
+                keys.insert(kid, Arc::new(key));
+            }
+            Err(err) => tracing::warn!(%kid, %err, "unusable JWKS key skipped"),
+        }
+    }
+    Ok(keys)
+}
+
+fn is_rsa(alg: KeyAlgorithm) -> bool {
+    matches!(
+        alg,
+        KeyAlgorithm::RS256
+            | KeyAlgorithm::RS384
+            | KeyAlgorithm::RS512
+            | KeyAlgorithm::PS256
+            | KeyAlgorithm::PS384
+            | KeyAlgorithm::PS512
+    )
+}
+
+/// The bit length of a base64url-encoded big-endian modulus.
+fn modulus_bits(n: &str) -> usize {
+    let Ok(bytes) = URL_SAFE_NO_PAD.decode(n.trim_end_matches('=')) else {
+        return 0;
+    };
+    let Some(first) = bytes.iter().position(|b| *b != 0) else {
+        return 0;
+    };
+    (bytes.len() - first) * 8 - bytes[first].leading_zeros() as usize
+}
+
+/// A `kid` as it may appear in a message: short and printable.
+fn printable(kid: &str) -> String {
+    let cleaned: String = kid
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(64)
+        .collect();
+    if cleaned.len() < kid.len() {
+        format!("{cleaned}…")
+    } else {
+        cleaned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modulus_bits_ignores_leading_zero_bytes() {
+        let n = URL_SAFE_NO_PAD.encode([0u8, 0x80, 0, 0]);
+        assert_eq!(modulus_bits(&n), 24);
+        let n = URL_SAFE_NO_PAD.encode([0x01, 0xff]);
+        assert_eq!(modulus_bits(&n), 9);
+        assert_eq!(modulus_bits("***"), 0);
+    }
+
+    #[test]
+    fn kids_are_shortened_for_messages() {
+        assert_eq!(printable("abc"), "abc");
+        assert_eq!(printable(&"k".repeat(100)).chars().count(), 65);
+        assert_eq!(printable("a\nb"), "ab…");
+    }
+
+    #[test]
+    fn a_jwks_that_is_not_json_is_refused() {
+        assert!(parse_jwks(b"not json").is_err());
+        assert!(
+            parse_jwks(br#"{"keys": []}"#)
+                .expect("empty set")
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,336 @@
+//! Verification of RS256 JWTs from Descope (or the demo authorization
+//! server, which signs the same way).
+//!
+//! The order matters: cheap checks that need no key come first (size, shape,
+//! algorithm, `kid`), then the signature, then the claims. The algorithm is
+//! taken from the allow-list, never from the token: a token cannot talk the
+//! verifier into `none` or into HMAC with the public key as the secret.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+use serde_json::{Map, Value};
+
+use crate::cache::TokenCache;
+use crate::claims::principal_from_claims;
+use crate::issuer::Issuers;
+use crate::jwks::{JwksStatus, KeySet};
+use crate::{AuthError, BoxFuture, Principal, TokenVerifier};
+
+/// Everything the verifier checks against.
+#[derive(Clone, Debug)]
+pub struct JwtConfig {
+    /// The Descope project id; always an accepted audience.
+    pub project_id: String,
+    /// Descope's API base URL, for the issuer forms.
+    pub base_url: String,
+    /// Issuers accepted besides the project's Descope forms.
+    pub extra_issuers: Vec<String>,
+    /// Audiences accepted besides the project id (this server's resource URLs).
+    pub audiences: Vec<String>,
+    /// Signature algorithms accepted (`JWT_ALGORITHM`); RSA only.
+    pub algorithms: Vec<Algorithm>,
+    /// Whether `exp` is enforced (`JWT_VERIFY_EXPIRATION`).
+    pub verify_expiration: bool,
+    /// Claims that must be present (`JWT_REQUIRE_CLAIMS`).
+    pub required_claims: Vec<String>,
+    /// Clock skew allowed on `exp`, `nbf` and `iat`.
+    pub leeway: Duration,
+    /// Tokens issued longer ago than this are refused (`MAX_TOKEN_AGE_HOURS`).
+    pub max_token_age: Duration,
+    /// Longest token accepted, in bytes.
+    pub max_token_bytes: usize,
+    /// How long a verified token is remembered at most (`TOKEN_CACHE_TTL`).
+    pub cache_ttl: Duration,
+    /// How many verified tokens are remembered at most.
+    pub cache_capacity: usize,
+}
+
+/// Verifies JWTs against a key set and a [`JwtConfig`].
+pub struct JwtVerifier {
+    config: JwtConfig,
+    issuers: Issuers,
+    keys: Arc<KeySet>,
+    cache: TokenCache,
+    mode: &'static str,
+}
+
+impl JwtVerifier {
+    /// A verifier; `mode` names it in `/health` (`descope`, `demo`).
+    pub fn new(config: JwtConfig, keys: Arc<KeySet>, mode: &'static str) -> Self {
+        // Exactly one crypto backend is compiled in; selecting it here keeps
+        // a second one, pulled in by some other crate's features, from
+        // turning every verification into a panic.
+        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+        let issuers = Issuers::new(&config.base_url, &config.project_id, &config.extra_issuers);
+        let cache = TokenCache::new(config.cache_capacity, config.cache_ttl);
+        Self {
+            config,
+            issuers,
+            keys,
+            cache,
+            mode,
+        }
+    }
+
+    /// The key set, for `/health` and periodic refreshes.
+    pub fn keys(&self) -> &Arc<KeySet> {
+        &self.keys
+    }
+
+    /// Verifies `token`, from the cache when it was verified before.
+    pub async fn verify_token(&self, token: &str) -> Result<Arc<Principal>, AuthError> {
+        if token.len() > self.config.max_token_bytes {
+            return Err(AuthError::InvalidToken(format!(
+                "Token is too large: {} bytes, the limit is {}",
+                token.len(),
+                self.config.max_token_bytes
+            )));
+        }
+        let hash = TokenCache::hash(token);
+        if let Some(principal) = self.cache.get(&hash) {
+            return Ok(principal);
+        }
+        let (principal, expires_in) = self.verify_uncached(token).await?;
+        let principal = Arc::new(principal);
+        self.cache.insert(hash, Arc::clone(&principal), expires_in);
+        Ok(principal)
+    }
+
+    async fn verify_uncached(
+        &self,
+        token: &str,
+    ) -> Result<(Principal, Option<Duration>), AuthError> {
+        let header = read_header(token)?;
+        let algorithm = self.allowed_algorithm(&header)?;
+        let kid = match header.get("kid") {
+            Some(Value::String(kid)) if !kid.is_empty() => kid.as_str(),
+            _ => {
+                return Err(AuthError::InvalidToken(
+                    "Token header has no `kid`: the signing key cannot be chosen".to_owned(),
+                ));
+            }
+        };
+        let key = self.keys.key(kid).await?;
+
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = self.config.leeway.as_secs();
+        validation.validate_exp = self.config.verify_expiration;
+        validation.validate_nbf = true;
+        // Audience and issuer are checked below, with the Descope rules.
+        validation.validate_aud = false;
+        validation.required_spec_claims = Default::default();
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
+            .map_err(|err| AuthError::InvalidToken(describe(err.kind())))?;
+        let claims = data.claims;
+
+        self.check_required(&claims)?;
+        self.check_issuer(&claims)?;
+        self.check_audience(&claims)?;
+        self.check_issued_at(&claims)?;
+        let principal = principal_from_claims(&claims)?;
+        Ok((principal, expires_in(&claims)))
+    }
+
+    fn allowed_algorithm(&self, header: &Map<String, Value>) -> Result<Algorithm, AuthError> {
+        let name = match header.get("alg") {
+            Some(Value::String(name)) => name.as_str(),
+            _ => {
+                return Err(AuthError::InvalidToken(
+                    "Token header has no `alg`".to_owned(),
+                ));
+            }
+        };
+        let refused = || {
+            let accepted: Vec<String> = self
+                .config
+                .algorithms
+                .iter()
+                .map(|a| format!("{a:?}"))
+                .collect();
+            AuthError::InvalidToken(format!(
+                "Token algorithm `{}` is not allowed; accepted: {}",
+                name.chars()
+                    .filter(char::is_ascii_graphic)
+                    .take(16)
+                    .collect::<String>(),
+                accepted.join(", ")
+            ))
+        };
+        let algorithm: Algorithm = name.parse().map_err(|_| refused())?;
+        // `none` never parses; HMAC would verify with the public key as the
+        // secret, so it is refused whatever the configuration says.
+        let is_rsa = matches!(
+            algorithm,
+            Algorithm::RS256
+                | Algorithm::RS384
+                | Algorithm::RS512
+                | Algorithm::PS256
+                | Algorithm::PS384
+                | Algorithm::PS512
+        );
+        if is_rsa && self.config.algorithms.contains(&algorithm) {
+            Ok(algorithm)
+        } else {
+            Err(refused())
+        }
+    }
+
+    fn check_required(&self, claims: &Map<String, Value>) -> Result<(), AuthError> {
+        for claim in &self.config.required_claims {
+            if claims.get(claim).is_none_or(Value::is_null) {
+                return Err(AuthError::InvalidToken(format!(
+                    "Token is missing the required claim `{claim}`"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_issuer(&self, claims: &Map<String, Value>) -> Result<(), AuthError> {
+        match claims.get("iss") {
+            Some(Value::String(iss)) if self.issuers.accepts(iss) => Ok(()),
+            Some(Value::String(_)) => {
+                Err(AuthError::InvalidToken("Invalid token issuer".to_owned()))
+            }
+            None => Err(AuthError::InvalidToken(
+                "Token is missing the required claim `iss`".to_owned(),
+            )),
+            Some(_) => Err(AuthError::InvalidToken(
+                "Invalid token claims: `iss` must be a string".to_owned(),
+            )),
+        }
+    }
+
+    fn check_audience(&self, claims: &Map<String, Value>) -> Result<(), AuthError> {
+        let audiences: Vec<&str> = match claims.get("aud") {
+            Some(Value::String(aud)) => vec![aud.as_str()],
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            None => {
+                return Err(AuthError::InvalidToken(
+                    "Invalid token audience: the token has no `aud`".to_owned(),
+                ));
+            }
+            Some(_) => return Err(AuthError::InvalidToken("Invalid token audience".to_owned())),
+        };
+        let accepted = audiences.iter().any(|aud| {
+            *aud == self.config.project_id
+                || self
+                    .config
+                    .audiences
+                    .iter()
+                    .any(|accepted| accepted.trim_end_matches('/') == aud.trim_end_matches('/'))
+        });
+        if accepted {
+            Ok(())
+        } else {
+            Err(AuthError::InvalidToken("Invalid token audience".to_owned()))
+        }
+    }
+
+    fn check_issued_at(&self, claims: &Map<String, Value>) -> Result<(), AuthError> {
+        let Some(iat) = claims.get("iat") else {
+            return Ok(()); // Required or not per `required_claims`.
+        };
+        let Some(iat) = iat.as_f64() else {
+            return Err(AuthError::InvalidToken(
+                "Invalid token claims: `iat` must be a number".to_owned(),
+            ));
+        };
+        let now = unix_now();
+        let leeway = self.config.leeway.as_secs_f64();
+        if iat > now + leeway {
+            return Err(AuthError::InvalidToken(
+                "Token was issued in the future (`iat`)".to_owned(),
+            ));
+        }
+        if now - iat > self.config.max_token_age.as_secs_f64() + leeway {
+            return Err(AuthError::InvalidToken(format!(
+                "Token is too old: issued more than {} hours ago (MAX_TOKEN_AGE_HOURS)",
+                self.config.max_token_age.as_secs() / 3600
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl TokenVerifier for JwtVerifier {
+    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Arc<Principal>, AuthError>> {
+        Box::pin(self.verify_token(token))
+    }
+
+    fn mode(&self) -> &'static str {
+        self.mode
+    }
+
+    fn jwks_status(&self) -> Option<JwksStatus> {
+        Some(self.keys.status())
+    }
+}
+
+/// The decoded header, without trusting anything in it yet.
+fn read_header(token: &str) -> Result<Map<String, Value>, AuthError> {
+    let malformed = |why: &str| AuthError::InvalidToken(format!("Malformed token: {why}"));
+    let mut segments = token.split('.');
+    let (Some(header), Some(_payload), Some(_signature), None) = (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) else {
+        return Err(malformed("a JWT has three dot-separated segments"));
+    };
+    let bytes = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| malformed("the header is not base64url"))?;
+    match serde_json::from_slice(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(malformed("the header is not a JSON object")),
+    }
+}
+
+/// The guide's words for each failure.
+fn describe(kind: &ErrorKind) -> String {
+    match kind {
+        ErrorKind::ExpiredSignature => "Token has expired".to_owned(),
+        ErrorKind::ImmatureSignature => {
+            "Token is not valid yet (`nbf` is in the future)".to_owned()
+        }
+        ErrorKind::InvalidSignature => "Invalid token signature".to_owned(),
+        ErrorKind::MissingRequiredClaim(claim) => {
+            format!("Token is missing the required claim `{claim}`")
+        }
+        ErrorKind::InvalidClaimFormat(claim) => {
+            format!("Invalid token claims: `{claim}` has the wrong type")
+        }
+        ErrorKind::InvalidAlgorithm => "Token algorithm does not match its key".to_owned(),
+        ErrorKind::InvalidRsaKey(_) | ErrorKind::InvalidKeyFormat => {
+            "The signing key cannot verify this token".to_owned()
+        }
+        ErrorKind::Json(_) => "Malformed token: the claims are not a JSON object".to_owned(),
+        ErrorKind::Base64(_) | ErrorKind::Utf8(_) | ErrorKind::InvalidToken => {
+            "Malformed token".to_owned()
+        }
+        _ => "Invalid token".to_owned(),
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// How long until `exp`, if the token has one in the future.
+fn expires_in(claims: &Map<String, Value>) -> Option<Duration> {
+    let exp = claims.get("exp")?.as_f64()?;
+    Some(Duration::from_secs_f64((exp - unix_now()).max(0.0)))
+}
+
+#[cfg(test)]
+#[path = "jwt_tests.rs"]
+mod tests;

@@ -1,0 +1,458 @@
+//! Token verification against fixed keys and against a local JWKS server.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::{KeySource, PrincipalKind, SigningKey};
+
+const PROJECT: &str = "P2testproject";
+const RESOURCE: &str = "http://127.0.0.1:8080/mcp";
+
+/// One key for the whole test binary: RSA generation is slow in debug builds.
+fn key() -> &'static SigningKey {
+    static KEY: OnceLock<SigningKey> = OnceLock::new();
+    KEY.get_or_init(|| SigningKey::generate().expect("generate key"))
+}
+
+fn config() -> JwtConfig {
+    JwtConfig {
+        project_id: PROJECT.to_owned(),
+        base_url: "https://api.descope.com".to_owned(),
+        extra_issuers: vec![],
+        audiences: vec![RESOURCE.to_owned()],
+        algorithms: vec![Algorithm::RS256],
+        verify_expiration: true,
+        required_claims: ["exp", "iat", "sub", "aud"].map(str::to_owned).to_vec(),
+        leeway: Duration::from_secs(30),
+        max_token_age: Duration::from_secs(24 * 3600),
+        max_token_bytes: 16 * 1024,
+        cache_ttl: Duration::from_secs(3600),
+        cache_capacity: 100,
+    }
+}
+
+fn verifier() -> JwtVerifier {
+    let keys = KeySet::new(KeySource::Static {
+        jwks: key().jwks().to_string(),
+    })
+    .expect("key set");
+    JwtVerifier::new(config(), Arc::new(keys), "test")
+}
+
+fn now() -> i64 {
+    unix_now() as i64
+}
+
+fn claims() -> Value {
+    json!({
+        "iss": format!("https://api.descope.com/{PROJECT}"),
+        "sub": "U2user",
+        "aud": [PROJECT],
+        "iat": now(),
+        "exp": now() + 600,
+        "scope": "tools:ping",
+    })
+}
+
+fn with(mut claims: Value, key: &str, value: Value) -> Value {
+    claims[key] = value;
+    claims
+}
+
+fn without(mut claims: Value, key: &str) -> Value {
+    claims.as_object_mut().map(|m| m.remove(key));
+    claims
+}
+
+fn sign(claims: &Value) -> String {
+    key().sign(claims).expect("sign")
+}
+
+async fn refused(token: &str) -> String {
+    match verifier().verify_token(token).await {
+        Ok(principal) => panic!("token accepted as {principal:?}"),
+        Err(err) => err.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn a_valid_token_in_every_issuer_form_is_accepted() {
+    for iss in [
+        PROJECT.to_owned(),
+        format!("https://api.descope.com/{PROJECT}"),
+        format!("https://api.descope.com/v1/apps/{PROJECT}"),
+        format!("https://api.descope.com/v1/apps/agentic/{PROJECT}/MS2server"),
+    ] {
+        let token = sign(&with(claims(), "iss", json!(iss)));
+        let principal = verifier().verify_token(&token).await.expect(&iss);
+        assert_eq!(principal.id, "U2user");
+        assert!(principal.has_scope("tools:ping"));
+        assert_eq!(principal.kind, PrincipalKind::User);
+    }
+}
+
+#[tokio::test]
+async fn the_resource_url_is_an_accepted_audience() {
+    let token = sign(&with(claims(), "aud", json!(RESOURCE)));
+    verifier()
+        .verify_token(&token)
+        .await
+        .expect("resource audience");
+}
+
+#[tokio::test]
+async fn alg_none_is_refused() {
+    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT","kid":"x"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims().to_string());
+    let message = refused(&format!("{header}.{payload}.")).await;
+    assert!(
+        message.contains("algorithm `none` is not allowed"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn hs256_signed_with_the_public_key_is_refused() {
+    // The classic confusion attack: HMAC keyed with the RSA public key.
+    let public_der = key().jwk()["n"].as_str().expect("n").as_bytes().to_vec();
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(key().kid().to_owned());
+    let token = jsonwebtoken::encode(&header, &claims(), &EncodingKey::from_secret(&public_der))
+        .expect("encode");
+    let message = refused(&token).await;
+    assert!(
+        message.contains("algorithm `HS256` is not allowed"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_algorithm_outside_the_allow_list_is_refused() {
+    let mut config = config();
+    config.algorithms = vec![Algorithm::RS512];
+    let keys = KeySet::new(KeySource::Static {
+        jwks: key().jwks().to_string(),
+    })
+    .expect("keys");
+    let verifier = JwtVerifier::new(config, Arc::new(keys), "test");
+    let err = verifier
+        .verify_token(&sign(&claims()))
+        .await
+        .expect_err("refused");
+    assert!(
+        err.to_string()
+            .contains("`RS256` is not allowed; accepted: RS512"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_kid_is_refused() {
+    let token = sign(&claims());
+    let (_, rest) = token.split_once('.').expect("segments");
+    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","typ":"JWT"}"#);
+    let message = refused(&format!("{header}.{rest}")).await;
+    assert!(message.contains("no `kid`"), "{message}");
+}
+
+#[tokio::test]
+async fn an_unknown_kid_names_the_kid() {
+    let token = sign(&claims());
+    let (_, rest) = token.split_once('.').expect("segments");
+    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","typ":"JWT","kid":"rotated-away"}"#);
+    let message = refused(&format!("{header}.{rest}")).await;
+    assert_eq!(message, "Public key not found for kid `rotated-away`");
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused_in_the_guides_words() {
+    let token = sign(&with(claims(), "exp", json!(now() - 120)));
+    assert_eq!(refused(&token).await, "Token has expired");
+}
+
+#[tokio::test]
+async fn expiry_within_the_leeway_is_accepted() {
+    let token = sign(&with(claims(), "exp", json!(now() - 5)));
+    verifier()
+        .verify_token(&token)
+        .await
+        .expect("within leeway");
+}
+
+#[tokio::test]
+async fn a_future_nbf_is_refused() {
+    let token = sign(&with(claims(), "nbf", json!(now() + 3600)));
+    assert!(refused(&token).await.contains("not valid yet"));
+}
+
+#[tokio::test]
+async fn an_old_iat_is_refused() {
+    let token = sign(&with(claims(), "iat", json!(now() - 25 * 3600)));
+    assert!(refused(&token).await.contains("MAX_TOKEN_AGE_HOURS"));
+}
+
+#[tokio::test]
+async fn a_wrong_issuer_is_refused() {
+    for iss in ["P2otherproject", "https://evil.example/P2testproject"] {
+        let token = sign(&with(claims(), "iss", json!(iss)));
+        assert_eq!(refused(&token).await, "Invalid token issuer");
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_or_missing_audience_is_refused() {
+    let token = sign(&with(claims(), "aud", json!(["P2otherproject"])));
+    assert_eq!(refused(&token).await, "Invalid token audience");
+    let token = sign(&without(claims(), "aud"));
+    assert!(refused(&token).await.contains("`aud`"));
+}
+
+#[tokio::test]
+async fn a_missing_sub_is_refused() {
+    let token = sign(&without(claims(), "sub"));
+    assert_eq!(
+        refused(&token).await,
+        "Token is missing the required claim `sub`"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_signature_is_refused() {
+    let token = sign(&claims());
+    let (signed, signature) = token.rsplit_once('.').expect("segments");
+    let mut bytes = URL_SAFE_NO_PAD.decode(signature).expect("signature");
+    bytes[10] ^= 0x01;
+    let forged = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(bytes));
+    assert_eq!(refused(&forged).await, "Invalid token signature");
+
+    // The claims changed after signing: the signature no longer matches.
+    let (header, _) = token.split_once('.').expect("segments");
+    let payload =
+        URL_SAFE_NO_PAD.encode(with(claims(), "scope", json!("admin:config")).to_string());
+    assert_eq!(
+        refused(&format!("{header}.{payload}.{signature}")).await,
+        "Invalid token signature"
+    );
+}
+
+#[tokio::test]
+async fn malformed_tokens_are_refused_without_panicking() {
+    for token in [
+        "",
+        "abc",
+        "a.b",
+        "a.b.c.d",
+        "!!!.???.###",
+        "eyJhbGciOiJSUzI1NiJ9.e30",
+    ] {
+        let message = refused(token).await;
+        assert!(message.starts_with("Malformed token"), "{token}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn a_64_kib_token_is_refused_before_parsing() {
+    let token = "a".repeat(64 * 1024);
+    assert!(refused(&token).await.contains("too large"));
+}
+
+#[tokio::test]
+async fn claims_of_the_wrong_type_are_a_clear_error() {
+    let token = sign(&with(claims(), "roles", json!(5)));
+    assert!(
+        refused(&token)
+            .await
+            .contains("`roles` must be a list of strings")
+    );
+}
+
+#[tokio::test]
+async fn a_verified_token_is_served_from_the_cache() {
+    let verifier = verifier();
+    let token = sign(&claims());
+    let first = verifier.verify_token(&token).await.expect("first");
+    let second = verifier.verify_token(&token).await.expect("second");
+    assert!(
+        Arc::ptr_eq(&first, &second),
+        "the second call verified again"
+    );
+}
+
+#[test]
+fn a_key_under_2048_bits_is_not_usable() {
+    let short = json!({"keys": [{
+        "kty": "RSA", "kid": "short", "alg": "RS256", "use": "sig",
+        "n": URL_SAFE_NO_PAD.encode([0xc5u8; 128]),
+        "e": "AQAB"
+    }]});
+    let err = KeySet::new(KeySource::Static {
+        jwks: short.to_string(),
+    })
+    .expect_err("refused");
+    assert!(err.contains("no usable RSA signing key"), "{err}");
+}
+
+/// A JWKS endpoint on loopback that counts its requests and can go down.
+struct JwksServer {
+    url: String,
+    hits: Arc<AtomicUsize>,
+    up: Arc<std::sync::atomic::AtomicBool>,
+}
+
+async fn jwks_server(jwks: Value) -> JwksServer {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+
+    let hits = Arc::new(AtomicUsize::new(0));
+    let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let app = {
+        let hits = Arc::clone(&hits);
+        let up = Arc::clone(&up);
+        axum::Router::new().route(
+            "/jwks.json",
+            get(move || {
+                let hits = Arc::clone(&hits);
+                let up = Arc::clone(&up);
+                let jwks = jwks.clone();
+                async move {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    if up.load(Ordering::SeqCst) {
+                        Ok(axum::Json(jwks))
+                    } else {
+                        Err(StatusCode::SERVICE_UNAVAILABLE)
+                    }
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    JwksServer {
+        url: format!("http://{address}/jwks.json"),
+        hits,
+        up,
+    }
+}
+
+fn remote_verifier(server: &JwksServer, refetch_interval: Duration) -> JwtVerifier {
+    let keys = KeySet::new(KeySource::Remote {
+        url: server.url.clone(),
+        refetch_interval,
+    })
+    .expect("keys");
+    JwtVerifier::new(config(), Arc::new(keys), "test")
+}
+
+fn token_with_kid(kid: &str) -> String {
+    let token = sign(&claims());
+    let (_, rest) = token.split_once('.').expect("segments");
+    let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"RS256","typ":"JWT","kid":"{kid}"}}"#));
+    format!("{header}.{rest}")
+}
+
+#[tokio::test]
+async fn keys_are_fetched_on_first_use_and_then_cached() {
+    let server = jwks_server(key().jwks()).await;
+    let verifier = remote_verifier(&server, Duration::from_secs(60));
+    verifier
+        .verify_token(&sign(&claims()))
+        .await
+        .expect("first");
+    verifier
+        .verify_token(&sign(&with(claims(), "sub", json!("U2other"))))
+        .await
+        .expect("second");
+    assert_eq!(server.hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn unknown_kids_cause_at_most_one_refetch_per_interval() {
+    let server = jwks_server(key().jwks()).await;
+    let interval = Duration::from_secs(1);
+    let verifier = remote_verifier(&server, interval);
+    verifier.keys().refresh().await.expect("initial fetch");
+    assert_eq!(server.hits.load(Ordering::SeqCst), 1);
+    // Right after a fetch, a miss does not fetch again…
+    verifier
+        .verify_token(&token_with_kid("too-soon"))
+        .await
+        .expect_err("unknown kid");
+    assert_eq!(server.hits.load(Ordering::SeqCst), 1);
+    // …once the interval has passed, a burst of misses fetches once.
+    tokio::time::sleep(interval + Duration::from_millis(50)).await;
+    for attempt in 0..5 {
+        let err = verifier
+            .verify_token(&token_with_kid(&format!("unknown-{attempt}")))
+            .await
+            .expect_err("unknown kid");
+        assert!(
+            err.to_string().starts_with("Public key not found for kid"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        server.hits.load(Ordering::SeqCst),
+        2,
+        "five unknown kids inside one interval must cause exactly one refetch"
+    );
+}
+
+#[tokio::test]
+async fn cached_keys_keep_serving_while_the_jwks_is_down() {
+    let server = jwks_server(key().jwks()).await;
+    let verifier = remote_verifier(&server, Duration::ZERO);
+    verifier.keys().refresh().await.expect("initial fetch");
+    assert!(!verifier.keys().status().stale);
+
+    server.up.store(false, Ordering::SeqCst);
+    assert!(verifier.keys().refresh().await.is_err());
+    let status = verifier.keys().status();
+    assert!(status.stale, "{status:?}");
+    assert_eq!(status.keys, 1);
+    assert!(
+        status
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("503")),
+        "{status:?}"
+    );
+
+    // A token never seen before still verifies with the cached key.
+    verifier
+        .verify_token(&sign(&with(claims(), "sub", json!("U2fresh"))))
+        .await
+        .expect("cached key serves during the outage");
+
+    server.up.store(true, Ordering::SeqCst);
+    verifier.keys().refresh().await.expect("recovered");
+    assert!(!verifier.keys().status().stale);
+}
+
+#[tokio::test]
+async fn an_unreachable_jwks_is_reported_not_panicked_on() {
+    let keys = KeySet::new(KeySource::Remote {
+        url: "http://127.0.0.1:9/jwks.json".to_owned(),
+        refetch_interval: Duration::ZERO,
+    })
+    .expect("keys");
+    let verifier = JwtVerifier::new(config(), Arc::new(keys), "test");
+    let err = verifier
+        .verify_token(&sign(&claims()))
+        .await
+        .expect_err("no keys");
+    assert!(err.to_string().starts_with("Public key not found"), "{err}");
+    let status = verifier.keys().status();
+    assert!(status.stale && status.keys == 0, "{status:?}");
+}
