@@ -36,16 +36,20 @@ impl std::fmt::Debug for DemoPrincipalConfig {
     }
 }
 
-/// Accepts exactly the configured demo token.
+/// Accepts the configured demo token as the demo principal, and hands every
+/// other token to the demo authorization server's JWT verifier, if any.
 pub struct DemoVerifier {
     token: String,
     principal: Arc<Principal>,
+    tokens: Option<Arc<dyn TokenVerifier>>,
 }
 
 impl DemoVerifier {
-    /// A verifier for the configured demo principal.
-    pub fn new(config: &DemoPrincipalConfig) -> Self {
+    /// A verifier for the configured demo principal; `tokens` verifies the
+    /// JWTs the demo authorization server issues.
+    pub fn new(config: &DemoPrincipalConfig, tokens: Option<Arc<dyn TokenVerifier>>) -> Self {
         Self {
+            tokens,
             token: config.token.clone(),
             principal: Arc::new(Principal {
                 id: config.principal_id.clone(),
@@ -61,15 +65,20 @@ impl DemoVerifier {
 
 impl TokenVerifier for DemoVerifier {
     fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Arc<Principal>, AuthError>> {
-        let outcome = if constant_time_eq(token.as_bytes(), self.token.as_bytes()) {
-            Ok(Arc::clone(&self.principal))
-        } else {
-            Err(AuthError::InvalidToken(
+        if constant_time_eq(token.as_bytes(), self.token.as_bytes()) {
+            return Box::pin(std::future::ready(Ok(Arc::clone(&self.principal))));
+        }
+        match &self.tokens {
+            Some(tokens) => tokens.verify(token),
+            None => Box::pin(std::future::ready(Err(AuthError::InvalidToken(
                 "Token is not valid: in demo mode the server accepts only the configured demo token"
                     .to_owned(),
-            ))
-        };
-        Box::pin(std::future::ready(outcome))
+            )))),
+        }
+    }
+
+    fn jwks_status(&self) -> Option<crate::JwksStatus> {
+        self.tokens.as_ref().and_then(|tokens| tokens.jwks_status())
     }
 
     fn mode(&self) -> &'static str {
@@ -91,13 +100,16 @@ mod tests {
     use super::*;
 
     fn verifier() -> DemoVerifier {
-        DemoVerifier::new(&DemoPrincipalConfig {
-            token: "demo_token_12345".into(),
-            principal_id: "demo-user".into(),
-            scopes: ["tools:ping".to_owned()].into(),
-            roles: BTreeSet::new(),
-            tenant: None,
-        })
+        DemoVerifier::new(
+            &DemoPrincipalConfig {
+                token: "demo_token_12345".into(),
+                principal_id: "demo-user".into(),
+                scopes: ["tools:ping".to_owned()].into(),
+                roles: BTreeSet::new(),
+                tenant: None,
+            },
+            None,
+        )
     }
 
     #[tokio::test]

@@ -22,6 +22,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use demo::{DemoPrincipalConfig, DemoVerifier};
+pub use jsonwebtoken::Algorithm;
 pub use jwks::{JwksStatus, KeySet, KeySource};
 pub use jwt::{JwtConfig, JwtVerifier};
 pub use principal::{Principal, PrincipalKind, TenantGrant};

@@ -10,6 +10,14 @@ use figment::value::{Dict, Value};
 use figment::{Metadata, Profile, Provider};
 use serde::Deserialize;
 
+/// Project ids from examples and guides, which are never a real project.
+const PLACEHOLDER_PROJECT_IDS: &[&str] = &[
+    "",
+    "test_project",
+    "your_actual_project_id_here",
+    "your_project_id",
+];
+
 /// `config/default.toml`, compiled in so the binary runs from anywhere.
 pub(crate) const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 
@@ -27,6 +35,7 @@ pub(crate) enum EnvValue {
 /// The names are the configuration guide's; they are a user-facing contract.
 pub(crate) const ENV_VARS: &[(&str, &str, EnvValue)] = &[
     ("HOST", "server.host", EnvValue::Text),
+    ("PUBLIC_URL", "server.public_url", EnvValue::Text),
     ("PORT", "server.port", EnvValue::Parsed),
     (
         "MAX_REQUEST_SIZE_MB",
@@ -36,6 +45,40 @@ pub(crate) const ENV_VARS: &[(&str, &str, EnvValue)] = &[
     ("ALLOWED_HOSTS", "server.allowed_hosts", EnvValue::Parsed),
     ("DESCOPE_PROJECT_ID", "descope.project_id", EnvValue::Text),
     ("DESCOPE_DEMO_MODE", "descope.demo_mode", EnvValue::Parsed),
+    ("DESCOPE_BASE_URL", "descope.base_url", EnvValue::Text),
+    ("DESCOPE_JWKS_URL", "descope.jwks_url", EnvValue::Text),
+    (
+        "JWKS_REFETCH_INTERVAL_SECS",
+        "descope.jwks_refetch_interval_secs",
+        EnvValue::Parsed,
+    ),
+    (
+        "JWKS_REFRESH_SECS",
+        "descope.jwks_refresh_secs",
+        EnvValue::Parsed,
+    ),
+    ("JWT_ALGORITHM", "jwt.algorithm", EnvValue::Text),
+    (
+        "JWT_VERIFY_EXPIRATION",
+        "jwt.verify_expiration",
+        EnvValue::Parsed,
+    ),
+    ("JWT_REQUIRE_CLAIMS", "jwt.require_claims", EnvValue::Parsed),
+    ("JWT_LEEWAY_SECS", "jwt.leeway_secs", EnvValue::Parsed),
+    (
+        "MAX_TOKEN_AGE_HOURS",
+        "jwt.max_token_age_hours",
+        EnvValue::Parsed,
+    ),
+    ("JWT_EXTRA_ISSUERS", "jwt.extra_issuers", EnvValue::Parsed),
+    ("TOKEN_CACHE_TTL", "token_cache.ttl_secs", EnvValue::Parsed),
+    ("TOKEN_CACHE_SIZE", "token_cache.capacity", EnvValue::Parsed),
+    ("DATA_DIR", "demo_auth.data_dir", EnvValue::Text),
+    (
+        "DEMO_ALLOW_PUBLIC_BIND",
+        "demo_auth.allow_public_bind",
+        EnvValue::Parsed,
+    ),
     ("PLUGIN_DIR", "plugins.dir", EnvValue::Text),
     ("POLICY_DIR", "policies.dir", EnvValue::Text),
     ("RUST_LOG", "log.filter", EnvValue::Text),
@@ -48,6 +91,9 @@ pub(crate) const ENV_VARS: &[(&str, &str, EnvValue)] = &[
 pub(crate) struct Config {
     pub(crate) server: ServerSection,
     pub(crate) descope: DescopeSection,
+    pub(crate) jwt: JwtSection,
+    pub(crate) token_cache: TokenCacheSection,
+    pub(crate) demo_auth: DemoAuthSection,
     pub(crate) demo: DemoPrincipalConfig,
     pub(crate) plugins: PluginsSection,
     pub(crate) policies: PoliciesSection,
@@ -61,6 +107,7 @@ pub(crate) struct ServerSection {
     pub(crate) port: u16,
     pub(crate) max_request_size_mb: u64,
     pub(crate) allowed_hosts: Vec<String>,
+    pub(crate) public_url: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -68,6 +115,36 @@ pub(crate) struct ServerSection {
 pub(crate) struct DescopeSection {
     pub(crate) project_id: String,
     pub(crate) demo_mode: bool,
+    pub(crate) base_url: String,
+    pub(crate) jwks_url: String,
+    pub(crate) jwks_refetch_interval_secs: u64,
+    pub(crate) jwks_refresh_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JwtSection {
+    pub(crate) algorithm: String,
+    pub(crate) verify_expiration: bool,
+    pub(crate) require_claims: Vec<String>,
+    pub(crate) leeway_secs: u64,
+    pub(crate) max_token_age_hours: u64,
+    pub(crate) extra_issuers: Vec<String>,
+    pub(crate) max_token_bytes: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokenCacheSection {
+    pub(crate) ttl_secs: u64,
+    pub(crate) capacity: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DemoAuthSection {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) allow_public_bind: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -170,14 +247,7 @@ impl Config {
 
     /// Refuses settings the server cannot run with.
     fn check(&self) -> Result<(), ConfigError> {
-        if !self.descope.demo_mode {
-            return Err(ConfigError::Invalid {
-                setting: "DESCOPE_DEMO_MODE",
-                message: "false asks for Descope JWT verification, which this build does not \
-                          provide; set DESCOPE_DEMO_MODE=true for local use"
-                    .to_owned(),
-            });
-        }
+        self.check_security()?;
         if self.server.max_request_size_mb == 0 {
             return Err(ConfigError::Invalid {
                 setting: "MAX_REQUEST_SIZE_MB",
@@ -216,6 +286,111 @@ impl Config {
                 })
             })
             .collect()
+    }
+
+    /// Refuses settings that would make a deployment unsafe.
+    fn check_security(&self) -> Result<(), ConfigError> {
+        let invalid = |setting, message: String| Err(ConfigError::Invalid { setting, message });
+        self.algorithms()?;
+        if !self.jwt.verify_expiration {
+            return invalid(
+                "JWT_VERIFY_EXPIRATION",
+                "false would accept expired tokens forever; it is refused".to_owned(),
+            );
+        }
+        if self.descope.demo_mode {
+            let ip = self.bind_address()?.ip();
+            if !ip.is_loopback() && !self.demo_auth.allow_public_bind {
+                return invalid(
+                    "DESCOPE_DEMO_MODE",
+                    format!(
+                        "demo mode accepts a public demo token, so it listens only on loopback; \
+                         HOST={} is not. Set DESCOPE_DEMO_MODE=false with your Descope project, \
+                         or DEMO_ALLOW_PUBLIC_BIND=true if you really mean it",
+                        self.server.host
+                    ),
+                );
+            }
+        } else {
+            let project = self.descope.project_id.trim();
+            if PLACEHOLDER_PROJECT_IDS.contains(&project) {
+                return invalid(
+                    "DESCOPE_PROJECT_ID",
+                    format!(
+                        "`{project}` is a placeholder; set your Descope project id \
+                         (Descope console, Project Settings), or DESCOPE_DEMO_MODE=true for local use"
+                    ),
+                );
+            }
+        }
+        if !self.server.public_url.is_empty() {
+            self.public_url()?;
+        }
+        Ok(())
+    }
+
+    /// `JWT_ALGORITHM`, parsed: RSA algorithms only.
+    pub(crate) fn algorithms(&self) -> Result<Vec<core_auth::Algorithm>, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            setting: "JWT_ALGORITHM",
+            message,
+        };
+        let mut algorithms = Vec::new();
+        for name in self
+            .jwt
+            .algorithm
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            let upper = name.to_ascii_uppercase();
+            if upper.starts_with("HS") {
+                return Err(invalid(format!(
+                    "`{name}` is an HMAC algorithm: it would let anyone holding the public key \
+                     sign tokens; use RS256"
+                )));
+            }
+            let algorithm: core_auth::Algorithm = upper
+                .parse()
+                .map_err(|_| invalid(format!("`{name}` is not a JWT algorithm; use RS256")))?;
+            if !upper.starts_with("RS") && !upper.starts_with("PS") {
+                return Err(invalid(format!(
+                    "`{name}` is not supported; Descope signs with RSA: use RS256"
+                )));
+            }
+            algorithms.push(algorithm);
+        }
+        if algorithms.is_empty() {
+            return Err(invalid("no algorithm given; use RS256".to_owned()));
+        }
+        Ok(algorithms)
+    }
+
+    /// `PUBLIC_URL` without a trailing slash, if set.
+    pub(crate) fn public_url(&self) -> Result<Option<String>, ConfigError> {
+        let url = self.server.public_url.trim().trim_end_matches('/');
+        if url.is_empty() {
+            return Ok(None);
+        }
+        let invalid = || ConfigError::Invalid {
+            setting: "PUBLIC_URL",
+            message: format!(
+                "`{url}` is not an http(s) URL without path, query or fragment, \
+                 like https://mcp.example.com"
+            ),
+        };
+        let uri: http::Uri = url.parse().map_err(|_| invalid())?;
+        let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+        let bare = uri.path() == "/" || uri.path().is_empty();
+        if !scheme_ok
+            || uri.authority().is_none()
+            || !bare
+            || uri.query().is_some()
+            || url.contains('#')
+        {
+            return Err(invalid());
+        }
+        Ok(Some(url.to_owned()))
     }
 
     /// The socket address to listen on.
@@ -368,11 +543,70 @@ mod tests {
         assert!(err.to_string().contains("prot"), "{err}");
     }
 
+    fn refusal(extra: &str) -> String {
+        let config = from_toml(extra).expect("parses");
+        config.check().expect_err("refused").to_string()
+    }
+
     #[test]
-    fn demo_mode_off_is_refused_with_the_setting_named() {
-        let config = from_toml("[descope]\ndemo_mode = false\n").expect("parses");
-        let err = config.check().expect_err("refused");
-        assert!(err.to_string().starts_with("DESCOPE_DEMO_MODE"), "{err}");
+    fn demo_mode_off_with_a_placeholder_project_is_refused() {
+        for project in ["test_project", "your_actual_project_id_here", ""] {
+            let err = refusal(&format!(
+                "[descope]\ndemo_mode = false\nproject_id = \"{project}\"\n"
+            ));
+            assert!(err.starts_with("DESCOPE_PROJECT_ID"), "{err}");
+        }
+    }
+
+    #[test]
+    fn demo_mode_off_with_a_real_project_is_accepted() {
+        let config =
+            from_toml("[descope]\ndemo_mode = false\nproject_id = \"P2abc\"\n").expect("parses");
+        config.check().expect("a real project id is enough");
+    }
+
+    #[test]
+    fn hmac_and_non_rsa_algorithms_are_refused() {
+        for algorithm in ["HS256", "RS256,HS512", "ES256", "none", ""] {
+            let err = refusal(&format!("[jwt]\nalgorithm = \"{algorithm}\"\n"));
+            assert!(err.starts_with("JWT_ALGORITHM"), "{algorithm}: {err}");
+        }
+    }
+
+    #[test]
+    fn turning_off_expiry_checks_is_refused() {
+        let err = refusal("[jwt]\nverify_expiration = false\n");
+        assert!(err.starts_with("JWT_VERIFY_EXPIRATION"), "{err}");
+    }
+
+    #[test]
+    fn demo_mode_on_a_public_address_needs_explicit_consent() {
+        let err = refusal("[server]\nhost = \"0.0.0.0\"\n");
+        assert!(err.starts_with("DESCOPE_DEMO_MODE"), "{err}");
+        assert!(err.contains("DEMO_ALLOW_PUBLIC_BIND"), "{err}");
+        let config =
+            from_toml("[server]\nhost = \"0.0.0.0\"\n[demo_auth]\nallow_public_bind = true\n")
+                .expect("parses");
+        config.check().expect("allowed explicitly");
+    }
+
+    #[test]
+    fn a_public_url_must_be_a_bare_http_url() {
+        for url in [
+            "mcp.example.com",
+            "ftp://x",
+            "https://x/path",
+            "https://x?q=1",
+        ] {
+            let err = refusal(&format!("[server]\npublic_url = \"{url}\"\n"));
+            assert!(err.starts_with("PUBLIC_URL"), "{url}: {err}");
+        }
+        let config =
+            from_toml("[server]\npublic_url = \"https://mcp.example.com/\"\n").expect("parses");
+        assert_eq!(
+            config.public_url().expect("valid").as_deref(),
+            Some("https://mcp.example.com")
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod catalogue;
 mod config;
 mod http;
+mod identity;
 mod mcp;
 
 use std::io::IsTerminal;
@@ -12,7 +13,6 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Parser;
-use core_auth::{DemoVerifier, TokenVerifier};
 use plugin_host::PluginHost;
 use policy::PolicyEngine;
 use tracing_subscriber::EnvFilter;
@@ -98,12 +98,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         dir = %config.policies.dir.display(),
         "policies loaded"
     );
-    let verifier: Arc<dyn TokenVerifier> = Arc::new(DemoVerifier::new(&config.demo));
-    tracing::warn!(
-        project_id = %config.descope.project_id,
-        "demo mode: the static demo token is accepted; set DESCOPE_DEMO_MODE=false in production"
-    );
-
     let catalogue = catalogue::Catalogue::new(Arc::new(plugins), Arc::new(policies));
     let max_request_bytes = config.max_request_bytes();
     let mcp = mcp::service(
@@ -111,19 +105,33 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         config.server.allowed_hosts.clone(),
         max_request_bytes,
     );
-    let state = http::AppState {
-        catalogue,
-        verifier,
-        max_request_bytes,
-        allowed_hosts: config.allowed_hosts()?.into(),
-    };
-    let app = http::router(state, mcp);
 
     let address = config.bind_address()?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("binding {address} (set HOST and PORT)"))?;
     let local = listener.local_addr()?;
+
+    // Token audiences and the demo issuer depend on the port actually bound.
+    let bases = identity::public_bases(&config, local.port())?;
+    let identity = identity::build(&config, &bases).await?;
+    if config.descope.demo_mode {
+        tracing::warn!(
+            "demo mode: the static demo token is accepted; set DESCOPE_DEMO_MODE=false in production"
+        );
+    } else {
+        tracing::info!(project_id = %config.descope.project_id, "verifying Descope tokens");
+    }
+    let state = http::AppState {
+        catalogue,
+        verifier: identity.verifier,
+        max_request_bytes,
+        allowed_hosts: config.allowed_hosts()?.into(),
+        public_url: config.public_url()?.map(Into::into),
+        authorization_server: identity.authorization_server,
+    };
+    let app = http::router(state, mcp);
+
     tracing::info!(address = %local, url = %format!("http://{local}"), "listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

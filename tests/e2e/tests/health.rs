@@ -17,6 +17,7 @@ fn health_reports_version_mode_plugins_tools_and_policy_hash() {
     );
     assert_json_snapshot!("health", canonical(&reply.body), {
         ".policy.hash" => "[hash]",
+        ".jwks.fetched_at" => "[time]",
         ".version" => "[version]",
     });
 }

@@ -43,10 +43,15 @@ fn a_missing_token_is_401_with_a_bearer_challenge() {
     let server = Server::start(&Sandbox::new());
     let reply = post_tool(&server, "ping", None, r#"{"message": "test"}"#);
     assert_eq!(reply.status, 401);
-    assert_eq!(
-        reply.header("www-authenticate"),
-        Some(r#"Bearer realm="orchestrator-mcp""#)
+    let challenge = reply.header("www-authenticate").expect("challenge");
+    assert!(challenge.starts_with("Bearer "), "{challenge}");
+    let metadata = format!(
+        r#"resource_metadata="{}/.well-known/oauth-protected-resource/mcp""#,
+        server.base_url()
     );
+    assert!(challenge.contains(&metadata), "{challenge}");
+    assert!(challenge.contains(r#"scope="tools:ping""#), "{challenge}");
+    assert!(!challenge.contains("error="), "no error code without a token: {challenge}");
     assert_json_snapshot!("rest_missing_token", canonical(&reply.body));
 }
 

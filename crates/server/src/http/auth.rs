@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderValue;
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use core_auth::{AuthError, Principal, bearer_token};
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, Challenge, bearer_challenge};
 
 /// The verified caller, in the request's extensions.
 #[derive(Clone, Debug)]
@@ -26,9 +27,11 @@ pub(crate) async fn require_principal(
         Some(value) => match value.to_str() {
             Ok(text) => Some(text),
             Err(_) => {
-                return reject(AuthError::MalformedHeader(
-                    "the header is not valid ASCII".to_owned(),
-                ));
+                return reject(
+                    &state,
+                    &request,
+                    AuthError::MalformedHeader("the header is not valid ASCII".to_owned()),
+                );
             }
         },
     };
@@ -42,12 +45,25 @@ pub(crate) async fn require_principal(
             request.extensions_mut().insert(Authenticated(principal));
             next.run(request).await
         }
-        Err(err) => reject(err),
+        Err(err) => reject(&state, &request, err),
     }
 }
 
-fn reject(err: AuthError) -> Response {
+/// 401 with a challenge that points the client at the protected-resource
+/// metadata (RFC 9728), from which it discovers the authorization server.
+fn reject(state: &AppState, request: &Request, err: AuthError) -> Response {
     // The reason is logged, never the credential.
     tracing::info!(reason = %err, "authentication failed");
-    ApiError::Unauthorized(err).into_response()
+    let base = state.request_base(request.headers());
+    let challenge = bearer_challenge(&Challenge {
+        error: err.oauth_error_code(),
+        description: err.oauth_error_code().map(|_| err.to_string()),
+        resource_metadata: Some(format!("{base}/.well-known/oauth-protected-resource/mcp")),
+        scope: Some(state.scope_names().join(" ")).filter(|s| !s.is_empty()),
+    });
+    let mut response = ApiError::Unauthorized(err).into_response();
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response.headers_mut().insert(WWW_AUTHENTICATE, value);
+    }
+    response
 }

@@ -86,19 +86,18 @@ impl ApiError {
     /// The `WWW-Authenticate` challenge (RFC 6750 §3), where one is due.
     fn challenge(&self) -> Option<String> {
         match self {
-            Self::Unauthorized(err) => Some(match err.oauth_error_code() {
-                None => format!("Bearer realm=\"{REALM}\""),
-                Some(code) => format!(
-                    "Bearer realm=\"{REALM}\", error=\"{code}\", error_description=\"{}\"",
-                    quoted(&err.to_string())
-                ),
-            }),
+            Self::Unauthorized(err) => Some(bearer_challenge(&Challenge {
+                error: err.oauth_error_code(),
+                description: err.oauth_error_code().map(|_| err.to_string()),
+                ..Challenge::default()
+            })),
             Self::Refused(CallRefusal::Denied {
                 accepted_scopes, ..
-            }) if !accepted_scopes.is_empty() => Some(format!(
-                "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{}\"",
-                quoted(&accepted_scopes.join(" "))
-            )),
+            }) if !accepted_scopes.is_empty() => Some(bearer_challenge(&Challenge {
+                error: Some("insufficient_scope"),
+                scope: Some(accepted_scopes.join(" ")),
+                ..Challenge::default()
+            })),
             _ => None,
         }
     }
@@ -116,6 +115,38 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The parts of a `Bearer` challenge.
+#[derive(Debug, Default)]
+pub(crate) struct Challenge {
+    /// RFC 6750 error code.
+    pub(crate) error: Option<&'static str>,
+    /// Human-readable description of the error.
+    pub(crate) description: Option<String>,
+    /// RFC 9728 protected-resource metadata URL, where clients discover the
+    /// authorization server.
+    pub(crate) resource_metadata: Option<String>,
+    /// Space-separated scopes that would be accepted.
+    pub(crate) scope: Option<String>,
+}
+
+/// Renders a `WWW-Authenticate: Bearer …` value.
+pub(crate) fn bearer_challenge(challenge: &Challenge) -> String {
+    let mut params = vec![format!("realm=\"{REALM}\"")];
+    if let Some(url) = &challenge.resource_metadata {
+        params.push(format!("resource_metadata=\"{}\"", quoted(url)));
+    }
+    if let Some(scope) = &challenge.scope {
+        params.push(format!("scope=\"{}\"", quoted(scope)));
+    }
+    if let Some(error) = challenge.error {
+        params.push(format!("error=\"{error}\""));
+    }
+    if let Some(description) = &challenge.description {
+        params.push(format!("error_description=\"{}\"", quoted(description)));
+    }
+    format!("Bearer {}", params.join(", "))
 }
 
 /// Escapes a value for an RFC 7230 quoted-string, dropping characters a

@@ -29,6 +29,7 @@ pub(crate) async fn health(State(state): State<AppState>) -> Json<Value> {
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "auth_mode": state.verifier.mode(),
+        "jwks": state.verifier.jwks_status(),
         "plugins": plugin_list,
         "tools": tools,
         "policy": {

@@ -6,6 +6,7 @@ mod error;
 mod health;
 mod host_guard;
 mod mcp_guard;
+mod oauth;
 mod request_id;
 mod rest;
 
@@ -25,6 +26,7 @@ pub(crate) use host_guard::AllowedHost;
 pub(crate) use request_id::RequestId;
 
 use crate::catalogue::Catalogue;
+use crate::identity::AuthorizationServer;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -34,6 +36,38 @@ pub(crate) struct AppState {
     pub(crate) max_request_bytes: usize,
     /// `ALLOWED_HOSTS`, parsed; empty allows every host.
     pub(crate) allowed_hosts: Arc<[AllowedHost]>,
+    /// `PUBLIC_URL`, if configured.
+    pub(crate) public_url: Option<Arc<str>>,
+    /// Where clients get tokens.
+    pub(crate) authorization_server: AuthorizationServer,
+}
+
+impl AppState {
+    /// The base URL this request reached the server at: `PUBLIC_URL`, or
+    /// `http://` and the request's `Host` (already checked against
+    /// `ALLOWED_HOSTS`), so a client connecting by `localhost` and one
+    /// connecting by `127.0.0.1` each get URLs they can validate.
+    pub(crate) fn request_base(&self, headers: &axum::http::HeaderMap) -> String {
+        if let Some(url) = &self.public_url {
+            return url.to_string();
+        }
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|value| value.to_str().ok())
+            .filter(|host| host.parse::<axum::http::uri::Authority>().is_ok())
+            .unwrap_or("localhost");
+        format!("http://{host}")
+    }
+
+    /// Every scope the policies know, ordered by name.
+    pub(crate) fn scope_names(&self) -> Vec<String> {
+        self.catalogue
+            .policies()
+            .scopes()
+            .iter()
+            .map(|scope| scope.name.clone())
+            .collect()
+    }
 }
 
 /// The whole application: public routes, protected routes, and the layers.
@@ -57,8 +91,24 @@ pub(crate) fn router(state: AppState, mcp: crate::mcp::McpService) -> Router {
             state.clone(),
             host_guard::check_host,
         ));
+    // Discovery documents name URLs built from the Host header, so they are
+    // served only to allowed hosts too.
+    let discovery = Router::new()
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(oauth::protected_resource),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(oauth::protected_resource),
+        )
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            host_guard::check_host,
+        ));
     Router::new()
         .route("/health", get(health::health))
+        .merge(discovery)
         .merge(protected)
         .fallback(no_route)
         .with_state(state)
