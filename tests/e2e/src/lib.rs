@@ -14,6 +14,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod descope;
+
+pub use descope::FakeDescope;
+
 /// The static demo token from `config/default.toml`.
 pub const DEMO_TOKEN: &str = "demo_token_12345";
 

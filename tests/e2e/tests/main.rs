@@ -3,6 +3,7 @@
 //!
 //! One test binary (fast to link); one module per surface.
 
+mod auth;
 mod health;
 mod logging;
 mod mcp;

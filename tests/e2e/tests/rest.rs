@@ -51,7 +51,10 @@ fn a_missing_token_is_401_with_a_bearer_challenge() {
     );
     assert!(challenge.contains(&metadata), "{challenge}");
     assert!(challenge.contains(r#"scope="tools:ping""#), "{challenge}");
-    assert!(!challenge.contains("error="), "no error code without a token: {challenge}");
+    assert!(
+        !challenge.contains("error="),
+        "no error code without a token: {challenge}"
+    );
     assert_json_snapshot!("rest_missing_token", canonical(&reply.body));
 }
 

@@ -1,0 +1,123 @@
+//! A local stand-in for Descope: a JWKS endpoint on loopback, backed by a
+//! real RSA key, that tests can take down to simulate an outage.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use core_auth::SigningKey;
+use serde_json::{Value, json};
+
+use crate::Launch;
+
+/// The project id the fake Descope serves.
+pub const PROJECT: &str = "P2e2eproject";
+
+/// One key per test binary: RSA generation is slow in debug builds.
+fn signing_key() -> &'static SigningKey {
+    static KEY: OnceLock<SigningKey> = OnceLock::new();
+    KEY.get_or_init(|| SigningKey::generate().expect("generate RSA key"))
+}
+
+#[derive(Clone)]
+struct Shared {
+    up: Arc<AtomicBool>,
+    jwks_requests: Arc<AtomicUsize>,
+}
+
+/// A running fake Descope. Stops when dropped.
+pub struct FakeDescope {
+    base_url: String,
+    shared: Shared,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl FakeDescope {
+    /// Starts the fake on an ephemeral loopback port.
+    pub fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let shared = Shared {
+            up: Arc::new(AtomicBool::new(true)),
+            jwks_requests: Arc::new(AtomicUsize::new(0)),
+        };
+        let app = axum::Router::new()
+            .route(&format!("/{PROJECT}/.well-known/jwks.json"), get(jwks))
+            .with_state(shared.clone());
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind fake Descope");
+        let address = listener.local_addr().expect("address");
+        runtime.spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            base_url: format!("http://{address}"),
+            shared,
+            _runtime: runtime,
+        }
+    }
+
+    /// The fake's API base URL (`DESCOPE_BASE_URL`).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Makes the fake answer 503 (`false`) or serve again (`true`).
+    pub fn set_up(&self, up: bool) {
+        self.shared.up.store(up, Ordering::SeqCst);
+    }
+
+    /// How many times the JWKS was requested.
+    pub fn jwks_requests(&self) -> usize {
+        self.shared.jwks_requests.load(Ordering::SeqCst)
+    }
+
+    /// Settings that point a server at this fake, in production mode.
+    pub fn launch(&self) -> Launch {
+        Launch::default()
+            .env("DESCOPE_DEMO_MODE", "false")
+            .env("DESCOPE_PROJECT_ID", PROJECT)
+            .env("DESCOPE_BASE_URL", &self.base_url)
+    }
+
+    /// Claims of a valid token for `sub` with `scope`.
+    pub fn claims(&self, sub: &str, scope: &str) -> Value {
+        let now = unix_now();
+        json!({
+            "iss": format!("{}/{PROJECT}", self.base_url),
+            "sub": sub,
+            "aud": [PROJECT],
+            "iat": now,
+            "exp": now + 600,
+            "scope": scope,
+        })
+    }
+
+    /// A token carrying `claims`, signed with the fake's key.
+    pub fn sign(&self, claims: &Value) -> String {
+        signing_key().sign(claims).expect("sign")
+    }
+}
+
+async fn jwks(State(shared): State<Shared>) -> Result<axum::Json<Value>, StatusCode> {
+    shared.jwks_requests.fetch_add(1, Ordering::SeqCst);
+    if shared.up.load(Ordering::SeqCst) {
+        Ok(axum::Json(signing_key().jwks()))
+    } else {
+        Err(StatusCode::SERVICE_UNAVAILABLE)
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

@@ -1,0 +1,253 @@
+//! Real token verification through the binary: Descope tokens against a
+//! local fake Descope, demo-server tokens, discovery metadata, and the
+//! start-up refusals of unsafe settings.
+
+use e2e::descope::{PROJECT, unix_now};
+use e2e::{FakeDescope, Launch, Sandbox, Server};
+use insta::assert_json_snapshot;
+use serde_json::{Value, json};
+
+use crate::util::{canonical, client, get, post_tool};
+
+fn with(mut claims: Value, key: &str, value: Value) -> Value {
+    claims[key] = value;
+    claims
+}
+
+/// The `error_description` of a 401 challenge.
+fn refusal(server: &Server, token: &str) -> String {
+    let reply = post_tool(server, "ping", Some(token), "{}");
+    assert_eq!(reply.status, 401, "{:?}", reply.body);
+    let challenge = reply
+        .header("www-authenticate")
+        .expect("challenge")
+        .to_owned();
+    assert!(
+        challenge.contains(r#"error="invalid_token""#),
+        "{challenge}"
+    );
+    reply.body["message"].as_str().expect("message").to_owned()
+}
+
+#[test]
+fn descope_tokens_in_every_issuer_form_call_ping() {
+    let descope = FakeDescope::start();
+    let server = Server::start_with(&Sandbox::new(), descope.launch());
+    let base = descope.base_url();
+    for iss in [
+        PROJECT.to_owned(),
+        format!("{base}/{PROJECT}"),
+        format!("{base}/v1/apps/{PROJECT}"),
+        format!("{base}/v1/apps/agentic/{PROJECT}/MS2server"),
+    ] {
+        let token = descope.sign(&with(
+            descope.claims("U2alice", "tools:ping"),
+            "iss",
+            json!(iss),
+        ));
+        let reply = post_tool(&server, "ping", Some(&token), r#"{"message": "hi"}"#);
+        assert_eq!(reply.status, 200, "{iss}: {:?}", reply.body);
+        assert_eq!(reply.body["structuredContent"]["principal_id"], "U2alice");
+    }
+    let health = get(&server, "/health");
+    assert_eq!(health.body["auth_mode"], "descope");
+    assert_eq!(health.body["jwks"]["stale"], false);
+}
+
+#[test]
+fn descope_refusals_use_the_guides_words() {
+    let descope = FakeDescope::start();
+    let server = Server::start_with(&Sandbox::new(), descope.launch());
+    let claims = descope.claims("U2alice", "tools:ping");
+
+    let expired = descope.sign(&with(claims.clone(), "exp", json!(unix_now() - 3600)));
+    assert_eq!(refusal(&server, &expired), "Token has expired");
+
+    let wrong_audience = descope.sign(&with(claims.clone(), "aud", json!(["P2someoneelse"])));
+    assert_eq!(refusal(&server, &wrong_audience), "Invalid token audience");
+
+    let wrong_issuer = descope.sign(&with(claims.clone(), "iss", json!("https://evil.example")));
+    assert_eq!(refusal(&server, &wrong_issuer), "Invalid token issuer");
+
+    let token = descope.sign(&claims);
+    let (_, rest) = token.split_once('.').expect("segments");
+    let header = "eyJhbGciOiJSUzI1NiIsImtpZCI6Im5vLXN1Y2gta2V5In0"; // {"alg":"RS256","kid":"no-such-key"}
+    assert_eq!(
+        refusal(&server, &format!("{header}.{rest}")),
+        "Public key not found for kid `no-such-key`"
+    );
+
+    let roles_as_number = descope.sign(&with(claims, "roles", json!(7)));
+    assert!(refusal(&server, &roles_as_number).contains("`roles`"));
+}
+
+#[test]
+fn a_descope_token_without_the_scope_is_403_naming_it() {
+    let descope = FakeDescope::start();
+    let server = Server::start_with(&Sandbox::new(), descope.launch());
+    let token = descope.sign(&descope.claims("U2bob", "tools:review"));
+    let reply = post_tool(&server, "ping", Some(&token), "{}");
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.body["required_scopes"], json!(["tools:ping"]));
+}
+
+#[test]
+fn cached_keys_keep_serving_while_descope_is_down() {
+    let descope = FakeDescope::start();
+    let server = Server::start_with(
+        &Sandbox::new(),
+        descope.launch().env("JWKS_REFETCH_INTERVAL_SECS", "0"),
+    );
+    let good = descope.sign(&descope.claims("U2alice", "tools:ping"));
+    assert_eq!(post_tool(&server, "ping", Some(&good), "{}").status, 200);
+
+    descope.set_up(false);
+    // An unknown kid makes the server try Descope, which is down.
+    let token = descope.sign(&descope.claims("U2alice", "tools:ping"));
+    let (_, rest) = token.split_once('.').expect("segments");
+    let header = "eyJhbGciOiJSUzI1NiIsImtpZCI6InJvdGF0ZWQifQ"; // {"alg":"RS256","kid":"rotated"}
+    assert_eq!(
+        post_tool(&server, "ping", Some(&format!("{header}.{rest}")), "{}").status,
+        401
+    );
+
+    let health = get(&server, "/health");
+    assert_eq!(health.body["jwks"]["stale"], true, "{:?}", health.body);
+    assert!(
+        health.body["jwks"]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("503"))
+    );
+
+    // A token never seen before still verifies with the cached key.
+    let fresh = descope.sign(&descope.claims("U2carol", "tools:ping"));
+    let reply = post_tool(&server, "ping", Some(&fresh), "{}");
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+
+    descope.set_up(true);
+}
+
+#[test]
+fn demo_server_tokens_are_verified_like_descope_tokens() {
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox);
+    // The demo authorization server's key, created at start-up in DATA_DIR.
+    let key =
+        core_auth::SigningKey::load_or_create(&sandbox.path().join(".data/demo-signing-key.der"))
+            .expect("demo key");
+    let now = unix_now();
+    let token = key
+        .sign(&json!({
+            "iss": server.base_url(),
+            "sub": "demo-jwt-user",
+            "aud": format!("{}/mcp", server.base_url()),
+            "iat": now,
+            "exp": now + 300,
+            "scope": "tools:ping",
+        }))
+        .expect("sign");
+    let reply = post_tool(&server, "ping", Some(&token), "{}");
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(
+        reply.body["structuredContent"]["principal_id"],
+        "demo-jwt-user"
+    );
+
+    // The same claims for another server's audience are refused.
+    let foreign = key
+        .sign(&json!({
+            "iss": server.base_url(), "sub": "x", "aud": "https://elsewhere.example/mcp",
+            "iat": now, "exp": now + 300, "scope": "tools:ping",
+        }))
+        .expect("sign");
+    let reply = post_tool(&server, "ping", Some(&foreign), "{}");
+    assert_eq!(reply.status, 401);
+}
+
+#[test]
+fn protected_resource_metadata_matches_the_url_the_client_used() {
+    let server = Server::start(&Sandbox::new());
+    let port = server
+        .base_url()
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .to_owned();
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+        for path in [
+            "/.well-known/oauth-protected-resource",
+            "/.well-known/oauth-protected-resource/mcp",
+        ] {
+            let response = client()
+                .get(server.url(path))
+                .header("Host", &host)
+                .send()
+                .expect("send");
+            assert_eq!(response.status().as_u16(), 200);
+            let body: Value = response.json().expect("json");
+            assert_eq!(body["resource"], format!("http://{host}/mcp"));
+            assert_eq!(
+                body["authorization_servers"],
+                json!([format!("http://{host}")])
+            );
+        }
+    }
+    let reply = get(&server, "/.well-known/oauth-protected-resource/mcp");
+    assert_json_snapshot!("protected_resource_metadata", canonical(&reply.body), {
+        ".resource" => "[base]/mcp",
+        ".authorization_servers[0]" => "[base]",
+    });
+}
+
+#[test]
+fn protected_resource_metadata_names_descope_in_production() {
+    let descope = FakeDescope::start();
+    let server = Server::start_with(
+        &Sandbox::new(),
+        descope
+            .launch()
+            .env("PUBLIC_URL", "https://mcp.example.com"),
+    );
+    let reply = get(&server, "/.well-known/oauth-protected-resource");
+    assert_eq!(reply.body["resource"], "https://mcp.example.com/mcp");
+    assert_eq!(
+        reply.body["authorization_servers"],
+        json!([format!("{}/v1/apps/{PROJECT}", descope.base_url())])
+    );
+}
+
+#[test]
+fn discovery_is_refused_to_foreign_hosts() {
+    let server = Server::start(&Sandbox::new());
+    let response = client()
+        .get(server.url("/.well-known/oauth-protected-resource"))
+        .header("Host", "evil.example")
+        .send()
+        .expect("send");
+    assert_eq!(response.status().as_u16(), 403);
+}
+
+fn refused_at_start(launch: Launch) -> String {
+    match Server::try_start(&Sandbox::new(), launch) {
+        Ok(server) => panic!("the server started at {}", server.base_url()),
+        Err(failure) => failure.output,
+    }
+}
+
+#[test]
+fn unsafe_production_settings_are_refused_naming_the_setting() {
+    let output = refused_at_start(Launch::default().env("DESCOPE_DEMO_MODE", "false"));
+    assert!(output.contains("DESCOPE_PROJECT_ID"), "{output}");
+    let output = refused_at_start(
+        Launch::default()
+            .env("DESCOPE_DEMO_MODE", "false")
+            .env("DESCOPE_PROJECT_ID", "your_actual_project_id_here"),
+    );
+    assert!(output.contains("DESCOPE_PROJECT_ID"), "{output}");
+    let output = refused_at_start(Launch::default().env("JWT_ALGORITHM", "HS256"));
+    assert!(output.contains("JWT_ALGORITHM"), "{output}");
+    let output = refused_at_start(Launch::default().env("JWT_VERIFY_EXPIRATION", "false"));
+    assert!(output.contains("JWT_VERIFY_EXPIRATION"), "{output}");
+    let output = refused_at_start(Launch::default().env("HOST", "0.0.0.0"));
+    assert!(output.contains("DEMO_ALLOW_PUBLIC_BIND"), "{output}");
+}
