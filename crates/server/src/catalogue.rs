@@ -84,16 +84,7 @@ impl Catalogue {
         let decision = self
             .policies
             .decide(principal, Action::Call, &tool_resource(name, tool));
-        tracing::info!(
-            target: "orchestrator::decision",
-            principal = %principal.id,
-            principal_kind = principal.kind.as_str(),
-            tool = name,
-            allowed = decision.allowed,
-            policies = ?decision.policies,
-            errors = ?decision.errors,
-            "decision"
-        );
+        log_decision(principal, name, &decision);
         if !decision.allowed {
             return Err(CallRefusal::Denied {
                 tool: name.to_owned(),
@@ -104,6 +95,25 @@ impl Catalogue {
             plugins: &self.plugins,
             principal,
             name,
+        })
+    }
+
+    /// The refusal for a call to a known tool that the policies deny, or
+    /// `None`. For the MCP layer, which must answer a denied `tools/call`
+    /// with HTTP 403 before the MCP service runs; an allowed call is decided
+    /// (and logged) again where it runs.
+    pub(crate) fn denial(&self, principal: &Principal, name: &str) -> Option<CallRefusal> {
+        let tool = self.plugins.tool(name)?;
+        let decision = self
+            .policies
+            .decide(principal, Action::Call, &tool_resource(name, tool));
+        if decision.allowed {
+            return None;
+        }
+        log_decision(principal, name, &decision);
+        Some(CallRefusal::Denied {
+            tool: name.to_owned(),
+            accepted_scopes: decision.accepted_scopes,
         })
     }
 
@@ -151,6 +161,20 @@ impl AuthorizedCall<'_> {
             Err(unknown) => ToolResult::error(unknown.to_string()),
         }
     }
+}
+
+/// One line per decision, under its own target so it can be routed apart.
+fn log_decision(principal: &Principal, tool: &str, decision: &policy::Decision) {
+    tracing::info!(
+        target: "orchestrator::decision",
+        principal = %principal.id,
+        principal_kind = principal.kind.as_str(),
+        tool,
+        allowed = decision.allowed,
+        policies = ?decision.policies,
+        errors = ?decision.errors,
+        "decision"
+    );
 }
 
 /// The policy view of a tool: its name, plugin and MCP annotations.

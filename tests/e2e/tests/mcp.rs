@@ -195,7 +195,17 @@ fn a_denied_call_on_mcp_names_the_scope() {
         Some(DEMO_TOKEN),
         &jsonrpc(5, "tools/call", json!({"name": "ping", "arguments": {}})),
     );
+    // HTTP 403 with an insufficient_scope challenge, so clients can step up.
+    assert_eq!(reply.status, 403);
+    let challenge = reply.header("www-authenticate").expect("challenge");
+    assert!(
+        challenge.contains(r#"error="insufficient_scope""#),
+        "{challenge}"
+    );
+    assert!(challenge.contains(r#"scope="tools:ping""#), "{challenge}");
+    assert!(challenge.contains("resource_metadata="), "{challenge}");
     assert_eq!(reply.body["error"]["code"], -32003);
+    assert_eq!(reply.body["id"], 5);
     assert!(
         reply.body["error"]["message"]
             .as_str()

@@ -9,15 +9,19 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rmcp::model::ClientJsonRpcMessage;
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::auth::Authenticated;
 use super::body::read_limited;
-use super::error::ApiError;
+use super::error::{ApiError, Challenge, bearer_challenge};
+use crate::catalogue::CallRefusal;
+use crate::mcp::FORBIDDEN;
 
 /// JSON-RPC: the body is not JSON.
 const PARSE_ERROR: i64 = -32700;
@@ -78,8 +82,60 @@ pub(crate) async fn check_jsonrpc(
             ),
         );
     }
+    if let Some(response) = refuse_denied_call(&state, &parts, &value) {
+        return response;
+    }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// A `tools/call` the policies deny is answered here with HTTP 403 and an
+/// `insufficient_scope` challenge naming the scopes that would be accepted,
+/// so MCP clients can ask the user for more (step-up authorization). The
+/// body is the JSON-RPC error the call would have got.
+fn refuse_denied_call(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    message: &Value,
+) -> Option<Response> {
+    if message.get("method").and_then(Value::as_str) != Some("tools/call") {
+        return None;
+    }
+    let tool = message.pointer("/params/name").and_then(Value::as_str)?;
+    let Authenticated(principal) = parts.extensions.get::<Authenticated>()?;
+    let refusal = state.catalogue.denial(principal, tool)?;
+    let CallRefusal::Denied {
+        accepted_scopes, ..
+    } = &refusal
+    else {
+        return None;
+    };
+    let base = state.request_base(&parts.headers);
+    let challenge = bearer_challenge(&Challenge {
+        error: Some("insufficient_scope"),
+        description: Some(refusal.to_string()),
+        resource_metadata: Some(format!("{base}/.well-known/oauth-protected-resource/mcp")),
+        scope: Some(accepted_scopes.join(" ")).filter(|s| !s.is_empty()),
+    });
+    let id = message
+        .get("id")
+        .filter(|id| id.is_string() || id.is_number())
+        .cloned()
+        .unwrap_or(Value::Null);
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": {
+            "code": FORBIDDEN.0,
+            "message": refusal.to_string(),
+            "data": { "tool": tool, "required_scopes": accepted_scopes },
+        },
+    });
+    let mut response = (StatusCode::FORBIDDEN, Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response.headers_mut().insert(WWW_AUTHENTICATE, value);
+    }
+    Some(response)
 }
 
 fn jsonrpc_error(status: StatusCode, id: Value, code: i64, message: String) -> Response {
