@@ -14,6 +14,7 @@ mod demo;
 mod issuer;
 mod jwks;
 mod jwt;
+mod oauth;
 mod principal;
 mod signing;
 
@@ -25,6 +26,7 @@ pub use demo::{DemoPrincipalConfig, DemoVerifier};
 pub use jsonwebtoken::Algorithm;
 pub use jwks::{JwksStatus, KeySet, KeySource};
 pub use jwt::{JwtConfig, JwtVerifier};
+pub use oauth::{pkce_matches, pkce_s256, random_token, token_digest};
 pub use principal::{Principal, PrincipalKind, TenantGrant};
 pub use signing::{KeyError, SigningKey};
 

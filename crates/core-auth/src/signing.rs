@@ -40,6 +40,9 @@ pub enum KeyError {
     /// Signing failed.
     #[error("cannot sign the token")]
     Sign,
+    /// The system random number generator failed.
+    #[error("the system random number generator failed")]
+    Random,
 }
 
 /// An RSA-2048 key pair that signs RS256 tokens.

@@ -145,6 +145,31 @@ pub(crate) struct TokenCacheSection {
 pub(crate) struct DemoAuthSection {
     pub(crate) data_dir: PathBuf,
     pub(crate) allow_public_bind: bool,
+    pub(crate) access_token_ttl_secs: u64,
+    pub(crate) enable_token_refresh: bool,
+    pub(crate) refresh_token_ttl_secs: u64,
+    pub(crate) access_keys: Vec<DemoAccessKey>,
+}
+
+/// A machine credential the demo authorization server accepts.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DemoAccessKey {
+    pub(crate) client_id: String,
+    pub(crate) client_secret: String,
+    pub(crate) principal_id: String,
+    pub(crate) scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for DemoAccessKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoAccessKey")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("principal_id", &self.principal_id)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -11,6 +11,7 @@ use core_auth::{
 };
 
 use crate::config::Config;
+use crate::demo_auth::DemoAuthServer;
 
 /// The file, inside `DATA_DIR`, that holds the demo server's signing key.
 const DEMO_KEY_FILE: &str = "demo-signing-key.der";
@@ -39,6 +40,8 @@ impl AuthorizationServer {
 pub(crate) struct Identity {
     pub(crate) verifier: Arc<dyn TokenVerifier>,
     pub(crate) authorization_server: AuthorizationServer,
+    /// The embedded authorization server (demo mode only).
+    pub(crate) demo_auth: Option<Arc<DemoAuthServer>>,
 }
 
 /// The base URLs clients may use to reach this server: `PUBLIC_URL`, or
@@ -106,9 +109,20 @@ pub(crate) async fn build(config: &Config, bases: &[String]) -> anyhow::Result<I
         let tokens: Arc<dyn TokenVerifier> =
             Arc::new(JwtVerifier::new(jwt, Arc::clone(&keys), "demo"));
         let verifier = Arc::new(DemoVerifier::new(&config.demo, Some(tokens)));
+        let settings = &config.demo_auth;
+        let demo_auth = DemoAuthServer::new(
+            Arc::new(key),
+            config.demo.clone(),
+            settings.access_keys.clone(),
+            Duration::from_secs(settings.access_token_ttl_secs.max(1)),
+            settings
+                .enable_token_refresh
+                .then(|| Duration::from_secs(settings.refresh_token_ttl_secs.max(1))),
+        );
         return Ok(Identity {
             verifier,
             authorization_server: AuthorizationServer::Demo,
+            demo_auth: Some(Arc::new(demo_auth)),
         });
     }
 
@@ -141,6 +155,7 @@ pub(crate) async fn build(config: &Config, bases: &[String]) -> anyhow::Result<I
         authorization_server: AuthorizationServer::Descope {
             issuer: format!("{base}/v1/apps/{project}"),
         },
+        demo_auth: None,
     })
 }
 

@@ -2,6 +2,7 @@
 
 mod catalogue;
 mod config;
+mod demo_auth;
 mod http;
 mod identity;
 mod mcp;
@@ -129,6 +130,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         allowed_hosts: config.allowed_hosts()?.into(),
         public_url: config.public_url()?.map(Into::into),
         authorization_server: identity.authorization_server,
+        demo_auth: identity.demo_auth,
     };
     let app = http::router(state, mcp);
 

@@ -26,6 +26,7 @@ pub(crate) use host_guard::AllowedHost;
 pub(crate) use request_id::RequestId;
 
 use crate::catalogue::Catalogue;
+use crate::demo_auth;
 use crate::identity::AuthorizationServer;
 
 /// What every handler can reach.
@@ -40,6 +41,8 @@ pub(crate) struct AppState {
     pub(crate) public_url: Option<Arc<str>>,
     /// Where clients get tokens.
     pub(crate) authorization_server: AuthorizationServer,
+    /// The embedded authorization server (demo mode only).
+    pub(crate) demo_auth: Option<Arc<crate::demo_auth::DemoAuthServer>>,
 }
 
 impl AppState {
@@ -102,6 +105,21 @@ pub(crate) fn router(state: AppState, mcp: crate::mcp::McpService) -> Router {
             "/.well-known/oauth-protected-resource/mcp",
             get(oauth::protected_resource),
         )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(demo_auth::metadata),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            get(demo_auth::metadata),
+        )
+        .route(demo_auth::JWKS_PATH, get(demo_auth::jwks))
+        .route(demo_auth::REGISTER_PATH, post(demo_auth::register))
+        .route(
+            demo_auth::AUTHORIZE_PATH,
+            get(demo_auth::authorize).post(demo_auth::decide),
+        )
+        .route(demo_auth::TOKEN_PATH, post(demo_auth::token))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             host_guard::check_host,

@@ -1,0 +1,84 @@
+//! Small OAuth building blocks: unguessable tokens and PKCE (RFC 7636).
+
+use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+use crate::KeyError;
+
+/// A random token of 32 bytes (256 bits), base64url without padding.
+pub fn random_token() -> Result<String, KeyError> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| KeyError::Random)?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The S256 code challenge for `verifier`: base64url(SHA-256(verifier)).
+pub fn pkce_s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// True when `verifier` is a valid RFC 7636 verifier whose S256 challenge
+/// is `challenge`. Compared without an early exit.
+pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    let expected = pkce_s256(verifier);
+    let same = expected.len() == challenge.len()
+        && expected
+            .bytes()
+            .zip(challenge.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    well_formed && same
+}
+
+/// A stable, non-reversible key for storing a secret token (a refresh
+/// token, an authorization code) without keeping the secret itself.
+pub fn token_digest(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rfc_7636_example_matches() {
+        // RFC 7636 appendix B.
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert_eq!(
+            pkce_s256(verifier),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        assert!(pkce_matches(
+            verifier,
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+        assert!(!pkce_matches(
+            verifier,
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN"
+        ));
+    }
+
+    #[test]
+    fn short_or_odd_verifiers_are_refused() {
+        let short = "abc";
+        assert!(!pkce_matches(short, &pkce_s256(short)));
+        let odd = format!("{}!", "a".repeat(50));
+        assert!(!pkce_matches(&odd, &pkce_s256(&odd)));
+    }
+
+    #[test]
+    fn random_tokens_differ_and_are_long() {
+        let a = random_token().expect("random");
+        let b = random_token().expect("random");
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+    }
+}

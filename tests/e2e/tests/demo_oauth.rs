@@ -1,0 +1,328 @@
+//! The embedded demo authorization server, driven as an OAuth client would:
+//! metadata, registration, authorize with PKCE, consent, token, refresh,
+//! client credentials; and the tokens it issues calling tools.
+
+use e2e::{Sandbox, Server};
+use insta::assert_json_snapshot;
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+
+use crate::util::{canonical, get, post_tool};
+
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+fn no_redirects() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+fn register(server: &Server) -> String {
+    let response = no_redirects()
+        .post(server.url("/oauth/register"))
+        .json(&json!({"client_name": "e2e client", "redirect_uris": [REDIRECT]}))
+        .send()
+        .expect("register");
+    assert_eq!(response.status().as_u16(), 201);
+    let body: Value = response.json().expect("json");
+    body["client_id"].as_str().expect("client_id").to_owned()
+}
+
+/// The query parameters of a redirect's `Location`.
+fn location_params(response: &reqwest::blocking::Response) -> Vec<(String, String)> {
+    let location = response.headers()["location"].to_str().expect("location");
+    let url = reqwest::Url::parse(location).expect("url");
+    url.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Runs authorize + consent and returns the authorization code.
+fn authorize(server: &Server, client_id: &str, scope: &str) -> String {
+    let page = no_redirects()
+        .get(server.url("/oauth/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", REDIRECT),
+            ("scope", scope),
+            ("state", "xyz"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .expect("authorize");
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().expect("html");
+    for requested in scope.split_whitespace() {
+        assert!(
+            html.contains(requested),
+            "the consent page lists {requested}"
+        );
+    }
+    let consent = html
+        .split("name=\"consent\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("consent id in the form");
+    let decision = no_redirects()
+        .post(server.url("/oauth/authorize"))
+        .form(&[("consent", consent), ("decision", "approve")])
+        .send()
+        .expect("consent");
+    assert_eq!(decision.status().as_u16(), 302);
+    let params = location_params(&decision);
+    assert_eq!(param(&params, "state"), Some("xyz"));
+    assert_eq!(param(&params, "iss"), Some(server.base_url()));
+    param(&params, "code").expect("code").to_owned()
+}
+
+fn token(server: &Server, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = no_redirects()
+        .post(server.url("/oauth/token"))
+        .form(form)
+        .send()
+        .expect("token");
+    let status = response.status().as_u16();
+    (status, response.json().expect("json"))
+}
+
+#[test]
+fn metadata_issuer_matches_the_protected_resource_metadata() {
+    let server = Server::start(&Sandbox::new());
+    let resource = get(&server, "/.well-known/oauth-protected-resource/mcp");
+    let issuer = resource.body["authorization_servers"][0]
+        .as_str()
+        .expect("issuer")
+        .to_owned();
+    let metadata = get(&server, "/.well-known/oauth-authorization-server");
+    assert_eq!(metadata.body["issuer"], issuer, "byte for byte");
+    assert_json_snapshot!("authorization_server_metadata", canonical(&metadata.body), {
+        ".issuer" => "[base]",
+        ".authorization_endpoint" => "[base]/oauth/authorize",
+        ".token_endpoint" => "[base]/oauth/token",
+        ".registration_endpoint" => "[base]/oauth/register",
+        ".jwks_uri" => "[base]/oauth/jwks",
+    });
+}
+
+#[test]
+fn authorization_code_with_pkce_gives_a_token_that_calls_ping() {
+    let server = Server::start(&Sandbox::new());
+    let client_id = register(&server);
+    let code = authorize(&server, &client_id, "tools:ping");
+    let (status, body) = token(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &client_id),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["scope"], "tools:ping");
+    let access = body["access_token"].as_str().expect("access token");
+    let reply = post_tool(&server, "ping", Some(access), "{}");
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["structuredContent"]["principal_id"], "demo-user");
+
+    // The code is single-use.
+    let (status, body) = token(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", &client_id),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+}
+
+#[test]
+fn a_wrong_code_verifier_is_refused() {
+    let server = Server::start(&Sandbox::new());
+    let client_id = register(&server);
+    let code = authorize(&server, &client_id, "tools:ping");
+    let (status, body) = token(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", &client_id),
+            ("code_verifier", &"x".repeat(43)),
+        ],
+    );
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("code_verifier"))
+    );
+}
+
+#[test]
+fn plain_and_missing_pkce_challenges_are_refused() {
+    let server = Server::start(&Sandbox::new());
+    let client_id = register(&server);
+    for extra in [
+        vec![
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "plain"),
+        ],
+        vec![("code_challenge", VERIFIER)],
+        vec![],
+    ] {
+        let mut query = vec![
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("state", "s1"),
+        ];
+        query.extend(extra);
+        let response = no_redirects()
+            .get(server.url("/oauth/authorize"))
+            .query(&query)
+            .send()
+            .expect("authorize");
+        assert_eq!(response.status().as_u16(), 302);
+        let params = location_params(&response);
+        assert_eq!(
+            param(&params, "error"),
+            Some("invalid_request"),
+            "{params:?}"
+        );
+        assert_eq!(param(&params, "state"), Some("s1"));
+    }
+}
+
+#[test]
+fn an_unregistered_redirect_uri_is_never_redirected_to() {
+    let server = Server::start(&Sandbox::new());
+    let client_id = register(&server);
+    let response = no_redirects()
+        .get(server.url("/oauth/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", "https://evil.example/steal"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .expect("authorize");
+    assert_eq!(response.status().as_u16(), 400);
+    assert!(response.headers().get("location").is_none());
+}
+
+#[test]
+fn refresh_tokens_rotate() {
+    let server = Server::start(&Sandbox::new());
+    let client_id = register(&server);
+    let code = authorize(&server, &client_id, "tools:ping");
+    let (_, first) = token(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", &client_id),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    let refresh = first["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
+    let (status, second) = token(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("client_id", &client_id),
+        ],
+    );
+    assert_eq!(status, 200, "{second}");
+    assert_ne!(
+        second["refresh_token"], first["refresh_token"],
+        "a new refresh token each time"
+    );
+    let access = second["access_token"].as_str().expect("access");
+    assert_eq!(post_tool(&server, "ping", Some(access), "{}").status, 200);
+    // The old refresh token is spent.
+    let (status, body) = token(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("client_id", &client_id),
+        ],
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+}
+
+#[test]
+fn client_credentials_with_a_demo_access_key_is_a_machine() {
+    let server = Server::start(&Sandbox::new());
+    // HTTP Basic, as ordinary OAuth libraries send it.
+    let response = no_redirects()
+        .post(server.url("/oauth/token"))
+        .basic_auth("demo-machine", Some("demo_access_key_12345"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .expect("token");
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().expect("json");
+    let access = body["access_token"].as_str().expect("access");
+    let reply = post_tool(&server, "ping", Some(access), "{}");
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(
+        reply.body["structuredContent"]["principal_id"],
+        "K2demomachine"
+    );
+
+    let (status, body) = token(
+        &server,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo-machine"),
+            ("client_secret", "wrong"),
+        ],
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+}
+
+#[test]
+fn registration_refuses_unsafe_redirect_uris() {
+    let server = Server::start(&Sandbox::new());
+    let response = no_redirects()
+        .post(server.url("/oauth/register"))
+        .json(&json!({"redirect_uris": ["http://evil.example/cb"]}))
+        .send()
+        .expect("register");
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().expect("json");
+    assert_eq!(body["error"], "invalid_redirect_uri");
+}
