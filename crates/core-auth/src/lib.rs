@@ -8,6 +8,7 @@
 //! This crate knows nothing of HTTP or MCP: turning an [`AuthError`] into a
 //! `WWW-Authenticate` challenge is the server's job.
 
+mod access_key;
 mod cache;
 mod claims;
 mod demo;
@@ -22,6 +23,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+pub use access_key::{AccessKeyExchange, ExchangeError, ExchangedToken};
 pub use demo::{DemoPrincipalConfig, DemoVerifier};
 pub use jsonwebtoken::Algorithm;
 pub use jwks::{JwksStatus, KeySet, KeySource};

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use core_auth::{
-    DemoVerifier, JwtConfig, JwtVerifier, KeySet, KeySource, SigningKey, TokenVerifier,
+    AccessKeyExchange, DemoVerifier, JwtConfig, JwtVerifier, KeySet, KeySource, SigningKey,
+    TokenVerifier,
 };
 
 use crate::config::Config;
@@ -42,6 +43,8 @@ pub(crate) struct Identity {
     pub(crate) authorization_server: AuthorizationServer,
     /// The embedded authorization server (demo mode only).
     pub(crate) demo_auth: Option<Arc<DemoAuthServer>>,
+    /// Descope's access-key exchange (production only).
+    pub(crate) access_keys: Option<Arc<AccessKeyExchange>>,
 }
 
 /// The base URLs clients may use to reach this server: `PUBLIC_URL`, or
@@ -123,6 +126,7 @@ pub(crate) async fn build(config: &Config, bases: &[String]) -> anyhow::Result<I
             verifier,
             authorization_server: AuthorizationServer::Demo,
             demo_auth: Some(Arc::new(demo_auth)),
+            access_keys: None,
         });
     }
 
@@ -156,6 +160,9 @@ pub(crate) async fn build(config: &Config, bases: &[String]) -> anyhow::Result<I
             issuer: format!("{base}/v1/apps/{project}"),
         },
         demo_auth: None,
+        access_keys: Some(Arc::new(
+            AccessKeyExchange::new(base, project).map_err(anyhow::Error::msg)?,
+        )),
     })
 }
 

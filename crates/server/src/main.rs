@@ -131,6 +131,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         public_url: config.public_url()?.map(Into::into),
         authorization_server: identity.authorization_server,
         demo_auth: identity.demo_auth,
+        access_keys: identity.access_keys,
     };
     let app = http::router(state, mcp);
 

@@ -6,8 +6,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
 use core_auth::SigningKey;
 use serde_json::{Value, json};
 
@@ -15,6 +16,10 @@ use crate::Launch;
 
 /// The project id the fake Descope serves.
 pub const PROJECT: &str = "P2e2eproject";
+/// The one access key the fake Descope accepts.
+pub const ACCESS_KEY: &str = "K2E2EMACHINEKEY:secret-part";
+/// The id of that access key: the `sub` of its session tokens.
+pub const ACCESS_KEY_ID: &str = "K2E2EMACHINEKEY";
 
 /// One key per test binary: RSA generation is slow in debug builds.
 fn signing_key() -> &'static SigningKey {
@@ -26,6 +31,7 @@ fn signing_key() -> &'static SigningKey {
 struct Shared {
     up: Arc<AtomicBool>,
     jwks_requests: Arc<AtomicUsize>,
+    base_url: Arc<OnceLock<String>>,
 }
 
 /// A running fake Descope. Stops when dropped.
@@ -46,14 +52,17 @@ impl FakeDescope {
         let shared = Shared {
             up: Arc::new(AtomicBool::new(true)),
             jwks_requests: Arc::new(AtomicUsize::new(0)),
+            base_url: Arc::new(OnceLock::new()),
         };
         let app = axum::Router::new()
             .route(&format!("/{PROJECT}/.well-known/jwks.json"), get(jwks))
+            .route("/v1/auth/accesskey/exchange", post(exchange))
             .with_state(shared.clone());
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .expect("bind fake Descope");
         let address = listener.local_addr().expect("address");
+        let _ = shared.base_url.set(format!("http://{address}"));
         runtime.spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -113,6 +122,35 @@ async fn jwks(State(shared): State<Shared>) -> Result<axum::Json<Value>, StatusC
     } else {
         Err(StatusCode::SERVICE_UNAVAILABLE)
     }
+}
+
+/// `POST /v1/auth/accesskey/exchange`, as Descope answers it.
+async fn exchange(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, (StatusCode, axum::Json<Value>)> {
+    let expected = format!("Bearer {PROJECT}:{ACCESS_KEY}");
+    let presented = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if presented != Some(expected.as_str()) {
+        return Err((
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"errorCode": "E061102", "errorDescription": "Invalid access key"})),
+        ));
+    }
+    let now = unix_now();
+    let base = shared.base_url.get().cloned().unwrap_or_default();
+    let claims = json!({
+        "iss": format!("{base}/{PROJECT}"),
+        "sub": ACCESS_KEY_ID,
+        "aud": [PROJECT],
+        "iat": now,
+        "exp": now + 900,
+        "permissions": ["tools:ping"],
+    });
+    let jwt = signing_key().sign(&claims).expect("sign");
+    Ok(axum::Json(
+        json!({"keyId": ACCESS_KEY_ID, "sessionJwt": jwt, "expiration": now + 900}),
+    ))
 }
 
 /// Seconds since the Unix epoch.

@@ -251,3 +251,75 @@ fn unsafe_production_settings_are_refused_naming_the_setting() {
     let output = refused_at_start(Launch::default().env("HOST", "0.0.0.0"));
     assert!(output.contains("DEMO_ALLOW_PUBLIC_BIND"), "{output}");
 }
+
+#[test]
+fn an_access_key_becomes_a_token_through_client_credentials() {
+    use e2e::descope::{ACCESS_KEY, ACCESS_KEY_ID};
+
+    let descope = FakeDescope::start();
+    let server = Server::start_with(&Sandbox::new(), descope.launch());
+    // HTTP Basic, the way OAuth client libraries send client credentials.
+    let response = client()
+        .post(server.url("/auth/token"))
+        .basic_auth(ACCESS_KEY_ID, Some(ACCESS_KEY))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .expect("token");
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().expect("json");
+    assert_eq!(body["token_type"], "Bearer");
+    let expires_in = body["expires_in"].as_u64().expect("expires_in");
+    assert!((800..=900).contains(&expires_in), "{expires_in}");
+    let token = body["access_token"].as_str().expect("access_token");
+
+    let reply = post_tool(&server, "ping", Some(token), "{}");
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(
+        reply.body["structuredContent"]["principal_id"],
+        ACCESS_KEY_ID
+    );
+
+    // The access key as a form field works too; a wrong one is refused.
+    let wrong = client()
+        .post(server.url("/auth/token"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&client_secret=K2E2EMACHINEKEY%3Awrong")
+        .send()
+        .expect("token");
+    assert_eq!(wrong.status().as_u16(), 401);
+    let body: Value = wrong.json().expect("json");
+    assert_eq!(body["error"], "invalid_client");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("Invalid access key"))
+    );
+
+    let other_grant = client()
+        .post(server.url("/auth/token"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("grant_type=password")
+        .send()
+        .expect("token");
+    assert_eq!(other_grant.status().as_u16(), 400);
+}
+
+#[test]
+fn an_unreachable_descope_makes_the_exchange_a_502() {
+    let descope = FakeDescope::start();
+    let server = Server::start_with(
+        &Sandbox::new(),
+        descope
+            .launch()
+            .env("DESCOPE_BASE_URL", "http://127.0.0.1:9"),
+    );
+    let response = client()
+        .post(server.url("/auth/token"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&client_secret=anything")
+        .send()
+        .expect("token");
+    let status = response.status().as_u16();
+    assert_eq!(status, 502, "{}", response.text().unwrap_or_default());
+}

@@ -428,9 +428,9 @@ pub(crate) async fn decide(
 }
 
 /// A token request (form-encoded, RFC 6749 §4.1.3, §6, §4.4).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 pub(crate) struct TokenForm {
-    grant_type: Option<String>,
+    pub(crate) grant_type: Option<String>,
     code: Option<String>,
     redirect_uri: Option<String>,
     client_id: Option<String>,
@@ -439,6 +439,17 @@ pub(crate) struct TokenForm {
     refresh_token: Option<String>,
     scope: Option<String>,
     resource: Option<String>,
+}
+
+// Secrets stay out of debug output.
+impl std::fmt::Debug for TokenForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenForm")
+            .field("grant_type", &self.grant_type)
+            .field("client_id", &self.client_id)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `POST /oauth/token`.
@@ -600,6 +611,15 @@ fn client_credentials(
         code_challenge: None,
     };
     issue_access_token(server, base, &grant, &grant.scopes, true, false)
+}
+
+/// The client secret alone, from HTTP Basic or the form: an access key
+/// identifies its machine by itself, so no client_id is needed.
+pub(crate) fn presented_secret(headers: &HeaderMap, form: &TokenForm) -> Option<String> {
+    if headers.contains_key(AUTHORIZATION) {
+        return client_secret(headers, form).map(|(_, secret)| secret);
+    }
+    form.client_secret.clone()
 }
 
 /// `client_id` and `client_secret` from HTTP Basic or the form.

@@ -5,6 +5,7 @@ mod body;
 mod error;
 mod health;
 mod host_guard;
+mod machine_token;
 mod mcp_guard;
 mod oauth;
 mod request_id;
@@ -43,6 +44,8 @@ pub(crate) struct AppState {
     pub(crate) authorization_server: AuthorizationServer,
     /// The embedded authorization server (demo mode only).
     pub(crate) demo_auth: Option<Arc<crate::demo_auth::DemoAuthServer>>,
+    /// Descope's access-key exchange (production only).
+    pub(crate) access_keys: Option<Arc<core_auth::AccessKeyExchange>>,
 }
 
 impl AppState {
@@ -120,6 +123,7 @@ pub(crate) fn router(state: AppState, mcp: crate::mcp::McpService) -> Router {
             get(demo_auth::authorize).post(demo_auth::decide),
         )
         .route(demo_auth::TOKEN_PATH, post(demo_auth::token))
+        .route("/auth/token", post(machine_token::token))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             host_guard::check_host,
