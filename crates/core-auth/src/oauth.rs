@@ -44,6 +44,42 @@ pub fn token_digest(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
 }
 
+/// What a token endpoint answered.
+#[derive(Debug)]
+pub struct TokenEndpointReply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The JSON body (RFC 6749 §5.1 or §5.2).
+    pub body: serde_json::Value,
+}
+
+/// POSTs a form to an OAuth token endpoint (authorization-code exchange by
+/// the login helper), with HTTP Basic client authentication when given.
+pub async fn post_token_request(
+    token_url: &str,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> Result<TokenEndpointReply, String> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|err| format!("HTTP client: {err}"))?;
+    let mut request = client.post(token_url).form(form);
+    if let Some((id, secret)) = basic {
+        request = request.basic_auth(id, Some(secret));
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|err| format!("cannot reach {token_url}: {err}"))?;
+    let status = response.status().as_u16();
+    let body = response
+        .json()
+        .await
+        .map_err(|err| format!("{token_url} did not answer JSON: {err}"))?;
+    Ok(TokenEndpointReply { status, body })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

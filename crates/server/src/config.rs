@@ -47,6 +47,12 @@ pub(crate) const ENV_VARS: &[(&str, &str, EnvValue)] = &[
     ("DESCOPE_DEMO_MODE", "descope.demo_mode", EnvValue::Parsed),
     ("DESCOPE_BASE_URL", "descope.base_url", EnvValue::Text),
     ("DESCOPE_JWKS_URL", "descope.jwks_url", EnvValue::Text),
+    ("DESCOPE_CLIENT_ID", "descope.client_id", EnvValue::Text),
+    (
+        "DESCOPE_CLIENT_SECRET",
+        "descope.client_secret",
+        EnvValue::Text,
+    ),
     (
         "JWKS_REFETCH_INTERVAL_SECS",
         "descope.jwks_refetch_interval_secs",
@@ -110,7 +116,7 @@ pub(crate) struct ServerSection {
     pub(crate) public_url: String,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DescopeSection {
     pub(crate) project_id: String,
@@ -119,6 +125,21 @@ pub(crate) struct DescopeSection {
     pub(crate) jwks_url: String,
     pub(crate) jwks_refetch_interval_secs: u64,
     pub(crate) jwks_refresh_secs: u64,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: String,
+}
+
+impl std::fmt::Debug for DescopeSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DescopeSection")
+            .field("project_id", &self.project_id)
+            .field("demo_mode", &self.demo_mode)
+            .field("base_url", &self.base_url)
+            .field("jwks_url", &self.jwks_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -13,6 +13,7 @@ use core_auth::{
 
 use crate::config::Config;
 use crate::demo_auth::DemoAuthServer;
+use crate::http::login::DescopeClient;
 
 /// The file, inside `DATA_DIR`, that holds the demo server's signing key.
 const DEMO_KEY_FILE: &str = "demo-signing-key.der";
@@ -45,6 +46,8 @@ pub(crate) struct Identity {
     pub(crate) demo_auth: Option<Arc<DemoAuthServer>>,
     /// Descope's access-key exchange (production only).
     pub(crate) access_keys: Option<Arc<AccessKeyExchange>>,
+    /// The inbound app the login helper signs in through (production only).
+    pub(crate) login_client: Option<DescopeClient>,
 }
 
 /// The base URLs clients may use to reach this server: `PUBLIC_URL`, or
@@ -127,6 +130,7 @@ pub(crate) async fn build(config: &Config, bases: &[String]) -> anyhow::Result<I
             authorization_server: AuthorizationServer::Demo,
             demo_auth: Some(Arc::new(demo_auth)),
             access_keys: None,
+            login_client: None,
         });
     }
 
@@ -163,6 +167,15 @@ pub(crate) async fn build(config: &Config, bases: &[String]) -> anyhow::Result<I
         access_keys: Some(Arc::new(
             AccessKeyExchange::new(base, project).map_err(anyhow::Error::msg)?,
         )),
+        login_client: Some(config.descope.client_id.trim())
+            .filter(|id| !id.is_empty())
+            .map(|client_id| DescopeClient {
+                client_id: client_id.to_owned(),
+                client_secret: Some(config.descope.client_secret.trim().to_owned())
+                    .filter(|secret| !secret.is_empty()),
+                authorize_url: format!("{base}/oauth2/v1/apps/authorize"),
+                token_url: format!("{base}/oauth2/v1/apps/token"),
+            }),
     })
 }
 

@@ -132,6 +132,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         authorization_server: identity.authorization_server,
         demo_auth: identity.demo_auth,
         access_keys: identity.access_keys,
+        login: Arc::new(http::login::LoginHelper::new(identity.login_client)),
     };
     let app = http::router(state, mcp);
 

@@ -47,6 +47,14 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// The consent id in a consent page's form.
+fn consent_id(html: &str) -> &str {
+    html.split("name=\"consent\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("consent id in the form")
+}
+
 /// Runs authorize + consent and returns the authorization code.
 fn authorize(server: &Server, client_id: &str, scope: &str) -> String {
     let page = no_redirects()
@@ -70,11 +78,7 @@ fn authorize(server: &Server, client_id: &str, scope: &str) -> String {
             "the consent page lists {requested}"
         );
     }
-    let consent = html
-        .split("name=\"consent\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("consent id in the form");
+    let consent = consent_id(&html);
     let decision = no_redirects()
         .post(server.url("/oauth/authorize"))
         .form(&[("consent", consent), ("decision", "approve")])
@@ -325,4 +329,109 @@ fn registration_refuses_unsafe_redirect_uris() {
     assert_eq!(response.status().as_u16(), 400);
     let body: Value = response.json().expect("json");
     assert_eq!(body["error"], "invalid_redirect_uri");
+}
+
+/// Follows one redirect by hand, returning the response at `Location`.
+fn follow(response: &reqwest::blocking::Response) -> reqwest::blocking::Response {
+    assert_eq!(response.status().as_u16(), 302, "expected a redirect");
+    let location = response.headers()["location"].to_str().expect("location");
+    no_redirects()
+        .get(location)
+        .send()
+        .expect("follow redirect")
+}
+
+#[test]
+fn the_login_helper_ends_on_a_page_with_a_working_token() {
+    let server = Server::start(&Sandbox::new());
+    let start = no_redirects()
+        .get(server.url("/auth/login"))
+        .send()
+        .expect("login");
+    let consent = follow(&start);
+    assert_eq!(consent.status().as_u16(), 200);
+    let html = consent.text().expect("consent page");
+    assert!(
+        html.contains("tools:ping"),
+        "the consent page lists the scopes"
+    );
+    let approved = no_redirects()
+        .post(server.url("/oauth/authorize"))
+        .form(&[("consent", consent_id(&html)), ("decision", "approve")])
+        .send()
+        .expect("approve");
+    let landing = follow(&approved);
+    assert_eq!(landing.status().as_u16(), 200);
+    let page = landing.text().expect("token page");
+    let token = page
+        .split("<pre id=\"access-token\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .expect("the page shows the token");
+    assert!(
+        page.contains("mcpServers"),
+        "the page shows an MCP client configuration"
+    );
+    assert!(page.contains(&format!("{}/mcp", server.base_url())));
+
+    let reply = post_tool(&server, "ping", Some(token), "{}");
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["structuredContent"]["principal_id"], "demo-user");
+}
+
+#[test]
+fn a_callback_with_an_unknown_state_is_refused() {
+    let server = Server::start(&Sandbox::new());
+    let response = no_redirects()
+        .get(server.url("/auth/callback?code=abc&state=forged"))
+        .send()
+        .expect("callback");
+    assert_eq!(response.status().as_u16(), 400);
+    assert!(
+        response
+            .text()
+            .expect("page")
+            .contains("unknown or has expired")
+    );
+}
+
+#[test]
+fn the_login_helper_needs_a_client_id_in_production() {
+    let descope = e2e::FakeDescope::start();
+    let server = Server::start_with(&Sandbox::new(), descope.launch());
+    let response = no_redirects()
+        .get(server.url("/auth/login"))
+        .send()
+        .expect("login");
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(response.text().expect("page").contains("DESCOPE_CLIENT_ID"));
+
+    let configured = Server::start_with(
+        &Sandbox::new(),
+        descope.launch().env("DESCOPE_CLIENT_ID", "app-client-1"),
+    );
+    let response = no_redirects()
+        .get(configured.url("/auth/login"))
+        .send()
+        .expect("login");
+    assert_eq!(response.status().as_u16(), 302);
+    let location = response.headers()["location"].to_str().expect("location");
+    assert!(
+        location.starts_with(&format!("{}/oauth2/v1/apps/authorize?", descope.base_url())),
+        "{location}"
+    );
+    assert!(
+        location.contains("code_challenge_method=S256"),
+        "{location}"
+    );
+    assert!(location.contains("client_id=app-client-1"), "{location}");
+    let url = reqwest::Url::parse(location).expect("url");
+    let redirect = url
+        .query_pairs()
+        .find(|(key, _)| key == "redirect_uri")
+        .map(|(_, value)| value.into_owned());
+    assert_eq!(
+        redirect,
+        Some(format!("{}/auth/callback", configured.base_url()))
+    );
 }

@@ -8,7 +8,7 @@
 //! Descope's. The signed-in user is always the configured demo principal: the
 //! consent page is the only interaction.
 
-mod page;
+pub(crate) mod page;
 mod store;
 
 use std::sync::{Arc, Mutex};
@@ -198,6 +198,19 @@ pub(crate) async fn register(State(state): State<AppState>, body: axum::body::By
         "response_types": ["code"],
     });
     (StatusCode::CREATED, no_store(), Json(body)).into_response()
+}
+
+impl DemoAuthServer {
+    /// Registers a client from inside the server (the login helper).
+    pub(crate) fn register_client(&self, name: &str, redirect_uri: &str) -> Option<String> {
+        let client_id = random_token().ok()?;
+        let client = Client {
+            name: Some(name.to_owned()),
+            redirect_uris: vec![redirect_uri.to_owned()],
+        };
+        self.store().register(client_id.clone(), client).ok()?;
+        Some(client_id)
+    }
 }
 
 /// OAuth 2.1 redirect URIs: https, or http on a loopback host; no fragment.

@@ -5,6 +5,7 @@ mod body;
 mod error;
 mod health;
 mod host_guard;
+pub(crate) mod login;
 mod machine_token;
 mod mcp_guard;
 mod oauth;
@@ -46,6 +47,8 @@ pub(crate) struct AppState {
     pub(crate) demo_auth: Option<Arc<crate::demo_auth::DemoAuthServer>>,
     /// Descope's access-key exchange (production only).
     pub(crate) access_keys: Option<Arc<core_auth::AccessKeyExchange>>,
+    /// The browser login helper's state.
+    pub(crate) login: Arc<login::LoginHelper>,
 }
 
 impl AppState {
@@ -124,6 +127,8 @@ pub(crate) fn router(state: AppState, mcp: crate::mcp::McpService) -> Router {
         )
         .route(demo_auth::TOKEN_PATH, post(demo_auth::token))
         .route("/auth/token", post(machine_token::token))
+        .route("/auth/login", get(login::login))
+        .route("/auth/callback", get(login::callback))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             host_guard::check_host,

@@ -1,0 +1,277 @@
+//! The browser login helper: `GET /auth/login` starts authorization code +
+//! PKCE against the configured authorization server (Descope, or the demo
+//! one), `GET /auth/callback` finishes it and shows the token with a
+//! ready-to-paste MCP client configuration.
+//!
+//! The helper is an ordinary OAuth client of whichever server issues tokens:
+//! it talks to the demo server over HTTP exactly as it talks to Descope.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, State};
+use axum::http::header::LOCATION;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use core_auth::{pkce_s256, post_token_request, random_token};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use crate::demo_auth::page::{self, escape};
+use crate::demo_auth::{AUTHORIZE_PATH, TOKEN_PATH, with_query};
+
+/// How long a started login may take to come back.
+const LOGIN_TTL: Duration = Duration::from_secs(600);
+/// How many logins may be in flight at once.
+const MAX_PENDING: usize = 1000;
+
+/// The OAuth client settings for Descope's inbound app.
+#[derive(Clone)]
+pub(crate) struct DescopeClient {
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Option<String>,
+    pub(crate) authorize_url: String,
+    pub(crate) token_url: String,
+}
+
+struct Pending {
+    verifier: String,
+    redirect_uri: String,
+    client_id: String,
+    token_url: String,
+    base: String,
+    started: Instant,
+}
+
+/// Logins in flight, by `state`.
+#[derive(Default)]
+pub(crate) struct LoginHelper {
+    descope: Option<DescopeClient>,
+    pending: Mutex<HashMap<String, Pending>>,
+    /// The helper's own client id at the demo server, per base URL.
+    demo_clients: Mutex<HashMap<String, String>>,
+}
+
+impl LoginHelper {
+    pub(crate) fn new(descope: Option<DescopeClient>) -> Self {
+        Self {
+            descope,
+            ..Self::default()
+        }
+    }
+}
+
+/// `GET /auth/login`.
+pub(crate) async fn login(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let base = state.request_base(&headers);
+    let redirect_uri = format!("{base}/auth/callback");
+    let helper = &state.login;
+    let (client_id, authorize_url, token_url) = if let Some(demo) = &state.demo_auth {
+        let client_id = {
+            let mut clients = helper
+                .demo_clients
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            match clients.get(&base) {
+                Some(id) => id.clone(),
+                None => {
+                    match demo.register_client("orchestrator-mcp login helper", &redirect_uri) {
+                        Some(id) => {
+                            clients.insert(base.clone(), id.clone());
+                            id
+                        }
+                        None => {
+                            return page::error(
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "The demo server could not register the login helper; try again.",
+                            );
+                        }
+                    }
+                }
+            }
+        };
+        (
+            client_id,
+            format!("{base}{AUTHORIZE_PATH}"),
+            format!("{base}{TOKEN_PATH}"),
+        )
+    } else if let Some(descope) = &helper.descope {
+        (
+            descope.client_id.clone(),
+            descope.authorize_url.clone(),
+            descope.token_url.clone(),
+        )
+    } else {
+        return page::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The login helper needs an OAuth client: set DESCOPE_CLIENT_ID to your Descope inbound app's client id, and register this server's /auth/callback URL with it.",
+        );
+    };
+    let (Ok(verifier), Ok(login_state)) = (random_token(), random_token()) else {
+        return page::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Could not start the login.",
+        );
+    };
+    {
+        let mut pending = helper.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.retain(|_, login| login.started.elapsed() < LOGIN_TTL);
+        if pending.len() >= MAX_PENDING {
+            return page::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many logins in progress; try again later.",
+            );
+        }
+        pending.insert(
+            login_state.clone(),
+            Pending {
+                verifier: verifier.clone(),
+                redirect_uri: redirect_uri.clone(),
+                client_id: client_id.clone(),
+                token_url,
+                base: base.clone(),
+                started: Instant::now(),
+            },
+        );
+    }
+    let scopes = state.scope_names().join(" ");
+    let resource = format!("{base}/mcp");
+    let challenge = pkce_s256(&verifier);
+    let location = with_query(
+        &authorize_url,
+        &[
+            ("response_type", "code"),
+            ("client_id", &client_id),
+            ("redirect_uri", &redirect_uri),
+            ("scope", &scopes),
+            ("state", &login_state),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("resource", &resource),
+        ],
+    );
+    match HeaderValue::from_str(&location) {
+        Ok(value) => (StatusCode::FOUND, [(LOCATION, value)]).into_response(),
+        Err(_) => page::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Could not build the authorization URL.",
+        ),
+    }
+}
+
+/// The callback's query.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `GET /auth/callback`: exchanges the code and shows the token.
+pub(crate) async fn callback(
+    State(state): State<AppState>,
+    Query(query): Query<CallbackQuery>,
+) -> Response {
+    let Some(pending) = query.state.as_deref().and_then(|key| {
+        let mut pending = state
+            .login
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        pending
+            .remove(key)
+            .filter(|login| login.started.elapsed() < LOGIN_TTL)
+    }) else {
+        return page::error(
+            StatusCode::BAD_REQUEST,
+            "This login is unknown or has expired. Start again at /auth/login.",
+        );
+    };
+    if let Some(error) = &query.error {
+        let description = query.error_description.as_deref().unwrap_or("");
+        return page::error(
+            StatusCode::BAD_REQUEST,
+            &format!("The authorization server refused: {error} {description}"),
+        );
+    }
+    let Some(code) = query.code.as_deref() else {
+        return page::error(StatusCode::BAD_REQUEST, "The callback carries no code.");
+    };
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", pending.redirect_uri.as_str()),
+        ("client_id", pending.client_id.as_str()),
+        ("code_verifier", pending.verifier.as_str()),
+    ];
+    let secret = state
+        .login
+        .descope
+        .as_ref()
+        .filter(|_| state.demo_auth.is_none())
+        .and_then(|d| {
+            d.client_secret
+                .as_deref()
+                .map(|s| (d.client_id.as_str(), s))
+        });
+    let reply = match post_token_request(&pending.token_url, &form, secret).await {
+        Ok(reply) => reply,
+        Err(err) => {
+            return page::error(
+                StatusCode::BAD_GATEWAY,
+                &format!("The token request failed: {err}"),
+            );
+        }
+    };
+    let Some(token) = reply.body.get("access_token").and_then(|t| t.as_str()) else {
+        let error = reply
+            .body
+            .get("error_description")
+            .or_else(|| reply.body.get("error"));
+        return page::error(
+            StatusCode::BAD_GATEWAY,
+            &format!(
+                "The token endpoint answered {} without a token: {}",
+                reply.status,
+                error.map(ToString::to_string).unwrap_or_default()
+            ),
+        );
+    };
+    token_page(
+        &pending.base,
+        token,
+        reply.body.get("expires_in").and_then(|e| e.as_u64()),
+    )
+}
+
+fn token_page(base: &str, token: &str, expires_in: Option<u64>) -> Response {
+    let config = json!({
+        "mcpServers": {
+            "orchestrator": {
+                "url": format!("{base}/mcp"),
+                "headers": { "Authorization": format!("Bearer {token}") }
+            }
+        }
+    });
+    let config = serde_json::to_string_pretty(&config).unwrap_or_default();
+    let curl = format!(
+        "curl -X POST {base}/tools/ping \\\n  -H \"Authorization: Bearer {token}\" \\\n  -H \"Content-Type: application/json\" \\\n  -d '{{\"message\": \"test\"}}'"
+    );
+    let lifetime = expires_in.map_or(String::new(), |secs| {
+        format!(" It expires in {} minutes.", secs / 60)
+    });
+    let body = format!(
+        "<h1>Signed in</h1><p>Your access token.{}</p><pre id=\"access-token\">{}</pre>\
+         <h2>MCP client configuration</h2><pre id=\"mcp-config\">{}</pre>\
+         <h2>Try it</h2><pre id=\"curl\">{}</pre>\
+         <p class=\"note\">Treat the token like a password: anyone holding it can call tools as you.</p>",
+        escape(&lifetime),
+        escape(token),
+        escape(&config),
+        escape(&curl),
+    );
+    page::html(StatusCode::OK, "Signed in", &body)
+}
