@@ -32,6 +32,8 @@ enum Task {
     Test,
     /// Check formatting and run clippy with warnings denied.
     Lint,
+    /// Run the benchmarks and print their figures against the targets.
+    Bench,
 }
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Task::Run { args } => run(&args),
         Task::Test => test(),
         Task::Lint => lint(),
+        Task::Bench => bench(),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -106,8 +109,10 @@ fn test() -> anyhow::Result<()> {
     let mut build = cargo();
     build.args(["build", "--workspace"]);
     status(build)?;
+    let python = python_environment()?;
     let mut test = cargo();
-    test.args(["test", "--workspace", "--no-fail-fast"]);
+    test.args(["test", "--workspace", "--no-fail-fast"])
+        .env(PYTHON_ENV_VAR, &python);
     let totals = run_counting_tests(test)?;
     // One closing line for the whole run; cargo's own last line is only the
     // last crate's doc-tests.
@@ -122,6 +127,44 @@ fn test() -> anyhow::Result<()> {
         bail!("no test ran");
     }
     Ok(())
+}
+
+/// Tells the end-to-end tests which Python has the MCP SDK installed.
+const PYTHON_ENV_VAR: &str = "ORCHESTRATOR_TEST_PYTHON";
+
+/// A virtual environment under `target/` with the Python packages the
+/// end-to-end tests use (the official MCP Python SDK), installed from PyPI
+/// with the pinned versions in `tests/python/requirements.txt`. Reinstalled
+/// only when that file changes.
+fn python_environment() -> anyhow::Result<PathBuf> {
+    let venv = target_dir().join("python");
+    let python = venv.join("bin").join("python");
+    let requirements = root().join("tests/python/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements)
+        .with_context(|| format!("reading {}", requirements.display()))?;
+    let stamp = venv.join("installed-requirements.txt");
+    if python.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str())
+    {
+        return Ok(python);
+    }
+    let mut create = Command::new("python3");
+    create.args(["-m", "venv"]).arg(&venv);
+    status(create)
+        .context("creating the Python environment for the tests (needs python3 with venv)")?;
+    let mut install = Command::new(&python);
+    install
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(&requirements);
+    status(install).context("installing the Python test packages")?;
+    std::fs::write(&stamp, wanted)?;
+    Ok(python)
 }
 
 #[derive(Debug, Default)]
@@ -167,6 +210,47 @@ fn parse_test_result(line: &str) -> Option<(u64, u64, u64)> {
             .and_then(|n| n.trim().parse().ok())
     };
     Some((count(" passed")?, count(" failed")?, count(" ignored")?))
+}
+
+/// One benchmark figure: criterion's median, in nanoseconds.
+fn median_ns(group: &str, name: &str) -> anyhow::Result<f64> {
+    let path = target_dir()
+        .join("criterion")
+        .join(group)
+        .join(name)
+        .join("new/estimates.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let estimates: serde_json::Value = serde_json::from_str(&text)?;
+    estimates["median"]["point_estimate"]
+        .as_f64()
+        .with_context(|| format!("{} has no median", path.display()))
+}
+
+fn bench() -> anyhow::Result<()> {
+    let mut verify = cargo();
+    verify.args(["bench", "--package", "core-auth", "--bench", "verify"]);
+    status(verify)?;
+
+    let raw = median_ns("token_verification", "raw_rsa2048_verify")?;
+    let cold = median_ns("token_verification", "cold_verify")?;
+    let warm = median_ns("token_verification", "warm_verify")?;
+    let ratio = cold / raw;
+    let verdict = |ok: bool| if ok { "meets target" } else { "MISSES target" };
+    println!();
+    println!("token verification (medians, one run)");
+    println!("  raw RSA-2048 verify     {:>10.2} µs", raw / 1000.0);
+    println!(
+        "  cold verify (miss)      {:>10.2} µs   {ratio:.2}x raw   target <= 1.30x: {}",
+        cold / 1000.0,
+        verdict(ratio <= 1.3)
+    );
+    println!(
+        "  warm verify (cache hit) {:>10.3} µs   target < 1 µs: {}",
+        warm / 1000.0,
+        verdict(warm < 1000.0)
+    );
+    Ok(())
 }
 
 fn lint() -> anyhow::Result<()> {

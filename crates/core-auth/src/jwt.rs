@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
 
 use crate::cache::TokenCache;
@@ -106,9 +106,9 @@ impl JwtVerifier {
         token: &str,
     ) -> Result<(Principal, Option<Duration>), AuthError> {
         let header = read_header(token)?;
-        let algorithm = self.allowed_algorithm(&header)?;
-        let kid = match header.get("kid") {
-            Some(Value::String(kid)) if !kid.is_empty() => kid.as_str(),
+        let algorithm = self.allowed_algorithm(header.alg.as_deref())?;
+        let kid = match header.kid.as_deref() {
+            Some(kid) if !kid.is_empty() => kid,
             _ => {
                 return Err(AuthError::InvalidToken(
                     "Token header has no `kid`: the signing key cannot be chosen".to_owned(),
@@ -117,17 +117,21 @@ impl JwtVerifier {
         };
         let key = self.keys.key(kid).await?;
 
-        let mut validation = Validation::new(algorithm);
-        validation.leeway = self.config.leeway.as_secs();
-        validation.validate_exp = self.config.verify_expiration;
-        validation.validate_nbf = true;
-        // Audience and issuer are checked below, with the Descope rules.
-        validation.validate_aud = false;
-        validation.required_spec_claims = Default::default();
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
-            .map_err(|err| AuthError::InvalidToken(describe(err.kind())))?;
-        let claims = data.claims;
-
+        // The signature first: nothing in the payload is looked at before
+        // it is known to come from the key's owner.
+        let (signing_input, signature) = token
+            .rsplit_once('.')
+            .ok_or_else(|| AuthError::InvalidToken("Malformed token".to_owned()))?;
+        let signed =
+            jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), &key, algorithm)
+                .map_err(|err| AuthError::InvalidToken(describe(err.kind())))?;
+        if !signed {
+            return Err(AuthError::InvalidToken(
+                "Invalid token signature".to_owned(),
+            ));
+        }
+        let claims = read_claims(signing_input)?;
+        self.check_time(&claims)?;
         self.check_required(&claims)?;
         self.check_issuer(&claims)?;
         self.check_audience(&claims)?;
@@ -136,14 +140,11 @@ impl JwtVerifier {
         Ok((principal, expires_in(&claims)))
     }
 
-    fn allowed_algorithm(&self, header: &Map<String, Value>) -> Result<Algorithm, AuthError> {
-        let name = match header.get("alg") {
-            Some(Value::String(name)) => name.as_str(),
-            _ => {
-                return Err(AuthError::InvalidToken(
-                    "Token header has no `alg`".to_owned(),
-                ));
-            }
+    fn allowed_algorithm(&self, alg: Option<&str>) -> Result<Algorithm, AuthError> {
+        let Some(name) = alg else {
+            return Err(AuthError::InvalidToken(
+                "Token header has no `alg`".to_owned(),
+            ));
         };
         let refused = || {
             let accepted: Vec<String> = self
@@ -178,6 +179,42 @@ impl JwtVerifier {
         } else {
             Err(refused())
         }
+    }
+
+    /// `exp` (unless switched off) and `nbf`, with the configured leeway.
+    fn check_time(&self, claims: &Map<String, Value>) -> Result<(), AuthError> {
+        let now = unix_now();
+        let leeway = self.config.leeway.as_secs_f64();
+        if self.config.verify_expiration {
+            match claims.get("exp") {
+                Some(exp) => {
+                    let exp = exp.as_f64().ok_or_else(|| {
+                        AuthError::InvalidToken(
+                            "Invalid token claims: `exp` must be a number".to_owned(),
+                        )
+                    })?;
+                    if now > exp + leeway {
+                        return Err(AuthError::InvalidToken("Token has expired".to_owned()));
+                    }
+                }
+                None => {
+                    return Err(AuthError::InvalidToken(
+                        "Token is missing the required claim `exp`".to_owned(),
+                    ));
+                }
+            }
+        }
+        if let Some(nbf) = claims.get("nbf") {
+            let nbf = nbf.as_f64().ok_or_else(|| {
+                AuthError::InvalidToken("Invalid token claims: `nbf` must be a number".to_owned())
+            })?;
+            if now + leeway < nbf {
+                return Err(AuthError::InvalidToken(
+                    "Token is not valid yet (`nbf` is in the future)".to_owned(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn check_required(&self, claims: &Map<String, Value>) -> Result<(), AuthError> {
@@ -272,8 +309,17 @@ impl TokenVerifier for JwtVerifier {
     }
 }
 
+/// The two header fields the verifier reads; the rest is ignored.
+#[derive(serde::Deserialize)]
+struct JwtHeader {
+    #[serde(default)]
+    alg: Option<String>,
+    #[serde(default)]
+    kid: Option<String>,
+}
+
 /// The decoded header, without trusting anything in it yet.
-fn read_header(token: &str) -> Result<Map<String, Value>, AuthError> {
+fn read_header(token: &str) -> Result<JwtHeader, AuthError> {
     let malformed = |why: &str| AuthError::InvalidToken(format!("Malformed token: {why}"));
     let mut segments = token.split('.');
     let (Some(header), Some(_payload), Some(_signature), None) = (
@@ -287,9 +333,26 @@ fn read_header(token: &str) -> Result<Map<String, Value>, AuthError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(header)
         .map_err(|_| malformed("the header is not base64url"))?;
+    // A header with `alg` or `kid` of another type is as malformed as one
+    // that is not JSON at all.
+    serde_json::from_slice(&bytes)
+        .map_err(|_| malformed("the header is not a JSON object with string `alg` and `kid`"))
+}
+
+/// The payload of a token whose signature has been verified.
+fn read_claims(signing_input: &str) -> Result<Map<String, Value>, AuthError> {
+    let payload = signing_input
+        .split_once('.')
+        .map(|(_, payload)| payload)
+        .ok_or_else(|| AuthError::InvalidToken("Malformed token".to_owned()))?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| {
+        AuthError::InvalidToken("Malformed token: the claims are not base64url".to_owned())
+    })?;
     match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(malformed("the header is not a JSON object")),
+        Ok(Value::Object(claims)) => Ok(claims),
+        _ => Err(AuthError::InvalidToken(
+            "Malformed token: the claims are not a JSON object".to_owned(),
+        )),
     }
 }
 

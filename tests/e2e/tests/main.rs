@@ -9,6 +9,7 @@ mod health;
 mod logging;
 mod mcp;
 mod plugins;
+mod python_sdk;
 mod rest;
 mod startup;
 mod util;

@@ -1,0 +1,49 @@
+//! The official MCP Python SDK as the client: it discovers the metadata from
+//! the 401, registers, authorizes with PKCE against the demo authorization
+//! server, gets a token and calls `ping` (tests/python/mcp_oauth_client.py).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use e2e::{Sandbox, Server, workspace_root};
+
+/// The Python that has the SDK: set by `cargo xtask test`.
+fn python() -> PathBuf {
+    let python = std::env::var_os("ORCHESTRATOR_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/python/bin/python"));
+    assert!(
+        python.is_file(),
+        "{} is missing: run the tests with `cargo xtask test`, which installs the MCP Python SDK",
+        python.display()
+    );
+    python
+}
+
+#[test]
+fn the_mcp_python_sdk_completes_oauth_and_calls_ping() {
+    let server = Server::start(&Sandbox::new());
+    let output = Command::new(python())
+        .arg(workspace_root().join("tests/python/mcp_oauth_client.py"))
+        .arg(server.base_url())
+        .output()
+        .expect("run the Python client");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("python mcp sdk: ok"),
+        "the Python SDK client failed ({}):\n{stdout}\n{stderr}\nserver log:\n{}",
+        output.status,
+        server.logs()
+    );
+    // The SDK really went through the authorization server.
+    let logs = server.logs();
+    assert!(
+        logs.contains("demo client registered"),
+        "no dynamic registration:\n{logs}"
+    );
+    assert!(
+        logs.contains("demo token issued"),
+        "no token issued:\n{logs}"
+    );
+}
