@@ -110,6 +110,10 @@ fn test() -> anyhow::Result<()> {
     build.args(["build", "--workspace"]);
     status(build)?;
     let python = python_environment()?;
+    // Headless Chromium for the browser tests, from Debian's packages.
+    let mut browser = Command::new("bash");
+    browser.arg(root().join("tests/browser/install.sh"));
+    status(browser).context("installing Chromium for the browser tests")?;
     let mut test = cargo();
     test.args(["test", "--workspace", "--no-fail-fast"])
         .env(PYTHON_ENV_VAR, &python);

@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod browser;
 pub mod descope;
 
+pub use browser::Browser;
 pub use descope::FakeDescope;
 
 /// The static demo token from `config/default.toml`.

@@ -4,6 +4,7 @@
 //! One test binary (fast to link); one module per surface.
 
 mod auth;
+mod browser;
 mod demo_oauth;
 mod health;
 mod logging;
