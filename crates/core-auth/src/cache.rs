@@ -61,6 +61,10 @@ impl TokenCache {
             return;
         }
         let now = Instant::now();
+        // An absurd configured TTL must not overflow the clock.
+        let Some(expires_at) = now.checked_add(lifetime) else {
+            return;
+        };
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= self.capacity && !entries.contains_key(&hash) {
             entries.retain(|_, entry| entry.expires_at > now);
@@ -79,7 +83,7 @@ impl TokenCache {
             hash,
             Entry {
                 principal,
-                expires_at: now + lifetime,
+                expires_at,
             },
         );
     }

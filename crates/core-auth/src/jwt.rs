@@ -137,7 +137,7 @@ impl JwtVerifier {
         self.check_audience(&claims)?;
         self.check_issued_at(&claims)?;
         let principal = principal_from_claims(&claims)?;
-        Ok((principal, expires_in(&claims)))
+        Ok((principal, self.cacheable_for(&claims)))
     }
 
     fn allowed_algorithm(&self, alg: Option<&str>) -> Result<Algorithm, AuthError> {
@@ -388,10 +388,27 @@ fn unix_now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// How long until `exp`, if the token has one in the future.
-fn expires_in(claims: &Map<String, Value>) -> Option<Duration> {
-    let exp = claims.get("exp")?.as_f64()?;
-    Some(Duration::from_secs_f64((exp - unix_now()).max(0.0)))
+impl JwtVerifier {
+    /// How long a verified token may be served from the cache: until `exp`,
+    /// and never past the point where `iat` makes it too old.
+    fn cacheable_for(&self, claims: &Map<String, Value>) -> Option<Duration> {
+        let now = unix_now();
+        let until_exp = claims
+            .get("exp")
+            .and_then(Value::as_f64)
+            .map(|exp| exp - now);
+        let until_too_old = claims
+            .get("iat")
+            .and_then(Value::as_f64)
+            .map(|iat| iat + self.config.max_token_age.as_secs_f64() - now);
+        let left = match (until_exp, until_too_old) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => return None,
+        };
+        // `try_`: a signed but absurd `exp` must not panic the server.
+        Some(Duration::try_from_secs_f64(left.max(0.0)).unwrap_or(Duration::MAX))
+    }
 }
 
 #[cfg(test)]

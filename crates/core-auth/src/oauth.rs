@@ -44,13 +44,21 @@ pub fn token_digest(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
 }
 
-/// What a token endpoint answered.
-#[derive(Debug)]
+/// What a token endpoint answered. Its `Debug` hides the body, which
+/// carries tokens.
 pub struct TokenEndpointReply {
     /// The HTTP status.
     pub status: u16,
     /// The JSON body (RFC 6749 §5.1 or §5.2).
     pub body: serde_json::Value,
+}
+
+impl std::fmt::Debug for TokenEndpointReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenEndpointReply")
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
 }
 
 /// POSTs a form to an OAuth token endpoint (authorization-code exchange by

@@ -323,3 +323,28 @@ fn an_unreachable_descope_makes_the_exchange_a_502() {
     let status = response.status().as_u16();
     assert_eq!(status, 502, "{}", response.text().unwrap_or_default());
 }
+
+#[test]
+fn a_64_kib_token_is_refused_as_too_large() {
+    let server = Server::start(&Sandbox::new());
+    let token = "a".repeat(64 * 1024);
+    assert!(refusal(&server, &token).contains("too large"));
+}
+
+#[test]
+fn discovery_urls_use_the_normalised_host() {
+    let server = Server::start(&Sandbox::new());
+    let port = server
+        .base_url()
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .to_owned();
+    let response = client()
+        .get(server.url("/.well-known/oauth-protected-resource"))
+        .header("Host", format!("LOCALHOST:{port}"))
+        .send()
+        .expect("send");
+    let body: Value = response.json().expect("json");
+    assert_eq!(body["resource"], format!("http://localhost:{port}/mcp"));
+}

@@ -435,3 +435,39 @@ fn the_login_helper_needs_a_client_id_in_production() {
         Some(format!("{}/auth/callback", configured.base_url()))
     );
 }
+
+#[test]
+fn client_credentials_mint_tokens_for_this_server_only() {
+    let server = Server::start(&Sandbox::new());
+    let (status, body) = token(
+        &server,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo-machine"),
+            ("client_secret", "demo_access_key_12345"),
+            ("resource", "https://another-server.example/mcp"),
+        ],
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_target"))
+    );
+}
+
+#[test]
+fn registration_takes_small_json_only() {
+    let server = Server::start(&Sandbox::new());
+    let as_text = no_redirects()
+        .post(server.url("/oauth/register"))
+        .header("Content-Type", "text/plain")
+        .body(json!({"redirect_uris": [REDIRECT]}).to_string())
+        .send()
+        .expect("register");
+    assert_eq!(as_text.status().as_u16(), 400);
+    let huge = no_redirects()
+        .post(server.url("/oauth/register"))
+        .json(&json!({"redirect_uris": [REDIRECT], "client_name": "x".repeat(20_000)}))
+        .send()
+        .expect("register");
+    assert_eq!(huge.status().as_u16(), 400);
+}

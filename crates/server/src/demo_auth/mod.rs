@@ -123,10 +123,44 @@ pub(crate) struct Registration {
 }
 
 /// `POST /oauth/register`: registers a public client (no secret).
-pub(crate) async fn register(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+/// Registration requests larger than this are refused.
+const MAX_REGISTRATION_BYTES: usize = 8 * 1024;
+/// At most this many redirect URIs per client, each at most this long.
+const MAX_REDIRECT_URIS: usize = 10;
+const MAX_URI_LENGTH: usize = 2048;
+/// Longest client name and `state` parameter kept.
+const MAX_NAME_LENGTH: usize = 200;
+const MAX_STATE_LENGTH: usize = 1024;
+
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let Some(server) = state.demo_auth.as_deref() else {
         return not_in_demo_mode();
     };
+    // JSON only: a cross-site page cannot send it without a CORS preflight.
+    let is_json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+        });
+    if !is_json {
+        return registration_error(
+            "invalid_client_metadata",
+            "send the registration as application/json",
+        );
+    }
+    if body.len() > MAX_REGISTRATION_BYTES {
+        return registration_error(
+            "invalid_client_metadata",
+            &format!("the registration is larger than {MAX_REGISTRATION_BYTES} bytes"),
+        );
+    }
     let registration: Registration = match serde_json::from_slice(&body) {
         Ok(registration) => registration,
         Err(err) => {
@@ -140,6 +174,23 @@ pub(crate) async fn register(State(state): State<AppState>, body: axum::body::By
         return registration_error(
             "invalid_redirect_uri",
             "redirect_uris must list at least one URI",
+        );
+    }
+    if registration.redirect_uris.len() > MAX_REDIRECT_URIS
+        || registration
+            .redirect_uris
+            .iter()
+            .any(|uri| uri.len() > MAX_URI_LENGTH)
+        || registration
+            .client_name
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > MAX_NAME_LENGTH)
+    {
+        return registration_error(
+            "invalid_client_metadata",
+            &format!(
+                "at most {MAX_REDIRECT_URIS} redirect URIs of {MAX_URI_LENGTH} characters, and a client_name of {MAX_NAME_LENGTH}"
+            ),
         );
     }
     if let Some(bad) = registration
@@ -201,6 +252,43 @@ pub(crate) async fn register(State(state): State<AppState>, body: axum::body::By
 }
 
 impl DemoAuthServer {
+    /// Exchanges an authorization code from inside the server (the login
+    /// helper), through the same checks as `POST /oauth/token`. In-process,
+    /// so the helper never sends a request to a URL built from a header.
+    pub(crate) async fn exchange_code(
+        &self,
+        base: &str,
+        code: &str,
+        verifier: &str,
+        redirect_uri: &str,
+        client_id: &str,
+    ) -> Result<serde_json::Value, String> {
+        let form = TokenForm {
+            grant_type: Some("authorization_code".to_owned()),
+            code: Some(code.to_owned()),
+            redirect_uri: Some(redirect_uri.to_owned()),
+            client_id: Some(client_id.to_owned()),
+            code_verifier: Some(verifier.to_owned()),
+            ..TokenForm::default()
+        };
+        let response = authorization_code(self, base, &form);
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+            .await
+            .map_err(|err| err.to_string())?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|err| err.to_string())?;
+        if status.is_success() {
+            Ok(value)
+        } else {
+            Err(value
+                .get("error_description")
+                .and_then(|d| d.as_str())
+                .unwrap_or("the code was refused")
+                .to_owned())
+        }
+    }
+
     /// Registers a client from inside the server (the login helper).
     pub(crate) fn register_client(&self, name: &str, redirect_uri: &str) -> Option<String> {
         let client_id = random_token().ok()?;
@@ -210,6 +298,19 @@ impl DemoAuthServer {
         };
         self.store().register(client_id.clone(), client).ok()?;
         Some(client_id)
+    }
+}
+
+/// The token audience for an RFC 8707 `resource` parameter: this server's
+/// MCP URL (or base URL), and nothing else: the demo server mints tokens for
+/// this server only.
+fn checked_resource(resource: Option<&str>, base: &str) -> Option<String> {
+    match resource {
+        None => Some(format!("{base}/mcp")),
+        Some(resource) => {
+            let trimmed = resource.trim_end_matches('/');
+            (trimmed == format!("{base}/mcp") || trimmed == base).then(|| resource.to_owned())
+        }
     }
 }
 
@@ -285,6 +386,13 @@ pub(crate) async fn authorize(
         )
     };
 
+    if query
+        .state
+        .as_ref()
+        .is_some_and(|s| s.len() > MAX_STATE_LENGTH)
+    {
+        return page::error(StatusCode::BAD_REQUEST, "The state parameter is too long.");
+    }
     if query.response_type.as_deref() != Some("code") {
         return fail("unsupported_response_type", "response_type must be `code`");
     }
@@ -306,15 +414,8 @@ pub(crate) async fn authorize(
             "code_challenge must be a base64url SHA-256 (43 characters)",
         );
     }
-    let resource = match &query.resource {
-        None => format!("{base}/mcp"),
-        Some(resource)
-            if resource.trim_end_matches('/') == format!("{base}/mcp")
-                || resource.trim_end_matches('/') == base =>
-        {
-            resource.clone()
-        }
-        Some(_) => return fail("invalid_target", "resource must be this server's MCP URL"),
+    let Some(resource) = checked_resource(query.resource.as_deref(), &base) else {
+        return fail("invalid_target", "resource must be this server's MCP URL");
     };
     let known = state.scope_names();
     let requested: Vec<String> = match &query.scope {
@@ -426,6 +527,7 @@ pub(crate) async fn decide(
         resource: pending.resource,
         redirect_uri: Some(pending.redirect_uri.clone()),
         code_challenge: Some(pending.code_challenge),
+        session_ends: None,
     };
     if server.store().add_code(token_digest(&code), grant).is_err() {
         return page::error(
@@ -593,9 +695,12 @@ fn client_credentials(
     }) else {
         return invalid_client("unknown client or wrong secret");
     };
-    let resource = match &form.resource {
-        Some(resource) => resource.clone(),
-        None => format!("{base}/mcp"),
+    let Some(resource) = checked_resource(form.resource.as_deref(), base) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_target",
+            "resource must be this server's MCP URL",
+        );
     };
     let known = state.scope_names();
     let scopes: Vec<String> = match form.scope.as_deref() {
@@ -622,6 +727,7 @@ fn client_credentials(
         resource,
         redirect_uri: None,
         code_challenge: None,
+        session_ends: None,
     };
     issue_access_token(server, base, &grant, &grant.scopes, true, false)
 }
@@ -726,16 +832,26 @@ fn issue_access_token(
         let (Ok(refresh_token), Some(ttl)) = (random_token(), server.refresh_ttl) else {
             return server_error();
         };
+        // The sign-in lasts the refresh TTL from its first token; rotation
+        // never extends it.
+        let now = std::time::Instant::now();
+        let session_ends = grant
+            .session_ends
+            .or_else(|| now.checked_add(ttl))
+            .unwrap_or(now);
+        let left = session_ends.saturating_duration_since(now);
         let refreshed = Grant {
             scopes: scopes.to_vec(),
             redirect_uri: None,
             code_challenge: None,
+            session_ends: Some(session_ends),
             ..grant.clone()
         };
-        if server
-            .store()
-            .add_refresh(token_digest(&refresh_token), refreshed, ttl)
-            .is_err()
+        if left.is_zero()
+            || server
+                .store()
+                .add_refresh(token_digest(&refresh_token), refreshed, left)
+                .is_err()
         {
             return oauth_error(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -43,6 +43,9 @@ pub(crate) struct Grant {
     /// For codes: the redirect URI and PKCE challenge they were issued for.
     pub(crate) redirect_uri: Option<String>,
     pub(crate) code_challenge: Option<String>,
+    /// For refresh tokens: when the sign-in itself ends. Rotation hands out
+    /// new tokens but never extends this.
+    pub(crate) session_ends: Option<Instant>,
 }
 
 struct Expiring<T> {
@@ -66,19 +69,16 @@ impl<T> Default for ExpiringMap<T> {
 impl<T> ExpiringMap<T> {
     fn insert(&mut self, key: String, value: T, ttl: Duration) -> bool {
         let now = Instant::now();
+        let Some(expires_at) = now.checked_add(ttl) else {
+            return false;
+        };
         if self.entries.len() >= MAX_ENTRIES {
             self.entries.retain(|_, entry| entry.expires_at > now);
             if self.entries.len() >= MAX_ENTRIES {
                 return false;
             }
         }
-        self.entries.insert(
-            key,
-            Expiring {
-                value,
-                expires_at: now + ttl,
-            },
-        );
+        self.entries.insert(key, Expiring { value, expires_at });
         true
     }
 
@@ -176,6 +176,7 @@ mod tests {
             resource: "r".into(),
             redirect_uri: None,
             code_challenge: None,
+            session_ends: None,
         }
     }
 

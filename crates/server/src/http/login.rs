@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::AppState;
 use crate::demo_auth::page::{self, escape};
-use crate::demo_auth::{AUTHORIZE_PATH, TOKEN_PATH, with_query};
+use crate::demo_auth::{AUTHORIZE_PATH, with_query};
 
 /// How long a started login may take to come back.
 const LOGIN_TTL: Duration = Duration::from_secs(600);
@@ -92,11 +92,9 @@ pub(crate) async fn login(State(state): State<AppState>, headers: HeaderMap) -> 
                 }
             }
         };
-        (
-            client_id,
-            format!("{base}{AUTHORIZE_PATH}"),
-            format!("{base}{TOKEN_PATH}"),
-        )
+        // The code is exchanged in-process (see `callback`), never by a
+        // request to a URL built from the Host header.
+        (client_id, format!("{base}{AUTHORIZE_PATH}"), String::new())
     } else if let Some(descope) = &helper.descope {
         (
             descope.client_id.clone(),
@@ -161,8 +159,8 @@ pub(crate) async fn login(State(state): State<AppState>, headers: HeaderMap) -> 
     }
 }
 
-/// The callback's query.
-#[derive(Debug, Deserialize)]
+/// The callback's query. No `Debug`: it carries the code.
+#[derive(Deserialize)]
 pub(crate) struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
@@ -200,6 +198,31 @@ pub(crate) async fn callback(
     let Some(code) = query.code.as_deref() else {
         return page::error(StatusCode::BAD_REQUEST, "The callback carries no code.");
     };
+    if let Some(demo) = &state.demo_auth {
+        return match demo
+            .exchange_code(
+                &pending.base,
+                code,
+                &pending.verifier,
+                &pending.redirect_uri,
+                &pending.client_id,
+            )
+            .await
+        {
+            Ok(body) => match body.get("access_token").and_then(|t| t.as_str()) {
+                Some(token) => token_page(
+                    &pending.base,
+                    token,
+                    body.get("expires_in").and_then(|e| e.as_u64()),
+                ),
+                None => page::error(StatusCode::BAD_GATEWAY, "The demo server issued no token."),
+            },
+            Err(reason) => page::error(
+                StatusCode::BAD_REQUEST,
+                &format!("The code was refused: {reason}"),
+            ),
+        };
+    }
     let form = [
         ("grant_type", "authorization_code"),
         ("code", code),

@@ -60,12 +60,22 @@ impl AppState {
         if let Some(url) = &self.public_url {
             return url.to_string();
         }
-        let host = headers
+        // Rebuilt from the parsed authority, lower-cased and without any
+        // user-info, so the URL is the one the Host guard admitted.
+        let authority = headers
             .get(axum::http::header::HOST)
             .and_then(|value| value.to_str().ok())
-            .filter(|host| host.parse::<axum::http::uri::Authority>().is_ok())
-            .unwrap_or("localhost");
-        format!("http://{host}")
+            .and_then(|value| value.parse::<axum::http::uri::Authority>().ok());
+        match authority {
+            Some(authority) => {
+                let host = authority.host().to_ascii_lowercase();
+                match authority.port_u16() {
+                    Some(port) => format!("http://{host}:{port}"),
+                    None => format!("http://{host}"),
+                }
+            }
+            None => "http://localhost".to_owned(),
+        }
     }
 
     /// Every scope the policies know, ordered by name.
