@@ -251,3 +251,65 @@ fn the_hash_changes_with_the_policies() {
         .to_owned();
     assert_ne!(hash_a, hash_b);
 }
+
+#[test]
+fn the_catalogue_holds_the_guides_twelve_scopes() {
+    let engine = PolicyEngine::load_dir(&repo_policies()).expect("load");
+    let scopes: Vec<(&str, &str)> = engine
+        .scopes()
+        .iter()
+        .map(|s| (s.name.as_str(), s.description.as_str()))
+        .collect();
+    assert_eq!(
+        scopes,
+        [
+            ("admin:config", "Configuration management"),
+            ("admin:logs", "Access to system logs"),
+            ("legendary:architect", "Autonomous architecture generation"),
+            ("legendary:cloud", "Last mile cloud deployment"),
+            ("legendary:generate", "Complete application generation"),
+            ("legendary:prompts", "Evolutionary prompt optimization"),
+            ("legendary:quality", "Proactive quality assurance"),
+            ("tools:deploy", "Deployment management"),
+            ("tools:fix", "Self-healing and fixing"),
+            ("tools:orchestrate", "Task orchestration"),
+            ("tools:ping", "Basic connectivity testing"),
+            ("tools:review", "Code review capabilities"),
+        ]
+    );
+    let config = engine
+        .scopes()
+        .iter()
+        .find(|s| s.name == "admin:config")
+        .expect("admin:config");
+    assert_eq!(config.tools, ["reload_policies", "server_config"]);
+}
+
+#[test]
+fn each_scope_grants_its_tools_and_no_others() {
+    let engine = PolicyEngine::load_dir(&repo_policies()).expect("load");
+    for scope in engine.scopes() {
+        for tool in &scope.tools {
+            let resource = ToolResource {
+                name: tool.clone(),
+                ..ping()
+            };
+            assert!(
+                engine.is_allowed(&user(&[&scope.name]), Action::Call, &resource),
+                "{} should allow {tool}",
+                scope.name
+            );
+            let others: Vec<&str> = engine
+                .scopes()
+                .iter()
+                .filter(|other| other.name != scope.name)
+                .map(|other| other.name.as_str())
+                .collect();
+            assert!(
+                !engine.is_allowed(&user(&others), Action::Call, &resource),
+                "{tool} allowed without {}",
+                scope.name
+            );
+        }
+    }
+}

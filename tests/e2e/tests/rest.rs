@@ -50,7 +50,14 @@ fn a_missing_token_is_401_with_a_bearer_challenge() {
         server.base_url()
     );
     assert!(challenge.contains(&metadata), "{challenge}");
-    assert!(challenge.contains(r#"scope="tools:ping""#), "{challenge}");
+    // The scopes to ask for: every scope the policies know.
+    let scope = challenge
+        .split("scope=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("scope parameter");
+    assert!(scope.split(' ').any(|s| s == "tools:ping"), "{challenge}");
+    assert_eq!(scope.split(' ').count(), 12, "{challenge}");
     assert!(
         !challenge.contains("error="),
         "no error code without a token: {challenge}"
