@@ -204,6 +204,7 @@ fn a_principal_without_the_scope_is_403_naming_it() {
         "{challenge}"
     );
     assert!(challenge.contains(r#"scope="tools:ping""#), "{challenge}");
+    assert!(challenge.contains("resource_metadata="), "{challenge}");
     assert_json_snapshot!("rest_denied", canonical(&reply.body));
 }
 

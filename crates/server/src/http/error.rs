@@ -32,11 +32,28 @@ pub(crate) enum ApiError {
     HostNotAllowed(String),
     #[error("No route for {method} {path}")]
     NoRoute { method: String, path: String },
+    /// Any of the above, with the protected-resource metadata URL to put in
+    /// its challenge.
+    #[error("{error}")]
+    WithMetadata {
+        error: Box<ApiError>,
+        resource_metadata: String,
+    },
 }
 
 impl ApiError {
+    /// The same error, its challenge pointing clients at this server's
+    /// protected-resource metadata (reached at `base`).
+    pub(crate) fn pointing_at(self, base: &str) -> Self {
+        Self::WithMetadata {
+            error: Box::new(self),
+            resource_metadata: format!("{base}/.well-known/oauth-protected-resource/mcp"),
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
+            Self::WithMetadata { error, .. } => error.status(),
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Refused(CallRefusal::UnknownTool(_)) => StatusCode::NOT_FOUND,
             Self::Refused(CallRefusal::Denied { .. }) => StatusCode::FORBIDDEN,
@@ -52,6 +69,7 @@ impl ApiError {
     /// The machine-readable error code in the body.
     fn code(&self) -> &'static str {
         match self {
+            Self::WithMetadata { error, .. } => error.code(),
             Self::Unauthorized(err) => err.oauth_error_code().unwrap_or("unauthorized"),
             Self::Refused(CallRefusal::UnknownTool(_)) => "unknown_tool",
             Self::Refused(CallRefusal::Denied { .. }) => "insufficient_scope",
@@ -66,6 +84,9 @@ impl ApiError {
     }
 
     fn body(&self) -> Value {
+        if let Self::WithMetadata { error, .. } = self {
+            return error.body();
+        }
         let mut body = json!({ "error": self.code(), "message": self.to_string() });
         match self {
             Self::Refused(CallRefusal::Denied {
@@ -86,9 +107,20 @@ impl ApiError {
     /// The `WWW-Authenticate` challenge (RFC 6750 §3), where one is due.
     fn challenge(&self) -> Option<String> {
         match self {
+            Self::WithMetadata {
+                error,
+                resource_metadata,
+            } => error.challenge_with(Some(resource_metadata.clone())),
+            other => other.challenge_with(None),
+        }
+    }
+
+    fn challenge_with(&self, resource_metadata: Option<String>) -> Option<String> {
+        match self {
             Self::Unauthorized(err) => Some(bearer_challenge(&Challenge {
                 error: err.oauth_error_code(),
                 description: err.oauth_error_code().map(|_| err.to_string()),
+                resource_metadata,
                 ..Challenge::default()
             })),
             Self::Refused(CallRefusal::Denied {
@@ -96,6 +128,7 @@ impl ApiError {
             }) if !accepted_scopes.is_empty() => Some(bearer_challenge(&Challenge {
                 error: Some("insufficient_scope"),
                 scope: Some(accepted_scopes.join(" ")),
+                resource_metadata,
                 ..Challenge::default()
             })),
             _ => None,

@@ -28,7 +28,13 @@ pub(crate) async fn call_tool(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<ToolResult>, ApiError> {
-    let call = state.catalogue.authorize(&principal, &name)?;
+    let call = match state.catalogue.authorize(&principal, &name) {
+        Ok(call) => call,
+        Err(refusal) => {
+            let base = state.request_base(&headers);
+            return Err(ApiError::Refused(refusal).pointing_at(&base));
+        }
+    };
     let bytes = read_limited(&headers, body, state.max_request_bytes).await?;
     let arguments = if bytes.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Default::default())
