@@ -12,6 +12,8 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
+mod policy;
+
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "Developer tasks for orchestrator-mcp")]
 struct Cli {
@@ -34,6 +36,11 @@ enum Task {
     Lint,
     /// Run the benchmarks and print their figures against the targets.
     Bench,
+    /// Policy tooling: check, test, explain.
+    Policy {
+        #[command(subcommand)]
+        task: policy::PolicyTask,
+    },
 }
 
 fn main() -> ExitCode {
@@ -43,6 +50,7 @@ fn main() -> ExitCode {
         Task::Test => test(),
         Task::Lint => lint(),
         Task::Bench => bench(),
+        Task::Policy { task } => policy::run(task, &root()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -117,7 +125,10 @@ fn test() -> anyhow::Result<()> {
     let mut test = cargo();
     test.args(["test", "--workspace", "--no-fail-fast"])
         .env(PYTHON_ENV_VAR, &python);
-    let totals = run_counting_tests(test)?;
+    let mut totals = run_counting_tests(test)?;
+    let policies = policy::test(&root().join("policies"))?;
+    totals.passed += policies.passed;
+    totals.failed += policies.failed;
     // One closing line for the whole run; cargo's own last line is only the
     // last crate's doc-tests.
     println!(

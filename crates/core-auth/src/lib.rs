@@ -24,6 +24,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use access_key::{AccessKeyExchange, ExchangeError, ExchangedToken};
+pub use claims::principal_from_claims;
 pub use demo::{DemoPrincipalConfig, DemoVerifier};
 pub use jsonwebtoken::Algorithm;
 pub use jwks::{JwksStatus, KeySet, KeySource};

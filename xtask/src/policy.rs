@@ -1,0 +1,267 @@
+//! `cargo xtask policy check | test | explain`: the policy tooling.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use core_auth::principal_from_claims;
+use policy::{Action, Decision, PolicyEngine, ToolResource};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// What `cargo xtask policy` can do.
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyTask {
+    /// Parse and validate the policies against the schema.
+    Check {
+        /// The policy directory.
+        #[arg(long, default_value = "policies")]
+        dir: PathBuf,
+    },
+    /// Run the cases in <dir>/tests/*.toml.
+    Test {
+        /// The policy directory.
+        #[arg(long, default_value = "policies")]
+        dir: PathBuf,
+    },
+    /// Show the decision for a principal's claims and a tool, with reasons.
+    Explain {
+        /// A JSON file with the token's claims (`sub`, `scope`, `roles`, …).
+        #[arg(long)]
+        claims: PathBuf,
+        /// The tool being called.
+        #[arg(long)]
+        tool: String,
+        /// The call's arguments, as JSON.
+        #[arg(long)]
+        args: Option<String>,
+        /// The policy directory.
+        #[arg(long, default_value = "policies")]
+        dir: PathBuf,
+    },
+}
+
+/// Counts of a policy test run.
+pub(crate) struct Outcome {
+    pub(crate) passed: u64,
+    pub(crate) failed: u64,
+}
+
+pub(crate) fn run(task: PolicyTask, root: &Path) -> anyhow::Result<()> {
+    match task {
+        PolicyTask::Check { dir } => check(&root.join(dir)).map(|_| ()),
+        PolicyTask::Test { dir } => {
+            let outcome = test(&root.join(dir))?;
+            if outcome.failed > 0 {
+                bail!("{} policy test(s) failed", outcome.failed);
+            }
+            Ok(())
+        }
+        PolicyTask::Explain {
+            claims,
+            tool,
+            args,
+            dir,
+        } => explain(&root.join(dir), &claims, &tool, args.as_deref()),
+    }
+}
+
+/// Loads and validates; prints a summary or the diagnostic.
+pub(crate) fn check(dir: &Path) -> anyhow::Result<PolicyEngine> {
+    let engine = PolicyEngine::load_dir(dir).map_err(|err| anyhow::anyhow!("{err}"))?;
+    println!(
+        "policy check: {} policies, {} scopes, {} ({})",
+        engine.policy_count(),
+        engine.scopes().len(),
+        engine.hash(),
+        dir.display()
+    );
+    Ok(engine)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestFile {
+    #[serde(rename = "case", default)]
+    cases: Vec<TestCase>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestCase {
+    name: String,
+    claims: Map<String, Value>,
+    tool: String,
+    #[serde(default)]
+    plugin: Option<String>,
+    #[serde(default)]
+    read_only: bool,
+    #[serde(default)]
+    destructive: bool,
+    #[serde(default)]
+    #[allow(dead_code)] // Read once the request context carries arguments.
+    arguments: Option<Value>,
+    expect: Expected,
+    /// The `@id`s of the policies that must decide.
+    #[serde(default)]
+    policies: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, PartialEq, Eq, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum Expected {
+    Allow,
+    Deny,
+}
+
+/// Runs every case; prints each failure with the actual decision.
+pub(crate) fn test(dir: &Path) -> anyhow::Result<Outcome> {
+    let engine = check(dir)?;
+    let tests = dir.join("tests");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&tests)
+        .with_context(|| format!("reading {}", tests.display()))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    files.sort();
+    let mut outcome = Outcome {
+        passed: 0,
+        failed: 0,
+    };
+    for file in &files {
+        let text = std::fs::read_to_string(file)?;
+        let parsed: TestFile = toml::from_str(&text)
+            .with_context(|| format!("{}: not a policy test file", file.display()))?;
+        for case in parsed.cases {
+            match run_case(&engine, &case) {
+                Ok(()) => outcome.passed += 1,
+                Err(reason) => {
+                    outcome.failed += 1;
+                    println!("FAIL {}: {}: {reason}", file.display(), case.name);
+                }
+            }
+        }
+    }
+    println!(
+        "policy: {} passed, {} failed",
+        outcome.passed, outcome.failed
+    );
+    Ok(outcome)
+}
+
+impl Expected {
+    fn word(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+        }
+    }
+}
+
+fn run_case(engine: &PolicyEngine, case: &TestCase) -> Result<(), String> {
+    let principal = principal_from_claims(&case.claims).map_err(|err| format!("claims: {err}"))?;
+    let tool = ToolResource {
+        name: case.tool.clone(),
+        plugin: case.plugin.clone().unwrap_or_default(),
+        read_only: case.read_only,
+        destructive: case.destructive,
+    };
+    let decision = engine.decide(&principal, Action::Call, &tool);
+    let actual = if decision.allowed {
+        Expected::Allow
+    } else {
+        Expected::Deny
+    };
+    if actual != case.expect {
+        return Err(format!(
+            "expected {}, got {}; {}",
+            case.expect.word(),
+            actual.word(),
+            reasons(&decision)
+        ));
+    }
+    if let Some(expected) = &case.policies {
+        let mut expected = expected.clone();
+        expected.sort();
+        let mut actual = decision.policies.clone();
+        actual.sort();
+        if expected != actual {
+            return Err(format!(
+                "decided by {actual:?}, expected {expected:?}; {}",
+                reasons(&decision)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn reasons(decision: &Decision) -> String {
+    let policies = if decision.policies.is_empty() {
+        "no deciding policy (default deny)".to_owned()
+    } else {
+        format!("deciding policies {:?}", decision.policies)
+    };
+    let scopes = if decision.accepted_scopes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; would be allowed with {}",
+            decision.accepted_scopes.join(" or ")
+        )
+    };
+    let errors = if decision.errors.is_empty() {
+        String::new()
+    } else {
+        format!("; errors: {}", decision.errors.join("; "))
+    };
+    format!("{policies}{scopes}{errors}")
+}
+
+fn explain(dir: &Path, claims: &Path, tool: &str, args: Option<&str>) -> anyhow::Result<()> {
+    let engine = PolicyEngine::load_dir(dir).map_err(|err| anyhow::anyhow!("{err}"))?;
+    let text =
+        std::fs::read_to_string(claims).with_context(|| format!("reading {}", claims.display()))?;
+    let claims: Map<String, Value> = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a JSON object of claims", claims.display()))?;
+    if let Some(args) = args {
+        let _: Value = serde_json::from_str(args).context("--args is not valid JSON")?;
+    }
+    let principal =
+        principal_from_claims(&claims).map_err(|err| anyhow::anyhow!("claims: {err}"))?;
+    let decision = engine.decide(
+        &principal,
+        Action::Call,
+        &ToolResource {
+            name: tool.to_owned(),
+            plugin: String::new(),
+            read_only: false,
+            destructive: false,
+        },
+    );
+    println!("principal: {} ({})", principal.id, principal.kind.as_str());
+    println!("tool: {tool}");
+    println!(
+        "decision: {}",
+        if decision.allowed { "allow" } else { "deny" }
+    );
+    if decision.policies.is_empty() {
+        println!("deciding policies: none (default deny)");
+    } else {
+        println!("deciding policies: {}", decision.policies.join(", "));
+    }
+    if !decision.allowed {
+        if decision.accepted_scopes.is_empty() {
+            println!("no single scope would allow it");
+        } else {
+            println!(
+                "would be allowed with any of: {}",
+                decision.accepted_scopes.join(", ")
+            );
+        }
+    }
+    for error in &decision.errors {
+        println!("evaluation error: {error}");
+    }
+    Ok(())
+}
