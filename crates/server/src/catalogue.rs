@@ -5,11 +5,14 @@
 //! call came in by.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use core_auth::Principal;
 use plugin_host::{CallContext, PluginHost, ToolResult};
 use policy::{Action, PolicyEngine, ToolResource};
 use serde_json::Value;
+
+use crate::audit::{AuditLog, DecisionRecord};
 
 /// Why a call did not reach its tool.
 #[derive(Debug, thiserror::Error)]
@@ -41,11 +44,20 @@ fn denial_message(tool: &str, accepted_scopes: &[String]) -> String {
 pub(crate) struct Catalogue {
     plugins: Arc<PluginHost>,
     policies: Arc<PolicyEngine>,
+    audit: Arc<AuditLog>,
 }
 
 impl Catalogue {
-    pub(crate) fn new(plugins: Arc<PluginHost>, policies: Arc<PolicyEngine>) -> Self {
-        Self { plugins, policies }
+    pub(crate) fn new(
+        plugins: Arc<PluginHost>,
+        policies: Arc<PolicyEngine>,
+        audit: Arc<AuditLog>,
+    ) -> Self {
+        Self {
+            plugins,
+            policies,
+            audit,
+        }
     }
 
     pub(crate) fn plugins(&self) -> &PluginHost {
@@ -76,15 +88,17 @@ impl Catalogue {
         &'a self,
         principal: &'a Principal,
         name: &'a str,
+        request_id: &str,
     ) -> Result<AuthorizedCall<'a>, CallRefusal> {
         let tool = self
             .plugins
             .tool(name)
             .ok_or_else(|| CallRefusal::UnknownTool(name.to_owned()))?;
+        let started = Instant::now();
         let decision = self
             .policies
             .decide(principal, Action::Call, &tool_resource(name, tool));
-        log_decision(principal, name, &decision);
+        self.audit_decision(principal, name, request_id, &decision, started);
         if !decision.allowed {
             return Err(CallRefusal::Denied {
                 tool: name.to_owned(),
@@ -102,15 +116,21 @@ impl Catalogue {
     /// `None`. For the MCP layer, which must answer a denied `tools/call`
     /// with HTTP 403 before the MCP service runs; an allowed call is decided
     /// (and logged) again where it runs.
-    pub(crate) fn denial(&self, principal: &Principal, name: &str) -> Option<CallRefusal> {
+    pub(crate) fn denial(
+        &self,
+        principal: &Principal,
+        name: &str,
+        request_id: &str,
+    ) -> Option<CallRefusal> {
         let tool = self.plugins.tool(name)?;
+        let started = Instant::now();
         let decision = self
             .policies
             .decide(principal, Action::Call, &tool_resource(name, tool));
         if decision.allowed {
             return None;
         }
-        log_decision(principal, name, &decision);
+        self.audit_decision(principal, name, request_id, &decision, started);
         Some(CallRefusal::Denied {
             tool: name.to_owned(),
             accepted_scopes: decision.accepted_scopes,
@@ -126,9 +146,33 @@ impl Catalogue {
         request_id: &str,
     ) -> Result<ToolResult, CallRefusal> {
         Ok(self
-            .authorize(principal, name)?
+            .authorize(principal, name, request_id)?
             .invoke(arguments, request_id)
             .await)
+    }
+
+    /// One audit record for one decision.
+    fn audit_decision(
+        &self,
+        principal: &Principal,
+        tool: &str,
+        request_id: &str,
+        decision: &policy::Decision,
+        started: Instant,
+    ) {
+        self.audit.record(DecisionRecord {
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            request_id: request_id.to_owned(),
+            principal_id: principal.id.clone(),
+            principal_kind: principal.kind.as_str(),
+            tenant: principal.tenant.clone(),
+            tool: tool.to_owned(),
+            action: "call",
+            decision: if decision.allowed { "allow" } else { "deny" },
+            policies: decision.policies.clone(),
+            errors: decision.errors.clone(),
+            latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        });
     }
 }
 
@@ -161,20 +205,6 @@ impl AuthorizedCall<'_> {
             Err(unknown) => ToolResult::error(unknown.to_string()),
         }
     }
-}
-
-/// One line per decision, under its own target so it can be routed apart.
-fn log_decision(principal: &Principal, tool: &str, decision: &policy::Decision) {
-    tracing::info!(
-        target: "orchestrator::decision",
-        principal = %principal.id,
-        principal_kind = principal.kind.as_str(),
-        tool,
-        allowed = decision.allowed,
-        policies = ?decision.policies,
-        errors = ?decision.errors,
-        "decision"
-    );
 }
 
 /// The policy view of a tool: its name, plugin and MCP annotations.

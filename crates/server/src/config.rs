@@ -87,6 +87,8 @@ pub(crate) const ENV_VARS: &[(&str, &str, EnvValue)] = &[
     ),
     ("PLUGIN_DIR", "plugins.dir", EnvValue::Text),
     ("POLICY_DIR", "policies.dir", EnvValue::Text),
+    ("AUDIT_LOG_FILE", "audit.file", EnvValue::Text),
+    ("AUDIT_RECENT", "audit.recent", EnvValue::Parsed),
     ("RUST_LOG", "log.filter", EnvValue::Text),
     ("LOG_FORMAT", "log.format", EnvValue::Text),
 ];
@@ -103,7 +105,15 @@ pub(crate) struct Config {
     pub(crate) demo: DemoPrincipalConfig,
     pub(crate) plugins: PluginsSection,
     pub(crate) policies: PoliciesSection,
+    pub(crate) audit: AuditSection,
     pub(crate) log: LogSection,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditSection {
+    pub(crate) file: PathBuf,
+    pub(crate) recent: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]

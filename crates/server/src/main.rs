@@ -1,5 +1,6 @@
 //! `orchestrator-mcp`: a policy-governed MCP tool server.
 
+mod audit;
 mod catalogue;
 mod config;
 mod demo_auth;
@@ -99,7 +100,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         dir = %config.policies.dir.display(),
         "policies loaded"
     );
-    let catalogue = catalogue::Catalogue::new(Arc::new(plugins), Arc::new(policies));
+    let audit_file = Some(config.audit.file.as_path()).filter(|p| !p.as_os_str().is_empty());
+    let audit = audit::AuditLog::new(config.audit.recent, audit_file).with_context(|| {
+        format!(
+            "opening the audit log {} (AUDIT_LOG_FILE)",
+            config.audit.file.display()
+        )
+    })?;
+    let catalogue =
+        catalogue::Catalogue::new(Arc::new(plugins), Arc::new(policies), Arc::new(audit));
     let max_request_bytes = config.max_request_bytes();
     let mcp = mcp::service(
         catalogue.clone(),

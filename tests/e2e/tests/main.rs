@@ -3,6 +3,7 @@
 //!
 //! One test binary (fast to link); one module per surface.
 
+mod audit;
 mod auth;
 mod browser;
 mod demo_oauth;

@@ -103,7 +103,12 @@ fn refuse_denied_call(
     }
     let tool = message.pointer("/params/name").and_then(Value::as_str)?;
     let Authenticated(principal) = parts.extensions.get::<Authenticated>()?;
-    let refusal = state.catalogue.denial(principal, tool)?;
+    let request_id = parts
+        .extensions
+        .get::<super::RequestId>()
+        .map(|super::RequestId(id)| id.to_string())
+        .unwrap_or_default();
+    let refusal = state.catalogue.denial(principal, tool, &request_id)?;
     let CallRefusal::Denied {
         accepted_scopes, ..
     } = &refusal

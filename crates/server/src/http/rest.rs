@@ -28,7 +28,7 @@ pub(crate) async fn call_tool(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<ToolResult>, ApiError> {
-    let call = match state.catalogue.authorize(&principal, &name) {
+    let call = match state.catalogue.authorize(&principal, &name, &request_id) {
         Ok(call) => call,
         Err(refusal) => {
             let base = state.request_base(&headers);
