@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::{AuthError, BoxFuture, Principal, PrincipalKind, TokenVerifier};
+use crate::{AuthError, BoxFuture, Principal, PrincipalKind, TokenVerifier, constant_time_eq};
 
 /// The demo principal, as configured (`[demo]` in `config/default.toml`).
 #[derive(Clone, Deserialize)]
@@ -84,15 +84,6 @@ impl TokenVerifier for DemoVerifier {
     fn mode(&self) -> &'static str {
         "demo"
     }
-}
-
-/// Compares without an early exit, so response timing does not reveal how
-/// much of a guessed token was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

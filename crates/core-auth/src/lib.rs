@@ -30,7 +30,8 @@ pub use jsonwebtoken::Algorithm;
 pub use jwks::{JwksStatus, KeySet, KeySource};
 pub use jwt::{JwtConfig, JwtVerifier};
 pub use oauth::{
-    TokenEndpointReply, pkce_matches, pkce_s256, post_token_request, random_token, token_digest,
+    TokenEndpointReply, constant_time_eq, pkce_matches, pkce_s256, post_token_request,
+    random_token, token_digest,
 };
 pub use principal::{Principal, PrincipalKind, TenantGrant};
 pub use signing::{KeyError, SigningKey};

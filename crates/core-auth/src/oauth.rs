@@ -28,14 +28,13 @@ pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
         && verifier
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
-    let expected = pkce_s256(verifier);
-    let same = expected.len() == challenge.len()
-        && expected
-            .bytes()
-            .zip(challenge.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    well_formed && same
+    well_formed && constant_time_eq(pkce_s256(verifier).as_bytes(), challenge.as_bytes())
+}
+
+/// Compares secrets without an early exit, so response timing does not
+/// reveal how much of a guess was right. (Lengths may differ in time.)
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A stable, non-reversible key for storing a secret token (a refresh

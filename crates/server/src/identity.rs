@@ -57,24 +57,9 @@ pub(crate) fn public_bases(config: &Config, port: u16) -> anyhow::Result<Vec<Str
         return Ok(vec![url]);
     }
     Ok(config
-        .server
-        .allowed_hosts
+        .allowed_hosts()?
         .iter()
-        .map(|entry| {
-            let entry = entry.trim();
-            let has_port = entry.starts_with('[') && entry.contains("]:")
-                || (!entry.contains("::") && entry.contains(':'));
-            let host = if entry.contains("::") && !entry.starts_with('[') {
-                format!("[{entry}]")
-            } else {
-                entry.to_owned()
-            };
-            if has_port {
-                format!("http://{host}")
-            } else {
-                format!("http://{host}:{port}")
-            }
-        })
+        .map(|host| host.base_url(port))
         .collect())
 }
 

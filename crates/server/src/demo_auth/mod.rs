@@ -20,7 +20,9 @@ use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use core_auth::{DemoPrincipalConfig, SigningKey, pkce_matches, random_token, token_digest};
+use core_auth::{
+    DemoPrincipalConfig, SigningKey, constant_time_eq, pkce_matches, random_token, token_digest,
+};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -945,10 +947,6 @@ pub(crate) fn percent_encode(text: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn unix_now() -> u64 {

@@ -3,14 +3,13 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
-use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use core_auth::{AuthError, Principal, bearer_token};
 
 use super::AppState;
-use super::error::{ApiError, Challenge, bearer_challenge};
+use super::error::ApiError;
 
 /// The verified caller, in the request's extensions.
 #[derive(Clone, Debug)]
@@ -55,15 +54,8 @@ fn reject(state: &AppState, request: &Request, err: AuthError) -> Response {
     // The reason is logged, never the credential.
     tracing::info!(reason = %err, "authentication failed");
     let base = state.request_base(request.headers());
-    let challenge = bearer_challenge(&Challenge {
-        error: err.oauth_error_code(),
-        description: err.oauth_error_code().map(|_| err.to_string()),
-        resource_metadata: Some(format!("{base}/.well-known/oauth-protected-resource/mcp")),
-        scope: Some(state.scope_names().join(" ")).filter(|s| !s.is_empty()),
-    });
-    let mut response = ApiError::Unauthorized(err).into_response();
-    if let Ok(value) = HeaderValue::from_str(&challenge) {
-        response.headers_mut().insert(WWW_AUTHENTICATE, value);
-    }
-    response
+    let scope = Some(state.scope_names().join(" ")).filter(|s| !s.is_empty());
+    ApiError::Unauthorized(err)
+        .pointing_at(&base, scope)
+        .into_response()
 }

@@ -32,22 +32,25 @@ pub(crate) enum ApiError {
     HostNotAllowed(String),
     #[error("No route for {method} {path}")]
     NoRoute { method: String, path: String },
-    /// Any of the above, with the protected-resource metadata URL to put in
-    /// its challenge.
+    /// Any of the above, with the protected-resource metadata URL (and, for
+    /// a 401, the scopes to ask for) to put in its challenge.
     #[error("{error}")]
     WithMetadata {
         error: Box<ApiError>,
         resource_metadata: String,
+        scope: Option<String>,
     },
 }
 
 impl ApiError {
     /// The same error, its challenge pointing clients at this server's
-    /// protected-resource metadata (reached at `base`).
-    pub(crate) fn pointing_at(self, base: &str) -> Self {
+    /// protected-resource metadata (reached at `base`); `scope` is what a
+    /// 401 tells the client to ask for.
+    pub(crate) fn pointing_at(self, base: &str, scope: Option<String>) -> Self {
         Self::WithMetadata {
             error: Box::new(self),
             resource_metadata: format!("{base}/.well-known/oauth-protected-resource/mcp"),
+            scope,
         }
     }
 
@@ -110,18 +113,23 @@ impl ApiError {
             Self::WithMetadata {
                 error,
                 resource_metadata,
-            } => error.challenge_with(Some(resource_metadata.clone())),
-            other => other.challenge_with(None),
+                scope,
+            } => error.challenge_with(Some(resource_metadata.clone()), scope.clone()),
+            other => other.challenge_with(None, None),
         }
     }
 
-    fn challenge_with(&self, resource_metadata: Option<String>) -> Option<String> {
+    fn challenge_with(
+        &self,
+        resource_metadata: Option<String>,
+        scope: Option<String>,
+    ) -> Option<String> {
         match self {
             Self::Unauthorized(err) => Some(bearer_challenge(&Challenge {
                 error: err.oauth_error_code(),
                 description: err.oauth_error_code().map(|_| err.to_string()),
                 resource_metadata,
-                ..Challenge::default()
+                scope,
             })),
             Self::Refused(CallRefusal::Denied {
                 accepted_scopes, ..

@@ -42,6 +42,16 @@ impl AllowedHost {
         })
     }
 
+    /// `http://host:port`, with `default_port` when the entry names none.
+    pub(crate) fn base_url(&self, default_port: u16) -> String {
+        let port = self.port.unwrap_or(default_port);
+        if self.host.contains(':') {
+            format!("http://[{}]:{port}", self.host)
+        } else {
+            format!("http://{}:{port}", self.host)
+        }
+    }
+
     fn admits(&self, host: &str, port: Option<u16>) -> bool {
         self.host == host && self.port.is_none_or(|p| Some(p) == port)
     }

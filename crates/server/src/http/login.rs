@@ -40,7 +40,9 @@ struct Pending {
     verifier: String,
     redirect_uri: String,
     client_id: String,
-    token_url: String,
+    /// Descope's token endpoint; `None` in demo mode, where the code is
+    /// exchanged in-process.
+    token_url: Option<String>,
     base: String,
     started: Instant,
 }
@@ -94,12 +96,12 @@ pub(crate) async fn login(State(state): State<AppState>, headers: HeaderMap) -> 
         };
         // The code is exchanged in-process (see `callback`), never by a
         // request to a URL built from the Host header.
-        (client_id, format!("{base}{AUTHORIZE_PATH}"), String::new())
+        (client_id, format!("{base}{AUTHORIZE_PATH}"), None)
     } else if let Some(descope) = &helper.descope {
         (
             descope.client_id.clone(),
             descope.authorize_url.clone(),
-            descope.token_url.clone(),
+            Some(descope.token_url.clone()),
         )
     } else {
         return page::error(
@@ -240,7 +242,13 @@ pub(crate) async fn callback(
                 .as_deref()
                 .map(|s| (d.client_id.as_str(), s))
         });
-    let reply = match post_token_request(&pending.token_url, &form, secret).await {
+    let Some(token_url) = pending.token_url.as_deref() else {
+        return page::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "No token endpoint is configured.",
+        );
+    };
+    let reply = match post_token_request(token_url, &form, secret).await {
         Ok(reply) => reply,
         Err(err) => {
             return page::error(

@@ -32,7 +32,7 @@ pub(crate) async fn call_tool(
         Ok(call) => call,
         Err(refusal) => {
             let base = state.request_base(&headers);
-            return Err(ApiError::Refused(refusal).pointing_at(&base));
+            return Err(ApiError::Refused(refusal).pointing_at(&base, None));
         }
     };
     let bytes = read_limited(&headers, body, state.max_request_bytes).await?;
