@@ -243,6 +243,13 @@ fn median_ns(group: &str, name: &str) -> anyhow::Result<f64> {
 }
 
 fn bench() -> anyhow::Result<()> {
+    let report = target_dir().join("policy-bench.json");
+    let mut decide = cargo();
+    decide
+        .args(["bench", "--package", "policy", "--bench", "decide"])
+        .env("POLICY_BENCH_REPORT", &report);
+    status(decide)?;
+
     let mut verify = cargo();
     verify.args(["bench", "--package", "core-auth", "--bench", "verify"]);
     status(verify)?;
@@ -264,6 +271,52 @@ fn bench() -> anyhow::Result<()> {
         "  warm verify (cache hit) {:>10.3} µs   target < 1 µs: {}",
         warm / 1000.0,
         verdict(warm < 1000.0)
+    );
+
+    print_policy_report(&report)
+}
+
+/// The decision-latency table from the policy bench, with the target.
+fn print_policy_report(path: &Path) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&text)?;
+    let figure = |series: &str, policies: u64, key: &str| {
+        rows.iter()
+            .find(|row| row["series"] == series && row["policies"] == policies)
+            .and_then(|row| row[key].as_f64())
+            .map_or(f64::NAN, |ns| ns / 1000.0)
+    };
+    let mut sizes: Vec<u64> = rows
+        .iter()
+        .filter_map(|row| row["policies"].as_u64())
+        .collect();
+    sizes.dedup();
+    println!();
+    println!("policy decision latency (every timed decision, one run)");
+    println!(
+        "  {:>8}  {:>14}  {:>14}  {:>14}  {:>14}  {:>9}",
+        "policies", "engine p50 µs", "engine p99 µs", "cedar p50 µs", "cedar p99 µs", "speed-up"
+    );
+    let mut all_met = true;
+    for size in sizes {
+        let p50 = figure("engine", size, "p50_ns");
+        all_met &= p50 <= 10.0;
+        let cedar_p50 = figure("cedar", size, "p50_ns");
+        println!(
+            "  {size:>8}  {p50:>14.2}  {:>14.2}  {cedar_p50:>14.2}  {:>14.2}  {:>8.1}x",
+            figure("engine", size, "p99_ns"),
+            figure("cedar", size, "p99_ns"),
+            cedar_p50 / p50,
+        );
+    }
+    println!(
+        "  engine p50 target <= 10 µs at every size: {}",
+        if all_met {
+            "meets target"
+        } else {
+            "MISSES target"
+        }
     );
     Ok(())
 }

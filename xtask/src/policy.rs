@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use core_auth::principal_from_claims;
-use policy::{Action, Decision, PolicyEngine, ToolResource};
+use policy::{Decision, PolicyEngine, RequestContext, ToolResource};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -98,9 +98,12 @@ struct TestCase {
     read_only: bool,
     #[serde(default)]
     destructive: bool,
+    /// The call's arguments, as the policies see them.
     #[serde(default)]
-    #[allow(dead_code)] // Read once the request context carries arguments.
     arguments: Option<Value>,
+    /// The tenant the caller acts in (overrides the claims' `dct`).
+    #[serde(default)]
+    tenant: Option<String>,
     expect: Expected,
     /// The `@id`s of the policies that must decide.
     #[serde(default)]
@@ -161,13 +164,25 @@ impl Expected {
 
 fn run_case(engine: &PolicyEngine, case: &TestCase) -> Result<(), String> {
     let principal = principal_from_claims(&case.claims).map_err(|err| format!("claims: {err}"))?;
+    let mut principal = principal;
+    if let Some(tenant) = &case.tenant {
+        principal.tenant = Some(tenant.clone());
+    }
     let tool = ToolResource {
-        name: case.tool.clone(),
-        plugin: case.plugin.clone().unwrap_or_default(),
+        plugin: case
+            .plugin
+            .clone()
+            .unwrap_or_else(|| ToolResource::by_name(&case.tool).plugin),
         read_only: case.read_only,
         destructive: case.destructive,
+        ..ToolResource::by_name(&case.tool)
     };
-    let decision = engine.decide(&principal, Action::Call, &tool);
+    let context = RequestContext::now().with_arguments(
+        case.arguments
+            .clone()
+            .unwrap_or_else(|| Value::Object(Map::new())),
+    );
+    let decision = engine.decide(&principal, tool.action(), &tool, &context);
     let actual = if decision.allowed {
         Expected::Allow
     } else {
@@ -224,23 +239,26 @@ fn explain(dir: &Path, claims: &Path, tool: &str, args: Option<&str>) -> anyhow:
         std::fs::read_to_string(claims).with_context(|| format!("reading {}", claims.display()))?;
     let claims: Map<String, Value> = serde_json::from_str(&text)
         .with_context(|| format!("{}: not a JSON object of claims", claims.display()))?;
-    if let Some(args) = args {
-        let _: Value = serde_json::from_str(args).context("--args is not valid JSON")?;
-    }
+    let arguments = match args {
+        Some(args) => {
+            let value: Value = serde_json::from_str(args).context("--args is not valid JSON")?;
+            anyhow::ensure!(
+                value.is_object(),
+                "--args must be a JSON object of arguments, like '{{\"environment\":\"staging\"}}'"
+            );
+            value
+        }
+        None => Value::Object(Map::new()),
+    };
     let principal =
         principal_from_claims(&claims).map_err(|err| anyhow::anyhow!("claims: {err}"))?;
-    let decision = engine.decide(
-        &principal,
-        Action::Call,
-        &ToolResource {
-            name: tool.to_owned(),
-            plugin: String::new(),
-            read_only: false,
-            destructive: false,
-        },
-    );
+    let resource = ToolResource::by_name(tool);
+    let action = resource.action();
+    let context = RequestContext::now().with_arguments(arguments);
+    let decision = engine.decide(&principal, action, &resource, &context);
     println!("principal: {} ({})", principal.id, principal.kind.as_str());
     println!("tool: {tool}");
+    println!("action: {}", action.name());
     println!(
         "decision: {}",
         if decision.allowed { "allow" } else { "deny" }

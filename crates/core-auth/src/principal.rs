@@ -28,7 +28,7 @@ impl PrincipalKind {
 }
 
 /// A verified caller: what the policies decide about.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Principal {
     /// Stable id: the token's `sub`.
     pub id: String,
@@ -46,7 +46,7 @@ pub struct Principal {
 }
 
 /// Roles and permissions a principal holds inside one tenant.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TenantGrant {
     /// Tenant-level roles.
     pub roles: BTreeSet<String>,

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use cedar_policy::{Effect, ResourceConstraint};
 
 use crate::PolicyError;
+use crate::error::ScopeConflict;
 use crate::load::LoadedPolicies;
 
 /// One scope, as the policies describe it.
@@ -52,13 +53,14 @@ pub(crate) fn read(loaded: &LoadedPolicies) -> Result<Vec<ScopeInfo>, PolicyErro
             entry.0 = description.clone();
             entry.1 = id.clone();
         } else if !description.is_empty() && entry.0 != description {
-            return Err(PolicyError::ConflictingScope {
+            return Err(PolicyError::ConflictingScope(Box::new(ScopeConflict {
                 file: loaded.files.get(&id).cloned().unwrap_or_default(),
+                line: loaded.lines.get(&id).copied(),
                 scope: scope.to_owned(),
                 description,
                 other: entry.0.clone(),
                 other_policy: entry.1.clone(),
-            });
+            })));
         }
         match policy.resource_constraint() {
             ResourceConstraint::Eq(uid) if uid.type_name().to_string() == "Tool" => {

@@ -58,6 +58,18 @@ pub enum PolicyError {
         /// What is wrong.
         message: String,
     },
+    /// A policy's condition is false for every request the schema allows.
+    #[error("{}{}: policy `{policy}` can never apply: its condition is false for every request the schema allows (an attribute tested with `has` that its entity type does not declare, say)", file.display(), location(*line, *column))]
+    NeverApplies {
+        /// The policy file.
+        file: PathBuf,
+        /// The policy's `@id`.
+        policy: String,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// 1-based column, when known.
+        column: Option<usize>,
+    },
     /// A policy has no `@id` annotation, or an empty one.
     #[error("{}: policy number {index} in this file has no @id(\"...\") annotation; every policy needs a unique id", file.display())]
     MissingId {
@@ -67,14 +79,18 @@ pub enum PolicyError {
         index: usize,
     },
     /// Two policies share an `@id`.
-    #[error("{}: duplicate policy @id(\"{id}\"), already used in {}", file.display(), first_file.display())]
+    #[error("{}{}: duplicate policy @id(\"{id}\"), already used at {}{}; give each policy its own id", file.display(), location(*line, None), first_file.display(), location(*first_line, None))]
     DuplicateId {
         /// The file with the second use.
         file: PathBuf,
+        /// 1-based line of the second use, when found.
+        line: Option<usize>,
         /// The id.
         id: String,
         /// The file with the first use.
         first_file: PathBuf,
+        /// 1-based line of the first use, when found.
+        first_line: Option<usize>,
     },
     /// Policy templates are not supported.
     #[error("{}: policy templates (?principal / ?resource) are not supported; write a policy per case", file.display())]
@@ -83,19 +99,8 @@ pub enum PolicyError {
         file: PathBuf,
     },
     /// Two policies describe the same scope differently.
-    #[error("{}: scope `{scope}` is described as \"{description}\" here, but as \"{other}\" by policy `{other_policy}`; give one description", file.display())]
-    ConflictingScope {
-        /// The file with the second description.
-        file: PathBuf,
-        /// The scope.
-        scope: String,
-        /// The second description.
-        description: String,
-        /// The first description.
-        other: String,
-        /// The policy that gave the first description.
-        other_policy: String,
-    },
+    #[error("{}{}: scope `{}` is described as \"{}\" here, but as \"{}\" by policy `{}`; give one description", .0.file.display(), location(.0.line, None), .0.scope, .0.description, .0.other, .0.other_policy)]
+    ConflictingScope(Box<ScopeConflict>),
 }
 
 fn location(line: Option<usize>, column: Option<usize>) -> String {
@@ -104,4 +109,21 @@ fn location(line: Option<usize>, column: Option<usize>) -> String {
         (Some(line), None) => format!(":{line}"),
         _ => String::new(),
     }
+}
+
+/// Where and how two policies describe one scope differently.
+#[derive(Debug)]
+pub struct ScopeConflict {
+    /// The file with the second description.
+    pub file: PathBuf,
+    /// 1-based line of the policy with the second description.
+    pub line: Option<usize>,
+    /// The scope.
+    pub scope: String,
+    /// The second description.
+    pub description: String,
+    /// The first description.
+    pub other: String,
+    /// The policy that gave the first description.
+    pub other_policy: String,
 }

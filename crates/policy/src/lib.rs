@@ -12,26 +12,32 @@
 //! This is the only crate that knows Cedar, and it does no network I/O.
 
 mod catalogue;
+mod context;
 mod entities;
 mod error;
 mod load;
+mod slice;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::str::FromStr;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use cedar_policy::{Authorizer, Context, Decision as CedarDecision, EntityUid, Request};
+use cedar_policy::{Authorizer, Decision as CedarDecision, EntityUid, PolicySet, Request};
 use core_auth::Principal;
 
 pub use catalogue::ScopeInfo;
-pub use error::PolicyError;
+pub use context::RequestContext;
+pub use error::{PolicyError, ScopeConflict};
+
+use entities::{Subject, ToolEntities};
 
 /// What the server asks about a tool when it authorises a call.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ToolResource {
     /// The tool's name (`ping`).
     pub name: String,
-    /// The plugin that provides it (`core-tools`).
+    /// The plugin that provides it (`core-tools`; `server` for the server's
+    /// own tools).
     pub plugin: String,
     /// MCP `readOnlyHint`.
     pub read_only: bool,
@@ -39,17 +45,56 @@ pub struct ToolResource {
     pub destructive: bool,
 }
 
+/// The plugin name the server's own tools carry.
+pub const SERVER_PLUGIN: &str = "server";
+
+/// The server's own tools: decided with [`Action::Admin`] and provided by
+/// [`SERVER_PLUGIN`].
+pub const SERVER_TOOLS: [&str; 3] = ["audit_log", "reload_policies", "server_config"];
+
+impl ToolResource {
+    /// The action that calling this tool asks for: [`Action::Admin`] for the
+    /// server's own tools, [`Action::Call`] for plugin tools.
+    pub fn action(&self) -> Action {
+        if self.plugin == SERVER_PLUGIN {
+            Action::Admin
+        } else {
+            Action::Call
+        }
+    }
+
+    /// How a tool known only by name is seen: a server tool when
+    /// [`SERVER_TOOLS`] lists it, else a plugin tool with no hints. For
+    /// tooling that decides without loading plugins.
+    pub fn by_name(name: &str) -> Self {
+        let server = SERVER_TOOLS.contains(&name);
+        Self {
+            name: name.to_owned(),
+            plugin: if server { SERVER_PLUGIN } else { "" }.to_owned(),
+            read_only: false,
+            destructive: !server,
+        }
+    }
+}
+
 /// The actions a policy can permit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
-    /// Calling a tool, or seeing it listed.
+    /// Calling a plugin's tool, or seeing it listed.
     Call,
+    /// Calling one of the server's administrative tools, or seeing it listed.
+    Admin,
 }
 
 impl Action {
-    fn name(self) -> &'static str {
+    /// Every action, in the order the schema declares them.
+    pub const ALL: [Self; 2] = [Self::Call, Self::Admin];
+
+    /// The action's name in the policies (`Action::"call"`).
+    pub fn name(self) -> &'static str {
         match self {
             Self::Call => "call",
+            Self::Admin => "admin",
         }
     }
 }
@@ -62,18 +107,55 @@ pub struct Decision {
     /// The `@id`s of the policies that decided: the permits that allowed it,
     /// or the forbids that denied it (empty for a default deny).
     pub policies: Vec<String>,
-    /// Errors Cedar met while evaluating policies (such policies are skipped).
+    /// Errors Cedar met while evaluating policies (such policies are
+    /// skipped), or why the request could not be put to Cedar at all.
     pub errors: Vec<String>,
     /// For a denial: the scopes any one of which would have allowed the call,
     /// all else equal. Empty when allowed, or when no scope would help.
     pub accepted_scopes: Vec<String>,
 }
 
+impl Decision {
+    fn refused(reason: String) -> Self {
+        Self {
+            allowed: false,
+            policies: Vec::new(),
+            errors: vec![reason],
+            accepted_scopes: Vec::new(),
+        }
+    }
+}
+
+/// The caches' maps: keyed by verified principals and tools, hashed fast.
+pub(crate) type FastMap<K, V> = foldhash::HashMap<K, V>;
+
+/// How many principals and slices the caches keep before starting over.
+/// Both are rebuilt on demand, so the bound only limits memory.
+const CACHE_CAPACITY: usize = 4096;
+
+/// The policies that can apply to one action on one tool, with the tool's
+/// entities.
+struct Slice {
+    policies: PolicySet,
+    tool: ToolEntities,
+    reads_arguments: bool,
+    /// The catalogue scopes the slice's policies mention: the only ones
+    /// that could turn a denial into an allow.
+    scopes: Vec<String>,
+}
+
 /// A validated policy set, ready to answer questions.
 pub struct PolicyEngine {
     loaded: load::LoadedPolicies,
     catalogue: Vec<ScopeInfo>,
+    index: slice::SliceIndex,
     authorizer: Authorizer,
+    /// `Action::"call"` and `Action::"admin"`, in [`Action::ALL`] order.
+    action_uids: Vec<EntityUid>,
+    subjects: Mutex<FastMap<Principal, Arc<Subject>>>,
+    /// Per action (in [`Action::ALL`] order), the slice for each tool.
+    slices: [RwLock<FastMap<ToolResource, Arc<Slice>>>; 2],
+    contexts: context::ContextCache,
 }
 
 impl PolicyEngine {
@@ -83,11 +165,34 @@ impl PolicyEngine {
     /// file. Every error names the file, and the line where Cedar gives one.
     pub fn load_dir(dir: &Path) -> Result<Self, PolicyError> {
         let loaded = load::load_dir(dir)?;
+        let schema_file = dir.join(load::SCHEMA_FILE);
+        let action_uids = Action::ALL
+            .iter()
+            .map(|action| entities::uid("Action", action.name()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|message| PolicyError::Schema {
+                file: schema_file.clone(),
+                line: None,
+                column: None,
+                message,
+            })?;
+        context::check_schema(
+            &loaded.schema,
+            &schema_file,
+            &loaded.arguments,
+            &action_uids,
+        )?;
         let catalogue = catalogue::read(&loaded)?;
+        let index = slice::SliceIndex::new(&loaded.policies, &loaded.schema);
         Ok(Self {
             loaded,
             catalogue,
+            index,
             authorizer: Authorizer::new(),
+            action_uids,
+            subjects: Mutex::default(),
+            slices: Default::default(),
+            contexts: context::ContextCache::default(),
         })
     }
 
@@ -107,86 +212,186 @@ impl PolicyEngine {
         &self.catalogue
     }
 
-    /// Decides whether `principal` may do `action` on `tool`.
+    /// Decides whether `principal` may do `action` on `tool` in `context`.
     ///
-    /// Never fails: anything that keeps Cedar from answering (an entity that
-    /// does not fit the schema, say) is a denial with the reason in `errors`.
-    pub fn decide(&self, principal: &Principal, action: Action, tool: &ToolResource) -> Decision {
-        let mut decision = self.evaluate(principal, action, tool);
+    /// Never fails: anything that keeps Cedar from answering (an argument of
+    /// the wrong type, say) is a denial with the reason in `errors`.
+    pub fn decide(
+        &self,
+        principal: &Principal,
+        action: Action,
+        tool: &ToolResource,
+        context: &RequestContext,
+    ) -> Decision {
+        let mut decision = self.evaluate(principal, action, tool, context);
         if !decision.allowed {
-            decision.accepted_scopes = self.accepted_scopes(principal, action, tool);
+            decision.accepted_scopes = self.accepted_scopes(principal, action, tool, context);
         }
         decision
     }
 
     /// True when `principal` may do `action` on `tool`; the cheap form of
     /// [`Self::decide`] for filtering lists, without denial details.
-    pub fn is_allowed(&self, principal: &Principal, action: Action, tool: &ToolResource) -> bool {
-        self.evaluate(principal, action, tool).allowed
-    }
-
-    fn evaluate(&self, principal: &Principal, action: Action, tool: &ToolResource) -> Decision {
-        match self.try_evaluate(principal, action, tool) {
-            Ok(decision) => decision,
-            Err(reason) => Decision {
-                allowed: false,
-                policies: Vec::new(),
-                errors: vec![reason],
-                accepted_scopes: Vec::new(),
-            },
-        }
-    }
-
-    fn try_evaluate(
+    pub fn is_allowed(
         &self,
         principal: &Principal,
         action: Action,
         tool: &ToolResource,
-    ) -> Result<Decision, String> {
-        let schema = &self.loaded.schema;
-        let (principal_uid, entities) = entities::build(principal, tool, schema)?;
-        let action_uid = EntityUid::from_str(&format!("Action::\"{}\"", action.name()))
-            .map_err(|err| format!("action id: {err}"))?;
-        let tool_uid = entities::tool_uid(&tool.name)?;
-        let request = Request::new(
-            principal_uid,
-            action_uid,
-            tool_uid,
-            Context::empty(),
-            Some(schema),
-        )
-        .map_err(|err| format!("request does not match the schema: {err}"))?;
-        let response = self
-            .authorizer
-            .is_authorized(&request, &self.loaded.policies, &entities);
+        context: &RequestContext,
+    ) -> bool {
+        self.evaluate(principal, action, tool, context).allowed
+    }
+
+    /// True when a policy that can apply to `action` on `tool` may look at
+    /// the call's arguments, so the decision must wait for them. When false,
+    /// a decision made without arguments is final.
+    pub fn reads_arguments(&self, action: Action, tool: &ToolResource) -> bool {
+        self.slice(action, tool)
+            .map_or(true, |slice| slice.reads_arguments)
+    }
+
+    fn evaluate(
+        &self,
+        principal: &Principal,
+        action: Action,
+        tool: &ToolResource,
+        context: &RequestContext,
+    ) -> Decision {
+        let subject = match self.subject(principal) {
+            Ok(subject) => subject,
+            Err(reason) => return Decision::refused(reason),
+        };
+        self.evaluate_subject(&subject, principal, action, tool, context)
+    }
+
+    fn evaluate_subject(
+        &self,
+        subject: &Subject,
+        principal: &Principal,
+        action: Action,
+        tool: &ToolResource,
+        context: &RequestContext,
+    ) -> Decision {
+        let slice = match self.slice(action, tool) {
+            Ok(slice) => slice,
+            Err(reason) => return Decision::refused(reason),
+        };
+        let context =
+            match self
+                .contexts
+                .build(context, principal.tenant.as_deref(), &self.loaded.arguments)
+            {
+                Ok(context) => context,
+                Err(reason) => return Decision::refused(reason),
+            };
+        // Checked against the schema when the set was loaded (the context's
+        // shape) and when the entities were built, so not again here.
+        let request = match Request::new(
+            subject.uid.clone(),
+            self.action_uid(action).clone(),
+            slice.tool.uid.clone(),
+            context,
+            None,
+        ) {
+            Ok(request) => request,
+            Err(err) => return Decision::refused(format!("request: {err}")),
+        };
+        let prepared = match subject.with_tool(action, tool, &slice.tool, &slice.policies) {
+            Ok(prepared) => prepared,
+            Err(reason) => return Decision::refused(reason),
+        };
+        let response =
+            self.authorizer
+                .is_authorized(&request, &prepared.policies, &prepared.entities);
         let diagnostics = response.diagnostics();
-        Ok(Decision {
+        Decision {
             allowed: response.decision() == CedarDecision::Allow,
             policies: diagnostics.reason().map(ToString::to_string).collect(),
             errors: diagnostics.errors().map(ToString::to_string).collect(),
             accepted_scopes: Vec::new(),
-        })
+        }
+    }
+
+    fn action_uid(&self, action: Action) -> &EntityUid {
+        &self.action_uids[action as usize]
+    }
+
+    /// The principal's entities, built once per distinct principal.
+    fn subject(&self, principal: &Principal) -> Result<Arc<Subject>, String> {
+        let mut subjects = self.subjects.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(subject) = subjects.get(principal) {
+            return Ok(Arc::clone(subject));
+        }
+        let subject = Arc::new(Subject::build(principal, &self.loaded.schema)?);
+        if subjects.len() >= CACHE_CAPACITY {
+            subjects.clear();
+        }
+        subjects.insert(principal.clone(), Arc::clone(&subject));
+        Ok(subject)
+    }
+
+    /// The policies that can apply to `action` on `tool`, cut once per tool.
+    fn slice(&self, action: Action, tool: &ToolResource) -> Result<Arc<Slice>, String> {
+        let slices = &self.slices[action as usize];
+        if let Some(slice) = slices
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(tool)
+        {
+            return Ok(Arc::clone(slice));
+        }
+        let cut = self.index.cut(self.action_uid(action), tool);
+        let scopes = self
+            .catalogue
+            .iter()
+            .filter(|scope| cut.literals.contains(&scope.name))
+            .map(|scope| scope.name.clone())
+            .collect();
+        let slice = Arc::new(Slice {
+            policies: cut.policies,
+            tool: ToolEntities::build(tool, &self.loaded.schema)?,
+            reads_arguments: cut.reads_arguments,
+            scopes,
+        });
+        let mut slices = slices.write().unwrap_or_else(PoisonError::into_inner);
+        if slices.len() >= CACHE_CAPACITY {
+            slices.clear();
+        }
+        slices.insert(tool.clone(), Arc::clone(&slice));
+        Ok(slice)
     }
 
     /// The catalogue scopes that, added to `principal`, would allow the call.
     ///
     /// Asking Cedar again per scope is exact whatever the policies say (roles,
-    /// tenants, forbids), and only costs anything on the denial path.
+    /// tenants, forbids), and only costs anything on the denial path; only
+    /// the scopes the slice's policies mention can make a difference.
     fn accepted_scopes(
         &self,
         principal: &Principal,
         action: Action,
         tool: &ToolResource,
+        context: &RequestContext,
     ) -> Vec<String> {
+        let Ok(slice) = self.slice(action, tool) else {
+            return Vec::new();
+        };
         let mut accepted = BTreeSet::new();
-        for scope in &self.catalogue {
-            if principal.has_scope(&scope.name) {
+        for scope in &slice.scopes {
+            if principal.has_scope(scope) {
                 continue;
             }
             let mut with_scope = principal.clone();
-            with_scope.scopes.insert(scope.name.clone());
-            if self.evaluate(&with_scope, action, tool).allowed {
-                accepted.insert(scope.name.clone());
+            with_scope.scopes.insert(scope.clone());
+            // Not through the subject cache: these principals are hypothetical.
+            let Ok(subject) = Subject::build(&with_scope, &self.loaded.schema) else {
+                continue;
+            };
+            if self
+                .evaluate_subject(&subject, &with_scope, action, tool, context)
+                .allowed
+            {
+                accepted.insert(scope.clone());
             }
         }
         accepted.into_iter().collect()

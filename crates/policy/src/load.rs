@@ -18,7 +18,11 @@ pub(crate) struct LoadedPolicies {
     pub(crate) policies: PolicySet,
     /// Policy `@id` to the file that defines it.
     pub(crate) files: BTreeMap<String, PathBuf>,
+    /// Policy `@id` to the line of its `@id` annotation.
+    pub(crate) lines: BTreeMap<String, usize>,
     pub(crate) hash: String,
+    /// The argument fields the schema lets policies see.
+    pub(crate) arguments: crate::context::DeclaredArguments,
 }
 
 pub(crate) fn load_dir(dir: &Path) -> Result<LoadedPolicies, PolicyError> {
@@ -39,22 +43,33 @@ pub(crate) fn load_dir(dir: &Path) -> Result<LoadedPolicies, PolicyError> {
 
     let mut policies = PolicySet::new();
     let mut files = BTreeMap::new();
+    let mut lines = BTreeMap::new();
     let mut sources = BTreeMap::new();
     for file in &policy_files {
         let text = read(file)?;
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
         hash_file(&mut hasher, name.as_deref().unwrap_or_default(), &text);
-        add_file(file, &text, &mut policies, &mut files)?;
+        add_file(file, &text, &mut policies, &mut files, &mut lines)?;
         sources.insert(file.clone(), text);
     }
 
     validate(&schema, &policies, &files, &sources)?;
+    let arguments = crate::context::DeclaredArguments::read(&schema_text).map_err(|message| {
+        PolicyError::Schema {
+            file: schema_path.clone(),
+            line: None,
+            column: None,
+            message,
+        }
+    })?;
 
     Ok(LoadedPolicies {
         schema,
         policies,
         files,
+        lines,
         hash: format!("sha256:{}", hex(&hasher.finalize())),
+        arguments,
     })
 }
 
@@ -98,7 +113,10 @@ fn add_file(
     text: &str,
     policies: &mut PolicySet,
     files: &mut BTreeMap<String, PathBuf>,
+    lines: &mut BTreeMap<String, usize>,
 ) -> Result<(), PolicyError> {
+    let id_lines = id_lines(text);
+    let mut seen_here: BTreeMap<String, usize> = BTreeMap::new();
     let parsed = PolicySet::from_str(text).map_err(|err| {
         let (line, column) = first_label(&err, text);
         PolicyError::Syntax {
@@ -134,12 +152,24 @@ fn add_file(
                 index: index + 1,
             })?
             .to_owned();
+        let occurrence = seen_here.entry(id.clone()).or_insert(0);
+        let line = id_lines
+            .iter()
+            .filter(|(found, _)| *found == id)
+            .nth(*occurrence)
+            .map(|(_, line)| *line);
+        *occurrence += 1;
         if let Some(first_file) = files.get(&id) {
             return Err(PolicyError::DuplicateId {
                 file: file.to_owned(),
-                id,
+                line,
+                id: id.clone(),
                 first_file: first_file.clone(),
+                first_line: lines.get(&id).copied(),
             });
+        }
+        if let Some(line) = line {
+            lines.insert(id.clone(), line);
         }
         policies
             .add(policy.new_id(PolicyId::new(&id)))
@@ -161,6 +191,23 @@ fn validate(
     sources: &BTreeMap<PathBuf, String>,
 ) -> Result<(), PolicyError> {
     let result = Validator::new(schema.clone()).validate(policies, ValidationMode::Strict);
+    // A policy that can never apply is almost always a typo that strict
+    // validation lets through (`principal has scope` where the attribute is
+    // `scopes` is false for every request), so it is refused too.
+    for warning in result.validation_warnings() {
+        if let cedar_policy::ValidationWarning::ImpossiblePolicy(_) = warning {
+            let policy = warning.policy_id().to_string();
+            let file = files.get(&policy).cloned().unwrap_or_default();
+            let text = sources.get(&file).map(String::as_str).unwrap_or_default();
+            let (line, column) = first_label(warning, text);
+            return Err(PolicyError::NeverApplies {
+                file,
+                policy,
+                line,
+                column,
+            });
+        }
+    }
     let Some(error) = result.validation_errors().next() else {
         return Ok(());
     };
@@ -175,6 +222,28 @@ fn validate(
         column,
         message: diagnostic_message(error),
     })
+}
+
+/// Each `@id("…")` annotation in `text` with its 1-based line, in order.
+///
+/// Cedar keeps no source positions on parsed policies, so the annotations
+/// are found in the text to point diagnostics at a line.
+fn id_lines(text: &str) -> Vec<(String, usize)> {
+    let mut found = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let mut rest = line;
+        while let Some(at) = rest.find("@id") {
+            rest = &rest[at + 3..];
+            let quoted = rest
+                .trim_start()
+                .strip_prefix('(')
+                .and_then(|after| after.trim_start().strip_prefix('"'));
+            if let Some((id, _)) = quoted.and_then(|quoted| quoted.split_once('"')) {
+                found.push((id.trim().to_owned(), index + 1));
+            }
+        }
+    }
+    found
 }
 
 /// The error's message followed by its help, if it has one.
@@ -240,6 +309,12 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn id_annotations_are_found_with_their_lines() {
+        let text = "@id(\"a\")\npermit (principal, action, resource);\n\n@id ( \"b\" ) @scope(\"x\")\nforbid (principal, action, resource);\n";
+        assert_eq!(id_lines(text), [("a".to_owned(), 1), ("b".to_owned(), 4)]);
+    }
 
     #[test]
     fn line_column_counts_from_one() {

@@ -2,17 +2,40 @@
 //!
 //! REST (`POST /tools/{name}`) and MCP (`tools/list`, `tools/call`) both go
 //! through here, so a tool is authorised the same way whichever door the
-//! call came in by.
+//! call came in by. Plugin tools and the server's own tools sit side by side:
+//! listed, decided and audited the same way.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use core_auth::Principal;
 use plugin_host::{CallContext, PluginHost, ToolResult};
-use policy::{Action, PolicyEngine, ToolResource};
+use policy::{PolicyEngine, RequestContext, ToolResource};
 use serde_json::Value;
 
 use crate::audit::{AuditLog, DecisionRecord};
+use crate::policies::PolicyStore;
+use crate::server_tools::ServerTool;
+
+/// Who is calling, and under which policy set: taken once when the request
+/// is authenticated, so a request finishes under the set it started with
+/// even if the policies are reloaded meanwhile.
+#[derive(Clone)]
+pub(crate) struct Caller {
+    pub(crate) principal: Arc<Principal>,
+    pub(crate) request_id: String,
+    pub(crate) client_address: Option<IpAddr>,
+    pub(crate) policies: Arc<PolicyEngine>,
+}
+
+impl Caller {
+    fn context(&self, arguments: &Value) -> RequestContext {
+        RequestContext::now()
+            .with_arguments(arguments.clone())
+            .with_client_address(self.client_address)
+    }
+}
 
 /// Why a call did not reach its tool.
 #[derive(Debug, thiserror::Error)]
@@ -39,18 +62,41 @@ fn denial_message(tool: &str, accepted_scopes: &[String]) -> String {
     }
 }
 
-/// The plugins and policies that serve tool calls.
+/// A tool found by name: a plugin's, or the server's own.
+#[derive(Clone, Copy)]
+enum Entry<'a> {
+    Plugin(&'a plugin_host::Tool),
+    Server(ServerTool),
+}
+
+impl Entry<'_> {
+    fn descriptor(&self) -> Value {
+        match self {
+            Self::Plugin(tool) => tool.descriptor().clone(),
+            Self::Server(tool) => tool.descriptor(),
+        }
+    }
+
+    fn resource(&self, name: &str) -> ToolResource {
+        match self {
+            Self::Plugin(tool) => plugin_tool_resource(name, tool),
+            Self::Server(tool) => tool.resource(),
+        }
+    }
+}
+
+/// The plugins, policies and audit log that serve tool calls.
 #[derive(Clone)]
 pub(crate) struct Catalogue {
     plugins: Arc<PluginHost>,
-    policies: Arc<PolicyEngine>,
+    policies: Arc<PolicyStore>,
     audit: Arc<AuditLog>,
 }
 
 impl Catalogue {
     pub(crate) fn new(
         plugins: Arc<PluginHost>,
-        policies: Arc<PolicyEngine>,
+        policies: Arc<PolicyStore>,
         audit: Arc<AuditLog>,
     ) -> Self {
         Self {
@@ -64,41 +110,87 @@ impl Catalogue {
         &self.plugins
     }
 
-    pub(crate) fn policies(&self) -> &PolicyEngine {
+    /// The reloadable policy store.
+    pub(crate) fn policy_store(&self) -> &Arc<PolicyStore> {
         &self.policies
     }
 
-    /// The MCP tool objects `principal` may call, ordered by name.
-    pub(crate) fn visible_tools(&self, principal: &Principal) -> Vec<Value> {
-        self.plugins
-            .tools()
-            .filter(|(name, tool)| {
-                self.policies
-                    .is_allowed(principal, Action::Call, &tool_resource(name, tool))
+    /// The policy set new requests are decided under.
+    pub(crate) fn policies(&self) -> Arc<PolicyEngine> {
+        self.policies.current()
+    }
+
+    pub(crate) fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    fn entry(&self, name: &str) -> Option<Entry<'_>> {
+        ServerTool::named(name)
+            .map(Entry::Server)
+            .or_else(|| self.plugins.tool(name).map(Entry::Plugin))
+    }
+
+    /// Every tool name, the server's and the plugins', ordered by name.
+    pub(crate) fn tool_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = ServerTool::ALL
+            .iter()
+            .map(|tool| tool.name())
+            .chain(self.plugins.tools().map(|(name, _)| name))
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The MCP tool objects the caller may call, ordered by name.
+    pub(crate) fn visible_tools(&self, caller: &Caller) -> Vec<Value> {
+        let context = caller.context(&Value::Null);
+        self.tool_names()
+            .into_iter()
+            .filter_map(|name| Some((name, self.entry(name)?)))
+            .filter(|(name, entry)| {
+                let resource = entry.resource(name);
+                caller.policies.is_allowed(
+                    &caller.principal,
+                    resource.action(),
+                    &resource,
+                    &context,
+                )
             })
-            .map(|(_, tool)| tool.descriptor().clone())
+            .map(|(_, entry)| entry.descriptor())
             .collect()
     }
 
-    /// Decides whether `principal` may call tool `name`.
+    /// The MCP tool object for `name`, whether or not anyone may call it.
+    pub(crate) fn descriptor(&self, name: &str) -> Option<Value> {
+        self.entry(name).map(|entry| entry.descriptor())
+    }
+
+    /// Whether deciding a call to `name` must wait for its arguments (some
+    /// policy that can apply looks at them). An unknown tool is refused.
+    pub(crate) fn reads_arguments(&self, caller: &Caller, name: &str) -> Result<bool, CallRefusal> {
+        let entry = self
+            .entry(name)
+            .ok_or_else(|| CallRefusal::UnknownTool(name.to_owned()))?;
+        let resource = entry.resource(name);
+        Ok(caller
+            .policies
+            .reads_arguments(resource.action(), &resource))
+    }
+
+    /// Decides whether the caller may call tool `name` with `arguments`.
     ///
     /// Separate from running the tool so that a caller who may not call it
     /// is refused before anything else about the request is looked at.
     pub(crate) fn authorize<'a>(
         &'a self,
-        principal: &'a Principal,
+        caller: &'a Caller,
         name: &'a str,
-        request_id: &str,
+        arguments: &Value,
     ) -> Result<AuthorizedCall<'a>, CallRefusal> {
-        let tool = self
-            .plugins
-            .tool(name)
+        let entry = self
+            .entry(name)
             .ok_or_else(|| CallRefusal::UnknownTool(name.to_owned()))?;
-        let started = Instant::now();
-        let decision = self
-            .policies
-            .decide(principal, Action::Call, &tool_resource(name, tool));
-        self.audit_decision(principal, name, request_id, &decision, started);
+        let decision = self.decide(caller, name, entry, arguments);
         if !decision.allowed {
             return Err(CallRefusal::Denied {
                 tool: name.to_owned(),
@@ -106,9 +198,10 @@ impl Catalogue {
             });
         }
         Ok(AuthorizedCall {
-            plugins: &self.plugins,
-            principal,
+            catalogue: self,
+            caller,
             name,
+            entry,
         })
     }
 
@@ -118,19 +211,17 @@ impl Catalogue {
     /// (and logged) again where it runs.
     pub(crate) fn denial(
         &self,
-        principal: &Principal,
+        caller: &Caller,
         name: &str,
-        request_id: &str,
+        arguments: &Value,
     ) -> Option<CallRefusal> {
-        let tool = self.plugins.tool(name)?;
+        let resource = self.entry(name)?.resource(name);
         let started = Instant::now();
-        let decision = self
-            .policies
-            .decide(principal, Action::Call, &tool_resource(name, tool));
+        let decision = evaluate(caller, &resource, arguments);
         if decision.allowed {
             return None;
         }
-        self.audit_decision(principal, name, request_id, &decision, started);
+        self.audit_decision(caller, &resource, &decision, started);
         Some(CallRefusal::Denied {
             tool: name.to_owned(),
             accepted_scopes: decision.accepted_scopes,
@@ -140,34 +231,47 @@ impl Catalogue {
     /// Authorises and runs one call.
     pub(crate) async fn call(
         &self,
-        principal: &Principal,
+        caller: &Caller,
         name: &str,
         arguments: Value,
-        request_id: &str,
     ) -> Result<ToolResult, CallRefusal> {
         Ok(self
-            .authorize(principal, name, request_id)?
-            .invoke(arguments, request_id)
+            .authorize(caller, name, &arguments)?
+            .invoke(arguments)
             .await)
+    }
+
+    fn decide(
+        &self,
+        caller: &Caller,
+        name: &str,
+        entry: Entry<'_>,
+        arguments: &Value,
+    ) -> policy::Decision {
+        let resource = entry.resource(name);
+        let started = Instant::now();
+        let decision = evaluate(caller, &resource, arguments);
+        self.audit_decision(caller, &resource, &decision, started);
+        decision
     }
 
     /// One audit record for one decision.
     fn audit_decision(
         &self,
-        principal: &Principal,
-        tool: &str,
-        request_id: &str,
+        caller: &Caller,
+        resource: &ToolResource,
         decision: &policy::Decision,
         started: Instant,
     ) {
+        let principal = &caller.principal;
         self.audit.record(DecisionRecord {
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            request_id: request_id.to_owned(),
+            request_id: caller.request_id.clone(),
             principal_id: principal.id.clone(),
             principal_kind: principal.kind.as_str(),
             tenant: principal.tenant.clone(),
-            tool: tool.to_owned(),
-            action: "call",
+            tool: resource.name.clone(),
+            action: resource.action().name(),
             decision: if decision.allowed { "allow" } else { "deny" },
             policies: decision.policies.clone(),
             errors: decision.errors.clone(),
@@ -176,17 +280,35 @@ impl Catalogue {
     }
 }
 
+/// The caller's policy set's decision on calling `resource` with `arguments`.
+fn evaluate(caller: &Caller, resource: &ToolResource, arguments: &Value) -> policy::Decision {
+    caller.policies.decide(
+        &caller.principal,
+        resource.action(),
+        resource,
+        &caller.context(arguments),
+    )
+}
+
 /// A call the policies allowed, ready to run.
 pub(crate) struct AuthorizedCall<'a> {
-    plugins: &'a PluginHost,
-    principal: &'a Principal,
+    catalogue: &'a Catalogue,
+    caller: &'a Caller,
     name: &'a str,
+    entry: Entry<'a>,
 }
 
 impl AuthorizedCall<'_> {
     /// Runs the tool. Failures of the tool are results with `is_error` set.
-    pub(crate) async fn invoke(self, arguments: Value, request_id: &str) -> ToolResult {
-        let principal = self.principal;
+    pub(crate) async fn invoke(self, arguments: Value) -> ToolResult {
+        match self.entry {
+            Entry::Server(tool) => tool.run(self.catalogue, arguments).await,
+            Entry::Plugin(_) => self.invoke_plugin(arguments).await,
+        }
+    }
+
+    async fn invoke_plugin(self, arguments: Value) -> ToolResult {
+        let principal = &self.caller.principal;
         let context = CallContext {
             principal_id: principal.id.clone(),
             principal_kind: match principal.kind {
@@ -196,9 +318,14 @@ impl AuthorizedCall<'_> {
             },
             scopes: principal.scopes.iter().cloned().collect(),
             tenant: principal.tenant.clone(),
-            request_id: request_id.to_owned(),
+            request_id: self.caller.request_id.clone(),
         };
-        match self.plugins.call(self.name, arguments, context).await {
+        match self
+            .catalogue
+            .plugins
+            .call(self.name, arguments, context)
+            .await
+        {
             Ok(result) => result,
             // The tool was found when the call was authorised, and plugins
             // are never unloaded, so this cannot happen; answer it anyway.
@@ -207,8 +334,8 @@ impl AuthorizedCall<'_> {
     }
 }
 
-/// The policy view of a tool: its name, plugin and MCP annotations.
-fn tool_resource(name: &str, tool: &plugin_host::Tool) -> ToolResource {
+/// The policy view of a plugin's tool: its name, plugin and MCP annotations.
+fn plugin_tool_resource(name: &str, tool: &plugin_host::Tool) -> ToolResource {
     let hint = |key: &str| {
         tool.descriptor()
             .get("annotations")
@@ -223,4 +350,27 @@ fn tool_resource(name: &str, tool: &plugin_host::Tool) -> ToolResource {
         // MCP's default: a tool that is not read-only may be destructive.
         destructive: hint("destructiveHint").unwrap_or(!read_only),
     }
+}
+
+/// Refuses a plugin that claims a tool name or plugin name the server keeps
+/// for its own tools, so no plugin can stand in for an admin tool.
+pub(crate) fn check_reserved_names(plugins: &PluginHost) -> anyhow::Result<()> {
+    for plugin in plugins.plugins() {
+        if plugin.name == policy::SERVER_PLUGIN {
+            anyhow::bail!(
+                "plugin {}: the plugin name `{}` is reserved for the server's own tools; rename the plugin",
+                plugin.file.display(),
+                policy::SERVER_PLUGIN
+            );
+        }
+        for name in &plugin.tools {
+            if policy::SERVER_TOOLS.contains(&name.as_str()) {
+                anyhow::bail!(
+                    "plugin {}: the tool name `{name}` is reserved for the server's own tool; rename the tool",
+                    plugin.file.display()
+                );
+            }
+        }
+    }
+    Ok(())
 }

@@ -87,6 +87,7 @@ pub(crate) const ENV_VARS: &[(&str, &str, EnvValue)] = &[
     ),
     ("PLUGIN_DIR", "plugins.dir", EnvValue::Text),
     ("POLICY_DIR", "policies.dir", EnvValue::Text),
+    ("POLICY_WATCH", "policies.watch", EnvValue::Parsed),
     ("AUDIT_LOG_FILE", "audit.file", EnvValue::Text),
     ("AUDIT_RECENT", "audit.recent", EnvValue::Parsed),
     ("RUST_LOG", "log.filter", EnvValue::Text),
@@ -213,6 +214,7 @@ pub(crate) struct PluginsSection {
 #[serde(deny_unknown_fields)]
 pub(crate) struct PoliciesSection {
     pub(crate) dir: PathBuf,
+    pub(crate) watch: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -7,6 +7,8 @@ mod demo_auth;
 mod http;
 mod identity;
 mod mcp;
+mod policies;
+mod server_tools;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -85,6 +87,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .context("finding the plugin directory")?;
     let plugins = PluginHost::load_dir(&plugin_dir)?;
     mcp::check_tool_descriptors(&plugins)?;
+    catalogue::check_reserved_names(&plugins)?;
     if plugins.plugins().is_empty() {
         tracing::warn!(dir = %plugin_dir.display(), "no plugins found: no tools will be served");
     }
@@ -107,8 +110,26 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             config.audit.file.display()
         )
     })?;
-    let catalogue =
-        catalogue::Catalogue::new(Arc::new(plugins), Arc::new(policies), Arc::new(audit));
+    let policies = Arc::new(policies::PolicyStore::new(
+        config.policies.dir.clone(),
+        policies,
+    ));
+    // Kept alive for as long as the server runs.
+    let _watcher = if config.policies.watch {
+        let watcher = policies::watch(Arc::clone(&policies)).with_context(|| {
+            format!(
+                "watching {} for policy changes (set POLICY_WATCH=false to reload only on SIGHUP or reload_policies)",
+                config.policies.dir.display()
+            )
+        })?;
+        tracing::info!(dir = %config.policies.dir.display(), "watching the policies for changes");
+        Some(watcher)
+    } else {
+        None
+    };
+    #[cfg(unix)]
+    policies::reload_on_hangup(Arc::clone(&policies)).context("listening for SIGHUP")?;
+    let catalogue = catalogue::Catalogue::new(Arc::new(plugins), policies, Arc::new(audit));
     let max_request_bytes = config.max_request_bytes();
     let mcp = mcp::service(
         catalogue.clone(),
@@ -146,9 +167,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let app = http::router(state, mcp);
 
     tracing::info!(address = %local, url = %format!("http://{local}"), "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("shut down");
     Ok(())
 }

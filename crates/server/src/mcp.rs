@@ -18,8 +18,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
-use crate::catalogue::{CallRefusal, Catalogue};
-use crate::http::{Authenticated, RequestId};
+use crate::catalogue::{CallRefusal, Caller, Catalogue};
 
 /// JSON-RPC error code for a call the policies deny. MCP defines none; this
 /// sits in the range JSON-RPC leaves to servers.
@@ -60,23 +59,22 @@ pub(crate) struct McpServer {
     catalogue: Catalogue,
 }
 
-/// The authenticated principal and request id that the HTTP layers put on
-/// the request, as the MCP transport hands them to the handler.
-fn caller(context: &RequestContext<RoleServer>) -> Result<(Authenticated, RequestId), McpError> {
-    let parts = context.extensions.get::<http::request::Parts>();
-    let principal = parts
-        .and_then(|p| p.extensions.get::<Authenticated>())
-        .cloned();
-    let request_id = parts.and_then(|p| p.extensions.get::<RequestId>()).cloned();
-    match (principal, request_id) {
-        (Some(principal), Some(request_id)) => Ok((principal, request_id)),
+/// The authenticated caller that the HTTP layers put on the request, as the
+/// MCP transport hands it to the handler.
+fn caller(context: &RequestContext<RoleServer>) -> Result<Caller, McpError> {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Caller>())
+        .cloned()
         // The authentication layer guards /mcp, so this means a wiring bug;
         // refuse rather than serve an anonymous caller.
-        _ => Err(McpError::internal_error(
-            "request reached the MCP handler without an authenticated principal",
-            None,
-        )),
-    }
+        .ok_or_else(|| {
+            McpError::internal_error(
+                "request reached the MCP handler without an authenticated principal",
+                None,
+            )
+        })
 }
 
 fn to_tool(descriptor: &Value) -> Option<Tool> {
@@ -120,10 +118,7 @@ impl ServerHandler for McpServer {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.catalogue
-            .plugins()
-            .tool(name)
-            .and_then(|tool| to_tool(tool.descriptor()))
+        self.catalogue.descriptor(name).as_ref().and_then(to_tool)
     }
 
     async fn list_tools(
@@ -131,10 +126,10 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let (Authenticated(principal), _) = caller(&context)?;
+        let caller = caller(&context)?;
         let tools = self
             .catalogue
-            .visible_tools(&principal)
+            .visible_tools(&caller)
             .iter()
             .filter_map(to_tool)
             .collect();
@@ -146,11 +141,11 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let (Authenticated(principal), RequestId(request_id)) = caller(&context)?;
+        let caller = caller(&context)?;
         let arguments = request.arguments.map_or(Value::Null, Value::Object);
         let result = self
             .catalogue
-            .call(&principal, &request.name, arguments, &request_id)
+            .call(&caller, &request.name, arguments)
             .await
             .map_err(refusal_to_error)?;
         let value = serde_json::to_value(&result)

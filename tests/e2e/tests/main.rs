@@ -11,6 +11,7 @@ mod health;
 mod logging;
 mod mcp;
 mod plugins;
+mod policies;
 mod python_sdk;
 mod rest;
 mod startup;

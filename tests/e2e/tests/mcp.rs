@@ -36,8 +36,10 @@ fn an_mcp_client_initializes_lists_and_calls_ping() {
 
         let tools = client.list_all_tools().await.expect("tools/list");
         let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-        assert_eq!(names, ["ping"]);
-        assert!(tools[0].input_schema.get("properties").is_some());
+        // The demo principal holds every scope: the plugin's tool and the
+        // server's own admin tools.
+        assert_eq!(names, ["audit_log", "ping", "reload_policies"]);
+        assert!(tools[1].input_schema.get("properties").is_some());
 
         let mut arguments = serde_json::Map::new();
         arguments.insert("message".into(), json!("over mcp"));

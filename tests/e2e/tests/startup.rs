@@ -145,5 +145,8 @@ fn the_default_plugin_directory_is_the_executables() {
     let sandbox = Sandbox::new();
     let server = Server::start_with(&sandbox, Launch::default().env("PLUGIN_DIR", ""));
     let health = get(&server, "/health");
-    assert_eq!(health.body["tools"], serde_json::json!(["ping"]));
+    assert_eq!(
+        health.body["tools"],
+        serde_json::json!(["audit_log", "ping", "reload_policies"])
+    );
 }

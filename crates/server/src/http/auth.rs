@@ -1,21 +1,20 @@
 //! Authentication: `Authorization: Bearer …` to a principal, or 401.
 
-use std::sync::Arc;
+use std::net::SocketAddr;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use core_auth::{AuthError, Principal, bearer_token};
+use core_auth::{AuthError, bearer_token};
 
-use super::AppState;
 use super::error::ApiError;
+use super::{AppState, RequestId};
+use crate::catalogue::Caller;
 
-/// The verified caller, in the request's extensions.
-#[derive(Clone, Debug)]
-pub(crate) struct Authenticated(pub(crate) Arc<Principal>);
-
-/// Verifies the bearer token and records the principal, or answers 401.
+/// Verifies the bearer token and records the [`Caller`] (principal, request
+/// id, client address and the policy set the request is decided under), or
+/// answers 401.
 pub(crate) async fn require_principal(
     State(state): State<AppState>,
     mut request: Request,
@@ -41,7 +40,21 @@ pub(crate) async fn require_principal(
     match outcome {
         Ok(principal) => {
             tracing::debug!(principal = %principal.id, kind = principal.kind.as_str(), "authenticated");
-            request.extensions_mut().insert(Authenticated(principal));
+            let request_id = request
+                .extensions()
+                .get::<RequestId>()
+                .map(|RequestId(id)| id.to_string())
+                .unwrap_or_default();
+            let client_address = request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(address)| address.ip());
+            request.extensions_mut().insert(Caller {
+                principal,
+                request_id,
+                client_address,
+                policies: state.catalogue.policies(),
+            });
             next.run(request).await
         }
         Err(err) => reject(&state, &request, err),

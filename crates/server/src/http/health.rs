@@ -6,7 +6,10 @@ use serde_json::{Value, json};
 
 use super::AppState;
 
-/// Version, auth mode, plugins and tools, and the active policy set.
+/// Version, auth mode, plugins and tools, and the active policy set with the
+/// latest reload attempt. A rejected reload makes the status `degraded`
+/// (still HTTP 200: the server serves, under the previous set) until a
+/// reload succeeds.
 ///
 /// Unauthenticated, for load balancers, so it shows file names but no paths.
 pub(crate) async fn health(State(state): State<AppState>) -> Json<Value> {
@@ -24,9 +27,15 @@ pub(crate) async fn health(State(state): State<AppState>) -> Json<Value> {
             })
         })
         .collect();
-    let tools: Vec<&str> = plugins.tools().map(|(name, _)| name).collect();
+    let tools = state.catalogue.tool_names();
+    let reload = state.catalogue.policy_store().last_reload();
+    let status = if reload.as_ref().is_some_and(|r| r.error.is_some()) {
+        "degraded"
+    } else {
+        "ok"
+    };
     Json(json!({
-        "status": "ok",
+        "status": status,
         "version": env!("CARGO_PKG_VERSION"),
         "auth_mode": state.verifier.mode(),
         "jwks": state.verifier.jwks_status(),
@@ -36,6 +45,7 @@ pub(crate) async fn health(State(state): State<AppState>) -> Json<Value> {
             "hash": policies.hash(),
             "policies": policies.policy_count(),
             "scopes": policies.scopes().iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            "last_reload": reload,
         },
     }))
 }

@@ -17,10 +17,9 @@ use rmcp::model::ClientJsonRpcMessage;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::auth::Authenticated;
 use super::body::read_limited;
 use super::error::{ApiError, Challenge, bearer_challenge};
-use crate::catalogue::CallRefusal;
+use crate::catalogue::{CallRefusal, Caller};
 use crate::mcp::FORBIDDEN;
 
 /// JSON-RPC: the body is not JSON.
@@ -102,13 +101,12 @@ fn refuse_denied_call(
         return None;
     }
     let tool = message.pointer("/params/name").and_then(Value::as_str)?;
-    let Authenticated(principal) = parts.extensions.get::<Authenticated>()?;
-    let request_id = parts
-        .extensions
-        .get::<super::RequestId>()
-        .map(|super::RequestId(id)| id.to_string())
-        .unwrap_or_default();
-    let refusal = state.catalogue.denial(principal, tool, &request_id)?;
+    let caller = parts.extensions.get::<Caller>()?;
+    let arguments = message
+        .pointer("/params/arguments")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let refusal = state.catalogue.denial(caller, tool, &arguments)?;
     let CallRefusal::Denied {
         accepted_scopes, ..
     } = &refusal

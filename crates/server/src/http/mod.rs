@@ -23,7 +23,6 @@ use axum::routing::{get, post};
 use core_auth::TokenVerifier;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
-pub(crate) use auth::Authenticated;
 pub(crate) use host_guard::AllowedHost;
 pub(crate) use request_id::RequestId;
 

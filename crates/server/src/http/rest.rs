@@ -9,40 +9,59 @@ use plugin_host::ToolResult;
 use serde_json::Value;
 
 use super::AppState;
-use super::auth::Authenticated;
 use super::body::read_limited;
 use super::error::ApiError;
-use super::request_id::RequestId;
+use crate::catalogue::Caller;
 
 /// Runs the tool and answers its result in MCP's `CallToolResult` shape.
 ///
-/// The tool is looked up and the call authorised before the body is read, so
-/// an unknown tool is 404 and a denied call 403 whatever the body holds, and
-/// a caller who may not call the tool cannot make the server buffer a body.
+/// The tool is looked up and, unless a policy that applies to it looks at
+/// arguments, the call authorised before the body is read: an unknown tool
+/// is 404 and a denied call 403 whatever the body holds, and a caller who may
+/// not call the tool cannot make the server buffer a body. Where a policy
+/// does look at arguments, the (size-limited) body is read and parsed first
+/// and the decision sees them.
 /// An empty body means no arguments, so `curl -X POST …/tools/ping` works.
 pub(crate) async fn call_tool(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Extension(Authenticated(principal)): Extension<Authenticated>,
-    Extension(RequestId(request_id)): Extension<RequestId>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<ToolResult>, ApiError> {
-    let call = match state.catalogue.authorize(&principal, &name, &request_id) {
-        Ok(call) => call,
-        Err(refusal) => {
-            let base = state.request_base(&headers);
-            return Err(ApiError::Refused(refusal).pointing_at(&base, None));
-        }
+    let refused =
+        |refusal| ApiError::Refused(refusal).pointing_at(&state.request_base(&headers), None);
+    let no_arguments = Value::Object(Default::default());
+    // Decided before the body is read unless a policy looks at arguments.
+    let early = if state
+        .catalogue
+        .reads_arguments(&caller, &name)
+        .map_err(refused)?
+    {
+        None
+    } else {
+        Some(
+            state
+                .catalogue
+                .authorize(&caller, &name, &no_arguments)
+                .map_err(refused)?,
+        )
     };
     let bytes = read_limited(&headers, body, state.max_request_bytes).await?;
     let arguments = if bytes.iter().all(u8::is_ascii_whitespace) {
-        Value::Object(Default::default())
+        no_arguments.clone()
     } else {
         require_json_content_type(&headers)?;
         serde_json::from_slice(&bytes).map_err(|err| ApiError::InvalidJson(err.to_string()))?
     };
-    let result = call.invoke(arguments, &request_id).await;
+    let call = match early {
+        Some(call) => call,
+        None => state
+            .catalogue
+            .authorize(&caller, &name, &arguments)
+            .map_err(refused)?,
+    };
+    let result = call.invoke(arguments).await;
     if result.is_error {
         return Err(ApiError::ToolFailed {
             message: result

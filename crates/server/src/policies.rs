@@ -1,0 +1,309 @@
+//! The active policy set and its live reload.
+//!
+//! A reload is triggered by a change in the policy directory (when
+//! `POLICY_WATCH` is on), by SIGHUP, or by the `reload_policies` tool. The
+//! new set is loaded and validated completely before it replaces the active
+//! one, so an invalid set never takes effect: the error is logged, kept for
+//! `/health`, and the old set keeps serving. The swap is a single atomic
+//! pointer store; each request takes the set once when it starts and
+//! finishes under it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use policy::PolicyEngine;
+use serde::Serialize;
+
+/// What asked for a reload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Trigger {
+    /// A file in the policy directory changed.
+    Watch,
+    /// The process received SIGHUP.
+    Signal,
+    /// An administrator called `reload_policies`.
+    Admin,
+}
+
+/// The result of the latest reload attempt, for `/health` and the
+/// `reload_policies` tool.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct ReloadStatus {
+    /// When it happened, RFC 3339 in UTC.
+    pub(crate) time: String,
+    /// What asked for it.
+    pub(crate) trigger: Trigger,
+    /// `loaded`, `unchanged` or `rejected`.
+    pub(crate) outcome: &'static str,
+    /// The hash of the set that is active afterwards.
+    pub(crate) active_hash: String,
+    /// Why the new set was rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<String>,
+}
+
+/// The active policy set, swappable at run time.
+pub(crate) struct PolicyStore {
+    dir: PathBuf,
+    active: ArcSwap<PolicyEngine>,
+    last_reload: Mutex<Option<ReloadStatus>>,
+    /// Serialises reloads, so two triggers at once cannot swap out of order.
+    reloading: Mutex<()>,
+}
+
+impl PolicyStore {
+    /// A store serving `engine`, loaded from `dir`.
+    pub(crate) fn new(dir: PathBuf, engine: PolicyEngine) -> Self {
+        Self {
+            dir,
+            active: ArcSwap::from_pointee(engine),
+            last_reload: Mutex::new(None),
+            reloading: Mutex::new(()),
+        }
+    }
+
+    /// The set new requests are decided under.
+    pub(crate) fn current(&self) -> Arc<PolicyEngine> {
+        self.active.load_full()
+    }
+
+    /// The latest reload attempt, if there was one.
+    pub(crate) fn last_reload(&self) -> Option<ReloadStatus> {
+        self.last_reload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Loads the directory again and, if it validates, makes it active.
+    ///
+    /// Blocking (reads files, validates); call it off the async workers.
+    pub(crate) fn reload(&self, trigger: Trigger) -> ReloadStatus {
+        let _one_at_a_time = self
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let before = self.current();
+        let status = match PolicyEngine::load_dir(&self.dir) {
+            Ok(engine) if engine.hash() == before.hash() => {
+                tracing::info!(trigger = ?trigger, hash = before.hash(), "policies unchanged");
+                self.status(trigger, "unchanged", before.hash(), None)
+            }
+            Ok(engine) => {
+                let hash = engine.hash().to_owned();
+                let count = engine.policy_count();
+                self.active.store(Arc::new(engine));
+                tracing::info!(
+                    trigger = ?trigger,
+                    policies = count,
+                    hash = %hash,
+                    previous = before.hash(),
+                    "policies reloaded"
+                );
+                self.status(trigger, "loaded", &hash, None)
+            }
+            Err(err) => {
+                tracing::error!(
+                    trigger = ?trigger,
+                    error = %err,
+                    active = before.hash(),
+                    "policy reload rejected; the active policies stay in force"
+                );
+                self.status(trigger, "rejected", before.hash(), Some(err.to_string()))
+            }
+        };
+        *self
+            .last_reload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(status.clone());
+        status
+    }
+
+    fn status(
+        &self,
+        trigger: Trigger,
+        outcome: &'static str,
+        hash: &str,
+        error: Option<String>,
+    ) -> ReloadStatus {
+        ReloadStatus {
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            trigger,
+            outcome,
+            active_hash: hash.to_owned(),
+            error,
+        }
+    }
+
+    /// The watched directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Reloads off the async workers.
+pub(crate) async fn reload(store: &Arc<PolicyStore>, trigger: Trigger) -> ReloadStatus {
+    let worker = Arc::clone(store);
+    match tokio::task::spawn_blocking(move || worker.reload(trigger)).await {
+        Ok(status) => status,
+        // A panic inside Cedar while loading: nothing was swapped.
+        Err(err) => {
+            let status = store.status(
+                trigger,
+                "rejected",
+                store.current().hash(),
+                Some(format!("the reload failed unexpectedly: {err}")),
+            );
+            *store
+                .last_reload
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(status.clone());
+            status
+        }
+    }
+}
+
+/// How long the directory must be quiet before a change is reloaded, so an
+/// editor's write-rename-chmod sequence is one reload, not three.
+const SETTLE: Duration = Duration::from_millis(300);
+
+/// Watches the policy directory and reloads after each burst of changes.
+///
+/// The watcher is returned and must be kept alive.
+pub(crate) fn watch(store: Arc<PolicyStore>) -> notify::Result<notify::RecommendedWatcher> {
+    use notify::Watcher as _;
+
+    let (changed, mut changes) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let relevant = match &event {
+            Ok(event) => !event.kind.is_access(),
+            Err(_) => true,
+        };
+        if relevant {
+            let _ = changed.send(());
+        }
+    })?;
+    watcher.watch(store.dir(), notify::RecursiveMode::NonRecursive)?;
+    tokio::spawn(async move {
+        while changes.recv().await.is_some() {
+            // Wait for the burst to end.
+            loop {
+                match tokio::time::timeout(SETTLE, changes.recv()).await {
+                    Ok(Some(())) => continue,
+                    Ok(None) => return,
+                    Err(_quiet) => break,
+                }
+            }
+            reload(&store, Trigger::Watch).await;
+        }
+    });
+    Ok(watcher)
+}
+
+/// Reloads on every SIGHUP.
+#[cfg(unix)]
+pub(crate) fn reload_on_hangup(store: Arc<PolicyStore>) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let mut hangups = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP received: reloading policies");
+            reload(&store, Trigger::Signal).await;
+        }
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PERMIT: &str = "@id(\"open\")\npermit (principal, action, resource);\n";
+    const FORBID: &str = "@id(\"closed\")\nforbid (principal, action, resource);\n";
+
+    fn policy_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let schema = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../policies/schema.cedarschema"
+        );
+        std::fs::copy(schema, dir.path().join("schema.cedarschema")).expect("schema");
+        std::fs::write(dir.path().join("rules.cedar"), PERMIT).expect("rules");
+        dir
+    }
+
+    fn allows(engine: &PolicyEngine) -> bool {
+        let principal = core_auth::Principal {
+            id: "someone".into(),
+            kind: core_auth::PrincipalKind::User,
+            scopes: Default::default(),
+            roles: Default::default(),
+            tenant: None,
+            tenants: Default::default(),
+        };
+        let tool = policy::ToolResource::by_name("ping");
+        engine.is_allowed(
+            &principal,
+            tool.action(),
+            &tool,
+            &policy::RequestContext::now(),
+        )
+    }
+
+    fn store(dir: &Path) -> PolicyStore {
+        PolicyStore::new(
+            dir.to_owned(),
+            PolicyEngine::load_dir(dir).expect("initial set"),
+        )
+    }
+
+    #[test]
+    fn a_set_in_use_keeps_deciding_after_a_reload() {
+        let dir = policy_dir();
+        let store = store(dir.path());
+        let in_flight = store.current();
+        std::fs::write(dir.path().join("rules.cedar"), FORBID).expect("rewrite");
+        let status = store.reload(Trigger::Admin);
+        assert_eq!(status.outcome, "loaded");
+        assert!(allows(&in_flight), "the request that started keeps its set");
+        assert!(!allows(&store.current()), "new requests get the new set");
+    }
+
+    #[test]
+    fn an_invalid_set_is_rejected_and_the_active_one_stays() {
+        let dir = policy_dir();
+        let store = store(dir.path());
+        let before = store.current().hash().to_owned();
+        std::fs::write(
+            dir.path().join("rules.cedar"),
+            "permit (principal, action, resource)",
+        )
+        .expect("rewrite");
+        let status = store.reload(Trigger::Watch);
+        assert_eq!(status.outcome, "rejected");
+        assert_eq!(status.active_hash, before);
+        assert!(
+            status
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("rules.cedar"))
+        );
+        assert_eq!(store.current().hash(), before);
+        assert!(allows(&store.current()));
+        assert_eq!(store.last_reload().map(|s| s.outcome), Some("rejected"));
+    }
+
+    #[test]
+    fn reloading_the_same_files_changes_nothing() {
+        let dir = policy_dir();
+        let store = store(dir.path());
+        let before = store.current();
+        let status = store.reload(Trigger::Signal);
+        assert_eq!(status.outcome, "unchanged");
+        assert!(Arc::ptr_eq(&before, &store.current()));
+    }
+}

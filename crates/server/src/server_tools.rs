@@ -1,0 +1,216 @@
+//! The server's own tools: `audit_log` and `reload_policies`.
+//!
+//! They need the server's internals (the decision log, the policy store), so
+//! they run inside the server; they go through the same catalogue as plugin
+//! tools, so they are listed, decided (with the `admin` action) and audited
+//! exactly like them.
+
+use policy::ToolResource;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::catalogue::Catalogue;
+use crate::policies::{self, Trigger};
+use plugin_host::ToolResult;
+
+/// One of the server's own tools.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ServerTool {
+    AuditLog,
+    ReloadPolicies,
+}
+
+/// Largest `limit` `audit_log` accepts.
+const MAX_AUDIT_LIMIT: u64 = 1000;
+
+impl ServerTool {
+    pub(crate) const ALL: [Self; 2] = [Self::AuditLog, Self::ReloadPolicies];
+
+    pub(crate) fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|tool| tool.name() == name)
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::AuditLog => "audit_log",
+            Self::ReloadPolicies => "reload_policies",
+        }
+    }
+
+    pub(crate) fn resource(self) -> ToolResource {
+        let read_only = self == Self::AuditLog;
+        ToolResource {
+            name: self.name().to_owned(),
+            plugin: policy::SERVER_PLUGIN.to_owned(),
+            read_only,
+            destructive: false,
+        }
+    }
+
+    /// The MCP tool object.
+    pub(crate) fn descriptor(self) -> Value {
+        match self {
+            Self::AuditLog => json!({
+                "name": "audit_log",
+                "title": "Decision audit log",
+                "description": "The latest authorization decisions, newest first, filterable by principal, tool and decision.",
+                "inputSchema": {
+                    "type": "object",
+                    "properties": {
+                        "principal": { "type": "string", "description": "Only decisions about this principal id." },
+                        "tool": { "type": "string", "description": "Only decisions about this tool." },
+                        "decision": { "type": "string", "enum": ["allow", "deny"], "description": "Only allows or only denials." },
+                        "limit": { "type": "integer", "minimum": 1, "maximum": MAX_AUDIT_LIMIT, "description": "At most this many records (default 100)." }
+                    },
+                    "additionalProperties": false
+                },
+                "outputSchema": {
+                    "type": "object",
+                    "properties": {
+                        "records": { "type": "array", "items": { "type": "object" } },
+                        "matched": { "type": "integer" }
+                    },
+                    "required": ["records", "matched"]
+                },
+                "annotations": { "readOnlyHint": true, "destructiveHint": false, "idempotentHint": true, "openWorldHint": false }
+            }),
+            Self::ReloadPolicies => json!({
+                "name": "reload_policies",
+                "title": "Reload policies",
+                "description": "Loads the policy directory again; the new set replaces the active one only if it validates.",
+                "inputSchema": { "type": "object", "properties": {}, "additionalProperties": false },
+                "outputSchema": {
+                    "type": "object",
+                    "properties": {
+                        "outcome": { "type": "string", "enum": ["loaded", "unchanged", "rejected"] },
+                        "active_hash": { "type": "string" },
+                        "policies": { "type": "integer" },
+                        "error": { "type": "string" }
+                    },
+                    "required": ["outcome", "active_hash", "policies"]
+                },
+                "annotations": { "readOnlyHint": false, "destructiveHint": false, "idempotentHint": true, "openWorldHint": false }
+            }),
+        }
+    }
+
+    /// Runs the tool. Bad arguments are a tool error naming the problem.
+    pub(crate) async fn run(self, catalogue: &Catalogue, arguments: Value) -> ToolResult {
+        match self {
+            Self::AuditLog => audit_log(catalogue, arguments),
+            Self::ReloadPolicies => reload_policies(catalogue, arguments).await,
+        }
+    }
+}
+
+/// `audit_log`'s arguments.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    principal: Option<String>,
+    tool: Option<String>,
+    decision: Option<DecisionFilter>,
+    limit: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum DecisionFilter {
+    Allow,
+    Deny,
+}
+
+fn parse<T: serde::de::DeserializeOwned + Default>(
+    tool: &str,
+    arguments: Value,
+) -> Result<T, ToolResult> {
+    if arguments.is_null() {
+        return Ok(T::default());
+    }
+    serde_json::from_value(arguments).map_err(|err| {
+        ToolResult::error(format!(
+            "Invalid arguments for tool `{tool}`: {err}. See the tool's inputSchema in tools/list."
+        ))
+    })
+}
+
+fn audit_log(catalogue: &Catalogue, arguments: Value) -> ToolResult {
+    let query: AuditQuery = match parse("audit_log", arguments) {
+        Ok(query) => query,
+        Err(error) => return error,
+    };
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=MAX_AUDIT_LIMIT).contains(&limit) {
+        return ToolResult::error(format!(
+            "Invalid arguments for tool `audit_log`: limit must be between 1 and {MAX_AUDIT_LIMIT}, got {limit}"
+        ));
+    }
+    let matching: Vec<_> = catalogue
+        .audit()
+        .recent()
+        .into_iter()
+        .rev()
+        .filter(|record| {
+            query
+                .principal
+                .as_ref()
+                .is_none_or(|p| &record.principal_id == p)
+                && query.tool.as_ref().is_none_or(|t| &record.tool == t)
+                && query.decision.is_none_or(|d| {
+                    record.decision
+                        == match d {
+                            DecisionFilter::Allow => "allow",
+                            DecisionFilter::Deny => "deny",
+                        }
+                })
+        })
+        .collect();
+    let matched = matching.len();
+    let records: Vec<_> = matching
+        .into_iter()
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect();
+    let summary = format!(
+        "{} of {matched} matching decision(s), newest first",
+        records.len()
+    );
+    ToolResult::structured(json!({ "records": records, "matched": matched }), summary)
+}
+
+/// `reload_policies` takes no arguments.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoArguments {}
+
+async fn reload_policies(catalogue: &Catalogue, arguments: Value) -> ToolResult {
+    if let Err(error) = parse::<NoArguments>("reload_policies", arguments) {
+        return error;
+    }
+    let status = policies::reload(catalogue.policy_store(), Trigger::Admin).await;
+    let active = catalogue.policies();
+    let mut structured = json!({
+        "outcome": status.outcome,
+        "active_hash": status.active_hash,
+        "policies": active.policy_count(),
+    });
+    match status.error {
+        Some(error) => {
+            structured["error"] = Value::String(error.clone());
+            let mut result = ToolResult::structured(
+                structured,
+                format!("Policy reload rejected; the active policies stay in force: {error}"),
+            );
+            result.is_error = true;
+            result
+        }
+        None => ToolResult::structured(
+            structured,
+            format!(
+                "Policies {}: {} policies, {}",
+                status.outcome,
+                active.policy_count(),
+                status.active_hash
+            ),
+        ),
+    }
+}
