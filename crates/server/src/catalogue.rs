@@ -91,6 +91,8 @@ pub(crate) struct Catalogue {
     plugins: Arc<PluginHost>,
     policies: Arc<PolicyStore>,
     audit: Arc<AuditLog>,
+    /// The effective configuration, secrets redacted.
+    settings: Arc<Value>,
 }
 
 impl Catalogue {
@@ -98,12 +100,19 @@ impl Catalogue {
         plugins: Arc<PluginHost>,
         policies: Arc<PolicyStore>,
         audit: Arc<AuditLog>,
+        settings: Value,
     ) -> Self {
         Self {
             plugins,
             policies,
             audit,
+            settings: Arc::new(settings),
         }
+    }
+
+    /// The effective configuration, secrets redacted.
+    pub(crate) fn settings(&self) -> &Value {
+        &self.settings
     }
 
     pub(crate) fn plugins(&self) -> &PluginHost {

@@ -21,6 +21,50 @@ const PLACEHOLDER_PROJECT_IDS: &[&str] = &[
 /// `config/default.toml`, compiled in so the binary runs from anywhere.
 pub(crate) const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 
+/// The settings that hold credentials: shown only as set or not set.
+/// `[]` stands for every element of a list.
+const SECRET_KEYS: &[&str] = &[
+    "descope.client_secret",
+    "demo.token",
+    "demo_auth.access_keys[].client_secret",
+];
+
+/// What a secret setting shows instead of its value.
+pub(crate) const REDACTED: &str = "<redacted>";
+
+/// Replaces every secret in the merged settings with [`REDACTED`] (an empty
+/// one stays empty, so "not set" is still visible).
+fn redact(settings: &mut serde_json::Value) {
+    fn walk(value: &mut serde_json::Value, path: &[&str]) {
+        let Some((first, rest)) = path.split_first() else {
+            if value.as_str().is_some_and(|text| !text.is_empty()) {
+                *value = serde_json::Value::String(REDACTED.to_owned());
+            }
+            return;
+        };
+        let (key, every) = match first.strip_suffix("[]") {
+            Some(key) => (key, true),
+            None => (*first, false),
+        };
+        let Some(child) = value.get_mut(key) else {
+            return;
+        };
+        match (every, child) {
+            (true, serde_json::Value::Array(items)) => {
+                for item in items {
+                    walk(item, rest);
+                }
+            }
+            (false, child) => walk(child, rest),
+            (true, _) => {}
+        }
+    }
+    for key in SECRET_KEYS {
+        let path: Vec<&str> = key.split('.').collect();
+        walk(settings, &path);
+    }
+}
+
 /// How an environment variable's text becomes a setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum EnvValue {
@@ -108,6 +152,9 @@ pub(crate) struct Config {
     pub(crate) policies: PoliciesSection,
     pub(crate) audit: AuditSection,
     pub(crate) log: LogSection,
+    /// The merged settings as JSON, secrets redacted, for `server_config`.
+    #[serde(skip)]
+    pub(crate) effective: serde_json::Value,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -298,8 +345,12 @@ impl Config {
             figment = figment.merge(Toml::file(file));
         }
         figment = figment.merge(environment());
-        let config: Config = figment.extract().map_err(ConfigError::from_figment)?;
+        let mut config: Config = figment.extract().map_err(ConfigError::from_figment)?;
         config.check()?;
+        let mut effective: serde_json::Value =
+            figment.extract().map_err(ConfigError::from_figment)?;
+        redact(&mut effective);
+        config.effective = effective;
         Ok(config)
     }
 
@@ -593,6 +644,29 @@ mod tests {
             assert_eq!(config.max_request_bytes(), 2 * 1024 * 1024);
             Ok(())
         });
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_the_effective_settings() {
+        let mut settings: serde_json::Value = Figment::from(Toml::string(DEFAULT_TOML))
+            .merge(Toml::string(
+                "[descope]\nclient_secret = \"s3cr3t\"\n[[demo_auth.access_keys]]\nclient_id = \"c\"\nclient_secret = \"k3y\"\nprincipal_id = \"m\"\nscopes = []\n",
+            ))
+            .extract()
+            .expect("settings");
+        redact(&mut settings);
+        let text = settings.to_string();
+        for secret in ["s3cr3t", "k3y", "demo_token_12345"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        assert_eq!(settings["descope"]["client_secret"], REDACTED);
+        assert_eq!(settings["demo"]["token"], REDACTED);
+        assert_eq!(
+            settings["demo_auth"]["access_keys"][0]["client_secret"],
+            REDACTED
+        );
+        assert_eq!(settings["demo_auth"]["access_keys"][0]["client_id"], "c");
+        assert_eq!(settings["server"]["port"], 8080, "the rest is shown as set");
     }
 
     #[test]

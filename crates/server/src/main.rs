@@ -129,7 +129,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     #[cfg(unix)]
     policies::reload_on_hangup(Arc::clone(&policies)).context("listening for SIGHUP")?;
-    let catalogue = catalogue::Catalogue::new(Arc::new(plugins), policies, Arc::new(audit));
+    let catalogue = catalogue::Catalogue::new(
+        Arc::new(plugins),
+        policies,
+        Arc::new(audit),
+        config.effective.clone(),
+    );
     let max_request_bytes = config.max_request_bytes();
     let mcp = mcp::service(
         catalogue.clone(),

@@ -1,4 +1,5 @@
-//! The server's own tools: `audit_log` and `reload_policies`.
+//! The server's own tools: `audit_log`, `server_config` and
+//! `reload_policies`.
 //!
 //! They need the server's internals (the decision log, the policy store), so
 //! they run inside the server; they go through the same catalogue as plugin
@@ -17,6 +18,7 @@ use plugin_host::ToolResult;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ServerTool {
     AuditLog,
+    ServerConfig,
     ReloadPolicies,
 }
 
@@ -24,7 +26,7 @@ pub(crate) enum ServerTool {
 const MAX_AUDIT_LIMIT: u64 = 1000;
 
 impl ServerTool {
-    pub(crate) const ALL: [Self; 2] = [Self::AuditLog, Self::ReloadPolicies];
+    pub(crate) const ALL: [Self; 3] = [Self::AuditLog, Self::ServerConfig, Self::ReloadPolicies];
 
     pub(crate) fn named(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|tool| tool.name() == name)
@@ -33,12 +35,13 @@ impl ServerTool {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::AuditLog => "audit_log",
+            Self::ServerConfig => "server_config",
             Self::ReloadPolicies => "reload_policies",
         }
     }
 
     pub(crate) fn resource(self) -> ToolResource {
-        let read_only = self == Self::AuditLog;
+        let read_only = self != Self::ReloadPolicies;
         ToolResource {
             name: self.name().to_owned(),
             plugin: policy::SERVER_PLUGIN.to_owned(),
@@ -74,6 +77,32 @@ impl ServerTool {
                 },
                 "annotations": { "readOnlyHint": true, "destructiveHint": false, "idempotentHint": true, "openWorldHint": false }
             }),
+            Self::ServerConfig => json!({
+                "name": "server_config",
+                "title": "Effective configuration",
+                "description": "The configuration the server runs with (defaults, file and environment merged), secrets redacted, with the environment variable behind each setting.",
+                "inputSchema": { "type": "object", "properties": {}, "additionalProperties": false },
+                "outputSchema": {
+                    "type": "object",
+                    "properties": {
+                        "settings": { "type": "object" },
+                        "environment": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "variable": { "type": "string" },
+                                    "key": { "type": "string" },
+                                    "value": {}
+                                },
+                                "required": ["variable", "key", "value"]
+                            }
+                        }
+                    },
+                    "required": ["settings", "environment"]
+                },
+                "annotations": { "readOnlyHint": true, "destructiveHint": false, "idempotentHint": true, "openWorldHint": false }
+            }),
             Self::ReloadPolicies => json!({
                 "name": "reload_policies",
                 "title": "Reload policies",
@@ -98,6 +127,7 @@ impl ServerTool {
     pub(crate) async fn run(self, catalogue: &Catalogue, arguments: Value) -> ToolResult {
         match self {
             Self::AuditLog => audit_log(catalogue, arguments),
+            Self::ServerConfig => server_config(catalogue, arguments),
             Self::ReloadPolicies => reload_policies(catalogue, arguments).await,
         }
     }
@@ -177,10 +207,42 @@ fn audit_log(catalogue: &Catalogue, arguments: Value) -> ToolResult {
     ToolResult::structured(json!({ "records": records, "matched": matched }), summary)
 }
 
-/// `reload_policies` takes no arguments.
+/// `server_config` and `reload_policies` take no arguments.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NoArguments {}
+
+fn server_config(catalogue: &Catalogue, arguments: Value) -> ToolResult {
+    if let Err(error) = parse::<NoArguments>("server_config", arguments) {
+        return error;
+    }
+    let settings = catalogue.settings();
+    let environment: Vec<Value> = crate::config::ENV_VARS
+        .iter()
+        .map(|(variable, key, _)| {
+            let pointer = format!("/{}", key.replace('.', "/"));
+            json!({
+                "variable": variable,
+                "key": key,
+                "value": settings.pointer(&pointer).cloned().unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    let summary: Vec<String> = environment
+        .iter()
+        .map(|entry| {
+            format!(
+                "{} = {}",
+                entry["variable"].as_str().unwrap_or_default(),
+                entry["value"]
+            )
+        })
+        .collect();
+    ToolResult::structured(
+        json!({ "settings": settings, "environment": environment }),
+        summary.join("\n"),
+    )
+}
 
 async fn reload_policies(catalogue: &Catalogue, arguments: Value) -> ToolResult {
     if let Err(error) = parse::<NoArguments>("reload_policies", arguments) {

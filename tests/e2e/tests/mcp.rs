@@ -38,7 +38,10 @@ fn an_mcp_client_initializes_lists_and_calls_ping() {
         let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
         // The demo principal holds every scope: the plugin's tool and the
         // server's own admin tools.
-        assert_eq!(names, ["audit_log", "ping", "reload_policies"]);
+        assert_eq!(
+            names,
+            ["audit_log", "ping", "reload_policies", "server_config"]
+        );
         assert!(tools[1].input_schema.get("properties").is_some());
 
         let mut arguments = serde_json::Map::new();

@@ -333,3 +333,36 @@ fn the_audit_log_tool_returns_the_latest_decisions_filtered() {
     let message = bad.body["message"].as_str().unwrap_or_default();
     assert!(message.contains("limit"), "{message}");
 }
+
+#[test]
+fn server_config_shows_the_effective_settings_with_secrets_redacted() {
+    let sandbox = Sandbox::new();
+    let server = Server::start_with(
+        &sandbox,
+        Launch::default()
+            .env("DESCOPE_CLIENT_SECRET", "client-secret-value")
+            .env("MAX_REQUEST_SIZE_MB", "3"),
+    );
+    let reply = post_tool_as_demo(&server, "server_config", "{}");
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let text = reply.body.to_string();
+    for secret in ["client-secret-value", DEMO_TOKEN] {
+        assert!(!text.contains(secret), "{secret} leaked");
+    }
+    let structured = &reply.body["structuredContent"];
+    assert_eq!(
+        structured["settings"]["descope"]["client_secret"],
+        "<redacted>"
+    );
+    assert_eq!(structured["settings"]["server"]["max_request_size_mb"], 3);
+    let environment = structured["environment"].as_array().expect("environment");
+    let setting = |variable: &str| {
+        environment
+            .iter()
+            .find(|entry| entry["variable"] == variable)
+            .map(|entry| entry["value"].clone())
+    };
+    assert_eq!(setting("MAX_REQUEST_SIZE_MB"), Some(json!(3)));
+    assert_eq!(setting("DESCOPE_CLIENT_SECRET"), Some(json!("<redacted>")));
+    assert_eq!(setting("POLICY_WATCH"), Some(json!(true)));
+}
