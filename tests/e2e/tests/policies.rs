@@ -38,6 +38,13 @@ fn wait_for_health(server: &Server, what: &str, done: impl Fn(&Value) -> bool) -
     }
 }
 
+/// Puts a policy file in place at once, as editors and deployment tools do
+/// (write elsewhere, then rename), so the watcher never sees it half written.
+fn install_policy(sandbox: &Sandbox, name: &str, text: &str) {
+    let staged = sandbox.write(&format!("staged-{name}"), text);
+    std::fs::rename(staged, sandbox.policy_dir().join(name)).expect("rename into place");
+}
+
 fn hangup(server: &Server) {
     let status = std::process::Command::new("kill")
         .args(["-HUP", &server.pid().to_string()])
@@ -53,7 +60,7 @@ fn a_policy_file_change_is_picked_up_without_a_restart() {
     let before = policy_hash(&server);
     assert_eq!(post_tool_as_demo(&server, "ping", "{}").status, 200);
 
-    sandbox.write("policies/no-ping.cedar", NO_PING);
+    install_policy(&sandbox, "no-ping.cedar", NO_PING);
     let health = wait_for_health(&server, "the reload", |h| {
         h["policy"]["hash"] != before.as_str()
     });
@@ -78,8 +85,9 @@ fn an_invalid_policy_change_keeps_the_active_set_and_shows_in_health() {
     let server = Server::start(&sandbox);
     let before = policy_hash(&server);
 
-    sandbox.write(
-        "policies/broken.cedar",
+    install_policy(
+        &sandbox,
+        "broken.cedar",
         "@id(\"broken\")\npermit (principal, action, resource)\nwhen { principal.nope };\n",
     );
     let health = wait_for_health(&server, "the rejected reload", |h| {
@@ -108,7 +116,11 @@ fn an_invalid_policy_change_keeps_the_active_set_and_shows_in_health() {
     assert_eq!(post_tool_as_demo(&server, "ping", "{}").status, 200);
 
     // Fixing the file clears the degraded status.
-    sandbox.write("policies/broken.cedar", NO_PING.replace("no-ping", "fixed"));
+    install_policy(
+        &sandbox,
+        "broken.cedar",
+        &NO_PING.replace("no-ping", "fixed"),
+    );
     let health = wait_for_health(&server, "the fixed reload", |h| h["status"] == "ok");
     assert_eq!(health["policy"]["last_reload"]["outcome"], "loaded");
     assert_eq!(post_tool_as_demo(&server, "ping", "{}").status, 403);

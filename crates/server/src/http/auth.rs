@@ -8,6 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use core_auth::{AuthError, bearer_token};
 
+use super::body::discard_small_body;
 use super::error::ApiError;
 use super::{AppState, RequestId};
 use crate::catalogue::Caller;
@@ -27,9 +28,10 @@ pub(crate) async fn require_principal(
             Err(_) => {
                 return reject(
                     &state,
-                    &request,
+                    request,
                     AuthError::MalformedHeader("the header is not valid ASCII".to_owned()),
-                );
+                )
+                .await;
             }
         },
     };
@@ -57,18 +59,23 @@ pub(crate) async fn require_principal(
             });
             next.run(request).await
         }
-        Err(err) => reject(&state, &request, err),
+        Err(err) => reject(&state, request, err).await,
     }
 }
 
 /// 401 with a challenge that points the client at the protected-resource
 /// metadata (RFC 9728), from which it discovers the authorization server.
-fn reject(state: &AppState, request: &Request, err: AuthError) -> Response {
+///
+/// A small unread body is discarded first, so the connection stays usable for
+/// the client's next request (the OAuth discovery that follows a 401).
+async fn reject(state: &AppState, request: Request, err: AuthError) -> Response {
     // The reason is logged, never the credential.
     tracing::info!(reason = %err, "authentication failed");
     let base = state.request_base(request.headers());
     let scope = Some(state.scope_names().join(" ")).filter(|s| !s.is_empty());
-    ApiError::Unauthorized(err)
+    let response = ApiError::Unauthorized(err)
         .pointing_at(&base, scope)
-        .into_response()
+        .into_response();
+    discard_small_body(request.into_body()).await;
+    response
 }

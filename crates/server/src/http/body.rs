@@ -57,6 +57,20 @@ pub(crate) async fn read_limited(
     Ok(Bytes::from(collected))
 }
 
+/// How much of an unread body is discarded when a request is refused before
+/// its body was needed (401, or a 403 decided before reading).
+const SMALL_BODY: u64 = 64 * 1024;
+
+/// Reads and drops the rest of a refused request's body when it is small.
+///
+/// Answering without reading the body makes the server close the connection
+/// instead of keeping it alive, and a client that already sent its next
+/// request on it sees a reset. Anything past [`SMALL_BODY`] (or slower than
+/// the drain time) is left, and the connection closes as before.
+pub(crate) async fn discard_small_body(body: Body) {
+    drain(body, SMALL_BODY).await;
+}
+
 /// Reads and drops up to `max` bytes of what is left of `body`.
 async fn drain(mut body: Body, max: u64) {
     let drained = async {

@@ -9,7 +9,7 @@ use plugin_host::ToolResult;
 use serde_json::Value;
 
 use super::AppState;
-use super::body::read_limited;
+use super::body::{discard_small_body, read_limited};
 use super::error::ApiError;
 use crate::catalogue::Caller;
 
@@ -33,19 +33,19 @@ pub(crate) async fn call_tool(
         |refusal| ApiError::Refused(refusal).pointing_at(&state.request_base(&headers), None);
     let no_arguments = Value::Object(Default::default());
     // Decided before the body is read unless a policy looks at arguments.
-    let early = if state
-        .catalogue
-        .reads_arguments(&caller, &name)
-        .map_err(refused)?
-    {
-        None
-    } else {
-        Some(
-            state
-                .catalogue
-                .authorize(&caller, &name, &no_arguments)
-                .map_err(refused)?,
-        )
+    let early = match state.catalogue.reads_arguments(&caller, &name) {
+        Ok(true) => None,
+        Ok(false) => match state.catalogue.authorize(&caller, &name, &no_arguments) {
+            Ok(call) => Some(call),
+            Err(refusal) => {
+                discard_small_body(body).await;
+                return Err(refused(refusal));
+            }
+        },
+        Err(refusal) => {
+            discard_small_body(body).await;
+            return Err(refused(refusal));
+        }
     };
     let bytes = read_limited(&headers, body, state.max_request_bytes).await?;
     let arguments = if bytes.iter().all(u8::is_ascii_whitespace) {
