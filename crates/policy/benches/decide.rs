@@ -3,9 +3,12 @@
 //! whole policy set, at 10, 100, 1,000 and 10,000 generated policies spread
 //! over many tools, in one run.
 //!
-//! Criterion times both; every individual decision is also recorded, and the
-//! p50 and p99 of those are printed and, when `POLICY_BENCH_REPORT` names a
-//! file, written there as JSON for `cargo xtask bench`.
+//! The engine is timed twice: round robin over every tool with a caller per
+//! tool (every decision meets cold data; the figure the target applies to),
+//! and over a few tools in turn (a burst from one agent). Criterion times
+//! each series; every individual decision is also recorded, and the p50 and
+//! p99 of those are printed and, when `POLICY_BENCH_REPORT` names a file,
+//! written there as JSON for `cargo xtask bench`.
 
 #![allow(clippy::print_stdout)] // A bench reports on stdout.
 
@@ -197,6 +200,40 @@ fn percentile(sorted: &[u64], fraction: f64) -> f64 {
     sorted[rank] as f64
 }
 
+/// How many tools the hot series cycles through.
+const HOT_TOOLS: usize = 4;
+
+/// Times `decide(index)` for index 0, 1, … `cycle - 1`, 0, … under criterion,
+/// recording every decision.
+fn time_engine(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    cycle: usize,
+    decide: impl Fn(usize) -> policy::Decision,
+) -> Samples {
+    let samples: Samples = Arc::default();
+    let recorded = Arc::clone(&samples);
+    let mut next = 0;
+    group.bench_function(name, |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            let mut recorded = recorded.lock().expect("samples");
+            for _ in 0..iterations {
+                let index = next % cycle;
+                next += 1;
+                let started = Instant::now();
+                let decision = decide(index);
+                let elapsed = started.elapsed();
+                assert!(decision.allowed, "{decision:?}");
+                total += elapsed;
+                recorded.push(nanos(elapsed));
+            }
+            total
+        });
+    });
+    samples
+}
+
 fn decisions(c: &mut Criterion) {
     let mut report = Vec::new();
     let mut group = c.benchmark_group("policy_decision");
@@ -223,30 +260,25 @@ fn decisions(c: &mut Criterion) {
             assert!(decision.allowed, "{decision:?}");
         }
 
-        let engine_samples: Samples = Arc::default();
-        let samples = Arc::clone(&engine_samples);
-        let mut next = 0;
-        group.bench_function(format!("engine/{count}"), |b| {
-            b.iter_custom(|iterations| {
-                let mut total = Duration::ZERO;
-                let mut recorded = samples.lock().expect("samples");
-                for _ in 0..iterations {
-                    let index = next % tools;
-                    next += 1;
-                    let started = Instant::now();
-                    let decision = fixture.engine.decide(
-                        black_box(&principals[index]),
-                        Action::Call,
-                        black_box(&resources[index]),
-                        &context,
-                    );
-                    let elapsed = started.elapsed();
-                    black_box(decision);
-                    total += elapsed;
-                    recorded.push(nanos(elapsed));
-                }
-                total
-            });
+        // Round robin over every tool, each with its own caller: every
+        // decision meets a principal and a tool that have gone cold.
+        let engine_samples = time_engine(&mut group, &format!("engine/{count}"), tools, |index| {
+            fixture.engine.decide(
+                black_box(&principals[index]),
+                Action::Call,
+                black_box(&resources[index]),
+                &context,
+            )
+        });
+        // A few callers and tools in turn, as in a burst from one agent.
+        let hot = tools.min(HOT_TOOLS);
+        let hot_samples = time_engine(&mut group, &format!("engine_hot/{count}"), hot, |index| {
+            fixture.engine.decide(
+                black_box(&principals[index]),
+                Action::Call,
+                black_box(&resources[index]),
+                &context,
+            )
         });
 
         let requests: Vec<PlainRequest> = (0..tools.min(64))
@@ -278,7 +310,11 @@ fn decisions(c: &mut Criterion) {
             });
         });
 
-        for (series, samples) in [("engine", engine_samples), ("cedar", plain_samples)] {
+        for (series, samples) in [
+            ("engine", engine_samples),
+            ("engine_hot", hot_samples),
+            ("cedar", plain_samples),
+        ] {
             let mut sorted = samples.lock().expect("samples").clone();
             sorted.sort_unstable();
             report.push(json!({

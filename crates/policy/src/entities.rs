@@ -42,6 +42,7 @@ pub(crate) struct Subject {
 /// context: the joined entities, and the tool's slice cut down to the
 /// policies whose principal scope this principal can match.
 pub(crate) struct Prepared {
+    pub(crate) tool_uid: EntityUid,
     pub(crate) entities: Entities,
     pub(crate) policies: PolicySet,
 }
@@ -111,13 +112,13 @@ impl Subject {
         })
     }
 
-    /// What deciding `action` on `tool` needs, prepared once per tool.
+    /// What deciding `action` on `tool` needs, prepared from the tool's
+    /// slice the first time.
     pub(crate) fn with_tool(
         &self,
         action: crate::Action,
         resource: &ToolResource,
-        tool: &ToolEntities,
-        slice: &PolicySet,
+        slice: impl FnOnce() -> Result<Arc<crate::Slice>, String>,
     ) -> Result<Arc<Prepared>, String> {
         let mut prepared = self.with_tools[action as usize]
             .lock()
@@ -125,15 +126,17 @@ impl Subject {
         if let Some(ready) = prepared.get(resource) {
             return Ok(Arc::clone(ready));
         }
+        let slice = slice()?;
         let mut policies = PolicySet::new();
-        for policy in slice.policies() {
+        for policy in slice.policies.policies() {
             if self.can_match(&policy.principal_constraint()) {
                 // Ids are unique in the slice, so adding cannot clash.
                 let _ = policies.add(policy.clone());
             }
         }
         let ready = Arc::new(Prepared {
-            entities: join(self, tool)?,
+            tool_uid: slice.tool.uid.clone(),
+            entities: join(self, &slice.tool)?,
             policies,
         });
         if prepared.len() >= JOINED_CAPACITY {

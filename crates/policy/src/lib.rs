@@ -135,9 +135,9 @@ const CACHE_CAPACITY: usize = 4096;
 
 /// The policies that can apply to one action on one tool, with the tool's
 /// entities.
-struct Slice {
-    policies: PolicySet,
-    tool: ToolEntities,
+pub(crate) struct Slice {
+    pub(crate) policies: PolicySet,
+    pub(crate) tool: ToolEntities,
     reads_arguments: bool,
     /// The catalogue scopes the slice's policies mention: the only ones
     /// that could turn a denial into an allow.
@@ -272,8 +272,10 @@ impl PolicyEngine {
         tool: &ToolResource,
         context: &RequestContext,
     ) -> Decision {
-        let slice = match self.slice(action, tool) {
-            Ok(slice) => slice,
+        // The slice is only needed the first time this principal meets
+        // this tool; afterwards the prepared policies and entities suffice.
+        let prepared = match subject.with_tool(action, tool, || self.slice(action, tool)) {
+            Ok(prepared) => prepared,
             Err(reason) => return Decision::refused(reason),
         };
         let context =
@@ -289,16 +291,12 @@ impl PolicyEngine {
         let request = match Request::new(
             subject.uid.clone(),
             self.action_uid(action).clone(),
-            slice.tool.uid.clone(),
+            prepared.tool_uid.clone(),
             context,
             None,
         ) {
             Ok(request) => request,
             Err(err) => return Decision::refused(format!("request: {err}")),
-        };
-        let prepared = match subject.with_tool(action, tool, &slice.tool, &slice.policies) {
-            Ok(prepared) => prepared,
-            Err(reason) => return Decision::refused(reason),
         };
         let response =
             self.authorizer
