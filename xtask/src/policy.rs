@@ -283,3 +283,102 @@ fn explain(dir: &Path, claims: &Path, tool: &str, args: Option<&str>) -> anyhow:
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STAGING_ONLY: &str = r#"
+@id("deploy.staging-only")
+forbid (principal, action == Action::"call", resource == Tool::"deploy_plan")
+when { context.arguments has environment && context.arguments.environment != "staging" }
+unless { principal in Role::"admin" };
+"#;
+
+    const CASES: &str = r#"
+[[case]]
+name = "production deploys need the admin role"
+claims = { sub = "U2dev", scope = "tools:deploy", roles = ["developer"] }
+tool = "deploy_plan"
+arguments = { environment = "production" }
+expect = "deny"
+policies = ["deploy.staging-only"]
+
+[[case]]
+name = "admins deploy anywhere"
+claims = { sub = "U2ops", scope = "tools:deploy", roles = ["admin"] }
+tool = "deploy_plan"
+arguments = { environment = "production" }
+expect = "allow"
+policies = ["tools.deploy"]
+
+[[case]]
+name = "staging is fine for everyone with the scope"
+claims = { sub = "U2dev", scope = "tools:deploy" }
+tool = "deploy_plan"
+arguments = { environment = "staging" }
+expect = "allow"
+
+[[case]]
+name = "admin:config reaches reload_policies through the admin action"
+claims = { sub = "U2ops", scope = "admin:config" }
+tool = "reload_policies"
+expect = "allow"
+policies = ["admin.config.reload"]
+
+[[case]]
+name = "a wrong expectation fails with the actual decision"
+claims = { sub = "U2dev", scope = "tools:deploy" }
+tool = "deploy_plan"
+arguments = { environment = "production" }
+expect = "allow"
+"#;
+
+    fn engine() -> (tempfile::TempDir, PolicyEngine) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+        for file in ["schema.cedarschema", "tools.cedar", "admin.cedar"] {
+            std::fs::copy(shipped.join(file), dir.path().join(file)).expect("copy");
+        }
+        std::fs::write(dir.path().join("staging.cedar"), STAGING_ONLY).expect("write");
+        let engine = PolicyEngine::load_dir(dir.path()).expect("load");
+        (dir, engine)
+    }
+
+    #[test]
+    fn cases_with_arguments_roles_and_admin_tools_decide_as_written() {
+        let (_dir, engine) = engine();
+        let file: TestFile = toml::from_str(CASES).expect("cases parse");
+        let results: Vec<Result<(), String>> = file
+            .cases
+            .iter()
+            .map(|case| run_case(&engine, case))
+            .collect();
+        for (case, result) in file.cases.iter().zip(&results).take(4) {
+            assert!(result.is_ok(), "{}: {result:?}", case.name);
+        }
+        let failure = results[4]
+            .as_ref()
+            .expect_err("the wrong expectation fails");
+        assert!(failure.contains("expected allow, got deny"), "{failure}");
+        assert!(failure.contains("deploy.staging-only"), "{failure}");
+    }
+
+    #[test]
+    fn an_argument_of_the_wrong_type_is_reported_as_an_error() {
+        let (_dir, engine) = engine();
+        let file: TestFile = toml::from_str(
+            r#"
+[[case]]
+name = "a number where the schema says String"
+claims = { sub = "U2dev", scope = "tools:deploy" }
+tool = "deploy_plan"
+arguments = { environment = 7 }
+expect = "allow"
+"#,
+        )
+        .expect("case parses");
+        let failure = run_case(&engine, &file.cases[0]).expect_err("denied");
+        assert!(failure.contains("argument `environment`"), "{failure}");
+    }
+}
