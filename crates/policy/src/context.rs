@@ -6,6 +6,7 @@
 //! schema once, when the set is loaded, and checked here; the whole shape is
 //! checked against the schema at load time by [`check_schema`].
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
@@ -17,33 +18,50 @@ use serde_json::{Map, Value};
 use crate::PolicyError;
 
 /// The facts about one request besides its principal and tool.
+///
+/// The arguments may be borrowed, so deciding a call does not copy a large
+/// argument (a whole source file, say) that the policies never look at.
 #[derive(Clone, Debug, PartialEq)]
-pub struct RequestContext {
+pub struct RequestContext<'a> {
     /// The tool call's arguments (a JSON object; anything else counts as no
     /// arguments). Only the fields the schema's `Arguments` type declares
     /// reach the policies.
-    pub arguments: Value,
+    pub arguments: Cow<'a, Value>,
     /// The caller's network address, when the transport has one.
     pub client_address: Option<IpAddr>,
     /// When the request arrived. Policies see it to the second.
     pub time: DateTime<Utc>,
 }
 
-impl RequestContext {
+impl RequestContext<'static> {
     /// A context for a request arriving now, with no arguments.
     pub fn now() -> Self {
         Self {
-            arguments: Value::Object(Map::new()),
+            arguments: Cow::Owned(Value::Object(Map::new())),
             client_address: None,
             time: Utc::now(),
         }
     }
+}
 
+impl<'a> RequestContext<'a> {
     /// The same context with these arguments.
     #[must_use]
-    pub fn with_arguments(mut self, arguments: Value) -> Self {
-        self.arguments = arguments;
-        self
+    pub fn with_arguments(self, arguments: Value) -> RequestContext<'a> {
+        RequestContext {
+            arguments: Cow::Owned(arguments),
+            ..self
+        }
+    }
+
+    /// The same context with these arguments, borrowed.
+    #[must_use]
+    pub fn borrowing_arguments<'b>(self, arguments: &'b Value) -> RequestContext<'b> {
+        RequestContext {
+            arguments: Cow::Borrowed(arguments),
+            client_address: self.client_address,
+            time: self.time,
+        }
     }
 
     /// The same context with this client address.
@@ -261,7 +279,7 @@ impl ContextCache {
     /// Errors (an argument of the wrong type) say which argument is wrong.
     pub(crate) fn build(
         &self,
-        request: &RequestContext,
+        request: &RequestContext<'_>,
         tenant: Option<&str>,
         declared: &DeclaredArguments,
     ) -> Result<Context, String> {
@@ -355,7 +373,7 @@ pub(crate) fn check_schema(
         .map(|(name, kind, _)| (name.clone(), sample(kind)))
         .collect();
     let request = RequestContext {
-        arguments: Value::Object(arguments),
+        arguments: Cow::Owned(Value::Object(arguments)),
         client_address: Some(IpAddr::from([127, 0, 0, 1])),
         ..RequestContext::now()
     };
@@ -365,11 +383,8 @@ pub(crate) fn check_schema(
     for action in actions {
         // Only the context is under test: the principal and resource types
         // are the schema's own, so any that the action accepts will do.
-        let principal = "User::\"sample\"".parse::<EntityUid>();
-        let resource = "Tool::\"sample\"".parse::<EntityUid>();
-        let (Ok(principal), Ok(resource)) = (principal, resource) else {
-            continue;
-        };
+        let principal = crate::entities::uid("User", "sample").map_err(&refuse)?;
+        let resource = crate::entities::uid("Tool", "sample").map_err(&refuse)?;
         Request::new(
             principal,
             action.clone(),

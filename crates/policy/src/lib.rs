@@ -221,7 +221,7 @@ impl PolicyEngine {
         principal: &Principal,
         action: Action,
         tool: &ToolResource,
-        context: &RequestContext,
+        context: &RequestContext<'_>,
     ) -> Decision {
         let mut decision = self.evaluate(principal, action, tool, context);
         if !decision.allowed {
@@ -237,7 +237,7 @@ impl PolicyEngine {
         principal: &Principal,
         action: Action,
         tool: &ToolResource,
-        context: &RequestContext,
+        context: &RequestContext<'_>,
     ) -> bool {
         self.evaluate(principal, action, tool, context).allowed
     }
@@ -255,7 +255,7 @@ impl PolicyEngine {
         principal: &Principal,
         action: Action,
         tool: &ToolResource,
-        context: &RequestContext,
+        context: &RequestContext<'_>,
     ) -> Decision {
         let subject = match self.subject(principal) {
             Ok(subject) => subject,
@@ -270,7 +270,7 @@ impl PolicyEngine {
         principal: &Principal,
         action: Action,
         tool: &ToolResource,
-        context: &RequestContext,
+        context: &RequestContext<'_>,
     ) -> Decision {
         // The slice is only needed the first time this principal meets
         // this tool; afterwards the prepared policies and entities suffice.
@@ -369,7 +369,7 @@ impl PolicyEngine {
         principal: &Principal,
         action: Action,
         tool: &ToolResource,
-        context: &RequestContext,
+        context: &RequestContext<'_>,
     ) -> Vec<String> {
         let Ok(slice) = self.slice(action, tool) else {
             return Vec::new();

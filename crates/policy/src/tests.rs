@@ -20,7 +20,7 @@ fn user(scopes: &[&str]) -> Principal {
     }
 }
 
-fn now() -> RequestContext {
+fn now() -> RequestContext<'static> {
     RequestContext::now()
 }
 
@@ -348,7 +348,7 @@ fn deploy() -> ToolResource {
     }
 }
 
-fn with_args(arguments: serde_json::Value) -> RequestContext {
+fn with_args(arguments: serde_json::Value) -> RequestContext<'static> {
     RequestContext::now().with_arguments(arguments)
 }
 

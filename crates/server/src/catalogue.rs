@@ -30,10 +30,10 @@ pub(crate) struct Caller {
 }
 
 impl Caller {
-    fn context(&self, arguments: &Value) -> RequestContext {
+    fn context<'a>(&self, arguments: &'a Value) -> RequestContext<'a> {
         RequestContext::now()
-            .with_arguments(arguments.clone())
             .with_client_address(self.client_address)
+            .borrowing_arguments(arguments)
     }
 }
 

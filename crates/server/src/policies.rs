@@ -115,6 +115,11 @@ impl PolicyStore {
                 self.status(trigger, "rejected", before.hash(), Some(err.to_string()))
             }
         };
+        self.remember(status)
+    }
+
+    /// Keeps `status` as the latest reload attempt and returns it.
+    fn remember(&self, status: ReloadStatus) -> ReloadStatus {
         *self
             .last_reload
             .lock()
@@ -150,19 +155,12 @@ pub(crate) async fn reload(store: &Arc<PolicyStore>, trigger: Trigger) -> Reload
     match tokio::task::spawn_blocking(move || worker.reload(trigger)).await {
         Ok(status) => status,
         // A panic inside Cedar while loading: nothing was swapped.
-        Err(err) => {
-            let status = store.status(
-                trigger,
-                "rejected",
-                store.current().hash(),
-                Some(format!("the reload failed unexpectedly: {err}")),
-            );
-            *store
-                .last_reload
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(status.clone());
-            status
-        }
+        Err(err) => store.remember(store.status(
+            trigger,
+            "rejected",
+            store.current().hash(),
+            Some(format!("the reload failed unexpectedly: {err}")),
+        )),
     }
 }
 

@@ -276,3 +276,21 @@ async fn reload_policies(catalogue: &Catalogue, arguments: Value) -> ToolResult 
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The policy crate decides these names with the `admin` action and the
+    /// server refuses plugins that claim them: the two lists must agree.
+    #[test]
+    fn the_server_tools_are_the_ones_the_policies_treat_as_admin() {
+        let mut here: Vec<&str> = ServerTool::ALL.iter().map(|tool| tool.name()).collect();
+        here.sort_unstable();
+        assert_eq!(here, policy::SERVER_TOOLS);
+        for tool in ServerTool::ALL {
+            assert_eq!(tool.resource().action(), policy::Action::Admin);
+            assert_eq!(tool.descriptor()["name"], tool.name());
+        }
+    }
+}
