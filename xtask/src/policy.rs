@@ -1,6 +1,7 @@
 //! `cargo xtask policy check | test | explain`: the policy tooling.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
@@ -168,7 +169,7 @@ fn run_case(engine: &PolicyEngine, case: &TestCase) -> Result<(), String> {
     if let Some(tenant) = &case.tenant {
         principal.tenant = Some(tenant.clone());
     }
-    let tool = ToolResource {
+    let tool = Arc::new(ToolResource {
         plugin: case
             .plugin
             .clone()
@@ -176,13 +177,13 @@ fn run_case(engine: &PolicyEngine, case: &TestCase) -> Result<(), String> {
         read_only: case.read_only,
         destructive: case.destructive,
         ..ToolResource::by_name(&case.tool)
-    };
+    });
     let context = RequestContext::now().with_arguments(
         case.arguments
             .clone()
             .unwrap_or_else(|| Value::Object(Map::new())),
     );
-    let decision = engine.decide(&principal, tool.action(), &tool, &context);
+    let decision = engine.decide(&Arc::new(principal), tool.action(), &tool, &context);
     let actual = if decision.allowed {
         Expected::Allow
     } else {
@@ -251,8 +252,8 @@ fn explain(dir: &Path, claims: &Path, tool: &str, args: Option<&str>) -> anyhow:
         None => Value::Object(Map::new()),
     };
     let principal =
-        principal_from_claims(&claims).map_err(|err| anyhow::anyhow!("claims: {err}"))?;
-    let resource = ToolResource::by_name(tool);
+        Arc::new(principal_from_claims(&claims).map_err(|err| anyhow::anyhow!("claims: {err}"))?);
+    let resource = Arc::new(ToolResource::by_name(tool));
     let action = resource.action();
     let context = RequestContext::now().with_arguments(arguments);
     let decision = engine.decide(&principal, action, &resource, &context);

@@ -243,8 +243,9 @@ fn decisions(c: &mut Criterion) {
     for count in SIZES {
         let fixture = fixture(count);
         let tools = fixture.tools;
-        let principals: Vec<Principal> = (0..tools).map(principal).collect();
-        let resources: Vec<ToolResource> = (0..tools).map(tool).collect();
+        // As a server holds them: one `Arc` per verified token and per tool.
+        let principals: Vec<Arc<Principal>> = (0..tools).map(|i| Arc::new(principal(i))).collect();
+        let resources: Vec<Arc<ToolResource>> = (0..tools).map(|i| Arc::new(tool(i))).collect();
         let context = RequestContext::now()
             .with_arguments(json!({ "environment": "staging", "name": "api" }))
             .with_client_address(Some([10, 1, 2, 3].into()));

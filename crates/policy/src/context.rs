@@ -236,8 +236,8 @@ struct ContextKey {
     second: i64,
     client_address: Option<IpAddr>,
     tenant: Option<String>,
-    /// The declared arguments present, as `name=json` lines.
-    arguments: String,
+    /// The declared arguments present, by name.
+    arguments: Vec<(String, Value)>,
 }
 
 impl ContextKey {
@@ -246,12 +246,15 @@ impl ContextKey {
         second: i64,
         address: Option<IpAddr>,
         tenant: Option<&str>,
-        arguments: &str,
+        arguments: &[(&str, &ArgumentType, &Value)],
     ) -> bool {
         self.second == second
             && self.client_address == address
             && self.tenant.as_deref() == tenant
-            && self.arguments == arguments
+            && self.arguments.len() == arguments.len()
+            && self.arguments.iter().zip(arguments).all(
+                |((name, value), (given_name, _, given))| name == given_name && value == *given,
+            )
     }
 }
 
@@ -284,28 +287,22 @@ impl ContextCache {
         declared: &DeclaredArguments,
     ) -> Result<Context, String> {
         let present = declared.present(&request.arguments)?;
-        let mut arguments_key = String::new();
-        for (name, _, value) in &present {
-            arguments_key.push_str(name);
-            arguments_key.push('=');
-            arguments_key.push_str(&value.to_string());
-            arguments_key.push('\n');
-        }
         let second = request.time.timestamp();
         let fingerprint = {
-            use std::hash::BuildHasher as _;
-            self.hasher.hash_one((
-                second,
-                request.client_address,
-                tenant,
-                arguments_key.as_str(),
-            ))
+            use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
+            let mut state = self.hasher.build_hasher();
+            (second, request.client_address, tenant).hash(&mut state);
+            for (name, _, value) in &present {
+                name.hash(&mut state);
+                hash_json(value, &mut state);
+            }
+            state.finish()
         };
         {
             let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some((key, context)) = entries.1.get(&fingerprint)
                 && entries.0 == second
-                && key.matches(second, request.client_address, tenant, &arguments_key)
+                && key.matches(second, request.client_address, tenant, &present)
             {
                 return Ok(context.clone());
             }
@@ -340,7 +337,10 @@ impl ContextCache {
             second,
             client_address: request.client_address,
             tenant: tenant.map(str::to_owned),
-            arguments: arguments_key,
+            arguments: present
+                .iter()
+                .map(|(name, _, value)| ((*name).to_owned(), (*value).clone()))
+                .collect(),
         };
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if entries.0 != second || entries.1.len() >= CONTEXT_CACHE_CAPACITY {
@@ -348,6 +348,34 @@ impl ContextCache {
         }
         entries.1.insert(fingerprint, (key, context.clone()));
         Ok(context)
+    }
+}
+
+/// Feeds a JSON value to a hasher for the context cache's fingerprint. The
+/// stored key settles a match, so two equal values that hash apart would
+/// only cost a miss.
+fn hash_json(value: &Value, state: &mut impl std::hash::Hasher) {
+    use std::hash::Hash as _;
+    match value {
+        Value::Null => state.write_u8(0),
+        Value::Bool(flag) => (1u8, flag).hash(state),
+        Value::Number(number) => {
+            (2u8, number.as_i64(), number.as_f64().map(f64::to_bits)).hash(state)
+        }
+        Value::String(text) => (3u8, text).hash(state),
+        Value::Array(items) => {
+            (4u8, items.len()).hash(state);
+            for item in items {
+                hash_json(item, state);
+            }
+        }
+        Value::Object(fields) => {
+            (5u8, fields.len()).hash(state);
+            for (name, field) in fields {
+                name.hash(state);
+                hash_json(field, state);
+            }
+        }
     }
 }
 

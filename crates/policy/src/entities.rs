@@ -1,16 +1,13 @@
 //! Turning a principal and a tool into Cedar entities.
 //!
-//! The two halves are built apart and joined per decision: a principal's
-//! entities once per distinct verified principal, a tool's once per tool, so
-//! a decision only links them.
+//! The two halves are built apart and joined once per principal and tool: a
+//! principal's entities once per verified principal, a tool's once per tool.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, PoisonError};
 
 use cedar_policy::{
-    Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet, PrincipalConstraint,
-    RestrictedExpression, Schema,
+    Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression, Schema,
 };
 use core_auth::{Principal, PrincipalKind};
 
@@ -31,24 +28,7 @@ pub(crate) fn uid(type_name: &str, id: &str) -> Result<EntityUid, String> {
 pub(crate) struct Subject {
     pub(crate) uid: EntityUid,
     pub(crate) entities: Entities,
-    /// The principal's ancestors: its roles and tenants.
-    ancestors: HashSet<EntityUid>,
-    /// Per action (in `Action::ALL` order), what each tool decided so far
-    /// needs for this principal.
-    with_tools: [Mutex<crate::FastMap<ToolResource, Arc<Prepared>>>; 2],
 }
-
-/// Everything a decision about one principal and one tool needs besides the
-/// context: the joined entities, and the tool's slice cut down to the
-/// policies whose principal scope this principal can match.
-pub(crate) struct Prepared {
-    pub(crate) tool_uid: EntityUid,
-    pub(crate) entities: Entities,
-    pub(crate) policies: PolicySet,
-}
-
-/// How many tools a subject keeps joined entities for.
-const JOINED_CAPACITY: usize = 256;
 
 impl Subject {
     /// The principal entity with its roles and tenants as parents.
@@ -97,69 +77,9 @@ impl Subject {
                 principal_uid
             }
         };
-        let ancestors = entities
-            .iter()
-            .map(Entity::uid)
-            .filter(|ancestor| ancestor != &uid)
-            .collect();
         let entities = Entities::from_entities(entities, Some(schema))
             .map_err(|err| format!("principal entities do not match the schema: {err}"))?;
-        Ok(Self {
-            uid,
-            entities,
-            ancestors,
-            with_tools: Default::default(),
-        })
-    }
-
-    /// What deciding `action` on `tool` needs, prepared from the tool's
-    /// slice the first time.
-    pub(crate) fn with_tool(
-        &self,
-        action: crate::Action,
-        resource: &ToolResource,
-        slice: impl FnOnce() -> Result<Arc<crate::Slice>, String>,
-    ) -> Result<Arc<Prepared>, String> {
-        let mut prepared = self.with_tools[action as usize]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(ready) = prepared.get(resource) {
-            return Ok(Arc::clone(ready));
-        }
-        let slice = slice()?;
-        let mut policies = PolicySet::new();
-        for policy in slice.policies.policies() {
-            if self.can_match(&policy.principal_constraint()) {
-                // Ids are unique in the slice, so adding cannot clash.
-                let _ = policies.add(policy.clone());
-            }
-        }
-        let ready = Arc::new(Prepared {
-            tool_uid: slice.tool.uid.clone(),
-            entities: join(self, &slice.tool)?,
-            policies,
-        });
-        if prepared.len() >= JOINED_CAPACITY {
-            prepared.clear();
-        }
-        prepared.insert(resource.clone(), Arc::clone(&ready));
-        Ok(ready)
-    }
-
-    /// Whether a policy's principal scope can hold for this principal. Exact
-    /// for the entities built here: the principal's only ancestors are its
-    /// roles and tenants, which have none of their own.
-    fn can_match(&self, constraint: &PrincipalConstraint) -> bool {
-        let is_or_in = |uid: &EntityUid| uid == &self.uid || self.ancestors.contains(uid);
-        match constraint {
-            PrincipalConstraint::Any => true,
-            PrincipalConstraint::Eq(uid) => uid == &self.uid,
-            PrincipalConstraint::In(uid) => is_or_in(uid),
-            PrincipalConstraint::Is(type_name) => type_name == self.uid.type_name(),
-            PrincipalConstraint::IsIn(type_name, uid) => {
-                type_name == self.uid.type_name() && is_or_in(uid)
-            }
-        }
+        Ok(Self { uid, entities })
     }
 }
 

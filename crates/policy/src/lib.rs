@@ -16,13 +16,14 @@ mod context;
 mod entities;
 mod error;
 mod load;
+mod prepare;
 mod slice;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use cedar_policy::{Authorizer, Decision as CedarDecision, EntityUid, PolicySet, Request};
+use cedar_policy::EntityUid;
 use core_auth::Principal;
 
 pub use catalogue::ScopeInfo;
@@ -30,6 +31,7 @@ pub use context::RequestContext;
 pub use error::{PolicyError, ScopeConflict};
 
 use entities::{Subject, ToolEntities};
+use prepare::Prepared;
 
 /// What the server asks about a tool when it authorises a call.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -133,12 +135,53 @@ pub(crate) type FastMap<K, V> = foldhash::HashMap<K, V>;
 /// Both are rebuilt on demand, so the bound only limits memory.
 const CACHE_CAPACITY: usize = 4096;
 
+/// How many prepared (principal, action, tool) triples are kept.
+const PREPARED_CAPACITY: usize = 16_384;
+
+/// A cache key made of `Arc` addresses, holding the `Arc`s themselves so
+/// that no address can be reused by another value while the entry lives.
+/// Hashing and comparing only the addresses makes a lookup touch neither
+/// the principal nor the tool, which on a large set are rarely in cache.
+struct Pinned<K, O> {
+    addresses: K,
+    _owners: O,
+}
+
+/// A verified principal.
+type SubjectKey = Pinned<usize, Arc<Principal>>;
+
+/// A verified principal, an action and a tool.
+type PreparedKey = Pinned<(usize, usize, Action), (Arc<Principal>, Arc<ToolResource>)>;
+
+fn address<T>(shared: &Arc<T>) -> usize {
+    Arc::as_ptr(shared).addr()
+}
+
+impl<K: std::hash::Hash, O> std::hash::Hash for Pinned<K, O> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.addresses.hash(state);
+    }
+}
+
+impl<K: PartialEq, O> PartialEq for Pinned<K, O> {
+    fn eq(&self, other: &Self) -> bool {
+        self.addresses == other.addresses
+    }
+}
+
+impl<K: Eq, O> Eq for Pinned<K, O> {}
+
+impl<K, O> std::borrow::Borrow<K> for Pinned<K, O> {
+    fn borrow(&self) -> &K {
+        &self.addresses
+    }
+}
+
 /// The policies that can apply to one action on one tool, with the tool's
 /// entities.
 pub(crate) struct Slice {
-    pub(crate) policies: PolicySet,
+    pub(crate) cut: slice::Cut,
     pub(crate) tool: ToolEntities,
-    reads_arguments: bool,
     /// The catalogue scopes the slice's policies mention: the only ones
     /// that could turn a denial into an allow.
     scopes: Vec<String>,
@@ -149,10 +192,10 @@ pub struct PolicyEngine {
     loaded: load::LoadedPolicies,
     catalogue: Vec<ScopeInfo>,
     index: slice::SliceIndex,
-    authorizer: Authorizer,
     /// `Action::"call"` and `Action::"admin"`, in [`Action::ALL`] order.
     action_uids: Vec<EntityUid>,
-    subjects: Mutex<FastMap<Principal, Arc<Subject>>>,
+    subjects: Mutex<FastMap<SubjectKey, Arc<Subject>>>,
+    prepared: RwLock<FastMap<PreparedKey, Arc<Prepared>>>,
     /// Per action (in [`Action::ALL`] order), the slice for each tool.
     slices: [RwLock<FastMap<ToolResource, Arc<Slice>>>; 2],
     contexts: context::ContextCache,
@@ -188,9 +231,9 @@ impl PolicyEngine {
             loaded,
             catalogue,
             index,
-            authorizer: Authorizer::new(),
             action_uids,
             subjects: Mutex::default(),
+            prepared: RwLock::default(),
             slices: Default::default(),
             contexts: context::ContextCache::default(),
         })
@@ -216,11 +259,17 @@ impl PolicyEngine {
     ///
     /// Never fails: anything that keeps Cedar from answering (an argument of
     /// the wrong type, say) is a denial with the reason in `errors`.
+    ///
+    /// The work that does not depend on the context is done once per
+    /// principal and tool and kept, keyed by the `Arc`s themselves: pass the
+    /// `Arc` the verifier returned for a token, and one `Arc` per tool, to
+    /// reuse it. An equal principal in another `Arc` is decided the same,
+    /// with that work done again.
     pub fn decide(
         &self,
-        principal: &Principal,
+        principal: &Arc<Principal>,
         action: Action,
-        tool: &ToolResource,
+        tool: &Arc<ToolResource>,
         context: &RequestContext<'_>,
     ) -> Decision {
         let mut decision = self.evaluate(principal, action, tool, context);
@@ -234,9 +283,9 @@ impl PolicyEngine {
     /// [`Self::decide`] for filtering lists, without denial details.
     pub fn is_allowed(
         &self,
-        principal: &Principal,
+        principal: &Arc<Principal>,
         action: Action,
-        tool: &ToolResource,
+        tool: &Arc<ToolResource>,
         context: &RequestContext<'_>,
     ) -> bool {
         self.evaluate(principal, action, tool, context).allowed
@@ -247,66 +296,36 @@ impl PolicyEngine {
     /// a decision made without arguments is final.
     pub fn reads_arguments(&self, action: Action, tool: &ToolResource) -> bool {
         self.slice(action, tool)
-            .map_or(true, |slice| slice.reads_arguments)
+            .map_or(true, |slice| slice.cut.reads_arguments)
     }
 
     fn evaluate(
         &self,
-        principal: &Principal,
+        principal: &Arc<Principal>,
         action: Action,
-        tool: &ToolResource,
+        tool: &Arc<ToolResource>,
         context: &RequestContext<'_>,
     ) -> Decision {
-        let subject = match self.subject(principal) {
-            Ok(subject) => subject,
-            Err(reason) => return Decision::refused(reason),
-        };
-        self.evaluate_subject(&subject, principal, action, tool, context)
+        match self.prepared(principal, action, tool) {
+            Ok(prepared) => self.decide_prepared(&prepared, principal, context),
+            Err(reason) => Decision::refused(reason),
+        }
     }
 
-    fn evaluate_subject(
+    fn decide_prepared(
         &self,
-        subject: &Subject,
+        prepared: &Prepared,
         principal: &Principal,
-        action: Action,
-        tool: &ToolResource,
         context: &RequestContext<'_>,
     ) -> Decision {
-        // The slice is only needed the first time this principal meets
-        // this tool; afterwards the prepared policies and entities suffice.
-        let prepared = match subject.with_tool(action, tool, || self.slice(action, tool)) {
-            Ok(prepared) => prepared,
-            Err(reason) => return Decision::refused(reason),
-        };
-        let context =
-            match self
-                .contexts
-                .build(context, principal.tenant.as_deref(), &self.loaded.arguments)
-            {
-                Ok(context) => context,
-                Err(reason) => return Decision::refused(reason),
-            };
-        // Checked against the schema when the set was loaded (the context's
-        // shape) and when the entities were built, so not again here.
-        let request = match Request::new(
-            subject.uid.clone(),
-            self.action_uid(action).clone(),
-            prepared.tool_uid.clone(),
-            context,
-            None,
-        ) {
-            Ok(request) => request,
-            Err(err) => return Decision::refused(format!("request: {err}")),
-        };
-        let response =
-            self.authorizer
-                .is_authorized(&request, &prepared.policies, &prepared.entities);
-        let diagnostics = response.diagnostics();
-        Decision {
-            allowed: response.decision() == CedarDecision::Allow,
-            policies: diagnostics.reason().map(ToString::to_string).collect(),
-            errors: diagnostics.errors().map(ToString::to_string).collect(),
-            accepted_scopes: Vec::new(),
+        // Built even when no condition reads it: an argument of the wrong
+        // type is refused whatever the policies say.
+        match self
+            .contexts
+            .build(context, principal.tenant.as_deref(), &self.loaded.arguments)
+        {
+            Ok(context) => prepared.decide(&context),
+            Err(reason) => Decision::refused(reason),
         }
     }
 
@@ -314,17 +333,76 @@ impl PolicyEngine {
         &self.action_uids[action as usize]
     }
 
-    /// The principal's entities, built once per distinct principal.
-    fn subject(&self, principal: &Principal) -> Result<Arc<Subject>, String> {
+    /// What deciding `action` on `tool` for `principal` needs besides the
+    /// context, prepared once per principal, action and tool.
+    fn prepared(
+        &self,
+        principal: &Arc<Principal>,
+        action: Action,
+        tool: &Arc<ToolResource>,
+    ) -> Result<Arc<Prepared>, String> {
+        let addresses = (address(principal), address(tool), action);
+        if let Some(prepared) = self
+            .prepared
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&addresses)
+        {
+            return Ok(Arc::clone(prepared));
+        }
+        let subject = self.subject(principal)?;
+        let prepared = Arc::new(self.prepare(&subject, action, tool)?);
+        let mut cache = self
+            .prepared
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= PREPARED_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(
+            PreparedKey {
+                addresses,
+                _owners: (Arc::clone(principal), Arc::clone(tool)),
+            },
+            Arc::clone(&prepared),
+        );
+        Ok(prepared)
+    }
+
+    /// Narrows the slice for `action` on `tool` to `subject`.
+    fn prepare(
+        &self,
+        subject: &Subject,
+        action: Action,
+        tool: &ToolResource,
+    ) -> Result<Prepared, String> {
+        let slice = self.slice(action, tool)?;
+        Prepared::new(
+            &subject.uid,
+            self.action_uid(action),
+            &slice.tool.uid,
+            entities::join(subject, &slice.tool)?,
+            &slice.cut,
+        )
+    }
+
+    /// The principal's entities, built once per verified principal.
+    fn subject(&self, principal: &Arc<Principal>) -> Result<Arc<Subject>, String> {
         let mut subjects = self.subjects.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(subject) = subjects.get(principal) {
+        if let Some(subject) = subjects.get(&address(principal)) {
             return Ok(Arc::clone(subject));
         }
         let subject = Arc::new(Subject::build(principal, &self.loaded.schema)?);
         if subjects.len() >= CACHE_CAPACITY {
             subjects.clear();
         }
-        subjects.insert(principal.clone(), Arc::clone(&subject));
+        subjects.insert(
+            SubjectKey {
+                addresses: address(principal),
+                _owners: Arc::clone(principal),
+            },
+            Arc::clone(&subject),
+        );
         Ok(subject)
     }
 
@@ -346,9 +424,8 @@ impl PolicyEngine {
             .map(|scope| scope.name.clone())
             .collect();
         let slice = Arc::new(Slice {
-            policies: cut.policies,
             tool: ToolEntities::build(tool, &self.loaded.schema)?,
-            reads_arguments: cut.reads_arguments,
+            cut,
             scopes,
         });
         let mut slices = slices.write().unwrap_or_else(PoisonError::into_inner);
@@ -381,12 +458,14 @@ impl PolicyEngine {
             }
             let mut with_scope = principal.clone();
             with_scope.scopes.insert(scope.clone());
-            // Not through the subject cache: these principals are hypothetical.
-            let Ok(subject) = Subject::build(&with_scope, &self.loaded.schema) else {
+            // Not through the caches: these principals are hypothetical.
+            let Ok(prepared) = Subject::build(&with_scope, &self.loaded.schema)
+                .and_then(|subject| self.prepare(&subject, action, tool))
+            else {
                 continue;
             };
             if self
-                .evaluate_subject(&subject, &with_scope, action, tool, context)
+                .decide_prepared(&prepared, &with_scope, context)
                 .allowed
             {
                 accepted.insert(scope.clone());

@@ -5,19 +5,30 @@
 //! scope can match. The index is built once when the set is loaded; a slice
 //! is cut the first time a tool is decided and reused afterwards.
 //!
-//! The cut is exact for the entities the server builds: a tool's only
-//! ancestor is its plugin, and an action's ancestors come from the schema.
+//! The cut may keep a policy that cannot apply (it errs towards keeping);
+//! each policy is also split into its scope and its conditions, so that
+//! once a principal is known the scope is settled once and only the
+//! conditions are evaluated per decision (see `prepare.rs`).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use cedar_policy::{ActionConstraint, EntityUid, Policy, PolicySet, ResourceConstraint, Schema};
+use cedar_policy::{
+    ActionConstraint, Effect, EntityUid, Policy, PolicyId, PolicySet, ResourceConstraint, Schema,
+};
+use serde_json::{Value, json};
 
 use crate::ToolResource;
 use crate::entities::uid;
 
 /// The policies that can apply to one action on one tool.
 pub(crate) struct Cut {
-    pub(crate) policies: PolicySet,
+    /// Each policy's scope alone, as an unconditional `permit` with the
+    /// policy's id: Cedar's answer over this set names the policies whose
+    /// scope matches a request.
+    pub(crate) scopes: PolicySet,
+    /// Each policy, by id.
+    pub(crate) policies: HashMap<PolicyId, SlicedPolicy>,
     /// Whether any of them may look at the call's arguments.
     pub(crate) reads_arguments: bool,
     /// The string literals they mention: a scope can only change the
@@ -97,7 +108,8 @@ impl SliceIndex {
             .iter()
             .chain(self.by_tool.get(&tool.name).into_iter().flatten())
             .chain(self.by_plugin.get(&tool.plugin).into_iter().flatten());
-        let mut set = PolicySet::new();
+        let mut scopes = PolicySet::new();
+        let mut policies = HashMap::new();
         let mut reads_arguments = false;
         let mut literals = HashSet::new();
         for &index in candidates {
@@ -119,8 +131,10 @@ impl SliceIndex {
                 ResourceConstraint::Any | ResourceConstraint::Is(_) => true,
             };
             if action_matches && resource_matches {
+                let sliced = SlicedPolicy::split(policy);
                 // Ids are unique in the loaded set, so adding cannot clash.
-                let _ = set.add(policy.clone());
+                let _ = scopes.add(sliced.scope.clone());
+                policies.insert(policy.id().clone(), sliced);
                 // A textual check errs only towards "yes" (the word in a
                 // string literal), which costs a caller nothing but order.
                 let text = policy.to_string();
@@ -130,9 +144,92 @@ impl SliceIndex {
             }
         }
         Cut {
-            policies: set,
+            scopes,
+            policies,
             reads_arguments,
             literals,
         }
     }
+}
+
+/// One policy of a slice, split so that its scope can be settled apart
+/// from its conditions.
+pub(crate) struct SlicedPolicy {
+    /// The scope alone: a `permit` with the policy's id and no conditions.
+    pub(crate) scope: Policy,
+    /// The whole policy, scope included.
+    pub(crate) whole: Arc<Conditions>,
+    /// What is left to evaluate once the scope is known to match.
+    pub(crate) rest: Rest,
+}
+
+/// A policy with its scope already known to match.
+pub(crate) enum Rest {
+    /// No conditions: the policy is satisfied whenever its scope matches.
+    Always(Effect),
+    /// The policy's `when` and `unless` clauses alone.
+    Conditions(Arc<Conditions>),
+}
+
+/// An expression to evaluate per decision for one policy, built once
+/// (Cedar's authorizer builds a policy's condition again on every call).
+pub(crate) struct Conditions {
+    /// The policy's id, as Cedar reports it.
+    pub(crate) id: String,
+    pub(crate) effect: Effect,
+    /// The policy, for its slot values (none for a static policy).
+    pub(crate) policy: Policy,
+    pub(crate) condition: cedar_policy_core::ast::Expr,
+}
+
+impl Conditions {
+    fn new(policy: &Policy, condition: cedar_policy_core::ast::Expr) -> Arc<Self> {
+        Arc::new(Self {
+            id: policy.id().to_string(),
+            effect: policy.effect(),
+            policy: policy.clone(),
+            condition,
+        })
+    }
+}
+
+impl SlicedPolicy {
+    fn split(policy: &Policy) -> Self {
+        let core: &cedar_policy_core::ast::Policy = policy.as_ref();
+        let whole = Conditions::new(policy, core.condition());
+        // For a request the scope matches, Cedar's condition is
+        // `true && true && true && clauses`, which is the clauses' value.
+        let rest = match core.non_scope_constraints() {
+            None => Rest::Always(policy.effect()),
+            Some(clauses) => Rest::Conditions(Conditions::new(policy, clauses.clone())),
+        };
+        match scope_of(policy) {
+            Some(scope) => Self { scope, whole, rest },
+            // Kept whole behind a scope that always matches: slower, never
+            // wrong.
+            None => Self {
+                scope: match Policy::parse(
+                    Some(policy.id().clone()),
+                    "permit (principal, action, resource);",
+                ) {
+                    Ok(always) => always,
+                    Err(_) => policy.clone(),
+                },
+                rest: Rest::Conditions(Arc::clone(&whole)),
+                whole,
+            },
+        }
+    }
+}
+
+/// The policy's scope as an unconditional `permit` with the policy's id,
+/// built through its JSON form, Cedar's lossless representation.
+fn scope_of(policy: &Policy) -> Option<Policy> {
+    let Ok(Value::Object(mut fields)) = policy.to_json() else {
+        return None;
+    };
+    fields.remove("annotations");
+    fields.insert("effect".to_owned(), json!("permit"));
+    fields.insert("conditions".to_owned(), json!([]));
+    Policy::from_json(Some(policy.id().clone()), Value::Object(fields)).ok()
 }

@@ -85,12 +85,17 @@ impl Entry<'_> {
     }
 }
 
+/// What the policies see of each tool, by name, built once: the policy
+/// engine keeps per-tool work keyed by these `Arc`s.
+type Resources = std::collections::HashMap<String, Arc<ToolResource>>;
+
 /// The plugins, policies and audit log that serve tool calls.
 #[derive(Clone)]
 pub(crate) struct Catalogue {
     plugins: Arc<PluginHost>,
     policies: Arc<PolicyStore>,
     audit: Arc<AuditLog>,
+    resources: Arc<Resources>,
     /// The effective configuration, secrets redacted.
     settings: Arc<Value>,
 }
@@ -102,10 +107,21 @@ impl Catalogue {
         audit: Arc<AuditLog>,
         settings: Value,
     ) -> Self {
+        let mut resources = Resources::new();
+        for tool in ServerTool::ALL {
+            resources.insert(tool.name().to_owned(), Arc::new(tool.resource()));
+        }
+        for (name, tool) in plugins.tools() {
+            resources.insert(
+                name.to_owned(),
+                Arc::new(Entry::Plugin(tool).resource(name)),
+            );
+        }
         Self {
             plugins,
             policies,
             audit,
+            resources: Arc::new(resources),
             settings: Arc::new(settings),
         }
     }
@@ -139,6 +155,11 @@ impl Catalogue {
             .or_else(|| self.plugins.tool(name).map(Entry::Plugin))
     }
 
+    /// What the policies see of tool `name`; every tool has one.
+    fn resource(&self, name: &str) -> Option<&Arc<ToolResource>> {
+        self.resources.get(name)
+    }
+
     /// Every tool name, the server's and the plugins', ordered by name.
     pub(crate) fn tool_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = ServerTool::ALL
@@ -155,17 +176,13 @@ impl Catalogue {
         let context = caller.context(&Value::Null);
         self.tool_names()
             .into_iter()
-            .filter_map(|name| Some((name, self.entry(name)?)))
-            .filter(|(name, entry)| {
-                let resource = entry.resource(name);
-                caller.policies.is_allowed(
-                    &caller.principal,
-                    resource.action(),
-                    &resource,
-                    &context,
-                )
+            .filter_map(|name| Some((self.entry(name)?, self.resource(name)?)))
+            .filter(|(_, resource)| {
+                caller
+                    .policies
+                    .is_allowed(&caller.principal, resource.action(), resource, &context)
             })
-            .map(|(_, entry)| entry.descriptor())
+            .map(|(entry, _)| entry.descriptor())
             .collect()
     }
 
@@ -177,13 +194,10 @@ impl Catalogue {
     /// Whether deciding a call to `name` must wait for its arguments (some
     /// policy that can apply looks at them). An unknown tool is refused.
     pub(crate) fn reads_arguments(&self, caller: &Caller, name: &str) -> Result<bool, CallRefusal> {
-        let entry = self
-            .entry(name)
+        let resource = self
+            .resource(name)
             .ok_or_else(|| CallRefusal::UnknownTool(name.to_owned()))?;
-        let resource = entry.resource(name);
-        Ok(caller
-            .policies
-            .reads_arguments(resource.action(), &resource))
+        Ok(caller.policies.reads_arguments(resource.action(), resource))
     }
 
     /// Decides whether the caller may call tool `name` with `arguments`.
@@ -196,10 +210,10 @@ impl Catalogue {
         name: &'a str,
         arguments: &Value,
     ) -> Result<AuthorizedCall<'a>, CallRefusal> {
-        let entry = self
-            .entry(name)
-            .ok_or_else(|| CallRefusal::UnknownTool(name.to_owned()))?;
-        let decision = self.decide(caller, name, entry, arguments);
+        let unknown = || CallRefusal::UnknownTool(name.to_owned());
+        let entry = self.entry(name).ok_or_else(unknown)?;
+        let resource = self.resource(name).ok_or_else(unknown)?;
+        let decision = self.decide(caller, resource, arguments);
         if !decision.allowed {
             return Err(CallRefusal::Denied {
                 tool: name.to_owned(),
@@ -224,13 +238,13 @@ impl Catalogue {
         name: &str,
         arguments: &Value,
     ) -> Option<CallRefusal> {
-        let resource = self.entry(name)?.resource(name);
+        let resource = self.resource(name)?;
         let started = Instant::now();
-        let decision = evaluate(caller, &resource, arguments);
+        let decision = evaluate(caller, resource, arguments);
         if decision.allowed {
             return None;
         }
-        self.audit_decision(caller, &resource, &decision, started);
+        self.audit_decision(caller, resource, &decision, started);
         Some(CallRefusal::Denied {
             tool: name.to_owned(),
             accepted_scopes: decision.accepted_scopes,
@@ -253,14 +267,12 @@ impl Catalogue {
     fn decide(
         &self,
         caller: &Caller,
-        name: &str,
-        entry: Entry<'_>,
+        resource: &Arc<ToolResource>,
         arguments: &Value,
     ) -> policy::Decision {
-        let resource = entry.resource(name);
         let started = Instant::now();
-        let decision = evaluate(caller, &resource, arguments);
-        self.audit_decision(caller, &resource, &decision, started);
+        let decision = evaluate(caller, resource, arguments);
+        self.audit_decision(caller, resource, &decision, started);
         decision
     }
 
@@ -290,7 +302,7 @@ impl Catalogue {
 }
 
 /// The caller's policy set's decision on calling `resource` with `arguments`.
-fn evaluate(caller: &Caller, resource: &ToolResource, arguments: &Value) -> policy::Decision {
+fn evaluate(caller: &Caller, resource: &Arc<ToolResource>, arguments: &Value) -> policy::Decision {
     caller.policies.decide(
         &caller.principal,
         resource.action(),

@@ -235,15 +235,15 @@ mod tests {
     }
 
     fn allows(engine: &PolicyEngine) -> bool {
-        let principal = core_auth::Principal {
+        let principal = Arc::new(core_auth::Principal {
             id: "someone".into(),
             kind: core_auth::PrincipalKind::User,
             scopes: Default::default(),
             roles: Default::default(),
             tenant: None,
             tenants: Default::default(),
-        };
-        let tool = policy::ToolResource::by_name("ping");
+        });
+        let tool = Arc::new(policy::ToolResource::by_name("ping"));
         engine.is_allowed(
             &principal,
             tool.action(),
