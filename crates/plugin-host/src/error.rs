@@ -67,6 +67,43 @@ pub enum LoadError {
         /// The plugin that claimed the name first.
         other_plugin: String,
     },
+    /// A plugin named in the allow-list or the pins has no library in the
+    /// directory.
+    #[error(
+        "plugin `{name}` is named in {setting}, but {} has no {file_name}; build it into the plugin directory or remove it from {setting}",
+        dir.display()
+    )]
+    NotFound {
+        /// The plugin name.
+        name: String,
+        /// The setting that names it (`plugins.allow` or `plugins.sha256`).
+        setting: &'static str,
+        /// The plugin directory.
+        dir: PathBuf,
+        /// The library file that was looked for.
+        file_name: String,
+    },
+    /// A library's SHA-256 differs from its pin.
+    #[error(
+        "plugin {}: SHA-256 is {actual}, but plugins.sha256 pins {expected}; the library changed since it was pinned, so it was not loaded",
+        file.display()
+    )]
+    PinMismatch {
+        /// The file.
+        file: PathBuf,
+        /// The pinned digest.
+        expected: String,
+        /// The file's digest.
+        actual: String,
+    },
+    /// A setting about plugins is unusable.
+    #[error("{setting}: {reason}")]
+    BadSetting {
+        /// The setting (`plugins.sha256`, `plugins.tool_timeouts`).
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl LoadError {

@@ -1,10 +1,13 @@
 //! Finds, loads, checks and calls tool plugins.
 //!
-//! [`PluginHost::load_dir`] opens every dynamic library in a directory, checks
-//! its ABI version before touching anything else, reads its tool descriptors
-//! and compiles their input schemas. [`PluginHost::call`] validates arguments,
-//! then runs the plugin on tokio's blocking pool so a slow tool never stalls
-//! the async runtime.
+//! [`PluginHost::load`] opens the dynamic libraries in a directory (only
+//! those an allow-list names, when there is one; each checked against its
+//! SHA-256 pin, when it has one, before it is opened), checks each one's ABI
+//! version before touching anything else, reads its tool descriptors and
+//! compiles their input and output schemas. [`PluginHost::call`] validates
+//! arguments, runs the plugin on tokio's blocking pool under the tool's time
+//! limit so a slow tool never stalls the async runtime, then checks the
+//! structured output against the tool's output schema.
 //!
 //! Libraries are never unloaded: a plugin's code may still be referenced by
 //! its own threads or thread-locals, and unloading buys nothing for a server
@@ -21,6 +24,7 @@ mod library;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use error::{LoadError, UnknownTool};
 pub use plugin_api::{CallContext, PrincipalKind, ToolResult};
@@ -41,11 +45,40 @@ pub struct PluginInfo {
     pub tools: Vec<String>,
 }
 
+/// Which plugins to load and how long their tools may run.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// Only the plugins with these names are loaded; empty loads every
+    /// plugin in the directory.
+    pub allow: Vec<String>,
+    /// SHA-256 digests (hex) of plugin libraries, by plugin name. A pinned
+    /// library is hashed before it is opened and refused if it differs.
+    pub sha256: BTreeMap<String, String>,
+    /// How long a call may run, for tools without their own limit.
+    pub timeout: Duration,
+    /// Time limits for particular tools, by tool name.
+    pub tool_timeouts: BTreeMap<String, Duration>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            allow: Vec::new(),
+            sha256: BTreeMap::new(),
+            timeout: Duration::from_secs(30),
+            tool_timeouts: BTreeMap::new(),
+        }
+    }
+}
+
 /// One tool as the host knows it.
 pub struct Tool {
     descriptor: Value,
     plugin: String,
     input_validator: jsonschema::Validator,
+    /// Present when the tool declares an `outputSchema`.
+    output_validator: Option<jsonschema::Validator>,
+    timeout: Duration,
     library: Arc<PluginLibrary>,
 }
 
@@ -60,6 +93,11 @@ impl Tool {
     pub fn plugin(&self) -> &str {
         &self.plugin
     }
+
+    /// How long a call to this tool may run.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
 }
 
 /// Every loaded plugin and the tools they provide.
@@ -69,14 +107,20 @@ pub struct PluginHost {
 }
 
 impl PluginHost {
-    /// Loads every plugin library in `dir` (not recursive).
+    /// Loads every plugin library in `dir` (not recursive), with the
+    /// default options.
+    pub fn load_dir(dir: &Path) -> Result<Self, LoadError> {
+        Self::load(dir, &LoadOptions::default())
+    }
+
+    /// Loads the plugin libraries in `dir` (not recursive) as `options` say.
     ///
     /// A library is a file named with the platform's dynamic-library prefix
-    /// and extension (`lib*.so` on Linux). Any such file that is not a valid
-    /// plugin stops the load with an error naming the file: a server that
-    /// silently skipped a broken plugin would serve less than its operator
-    /// configured.
-    pub fn load_dir(dir: &Path) -> Result<Self, LoadError> {
+    /// and extension (`lib*.so` on Linux); plugin `code-tools` lives in
+    /// `libcode_tools.so`. Any such file that is not a valid plugin stops the
+    /// load with an error naming the file: a server that silently skipped a
+    /// broken plugin would serve less than its operator configured.
+    pub fn load(dir: &Path, options: &LoadOptions) -> Result<Self, LoadError> {
         let entries = std::fs::read_dir(dir).map_err(|source| LoadError::ReadDir {
             dir: dir.to_owned(),
             source,
@@ -87,24 +131,71 @@ impl PluginHost {
             .filter(|path| is_plugin_file(path))
             .collect();
         files.sort();
-        Self::load_files(&files)
-    }
-
-    /// Loads the given plugin libraries, in order.
-    pub fn load_files(files: &[PathBuf]) -> Result<Self, LoadError> {
+        check_options(options)?;
+        let named = |name: &str| dir.join(library_file_name(name));
+        if !options.allow.is_empty() {
+            for name in &options.allow {
+                if !files.contains(&named(name)) {
+                    return Err(not_found(name, "plugins.allow", dir));
+                }
+            }
+            files.retain(|file| options.allow.iter().any(|name| &named(name) == file));
+        }
+        for name in options.sha256.keys() {
+            if !files.contains(&named(name)) {
+                return Err(not_found(name, "plugins.sha256", dir));
+            }
+        }
         let mut host = Self {
             plugins: Vec::new(),
             tools: BTreeMap::new(),
         };
-        for file in files {
-            host.load_one(file)?;
+        for file in &files {
+            // A pinned or allowed library is known by the plugin name its file
+            // is named for, and must describe itself by that name.
+            let expected = options
+                .allow
+                .iter()
+                .chain(options.sha256.keys())
+                .find(|name| &named(name) == file);
+            if let Some(pin) = expected.and_then(|name| options.sha256.get(name)) {
+                check_pin(file, pin)?;
+            }
+            host.load_one(file, expected.map(String::as_str), options)?;
+        }
+        for tool in options.tool_timeouts.keys() {
+            if !host.tools.contains_key(tool) {
+                return Err(LoadError::BadSetting {
+                    setting: "plugins.tool_timeouts",
+                    reason: format!(
+                        "`{tool}` is not a tool any loaded plugin provides; the tools are: {}",
+                        host.tools.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                });
+            }
         }
         Ok(host)
     }
 
-    fn load_one(&mut self, file: &Path) -> Result<(), LoadError> {
+    fn load_one(
+        &mut self,
+        file: &Path,
+        expected_name: Option<&str>,
+        options: &LoadOptions,
+    ) -> Result<(), LoadError> {
         let library = Arc::new(PluginLibrary::open(file)?);
         let descriptor = library.describe()?;
+        if let Some(expected) = expected_name
+            && descriptor.name != expected
+        {
+            return Err(LoadError::bad_descriptor(
+                file,
+                format!(
+                    "the file is named for plugin `{expected}`, but the plugin calls itself `{}`",
+                    descriptor.name
+                ),
+            ));
+        }
         if self.plugins.iter().any(|p| p.name == descriptor.name) {
             return Err(LoadError::bad_descriptor(
                 file,
@@ -113,7 +204,7 @@ impl PluginHost {
         }
         let mut tool_names = Vec::with_capacity(descriptor.tools.len());
         for tool in descriptor.tools {
-            let (name, input_validator) = check_tool_descriptor(file, &tool)?;
+            let (name, input_validator, output_validator) = check_tool_descriptor(file, &tool)?;
             if let Some(existing) = self.tools.get(&name) {
                 return Err(LoadError::DuplicateTool {
                     tool: name,
@@ -122,12 +213,19 @@ impl PluginHost {
                 });
             }
             tool_names.push(name.clone());
+            let timeout = options
+                .tool_timeouts
+                .get(&name)
+                .copied()
+                .unwrap_or(options.timeout);
             self.tools.insert(
                 name,
                 Tool {
+                    timeout,
                     descriptor: tool,
                     plugin: descriptor.name.clone(),
                     input_validator,
+                    output_validator,
                     library: Arc::clone(&library),
                 },
             );
@@ -198,27 +296,156 @@ impl PluginHost {
             context: Some(context),
         };
         let library = Arc::clone(&tool.library);
-        let plugin = tool.plugin.clone();
-        let tool_name = name.to_owned();
-        let outcome = tokio::task::spawn_blocking(move || library.invoke(&request)).await;
+        let plugin = &tool.plugin;
+        let call = tokio::task::spawn_blocking(move || library.invoke(&request));
+        // A plugin call cannot be stopped from outside: past its limit it is
+        // left to finish on its blocking thread, and its answer is dropped.
+        let Ok(outcome) = tokio::time::timeout(tool.timeout, call).await else {
+            tracing::error!(
+                %plugin,
+                tool = %name,
+                limit_ms = u64::try_from(tool.timeout.as_millis()).unwrap_or(u64::MAX),
+                "plugin call timed out"
+            );
+            return Ok(ToolResult::error(format!(
+                "tool `{name}` did not finish within its time limit of {}; try again with \
+                 smaller input, or ask the operator to raise plugins.tool_timeouts.{name}",
+                describe_duration(tool.timeout)
+            )));
+        };
         // The details of a plugin failure (panic messages, internal errors)
         // go to the log, not to the caller.
         let failed = || {
             ToolResult::error(format!(
-                "tool `{tool_name}` failed inside its plugin; the server log has the details \
+                "tool `{name}` failed inside its plugin; the server log has the details \
                  under request id {request_id}"
             ))
         };
-        Ok(match outcome {
+        let result = match outcome {
             Ok(Ok(result)) => result,
             Ok(Err(failure)) => {
-                tracing::error!(%plugin, tool = %tool_name, %failure, "plugin call failed");
-                failed()
+                tracing::error!(%plugin, tool = %name, %failure, "plugin call failed");
+                return Ok(failed());
             }
             Err(join_error) => {
-                tracing::error!(%plugin, tool = %tool_name, %join_error, "plugin call aborted");
-                failed()
+                tracing::error!(%plugin, tool = %name, %join_error, "plugin call aborted");
+                return Ok(failed());
             }
+        };
+        if let Some(problem) = output_problem(tool, &result) {
+            tracing::error!(%plugin, tool = %name, %problem, "plugin output breaks its schema");
+            return Ok(ToolResult::error(format!(
+                "tool `{name}` returned output that does not match its output schema \
+                 ({problem}); this is a fault in the plugin, not in the call"
+            )));
+        }
+        Ok(result)
+    }
+}
+
+/// What is wrong with a successful result's structured content, if the
+/// tool declares an output schema.
+fn output_problem(tool: &Tool, result: &ToolResult) -> Option<String> {
+    let validator = tool.output_validator.as_ref()?;
+    if result.is_error {
+        return None;
+    }
+    let Some(structured) = &result.structured_content else {
+        return Some("it declares an outputSchema but returned no structuredContent".to_owned());
+    };
+    let problems: Vec<String> = validator
+        .iter_errors(structured)
+        .take(3)
+        .map(|error| {
+            let path = error.instance_path().to_string();
+            if path.is_empty() {
+                error.to_string()
+            } else {
+                format!("`{}`: {error}", path.trim_start_matches('/'))
+            }
+        })
+        .collect();
+    (!problems.is_empty()).then(|| problems.join("; "))
+}
+
+fn describe_duration(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{} ms", duration.as_millis())
+    }
+}
+
+/// The library file of plugin `name`: `libcode_tools.so` for `code-tools`.
+pub fn library_file_name(name: &str) -> String {
+    format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        name.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    )
+}
+
+fn not_found(name: &str, setting: &'static str, dir: &Path) -> LoadError {
+    LoadError::NotFound {
+        name: name.to_owned(),
+        setting,
+        dir: dir.to_owned(),
+        file_name: library_file_name(name),
+    }
+}
+
+/// Refuses pins that are not SHA-256 digests and time limits of zero.
+fn check_options(options: &LoadOptions) -> Result<(), LoadError> {
+    for (name, pin) in &options.sha256 {
+        if pin.len() != 64 || !pin.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(LoadError::BadSetting {
+                setting: "plugins.sha256",
+                reason: format!(
+                    "the pin for `{name}` is not a SHA-256 digest (64 hexadecimal characters); \
+                     compute one with `sha256sum {}`",
+                    library_file_name(name)
+                ),
+            });
+        }
+    }
+    let zero = std::iter::once(("plugins.timeout_secs", &options.timeout))
+        .chain(
+            options
+                .tool_timeouts
+                .values()
+                .map(|limit| ("plugins.tool_timeouts", limit)),
+        )
+        .find(|(_, limit)| limit.is_zero());
+    if let Some((setting, _)) = zero {
+        return Err(LoadError::BadSetting {
+            setting,
+            reason:
+                "a time limit of zero would fail every call; give a number of seconds above zero"
+                    .to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses `file` unless its SHA-256 is `pin` (hex, either case).
+fn check_pin(file: &Path, pin: &str) -> Result<(), LoadError> {
+    use sha2::Digest as _;
+    let bytes = std::fs::read(file).map_err(|err| LoadError::NotALibrary {
+        file: file.to_owned(),
+        reason: format!("cannot read it to check its pin: {err}"),
+    })?;
+    let actual: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    if actual == pin.to_ascii_lowercase() {
+        Ok(())
+    } else {
+        Err(LoadError::PinMismatch {
+            file: file.to_owned(),
+            expected: pin.to_owned(),
+            actual,
         })
     }
 }
@@ -237,7 +464,7 @@ fn is_plugin_file(path: &Path) -> bool {
 fn check_tool_descriptor(
     file: &Path,
     tool: &Value,
-) -> Result<(String, jsonschema::Validator), LoadError> {
+) -> Result<(String, jsonschema::Validator, Option<jsonschema::Validator>), LoadError> {
     let name = tool
         .get("name")
         .and_then(Value::as_str)
@@ -255,7 +482,24 @@ fn check_tool_descriptor(
     let validator = jsonschema::validator_for(schema).map_err(|err| {
         LoadError::bad_descriptor(file, format!("tool `{name}`: invalid `inputSchema`: {err}"))
     })?;
-    Ok((name.to_owned(), validator))
+    let output = match tool.get("outputSchema") {
+        None => None,
+        Some(schema) if schema.get("type").and_then(Value::as_str) == Some("object") => {
+            Some(jsonschema::validator_for(schema).map_err(|err| {
+                LoadError::bad_descriptor(
+                    file,
+                    format!("tool `{name}`: invalid `outputSchema`: {err}"),
+                )
+            })?)
+        }
+        Some(_) => {
+            return Err(LoadError::bad_descriptor(
+                file,
+                format!("tool `{name}`: `outputSchema` must be a schema with \"type\": \"object\""),
+            ));
+        }
+    };
+    Ok((name.to_owned(), validator, output))
 }
 
 /// Describes every way `arguments` break the tool's input schema, or `None`.
@@ -332,6 +576,63 @@ mod tests {
         std::fs::write(dir.path().join("README.md"), b"notes").expect("write");
         let host = PluginHost::load_dir(dir.path()).expect("empty directory loads");
         assert!(host.plugins().is_empty());
+    }
+
+    fn load_error(options: &LoadOptions) -> String {
+        let dir = tempfile::tempdir().expect("tempdir");
+        match PluginHost::load(dir.path(), options) {
+            Ok(_) => panic!("loaded"),
+            Err(err) => err.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_pin_that_is_not_a_digest_is_refused_naming_the_plugin() {
+        let options = LoadOptions {
+            sha256: BTreeMap::from([("core-tools".to_owned(), "abc".to_owned())]),
+            ..LoadOptions::default()
+        };
+        let message = load_error(&options);
+        assert!(message.starts_with("plugins.sha256"), "{message}");
+        assert!(message.contains("`core-tools`"), "{message}");
+    }
+
+    #[test]
+    fn a_time_limit_of_zero_is_refused() {
+        let options = LoadOptions {
+            timeout: Duration::ZERO,
+            ..LoadOptions::default()
+        };
+        assert!(load_error(&options).starts_with("plugins.timeout_secs"));
+    }
+
+    #[test]
+    fn an_allowed_plugin_without_a_library_is_refused() {
+        let options = LoadOptions {
+            allow: vec!["code-tools".to_owned()],
+            ..LoadOptions::default()
+        };
+        let message = load_error(&options);
+        assert!(message.contains("plugin `code-tools`"), "{message}");
+        assert!(
+            message.contains(&library_file_name("code-tools")),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_library_that_differs_from_its_pin_is_refused_before_it_is_opened() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Not a library at all: opening it would fail with another error.
+        std::fs::write(dir.path().join(library_file_name("core-tools")), b"bytes").expect("write");
+        let options = LoadOptions {
+            sha256: BTreeMap::from([("core-tools".to_owned(), "0".repeat(64))]),
+            ..LoadOptions::default()
+        };
+        let Err(err) = PluginHost::load(dir.path(), &options) else {
+            panic!("loaded");
+        };
+        assert!(matches!(err, LoadError::PinMismatch { .. }), "{err}");
     }
 
     #[test]

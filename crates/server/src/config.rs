@@ -130,6 +130,18 @@ pub(crate) const ENV_VARS: &[(&str, &str, EnvValue)] = &[
         EnvValue::Parsed,
     ),
     ("PLUGIN_DIR", "plugins.dir", EnvValue::Text),
+    ("PLUGIN_ALLOW", "plugins.allow", EnvValue::Parsed),
+    ("PLUGIN_SHA256", "plugins.sha256", EnvValue::Parsed),
+    (
+        "PLUGIN_TIMEOUT_SECS",
+        "plugins.timeout_secs",
+        EnvValue::Parsed,
+    ),
+    (
+        "PLUGIN_TOOL_TIMEOUTS",
+        "plugins.tool_timeouts",
+        EnvValue::Parsed,
+    ),
     ("POLICY_DIR", "policies.dir", EnvValue::Text),
     ("POLICY_WATCH", "policies.watch", EnvValue::Parsed),
     ("AUDIT_LOG_FILE", "audit.file", EnvValue::Text),
@@ -255,6 +267,26 @@ impl std::fmt::Debug for DemoAccessKey {
 #[serde(deny_unknown_fields)]
 pub(crate) struct PluginsSection {
     pub(crate) dir: PathBuf,
+    pub(crate) allow: Vec<String>,
+    pub(crate) sha256: std::collections::BTreeMap<String, String>,
+    pub(crate) timeout_secs: u64,
+    pub(crate) tool_timeouts: std::collections::BTreeMap<String, u64>,
+}
+
+impl PluginsSection {
+    /// What the plugin host needs to know to load and call plugins.
+    pub(crate) fn load_options(&self) -> plugin_host::LoadOptions {
+        plugin_host::LoadOptions {
+            allow: self.allow.clone(),
+            sha256: self.sha256.clone(),
+            timeout: std::time::Duration::from_secs(self.timeout_secs),
+            tool_timeouts: self
+                .tool_timeouts
+                .iter()
+                .map(|(tool, secs)| (tool.clone(), std::time::Duration::from_secs(*secs)))
+                .collect(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -642,6 +674,30 @@ mod tests {
                 "a numeric-looking id is kept as written"
             );
             assert_eq!(config.max_request_bytes(), 2 * 1024 * 1024);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own error.
+    fn plugin_settings_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("PLUGIN_ALLOW", r#"["core-tools", "code-tools"]"#);
+            jail.set_env("PLUGIN_SHA256", r#"{ core-tools = "ab12" }"#);
+            jail.set_env("PLUGIN_TIMEOUT_SECS", "5");
+            jail.set_env("PLUGIN_TOOL_TIMEOUTS", "{ orchestrate = 120 }");
+            let config: Config = Figment::from(Toml::string(DEFAULT_TOML))
+                .merge(environment())
+                .extract()?;
+            let options = config.plugins.load_options();
+            assert_eq!(options.allow, ["core-tools", "code-tools"]);
+            assert_eq!(options.sha256["core-tools"], "ab12");
+            assert_eq!(options.timeout, std::time::Duration::from_secs(5));
+            assert_eq!(
+                options.tool_timeouts["orchestrate"],
+                std::time::Duration::from_secs(120)
+            );
             Ok(())
         });
     }

@@ -85,7 +85,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let plugin_dir = config
         .plugin_dir()
         .context("finding the plugin directory")?;
-    let plugins = PluginHost::load_dir(&plugin_dir)?;
+    let plugins = PluginHost::load(&plugin_dir, &config.plugins.load_options())?;
     mcp::check_tool_descriptors(&plugins)?;
     catalogue::check_reserved_names(&plugins)?;
     if plugins.plugins().is_empty() {

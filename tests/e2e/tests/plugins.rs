@@ -1,9 +1,9 @@
 //! Plugins that misbehave: the server contains them and keeps serving.
 
-use e2e::{DEMO_TOKEN, Sandbox, Server, test_plugin};
+use e2e::{DEMO_TOKEN, Launch, Sandbox, Server, library_file_name, test_plugin};
 use serde_json::json;
 
-use crate::util::{jsonrpc, post_mcp, post_tool_as_demo};
+use crate::util::{get, jsonrpc, post_mcp, post_tool_as_demo};
 
 /// A sandbox with the panicking test plugin and a policy that lets the demo
 /// principal call its tool.
@@ -52,4 +52,161 @@ fn a_panicking_tool_is_a_tool_error_and_the_server_lives_on() {
         "the panic was not logged:\n{}",
         server.logs()
     );
+}
+
+/// A sandbox with the misbehaving test plugin, whose tools the demo
+/// principal may call.
+fn sandbox_with_misbehaving_plugin() -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.add_plugin(&test_plugin("misbehaving"));
+    sandbox.write(
+        "policies/misbehaving.cedar",
+        "@id(\"test.misbehaving\")\npermit (principal, action == Action::\"call\", resource in Plugin::\"misbehaving\");\n",
+    );
+    sandbox
+}
+
+/// `tools/call` as the demo principal; the JSON-RPC result.
+fn call_tool(server: &Server, name: &str) -> serde_json::Value {
+    let reply = post_mcp(
+        server,
+        Some(DEMO_TOKEN),
+        &jsonrpc(1, "tools/call", json!({"name": name, "arguments": {}})),
+    );
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    reply.body["result"].clone()
+}
+
+fn error_text(result: &serde_json::Value) -> String {
+    assert_eq!(result["isError"], true, "{result}");
+    result["content"][0]["text"]
+        .as_str()
+        .expect("error text")
+        .to_owned()
+}
+
+#[test]
+fn a_tool_past_its_time_limit_is_a_tool_error_and_the_server_lives_on() {
+    let sandbox = sandbox_with_misbehaving_plugin();
+    let server = Server::start_with(
+        &sandbox,
+        Launch::default().env("PLUGIN_TOOL_TIMEOUTS", "{ hang = 1 }"),
+    );
+    let started = std::time::Instant::now();
+    let text = error_text(&call_tool(&server, "hang"));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "the answer waited for the plugin"
+    );
+    assert!(text.contains("tool `hang`"), "{text}");
+    assert!(text.contains("time limit of 1 s"), "{text}");
+    assert!(text.contains("plugins.tool_timeouts.hang"), "{text}");
+    assert_eq!(post_tool_as_demo(&server, "ping", "{}").status, 200);
+    assert!(
+        server
+            .wait_for_log(|line| line.contains("plugin call timed out"))
+            .is_some(),
+        "{}",
+        server.logs()
+    );
+}
+
+#[test]
+fn a_plugin_answering_with_invalid_json_is_a_tool_error_naming_the_tool() {
+    let server = Server::start(&sandbox_with_misbehaving_plugin());
+    let text = error_text(&call_tool(&server, "garbage"));
+    assert!(
+        text.contains("tool `garbage` failed inside its plugin"),
+        "{text}"
+    );
+    assert_eq!(post_tool_as_demo(&server, "ping", "{}").status, 200);
+    assert!(
+        server
+            .wait_for_log(|line| line.contains("invalid output"))
+            .is_some(),
+        "{}",
+        server.logs()
+    );
+}
+
+#[test]
+fn output_that_breaks_the_tools_output_schema_is_a_tool_error() {
+    let server = Server::start(&sandbox_with_misbehaving_plugin());
+    let text = error_text(&call_tool(&server, "off_schema"));
+    assert!(text.contains("tool `off_schema`"), "{text}");
+    assert!(text.contains("does not match its output schema"), "{text}");
+    assert!(text.contains("`count`"), "{text}");
+}
+
+#[test]
+fn the_allow_list_loads_only_the_plugins_it_names() {
+    let sandbox = sandbox_with_misbehaving_plugin();
+    let server = Server::start_with(
+        &sandbox,
+        Launch::default().env("PLUGIN_ALLOW", r#"["core-tools"]"#),
+    );
+    let health = get(&server, "/health");
+    let plugins: Vec<&str> = health.body["plugins"]
+        .as_array()
+        .expect("plugins")
+        .iter()
+        .filter_map(|plugin| plugin["name"].as_str())
+        .collect();
+    assert_eq!(plugins, ["core-tools"]);
+    let refused = post_tool_as_demo(&server, "hang", "{}");
+    assert_eq!(refused.status, 404, "{:?}", refused.body);
+}
+
+#[test]
+fn an_allow_list_naming_a_missing_plugin_stops_start_up() {
+    let sandbox = Sandbox::new();
+    let Err(failure) = Server::try_start(
+        &sandbox,
+        Launch::default().env("PLUGIN_ALLOW", r#"["core-tools", "no-such-tools"]"#),
+    ) else {
+        panic!("the server started");
+    };
+    assert!(
+        failure
+            .output
+            .contains("plugin `no-such-tools` is named in plugins.allow"),
+        "{}",
+        failure.output
+    );
+    assert!(
+        failure.output.contains(&library_file_name("no_such_tools")),
+        "{}",
+        failure.output
+    );
+}
+
+#[test]
+fn a_library_that_differs_from_its_pin_is_refused_and_a_matching_one_loads() {
+    use sha2::Digest as _;
+    let sandbox = Sandbox::new();
+    let library = sandbox.plugin_dir().join(library_file_name("core_tools"));
+    let digest: String = sha2::Sha256::digest(std::fs::read(&library).expect("library"))
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let wrong = "0".repeat(64);
+    let Err(failure) = Server::try_start(
+        &sandbox,
+        Launch::default().env("PLUGIN_SHA256", &format!("{{ core-tools = \"{wrong}\" }}")),
+    ) else {
+        panic!("a library that differs from its pin was loaded");
+    };
+    assert!(
+        failure.output.contains(&library_file_name("core_tools")),
+        "{}",
+        failure.output
+    );
+    assert!(failure.output.contains(&digest), "{}", failure.output);
+    assert!(failure.output.contains("pins"), "{}", failure.output);
+
+    let server = Server::start_with(
+        &sandbox,
+        Launch::default().env("PLUGIN_SHA256", &format!("{{ core-tools = \"{digest}\" }}")),
+    );
+    assert_eq!(post_tool_as_demo(&server, "ping", "{}").status, 200);
 }
