@@ -18,18 +18,26 @@
 //! callback that copies bytes into a host-owned buffer, so memory is freed by
 //! whoever allocated it and the two sides never share an allocator.
 //!
-//! Plugin authors do not touch the raw ABI: they implement [`Plugin`] and call
-//! [`export_plugin!`], which generates the exported symbol and catches every
-//! panic before it could unwind across the boundary.
+//! Plugin authors do not touch the raw ABI. They write each tool as a
+//! function from one serde type to another ([`Tool`]) and list the tools in
+//! [`export_tools!`]; underneath, [`Plugin`] and [`export_plugin!`] generate
+//! the exported symbol and catch every panic before it could unwind across
+//! the boundary.
 
 #![allow(unsafe_code)] // This crate is one side of the plugin FFI boundary.
 
+pub mod tool;
 mod types;
 
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+pub use tool::{Annotations, JsonSchema, Tool, ToolContext, ToolError};
 pub use types::{CallContext, CallRequest, PluginDescriptor, PrincipalKind, ToolResult};
+
+/// The schema derive, for `#[derive(JsonSchema)]` on tool inputs and outputs
+/// with the same version of schemars this crate uses.
+pub use schemars;
 
 /// The version of the layout of [`PluginVTable`] and of the JSON payloads.
 ///

@@ -1,110 +1,68 @@
 //! Core tools: `ping`, the connectivity check behind the `tools:ping` scope.
 
-use plugin_api::{CallRequest, Plugin, PluginDescriptor, ToolResult};
+use plugin_api::{Annotations, JsonSchema, Tool, ToolContext, ToolError};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
-/// The core-tools plugin.
-pub struct CoreTools;
+plugin_api::export_tools!(CoreTools: [Ping]);
 
-plugin_api::export_plugin!(CoreTools);
+/// Checks connectivity.
+pub struct Ping;
 
-impl Plugin for CoreTools {
-    fn describe() -> PluginDescriptor {
-        PluginDescriptor {
-            name: env!("CARGO_PKG_NAME").to_owned(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            tools: vec![ping_descriptor()],
-        }
-    }
-
-    fn invoke(request: CallRequest) -> ToolResult {
-        match request.tool.as_str() {
-            "ping" => ping(&request),
-            other => ToolResult::error(format!(
-                "core-tools has no tool named `{other}`; it provides: ping"
-            )),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
+/// What `ping` takes.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PingArgs {
+pub struct PingInput {
+    /// Text to echo back.
     #[serde(default)]
-    message: Option<String>,
+    pub message: Option<String>,
 }
 
 /// What `ping` answers.
-#[derive(Debug, Serialize)]
-struct Pong {
-    pong: bool,
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Pong {
+    /// Always true.
+    pub pong: bool,
+    /// The message, when one was sent.
     #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-    server_time: String,
-    principal_id: Option<String>,
+    pub message: Option<String>,
+    /// The server's clock, RFC 3339 in UTC.
+    #[schemars(extend("format" = "date-time"))]
+    pub server_time: String,
+    /// The caller's principal id.
+    pub principal_id: Option<String>,
 }
 
-fn ping_descriptor() -> Value {
-    json!({
-        "name": "ping",
-        "title": "Ping",
-        "description": "Checks connectivity: echoes an optional message with `pong`, the server time and the caller's principal id.",
-        "inputSchema": {
-            "type": "object",
-            "properties": {
-                "message": {
-                    "type": "string",
-                    "description": "Text to echo back."
-                }
-            },
-            "additionalProperties": false
-        },
-        "outputSchema": {
-            "type": "object",
-            "properties": {
-                "pong": { "type": "boolean" },
-                "message": { "type": "string" },
-                "server_time": { "type": "string", "format": "date-time" },
-                "principal_id": { "type": ["string", "null"] }
-            },
-            "required": ["pong", "server_time", "principal_id"]
-        },
-        "annotations": {
-            "title": "Ping",
-            "readOnlyHint": true,
-            "destructiveHint": false,
-            "idempotentHint": true,
-            "openWorldHint": false
+impl Tool for Ping {
+    type Input = PingInput;
+    type Output = Pong;
+
+    const NAME: &'static str = "ping";
+    const TITLE: &'static str = "Ping";
+    const DESCRIPTION: &'static str = "Checks connectivity: echoes an optional message with `pong`, the server time and the caller's principal id.";
+    const ANNOTATIONS: Annotations = Annotations::PURE;
+
+    fn run(input: PingInput, context: &ToolContext) -> Result<Pong, ToolError> {
+        Ok(Pong {
+            pong: true,
+            message: input.message,
+            server_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            principal_id: context.caller().map(|caller| caller.principal_id.clone()),
+        })
+    }
+
+    fn summary(pong: &Pong) -> String {
+        match &pong.message {
+            Some(message) => format!("pong: {message}"),
+            None => "pong".to_owned(),
         }
-    })
-}
-
-fn ping(request: &CallRequest) -> ToolResult {
-    let args: PingArgs = match serde_json::from_value(Value::Object(request.arguments.clone())) {
-        Ok(args) => args,
-        Err(err) => return ToolResult::error(format!("invalid arguments for ping: {err}")),
-    };
-    let pong = Pong {
-        pong: true,
-        message: args.message,
-        server_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        principal_id: request.context.as_ref().map(|c| c.principal_id.clone()),
-    };
-    let summary = match &pong.message {
-        Some(message) => format!("pong: {message}"),
-        None => "pong".to_owned(),
-    };
-    match serde_json::to_value(&pong) {
-        Ok(structured) => ToolResult::structured(structured, summary),
-        Err(err) => ToolResult::error(format!("ping could not encode its answer: {err}")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plugin_api::{CallContext, PrincipalKind};
+    use plugin_api::{CallContext, CallRequest, Plugin, PrincipalKind, ToolResult};
+    use serde_json::{Value, json};
 
     fn call(arguments: Value) -> ToolResult {
         let Value::Object(arguments) = arguments else {

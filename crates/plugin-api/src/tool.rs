@@ -1,0 +1,359 @@
+//! The Rust layer: a tool is a function from one serde type to another.
+//!
+//! A tool author implements [`Tool`] for a unit struct, derives
+//! [`JsonSchema`] for the input and output types, and lists the tools in
+//! [`export_tools!`](crate::export_tools). The input and output schemas in
+//! the tool's MCP descriptor are generated from the types, so they cannot
+//! drift from what the code accepts and returns.
+
+use schemars::generate::SchemaSettings;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+pub use schemars::JsonSchema;
+
+use crate::{CallContext, CallRequest, ToolResult};
+
+/// MCP's hints about what a tool does, shown to clients and read by the
+/// policies (`resource.read_only`, `resource.destructive`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Annotations {
+    /// The tool changes nothing outside itself.
+    pub read_only: bool,
+    /// The tool may destroy or overwrite something (meaningful only when
+    /// not read-only).
+    pub destructive: bool,
+    /// Calling it twice with the same arguments does no more than once.
+    pub idempotent: bool,
+    /// The tool reaches beyond a closed set of things (the network, say).
+    pub open_world: bool,
+}
+
+impl Annotations {
+    /// A tool that only computes an answer from its arguments.
+    pub const PURE: Self = Self {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: false,
+    };
+}
+
+/// Why a tool could not do what it was asked, in words for the caller: what
+/// was wrong and what to do about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolError(pub String);
+
+impl ToolError {
+    /// A tool error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl std::fmt::Display for ToolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a tool knows about the call besides its arguments.
+#[derive(Clone, Debug, Default)]
+pub struct ToolContext {
+    caller: Option<CallContext>,
+}
+
+impl ToolContext {
+    /// A context for a call made by `caller`.
+    pub fn new(caller: Option<CallContext>) -> Self {
+        Self { caller }
+    }
+
+    /// Who is calling; `None` only when a tool is run outside the server
+    /// (in a plugin's own unit tests, say).
+    pub fn caller(&self) -> Option<&CallContext> {
+        self.caller.as_ref()
+    }
+}
+
+/// One tool: its name, words for people, hints, and the function itself.
+pub trait Tool {
+    /// The arguments, as the caller sends them.
+    type Input: DeserializeOwned + JsonSchema;
+    /// The structured result.
+    type Output: Serialize + JsonSchema;
+
+    /// The tool's name (`review_code`): unique across all plugins.
+    const NAME: &'static str;
+    /// A short human title (`Review code`).
+    const TITLE: &'static str;
+    /// What the tool does, for the agent deciding whether to call it.
+    const DESCRIPTION: &'static str;
+    /// MCP's behaviour hints.
+    const ANNOTATIONS: Annotations;
+
+    /// Does the work. Deterministic for the same input, unless the tool's
+    /// purpose says otherwise (the time, the caller).
+    fn run(input: Self::Input, context: &ToolContext) -> Result<Self::Output, ToolError>;
+
+    /// The readable text block sent beside the structured result.
+    fn summary(output: &Self::Output) -> String;
+}
+
+/// The JSON schema of what `T` accepts when deserialised, self-contained
+/// (no `$ref`s), as MCP clients expect in `inputSchema`.
+pub fn input_schema_for<T: JsonSchema>() -> Value {
+    schema_for::<T>(SchemaSettings::draft2020_12().for_deserialize())
+}
+
+/// The JSON schema of what `T` produces when serialised (an `Option` field
+/// is always present, as `null` when empty), for `outputSchema`.
+pub fn output_schema_for<T: JsonSchema>() -> Value {
+    schema_for::<T>(SchemaSettings::draft2020_12().for_serialize())
+}
+
+fn schema_for<T: JsonSchema>(settings: SchemaSettings) -> Value {
+    settings
+        .with(|settings| settings.inline_subschemas = true)
+        .into_generator()
+        .into_root_schema_for::<T>()
+        .to_value()
+}
+
+/// The MCP `Tool` object for `T`.
+pub fn descriptor<T: Tool>() -> Value {
+    let hints = T::ANNOTATIONS;
+    json!({
+        "name": T::NAME,
+        "title": T::TITLE,
+        "description": T::DESCRIPTION,
+        "inputSchema": input_schema_for::<T::Input>(),
+        "outputSchema": output_schema_for::<T::Output>(),
+        "annotations": {
+            "title": T::TITLE,
+            "readOnlyHint": hints.read_only,
+            "destructiveHint": hints.destructive,
+            "idempotentHint": hints.idempotent,
+            "openWorldHint": hints.open_world,
+        }
+    })
+}
+
+/// Runs `T` for one call: decodes the arguments, runs the tool, and encodes
+/// its output as structured content with its summary.
+pub fn invoke<T: Tool>(request: CallRequest) -> ToolResult {
+    let input = match serde_json::from_value::<T::Input>(Value::Object(request.arguments)) {
+        Ok(input) => input,
+        Err(err) => {
+            return ToolResult::error(format!("invalid arguments for `{}`: {err}", T::NAME));
+        }
+    };
+    let context = ToolContext::new(request.context);
+    match T::run(input, &context) {
+        Ok(output) => match serde_json::to_value(&output) {
+            Ok(structured) => ToolResult::structured(structured, T::summary(&output)),
+            Err(err) => {
+                ToolResult::error(format!("`{}` could not encode its result: {err}", T::NAME))
+            }
+        },
+        Err(error) => ToolResult::error(error.0),
+    }
+}
+
+/// Exports a plugin made of [`Tool`]s: defines the plugin type, its
+/// descriptor (named and versioned from the crate's `Cargo.toml`) and its
+/// dispatch by tool name, and exports it with
+/// [`export_plugin!`](crate::export_plugin).
+///
+/// ```
+/// use plugin_api::{Annotations, JsonSchema, Tool, ToolContext, ToolError};
+/// use serde::{Deserialize, Serialize};
+///
+/// /// Counts the words in a text.
+/// pub struct CountWords;
+///
+/// #[derive(Deserialize, JsonSchema)]
+/// pub struct Text {
+///     /// The text to count.
+///     pub text: String,
+/// }
+///
+/// #[derive(Serialize, JsonSchema)]
+/// pub struct Count {
+///     pub words: usize,
+/// }
+///
+/// impl Tool for CountWords {
+///     type Input = Text;
+///     type Output = Count;
+///     const NAME: &'static str = "count_words";
+///     const TITLE: &'static str = "Count words";
+///     const DESCRIPTION: &'static str = "Counts the words in a text.";
+///     const ANNOTATIONS: Annotations = Annotations::PURE;
+///
+///     fn run(input: Text, _context: &ToolContext) -> Result<Count, ToolError> {
+///         Ok(Count { words: input.text.split_whitespace().count() })
+///     }
+///
+///     fn summary(count: &Count) -> String {
+///         format!("{} words", count.words)
+///     }
+/// }
+///
+/// plugin_api::export_tools!(WordTools: [CountWords]);
+/// ```
+#[macro_export]
+macro_rules! export_tools {
+    ($plugin:ident : [$($tool:ty),+ $(,)?]) => {
+        /// This crate's plugin: its tools, exported to the orchestrator-mcp host.
+        pub struct $plugin;
+
+        impl $crate::Plugin for $plugin {
+            fn describe() -> $crate::PluginDescriptor {
+                $crate::PluginDescriptor {
+                    name: env!("CARGO_PKG_NAME").to_owned(),
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                    tools: vec![$($crate::tool::descriptor::<$tool>()),+],
+                }
+            }
+
+            fn invoke(request: $crate::CallRequest) -> $crate::ToolResult {
+                $(
+                    if request.tool == <$tool as $crate::Tool>::NAME {
+                        return $crate::tool::invoke::<$tool>(request);
+                    }
+                )+
+                $crate::ToolResult::error(format!(
+                    "plugin {} has no tool named `{}`; it provides: {}",
+                    env!("CARGO_PKG_NAME"),
+                    request.tool,
+                    [$(<$tool as $crate::Tool>::NAME),+].join(", ")
+                ))
+            }
+        }
+
+        $crate::export_plugin!($plugin);
+    };
+}
+
+#[cfg(test)]
+#[allow(unreachable_pub)] // `export_tools!` makes its items public, as a plugin crate needs.
+mod tests {
+    use super::*;
+    use crate::Plugin;
+    use serde::Deserialize;
+
+    /// Adds two numbers.
+    struct Add;
+
+    /// Two numbers.
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Operands {
+        /// The first.
+        a: i64,
+        /// The second.
+        b: i64,
+        #[serde(default)]
+        nested: Option<Nested>,
+    }
+
+    #[derive(Deserialize, JsonSchema)]
+    struct Nested {
+        #[allow(dead_code)] // Read through its schema only.
+        flag: bool,
+    }
+
+    #[derive(Serialize, JsonSchema)]
+    struct Sum {
+        sum: i64,
+    }
+
+    impl Tool for Add {
+        type Input = Operands;
+        type Output = Sum;
+        const NAME: &'static str = "add";
+        const TITLE: &'static str = "Add";
+        const DESCRIPTION: &'static str = "Adds two numbers.";
+        const ANNOTATIONS: Annotations = Annotations::PURE;
+
+        fn run(input: Operands, _context: &ToolContext) -> Result<Sum, ToolError> {
+            let _ = input.nested;
+            input
+                .a
+                .checked_add(input.b)
+                .map(|sum| Sum { sum })
+                .ok_or_else(|| ToolError::new("the sum overflows a 64-bit integer"))
+        }
+
+        fn summary(output: &Sum) -> String {
+            format!("{}", output.sum)
+        }
+    }
+
+    crate::export_tools!(Adder: [Add]);
+
+    fn call(arguments: Value) -> ToolResult {
+        let Value::Object(arguments) = arguments else {
+            panic!("arguments must be an object");
+        };
+        Adder::invoke(CallRequest {
+            tool: "add".into(),
+            arguments,
+            context: None,
+        })
+    }
+
+    #[test]
+    fn the_descriptor_carries_schemas_generated_from_the_types() {
+        let descriptor = descriptor::<Add>();
+        let input = &descriptor["inputSchema"];
+        assert_eq!(input["type"], "object");
+        assert_eq!(input["additionalProperties"], false);
+        assert_eq!(input["properties"]["a"]["description"], "The first.");
+        assert_eq!(input["required"], json!(["a", "b"]));
+        assert!(
+            !input.to_string().contains("$ref"),
+            "subschemas are inlined: {input}"
+        );
+        assert_eq!(descriptor["outputSchema"]["type"], "object");
+        assert_eq!(descriptor["outputSchema"]["required"], json!(["sum"]));
+        assert_eq!(descriptor["annotations"]["readOnlyHint"], true);
+    }
+
+    #[test]
+    fn a_call_returns_structured_output_and_its_summary() {
+        let result = call(json!({"a": 2, "b": 3}));
+        assert!(!result.is_error);
+        assert_eq!(result.structured_content, Some(json!({"sum": 5})));
+        assert_eq!(result.first_text(), Some("5"));
+    }
+
+    #[test]
+    fn bad_arguments_and_tool_errors_are_tool_errors_with_reasons() {
+        let bad = call(json!({"a": "two", "b": 3}));
+        assert!(bad.is_error);
+        let text = bad.first_text().unwrap_or_default();
+        assert!(text.starts_with("invalid arguments for `add`"), "{text}");
+        let overflow = call(json!({"a": i64::MAX, "b": 1}));
+        assert_eq!(
+            overflow.first_text(),
+            Some("the sum overflows a 64-bit integer")
+        );
+        assert!(overflow.is_error);
+    }
+
+    #[test]
+    fn an_unknown_tool_names_the_ones_the_plugin_provides() {
+        let result = Adder::invoke(CallRequest {
+            tool: "subtract".into(),
+            arguments: Default::default(),
+            context: None,
+        });
+        assert!(result.is_error);
+        let text = result.first_text().unwrap_or_default();
+        assert!(text.contains("no tool named `subtract`"), "{text}");
+        assert!(text.contains("it provides: add"), "{text}");
+    }
+}
