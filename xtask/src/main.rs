@@ -273,7 +273,23 @@ fn bench() -> anyhow::Result<()> {
         verdict(warm < 1000.0)
     );
 
-    print_policy_report(&report)
+    print_policy_report(&report)?;
+
+    let mut call = cargo();
+    call.args(["bench", "--package", "plugin-host", "--bench", "call"]);
+    status(call)?;
+    let direct = median_ns("plugin_call", "direct")?;
+    let hosted = median_ns("plugin_call", "through_host")?;
+    let added = (hosted - direct) / 1000.0;
+    println!();
+    println!("plugin call, ping (medians, one run)");
+    println!("  direct function call    {:>10.2} µs", direct / 1000.0);
+    println!("  through the host        {:>10.2} µs", hosted / 1000.0);
+    println!(
+        "  added by the boundary   {added:>10.2} µs   target <= 5 µs: {}",
+        verdict(added <= 5.0)
+    );
+    Ok(())
 }
 
 /// How many tools the policy bench's hot series cycles through.
