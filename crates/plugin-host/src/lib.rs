@@ -93,11 +93,6 @@ impl Tool {
     pub fn plugin(&self) -> &str {
         &self.plugin
     }
-
-    /// How long a call to this tool may run.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
 }
 
 /// Every loaded plugin and the tools they provide.
@@ -121,6 +116,7 @@ impl PluginHost {
     /// load with an error naming the file: a server that silently skipped a
     /// broken plugin would serve less than its operator configured.
     pub fn load(dir: &Path, options: &LoadOptions) -> Result<Self, LoadError> {
+        check_options(options)?;
         let entries = std::fs::read_dir(dir).map_err(|source| LoadError::ReadDir {
             dir: dir.to_owned(),
             source,
@@ -131,7 +127,6 @@ impl PluginHost {
             .filter(|path| is_plugin_file(path))
             .collect();
         files.sort();
-        check_options(options)?;
         let named = |name: &str| dir.join(library_file_name(name));
         if !options.allow.is_empty() {
             for name in &options.allow {
@@ -353,19 +348,27 @@ fn output_problem(tool: &Tool, result: &ToolResult) -> Option<String> {
     let Some(structured) = &result.structured_content else {
         return Some("it declares an outputSchema but returned no structuredContent".to_owned());
     };
-    let problems: Vec<String> = validator
-        .iter_errors(structured)
+    let problems: Vec<String> = schema_problems(validator, structured)
         .take(3)
-        .map(|error| {
-            let path = error.instance_path().to_string();
-            if path.is_empty() {
-                error.to_string()
-            } else {
-                format!("`{}`: {error}", path.trim_start_matches('/'))
-            }
+        .map(|(field, message)| match field {
+            Some(field) => format!("`{field}`: {message}"),
+            None => message,
         })
         .collect();
     (!problems.is_empty()).then(|| problems.join("; "))
+}
+
+/// Each way `instance` breaks the schema: the field at fault (`None` for
+/// the whole value) and what is wrong.
+fn schema_problems<'a>(
+    validator: &'a jsonschema::Validator,
+    instance: &'a Value,
+) -> impl Iterator<Item = (Option<String>, String)> + 'a {
+    validator.iter_errors(instance).map(|error| {
+        let path = error.instance_path().to_string();
+        let field = (!path.is_empty()).then(|| path.trim_start_matches('/').to_owned());
+        (field, error.to_string())
+    })
 }
 
 fn describe_duration(duration: Duration) -> String {
@@ -509,15 +512,10 @@ fn argument_errors(
     arguments: &Map<String, Value>,
 ) -> Option<String> {
     let instance = Value::Object(arguments.clone());
-    let problems: Vec<String> = validator
-        .iter_errors(&instance)
-        .map(|error| {
-            let path = error.instance_path().to_string();
-            if path.is_empty() {
-                format!("arguments: {error}")
-            } else {
-                format!("argument `{}`: {error}", path.trim_start_matches('/'))
-            }
+    let problems: Vec<String> = schema_problems(validator, &instance)
+        .map(|(field, message)| match field {
+            Some(field) => format!("argument `{field}`: {message}"),
+            None => format!("arguments: {message}"),
         })
         .collect();
     if problems.is_empty() {

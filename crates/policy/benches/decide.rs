@@ -261,26 +261,20 @@ fn decisions(c: &mut Criterion) {
             assert!(decision.allowed, "{decision:?}");
         }
 
+        let decide = |index: usize| {
+            fixture.engine.decide(
+                black_box(&principals[index]),
+                Action::Call,
+                black_box(&resources[index]),
+                &context,
+            )
+        };
         // Round robin over every tool, each with its own caller: every
         // decision meets a principal and a tool that have gone cold.
-        let engine_samples = time_engine(&mut group, &format!("engine/{count}"), tools, |index| {
-            fixture.engine.decide(
-                black_box(&principals[index]),
-                Action::Call,
-                black_box(&resources[index]),
-                &context,
-            )
-        });
+        let engine_samples = time_engine(&mut group, &format!("engine/{count}"), tools, decide);
         // A few callers and tools in turn, as in a burst from one agent.
         let hot = tools.min(HOT_TOOLS);
-        let hot_samples = time_engine(&mut group, &format!("engine_hot/{count}"), hot, |index| {
-            fixture.engine.decide(
-                black_box(&principals[index]),
-                Action::Call,
-                black_box(&resources[index]),
-                &context,
-            )
-        });
+        let hot_samples = time_engine(&mut group, &format!("engine_hot/{count}"), hot, decide);
 
         let requests: Vec<PlainRequest> = (0..tools.min(64))
             .map(|index| plain_request(&fixture.schema, index))

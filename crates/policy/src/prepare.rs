@@ -80,12 +80,20 @@ impl Prepared {
             }
         }
         // A scope never errs in practice; if one did, the whole policy is
-        // evaluated so that the error is reported as Cedar would.
+        // evaluated so that the error is reported as Cedar would. So is a
+        // policy whose scope could not be split off.
         for error in response.diagnostics().errors() {
             let AuthorizationError::PolicyEvaluationError(error) = error;
             if let Some(sliced) = cut.policies.get(error.policy_id()) {
                 prepared.conditions.push(Arc::clone(&sliced.whole));
             }
+        }
+        for sliced in cut
+            .policies
+            .values()
+            .filter(|sliced| sliced.scope.is_none())
+        {
+            prepared.conditions.push(Arc::clone(&sliced.whole));
         }
         prepared.always_forbidden_by.sort();
         prepared.always_permitted_by.sort();

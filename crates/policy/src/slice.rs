@@ -132,8 +132,10 @@ impl SliceIndex {
             };
             if action_matches && resource_matches {
                 let sliced = SlicedPolicy::split(policy);
-                // Ids are unique in the loaded set, so adding cannot clash.
-                let _ = scopes.add(sliced.scope.clone());
+                if let Some(scope) = &sliced.scope {
+                    // Ids are unique in the loaded set, so adding cannot clash.
+                    let _ = scopes.add(scope.clone());
+                }
                 policies.insert(policy.id().clone(), sliced);
                 // A textual check errs only towards "yes" (the word in a
                 // string literal), which costs a caller nothing but order.
@@ -156,7 +158,9 @@ impl SliceIndex {
 /// from its conditions.
 pub(crate) struct SlicedPolicy {
     /// The scope alone: a `permit` with the policy's id and no conditions.
-    pub(crate) scope: Policy,
+    /// `None` for a policy whose JSON form does not round-trip: it is then
+    /// evaluated whole for every principal, slower but never wrong.
+    pub(crate) scope: Option<Policy>,
     /// The whole policy, scope included.
     pub(crate) whole: Arc<Conditions>,
     /// What is left to evaluate once the scope is known to match.
@@ -203,21 +207,10 @@ impl SlicedPolicy {
             None => Rest::Always(policy.effect()),
             Some(clauses) => Rest::Conditions(Conditions::new(policy, clauses.clone())),
         };
-        match scope_of(policy) {
-            Some(scope) => Self { scope, whole, rest },
-            // Kept whole behind a scope that always matches: slower, never
-            // wrong.
-            None => Self {
-                scope: match Policy::parse(
-                    Some(policy.id().clone()),
-                    "permit (principal, action, resource);",
-                ) {
-                    Ok(always) => always,
-                    Err(_) => policy.clone(),
-                },
-                rest: Rest::Conditions(Arc::clone(&whole)),
-                whole,
-            },
+        Self {
+            scope: scope_of(policy),
+            whole,
+            rest,
         }
     }
 }

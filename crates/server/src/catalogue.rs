@@ -76,13 +76,6 @@ impl Entry<'_> {
             Self::Server(tool) => tool.descriptor(),
         }
     }
-
-    fn resource(&self, name: &str) -> ToolResource {
-        match self {
-            Self::Plugin(tool) => plugin_tool_resource(name, tool),
-            Self::Server(tool) => tool.resource(),
-        }
-    }
 }
 
 /// What the policies see of each tool, by name, built once: the policy
@@ -112,10 +105,7 @@ impl Catalogue {
             resources.insert(tool.name().to_owned(), Arc::new(tool.resource()));
         }
         for (name, tool) in plugins.tools() {
-            resources.insert(
-                name.to_owned(),
-                Arc::new(Entry::Plugin(tool).resource(name)),
-            );
+            resources.insert(name.to_owned(), Arc::new(plugin_tool_resource(name, tool)));
         }
         Self {
             plugins,
