@@ -12,7 +12,9 @@
 //! - `describe` writes a [`PluginDescriptor`] (the plugin's name and its tools
 //!   in MCP's tool format).
 //! - `invoke` reads a [`CallRequest`] (tool name, arguments, caller context)
-//!   and writes a [`ToolResult`] in MCP's `CallToolResult` format.
+//!   and writes a [`ToolResult`] in MCP's `CallToolResult` format. The host
+//!   passes a [`HostApi`] with it: callbacks to log into the server's log and
+//!   to call other tools for the same caller (see [`host`]).
 //!
 //! Output always goes through an [`OutputSink`]: the host hands the plugin a
 //! callback that copies bytes into a host-owned buffer, so memory is freed by
@@ -26,12 +28,16 @@
 
 #![allow(unsafe_code)] // This crate is one side of the plugin FFI boundary.
 
+pub mod host;
 pub mod tool;
 mod types;
 
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use serde_json::{Map, Value};
+
+pub use host::{CallToolError, HostApi, LogLevel, RefusalReason};
 pub use tool::{Annotations, JsonSchema, Tool, ToolContext, ToolError};
 pub use types::{CallContext, CallRequest, PluginDescriptor, PrincipalKind, ToolResult};
 
@@ -39,11 +45,15 @@ pub use types::{CallContext, CallRequest, PluginDescriptor, PrincipalKind, ToolR
 /// with the same version of schemars this crate uses.
 pub use schemars;
 
+/// The JSON types of the payloads, with the version of serde_json this crate
+/// uses.
+pub use serde_json;
+
 /// The version of the layout of [`PluginVTable`] and of the JSON payloads.
 ///
 /// Bumped on any incompatible change; the host refuses plugins built against
-/// another version.
-pub const ABI_VERSION: u32 = 1;
+/// another version. Version 2 added the host callbacks to `invoke`.
+pub const ABI_VERSION: u32 = 2;
 
 /// The name of the symbol every plugin exports, NUL-terminated for the loader.
 ///
@@ -108,21 +118,30 @@ pub struct PluginVTable {
     /// Writes the plugin's [`PluginDescriptor`] as JSON to the sink.
     pub describe: unsafe extern "C" fn(out: OutputSink) -> Status,
     /// Reads a [`CallRequest`] as JSON from `request[..request_len]` and writes
-    /// a [`ToolResult`] as JSON to the sink.
-    pub invoke:
-        unsafe extern "C" fn(request: *const u8, request_len: usize, out: OutputSink) -> Status,
+    /// a [`ToolResult`] as JSON to the sink. `host` points to the host's
+    /// callbacks, valid (and callable from any thread) until `invoke` returns.
+    pub invoke: InvokeFn,
 }
+
+/// The type of a plugin's `invoke`.
+pub type InvokeFn = unsafe extern "C" fn(
+    request: *const u8,
+    request_len: usize,
+    host: *const HostApi,
+    out: OutputSink,
+) -> Status;
 
 /// What a plugin author implements. [`export_plugin!`] turns it into a plugin.
 pub trait Plugin {
     /// The plugin's name and tools. Called once, when the host loads the plugin.
     fn describe() -> PluginDescriptor;
 
-    /// Runs the tool named in `request`.
+    /// Runs `tool` with `arguments` (already checked against its input
+    /// schema by the host).
     ///
     /// Errors the caller should see (bad arguments, failed work) are returned
     /// as [`ToolResult::error`]; they are not panics.
-    fn invoke(request: CallRequest) -> ToolResult;
+    fn invoke(tool: &str, arguments: Map<String, Value>, context: &ToolContext) -> ToolResult;
 }
 
 impl PluginVTable {
@@ -148,6 +167,7 @@ unsafe extern "C" fn describe_trampoline<P: Plugin>(out: OutputSink) -> Status {
 unsafe extern "C" fn invoke_trampoline<P: Plugin>(
     request: *const u8,
     request_len: usize,
+    host: *const HostApi,
     out: OutputSink,
 ) -> Status {
     let work = || {
@@ -160,7 +180,10 @@ unsafe extern "C" fn invoke_trampoline<P: Plugin>(
         };
         let request: CallRequest = serde_json::from_slice(bytes)
             .map_err(|err| format!("call request is not valid JSON for this ABI: {err}"))?;
-        serde_json::to_vec(&P::invoke(request))
+        // SAFETY: the host's callbacks are valid until this call returns, and
+        // the context is dropped before then.
+        let context = unsafe { ToolContext::from_host(request.context, host) };
+        serde_json::to_vec(&P::invoke(&request.tool, request.arguments, &context))
             .map_err(|err| format!("tool result could not be serialised: {err}"))
     };
     // SAFETY: `out` is the sink the host passed to this call.
@@ -229,12 +252,69 @@ mod tests {
             }
         }
 
-        fn invoke(request: CallRequest) -> ToolResult {
-            if request.tool == "boom" {
-                panic!("boom was called");
+        fn invoke(tool: &str, _arguments: Map<String, Value>, context: &ToolContext) -> ToolResult {
+            match tool {
+                "boom" => panic!("boom was called"),
+                "relay" => {
+                    context.log(LogLevel::INFO, "relaying");
+                    match context.call_tool("inner", serde_json::json!({"n": 1})) {
+                        Ok(result) => result,
+                        Err(refused) => {
+                            ToolResult::error(format!("{:?}: {refused}", refused.reason))
+                        }
+                    }
+                }
+                _ => ToolResult::text(tool),
             }
-            ToolResult::text(request.tool)
         }
+    }
+
+    /// A host that records log lines and answers every nested call to
+    /// `inner` with its arguments, and refuses the rest.
+    #[derive(Default)]
+    struct FakeHost {
+        logs: std::sync::Mutex<Vec<(u32, String)>>,
+    }
+
+    unsafe extern "C" fn fake_log(
+        ctx: *const c_void,
+        level: LogLevel,
+        data: *const u8,
+        len: usize,
+    ) {
+        // SAFETY: tests pass a `FakeHost` and a valid slice.
+        let host = unsafe { &*(ctx as *const FakeHost) };
+        let text = String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(data, len) });
+        host.logs
+            .lock()
+            .expect("lock")
+            .push((level.0, text.into_owned()));
+    }
+
+    unsafe extern "C" fn fake_call_tool(
+        _ctx: *const c_void,
+        data: *const u8,
+        len: usize,
+        out: OutputSink,
+    ) -> Status {
+        // SAFETY: the plugin passes a valid slice.
+        let call: host::NestedCall =
+            serde_json::from_slice(unsafe { std::slice::from_raw_parts(data, len) })
+                .expect("nested call JSON");
+        let outcome = if call.tool == "inner" {
+            host::NestedOutcome::Completed {
+                result: ToolResult::text(call.arguments.to_string()),
+            }
+        } else {
+            host::NestedOutcome::Refused {
+                reason: RefusalReason::Denied,
+                message: format!("no `{}`", call.tool),
+            }
+        };
+        let bytes = serde_json::to_vec(&outcome).expect("encode");
+        // SAFETY: the sink the plugin passed to this callback.
+        unsafe { out.write(&bytes) };
+        Status::OK
     }
 
     unsafe extern "C" fn append(ctx: *mut c_void, data: *const u8, len: usize) {
@@ -244,12 +324,20 @@ mod tests {
     }
 
     fn call(vtable: &PluginVTable, request: &[u8]) -> (Status, String) {
+        call_with_host(vtable, request, std::ptr::null())
+    }
+
+    fn call_with_host(
+        vtable: &PluginVTable,
+        request: &[u8],
+        host: *const HostApi,
+    ) -> (Status, String) {
         let mut buffer = Vec::new();
         let sink = OutputSink {
             ctx: &mut buffer as *mut Vec<u8> as *mut c_void,
             write: append,
         };
-        let status = unsafe { (vtable.invoke)(request.as_ptr(), request.len(), sink) };
+        let status = unsafe { (vtable.invoke)(request.as_ptr(), request.len(), host, sink) };
         (status, String::from_utf8_lossy(&buffer).into_owned())
     }
 
@@ -275,6 +363,37 @@ mod tests {
         let (status, out) = call(&VTABLE, br#"{"tool":"boom","arguments":{}}"#);
         assert_eq!(status, Status::PANIC);
         assert_eq!(out, "boom was called");
+    }
+
+    #[test]
+    fn a_tool_logs_and_calls_other_tools_through_the_host() {
+        let fake = FakeHost::default();
+        let host = HostApi {
+            ctx: &fake as *const FakeHost as *const c_void,
+            log: fake_log,
+            call_tool: fake_call_tool,
+        };
+        let (status, out) = call_with_host(&VTABLE, br#"{"tool":"relay"}"#, &host);
+        assert_eq!(status, Status::OK);
+        let result: ToolResult = serde_json::from_str(&out).expect("tool result JSON");
+        assert_eq!(result.first_text(), Some(r#"{"n":1}"#));
+        assert_eq!(
+            *fake.logs.lock().expect("lock"),
+            vec![(LogLevel::INFO.0, "relaying".to_owned())]
+        );
+    }
+
+    #[test]
+    fn without_a_host_nested_calls_are_refused_as_unavailable() {
+        let (status, out) = call(&VTABLE, br#"{"tool":"relay"}"#);
+        assert_eq!(status, Status::OK);
+        let result: ToolResult = serde_json::from_str(&out).expect("tool result JSON");
+        assert!(result.is_error);
+        let text = result.first_text().unwrap_or_default();
+        assert!(
+            text.starts_with("Unavailable: cannot call `inner`"),
+            "{text}"
+        );
     }
 
     #[test]

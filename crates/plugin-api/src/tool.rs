@@ -9,11 +9,14 @@
 use schemars::generate::SchemaSettings;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 pub use schemars::JsonSchema;
 
-use crate::{CallContext, CallRequest, ToolResult};
+use std::ffi::c_void;
+
+use crate::host::{CallToolError, HostApi, LogLevel, NestedCall, NestedOutcome, RefusalReason};
+use crate::{CallContext, OutputSink, Status, ToolResult};
 
 /// MCP's hints about what a tool does, shown to clients and read by the
 /// policies (`resource.read_only`, `resource.destructive`).
@@ -58,22 +61,159 @@ impl std::fmt::Display for ToolError {
     }
 }
 
-/// What a tool knows about the call besides its arguments.
-#[derive(Clone, Debug, Default)]
+/// What a tool knows about the call besides its arguments, and what it may
+/// ask of the host: to log, and to call other tools for the same caller.
+///
+/// A tool only ever sees a `&ToolContext` that lives for its call.
 pub struct ToolContext {
     caller: Option<CallContext>,
+    host: Host,
 }
 
+enum Host {
+    /// Run outside the server: nothing to log to or call through.
+    Absent,
+    /// The server's callbacks, valid for the call that made this context.
+    Abi(*const HostApi),
+    /// Stand-in tools, for a plugin's own tests.
+    Local(Box<LocalTools>),
+}
+
+type LocalTools = dyn Fn(&str, Value) -> Result<ToolResult, CallToolError> + Send + Sync;
+
+// SAFETY: the host's callbacks may be called from any thread while the call
+// runs (an ABI rule, see `host`), a `ToolContext` never outlives its call
+// (tools only borrow it), and the other variants hold `Sync` data.
+unsafe impl Sync for ToolContext {}
+
 impl ToolContext {
-    /// A context for a call made by `caller`.
+    /// A context for running a tool outside the server: in a plugin's own
+    /// tests, say. Log messages go nowhere and tool calls are refused.
     pub fn new(caller: Option<CallContext>) -> Self {
-        Self { caller }
+        Self {
+            caller,
+            host: Host::Absent,
+        }
+    }
+
+    /// A context whose tool calls are answered by `tools`, for testing a tool
+    /// that calls others without a server.
+    pub fn with_tools(
+        caller: Option<CallContext>,
+        tools: impl Fn(&str, Value) -> Result<ToolResult, CallToolError> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            caller,
+            host: Host::Local(Box::new(tools)),
+        }
+    }
+
+    /// A context backed by the host's callbacks.
+    ///
+    /// # Safety
+    ///
+    /// `host` must be null or point to a [`HostApi`] that stays valid, with
+    /// thread-safe callbacks, for as long as the context lives.
+    pub(crate) unsafe fn from_host(caller: Option<CallContext>, host: *const HostApi) -> Self {
+        let host = if host.is_null() {
+            Host::Absent
+        } else {
+            Host::Abi(host)
+        };
+        Self { caller, host }
     }
 
     /// Who is calling; `None` only when a tool is run outside the server
     /// (in a plugin's own unit tests, say).
     pub fn caller(&self) -> Option<&CallContext> {
         self.caller.as_ref()
+    }
+
+    /// Writes `message` to the server's log, attributed to this plugin and
+    /// tool and to the caller's request. Never log secrets or caller data
+    /// that the operator should not keep.
+    pub fn log(&self, level: LogLevel, message: &str) {
+        if let Host::Abi(host) = self.host {
+            // SAFETY: `from_host`'s contract: the callbacks are live for
+            // the call, and the message is a live UTF-8 slice.
+            unsafe {
+                let host = &*host;
+                (host.log)(host.ctx, level, message.as_ptr(), message.len());
+            }
+        }
+    }
+
+    /// Calls tool `name` with `arguments` for the same caller, as if the
+    /// caller had called it: the policies decide it for them, so a tool can
+    /// never do through another what its caller may not do.
+    ///
+    /// `Ok` holds the tool's result, which may itself be a tool error;
+    /// `Err` says why the call did not run (denied, unknown tool, nested too
+    /// deeply, or no server to call through).
+    pub fn call_tool(&self, name: &str, arguments: Value) -> Result<ToolResult, CallToolError> {
+        match &self.host {
+            Host::Absent => Err(CallToolError {
+                reason: RefusalReason::Unavailable,
+                message: format!(
+                    "cannot call `{name}`: this tool is running outside the server, with no host to call through"
+                ),
+            }),
+            Host::Local(tools) => tools(name, arguments),
+            Host::Abi(host) => {
+                // SAFETY: as in `log`.
+                let host = unsafe { &**host };
+                call_through_host(host, name, arguments)
+            }
+        }
+    }
+}
+
+fn call_through_host(
+    host: &HostApi,
+    name: &str,
+    arguments: Value,
+) -> Result<ToolResult, CallToolError> {
+    let invalid = |message: String| CallToolError {
+        reason: RefusalReason::Invalid,
+        message,
+    };
+    let request = serde_json::to_vec(&NestedCall {
+        tool: name.to_owned(),
+        arguments,
+    })
+    .map_err(|err| invalid(format!("cannot encode the call to `{name}`: {err}")))?;
+    let mut answer = Vec::new();
+    let sink = OutputSink {
+        ctx: (&mut answer as *mut Vec<u8>).cast(),
+        write: append_to_vec,
+    };
+    // SAFETY: the host's callback for this call; the request and the sink's
+    // buffer outlive it.
+    let status = unsafe { (host.call_tool)(host.ctx, request.as_ptr(), request.len(), sink) };
+    if status != Status::OK {
+        return Err(invalid(format!(
+            "the server could not call `{name}`: {}",
+            String::from_utf8_lossy(&answer)
+        )));
+    }
+    match serde_json::from_slice::<NestedOutcome>(&answer) {
+        Ok(NestedOutcome::Completed { result }) => Ok(result),
+        Ok(NestedOutcome::Refused { reason, message }) => Err(CallToolError { reason, message }),
+        Err(err) => Err(invalid(format!(
+            "the server's answer to the call to `{name}` is not understood: {err}"
+        ))),
+    }
+}
+
+/// The plugin's own write callback, for answers from the host.
+unsafe extern "C" fn append_to_vec(ctx: *mut c_void, data: *const u8, len: usize) {
+    if ctx.is_null() || data.is_null() || len == 0 {
+        return;
+    }
+    // SAFETY: `ctx` is the `Vec` of `call_through_host`, alive and not
+    // otherwise borrowed during the callback, and `data` holds `len` bytes.
+    unsafe {
+        (*ctx.cast::<Vec<u8>>()).extend_from_slice(std::slice::from_raw_parts(data, len));
     }
 }
 
@@ -142,15 +282,14 @@ pub fn descriptor<T: Tool>() -> Value {
 
 /// Runs `T` for one call: decodes the arguments, runs the tool, and encodes
 /// its output as structured content with its summary.
-pub fn invoke<T: Tool>(request: CallRequest) -> ToolResult {
-    let input = match serde_json::from_value::<T::Input>(Value::Object(request.arguments)) {
+pub fn invoke<T: Tool>(arguments: Map<String, Value>, context: &ToolContext) -> ToolResult {
+    let input = match serde_json::from_value::<T::Input>(Value::Object(arguments)) {
         Ok(input) => input,
         Err(err) => {
             return ToolResult::error(format!("invalid arguments for `{}`: {err}", T::NAME));
         }
     };
-    let context = ToolContext::new(request.context);
-    match T::run(input, &context) {
+    match T::run(input, context) {
         Ok(output) => match serde_json::to_value(&output) {
             Ok(structured) => ToolResult::structured(structured, T::summary(&output)),
             Err(err) => {
@@ -218,16 +357,20 @@ macro_rules! export_tools {
                 }
             }
 
-            fn invoke(request: $crate::CallRequest) -> $crate::ToolResult {
+            fn invoke(
+                tool: &str,
+                arguments: $crate::serde_json::Map<String, $crate::serde_json::Value>,
+                context: &$crate::ToolContext,
+            ) -> $crate::ToolResult {
                 $(
-                    if request.tool == <$tool as $crate::Tool>::NAME {
-                        return $crate::tool::invoke::<$tool>(request);
+                    if tool == <$tool as $crate::Tool>::NAME {
+                        return $crate::tool::invoke::<$tool>(arguments, context);
                     }
                 )+
                 $crate::ToolResult::error(format!(
                     "plugin {} has no tool named `{}`; it provides: {}",
                     env!("CARGO_PKG_NAME"),
-                    request.tool,
+                    tool,
                     [$(<$tool as $crate::Tool>::NAME),+].join(", ")
                 ))
             }
@@ -298,11 +441,7 @@ mod tests {
         let Value::Object(arguments) = arguments else {
             panic!("arguments must be an object");
         };
-        Adder::invoke(CallRequest {
-            tool: "add".into(),
-            arguments,
-            context: None,
-        })
+        Adder::invoke("add", arguments, &ToolContext::new(None))
     }
 
     #[test]
@@ -346,11 +485,7 @@ mod tests {
 
     #[test]
     fn an_unknown_tool_names_the_ones_the_plugin_provides() {
-        let result = Adder::invoke(CallRequest {
-            tool: "subtract".into(),
-            arguments: Default::default(),
-            context: None,
-        });
+        let result = Adder::invoke("subtract", Map::new(), &ToolContext::new(None));
         assert!(result.is_error);
         let text = result.first_text().unwrap_or_default();
         assert!(text.contains("no tool named `subtract`"), "{text}");

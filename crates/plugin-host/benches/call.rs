@@ -3,7 +3,7 @@
 //! plugin function called directly, in one run.
 //!
 //! The bench loads the release build of `core-tools` from the target
-//! directory, building it first when it is missing. `cargo xtask bench`
+//! directory, building it first (a no-op when it is fresh). `cargo xtask bench`
 //! prints the figures with the target.
 
 use std::hint::black_box;
@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use core_tools::CoreTools;
 use criterion::{Criterion, criterion_group, criterion_main};
-use plugin_api::{CallContext, CallRequest, Plugin, PrincipalKind};
+use plugin_api::{CallContext, Plugin, PrincipalKind, ToolContext};
 use plugin_host::{LoadOptions, PluginHost, library_file_name};
 use serde_json::{Map, Value};
 
@@ -37,18 +37,17 @@ fn profile_dir() -> PathBuf {
         .to_owned()
 }
 
-/// A directory holding only the `core-tools` library, built if need be.
+/// A directory holding only the `core-tools` library, freshly built: a
+/// library left from an older build may speak another ABI version.
 fn plugin_dir() -> tempfile::TempDir {
     let file = library_file_name("core-tools");
     let built = profile_dir().join(&file);
-    if !built.is_file() {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--release", "--package", "core-tools"])
-            .status()
-            .expect("run cargo to build core-tools");
-        assert!(status.success(), "building core-tools failed");
-    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--package", "core-tools"])
+        .status()
+        .expect("run cargo to build core-tools");
+    assert!(status.success(), "building core-tools failed");
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::copy(&built, dir.path().join(&file)).expect("copy core-tools");
     dir
@@ -65,11 +64,7 @@ fn calls(c: &mut Criterion) {
 
     group.bench_function("direct", |b| {
         b.iter(|| {
-            let result = CoreTools::invoke(CallRequest {
-                tool: "ping".to_owned(),
-                arguments: Map::new(),
-                context: Some(context()),
-            });
+            let result = CoreTools::invoke("ping", Map::new(), &ToolContext::new(Some(context())));
             assert!(!result.is_error);
             black_box(result)
         });
@@ -81,7 +76,7 @@ fn calls(c: &mut Criterion) {
                 let started = Instant::now();
                 for _ in 0..iterations {
                     let result = host
-                        .call("ping", Value::Object(Map::new()), context())
+                        .call("ping", Value::Object(Map::new()), context(), None)
                         .await
                         .expect("ping is known");
                     assert!(!result.is_error, "{result:?}");

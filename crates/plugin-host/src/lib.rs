@@ -5,9 +5,11 @@
 //! SHA-256 pin, when it has one, before it is opened), checks each one's ABI
 //! version before touching anything else, reads its tool descriptors and
 //! compiles their input and output schemas. [`PluginHost::call`] validates
-//! arguments, runs the plugin on tokio's blocking pool under the tool's time
-//! limit so a slow tool never stalls the async runtime, then checks the
-//! structured output against the tool's output schema.
+//! arguments, runs the plugin on the host's own pool of blocking threads
+//! (see `pool`) under the tool's time limit so a slow tool never stalls the
+//! async runtime, then checks the structured output against the tool's
+//! output schema. During a call the plugin may log into the server's log and
+//! call other tools through a [`ToolCaller`] the server supplies.
 //!
 //! Libraries are never unloaded: a plugin's code may still be referenced by
 //! its own threads or thread-locals, and unloading buys nothing for a server
@@ -18,19 +20,25 @@
 
 #![allow(unsafe_code)] // Loading and calling plugins is the host side of the FFI boundary.
 
+mod callbacks;
 mod error;
 mod library;
+mod pool;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use callbacks::ToolCaller;
 pub use error::{LoadError, UnknownTool};
+pub use plugin_api::host::{NestedOutcome, RefusalReason};
 pub use plugin_api::{CallContext, PrincipalKind, ToolResult};
 use serde_json::{Map, Value};
 
+use callbacks::{CallScope, SharedToolCaller};
 use library::PluginLibrary;
+use pool::Pool;
 
 /// What `/health` and logs say about one loaded plugin.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -80,6 +88,8 @@ pub struct Tool {
     output_validator: Option<jsonschema::Validator>,
     timeout: Duration,
     library: Arc<PluginLibrary>,
+    /// The plugin's name, shared with the calls that log under it.
+    plugin_name: Arc<str>,
 }
 
 impl Tool {
@@ -99,6 +109,7 @@ impl Tool {
 pub struct PluginHost {
     plugins: Vec<PluginInfo>,
     tools: BTreeMap<String, Tool>,
+    pool: Pool,
 }
 
 impl PluginHost {
@@ -144,6 +155,7 @@ impl PluginHost {
         let mut host = Self {
             plugins: Vec::new(),
             tools: BTreeMap::new(),
+            pool: Pool::default(),
         };
         for file in &files {
             // A pinned or allowed library is known by the plugin name its file
@@ -198,6 +210,7 @@ impl PluginHost {
             ));
         }
         let mut tool_names = Vec::with_capacity(descriptor.tools.len());
+        let plugin_name: Arc<str> = Arc::from(descriptor.name.as_str());
         for tool in descriptor.tools {
             let (name, input_validator, output_validator) = check_tool_descriptor(file, &tool)?;
             if let Some(existing) = self.tools.get(&name) {
@@ -222,6 +235,7 @@ impl PluginHost {
                     input_validator,
                     output_validator,
                     library: Arc::clone(&library),
+                    plugin_name: Arc::clone(&plugin_name),
                 },
             );
         }
@@ -258,6 +272,9 @@ impl PluginHost {
 
     /// Runs tool `name` with `arguments` for the caller in `context`.
     ///
+    /// `tool_caller` makes the tool calls the plugin asks for during the call
+    /// (on behalf of the same caller); without one, such calls are refused.
+    ///
     /// Only an unknown tool is an `Err`. Everything that goes wrong with a
     /// known tool (arguments that do not match its schema, a plugin error or
     /// panic) is an `Ok` [`ToolResult`] with `is_error` set and a message
@@ -267,35 +284,32 @@ impl PluginHost {
         name: &str,
         arguments: Value,
         context: CallContext,
+        tool_caller: Option<Arc<dyn ToolCaller>>,
     ) -> Result<ToolResult, UnknownTool> {
         let tool = self.tools.get(name).ok_or_else(|| UnknownTool {
             name: name.to_owned(),
         })?;
-        let arguments = match arguments {
-            Value::Object(map) => map,
-            Value::Null => Map::new(),
-            other => {
-                return Ok(ToolResult::error(format!(
-                    "arguments for `{name}` must be a JSON object, not {}",
-                    json_kind(&other)
-                )));
-            }
-        };
         if let Some(message) = argument_errors(name, &tool.input_validator, &arguments) {
             return Ok(ToolResult::error(message));
         }
-        let request_id = context.request_id.clone();
-        let request = plugin_api::CallRequest {
-            tool: name.to_owned(),
-            arguments,
-            context: Some(context),
+        let arguments = match arguments {
+            Value::Object(map) => map,
+            _ => Map::new(),
         };
-        let library = Arc::clone(&tool.library);
         let plugin = &tool.plugin;
-        let call = tokio::task::spawn_blocking(move || library.invoke(&request));
-        // A plugin call cannot be stopped from outside: past its limit it is
-        // left to finish on its blocking thread, and its answer is dropped.
-        let Ok(outcome) = tokio::time::timeout(tool.timeout, call).await else {
+        let request_id = context.request_id.clone();
+        let job = PluginJob {
+            request: plugin_api::CallRequest {
+                tool: name.to_owned(),
+                arguments,
+                context: Some(context),
+            },
+            library: Arc::clone(&tool.library),
+            plugin: Arc::clone(&tool.plugin_name),
+            tool_caller,
+            runtime: tokio::runtime::Handle::current(),
+        };
+        let Ok(outcome) = self.pool.run(tool.timeout, move || job.run()).await else {
             tracing::error!(
                 %plugin,
                 tool = %name,
@@ -322,8 +336,8 @@ impl PluginHost {
                 tracing::error!(%plugin, tool = %name, %failure, "plugin call failed");
                 return Ok(failed());
             }
-            Err(join_error) => {
-                tracing::error!(%plugin, tool = %name, %join_error, "plugin call aborted");
+            Err(pool::Lost) => {
+                tracing::error!(%plugin, tool = %name, "plugin call aborted");
                 return Ok(failed());
             }
         };
@@ -335,6 +349,29 @@ impl PluginHost {
             )));
         }
         Ok(result)
+    }
+}
+
+/// Everything one plugin call needs on its thread.
+struct PluginJob {
+    request: plugin_api::CallRequest,
+    library: Arc<PluginLibrary>,
+    plugin: Arc<str>,
+    tool_caller: Option<SharedToolCaller>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl PluginJob {
+    fn run(self) -> Result<ToolResult, library::PluginFailure> {
+        let context = self.request.context.as_ref();
+        let scope = CallScope {
+            plugin: &self.plugin,
+            tool: &self.request.tool,
+            request_id: context.map_or("", |context| context.request_id.as_str()),
+            tool_caller: self.tool_caller.as_deref(),
+            runtime: &self.runtime,
+        };
+        self.library.invoke(&self.request, &scope.api())
     }
 }
 
@@ -509,10 +546,20 @@ fn check_tool_descriptor(
 fn argument_errors(
     tool: &str,
     validator: &jsonschema::Validator,
-    arguments: &Map<String, Value>,
+    arguments: &Value,
 ) -> Option<String> {
-    let instance = Value::Object(arguments.clone());
-    let problems: Vec<String> = schema_problems(validator, &instance)
+    let empty = Value::Object(Map::new());
+    let instance = match arguments {
+        Value::Object(_) => arguments,
+        Value::Null => &empty,
+        other => {
+            return Some(format!(
+                "arguments for `{tool}` must be a JSON object, not {}",
+                json_kind(other)
+            ));
+        }
+    };
+    let problems: Vec<String> = schema_problems(validator, instance)
         .map(|(field, message)| match field {
             Some(field) => format!("argument `{field}`: {message}"),
             None => format!("arguments: {message}"),
@@ -640,8 +687,7 @@ mod tests {
             "properties": {"message": {"type": "string"}}
         }))
         .expect("schema");
-        let mut args = Map::new();
-        args.insert("message".into(), Value::from(5));
+        let args = serde_json::json!({"message": 5});
         let message = argument_errors("ping", &validator, &args).expect("an error");
         assert!(message.contains("argument `message`"), "{message}");
         assert!(message.contains("string"), "{message}");

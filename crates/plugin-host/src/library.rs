@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use plugin_api::{
-    ABI_VERSION, CallRequest, ENTRY_SYMBOL, OutputSink, PluginDescriptor, PluginEntryFn,
+    ABI_VERSION, CallRequest, ENTRY_SYMBOL, HostApi, OutputSink, PluginDescriptor, PluginEntryFn,
     PluginVTable, Status, ToolResult,
 };
 
@@ -108,14 +108,19 @@ impl PluginLibrary {
         })
     }
 
-    /// Runs one call. Blocking: the host calls this on the blocking pool.
-    pub(crate) fn invoke(&self, request: &CallRequest) -> Result<ToolResult, PluginFailure> {
+    /// Runs one call with the host's callbacks for it. Blocking: the host
+    /// calls this on its plugin threads.
+    pub(crate) fn invoke(
+        &self,
+        request: &CallRequest,
+        host: &HostApi,
+    ) -> Result<ToolResult, PluginFailure> {
         let request = serde_json::to_vec(request)
             .map_err(|err| PluginFailure::InvalidOutput(format!("request encoding: {err}")))?;
         let (status, bytes) = with_sink(|sink| {
             // SAFETY: `invoke` is a valid function of a matching ABI; the
-            // request bytes and the sink outlive the call.
-            unsafe { (self.vtable.invoke)(request.as_ptr(), request.len(), sink) }
+            // request bytes, the callbacks and the sink outlive the call.
+            unsafe { (self.vtable.invoke)(request.as_ptr(), request.len(), host, sink) }
         })?;
         let payload = decode(status, bytes)?;
         serde_json::from_slice(&payload)

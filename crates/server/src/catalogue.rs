@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use core_auth::Principal;
-use plugin_host::{CallContext, PluginHost, ToolResult};
+use plugin_host::{CallContext, NestedOutcome, PluginHost, RefusalReason, ToolCaller, ToolResult};
 use policy::{PolicyEngine, RequestContext, ToolResource};
 use serde_json::Value;
 
@@ -27,7 +27,14 @@ pub(crate) struct Caller {
     pub(crate) request_id: String,
     pub(crate) client_address: Option<IpAddr>,
     pub(crate) policies: Arc<PolicyEngine>,
+    /// How many tool calls deep this call is: 0 for a call the client made,
+    /// 1 for a call a tool made during it, and so on.
+    pub(crate) nesting: u8,
 }
+
+/// The deepest a tool call made by a tool may be. Bounds the threads and
+/// time one client call can tie up through tools that call each other.
+pub(crate) const MAX_NESTING: u8 = 4;
 
 impl Caller {
     fn context<'a>(&self, arguments: &'a Value) -> RequestContext<'a> {
@@ -331,10 +338,17 @@ impl AuthorizedCall<'_> {
             tenant: principal.tenant.clone(),
             request_id: self.caller.request_id.clone(),
         };
+        let nested = NestedCalls {
+            catalogue: self.catalogue.clone(),
+            caller: Caller {
+                nesting: self.caller.nesting.saturating_add(1),
+                ..self.caller.clone()
+            },
+        };
         match self
             .catalogue
             .plugins
-            .call(self.name, arguments, context)
+            .call(self.name, arguments, context, Some(Arc::new(nested)))
             .await
         {
             Ok(result) => result,
@@ -342,6 +356,47 @@ impl AuthorizedCall<'_> {
             // are never unloaded, so this cannot happen; answer it anyway.
             Err(unknown) => ToolResult::error(unknown.to_string()),
         }
+    }
+}
+
+/// The tool calls a plugin makes during a call: each authorised for the
+/// caller of that call, under the same policy set, and audited like any
+/// other call.
+struct NestedCalls {
+    catalogue: Catalogue,
+    /// The original caller, one level deeper.
+    caller: Caller,
+}
+
+impl ToolCaller for NestedCalls {
+    fn call_tool(
+        &self,
+        tool: String,
+        arguments: Value,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = NestedOutcome> + Send + 'static>> {
+        let catalogue = self.catalogue.clone();
+        let caller = self.caller.clone();
+        Box::pin(async move {
+            if caller.nesting > MAX_NESTING {
+                return NestedOutcome::Refused {
+                    reason: RefusalReason::Invalid,
+                    message: format!(
+                        "`{tool}` was not called: tools may call tools at most {MAX_NESTING} \
+                         levels deep"
+                    ),
+                };
+            }
+            match catalogue.call(&caller, &tool, arguments).await {
+                Ok(result) => NestedOutcome::Completed { result },
+                Err(refusal) => NestedOutcome::Refused {
+                    reason: match refusal {
+                        CallRefusal::UnknownTool(_) => RefusalReason::UnknownTool,
+                        CallRefusal::Denied { .. } => RefusalReason::Denied,
+                    },
+                    message: refusal.to_string(),
+                },
+            }
+        })
     }
 }
 

@@ -61,24 +61,21 @@ impl Tool for Ping {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plugin_api::{CallContext, CallRequest, Plugin, PrincipalKind, ToolResult};
+    use plugin_api::{CallContext, Plugin, PrincipalKind, ToolResult};
     use serde_json::{Value, json};
 
     fn call(arguments: Value) -> ToolResult {
         let Value::Object(arguments) = arguments else {
             panic!("arguments must be an object")
         };
-        CoreTools::invoke(CallRequest {
-            tool: "ping".into(),
-            arguments,
-            context: Some(CallContext {
-                principal_id: "user-1".into(),
-                principal_kind: PrincipalKind::User,
-                scopes: vec!["tools:ping".into()],
-                tenant: None,
-                request_id: "req-1".into(),
-            }),
-        })
+        let context = ToolContext::new(Some(CallContext {
+            principal_id: "user-1".into(),
+            principal_kind: PrincipalKind::User,
+            scopes: vec!["tools:ping".into()],
+            tenant: None,
+            request_id: "req-1".into(),
+        }));
+        CoreTools::invoke("ping", arguments, &context)
     }
 
     #[test]
@@ -113,11 +110,7 @@ mod tests {
 
     #[test]
     fn unknown_tool_is_a_tool_error() {
-        let result = CoreTools::invoke(CallRequest {
-            tool: "nope".into(),
-            arguments: Default::default(),
-            context: None,
-        });
+        let result = CoreTools::invoke("nope", Default::default(), &ToolContext::new(None));
         assert!(result.is_error);
     }
 }

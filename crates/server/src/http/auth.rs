@@ -56,6 +56,7 @@ pub(crate) async fn require_principal(
                 request_id,
                 client_address,
                 policies: state.catalogue.policies(),
+                nesting: 0,
             });
             next.run(request).await
         }

@@ -7,7 +7,7 @@
 
 #![allow(unsafe_code)]
 
-use plugin_api::{ABI_VERSION, CallRequest, OutputSink, PluginVTable, Status};
+use plugin_api::{ABI_VERSION, CallRequest, HostApi, OutputSink, PluginVTable, Status};
 use serde_json::json;
 
 static VTABLE: PluginVTable = PluginVTable {
@@ -49,7 +49,12 @@ unsafe extern "C" fn describe(out: OutputSink) -> Status {
     Status::OK
 }
 
-unsafe extern "C" fn invoke(request: *const u8, len: usize, out: OutputSink) -> Status {
+unsafe extern "C" fn invoke(
+    request: *const u8,
+    len: usize,
+    _host: *const HostApi,
+    out: OutputSink,
+) -> Status {
     // SAFETY: the host passes `len` readable bytes.
     let bytes = unsafe { std::slice::from_raw_parts(request, len) };
     let tool = serde_json::from_slice::<CallRequest>(bytes)

@@ -1,6 +1,7 @@
 //! One tool, `explode`, that panics with a message no caller should see.
 
-use plugin_api::{CallRequest, Plugin, PluginDescriptor, ToolResult};
+use plugin_api::serde_json::{Map, Value};
+use plugin_api::{Plugin, PluginDescriptor, ToolContext, ToolResult};
 use serde_json::json;
 
 /// The panicking plugin.
@@ -21,7 +22,7 @@ impl Plugin for Panicking {
         }
     }
 
-    fn invoke(_request: CallRequest) -> ToolResult {
+    fn invoke(_tool: &str, _arguments: Map<String, Value>, _context: &ToolContext) -> ToolResult {
         panic!("internal detail: secret-panic-message");
     }
 }

@@ -1,0 +1,184 @@
+//! The host's side of the callbacks a plugin may use during a call.
+
+use std::ffi::c_void;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use plugin_api::host::{NestedCall, NestedOutcome, RefusalReason};
+use plugin_api::{HostApi, LogLevel, OutputSink, Status};
+
+/// Makes the tool calls that plugins ask for during a call, on behalf of
+/// that call's caller. The server implements it: it authorises each nested
+/// call with the policies for the original caller, so a plugin can never do
+/// more than its caller may.
+pub trait ToolCaller: Send + Sync {
+    /// Calls `tool` with `arguments` for the original caller.
+    fn call_tool(
+        &self,
+        tool: String,
+        arguments: serde_json::Value,
+    ) -> Pin<Box<dyn Future<Output = NestedOutcome> + Send + 'static>>;
+}
+
+/// The longest log message a plugin may write; longer ones are cut.
+const MAX_LOG_BYTES: usize = 16 * 1024;
+
+/// What the callbacks of one call need. Lives on the stack of the thread
+/// running the call, for as long as the call.
+pub(crate) struct CallScope<'a> {
+    pub(crate) plugin: &'a str,
+    pub(crate) tool: &'a str,
+    pub(crate) request_id: &'a str,
+    pub(crate) tool_caller: Option<&'a dyn ToolCaller>,
+    pub(crate) runtime: &'a tokio::runtime::Handle,
+}
+
+impl CallScope<'_> {
+    /// The callbacks for this call, pointing back at `self`.
+    pub(crate) fn api(&self) -> HostApi {
+        HostApi {
+            ctx: (self as *const Self).cast::<c_void>(),
+            log: log_callback,
+            call_tool: call_tool_callback,
+        }
+    }
+
+    fn log(&self, level: LogLevel, message: &str) {
+        let (plugin, tool, request_id) = (self.plugin, self.tool, self.request_id);
+        match level {
+            LogLevel::ERROR => {
+                tracing::error!(target: "plugin", plugin, tool, request_id, "{message}")
+            }
+            LogLevel::WARN => {
+                tracing::warn!(target: "plugin", plugin, tool, request_id, "{message}")
+            }
+            LogLevel::INFO => {
+                tracing::info!(target: "plugin", plugin, tool, request_id, "{message}")
+            }
+            _ => tracing::debug!(target: "plugin", plugin, tool, request_id, "{message}"),
+        }
+    }
+
+    fn call_tool(&self, request: &[u8]) -> NestedOutcome {
+        let refused = |reason, message: String| NestedOutcome::Refused { reason, message };
+        let call: NestedCall = match serde_json::from_slice(request) {
+            Ok(call) => call,
+            Err(err) => {
+                return refused(
+                    RefusalReason::Invalid,
+                    format!("the nested call is not valid JSON for this ABI: {err}"),
+                );
+            }
+        };
+        let Some(tool_caller) = self.tool_caller else {
+            return refused(
+                RefusalReason::Unavailable,
+                format!("`{}` cannot call other tools here", self.tool),
+            );
+        };
+        tracing::debug!(
+            plugin = self.plugin,
+            tool = self.tool,
+            request_id = self.request_id,
+            nested = %call.tool,
+            "plugin calls a tool"
+        );
+        // This thread belongs to the plugin pool, not to the runtime, so it
+        // may block on the nested call.
+        self.runtime
+            .block_on(tool_caller.call_tool(call.tool, call.arguments))
+    }
+}
+
+/// Turns bytes from a plugin into text, cut to `max` bytes on a character
+/// boundary.
+fn text_from(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(max)]);
+    if bytes.len() > max {
+        format!("{} [cut at {max} bytes]", text.trim_end_matches('\u{FFFD}'))
+    } else {
+        text.into_owned()
+    }
+}
+
+unsafe extern "C" fn log_callback(
+    ctx: *const c_void,
+    level: LogLevel,
+    data: *const u8,
+    len: usize,
+) {
+    if ctx.is_null() || data.is_null() {
+        return;
+    }
+    // SAFETY: `ctx` is the `CallScope` whose `api()` the plugin was given,
+    // alive for the call; the plugin passes `len` readable bytes. Only the
+    // first `MAX_LOG_BYTES` are read.
+    let (scope, bytes) = unsafe {
+        (
+            &*ctx.cast::<CallScope<'_>>(),
+            std::slice::from_raw_parts(data, len.min(MAX_LOG_BYTES + 1)),
+        )
+    };
+    // Unwinding out of an `extern "C"` function aborts the process.
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        scope.log(level, &text_from(bytes, MAX_LOG_BYTES));
+    }));
+}
+
+unsafe extern "C" fn call_tool_callback(
+    ctx: *const c_void,
+    data: *const u8,
+    len: usize,
+    out: OutputSink,
+) -> Status {
+    if ctx.is_null() || (data.is_null() && len > 0) {
+        return Status::ERROR;
+    }
+    // SAFETY: as in `log_callback`.
+    let (scope, request) = unsafe {
+        (
+            &*ctx.cast::<CallScope<'_>>(),
+            if len == 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts(data, len)
+            },
+        )
+    };
+    let answer = catch_unwind(AssertUnwindSafe(|| {
+        serde_json::to_vec(&scope.call_tool(request)).unwrap_or_default()
+    }));
+    match answer {
+        Ok(bytes) if !bytes.is_empty() => {
+            // SAFETY: the sink the plugin passed to this callback.
+            unsafe { out.write(&bytes) };
+            Status::OK
+        }
+        _ => {
+            tracing::error!(
+                plugin = scope.plugin,
+                tool = scope.tool,
+                "a nested tool call failed inside the host"
+            );
+            Status::ERROR
+        }
+    }
+}
+
+/// Shared ownership of a [`ToolCaller`], as calls take it.
+pub(crate) type SharedToolCaller = Arc<dyn ToolCaller>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_log_messages_are_cut_on_a_character_boundary() {
+        let text = "é".repeat(10);
+        let cut = text_from(text.as_bytes(), 5);
+        assert_eq!(cut, "éé [cut at 5 bytes]");
+        assert_eq!(text_from(b"short", 5), "short");
+    }
+}
