@@ -1,9 +1,15 @@
-//! Core tools: `ping`, the connectivity check behind the `tools:ping` scope.
+//! Core tools: `ping`, the connectivity check behind the `tools:ping` scope,
+//! and `orchestrate`, which runs plans of other tools behind
+//! `tools:orchestrate`.
+
+mod orchestrate;
 
 use plugin_api::{Annotations, JsonSchema, Tool, ToolContext, ToolError};
 use serde::{Deserialize, Serialize};
 
-plugin_api::export_tools!(CoreTools: [Ping]);
+pub use orchestrate::Orchestrate;
+
+plugin_api::export_tools!(CoreTools: [Orchestrate, Ping]);
 
 /// Checks connectivity.
 pub struct Ping;

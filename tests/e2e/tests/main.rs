@@ -6,6 +6,7 @@
 mod audit;
 mod auth;
 mod browser;
+mod catalogue;
 mod demo_oauth;
 mod health;
 mod logging;

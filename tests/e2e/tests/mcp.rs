@@ -40,9 +40,9 @@ fn an_mcp_client_initializes_lists_and_calls_ping() {
         // server's own admin tools.
         assert_eq!(
             names,
-            ["audit_log", "ping", "reload_policies", "server_config"]
+            ["audit_log", "orchestrate", "ping", "reload_policies", "server_config"]
         );
-        assert!(tools[1].input_schema.get("properties").is_some());
+        assert!(tools[2].input_schema.get("properties").is_some());
 
         let mut arguments = serde_json::Map::new();
         arguments.insert("message".into(), json!("over mcp"));

@@ -1,0 +1,146 @@
+//! The tool catalogue, called end to end: each tool through `tools/call`
+//! on the real binary, with the bundled plugins and shipped policies.
+
+use e2e::{DEMO_TOKEN, Launch, Sandbox, Server};
+use serde_json::{Value, json};
+
+use crate::util::{jsonrpc, post_mcp};
+
+/// `tools/call` as the demo principal; the JSON-RPC result and the
+/// request id.
+pub(crate) fn call(server: &Server, tool: &str, arguments: Value) -> (Value, String) {
+    let reply = post_mcp(
+        server,
+        Some(DEMO_TOKEN),
+        &jsonrpc(
+            1,
+            "tools/call",
+            json!({"name": tool, "arguments": arguments}),
+        ),
+    );
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let request_id = reply.header("x-request-id").unwrap_or_default().to_owned();
+    (reply.body["result"].clone(), request_id)
+}
+
+#[test]
+fn orchestrate_runs_steps_for_the_caller_and_reports_denials() {
+    let sandbox = Sandbox::new();
+    let audit = sandbox.path().join("audit.jsonl");
+    // A caller who may orchestrate and ping, but not read the audit log.
+    let config = sandbox.demo_principal_config("planner", &["tools:orchestrate", "tools:ping"]);
+    let server = Server::start_with(
+        &sandbox,
+        Launch::default()
+            .config(&config)
+            .env("AUDIT_LOG_FILE", &audit.to_string_lossy()),
+    );
+    let (result, request_id) = call(
+        &server,
+        "orchestrate",
+        json!({"steps": [
+            {"id": "hello", "tool": "ping", "arguments": {"message": "one"}},
+            {"id": "logs", "tool": "audit_log", "arguments": {}},
+            {"id": "after-logs", "tool": "ping", "depends_on": ["logs"]},
+            {"id": "after-hello", "tool": "ping", "arguments": {"message": "two"}, "depends_on": ["hello"]},
+        ]}),
+    );
+    assert_eq!(result["isError"], false, "{result}");
+    let report = &result["structuredContent"];
+    let status = |index: usize| {
+        report["steps"][index]["status"]
+            .as_str()
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        [status(0), status(1), status(2), status(3)],
+        ["completed", "denied", "skipped", "completed"]
+    );
+    assert_eq!(report["steps"][0]["structured"]["message"], "one");
+    assert_eq!(report["steps"][0]["structured"]["principal_id"], "planner");
+    let denial = report["steps"][1]["text"].as_str().unwrap_or_default();
+    assert!(denial.contains("admin:logs"), "{denial}");
+    assert_eq!(
+        report["waves"],
+        json!([["hello", "logs"], ["after-logs", "after-hello"]])
+    );
+
+    // Every nested call was decided for the original caller and audited
+    // under the request that carried the plan.
+    let records: Vec<Value> = std::fs::read_to_string(&audit)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let decisions: Vec<(String, String)> = records
+        .iter()
+        .filter(|record| record["request_id"] == request_id.as_str())
+        .map(|record| {
+            assert_eq!(record["principal_id"], "planner");
+            (
+                record["tool"].as_str().unwrap_or_default().to_owned(),
+                record["decision"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("orchestrate", "allow"),
+        ("ping", "allow"),
+        ("audit_log", "deny"),
+    ] {
+        assert!(
+            decisions.contains(&(expected.0.to_owned(), expected.1.to_owned())),
+            "{expected:?} missing from {decisions:?}"
+        );
+    }
+
+    // The plugin's own log line arrives in the server log with its plugin
+    // and tool.
+    let logged = server.wait_for_log(|line| {
+        line.contains("4 steps in 2 waves")
+            && line.contains("core-tools")
+            && line.contains("orchestrate")
+    });
+    assert!(logged.is_some(), "no plugin log line:\n{}", server.logs());
+}
+
+#[test]
+fn orchestrate_refuses_a_cycle_before_running_anything() {
+    let server = Server::start(&Sandbox::new());
+    let (result, _) = call(
+        &server,
+        "orchestrate",
+        json!({"steps": [
+            {"id": "a", "tool": "ping", "depends_on": ["b"]},
+            {"id": "b", "tool": "ping", "depends_on": ["a"]},
+        ]}),
+    );
+    assert_eq!(result["isError"], true);
+    assert_eq!(
+        result["content"][0]["text"],
+        "the plan has a cycle: a -> b -> a; remove one of these dependencies"
+    );
+}
+
+#[test]
+fn tools_calling_tools_stop_at_the_nesting_limit() {
+    let server = Server::start(&Sandbox::new());
+    // Each level runs a plan whose one step runs the next plan.
+    let mut plan = json!({"steps": [{"id": "ping", "tool": "ping"}]});
+    for level in 0..6 {
+        plan = json!({"steps": [{"id": format!("level-{level}"), "tool": "orchestrate", "arguments": plan}]});
+    }
+    let (result, _) = call(&server, "orchestrate", plan);
+    assert_eq!(result["isError"], false, "{result}");
+    // Follow the reports down to the step that was refused.
+    let mut report = &result["structuredContent"];
+    let mut depth = 0;
+    while report["steps"][0]["status"] == "completed" {
+        report = &report["steps"][0]["structured"];
+        depth += 1;
+    }
+    assert_eq!(report["steps"][0]["status"], "refused", "{result}");
+    let text = report["steps"][0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("at most 4 levels deep"), "{text}");
+    assert_eq!(depth, 4);
+}
