@@ -66,6 +66,8 @@ pub struct LoadOptions {
     pub timeout: Duration,
     /// Time limits for particular tools, by tool name.
     pub tool_timeouts: BTreeMap<String, Duration>,
+    /// The largest arguments a call may carry, as compact JSON.
+    pub max_input_bytes: usize,
 }
 
 impl Default for LoadOptions {
@@ -75,6 +77,7 @@ impl Default for LoadOptions {
             sha256: BTreeMap::new(),
             timeout: Duration::from_secs(30),
             tool_timeouts: BTreeMap::new(),
+            max_input_bytes: 1024 * 1024,
         }
     }
 }
@@ -110,6 +113,7 @@ pub struct PluginHost {
     plugins: Vec<PluginInfo>,
     tools: BTreeMap<String, Tool>,
     pool: Pool,
+    max_input_bytes: usize,
 }
 
 impl PluginHost {
@@ -156,6 +160,7 @@ impl PluginHost {
             plugins: Vec::new(),
             tools: BTreeMap::new(),
             pool: Pool::default(),
+            max_input_bytes: options.max_input_bytes,
         };
         for file in &files {
             // A pinned or allowed library is known by the plugin name its file
@@ -289,6 +294,15 @@ impl PluginHost {
         let tool = self.tools.get(name).ok_or_else(|| UnknownTool {
             name: name.to_owned(),
         })?;
+        let size = json_size(&arguments);
+        if size > self.max_input_bytes {
+            return Ok(ToolResult::error(format!(
+                "the arguments for `{name}` are {size} bytes; the server accepts at most {} \
+                 (plugins.max_input_bytes): send less at a time, or ask the operator to raise \
+                 PLUGIN_MAX_INPUT_BYTES",
+                self.max_input_bytes
+            )));
+        }
         if let Some(message) = argument_errors(name, &tool.input_validator, &arguments) {
             return Ok(ToolResult::error(message));
         }
@@ -408,6 +422,24 @@ fn schema_problems<'a>(
     })
 }
 
+/// The length of `value` as compact JSON, counted without building it.
+fn json_size(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter cannot fail, and a `Value` always serialises.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
 fn describe_duration(duration: Duration) -> String {
     if duration.subsec_millis() == 0 {
         format!("{} s", duration.as_secs())
@@ -463,6 +495,15 @@ fn check_options(options: &LoadOptions) -> Result<(), LoadError> {
             reason:
                 "a time limit of zero would fail every call; give a number of seconds above zero"
                     .to_owned(),
+        });
+    }
+    if options.max_input_bytes < 1024 {
+        return Err(LoadError::BadSetting {
+            setting: "plugins.max_input_bytes",
+            reason: format!(
+                "{} bytes is too small for any tool's arguments; give at least 1024",
+                options.max_input_bytes
+            ),
         });
     }
     Ok(())
@@ -678,6 +719,21 @@ mod tests {
             panic!("loaded");
         };
         assert!(matches!(err, LoadError::PinMismatch { .. }), "{err}");
+    }
+
+    #[test]
+    fn the_input_limit_is_refused_when_too_small_to_use() {
+        let options = LoadOptions {
+            max_input_bytes: 10,
+            ..LoadOptions::default()
+        };
+        assert!(load_error(&options).starts_with("plugins.max_input_bytes"));
+    }
+
+    #[test]
+    fn json_size_is_the_compact_length() {
+        let value = serde_json::json!({"code": "fn main() {}\n", "n": [1, 2]});
+        assert_eq!(json_size(&value), value.to_string().len());
     }
 
     #[test]

@@ -142,6 +142,11 @@ pub(crate) const ENV_VARS: &[(&str, &str, EnvValue)] = &[
         "plugins.tool_timeouts",
         EnvValue::Parsed,
     ),
+    (
+        "PLUGIN_MAX_INPUT_BYTES",
+        "plugins.max_input_bytes",
+        EnvValue::Parsed,
+    ),
     ("POLICY_DIR", "policies.dir", EnvValue::Text),
     ("POLICY_WATCH", "policies.watch", EnvValue::Parsed),
     ("AUDIT_LOG_FILE", "audit.file", EnvValue::Text),
@@ -271,6 +276,7 @@ pub(crate) struct PluginsSection {
     pub(crate) sha256: std::collections::BTreeMap<String, String>,
     pub(crate) timeout_secs: u64,
     pub(crate) tool_timeouts: std::collections::BTreeMap<String, u64>,
+    pub(crate) max_input_bytes: usize,
 }
 
 impl PluginsSection {
@@ -285,6 +291,7 @@ impl PluginsSection {
                 .iter()
                 .map(|(tool, secs)| (tool.clone(), std::time::Duration::from_secs(*secs)))
                 .collect(),
+            max_input_bytes: self.max_input_bytes,
         }
     }
 }
@@ -687,6 +694,7 @@ mod tests {
             jail.set_env("PLUGIN_SHA256", r#"{ core-tools = "ab12" }"#);
             jail.set_env("PLUGIN_TIMEOUT_SECS", "5");
             jail.set_env("PLUGIN_TOOL_TIMEOUTS", "{ orchestrate = 120 }");
+            jail.set_env("PLUGIN_MAX_INPUT_BYTES", "65536");
             let config: Config = Figment::from(Toml::string(DEFAULT_TOML))
                 .merge(environment())
                 .extract()?;
@@ -698,6 +706,7 @@ mod tests {
                 options.tool_timeouts["orchestrate"],
                 std::time::Duration::from_secs(120)
             );
+            assert_eq!(options.max_input_bytes, 65536);
             Ok(())
         });
     }

@@ -66,9 +66,19 @@ pub fn library_file_name(crate_name: &str) -> String {
     )
 }
 
-/// The shipped plugin libraries.
+/// The shipped plugin libraries: one per crate under `plugins/`.
 pub fn bundled_plugins() -> Vec<PathBuf> {
-    vec![built(&library_file_name("core_tools"))]
+    let mut crates: Vec<String> = std::fs::read_dir(workspace_root().join("plugins"))
+        .expect("the plugins directory")
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().join("Cargo.toml").is_file())
+        .map(|entry| entry.file_name().to_string_lossy().replace('-', "_"))
+        .collect();
+    crates.sort();
+    crates
+        .iter()
+        .map(|name| built(&library_file_name(name)))
+        .collect()
 }
 
 /// Builds a test-only plugin from `tests/plugins/NAME` into its own target

@@ -144,3 +144,100 @@ fn tools_calling_tools_stop_at_the_nesting_limit() {
     assert!(text.contains("at most 4 levels deep"), "{text}");
     assert_eq!(depth, 4);
 }
+
+/// A small Python file with something for every code rule to find.
+const PYTHON_SAMPLE: &str = "import requests\n\nAPI_TOKEN = \"tok_4f9a8b7c6d5e\"  \n\ndef fetch(url):\n    # TODO: retry on failure\n    try:\n        return requests.get(url, headers={\"Authorization\": API_TOKEN})\n    except:\n        print(\"request failed\")\n\treturn None\n";
+
+#[test]
+fn review_code_reports_findings_with_line_rule_and_severity() {
+    let server = Server::start(&Sandbox::new());
+    let (result, _) = call(
+        &server,
+        "review_code",
+        json!({"code": PYTHON_SAMPLE, "language": "python"}),
+    );
+    assert_eq!(result["isError"], false, "{result}");
+    let text = result["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(
+        !text.contains("tok_4f9a8b7c6d5e"),
+        "the secret is echoed: {text}"
+    );
+    insta::assert_json_snapshot!("review_code", result["structuredContent"]);
+}
+
+#[test]
+fn fix_code_returns_the_fixed_text_and_a_unified_diff() {
+    let server = Server::start(&Sandbox::new());
+    let (result, _) = call(
+        &server,
+        "fix_code",
+        json!({"code": PYTHON_SAMPLE, "language": "python", "path": "client.py"}),
+    );
+    assert_eq!(result["isError"], false, "{result}");
+    let fixed = result["structuredContent"]["fixed"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        fixed.contains("API_TOKEN = os.environ[\"API_TOKEN\"]\n"),
+        "{fixed}"
+    );
+    insta::assert_snapshot!(
+        "fix_code_diff",
+        result["structuredContent"]["diff"]
+            .as_str()
+            .unwrap_or_default()
+    );
+    insta::assert_json_snapshot!("fix_code", result["structuredContent"]);
+}
+
+#[test]
+fn quality_report_checks_metrics_against_thresholds() {
+    let server = Server::start(&Sandbox::new());
+    let (result, _) = call(
+        &server,
+        "quality_report",
+        json!({"code": PYTHON_SAMPLE, "thresholds": {"min_comment_ratio": 0.2}}),
+    );
+    assert_eq!(result["isError"], false, "{result}");
+    let report = &result["structuredContent"];
+    assert_eq!(report["language"], "python", "guessed from the text");
+    assert_eq!(report["passed"], false);
+    insta::assert_json_snapshot!("quality_report", report);
+}
+
+#[test]
+fn code_tools_refuse_bad_arguments_and_oversized_code_before_running() {
+    let server = Server::start_with(
+        &Sandbox::new(),
+        Launch::default().env("PLUGIN_MAX_INPUT_BYTES", "2048"),
+    );
+    let (wrong_type, _) = call(&server, "review_code", json!({"code": 5}));
+    assert_eq!(wrong_type["isError"], true);
+    let text = wrong_type["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        text.starts_with("invalid arguments for `review_code`: argument `code`"),
+        "{text}"
+    );
+
+    let (unknown_language, _) = call(
+        &server,
+        "review_code",
+        json!({"code": "x", "language": "cobol"}),
+    );
+    let text = unknown_language["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.starts_with("unknown language `cobol`"), "{text}");
+
+    let (oversized, _) = call(&server, "fix_code", json!({"code": "x = 1\n".repeat(1000)}));
+    assert_eq!(oversized["isError"], true);
+    let text = oversized["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with(
+            "the arguments for `fix_code` are 7011 bytes; the server accepts at most 2048"
+        ) && text.contains("PLUGIN_MAX_INPUT_BYTES"),
+        "{text}"
+    );
+}

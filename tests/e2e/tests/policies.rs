@@ -207,7 +207,7 @@ fn admin_tools_need_the_admin_scopes_and_are_hidden_without_them() {
         .flatten()
         .filter_map(|tool| tool["name"].as_str())
         .collect();
-    assert_eq!(names, ["ping"]);
+    assert_eq!(names, ["ping", "review_code"]);
 }
 
 #[test]

@@ -5,6 +5,19 @@ use reqwest::blocking::Client;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
+/// Every tool the server offers with the bundled plugins, by name: the
+/// plugins' tools and the server's own.
+pub(crate) const EVERY_TOOL: &[&str] = &[
+    "audit_log",
+    "fix_code",
+    "orchestrate",
+    "ping",
+    "quality_report",
+    "reload_policies",
+    "review_code",
+    "server_config",
+];
+
 /// What a test looks at in a response.
 #[derive(Debug)]
 pub(crate) struct Reply {

@@ -1,0 +1,42 @@
+//! Code tools: `review_code`, `fix_code` and `quality_report`, behind the
+//! `tools:review`, `tools:fix` and `legendary:quality` scopes.
+//!
+//! Each tool takes the source text as `code`, with an optional `language`
+//! (guessed from the text when absent), and works on it deterministically:
+//! the same text always gets the same answer.
+
+mod fix;
+mod language;
+mod quality;
+mod review;
+mod scan;
+
+use plugin_api::ToolError;
+
+pub use fix::FixCode;
+pub use quality::QualityReport;
+pub use review::ReviewCode;
+
+use language::Language;
+
+plugin_api::export_tools!(CodeTools: [FixCode, QualityReport, ReviewCode]);
+
+/// The most source text one call may send, in bytes. The server can set a
+/// lower limit for all plugin tools (`plugins.max_input_bytes`).
+pub const MAX_CODE_BYTES: usize = 1024 * 1024;
+
+/// The language named, or the one guessed from `code`.
+fn language_of(name: Option<&str>, code: &str) -> Result<Language, ToolError> {
+    Language::resolve(name, code)
+}
+
+/// Refuses text past [`MAX_CODE_BYTES`].
+fn check_size(code: &str) -> Result<(), ToolError> {
+    if code.len() > MAX_CODE_BYTES {
+        return Err(ToolError::new(format!(
+            "`code` is {} bytes; the code tools read at most {MAX_CODE_BYTES} bytes: send one file at a time",
+            code.len()
+        )));
+    }
+    Ok(())
+}

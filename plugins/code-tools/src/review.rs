@@ -1,0 +1,684 @@
+//! `review_code`: findings for hard-coded secrets, leftover TODOs, debug
+//! prints, over-long lines and functions, per-language smells and the
+//! whitespace problems `fix_code` can repair.
+
+use std::sync::LazyLock;
+
+use plugin_api::{Annotations, JsonSchema, Tool, ToolContext, ToolError};
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::check_size;
+use crate::language::Language;
+use crate::scan::{self, Line};
+
+/// Reviews source text.
+pub struct ReviewCode;
+
+/// What `review_code` takes.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewInput {
+    /// The source text.
+    pub code: String,
+    /// Its language: `rust`, `python`, `javascript`, `typescript`, `go`,
+    /// `java`, `c`, `cpp`, `shell` or `text` (or a common alias or file
+    /// extension); guessed from the text when absent.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// Lines longer than this many characters are reported.
+    #[serde(default = "default_max_line_length")]
+    #[schemars(range(min = 40, max = 1000))]
+    pub max_line_length: usize,
+    /// Functions longer than this many lines are reported.
+    #[serde(default = "default_max_function_lines")]
+    #[schemars(range(min = 5, max = 10000))]
+    pub max_function_lines: usize,
+}
+
+fn default_max_line_length() -> usize {
+    120
+}
+
+fn default_max_function_lines() -> usize {
+    50
+}
+
+/// How much a finding matters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Must be fixed: a secret, a dangerous call.
+    Error,
+    /// Should be fixed.
+    Warning,
+    /// Worth a look.
+    Info,
+}
+
+/// One finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Finding {
+    /// The line, from 1.
+    pub line: usize,
+    /// The rule that found it (`secret.aws-access-key`, `debug-print`).
+    pub rule: String,
+    /// How much it matters.
+    pub severity: Severity,
+    /// What is wrong and what to do.
+    pub message: String,
+    /// Whether `fix_code` repairs it.
+    pub fixable: bool,
+}
+
+/// The review.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Review {
+    /// The language the code was read as.
+    pub language: String,
+    /// How many lines were read.
+    pub lines: usize,
+    /// The findings, by line.
+    pub findings: Vec<Finding>,
+    /// How many findings of each severity.
+    pub counts: SeverityCounts,
+    /// How many findings `fix_code` would repair.
+    pub fixable: usize,
+}
+
+/// Findings per severity.
+#[derive(Debug, Default, Serialize, JsonSchema)]
+pub struct SeverityCounts {
+    /// Errors.
+    pub error: usize,
+    /// Warnings.
+    pub warning: usize,
+    /// Infos.
+    pub info: usize,
+}
+
+impl Tool for ReviewCode {
+    type Input = ReviewInput;
+    type Output = Review;
+
+    const NAME: &'static str = "review_code";
+    const TITLE: &'static str = "Review code";
+    const DESCRIPTION: &'static str = "Reviews source text (`code`, optional `language`): hard-coded secrets (key and token patterns, secret-named assignments), TODO/FIXME comments, debug prints, over-long lines and functions, and per-language smells such as `unwrap` in Rust or a bare `except:` in Python. Each finding has a line, a rule, a severity and whether fix_code can repair it.";
+    const ANNOTATIONS: Annotations = Annotations::PURE;
+
+    fn run(input: ReviewInput, _context: &ToolContext) -> Result<Review, ToolError> {
+        check_size(&input.code)?;
+        let language = crate::language_of(input.language.as_deref(), &input.code)?;
+        let findings = review(
+            &input.code,
+            language,
+            input.max_line_length,
+            input.max_function_lines,
+        );
+        let mut counts = SeverityCounts::default();
+        for finding in &findings {
+            match finding.severity {
+                Severity::Error => counts.error += 1,
+                Severity::Warning => counts.warning += 1,
+                Severity::Info => counts.info += 1,
+            }
+        }
+        Ok(Review {
+            language: language.name().to_owned(),
+            lines: input.code.lines().count(),
+            fixable: findings.iter().filter(|f| f.fixable).count(),
+            findings,
+            counts,
+        })
+    }
+
+    fn summary(review: &Review) -> String {
+        if review.findings.is_empty() {
+            return format!(
+                "No findings in {} lines of {}.",
+                review.lines, review.language
+            );
+        }
+        let mut text = format!(
+            "{} findings in {} lines of {} ({} errors, {} warnings, {} infos; {} fixable by fix_code):",
+            review.findings.len(),
+            review.lines,
+            review.language,
+            review.counts.error,
+            review.counts.warning,
+            review.counts.info,
+            review.fixable
+        );
+        for finding in &review.findings {
+            text.push_str(&format!(
+                "\nline {}: {:?} [{}] {}",
+                finding.line, finding.severity, finding.rule, finding.message
+            ));
+        }
+        text.replace("Error ", "error ")
+            .replace("Warning ", "warning ")
+            .replace("Info ", "info ")
+    }
+}
+
+fn regex(pattern: &str) -> Regex {
+    Regex::new(pattern).expect("the rule patterns are valid")
+}
+
+/// Secrets recognisable by their shape, with the variable a fix reads
+/// them from.
+pub(crate) static SECRET_SHAPES: LazyLock<Vec<(&'static str, &'static str, Regex)>> =
+    LazyLock::new(|| {
+        vec![
+            (
+                "secret.aws-access-key",
+                "AWS_ACCESS_KEY_ID",
+                regex(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+            ),
+            (
+                "secret.github-token",
+                "GITHUB_TOKEN",
+                regex(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
+            ),
+            (
+                "secret.slack-token",
+                "SLACK_TOKEN",
+                regex(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),
+            ),
+            (
+                "secret.stripe-key",
+                "STRIPE_SECRET_KEY",
+                regex(r"\b[sr]k_live_[A-Za-z0-9]{16,}"),
+            ),
+            (
+                "secret.jwt",
+                "JWT",
+                regex(r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"),
+            ),
+        ]
+    });
+
+static PRIVATE_KEY: LazyLock<Regex> =
+    LazyLock::new(|| regex(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----"));
+
+/// `name = "value"` where the name says the value is secret.
+pub(crate) static SECRET_ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
+    regex(
+        r#"(?i)\b([a-z0-9_]*?(?:password|passwd|secret|token|api_?key|access_?key|private_?key|auth_?key)[a-z0-9_]*)["']?\s*(?::\s*[\w&<>\[\] ]+?)?\s*(?:=|:|:=)\s*(["'])([^"'\s]{8,})["']"#,
+    )
+});
+
+/// Values that are obviously not real secrets.
+pub(crate) fn is_placeholder(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    [
+        "your",
+        "example",
+        "changeme",
+        "placeholder",
+        "xxxx",
+        "<",
+        "${",
+        "{{",
+        "dummy",
+        "redacted",
+    ]
+    .iter()
+    .any(|marker| lower.contains(marker))
+}
+
+static TODO: LazyLock<Regex> = LazyLock::new(|| regex(r"\b(TODO|FIXME|XXX|HACK)\b"));
+
+/// Per-language rules over the code part of a line: rule, severity,
+/// pattern, message.
+type Smell = (&'static str, Severity, Regex, &'static str);
+
+fn smells(language: Language) -> &'static [Smell] {
+    static RUST: LazyLock<Vec<Smell>> = LazyLock::new(|| {
+        vec![
+            (
+                "debug-print",
+                Severity::Warning,
+                regex(r"\b(?:println|print|eprintln|eprint|dbg)!\s*\("),
+                "debug print: use a logger (`tracing`, `log`) or remove it",
+            ),
+            (
+                "rust.unwrap",
+                Severity::Warning,
+                regex(r"\.unwrap\(\)"),
+                "`unwrap()` panics on `None`/`Err`: return the error with `?` or handle it",
+            ),
+            (
+                "rust.todo-macro",
+                Severity::Warning,
+                regex(r"\b(?:todo|unimplemented)!\s*\("),
+                "`todo!`/`unimplemented!` panics when reached: implement it",
+            ),
+        ]
+    });
+    static PYTHON: LazyLock<Vec<Smell>> = LazyLock::new(|| {
+        vec![
+            (
+                "debug-print",
+                Severity::Warning,
+                regex(r"(?:^|[^.\w])print\s*\("),
+                "debug print: use the `logging` module or remove it",
+            ),
+            (
+                "python.bare-except",
+                Severity::Warning,
+                regex(r"^\s*except\s*:"),
+                "bare `except:` also catches KeyboardInterrupt and SystemExit: catch the exceptions you expect",
+            ),
+            (
+                "python.eval",
+                Severity::Error,
+                regex(r"(?:^|[^.\w])(?:eval|exec)\s*\("),
+                "`eval`/`exec` runs arbitrary code: parse the input instead",
+            ),
+        ]
+    });
+    static JS: LazyLock<Vec<Smell>> = LazyLock::new(|| {
+        vec![
+            (
+                "debug-print",
+                Severity::Warning,
+                regex(r"\bconsole\.(?:log|debug|trace)\s*\("),
+                "debug print: use a logger or remove it",
+            ),
+            (
+                "js.debugger",
+                Severity::Warning,
+                regex(r"\bdebugger\b"),
+                "`debugger` statement left in: remove it",
+            ),
+            (
+                "js.eval",
+                Severity::Error,
+                regex(r"\beval\s*\("),
+                "`eval` runs arbitrary code: parse the input instead",
+            ),
+            (
+                "js.loose-equality",
+                Severity::Info,
+                regex(r"[^=!<>]==[^=]|!=[^=]"),
+                "loose equality converts types: use `===`/`!==`",
+            ),
+            (
+                "js.var",
+                Severity::Info,
+                regex(r"(?:^|[\s;(])var\s"),
+                "`var` is function-scoped: use `let` or `const`",
+            ),
+        ]
+    });
+    static GO: LazyLock<Vec<Smell>> = LazyLock::new(|| {
+        vec![
+            (
+                "debug-print",
+                Severity::Warning,
+                regex(r"\bfmt\.Print(?:ln|f)?\s*\("),
+                "debug print: use a logger (`log/slog`) or remove it",
+            ),
+            (
+                "go.panic",
+                Severity::Warning,
+                regex(r"\bpanic\s*\("),
+                "`panic` stops the program: return an error instead",
+            ),
+            (
+                "go.ignored-error",
+                Severity::Warning,
+                regex(r"^\s*_\s*(?:,\s*_\s*)?=\s*\w[\w.]*\("),
+                "the error result is discarded: handle it",
+            ),
+        ]
+    });
+    static JAVA: LazyLock<Vec<Smell>> = LazyLock::new(|| {
+        vec![
+            (
+                "debug-print",
+                Severity::Warning,
+                regex(r"System\.(?:out|err)\.print(?:ln|f)?\s*\(|\.printStackTrace\(\)"),
+                "debug print: use a logger or remove it",
+            ),
+            (
+                "java.empty-catch",
+                Severity::Warning,
+                regex(r"catch\s*\([^)]*\)\s*\{\s*\}"),
+                "empty `catch` swallows the error: handle or rethrow it",
+            ),
+        ]
+    });
+    static C: LazyLock<Vec<Smell>> = LazyLock::new(|| {
+        vec![
+            (
+                "c.gets",
+                Severity::Error,
+                regex(r"\bgets\s*\("),
+                "`gets` cannot bound its input: use `fgets`",
+            ),
+            (
+                "c.unbounded-copy",
+                Severity::Warning,
+                regex(r"\b(?:strcpy|strcat|sprintf)\s*\("),
+                "unbounded copy: use `strncpy`/`strncat`/`snprintf`",
+            ),
+            (
+                "debug-print",
+                Severity::Info,
+                regex(r"\bfprintf\s*\(\s*stderr|std::cerr\s*<<"),
+                "debug print to stderr: use a logger or remove it",
+            ),
+        ]
+    });
+    static SHELL: LazyLock<Vec<Smell>> = LazyLock::new(|| {
+        vec![
+            (
+                "shell.eval",
+                Severity::Warning,
+                regex(r"(?:^|[;&|]\s*)eval\s"),
+                "`eval` re-parses its input: avoid it",
+            ),
+            (
+                "debug-print",
+                Severity::Info,
+                regex(r"^\s*set\s+-x\b"),
+                "`set -x` traces every command (and its secrets): remove it",
+            ),
+        ]
+    });
+    match language {
+        Language::Rust => &RUST,
+        Language::Python => &PYTHON,
+        Language::JavaScript | Language::TypeScript => &JS,
+        Language::Go => &GO,
+        Language::Java => &JAVA,
+        Language::C | Language::Cpp => &C,
+        Language::Shell => &SHELL,
+        Language::Text => &[],
+    }
+}
+
+/// Every finding in `code`, ordered by line.
+pub(crate) fn review(
+    code: &str,
+    language: Language,
+    max_line_length: usize,
+    max_function_lines: usize,
+) -> Vec<Finding> {
+    let lines = scan::lines(code, language);
+    let mut findings = Vec::new();
+    let mut push = |line: usize, rule: &str, severity, message: String, fixable| {
+        findings.push(Finding {
+            line,
+            rule: rule.to_owned(),
+            severity,
+            message,
+            fixable,
+        });
+    };
+    for (index, (raw, line)) in code.lines().zip(&lines).enumerate() {
+        let number = index + 1;
+        secrets(raw, number, &mut push);
+        if let Some(comment) = &line.comment
+            && let Some(marker) = TODO.find(comment)
+        {
+            push(
+                number,
+                "todo",
+                Severity::Info,
+                format!(
+                    "{} comment: resolve it or track it in the issue tracker",
+                    marker.as_str()
+                ),
+                false,
+            );
+        }
+        smells_on(language, line, number, &mut push);
+        let length = raw.chars().count();
+        if length > max_line_length {
+            push(
+                number,
+                "long-line",
+                Severity::Info,
+                format!("line is {length} characters long (limit {max_line_length}): break it up"),
+                false,
+            );
+        }
+        if raw.ends_with(' ') || raw.ends_with('\t') {
+            push(
+                number,
+                "trailing-whitespace",
+                Severity::Info,
+                "trailing whitespace".to_owned(),
+                true,
+            );
+        }
+        if !language.indents_with_tabs()
+            && raw.starts_with(|c: char| c.is_whitespace())
+            && raw
+                .chars()
+                .take_while(|c| c.is_whitespace())
+                .any(|c| c == '\t')
+        {
+            push(
+                number,
+                "tab-indentation",
+                Severity::Info,
+                "indented with tabs: indent with spaces".to_owned(),
+                true,
+            );
+        }
+    }
+    if !code.is_empty() && !code.ends_with('\n') {
+        push(
+            code.lines().count(),
+            "final-newline",
+            Severity::Info,
+            "the file does not end with a newline".to_owned(),
+            true,
+        );
+    }
+    for function in scan::functions(code, language, &lines) {
+        if function.length() > max_function_lines {
+            push(
+                function.start,
+                "long-function",
+                Severity::Warning,
+                format!(
+                    "function `{}` is {} lines long (limit {max_function_lines}): split it",
+                    function.name,
+                    function.length()
+                ),
+                false,
+            );
+        }
+    }
+    findings.sort_by(|a, b| {
+        a.line
+            .cmp(&b.line)
+            .then(a.severity.cmp(&b.severity))
+            .then(a.rule.cmp(&b.rule))
+    });
+    findings
+}
+
+fn secrets(raw: &str, number: usize, push: &mut impl FnMut(usize, &str, Severity, String, bool)) {
+    let mut shaped = false;
+    for (rule, variable, pattern) in SECRET_SHAPES.iter() {
+        if pattern.is_match(raw) {
+            shaped = true;
+            let fixable = inside_string_literal(raw, pattern);
+            push(
+                number,
+                rule,
+                Severity::Error,
+                format!(
+                    "hard-coded secret ({}): revoke it, and read it from the environment ({variable}) instead",
+                    rule.trim_start_matches("secret.")
+                ),
+                fixable,
+            );
+        }
+    }
+    if PRIVATE_KEY.is_match(raw) {
+        push(
+            number,
+            "secret.private-key",
+            Severity::Error,
+            "private key in the source: revoke it and load it from a file or secret store at run time".to_owned(),
+            false,
+        );
+    }
+    if !shaped
+        && let Some(captures) = SECRET_ASSIGNMENT.captures(raw)
+        && !is_placeholder(&captures[3])
+    {
+        push(
+            number,
+            "secret.assignment",
+            Severity::Error,
+            format!(
+                "hard-coded secret in `{}`: read it from the environment ({}) instead",
+                &captures[1],
+                env_name(&captures[1])
+            ),
+            true,
+        );
+    }
+}
+
+/// Whether the match of `pattern` on the line is a whole string literal's
+/// content, so that the literal can be replaced by an environment lookup.
+pub(crate) fn inside_string_literal(raw: &str, pattern: &Regex) -> bool {
+    pattern.find(raw).is_some_and(|found| {
+        let before = raw[..found.start()].chars().last();
+        let after = raw[found.end()..].chars().next();
+        matches!(
+            (before, after),
+            (Some('"'), Some('"')) | (Some('\''), Some('\''))
+        )
+    })
+}
+
+/// The environment variable a secret named `name` should come from.
+pub(crate) fn env_name(name: &str) -> String {
+    let mut out = String::new();
+    let mut previous_lower = false;
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && previous_lower {
+            out.push('_');
+        }
+        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        out.push(if c == '-' {
+            '_'
+        } else {
+            c.to_ascii_uppercase()
+        });
+    }
+    out
+}
+
+fn smells_on(
+    language: Language,
+    line: &Line,
+    number: usize,
+    push: &mut impl FnMut(usize, &str, Severity, String, bool),
+) {
+    if !line.has_code() {
+        return;
+    }
+    for (rule, severity, pattern, message) in smells(language) {
+        if pattern.is_match(&line.code) {
+            push(number, rule, *severity, (*message).to_owned(), false);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(code: &str, language: Language) -> Vec<(usize, String)> {
+        review(code, language, 120, 50)
+            .into_iter()
+            .map(|finding| (finding.line, finding.rule))
+            .collect()
+    }
+
+    #[test]
+    fn secrets_are_found_by_shape_and_by_name_and_never_echoed() {
+        let code = "aws = \"AKIAIOSFODNN7EXAMPLE\"\ndb_password = \"hunter2hunter2\"\napi_key = \"your-key-here\"\n";
+        let findings = review(code, Language::Python, 120, 50);
+        let found: Vec<(usize, &str)> =
+            findings.iter().map(|f| (f.line, f.rule.as_str())).collect();
+        assert_eq!(
+            found,
+            [(1, "secret.aws-access-key"), (2, "secret.assignment")]
+        );
+        assert!(
+            findings
+                .iter()
+                .all(|f| !f.message.contains("hunter2") && !f.message.contains("AKIA"))
+        );
+        assert!(findings[1].message.contains("(DB_PASSWORD)"));
+    }
+
+    #[test]
+    fn language_smells_apply_to_code_not_to_strings_or_comments() {
+        let rust = "fn main() {\n    let x = y.unwrap();\n    println!(\"a .unwrap() in a string\");\n    // x.unwrap() in a comment\n}\n";
+        assert_eq!(
+            rules(rust, Language::Rust),
+            [(2, "rust.unwrap".to_owned()), (3, "debug-print".to_owned())]
+        );
+        let python = "try:\n    go()\nexcept:\n    print('failed')  # TODO: log\n";
+        assert_eq!(
+            rules(python, Language::Python),
+            [
+                (3, "python.bare-except".to_owned()),
+                (4, "debug-print".to_owned()),
+                (4, "todo".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn whitespace_problems_are_fixable_findings() {
+        let findings = review("a = 1 \n\tb = 2", Language::Python, 120, 50);
+        let fixable: Vec<(usize, &str, bool)> = findings
+            .iter()
+            .map(|f| (f.line, f.rule.as_str(), f.fixable))
+            .collect();
+        assert_eq!(
+            fixable,
+            [
+                (1, "trailing-whitespace", true),
+                (2, "final-newline", true),
+                (2, "tab-indentation", true)
+            ]
+        );
+        assert!(
+            review("package main\n\tx := 1\n", Language::Go, 120, 50).is_empty(),
+            "Go indents with tabs"
+        );
+    }
+
+    #[test]
+    fn long_lines_and_functions_are_reported_against_the_limits() {
+        let body: String = (0..6).map(|i| format!("    let v{i} = {i};\n")).collect();
+        let code = format!("fn long() {{\n{body}}}\n// {}\n", "x".repeat(50));
+        let found = rules(&code, Language::Rust);
+        assert!(review(&code, Language::Rust, 120, 50).is_empty());
+        let strict = review(&code, Language::Rust, 40, 5);
+        let strict: Vec<&str> = strict.iter().map(|f| f.rule.as_str()).collect();
+        assert_eq!(strict, ["long-function", "long-line"], "{found:?}");
+    }
+
+    #[test]
+    fn environment_names_are_upper_snake_case() {
+        assert_eq!(env_name("apiKey"), "API_KEY");
+        assert_eq!(env_name("db_password"), "DB_PASSWORD");
+        assert_eq!(env_name("GITHUB_TOKEN"), "GITHUB_TOKEN");
+    }
+}
