@@ -241,3 +241,66 @@ fn code_tools_refuse_bad_arguments_and_oversized_code_before_running() {
         "{text}"
     );
 }
+
+#[test]
+fn deploy_plan_renders_manifests_and_keeps_secrets_out_of_them() {
+    let server = Server::start(&Sandbox::new());
+    let (result, _) = call(
+        &server,
+        "deploy_plan",
+        json!({
+            "name": "orders-api",
+            "port": 8080,
+            "runtime": "node",
+            "image": "ghcr.io/acme/orders-api:1.4.2",
+            "env": {"DATABASE_URL": "postgres://db:5432/orders", "STRIPE_API_KEY": "sk_live_do_not_ship"},
+            "health_path": "/healthz"
+        }),
+    );
+    assert_eq!(result["isError"], false, "{result}");
+    let plan = &result["structuredContent"];
+    assert!(
+        !plan.to_string().contains("sk_live_do_not_ship"),
+        "a secret reached the plan"
+    );
+    assert_eq!(plan["ready"], true);
+    insta::assert_snapshot!(
+        "deploy_plan_dockerfile",
+        plan["dockerfile"].as_str().unwrap_or_default()
+    );
+    insta::assert_snapshot!(
+        "deploy_plan_deployment",
+        plan["deployment"].as_str().unwrap_or_default()
+    );
+    insta::assert_json_snapshot!("deploy_plan", plan);
+}
+
+#[test]
+fn cloud_plan_prices_one_deployment_on_three_clouds() {
+    let server = Server::start(&Sandbox::new());
+    let (result, _) = call(
+        &server,
+        "cloud_plan",
+        json!({"name": "orders-api", "region": "eu", "instances": 3, "vcpu": 1, "memory_gb": 2,
+               "database": true, "storage_gb": 50, "egress_gb": 100}),
+    );
+    assert_eq!(result["isError"], false, "{result}");
+    let plans = &result["structuredContent"];
+    let providers: Vec<&str> = plans["plans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|plan| plan["provider"].as_str())
+        .collect();
+    assert_eq!(providers, ["AWS", "Google Cloud", "Azure"]);
+    insta::assert_json_snapshot!("cloud_plan", plans);
+    let (unknown, _) = call(
+        &server,
+        "cloud_plan",
+        json!({"name": "orders-api", "region": "mars"}),
+    );
+    assert_eq!(
+        unknown["content"][0]["text"],
+        "unknown region `mars`; use one of: asia, eu, us"
+    );
+}

@@ -9,6 +9,8 @@ use serde_json::Value;
 /// plugins' tools and the server's own.
 pub(crate) const EVERY_TOOL: &[&str] = &[
     "audit_log",
+    "cloud_plan",
+    "deploy_plan",
     "fix_code",
     "orchestrate",
     "ping",
