@@ -304,3 +304,81 @@ fn cloud_plan_prices_one_deployment_on_three_clouds() {
         "unknown region `mars`; use one of: asia, eu, us"
     );
 }
+
+#[test]
+fn architect_derives_components_and_a_mermaid_diagram() {
+    let server = Server::start(&Sandbox::new());
+    let (result, _) = call(
+        &server,
+        "architect",
+        json!({
+            "description": "An online shop with user accounts, card payments, product search and order emails",
+            "constraints": {"concurrent_users": 50000, "compliance": ["pci"]}
+        }),
+    );
+    assert_eq!(result["isError"], false, "{result}");
+    let design = &result["structuredContent"];
+    assert!(
+        design["mermaid"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("flowchart LR\n")
+    );
+    insta::assert_snapshot!(
+        "architect_mermaid",
+        design["mermaid"].as_str().unwrap_or_default()
+    );
+    insta::assert_json_snapshot!("architect", design);
+}
+
+#[test]
+fn optimize_prompt_lints_and_restructures_a_template() {
+    let server = Server::start(&Sandbox::new());
+    let (result, _) = call(
+        &server,
+        "optimize_prompt",
+        json!({
+            "prompt": "Summarise {{document}} for {{audience}}. Be concise. Give a detailed account of every decision. Never invent facts. Never invent facts.",
+            "variables": ["document", "tone"]
+        }),
+    );
+    assert_eq!(result["isError"], false, "{result}");
+    insta::assert_json_snapshot!("optimize_prompt", result["structuredContent"]);
+}
+
+#[test]
+fn generate_application_scaffolds_a_project_that_builds_and_passes_its_tests() {
+    let server = Server::start(&Sandbox::new());
+    let (result, _) = call(
+        &server,
+        "generate_application",
+        json!({"template": "rust-cli", "name": "hello-cli", "description": "Greets people."}),
+    );
+    assert_eq!(result["isError"], false, "{result}");
+    let project = &result["structuredContent"];
+    insta::assert_snapshot!(
+        "generate_application_tree",
+        project["tree"].as_str().unwrap_or_default()
+    );
+
+    // Write the files out and run the project's own tests.
+    let dir = tempfile::tempdir().expect("tempdir");
+    for file in project["files"].as_array().into_iter().flatten() {
+        let path = dir.path().join(file["path"].as_str().expect("path"));
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, file["contents"].as_str().expect("contents")).expect("write");
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .args(["test", "--quiet", "--offline"])
+        .current_dir(dir.path())
+        .env("CARGO_TARGET_DIR", dir.path().join("target"))
+        .output()
+        .expect("run cargo");
+    assert!(
+        output.status.success(),
+        "the generated project's tests failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -8,10 +8,13 @@ use serde_json::Value;
 /// Every tool the server offers with the bundled plugins, by name: the
 /// plugins' tools and the server's own.
 pub(crate) const EVERY_TOOL: &[&str] = &[
+    "architect",
     "audit_log",
     "cloud_plan",
     "deploy_plan",
     "fix_code",
+    "generate_application",
+    "optimize_prompt",
     "orchestrate",
     "ping",
     "quality_report",
