@@ -13,6 +13,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 mod policy;
+mod scaffold;
 
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", about = "Developer tasks for orchestrator-mcp")]
@@ -36,6 +37,12 @@ enum Task {
     Lint,
     /// Run the benchmarks and print their figures against the targets.
     Bench,
+    /// Create a plugin crate with one example tool, its policy, a policy
+    /// test and an end-to-end test.
+    NewPlugin {
+        /// The plugin's name: lowercase letters, digits and `-` (`weather-tools`).
+        name: String,
+    },
     /// Policy tooling: check, test, explain.
     Policy {
         #[command(subcommand)]
@@ -50,6 +57,7 @@ fn main() -> ExitCode {
         Task::Test => test(),
         Task::Lint => lint(),
         Task::Bench => bench(),
+        Task::NewPlugin { name } => scaffold::new_plugin(&root(), &name),
         Task::Policy { task } => policy::run(task, &root()),
     };
     match outcome {
@@ -72,14 +80,14 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(root());
     command
 }
 
 /// Runs `command`, failing with its command line if it fails.
-fn status(mut command: Command) -> anyhow::Result<()> {
+pub(crate) fn status(mut command: Command) -> anyhow::Result<()> {
     let shown = format!("{command:?}");
     let status = command
         .status()
@@ -129,6 +137,11 @@ fn test() -> anyhow::Result<()> {
     let policies = policy::test(&root().join("policies"))?;
     totals.passed += policies.passed;
     totals.failed += policies.failed;
+    let scaffolded = scaffold::check(&root(), &target_dir())?;
+    totals.passed += scaffolded.passed;
+    totals.failed += scaffolded.failed;
+    totals.ignored += scaffolded.ignored;
+    totals.success &= scaffolded.success;
     // One closing line for the whole run; cargo's own last line is only the
     // last crate's doc-tests.
     println!(
@@ -145,7 +158,7 @@ fn test() -> anyhow::Result<()> {
 }
 
 /// Tells the end-to-end tests which Python has the MCP SDK installed.
-const PYTHON_ENV_VAR: &str = "ORCHESTRATOR_TEST_PYTHON";
+pub(crate) const PYTHON_ENV_VAR: &str = "ORCHESTRATOR_TEST_PYTHON";
 
 /// A virtual environment under `target/` with the Python packages the
 /// end-to-end tests use (the official MCP Python SDK), installed from PyPI
@@ -183,7 +196,7 @@ fn python_environment() -> anyhow::Result<PathBuf> {
 }
 
 #[derive(Debug, Default)]
-struct TestTotals {
+pub(crate) struct TestTotals {
     passed: u64,
     failed: u64,
     ignored: u64,
@@ -191,7 +204,7 @@ struct TestTotals {
 }
 
 /// Runs `cargo test`, echoing its output, and adds up its `test result:` lines.
-fn run_counting_tests(mut command: Command) -> anyhow::Result<TestTotals> {
+pub(crate) fn run_counting_tests(mut command: Command) -> anyhow::Result<TestTotals> {
     use std::io::{BufRead, BufReader};
 
     let shown = format!("{command:?}");

@@ -152,7 +152,8 @@ struct HostBuffer {
 /// Calls `f` with a sink that appends into a fresh host-owned buffer.
 fn with_sink(f: impl FnOnce(OutputSink) -> Status) -> Result<(Status, Vec<u8>), PluginFailure> {
     let mut buffer = HostBuffer {
-        bytes: Vec::new(),
+        // Most answers fit, so the buffer rarely grows while the plugin writes.
+        bytes: Vec::with_capacity(1024),
         overflowed: false,
     };
     let sink = OutputSink {

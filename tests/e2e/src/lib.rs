@@ -241,6 +241,31 @@ pub struct StartFailure {
 }
 
 impl Server {
+    /// Calls tool `name` over MCP (`tools/call`) with `token` and returns
+    /// the JSON-RPC response body: `result` for a call that reached the
+    /// tool (`result.isError` says whether it failed), `error` otherwise.
+    pub fn call_tool(&self, token: &str, name: &str, arguments: Value) -> Value {
+        let body = serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": name, "arguments": arguments},
+        });
+        let response = reqwest::blocking::Client::new()
+            .post(self.url("/mcp"))
+            .bearer_auth(token)
+            .header("Accept", "application/json, text/event-stream")
+            .header("MCP-Protocol-Version", "2025-11-25")
+            .json(&body)
+            .send()
+            .unwrap_or_else(|err| panic!("POST /mcp failed: {err}"));
+        let status = response.status();
+        let text = response.text().unwrap_or_default();
+        serde_json::from_str(&text).unwrap_or_else(|err| {
+            panic!("POST /mcp answered {status} with a body that is not JSON ({err}): {text}")
+        })
+    }
+
     /// Starts the server in `sandbox` with the default settings.
     pub fn start(sandbox: &Sandbox) -> Self {
         Self::start_with(sandbox, Launch::default())

@@ -4,7 +4,7 @@
 use e2e::{DEMO_TOKEN, Launch, Sandbox, Server};
 use serde_json::{Value, json};
 
-use crate::util::{jsonrpc, post_mcp};
+use crate::util::{canonical, jsonrpc, post_mcp};
 
 /// `tools/call` as the demo principal; the JSON-RPC result and the
 /// request id.
@@ -64,6 +64,9 @@ fn orchestrate_runs_steps_for_the_caller_and_reports_denials() {
         report["waves"],
         json!([["hello", "logs"], ["after-logs", "after-hello"]])
     );
+    insta::assert_json_snapshot!("orchestrate", canonical(report), {
+        ".steps[].structured.server_time" => "[server time]"
+    });
 
     // Every nested call was decided for the original caller and audited
     // under the request that carried the plan.
@@ -102,6 +105,20 @@ fn orchestrate_runs_steps_for_the_caller_and_reports_denials() {
             && line.contains("orchestrate")
     });
     assert!(logged.is_some(), "no plugin log line:\n{}", server.logs());
+}
+
+#[test]
+fn ping_echoes_with_the_server_time_and_the_caller() {
+    let server = Server::start(&Sandbox::new());
+    let (result, _) = call(&server, "ping", json!({"message": "hello"}));
+    assert_eq!(result["isError"], false, "{result}");
+    let time = result["structuredContent"]["server_time"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(time.ends_with('Z') && time.len() == 24, "{time}");
+    insta::assert_json_snapshot!("ping", canonical(&result), {
+        ".structuredContent.server_time" => "[server time]"
+    });
 }
 
 #[test]
@@ -162,7 +179,7 @@ fn review_code_reports_findings_with_line_rule_and_severity() {
         !text.contains("tok_4f9a8b7c6d5e"),
         "the secret is echoed: {text}"
     );
-    insta::assert_json_snapshot!("review_code", result["structuredContent"]);
+    insta::assert_json_snapshot!("review_code", canonical(&result["structuredContent"]));
 }
 
 #[test]
@@ -187,7 +204,7 @@ fn fix_code_returns_the_fixed_text_and_a_unified_diff() {
             .as_str()
             .unwrap_or_default()
     );
-    insta::assert_json_snapshot!("fix_code", result["structuredContent"]);
+    insta::assert_json_snapshot!("fix_code", canonical(&result["structuredContent"]));
 }
 
 #[test]
@@ -202,7 +219,7 @@ fn quality_report_checks_metrics_against_thresholds() {
     let report = &result["structuredContent"];
     assert_eq!(report["language"], "python", "guessed from the text");
     assert_eq!(report["passed"], false);
-    insta::assert_json_snapshot!("quality_report", report);
+    insta::assert_json_snapshot!("quality_report", canonical(report));
 }
 
 #[test]
@@ -272,7 +289,7 @@ fn deploy_plan_renders_manifests_and_keeps_secrets_out_of_them() {
         "deploy_plan_deployment",
         plan["deployment"].as_str().unwrap_or_default()
     );
-    insta::assert_json_snapshot!("deploy_plan", plan);
+    insta::assert_json_snapshot!("deploy_plan", canonical(plan));
 }
 
 #[test]
@@ -293,7 +310,7 @@ fn cloud_plan_prices_one_deployment_on_three_clouds() {
         .filter_map(|plan| plan["provider"].as_str())
         .collect();
     assert_eq!(providers, ["AWS", "Google Cloud", "Azure"]);
-    insta::assert_json_snapshot!("cloud_plan", plans);
+    insta::assert_json_snapshot!("cloud_plan", canonical(plans));
     let (unknown, _) = call(
         &server,
         "cloud_plan",
@@ -328,7 +345,7 @@ fn architect_derives_components_and_a_mermaid_diagram() {
         "architect_mermaid",
         design["mermaid"].as_str().unwrap_or_default()
     );
-    insta::assert_json_snapshot!("architect", design);
+    insta::assert_json_snapshot!("architect", canonical(design));
 }
 
 #[test]
@@ -343,7 +360,7 @@ fn optimize_prompt_lints_and_restructures_a_template() {
         }),
     );
     assert_eq!(result["isError"], false, "{result}");
-    insta::assert_json_snapshot!("optimize_prompt", result["structuredContent"]);
+    insta::assert_json_snapshot!("optimize_prompt", canonical(&result["structuredContent"]));
 }
 
 #[test]
