@@ -5,6 +5,7 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use plugin_api::host::{NestedCall, NestedOutcome, RefusalReason};
 use plugin_api::{HostApi, LogLevel, OutputSink, Status};
@@ -33,6 +34,8 @@ pub(crate) struct CallScope<'a> {
     pub(crate) request_id: &'a str,
     pub(crate) tool_caller: Option<&'a dyn ToolCaller>,
     pub(crate) runtime: &'a tokio::runtime::Handle,
+    /// Set once the caller of this call stops waiting for it.
+    pub(crate) abandoned: &'a AtomicBool,
 }
 
 impl CallScope<'_> {
@@ -72,6 +75,15 @@ impl CallScope<'_> {
                 );
             }
         };
+        if self.abandoned.load(Ordering::SeqCst) {
+            return refused(
+                RefusalReason::Invalid,
+                format!(
+                    "`{}` was not called: the call that asked for it is no longer waited for (it ran past its time limit)",
+                    call.tool
+                ),
+            );
+        }
         let Some(tool_caller) = self.tool_caller else {
             return refused(
                 RefusalReason::Unavailable,
@@ -121,10 +133,13 @@ unsafe extern "C" fn log_callback(
             std::slice::from_raw_parts(data, len.min(MAX_LOG_BYTES + 1)),
         )
     };
-    // Unwinding out of an `extern "C"` function aborts the process.
-    let _ = catch_unwind(AssertUnwindSafe(|| {
+    // Unwinding out of an `extern "C"` function aborts the process; so
+    // would a panic while dropping a panic's payload, which is leaked.
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
         scope.log(level, &text_from(bytes, MAX_LOG_BYTES));
-    }));
+    })) {
+        std::mem::forget(payload);
+    }
 }
 
 unsafe extern "C" fn call_tool_callback(
@@ -156,7 +171,10 @@ unsafe extern "C" fn call_tool_callback(
             unsafe { out.write(&bytes) };
             Status::OK
         }
-        _ => {
+        failed => {
+            if let Err(payload) = failed {
+                std::mem::forget(payload);
+            }
             tracing::error!(
                 plugin = scope.plugin,
                 tool = scope.tool,

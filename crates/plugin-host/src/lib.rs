@@ -28,6 +28,7 @@ mod pool;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub use callbacks::ToolCaller;
@@ -312,6 +313,10 @@ impl PluginHost {
         };
         let plugin = &tool.plugin;
         let request_id = context.request_id.clone();
+        // Set when this call stops waiting (answered, timed out, or dropped
+        // with the request): a job still queued then never starts, and a
+        // plugin still running gets no more tool calls made for it.
+        let abandoned = Abandoned(Arc::new(AtomicBool::new(false)));
         let job = PluginJob {
             request: plugin_api::CallRequest {
                 tool: name.to_owned(),
@@ -322,6 +327,7 @@ impl PluginHost {
             plugin: Arc::clone(&tool.plugin_name),
             tool_caller,
             runtime: tokio::runtime::Handle::current(),
+            abandoned: Arc::clone(&abandoned.0),
         };
         let Ok(outcome) = self.pool.run(tool.timeout, move || job.run()).await else {
             tracing::error!(
@@ -366,6 +372,15 @@ impl PluginHost {
     }
 }
 
+/// Marks a call as no longer waited for when dropped.
+struct Abandoned(Arc<AtomicBool>);
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 /// Everything one plugin call needs on its thread.
 struct PluginJob {
     request: plugin_api::CallRequest,
@@ -373,10 +388,16 @@ struct PluginJob {
     plugin: Arc<str>,
     tool_caller: Option<SharedToolCaller>,
     runtime: tokio::runtime::Handle,
+    abandoned: Arc<AtomicBool>,
 }
 
 impl PluginJob {
     fn run(self) -> Result<ToolResult, library::PluginFailure> {
+        if self.abandoned.load(Ordering::SeqCst) {
+            return Err(library::PluginFailure::Reported(
+                "the caller stopped waiting before the call started".to_owned(),
+            ));
+        }
         let context = self.request.context.as_ref();
         let scope = CallScope {
             plugin: &self.plugin,
@@ -384,6 +405,7 @@ impl PluginJob {
             request_id: context.map_or("", |context| context.request_id.as_str()),
             tool_caller: self.tool_caller.as_deref(),
             runtime: &self.runtime,
+            abandoned: &self.abandoned,
         };
         self.library.invoke(&self.request, &scope.api())
     }

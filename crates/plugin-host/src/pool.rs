@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// Does the work and returns what delivers its answer, so that the thread
-/// counts as idle again before the caller can hear back (and queue its next
-/// call, which would otherwise start a thread it does not need).
+/// is ready for the next job before the caller can hear back (and queue its
+/// next call, which would otherwise start a thread it does not need).
 type Job = Box<dyn FnOnce() -> Deliver + Send>;
 type Deliver = Box<dyn FnOnce() + Send>;
 
@@ -43,17 +43,37 @@ pub(crate) struct Pool {
 
 #[derive(Default)]
 struct Shared {
-    queue: Mutex<VecDeque<Job>>,
+    state: Mutex<State>,
     work: Condvar,
-    /// Jobs in the queue, readable without the lock by spinning threads.
+    /// The queue's length, readable without the lock by the spinning thread.
     queued: AtomicUsize,
-    /// Threads not running a job (spinning or parked).
-    idle: AtomicUsize,
-    /// Threads parked on `work`.
-    parked: AtomicUsize,
-    /// Threads spinning for work: at most one, so that idle threads never
-    /// crowd out the ones doing work (or their callers) on a small machine.
-    spinning: AtomicUsize,
+}
+
+/// Who will take the queued jobs. Changed only under the lock, so that
+/// `submit` always sees which threads are already on their way to a job.
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Job>,
+    /// A thread is spinning for work (at most one, so idle threads never
+    /// crowd out busy ones, or their callers, on a small machine).
+    spinning: bool,
+    /// Threads waiting on the condition variable.
+    parked: usize,
+    /// Parked threads notified and not yet awake.
+    waking: usize,
+    /// Threads started and not yet looking for work.
+    starting: usize,
+    /// Threads that finished a job and are about to look for the next one
+    /// (counted before the answer goes out, so that the caller's next job
+    /// finds this thread instead of waking or starting another).
+    returning: usize,
+}
+
+impl State {
+    /// Threads that will take a queued job without further prompting.
+    fn takers(&self) -> usize {
+        usize::from(self.spinning) + self.waking + self.starting + self.returning
+    }
 }
 
 /// The job's thread ended without an answer (the job panicked).
@@ -100,116 +120,116 @@ impl Pool {
 
     fn submit(&self, job: Job) {
         let shared = &self.shared;
-        let mut queue = lock(&shared.queue);
-        queue.push_back(job);
-        let queued = shared.queued.fetch_add(1, Ordering::SeqCst) + 1;
-        drop(queue);
-        // Every idle thread may already be claimed by an earlier job: add a
-        // thread whenever the queue is longer than the idle threads.
-        if shared.idle.load(Ordering::SeqCst) < queued {
-            self.spawn_thread();
-        } else if shared.spinning.load(Ordering::SeqCst) == 0
-            && shared.parked.load(Ordering::SeqCst) > 0
-        {
-            // A spinning thread will take the job (or see it when it stops
-            // spinning, under the lock, before it parks); waking a parked
-            // one as well would cost a system call and a context switch.
-            shared.work.notify_one();
+        let mut state = lock(&shared.state);
+        state.queue.push_back(job);
+        shared.queued.store(state.queue.len(), Ordering::SeqCst);
+        if state.queue.len() <= state.takers() {
+            return;
         }
-    }
-
-    fn spawn_thread(&self) {
-        let shared = Arc::clone(&self.shared);
-        shared.idle.fetch_add(1, Ordering::SeqCst);
+        // Every thread on its way to work has a job to take already: wake a
+        // parked thread, or start one when none is parked.
+        if state.parked > state.waking {
+            state.waking += 1;
+            shared.work.notify_one();
+            return;
+        }
+        state.starting += 1;
+        drop(state);
+        let worker = Arc::clone(shared);
         let spawned = std::thread::Builder::new()
             .name("plugin-call".to_owned())
-            .spawn(move || shared.work_loop());
+            .spawn(move || worker.work_loop());
         if let Err(err) = spawned {
+            lock(&shared.state).starting -= 1;
             // The job stays queued for the threads there are.
-            self.shared.idle.fetch_sub(1, Ordering::SeqCst);
             tracing::error!(%err, "could not start a plugin thread; the call waits for a free one");
-            self.shared.work.notify_one();
         }
     }
 }
 
 impl Shared {
     fn work_loop(&self) {
-        while let Some(job) = self.next_job() {
-            self.idle.fetch_sub(1, Ordering::SeqCst);
+        let mut state = lock(&self.state);
+        state.starting -= 1;
+        loop {
+            let job = match self.pop(&mut state) {
+                Some(job) => {
+                    drop(state);
+                    job
+                }
+                None => match self.wait_for_job(state) {
+                    Some(job) => job,
+                    None => return,
+                },
+            };
             // The host's jobs catch plugin panics themselves; this keeps the
             // thread alive if the host's own code ever panics.
-            let deliver = catch_unwind(AssertUnwindSafe(job));
-            self.idle.fetch_add(1, Ordering::SeqCst);
-            if let Ok(deliver) = deliver {
+            let outcome = catch_unwind(AssertUnwindSafe(job));
+            lock(&self.state).returning += 1;
+            if let Ok(deliver) = outcome {
                 deliver();
             }
+            state = lock(&self.state);
+            state.returning -= 1;
         }
     }
 
-    /// The next job: spins briefly, then parks; `None` after [`IDLE_EXIT`]
-    /// with nothing to do, when the thread has stopped counting as idle.
-    fn next_job(&self) -> Option<Job> {
-        if self
-            .spinning
-            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-        {
-            let job = self.spin_for_job();
-            self.spinning.store(0, Ordering::SeqCst);
-            if job.is_some() {
-                return job;
+    /// The next job once the queue is empty: spins briefly (when no other
+    /// thread does), then parks; `None` after [`IDLE_EXIT`] with nothing to
+    /// do. Takes the lock held and returns without it.
+    fn wait_for_job<'a>(&'a self, mut state: MutexGuard<'a, State>) -> Option<Job> {
+        if !state.spinning {
+            state.spinning = true;
+            drop(state);
+            let spin_until = Instant::now() + IDLE_SPIN;
+            'spin: loop {
+                // Reading the clock costs more than a look at the queue.
+                for _ in 0..64 {
+                    if self.queued.load(Ordering::SeqCst) > 0 {
+                        break 'spin;
+                    }
+                    std::hint::spin_loop();
+                }
+                if Instant::now() >= spin_until {
+                    break;
+                }
             }
-        }
-        let mut queue = lock(&self.queue);
-        let park_until = Instant::now() + IDLE_EXIT;
-        loop {
-            if let Some(job) = self.pop(&mut queue) {
+            state = lock(&self.state);
+            state.spinning = false;
+            if let Some(job) = self.pop(&mut state) {
                 return Some(job);
             }
-            let now = Instant::now();
-            if now >= park_until {
-                // Under the lock, so that a job queued after this check sees
-                // one idle thread fewer and starts a thread of its own.
-                self.idle.fetch_sub(1, Ordering::SeqCst);
-                return None;
-            }
-            self.parked.fetch_add(1, Ordering::SeqCst);
+        }
+        let park_until = Instant::now() + IDLE_EXIT;
+        loop {
+            state.parked += 1;
+            let timeout = park_until.saturating_duration_since(Instant::now());
             let (guard, _) = self
                 .work
-                .wait_timeout(queue, park_until - now)
+                .wait_timeout(state, timeout)
                 .unwrap_or_else(PoisonError::into_inner);
-            self.parked.fetch_sub(1, Ordering::SeqCst);
-            queue = guard;
-        }
-    }
-
-    fn spin_for_job(&self) -> Option<Job> {
-        let spin_until = Instant::now() + IDLE_SPIN;
-        loop {
-            // Reading the clock costs more than a look at the queue.
-            for _ in 0..64 {
-                if self.queued.load(Ordering::SeqCst) > 0
-                    && let Some(job) = self.pop(&mut lock(&self.queue))
-                {
-                    return Some(job);
-                }
-                std::hint::spin_loop();
+            state = guard;
+            state.parked -= 1;
+            // Whichever thread wakes takes the wake-up's place: what matters
+            // is that someone awake looks at the queue.
+            state.waking = state.waking.saturating_sub(1);
+            if let Some(job) = self.pop(&mut state) {
+                return Some(job);
             }
-            if Instant::now() >= spin_until {
+            if Instant::now() >= park_until {
                 return None;
             }
         }
     }
 
-    fn pop(&self, queue: &mut MutexGuard<'_, VecDeque<Job>>) -> Option<Job> {
-        let job = queue.pop_front()?;
-        self.queued.fetch_sub(1, Ordering::SeqCst);
+    fn pop(&self, state: &mut State) -> Option<Job> {
+        let job = state.queue.pop_front()?;
+        self.queued.store(state.queue.len(), Ordering::SeqCst);
         Some(job)
     }
 }
 
-/// The queue holds plain data, so a panic elsewhere cannot leave it broken.
+/// The state holds plain data, so a panic elsewhere cannot leave it broken.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -242,16 +262,37 @@ mod tests {
         assert!(matches!(quick, Ok(Ok(1))));
     }
 
+    /// Two jobs where the first blocks until the second has run.
+    async fn dependent_pair(pool: &Pool) -> bool {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let first = pool.run(Duration::from_secs(5), move || rx.recv().is_ok());
+        let second = pool.run(Duration::from_secs(5), move || tx.send(()).is_ok());
+        let (first, second) = tokio::join!(first, second);
+        matches!((first, second), (Ok(Ok(true)), Ok(Ok(true))))
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn jobs_that_wait_on_each_other_do_not_deadlock() {
-        // Each job blocks until the next one has run: a pool that did not
-        // grow past its busy threads would never finish.
+        // A pool that did not grow past its busy threads would never finish.
         let pool = Pool::default();
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let first = pool.run(Duration::from_secs(10), move || rx.recv().is_ok());
-        let second = pool.run(Duration::from_secs(10), move || tx.send(()).is_ok());
-        let (first, second) = tokio::join!(first, second);
-        assert!(matches!(first, Ok(Ok(true))));
-        assert!(matches!(second, Ok(Ok(true))));
+        assert!(dependent_pair(&pool).await);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_reaches_parked_threads_while_one_spins() {
+        // Regression: with one thread spinning and another parked, the
+        // second job of a burst waited for the first to finish instead of
+        // waking the parked thread. Idle gaps of different lengths catch the
+        // threads spinning, parking and parked.
+        let pool = Pool::default();
+        for gap_us in [0, 10, 30, 60, 200, 1000, 5000] {
+            for _ in 0..5 {
+                tokio::time::sleep(Duration::from_micros(gap_us)).await;
+                assert!(
+                    dependent_pair(&pool).await,
+                    "a burst stalled after an idle gap of {gap_us} µs"
+                );
+            }
+        }
     }
 }

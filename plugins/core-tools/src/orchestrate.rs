@@ -54,7 +54,8 @@ pub struct Step {
 pub struct PlanReport {
     /// Each step, in the order the plan listed them.
     pub steps: Vec<StepReport>,
-    /// The waves the steps ran in: the ids of each wave's steps.
+    /// The waves the plan was scheduled in: the ids of each wave's steps. A
+    /// skipped step is listed in the wave it would have run in.
     pub waves: Vec<Vec<String>>,
     /// How many steps ended in each status.
     pub counts: Counts,

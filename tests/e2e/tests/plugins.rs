@@ -210,3 +210,50 @@ fn a_library_that_differs_from_its_pin_is_refused_and_a_matching_one_loads() {
     );
     assert_eq!(post_tool_as_demo(&server, "ping", "{}").status, 200);
 }
+
+#[test]
+fn a_tool_past_its_time_limit_makes_no_more_tool_calls() {
+    // orchestrate may run 1 s; its first wave waits 2 s for `hang`, so its
+    // second wave would start after the caller was told it timed out.
+    let sandbox = sandbox_with_misbehaving_plugin();
+    let audit = sandbox.path().join("audit.jsonl");
+    let server = Server::start_with(
+        &sandbox,
+        Launch::default()
+            .env("PLUGIN_TOOL_TIMEOUTS", "{ orchestrate = 1, hang = 2 }")
+            .env("AUDIT_LOG_FILE", &audit.to_string_lossy()),
+    );
+    let reply = post_mcp(
+        &server,
+        Some(DEMO_TOKEN),
+        &jsonrpc(
+            1,
+            "tools/call",
+            json!({"name": "orchestrate", "arguments": {"steps": [
+                {"id": "slow", "tool": "hang"},
+                {"id": "first", "tool": "ping"},
+                {"id": "late", "tool": "ping", "depends_on": ["first"]},
+            ]}}),
+        ),
+    );
+    let text = reply.body["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        text.contains("did not finish within its time limit of 1 s"),
+        "{text}"
+    );
+    let request_id = reply.header("x-request-id").unwrap_or_default().to_owned();
+    // Past the moment the second wave would have started.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let pings = std::fs::read_to_string(&audit)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.contains(&request_id) && line.contains(r#""tool":"ping""#))
+        .count();
+    assert_eq!(
+        pings, 1,
+        "only the first wave's ping may be decided; the second wave's call came after the time-out"
+    );
+}
