@@ -151,13 +151,25 @@ impl Tool for ReviewCode {
         );
         for finding in &review.findings {
             text.push_str(&format!(
-                "\nline {}: {:?} [{}] {}",
-                finding.line, finding.severity, finding.rule, finding.message
+                "\nline {}: {} [{}] {}",
+                finding.line,
+                finding.severity.name(),
+                finding.rule,
+                finding.message
             ));
         }
-        text.replace("Error ", "error ")
-            .replace("Warning ", "warning ")
-            .replace("Info ", "info ")
+        text
+    }
+}
+
+impl Severity {
+    /// The severity as the summary writes it (`error`).
+    fn name(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warning => "warning",
+            Self::Info => "info",
+        }
     }
 }
 
@@ -673,6 +685,22 @@ mod tests {
         let strict = review(&code, Language::Rust, 40, 5);
         let strict: Vec<&str> = strict.iter().map(|f| f.rule.as_str()).collect();
         assert_eq!(strict, ["long-function", "long-line"], "{found:?}");
+    }
+
+    #[test]
+    fn the_summary_names_severities_without_touching_messages() {
+        let review = ReviewCode::run(
+            ReviewInput {
+                code: "try:\n    go()\nexcept:\n    pass\n".to_owned(),
+                language: Some("python".to_owned()),
+                max_line_length: 120,
+                max_function_lines: 50,
+            },
+            &ToolContext::new(None),
+        )
+        .expect("a review");
+        let summary = ReviewCode::summary(&review);
+        assert!(summary.ends_with("\nline 3: warning [python.bare-except] bare `except:` also catches KeyboardInterrupt and SystemExit: catch the exceptions you expect"), "{summary}");
     }
 
     #[test]
