@@ -173,6 +173,13 @@ const SOURCES: &[&str] = &[
 /// copy, runs the new crate's tests (unit and end to end) and the policy
 /// cases. The copy builds into `<target>/scaffold-check`, kept between runs
 /// so that later runs only rebuild what changed.
+///
+/// The copy needs a target directory of its own: cargo names a workspace
+/// crate's build by its path inside the workspace, so in a shared one the
+/// copy's server (with the scaffolded scope in its embedded configuration)
+/// would replace the workspace's own and look up to date to it. It builds
+/// without debug info, which nothing here reads, to keep the disk a test
+/// run needs small.
 pub(crate) fn check(root: &Path, target: &Path) -> anyhow::Result<TestTotals> {
     let copy = target.join("scaffold-check/workspace");
     if copy.exists() {
@@ -188,6 +195,7 @@ pub(crate) fn check(root: &Path, target: &Path) -> anyhow::Result<TestTotals> {
         command
             .current_dir(&copy)
             .env("CARGO_TARGET_DIR", &target_dir)
+            .env("CARGO_PROFILE_DEV_DEBUG", "false")
             .args(args);
         command
     };
