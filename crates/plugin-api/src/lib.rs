@@ -41,6 +41,8 @@ pub use host::{CallToolError, HostApi, LogLevel, RefusalReason};
 pub use tool::{Annotations, JsonSchema, Tool, ToolContext, ToolError};
 pub use types::{CallContext, CallRequest, PluginDescriptor, PrincipalKind, ToolResult};
 
+use types::IncomingCall;
+
 /// The schema derive, for `#[derive(JsonSchema)]` on tool inputs and outputs
 /// with the same version of schemars this crate uses.
 pub use schemars;
@@ -142,6 +144,34 @@ pub trait Plugin {
     /// Errors the caller should see (bad arguments, failed work) are returned
     /// as [`ToolResult::error`]; they are not panics.
     fn invoke(tool: &str, arguments: Map<String, Value>, context: &ToolContext) -> ToolResult;
+
+    /// Runs `tool` with `arguments` given as JSON text (an object, already
+    /// checked against its input schema) and writes the [`ToolResult`] as
+    /// JSON to `answer`. This is what the host's calls go through.
+    ///
+    /// The default decodes the arguments into a map and encodes what
+    /// [`Plugin::invoke`] returns. [`export_tools!`] does better: it decodes
+    /// the text straight into each tool's input type and encodes the output
+    /// straight into the answer, with no JSON values built in between.
+    ///
+    /// An `Err` is a fault in the plugin (an answer that cannot be
+    /// encoded), not a tool error.
+    fn invoke_json(
+        tool: &str,
+        arguments: &str,
+        context: &ToolContext,
+        answer: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        let result = match serde_json::from_str::<Map<String, Value>>(arguments) {
+            Ok(arguments) => Self::invoke(tool, arguments, context),
+            Err(err) => ToolResult::error(format!(
+                "invalid arguments for `{tool}`: {}",
+                tool::without_position(&err)
+            )),
+        };
+        serde_json::to_writer(answer, &result)
+            .map_err(|err| format!("tool result could not be serialised: {err}"))
+    }
 }
 
 impl PluginVTable {
@@ -178,17 +208,23 @@ unsafe extern "C" fn invoke_trampoline<P: Plugin>(
             // bytes that outlive this call.
             unsafe { std::slice::from_raw_parts(request, request_len) }
         };
-        let request: CallRequest = serde_json::from_slice(bytes)
+        let request: IncomingCall<'_> = serde_json::from_slice(bytes)
             .map_err(|err| format!("call request is not valid JSON for this ABI: {err}"))?;
         // SAFETY: the host's callbacks are valid until this call returns, and
         // the context is dropped before then.
         let context = unsafe { ToolContext::from_host(request.context, host) };
-        serde_json::to_vec(&P::invoke(&request.tool, request.arguments, &context))
-            .map_err(|err| format!("tool result could not be serialised: {err}"))
+        let arguments = request.arguments.map_or("{}", |arguments| arguments.get());
+        let mut answer = Vec::with_capacity(ANSWER_CAPACITY);
+        P::invoke_json(&request.tool, arguments, &context, &mut answer)?;
+        Ok(answer)
     };
     // SAFETY: `out` is the sink the host passed to this call.
     unsafe { guarded(out, work) }
 }
+
+/// What an answer buffer starts with: most answers fit, so the buffer
+/// rarely grows while the tool's result is written.
+const ANSWER_CAPACITY: usize = 1024;
 
 /// Runs `work`, writes its bytes or its error to `out`, and never lets a panic
 /// unwind into the host.

@@ -300,6 +300,88 @@ pub fn invoke<T: Tool>(arguments: Map<String, Value>, context: &ToolContext) -> 
     }
 }
 
+/// Runs `T` for one call from its arguments as JSON text and writes the
+/// result as JSON to `answer`: the same result as [`invoke`], but decoded
+/// straight into `T::Input` and encoded straight from `T::Output`, which is
+/// the path every call from the host takes.
+///
+/// An `Err` means the result could not be written at all.
+pub fn invoke_json<T: Tool>(
+    arguments: &str,
+    context: &ToolContext,
+    answer: &mut Vec<u8>,
+) -> Result<(), String> {
+    let start = answer.len();
+    let failed = |answer: &mut Vec<u8>, message: String| {
+        answer.truncate(start);
+        serde_json::to_writer(answer, &ToolResult::error(message))
+            .map_err(|err| format!("tool result could not be serialised: {err}"))
+    };
+    let input = match serde_json::from_str::<T::Input>(arguments) {
+        Ok(input) => input,
+        Err(err) => {
+            let reason = without_position(&err);
+            return failed(
+                answer,
+                format!("invalid arguments for `{}`: {reason}", T::NAME),
+            );
+        }
+    };
+    let output = match T::run(input, context) {
+        Ok(output) => output,
+        Err(error) => return failed(answer, error.0),
+    };
+    let summary = T::summary(&output);
+    let written = serde_json::to_writer(
+        &mut *answer,
+        &StructuredAnswer {
+            content: [TextBlock {
+                kind: "text",
+                text: &summary,
+            }],
+            structured_content: &output,
+            is_error: false,
+        },
+    );
+    match written {
+        Ok(()) => Ok(()),
+        Err(err) => failed(
+            answer,
+            format!("`{}` could not encode its result: {err}", T::NAME),
+        ),
+    }
+}
+
+/// What is wrong, without serde_json's "at line 1 column 10": the caller
+/// sent a JSON value, not this text, so the position means nothing to them.
+pub(crate) fn without_position(err: &serde_json::Error) -> String {
+    let message = err.to_string();
+    let position = format!(" at line {} column {}", err.line(), err.column());
+    match message.strip_suffix(&position) {
+        Some(reason) => reason.to_owned(),
+        None => message,
+    }
+}
+
+/// A successful [`ToolResult`] with structured content, as written by
+/// [`invoke_json`]: borrowed from the tool's output instead of copied into a
+/// JSON value first.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StructuredAnswer<'a, T> {
+    content: [TextBlock<'a>; 1],
+    structured_content: &'a T,
+    is_error: bool,
+}
+
+/// A text content block, `{"type": "text", "text": ...}`.
+#[derive(Serialize)]
+struct TextBlock<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: &'a str,
+}
+
 /// Exports a plugin made of [`Tool`]s: defines the plugin type, its
 /// descriptor (named and versioned from the crate's `Cargo.toml`) and its
 /// dispatch by tool name, and exports it with
@@ -367,6 +449,27 @@ macro_rules! export_tools {
                         return $crate::tool::invoke::<$tool>(arguments, context);
                     }
                 )+
+                Self::unknown_tool(tool)
+            }
+
+            fn invoke_json(
+                tool: &str,
+                arguments: &str,
+                context: &$crate::ToolContext,
+                answer: &mut Vec<u8>,
+            ) -> Result<(), String> {
+                $(
+                    if tool == <$tool as $crate::Tool>::NAME {
+                        return $crate::tool::invoke_json::<$tool>(arguments, context, answer);
+                    }
+                )+
+                $crate::serde_json::to_writer(answer, &Self::unknown_tool(tool))
+                    .map_err(|err| format!("tool result could not be serialised: {err}"))
+            }
+        }
+
+        impl $plugin {
+            fn unknown_tool(tool: &str) -> $crate::ToolResult {
                 $crate::ToolResult::error(format!(
                     "plugin {} has no tool named `{}`; it provides: {}",
                     env!("CARGO_PKG_NAME"),
@@ -481,6 +584,84 @@ mod tests {
             Some("the sum overflows a 64-bit integer")
         );
         assert!(overflow.is_error);
+    }
+
+    /// The result of a call through `invoke_json`, as the host reads it.
+    fn call_json(tool: &str, arguments: &str) -> ToolResult {
+        let mut answer = b"kept".to_vec();
+        Adder::invoke_json(tool, arguments, &ToolContext::new(None), &mut answer)
+            .expect("the answer is written");
+        assert_eq!(&answer[..4], b"kept", "what was in the buffer stays");
+        serde_json::from_slice(&answer[4..]).expect("the answer is a tool result")
+    }
+
+    #[test]
+    fn calls_from_json_text_answer_exactly_as_calls_from_values() {
+        let cases = [
+            ("add", json!({"a": 2, "b": 3})),
+            ("add", json!({"a": "two", "b": 3})),
+            ("add", json!({"a": i64::MAX, "b": 1})),
+            ("add", json!({"a": 1, "b": 2, "c": 3})),
+            ("add", json!({"a": 1, "b": 2, "nested": {"flag": true}})),
+            ("subtract", json!({})),
+        ];
+        for (tool, arguments) in cases {
+            let Value::Object(map) = arguments.clone() else {
+                unreachable!("every case is an object")
+            };
+            let from_value = Adder::invoke(tool, map, &ToolContext::new(None));
+            let from_text = call_json(tool, &arguments.to_string());
+            assert_eq!(from_text, from_value, "{tool} {arguments}");
+        }
+    }
+
+    /// Hands back a result that cannot be encoded.
+    struct Broken;
+
+    #[derive(Serialize, JsonSchema)]
+    struct Unencodable {
+        #[serde(serialize_with = "refuse")]
+        value: i64,
+    }
+
+    fn refuse<S: serde::Serializer>(_: &i64, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom(
+            "this value refuses to be encoded",
+        ))
+    }
+
+    impl Tool for Broken {
+        type Input = Map<String, Value>;
+        type Output = Unencodable;
+        const NAME: &'static str = "broken";
+        const TITLE: &'static str = "Broken";
+        const DESCRIPTION: &'static str = "Returns what cannot be encoded.";
+        const ANNOTATIONS: Annotations = Annotations::PURE;
+
+        fn run(_: Map<String, Value>, _context: &ToolContext) -> Result<Unencodable, ToolError> {
+            Ok(Unencodable { value: 1 })
+        }
+
+        fn summary(_: &Unencodable) -> String {
+            "never shown".to_owned()
+        }
+    }
+
+    #[test]
+    fn an_output_that_cannot_be_encoded_is_a_whole_tool_error_not_a_torn_answer() {
+        let mut answer = Vec::new();
+        invoke_json::<Broken>("{}", &ToolContext::new(None), &mut answer)
+            .expect("the answer is written");
+        let result: ToolResult = serde_json::from_slice(&answer).expect("a whole tool result");
+        assert!(result.is_error);
+        assert_eq!(
+            result.first_text(),
+            Some("`broken` could not encode its result: this value refuses to be encoded")
+        );
+        assert_eq!(
+            result,
+            invoke::<Broken>(Map::new(), &ToolContext::new(None))
+        );
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! The JSON payloads exchanged over the ABI.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// What a plugin says about itself when loaded.
@@ -57,6 +60,19 @@ pub struct CallRequest {
     /// Who is calling. Absent only in unit tests of a plugin.
     #[serde(default)]
     pub context: Option<CallContext>,
+}
+
+/// A [`CallRequest`] as the plugin side reads it: borrowed from the
+/// request bytes, with the arguments left as JSON text for the tool's own
+/// input type to decode, so no intermediate JSON value is built.
+#[derive(Deserialize)]
+pub(crate) struct IncomingCall<'a> {
+    #[serde(borrow)]
+    pub(crate) tool: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub(crate) arguments: Option<&'a RawValue>,
+    #[serde(default)]
+    pub(crate) context: Option<CallContext>,
 }
 
 /// The result of a tool call, in MCP's `CallToolResult` shape.

@@ -85,6 +85,8 @@ impl Default for LoadOptions {
 
 /// One tool as the host knows it.
 pub struct Tool {
+    /// The tool's name, shared with the calls that log under it.
+    name: Arc<str>,
     descriptor: Value,
     plugin: String,
     input_validator: jsonschema::Validator,
@@ -232,9 +234,11 @@ impl PluginHost {
                 .get(&name)
                 .copied()
                 .unwrap_or(options.timeout);
+            let shared_name = Arc::from(name.as_str());
             self.tools.insert(
                 name,
                 Tool {
+                    name: shared_name,
                     timeout,
                     descriptor: tool,
                     plugin: descriptor.name.clone(),
@@ -307,24 +311,39 @@ impl PluginHost {
         if let Some(message) = argument_errors(name, &tool.input_validator, &arguments) {
             return Ok(ToolResult::error(message));
         }
-        let arguments = match arguments {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
         let plugin = &tool.plugin;
         let request_id = context.request_id.clone();
+        // Everything the plugin thread touches is made here and comes back
+        // here to be read and freed: memory written on one core and freed on
+        // another costs more than the encoding itself.
+        let mut request = Vec::with_capacity(REQUEST_CAPACITY + size);
+        let empty = Value::Object(Map::new());
+        let outgoing = OutgoingCall {
+            tool: name,
+            arguments: if arguments.is_object() {
+                &arguments
+            } else {
+                &empty
+            },
+            context: &context,
+        };
+        if let Err(err) = serde_json::to_writer(&mut request, &outgoing) {
+            tracing::error!(%plugin, tool = %name, %err, "could not encode a plugin call");
+            return Ok(ToolResult::error(format!(
+                "tool `{name}` could not be called: its arguments could not be encoded"
+            )));
+        }
         // Set when this call stops waiting (answered, timed out, or dropped
         // with the request): a job still queued then never starts, and a
         // plugin still running gets no more tool calls made for it.
         let abandoned = Abandoned(Arc::new(AtomicBool::new(false)));
         let job = PluginJob {
-            request: plugin_api::CallRequest {
-                tool: name.to_owned(),
-                arguments,
-                context: Some(context),
-            },
+            request,
+            answer: Vec::with_capacity(ANSWER_CAPACITY),
+            context,
             library: Arc::clone(&tool.library),
             plugin: Arc::clone(&tool.plugin_name),
+            tool: Arc::clone(&tool.name),
             tool_caller,
             runtime: tokio::runtime::Handle::current(),
             abandoned: Arc::clone(&abandoned.0),
@@ -350,14 +369,17 @@ impl PluginHost {
                  under request id {request_id}"
             ))
         };
-        let result = match outcome {
-            Ok(Ok(result)) => result,
-            Ok(Err(failure)) => {
+        let Ok(answered) = outcome else {
+            tracing::error!(%plugin, tool = %name, "plugin call aborted");
+            return Ok(failed());
+        };
+        let answer = answered
+            .status
+            .and_then(|status| library::read_result(status, &answered.job.answer));
+        let result = match answer {
+            Ok(result) => result,
+            Err(failure) => {
                 tracing::error!(%plugin, tool = %name, %failure, "plugin call failed");
-                return Ok(failed());
-            }
-            Err(pool::Lost) => {
-                tracing::error!(%plugin, tool = %name, "plugin call aborted");
                 return Ok(failed());
             }
         };
@@ -381,33 +403,66 @@ impl Drop for Abandoned {
     }
 }
 
-/// Everything one plugin call needs on its thread.
+/// Room for the request beside its arguments: the tool's name and the
+/// caller's context.
+const REQUEST_CAPACITY: usize = 512;
+
+/// Room for most answers, so the buffer rarely grows while a plugin writes.
+const ANSWER_CAPACITY: usize = 1024;
+
+/// A [`plugin_api::CallRequest`] as the host writes it, borrowing instead
+/// of copying the arguments.
+#[derive(serde::Serialize)]
+struct OutgoingCall<'a> {
+    tool: &'a str,
+    arguments: &'a Value,
+    context: &'a CallContext,
+}
+
+/// Everything one plugin call needs on its thread. The job travels there
+/// and back whole, so that what the caller allocated is freed by the caller.
 struct PluginJob {
-    request: plugin_api::CallRequest,
+    /// The encoded [`plugin_api::CallRequest`].
+    request: Vec<u8>,
+    /// Where the plugin writes its answer.
+    answer: Vec<u8>,
+    context: CallContext,
     library: Arc<PluginLibrary>,
     plugin: Arc<str>,
+    tool: Arc<str>,
     tool_caller: Option<SharedToolCaller>,
     runtime: tokio::runtime::Handle,
     abandoned: Arc<AtomicBool>,
 }
 
+/// A job back from its thread, with how the plugin call went.
+struct Answered {
+    job: PluginJob,
+    status: Result<plugin_api::Status, library::PluginFailure>,
+}
+
 impl PluginJob {
-    fn run(self) -> Result<ToolResult, library::PluginFailure> {
+    fn run(mut self) -> Answered {
         if self.abandoned.load(Ordering::SeqCst) {
-            return Err(library::PluginFailure::Reported(
-                "the caller stopped waiting before the call started".to_owned(),
-            ));
+            return Answered {
+                job: self,
+                status: Err(library::PluginFailure::Reported(
+                    "the caller stopped waiting before the call started".to_owned(),
+                )),
+            };
         }
-        let context = self.request.context.as_ref();
         let scope = CallScope {
             plugin: &self.plugin,
-            tool: &self.request.tool,
-            request_id: context.map_or("", |context| context.request_id.as_str()),
+            tool: &self.tool,
+            request_id: &self.context.request_id,
             tool_caller: self.tool_caller.as_deref(),
             runtime: &self.runtime,
             abandoned: &self.abandoned,
         };
-        self.library.invoke(&self.request, &scope.api())
+        let status = self
+            .library
+            .invoke(&self.request, &mut self.answer, &scope.api());
+        Answered { job: self, status }
     }
 }
 
@@ -421,6 +476,10 @@ fn output_problem(tool: &Tool, result: &ToolResult) -> Option<String> {
     let Some(structured) = &result.structured_content else {
         return Some("it declares an outputSchema but returned no structuredContent".to_owned());
     };
+    // Checking is much cheaper than collecting what is wrong.
+    if validator.is_valid(structured) {
+        return None;
+    }
     let problems: Vec<String> = schema_problems(validator, structured)
         .take(3)
         .map(|(field, message)| match field {
@@ -622,6 +681,9 @@ fn argument_errors(
             ));
         }
     };
+    if validator.is_valid(instance) {
+        return None;
+    }
     let problems: Vec<String> = schema_problems(validator, instance)
         .map(|(field, message)| match field {
             Some(field) => format!("argument `{field}`: {message}"),

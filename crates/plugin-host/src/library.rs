@@ -5,8 +5,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use plugin_api::{
-    ABI_VERSION, CallRequest, ENTRY_SYMBOL, HostApi, OutputSink, PluginDescriptor, PluginEntryFn,
-    PluginVTable, Status, ToolResult,
+    ABI_VERSION, ENTRY_SYMBOL, HostApi, OutputSink, PluginDescriptor, PluginEntryFn, PluginVTable,
+    Status, ToolResult,
 };
 
 use crate::LoadError;
@@ -96,41 +96,45 @@ impl PluginLibrary {
 
     /// Reads and parses the plugin's descriptor.
     pub(crate) fn describe(&self) -> Result<PluginDescriptor, LoadError> {
-        let payload = with_sink(|sink| {
+        let mut bytes = Vec::new();
+        let payload = write_into(&mut bytes, |sink| {
             // SAFETY: `describe` is a valid function of a matching ABI; the
             // sink outlives the call.
             unsafe { (self.vtable.describe)(sink) }
         })
-        .and_then(|(status, bytes)| decode(status, bytes))
+        .and_then(|status| payload(status, &bytes))
         .map_err(|failure| LoadError::bad_descriptor(&self.file, failure.to_string()))?;
-        serde_json::from_slice(&payload).map_err(|err| {
+        serde_json::from_slice(payload).map_err(|err| {
             LoadError::bad_descriptor(&self.file, format!("descriptor is not valid JSON: {err}"))
         })
     }
 
-    /// Runs one call with the host's callbacks for it. Blocking: the host
-    /// calls this on its plugin threads.
+    /// Runs one call: `request` is a [`plugin_api::CallRequest`] as JSON, and
+    /// the plugin's answer is appended to `answer` (read it with
+    /// [`read_result`]). Blocking: the host calls this on its plugin threads.
     pub(crate) fn invoke(
         &self,
-        request: &CallRequest,
+        request: &[u8],
+        answer: &mut Vec<u8>,
         host: &HostApi,
-    ) -> Result<ToolResult, PluginFailure> {
-        let request = serde_json::to_vec(request)
-            .map_err(|err| PluginFailure::InvalidOutput(format!("request encoding: {err}")))?;
-        let (status, bytes) = with_sink(|sink| {
+    ) -> Result<Status, PluginFailure> {
+        write_into(answer, |sink| {
             // SAFETY: `invoke` is a valid function of a matching ABI; the
             // request bytes, the callbacks and the sink outlive the call.
             unsafe { (self.vtable.invoke)(request.as_ptr(), request.len(), host, sink) }
-        })?;
-        let payload = decode(status, bytes)?;
-        serde_json::from_slice(&payload)
-            .map_err(|err| PluginFailure::InvalidOutput(format!("not a tool result: {err}")))
+        })
     }
 }
 
-/// Turns a status and its output bytes into the payload or a failure.
-fn decode(status: Status, bytes: Vec<u8>) -> Result<Vec<u8>, PluginFailure> {
-    let text = || String::from_utf8_lossy(&bytes).into_owned();
+/// The tool result in a plugin's answer to `invoke`.
+pub(crate) fn read_result(status: Status, answer: &[u8]) -> Result<ToolResult, PluginFailure> {
+    serde_json::from_slice(payload(status, answer)?)
+        .map_err(|err| PluginFailure::InvalidOutput(format!("not a tool result: {err}")))
+}
+
+/// The payload of an answer with `status`, or the failure it reports.
+fn payload(status: Status, bytes: &[u8]) -> Result<&[u8], PluginFailure> {
+    let text = || String::from_utf8_lossy(bytes).into_owned();
     match status {
         Status::OK => Ok(bytes),
         Status::ERROR => Err(PluginFailure::Reported(text())),
@@ -144,30 +148,36 @@ fn decode(status: Status, bytes: Vec<u8>) -> Result<Vec<u8>, PluginFailure> {
 pub(crate) const MAX_OUTPUT_BYTES: usize = 64 * 1024 * 1024;
 
 /// A host-owned output buffer with a size cap.
-struct HostBuffer {
-    bytes: Vec<u8>,
+struct HostBuffer<'a> {
+    bytes: &'a mut Vec<u8>,
+    start: usize,
     overflowed: bool,
 }
 
-/// Calls `f` with a sink that appends into a fresh host-owned buffer.
-fn with_sink(f: impl FnOnce(OutputSink) -> Status) -> Result<(Status, Vec<u8>), PluginFailure> {
-    let mut buffer = HostBuffer {
-        // Most answers fit, so the buffer rarely grows while the plugin writes.
-        bytes: Vec::with_capacity(1024),
+/// Calls `f` with a sink that appends to `buffer`, at most
+/// [`MAX_OUTPUT_BYTES`].
+fn write_into(
+    buffer: &mut Vec<u8>,
+    f: impl FnOnce(OutputSink) -> Status,
+) -> Result<Status, PluginFailure> {
+    let start = buffer.len();
+    let mut host_buffer = HostBuffer {
+        bytes: buffer,
+        start,
         overflowed: false,
     };
     let sink = OutputSink {
-        ctx: (&mut buffer as *mut HostBuffer).cast::<c_void>(),
+        ctx: (&mut host_buffer as *mut HostBuffer<'_>).cast::<c_void>(),
         write: append_to_buffer,
     };
     let status = f(sink);
-    if buffer.overflowed {
+    if host_buffer.overflowed {
         return Err(PluginFailure::InvalidOutput(format!(
             "output exceeds {} MiB",
             MAX_OUTPUT_BYTES / (1024 * 1024)
         )));
     }
-    Ok((status, buffer.bytes))
+    Ok(status)
 }
 
 /// The host's write callback: appends the plugin's bytes to the buffer.
@@ -175,12 +185,13 @@ unsafe extern "C" fn append_to_buffer(ctx: *mut c_void, data: *const u8, len: us
     if ctx.is_null() || len == 0 {
         return;
     }
-    // SAFETY: `ctx` is the `HostBuffer` created in `with_sink`, alive and not
-    // otherwise borrowed while the plugin runs.
-    let buffer = unsafe { &mut *ctx.cast::<HostBuffer>() };
+    // SAFETY: `ctx` is the `HostBuffer` created in `write_into`, alive and
+    // not otherwise borrowed while the plugin runs.
+    let buffer = unsafe { &mut *ctx.cast::<HostBuffer<'_>>() };
+    let written = buffer.bytes.len() - buffer.start;
     // The cap also keeps `len` far below `isize::MAX`, which
     // `slice::from_raw_parts` requires.
-    if data.is_null() || buffer.overflowed || len > MAX_OUTPUT_BYTES - buffer.bytes.len() {
+    if data.is_null() || buffer.overflowed || len > MAX_OUTPUT_BYTES - written {
         buffer.overflowed = true;
         return;
     }
@@ -197,9 +208,10 @@ mod tests {
     #[test]
     fn output_past_the_cap_is_refused_not_buffered() {
         let chunk = vec![b'x'; 1024 * 1024];
-        let outcome = with_sink(|sink| {
+        let mut buffer = Vec::new();
+        let outcome = write_into(&mut buffer, |sink| {
             for _ in 0..=(MAX_OUTPUT_BYTES / chunk.len()) {
-                // SAFETY: the sink is the one `with_sink` made for this call.
+                // SAFETY: the sink is the one `write_into` made for this call.
                 unsafe { sink.write(&chunk) };
             }
             Status::OK
@@ -212,7 +224,8 @@ mod tests {
 
     #[test]
     fn output_under_the_cap_arrives_whole() {
-        let outcome = with_sink(|sink| {
+        let mut buffer = b"kept ".to_vec();
+        let outcome = write_into(&mut buffer, |sink| {
             // SAFETY: as above.
             unsafe {
                 sink.write(b"hello ");
@@ -221,8 +234,7 @@ mod tests {
             }
             Status::OK
         });
-        let (status, bytes) = outcome.expect("written");
-        assert_eq!(status, Status::OK);
-        assert_eq!(bytes, b"hello world");
+        assert_eq!(outcome.expect("written"), Status::OK);
+        assert_eq!(buffer, b"kept hello world");
     }
 }
