@@ -208,7 +208,11 @@ unsafe extern "C" fn invoke_trampoline<P: Plugin>(
             // bytes that outlive this call.
             unsafe { std::slice::from_raw_parts(request, request_len) }
         };
-        let request: IncomingCall<'_> = serde_json::from_slice(bytes)
+        // Checking the whole request as UTF-8 at once is much cheaper than
+        // checking each string in it as it is parsed.
+        let request = std::str::from_utf8(bytes)
+            .map_err(|err| format!("call request is not UTF-8: {err}"))?;
+        let request: IncomingCall<'_> = serde_json::from_str(request)
             .map_err(|err| format!("call request is not valid JSON for this ABI: {err}"))?;
         // SAFETY: the host's callbacks are valid until this call returns, and
         // the context is dropped before then.
@@ -392,6 +396,13 @@ mod tests {
         let (status, out) = call(&VTABLE, b"{not json");
         assert_eq!(status, Status::ERROR);
         assert!(out.contains("call request is not valid JSON"), "{out}");
+    }
+
+    #[test]
+    fn a_request_that_is_not_utf8_is_an_error_not_a_panic() {
+        let (status, out) = call(&VTABLE, b"{\"tool\":\"\xff\"}");
+        assert_eq!(status, Status::ERROR);
+        assert!(out.starts_with("call request is not UTF-8"), "{out}");
     }
 
     #[test]

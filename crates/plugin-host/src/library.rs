@@ -128,7 +128,11 @@ impl PluginLibrary {
 
 /// The tool result in a plugin's answer to `invoke`.
 pub(crate) fn read_result(status: Status, answer: &[u8]) -> Result<ToolResult, PluginFailure> {
-    serde_json::from_slice(payload(status, answer)?)
+    // Checking the whole answer as UTF-8 at once is much cheaper than
+    // checking each string in it as it is parsed.
+    let answer = std::str::from_utf8(payload(status, answer)?)
+        .map_err(|err| PluginFailure::InvalidOutput(format!("not UTF-8: {err}")))?;
+    serde_json::from_str(answer)
         .map_err(|err| PluginFailure::InvalidOutput(format!("not a tool result: {err}")))
 }
 
@@ -220,6 +224,22 @@ mod tests {
             matches!(outcome, Err(PluginFailure::InvalidOutput(ref m)) if m.contains("64 MiB")),
             "{outcome:?}"
         );
+    }
+
+    #[test]
+    fn answers_that_are_not_utf8_or_not_a_tool_result_are_invalid_output() {
+        for (answer, reason) in [
+            (&b"{\"content\":[\"\xff\"]}"[..], "not UTF-8"),
+            (&b"{\"content\":"[..], "not a tool result"),
+        ] {
+            let failure = read_result(Status::OK, answer).expect_err("refused");
+            assert!(
+                matches!(&failure, PluginFailure::InvalidOutput(m) if m.starts_with(reason)),
+                "{failure:?}"
+            );
+        }
+        let result = read_result(Status::OK, br#"{"content":[],"isError":true}"#);
+        assert!(result.expect("a tool result").is_error);
     }
 
     #[test]
