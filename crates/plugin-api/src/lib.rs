@@ -169,8 +169,7 @@ pub trait Plugin {
                 tool::without_position(&err)
             )),
         };
-        serde_json::to_writer(answer, &result)
-            .map_err(|err| format!("tool result could not be serialised: {err}"))
+        tool::write_result(answer, &result)
     }
 }
 

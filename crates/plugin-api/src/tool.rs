@@ -314,8 +314,7 @@ pub fn invoke_json<T: Tool>(
     let start = answer.len();
     let failed = |answer: &mut Vec<u8>, message: String| {
         answer.truncate(start);
-        serde_json::to_writer(answer, &ToolResult::error(message))
-            .map_err(|err| format!("tool result could not be serialised: {err}"))
+        write_result(answer, &ToolResult::error(message))
     };
     let input = match serde_json::from_str::<T::Input>(arguments) {
         Ok(input) => input,
@@ -350,6 +349,13 @@ pub fn invoke_json<T: Tool>(
             format!("`{}` could not encode its result: {err}", T::NAME),
         ),
     }
+}
+
+/// Appends `result` to `answer` as JSON. An `Err` says why it could not be
+/// encoded.
+pub fn write_result(answer: &mut Vec<u8>, result: &ToolResult) -> Result<(), String> {
+    serde_json::to_writer(answer, result)
+        .map_err(|err| format!("tool result could not be serialised: {err}"))
 }
 
 /// What is wrong, without serde_json's "at line 1 column 10": the caller
@@ -463,8 +469,7 @@ macro_rules! export_tools {
                         return $crate::tool::invoke_json::<$tool>(arguments, context, answer);
                     }
                 )+
-                $crate::serde_json::to_writer(answer, &Self::unknown_tool(tool))
-                    .map_err(|err| format!("tool result could not be serialised: {err}"))
+                $crate::tool::write_result(answer, &Self::unknown_tool(tool))
             }
         }
 

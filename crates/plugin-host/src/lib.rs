@@ -88,14 +88,13 @@ pub struct Tool {
     /// The tool's name, shared with the calls that log under it.
     name: Arc<str>,
     descriptor: Value,
-    plugin: String,
+    /// The plugin's name, shared with the calls that log under it.
+    plugin: Arc<str>,
     input_validator: jsonschema::Validator,
     /// Present when the tool declares an `outputSchema`.
     output_validator: Option<jsonschema::Validator>,
     timeout: Duration,
     library: Arc<PluginLibrary>,
-    /// The plugin's name, shared with the calls that log under it.
-    plugin_name: Arc<str>,
 }
 
 impl Tool {
@@ -225,7 +224,7 @@ impl PluginHost {
                 return Err(LoadError::DuplicateTool {
                     tool: name,
                     file: file.to_owned(),
-                    other_plugin: existing.plugin.clone(),
+                    other_plugin: existing.plugin.to_string(),
                 });
             }
             tool_names.push(name.clone());
@@ -241,11 +240,10 @@ impl PluginHost {
                     name: shared_name,
                     timeout,
                     descriptor: tool,
-                    plugin: descriptor.name.clone(),
+                    plugin: Arc::clone(&plugin_name),
                     input_validator,
                     output_validator,
                     library: Arc::clone(&library),
-                    plugin_name: Arc::clone(&plugin_name),
                 },
             );
         }
@@ -342,7 +340,7 @@ impl PluginHost {
             answer: Vec::with_capacity(ANSWER_CAPACITY),
             context,
             library: Arc::clone(&tool.library),
-            plugin: Arc::clone(&tool.plugin_name),
+            plugin: Arc::clone(&tool.plugin),
             tool: Arc::clone(&tool.name),
             tool_caller,
             runtime: tokio::runtime::Handle::current(),
