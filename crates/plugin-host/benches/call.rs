@@ -2,9 +2,10 @@
 //! both ways, the C ABI, the blocking pool, the time limit) against the same
 //! plugin function called directly, in one run.
 //!
-//! The bench loads the release build of `core-tools` from the target
-//! directory, building it first (a no-op when it is fresh). `cargo xtask bench`
-//! prints the figures with the target.
+//! The bench allocates with the server's allocator, mimalloc, and loads the
+//! release build of `core-tools` from the target directory, building it
+//! first (a no-op when it is fresh). `cargo xtask bench` prints the figures
+//! with the target.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -88,6 +89,10 @@ fn calls(c: &mut Criterion) {
     });
     group.finish();
 }
+
+/// The server's allocator (see its `main.rs`): what a call costs depends on it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 criterion_group!(benches, calls);
 criterion_main!(benches);

@@ -32,8 +32,8 @@ pub(crate) struct CallScope<'a> {
     pub(crate) plugin: &'a str,
     pub(crate) tool: &'a str,
     pub(crate) request_id: &'a str,
-    pub(crate) tool_caller: Option<&'a dyn ToolCaller>,
-    pub(crate) runtime: &'a tokio::runtime::Handle,
+    /// Makes the plugin's own tool calls, on the runtime that goes with it.
+    pub(crate) tool_caller: Option<(&'a dyn ToolCaller, &'a tokio::runtime::Handle)>,
     /// Set once the caller of this call stops waiting for it.
     pub(crate) abandoned: &'a AtomicBool,
 }
@@ -84,7 +84,7 @@ impl CallScope<'_> {
                 ),
             );
         }
-        let Some(tool_caller) = self.tool_caller else {
+        let Some((tool_caller, runtime)) = self.tool_caller else {
             return refused(
                 RefusalReason::Unavailable,
                 format!("`{}` cannot call other tools here", self.tool),
@@ -99,8 +99,7 @@ impl CallScope<'_> {
         );
         // This thread belongs to the plugin pool, not to the runtime, so it
         // may block on the nested call.
-        self.runtime
-            .block_on(tool_caller.call_tool(call.tool, call.arguments))
+        runtime.block_on(tool_caller.call_tool(call.tool, call.arguments))
     }
 }
 

@@ -342,8 +342,12 @@ impl PluginHost {
             library: Arc::clone(&tool.library),
             plugin: Arc::clone(&tool.plugin),
             tool: Arc::clone(&tool.name),
-            tool_caller,
-            runtime: tokio::runtime::Handle::current(),
+            // The runtime is needed only to make nested calls, and taking a
+            // handle to it touches memory every runtime thread shares.
+            nested: tool_caller.map(|caller| NestedCalls {
+                caller,
+                runtime: tokio::runtime::Handle::current(),
+            }),
             abandoned: Arc::clone(&abandoned.0),
         };
         let Ok(outcome) = self.pool.run(tool.timeout, move || job.run()).await else {
@@ -428,9 +432,15 @@ struct PluginJob {
     library: Arc<PluginLibrary>,
     plugin: Arc<str>,
     tool: Arc<str>,
-    tool_caller: Option<SharedToolCaller>,
-    runtime: tokio::runtime::Handle,
+    nested: Option<NestedCalls>,
     abandoned: Arc<AtomicBool>,
+}
+
+/// What a plugin's own tool calls go through: the caller's tool caller, and
+/// the runtime it runs on.
+struct NestedCalls {
+    caller: SharedToolCaller,
+    runtime: tokio::runtime::Handle,
 }
 
 /// A job back from its thread, with how the plugin call went.
@@ -453,8 +463,10 @@ impl PluginJob {
             plugin: &self.plugin,
             tool: &self.tool,
             request_id: &self.context.request_id,
-            tool_caller: self.tool_caller.as_deref(),
-            runtime: &self.runtime,
+            tool_caller: self
+                .nested
+                .as_ref()
+                .map(|nested| (&*nested.caller, &nested.runtime)),
             abandoned: &self.abandoned,
         };
         let status = self

@@ -32,6 +32,10 @@ type Deliver = Box<dyn FnOnce() + Send>;
 const IDLE_SPIN: Duration = Duration::from_micros(50);
 /// How long a caller polls for its answer before it waits to be woken.
 const ANSWER_SPIN: Duration = Duration::from_micros(50);
+/// How many times a caller looks for its answer between yields to its other
+/// tasks: a yield and a clock reading cost far more than a look, and an
+/// answer noticed late adds its delay to every call.
+const LOOKS_PER_YIELD: u32 = 16;
 /// How long a parked thread waits for work before it leaves.
 const IDLE_EXIT: Duration = Duration::from_secs(60);
 
@@ -47,6 +51,12 @@ struct Shared {
     work: Condvar,
     /// The queue's length, readable without the lock by the spinning thread.
     queued: AtomicUsize,
+    /// Threads that finished a job and are about to look for the next one.
+    /// Raised without the lock before the answer goes out, so that the
+    /// caller's next job finds this thread instead of waking or starting
+    /// another; lowered under the lock, where the thread then looks at the
+    /// queue, so `submit` never counts a thread that has already looked.
+    returning: AtomicUsize,
 }
 
 /// Who will take the queued jobs. Changed only under the lock, so that
@@ -63,16 +73,13 @@ struct State {
     waking: usize,
     /// Threads started and not yet looking for work.
     starting: usize,
-    /// Threads that finished a job and are about to look for the next one
-    /// (counted before the answer goes out, so that the caller's next job
-    /// finds this thread instead of waking or starting another).
-    returning: usize,
 }
 
 impl State {
-    /// Threads that will take a queued job without further prompting.
-    fn takers(&self) -> usize {
-        usize::from(self.spinning) + self.waking + self.starting + self.returning
+    /// Threads that will take a queued job without further prompting, given
+    /// how many are returning from a job.
+    fn takers(&self, returning: usize) -> usize {
+        usize::from(self.spinning) + self.waking + self.starting + returning
     }
 }
 
@@ -103,12 +110,18 @@ impl Pool {
                 let _ = answer.send(value);
             })
         }));
-        while started.elapsed() < ANSWER_SPIN {
-            match answered.try_recv() {
-                Ok(value) => return Ok(Ok(value)),
-                Err(oneshot::error::TryRecvError::Closed) => return Ok(Err(Lost)),
-                Err(oneshot::error::TryRecvError::Empty) => tokio::task::yield_now().await,
+        loop {
+            for _ in 0..LOOKS_PER_YIELD {
+                match answered.try_recv() {
+                    Ok(value) => return Ok(Ok(value)),
+                    Err(oneshot::error::TryRecvError::Closed) => return Ok(Err(Lost)),
+                    Err(oneshot::error::TryRecvError::Empty) => std::hint::spin_loop(),
+                }
             }
+            if started.elapsed() >= ANSWER_SPIN {
+                break;
+            }
+            tokio::task::yield_now().await;
         }
         let remaining = limit.saturating_sub(started.elapsed());
         match tokio::time::timeout(remaining, answered).await {
@@ -123,7 +136,7 @@ impl Pool {
         let mut state = lock(&shared.state);
         state.queue.push_back(job);
         shared.queued.store(state.queue.len(), Ordering::SeqCst);
-        if state.queue.len() <= state.takers() {
+        if state.queue.len() <= state.takers(shared.returning.load(Ordering::SeqCst)) {
             return;
         }
         // Every thread on its way to work has a job to take already: wake a
@@ -165,12 +178,12 @@ impl Shared {
             // The host's jobs catch plugin panics themselves; this keeps the
             // thread alive if the host's own code ever panics.
             let outcome = catch_unwind(AssertUnwindSafe(job));
-            lock(&self.state).returning += 1;
+            self.returning.fetch_add(1, Ordering::SeqCst);
             if let Ok(deliver) = outcome {
                 deliver();
             }
             state = lock(&self.state);
-            state.returning -= 1;
+            self.returning.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
