@@ -5,7 +5,6 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use plugin_api::host::{NestedCall, NestedOutcome, RefusalReason};
 use plugin_api::{HostApi, LogLevel, OutputSink, Status};
@@ -34,8 +33,8 @@ pub(crate) struct CallScope<'a> {
     pub(crate) request_id: &'a str,
     /// Makes the plugin's own tool calls, on the runtime that goes with it.
     pub(crate) tool_caller: Option<(&'a dyn ToolCaller, &'a tokio::runtime::Handle)>,
-    /// Set once the caller of this call stops waiting for it.
-    pub(crate) abandoned: &'a AtomicBool,
+    /// Whether the caller of this call has stopped waiting for it.
+    pub(crate) abandoned: &'a dyn Fn() -> bool,
 }
 
 impl CallScope<'_> {
@@ -75,7 +74,7 @@ impl CallScope<'_> {
                 );
             }
         };
-        if self.abandoned.load(Ordering::SeqCst) {
+        if (self.abandoned)() {
             return refused(
                 RefusalReason::Invalid,
                 format!(

@@ -28,7 +28,6 @@ mod pool;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub use callbacks::ToolCaller;
@@ -85,10 +84,9 @@ impl Default for LoadOptions {
 
 /// One tool as the host knows it.
 pub struct Tool {
-    /// The tool's name, shared with the calls that log under it.
-    name: Arc<str>,
+    name: String,
     descriptor: Value,
-    /// The plugin's name, shared with the calls that log under it.
+    /// The plugin's name, shared by its tools.
     plugin: Arc<str>,
     input_validator: jsonschema::Validator,
     /// Present when the tool declares an `outputSchema`.
@@ -113,7 +111,7 @@ impl Tool {
 /// Every loaded plugin and the tools they provide.
 pub struct PluginHost {
     plugins: Vec<PluginInfo>,
-    tools: BTreeMap<String, Tool>,
+    tools: BTreeMap<String, Arc<Tool>>,
     pool: Pool,
     max_input_bytes: usize,
 }
@@ -233,18 +231,17 @@ impl PluginHost {
                 .get(&name)
                 .copied()
                 .unwrap_or(options.timeout);
-            let shared_name = Arc::from(name.as_str());
             self.tools.insert(
-                name,
-                Tool {
-                    name: shared_name,
+                name.clone(),
+                Arc::new(Tool {
+                    name,
                     timeout,
                     descriptor: tool,
                     plugin: Arc::clone(&plugin_name),
                     input_validator,
                     output_validator,
                     library: Arc::clone(&library),
-                },
+                }),
             );
         }
         tracing::info!(
@@ -270,12 +267,14 @@ impl PluginHost {
 
     /// Every tool, ordered by name.
     pub fn tools(&self) -> impl Iterator<Item = (&str, &Tool)> {
-        self.tools.iter().map(|(name, tool)| (name.as_str(), tool))
+        self.tools
+            .iter()
+            .map(|(name, tool)| (name.as_str(), tool.as_ref()))
     }
 
     /// The tool named `name`, if a plugin provides it.
     pub fn tool(&self, name: &str) -> Option<&Tool> {
-        self.tools.get(name)
+        self.tools.get(name).map(Arc::as_ref)
     }
 
     /// Runs tool `name` with `arguments` for the caller in `context`.
@@ -331,26 +330,23 @@ impl PluginHost {
                 "tool `{name}` could not be called: its arguments could not be encoded"
             )));
         }
-        // Set when this call stops waiting (answered, timed out, or dropped
-        // with the request): a job still queued then never starts, and a
-        // plugin still running gets no more tool calls made for it.
-        let abandoned = Abandoned(Arc::new(AtomicBool::new(false)));
         let job = PluginJob {
             request,
             answer: Vec::with_capacity(ANSWER_CAPACITY),
             context,
-            library: Arc::clone(&tool.library),
-            plugin: Arc::clone(&tool.plugin),
-            tool: Arc::clone(&tool.name),
+            tool: Arc::clone(tool),
             // The runtime is needed only to make nested calls, and taking a
             // handle to it touches memory every runtime thread shares.
             nested: tool_caller.map(|caller| NestedCalls {
                 caller,
                 runtime: tokio::runtime::Handle::current(),
             }),
-            abandoned: Arc::clone(&abandoned.0),
         };
-        let Ok(outcome) = self.pool.run(tool.timeout, move || job.run()).await else {
+        let Ok(outcome) = self
+            .pool
+            .run(tool.timeout, move |abandoned| job.run(abandoned))
+            .await
+        else {
             tracing::error!(
                 %plugin,
                 tool = %name,
@@ -396,15 +392,6 @@ impl PluginHost {
     }
 }
 
-/// Marks a call as no longer waited for when dropped.
-struct Abandoned(Arc<AtomicBool>);
-
-impl Drop for Abandoned {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
-
 /// Room for the request beside its arguments: the tool's name and the
 /// caller's context.
 const REQUEST_CAPACITY: usize = 512;
@@ -429,11 +416,8 @@ struct PluginJob {
     /// Where the plugin writes its answer.
     answer: Vec<u8>,
     context: CallContext,
-    library: Arc<PluginLibrary>,
-    plugin: Arc<str>,
-    tool: Arc<str>,
+    tool: Arc<Tool>,
     nested: Option<NestedCalls>,
-    abandoned: Arc<AtomicBool>,
 }
 
 /// What a plugin's own tool calls go through: the caller's tool caller, and
@@ -450,8 +434,11 @@ struct Answered {
 }
 
 impl PluginJob {
-    fn run(mut self) -> Answered {
-        if self.abandoned.load(Ordering::SeqCst) {
+    /// Makes the call unless `abandoned` says its caller has stopped
+    /// waiting (timed out, or dropped with its request); the plugin's nested
+    /// tool calls ask it again.
+    fn run(mut self, abandoned: &dyn Fn() -> bool) -> Answered {
+        if abandoned() {
             return Answered {
                 job: self,
                 status: Err(library::PluginFailure::Reported(
@@ -460,16 +447,17 @@ impl PluginJob {
             };
         }
         let scope = CallScope {
-            plugin: &self.plugin,
-            tool: &self.tool,
+            plugin: &self.tool.plugin,
+            tool: &self.tool.name,
             request_id: &self.context.request_id,
             tool_caller: self
                 .nested
                 .as_ref()
                 .map(|nested| (&*nested.caller, &nested.runtime)),
-            abandoned: &self.abandoned,
+            abandoned,
         };
         let status = self
+            .tool
             .library
             .invoke(&self.request, &mut self.answer, &scope.api());
         Answered { job: self, status }

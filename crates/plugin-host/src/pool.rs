@@ -95,16 +95,18 @@ impl Pool {
     /// Runs `job` on a pool thread and waits, up to `limit`, for its answer.
     ///
     /// Past the limit the job is left to finish on its thread and its
-    /// answer dropped: a plugin call cannot be stopped from outside.
+    /// answer dropped: a plugin call cannot be stopped from outside. The job
+    /// is given a check that says whether its caller has stopped waiting
+    /// (timed out, or was dropped), so that it can stop starting new work.
     pub(crate) async fn run<T: Send + 'static>(
         &self,
         limit: Duration,
-        job: impl FnOnce() -> T + Send + 'static,
+        job: impl FnOnce(&dyn Fn() -> bool) -> T + Send + 'static,
     ) -> Result<Result<T, Lost>, TimedOut> {
         let started = Instant::now();
         let (answer, mut answered) = oneshot::channel();
         self.submit(Box::new(move || {
-            let value = job();
+            let value = job(&|| answer.is_closed());
             Box::new(move || {
                 // A failed send means the caller gave up waiting; nothing to do.
                 let _ = answer.send(value);
@@ -254,32 +256,32 @@ mod tests {
     #[tokio::test]
     async fn answers_come_back_and_a_panic_is_lost_not_fatal() {
         let pool = Pool::default();
-        let answer = pool.run(Duration::from_secs(5), || 6 * 7).await;
+        let answer = pool.run(Duration::from_secs(5), |_| 6 * 7).await;
         assert!(matches!(answer, Ok(Ok(42))));
         let lost = pool
-            .run(Duration::from_secs(5), || -> u8 { panic!("job panicked") })
+            .run(Duration::from_secs(5), |_| -> u8 { panic!("job panicked") })
             .await;
         assert!(matches!(lost, Ok(Err(Lost))));
-        let again = pool.run(Duration::from_secs(5), || "still serving").await;
+        let again = pool.run(Duration::from_secs(5), |_| "still serving").await;
         assert!(matches!(again, Ok(Ok("still serving"))));
     }
 
     #[tokio::test]
     async fn a_slow_job_times_out_and_others_still_run() {
         let pool = Pool::default();
-        let slow = pool.run(Duration::from_millis(50), || {
+        let slow = pool.run(Duration::from_millis(50), |_| {
             std::thread::sleep(Duration::from_secs(2));
         });
         assert!(matches!(slow.await, Err(TimedOut)));
-        let quick = pool.run(Duration::from_secs(5), || 1).await;
+        let quick = pool.run(Duration::from_secs(5), |_| 1).await;
         assert!(matches!(quick, Ok(Ok(1))));
     }
 
     /// Two jobs where the first blocks until the second has run.
     async fn dependent_pair(pool: &Pool) -> bool {
         let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let first = pool.run(Duration::from_secs(5), move || rx.recv().is_ok());
-        let second = pool.run(Duration::from_secs(5), move || tx.send(()).is_ok());
+        let first = pool.run(Duration::from_secs(5), move |_| rx.recv().is_ok());
+        let second = pool.run(Duration::from_secs(5), move |_| tx.send(()).is_ok());
         let (first, second) = tokio::join!(first, second);
         matches!((first, second), (Ok(Ok(true)), Ok(Ok(true))))
     }
