@@ -31,6 +31,7 @@
 pub mod host;
 pub mod tool;
 mod types;
+mod wire;
 
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -40,6 +41,7 @@ use serde_json::{Map, Value};
 pub use host::{CallToolError, HostApi, LogLevel, RefusalReason};
 pub use tool::{Annotations, JsonSchema, Tool, ToolContext, ToolError};
 pub use types::{CallContext, CallRequest, PluginDescriptor, PrincipalKind, ToolResult};
+pub use wire::write_call_request;
 
 use types::IncomingCall;
 

@@ -331,17 +331,7 @@ pub fn invoke_json<T: Tool>(
         Err(error) => return failed(answer, error.0),
     };
     let summary = T::summary(&output);
-    let written = serde_json::to_writer(
-        &mut *answer,
-        &StructuredAnswer {
-            content: [TextBlock {
-                kind: "text",
-                text: &summary,
-            }],
-            structured_content: &output,
-            is_error: false,
-        },
-    );
+    let written = crate::wire::write_structured_answer(answer, &summary, &output);
     match written {
         Ok(()) => Ok(()),
         Err(err) => failed(
@@ -367,25 +357,6 @@ pub(crate) fn without_position(err: &serde_json::Error) -> String {
         Some(reason) => reason.to_owned(),
         None => message,
     }
-}
-
-/// A successful [`ToolResult`] with structured content, as written by
-/// [`invoke_json`]: borrowed from the tool's output instead of copied into a
-/// JSON value first.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct StructuredAnswer<'a, T> {
-    content: [TextBlock<'a>; 1],
-    structured_content: &'a T,
-    is_error: bool,
-}
-
-/// A text content block, `{"type": "text", "text": ...}`.
-#[derive(Serialize)]
-struct TextBlock<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    text: &'a str,
 }
 
 /// Exports a plugin made of [`Tool`]s: defines the plugin type, its

@@ -42,8 +42,8 @@ pub struct CallContext {
     /// The caller's scopes.
     #[serde(default)]
     pub scopes: Vec<String>,
-    /// The caller's current tenant, if any.
-    #[serde(default)]
+    /// The caller's current tenant, if any; left out of the JSON when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
     /// The id of the HTTP request that carried the call, for log correlation.
     pub request_id: String,
@@ -58,7 +58,7 @@ pub struct CallRequest {
     #[serde(default)]
     pub arguments: Map<String, Value>,
     /// Who is calling. Absent only in unit tests of a plugin.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<CallContext>,
 }
 

@@ -315,16 +315,14 @@ impl PluginHost {
         // another costs more than the encoding itself.
         let mut request = Vec::with_capacity(REQUEST_CAPACITY + size);
         let empty = Value::Object(Map::new());
-        let outgoing = OutgoingCall {
-            tool: name,
-            arguments: if arguments.is_object() {
-                &arguments
-            } else {
-                &empty
-            },
-            context: &context,
+        let arguments = if arguments.is_object() {
+            &arguments
+        } else {
+            &empty
         };
-        if let Err(err) = serde_json::to_writer(&mut request, &outgoing) {
+        if let Err(err) =
+            plugin_api::write_call_request(&mut request, name, arguments, Some(&context))
+        {
             tracing::error!(%plugin, tool = %name, %err, "could not encode a plugin call");
             return Ok(ToolResult::error(format!(
                 "tool `{name}` could not be called: its arguments could not be encoded"
@@ -398,15 +396,6 @@ const REQUEST_CAPACITY: usize = 512;
 
 /// Room for most answers, so the buffer rarely grows while a plugin writes.
 const ANSWER_CAPACITY: usize = 1024;
-
-/// A [`plugin_api::CallRequest`] as the host writes it, borrowing instead
-/// of copying the arguments.
-#[derive(serde::Serialize)]
-struct OutgoingCall<'a> {
-    tool: &'a str,
-    arguments: &'a Value,
-    context: &'a CallContext,
-}
 
 /// Everything one plugin call needs on its thread. The job travels there
 /// and back whole, so that what the caller allocated is freed by the caller.
