@@ -288,21 +288,61 @@ fn bench() -> anyhow::Result<()> {
 
     print_policy_report(&report)?;
 
-    let mut call = cargo();
-    call.args(["bench", "--package", "plugin-host", "--bench", "call"]);
-    status(call)?;
-    let direct = median_ns("plugin_call", "direct")?;
-    let hosted = median_ns("plugin_call", "through_host")?;
-    let added = (hosted - direct) / 1000.0;
+    plugin_call_report()
+}
+
+/// How many times the plugin-call bench runs. The host path keeps two cores
+/// busy handing a call back and forth, and on a shared machine one
+/// five-second window can be slow for it and not for the direct call, so
+/// the verdict takes the median of several runs, and every run is printed.
+const PLUGIN_CALL_RUNS: usize = 5;
+
+/// Runs the plugin-call bench [`PLUGIN_CALL_RUNS`] times and prints what the
+/// plugin boundary adds to a call, against its target.
+fn plugin_call_report() -> anyhow::Result<()> {
+    let mut runs = Vec::with_capacity(PLUGIN_CALL_RUNS);
+    for _ in 0..PLUGIN_CALL_RUNS {
+        let mut call = cargo();
+        call.args(["bench", "--package", "plugin-host", "--bench", "call"]);
+        status(call)?;
+        let direct = median_ns("plugin_call", "direct")?;
+        let hosted = median_ns("plugin_call", "through_host")?;
+        runs.push((direct / 1000.0, hosted / 1000.0));
+    }
     println!();
-    println!("plugin call, ping (medians, one run)");
-    println!("  direct function call    {:>10.2} µs", direct / 1000.0);
-    println!("  through the host        {:>10.2} µs", hosted / 1000.0);
+    println!("plugin call, ping (criterion medians, {PLUGIN_CALL_RUNS} runs)");
     println!(
-        "  added by the boundary   {added:>10.2} µs   target <= 5 µs: {}",
-        verdict(added <= 5.0)
+        "  {:>3}  {:>12}  {:>12}  {:>12}",
+        "run", "direct µs", "host µs", "added µs"
+    );
+    for (index, (direct, hosted)) in runs.iter().enumerate() {
+        println!(
+            "  {:>3}  {direct:>12.2}  {hosted:>12.2}  {:>12.2}",
+            index + 1,
+            hosted - direct
+        );
+    }
+    let added = median(runs.iter().map(|(direct, hosted)| hosted - direct).collect());
+    println!(
+        "  added by the boundary, median of the runs {added:.2} µs   target <= 5 µs: {}",
+        if added <= 5.0 {
+            "meets target"
+        } else {
+            "MISSES target"
+        }
     );
     Ok(())
+}
+
+/// The middle value (the mean of the middle two for an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    match values.len() {
+        0 => f64::NAN,
+        len if len % 2 == 1 => values[middle],
+        _ => (values[middle - 1] + values[middle]) / 2.0,
+    }
 }
 
 /// How many tools the policy bench's hot series cycles through.
@@ -394,5 +434,12 @@ mod tests {
             Some((3, 1, 0))
         );
         assert_eq!(parse_test_result("test foo ... ok"), None);
+    }
+
+    #[test]
+    fn the_median_is_the_middle_run() {
+        assert_eq!(median(vec![9.0, 3.1, 4.0]), 4.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(Vec::new()).is_nan());
     }
 }
