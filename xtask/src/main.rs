@@ -322,7 +322,11 @@ fn plugin_call_report() -> anyhow::Result<()> {
             hosted - direct
         );
     }
-    let added = median(runs.iter().map(|(direct, hosted)| hosted - direct).collect());
+    let added = median(
+        runs.iter()
+            .map(|(direct, hosted)| hosted - direct)
+            .collect(),
+    );
     println!(
         "  added by the boundary, median of the runs {added:.2} µs   target <= 5 µs: {}",
         if added <= 5.0 {
