@@ -12,6 +12,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
+mod generate;
 mod policy;
 mod scaffold;
 
@@ -37,6 +38,15 @@ enum Task {
     Lint,
     /// Run the benchmarks and print their figures against the targets.
     Bench,
+    /// Write the deployment files (Descope scope manifest and Terraform,
+    /// smithery.yaml, .env.example, Dockerfile) from the policies and
+    /// config/.
+    Gen {
+        /// Write nothing; fail, naming each file and how it differs, when a
+        /// committed file is not what would be generated.
+        #[arg(long)]
+        check: bool,
+    },
     /// Create a plugin crate with one example tool, its policy, a policy
     /// test and an end-to-end test.
     NewPlugin {
@@ -57,6 +67,7 @@ fn main() -> ExitCode {
         Task::Test => test(),
         Task::Lint => lint(),
         Task::Bench => bench(),
+        Task::Gen { check } => generate::run(&root(), check),
         Task::NewPlugin { name } => scaffold::new_plugin(&root(), &name),
         Task::Policy { task } => policy::run(task, &root()),
     };
@@ -137,6 +148,11 @@ fn test() -> anyhow::Result<()> {
     let policies = policy::test(&root().join("policies"))?;
     totals.passed += policies.passed;
     totals.failed += policies.failed;
+    // Deployed configuration must be what the policies say.
+    let generated = generate::run(&root(), true);
+    if let Err(err) = &generated {
+        eprintln!("xtask: {err:#}");
+    }
     let scaffolded = scaffold::check(&root(), &target_dir())?;
     totals.passed += scaffolded.passed;
     totals.failed += scaffolded.failed;
@@ -151,6 +167,7 @@ fn test() -> anyhow::Result<()> {
     if totals.failed > 0 || !totals.success {
         bail!("tests failed");
     }
+    generated.context("the generated deployment files are stale")?;
     if totals.passed == 0 {
         bail!("no test ran");
     }

@@ -125,7 +125,7 @@ pub(crate) fn new_plugin(root: &Path, name: &str) -> anyhow::Result<()> {
         ),
     };
     println!(
-        "\nPlugin {name}: tool `{tool}`, scope `{scope}`; {demo_note}.\n\nNext:\n  cargo build --workspace            # the server and the plugin library\n  cargo test -p {name}             # its unit and end-to-end tests\n  cargo xtask policy test             # its policy cases\n  cargo xtask run                     # serve it in demo mode\n\nThe server's tool list grows by one tool: accept the changed snapshots\n(`INSTA_UPDATE=always cargo xtask test`) and add `{tool}` to EVERY_TOOL in\ntests/e2e/tests/util.rs. docs/writing-plugins.md walks through the rest.",
+        "\nPlugin {name}: tool `{tool}`, scope `{scope}`; {demo_note}.\n\nNext:\n  cargo build --workspace            # the server and the plugin library\n  cargo test -p {name}             # its unit and end-to-end tests\n  cargo xtask policy test             # its policy cases\n  cargo xtask gen                     # its scope in the Descope and deployment files\n  cargo xtask run                     # serve it in demo mode\n\nThe server's tool list grows by one tool: accept the changed snapshots\n(`INSTA_UPDATE=always cargo xtask test`) and add `{tool}` to EVERY_TOOL in\ntests/e2e/tests/util.rs. docs/writing-plugins.md walks through the rest.",
         tool = names.tool,
         scope = names.scope,
     );

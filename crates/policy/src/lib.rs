@@ -17,6 +17,7 @@ mod entities;
 mod error;
 mod load;
 mod prepare;
+mod references;
 mod slice;
 
 use std::collections::BTreeSet;
@@ -29,6 +30,7 @@ use core_auth::Principal;
 pub use catalogue::ScopeInfo;
 pub use context::RequestContext;
 pub use error::{PolicyError, ScopeConflict};
+pub use references::{Reference, References};
 
 use entities::{Subject, ToolEntities};
 use prepare::Prepared;
@@ -191,6 +193,7 @@ pub(crate) struct Slice {
 pub struct PolicyEngine {
     loaded: load::LoadedPolicies,
     catalogue: Vec<ScopeInfo>,
+    references: References,
     index: slice::SliceIndex,
     /// `Action::"call"` and `Action::"admin"`, in [`Action::ALL`] order.
     action_uids: Vec<EntityUid>,
@@ -226,10 +229,12 @@ impl PolicyEngine {
             &action_uids,
         )?;
         let catalogue = catalogue::read(&loaded)?;
+        let references = references::read(&loaded);
         let index = slice::SliceIndex::new(&loaded.policies, &loaded.schema);
         Ok(Self {
             loaded,
             catalogue,
+            references,
             index,
             action_uids,
             subjects: Mutex::default(),
@@ -253,6 +258,13 @@ impl PolicyEngine {
     /// The scope catalogue, ordered by scope name.
     pub fn scopes(&self) -> &[ScopeInfo] {
         &self.catalogue
+    }
+
+    /// The scopes the policies' conditions test for and the roles they
+    /// name, with where: what a deployment must provide for the policies
+    /// to mean what they say.
+    pub fn references(&self) -> &References {
+        &self.references
     }
 
     /// Decides whether `principal` may do `action` on `tool` in `context`.

@@ -873,3 +873,59 @@ fn a_new_principal_never_inherits_a_dropped_ones_decisions() {
         }
     }
 }
+
+#[test]
+fn references_name_tested_scopes_and_roles_with_their_lines() {
+    let dir = fixture(&[(
+        "team.cedar",
+        r#"// Two policies.
+
+@id("team.deploy")
+permit (principal in Role::"operator", action == Action::"call", resource == Tool::"deploy_plan")
+when { principal.scopes.containsAny(["tools:deploy", "tools:fix"]) };
+
+@id("team.ping")
+@scope("tools:ping")
+@description("Basic connectivity testing")
+permit (principal, action == Action::"call", resource == Tool::"ping")
+when { principal has scopes && principal.scopes.contains("tools:ping") && principal in Role::"viewer" };
+"#,
+    )]);
+    let engine = PolicyEngine::load_dir(dir.path()).expect("loads");
+    let references = engine.references();
+    let named = |list: &[Reference]| -> Vec<(String, String, Option<usize>)> {
+        list.iter()
+            .map(|r| (r.name.clone(), r.policy.clone(), r.line))
+            .collect()
+    };
+    assert_eq!(
+        named(&references.scopes),
+        [
+            ("tools:deploy".into(), "team.deploy".into(), Some(3)),
+            ("tools:fix".into(), "team.deploy".into(), Some(3)),
+            ("tools:ping".into(), "team.ping".into(), Some(7)),
+        ]
+    );
+    assert_eq!(
+        named(&references.roles),
+        [
+            ("operator".into(), "team.deploy".into(), Some(3)),
+            ("viewer".into(), "team.ping".into(), Some(7)),
+        ]
+    );
+    assert!(references.scopes[0].file.ends_with("team.cedar"));
+}
+
+#[test]
+fn the_default_policies_test_only_the_scopes_they_describe() {
+    let engine = PolicyEngine::load_dir(&repo_policies()).expect("loads");
+    let described: BTreeSet<&str> = engine.scopes().iter().map(|s| s.name.as_str()).collect();
+    let tested: BTreeSet<&str> = engine
+        .references()
+        .scopes
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(described, tested);
+    assert_eq!(described.len(), 12);
+}

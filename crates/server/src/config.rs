@@ -125,6 +125,11 @@ pub(crate) const ENV_VARS: &[(&str, &str, EnvValue)] = &[
     ("TOKEN_CACHE_SIZE", "token_cache.capacity", EnvValue::Parsed),
     ("DATA_DIR", "demo_auth.data_dir", EnvValue::Text),
     (
+        "ENABLE_TOKEN_REFRESH",
+        "demo_auth.enable_token_refresh",
+        EnvValue::Parsed,
+    ),
+    (
         "DEMO_ALLOW_PUBLIC_BIND",
         "demo_auth.allow_public_bind",
         EnvValue::Parsed,
@@ -629,6 +634,37 @@ fn load_dotenv() -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+
+    /// The variables `config/default.toml` names at the start of its
+    /// comments (`# HOST, PORT: ...`), which `cargo xtask gen` turns into
+    /// `.env.example`.
+    fn documented_variables() -> BTreeSet<String> {
+        DEFAULT_TOML
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix('#')?.split_once(':'))
+            .map(|(names, _)| names.split(',').map(str::trim).collect::<Vec<_>>())
+            .filter(|names| {
+                names.iter().all(|name| {
+                    !name.is_empty()
+                        && name
+                            .chars()
+                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                })
+            })
+            .flatten()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn every_variable_read_is_documented_in_the_defaults_and_no_other() {
+        let read: BTreeSet<String> = ENV_VARS
+            .iter()
+            .map(|(name, _, _)| (*name).to_owned())
+            .collect();
+        assert_eq!(read, documented_variables());
+    }
 
     fn from_toml(extra: &str) -> Result<Config, Box<figment::Error>> {
         Figment::from(Toml::string(DEFAULT_TOML))
@@ -707,6 +743,31 @@ mod tests {
                 std::time::Duration::from_secs(120)
             );
             assert_eq!(options.max_input_bytes, 65536);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own error.
+    fn the_generated_env_example_sets_every_variable_to_its_default() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example");
+        let text = std::fs::read_to_string(path).expect("run `cargo xtask gen`");
+        let pairs: Vec<(String, String)> = dotenvy::from_read_iter(text.as_bytes())
+            .collect::<Result<_, _>>()
+            .expect(".env.example parses as a .env file");
+        let names: BTreeSet<String> = pairs.iter().map(|(name, _)| name.clone()).collect();
+        assert_eq!(names, documented_variables());
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            let defaults: serde_json::Value =
+                Figment::from(Toml::string(DEFAULT_TOML)).extract()?;
+            for (name, value) in &pairs {
+                jail.set_env(name, value);
+            }
+            let from_env: serde_json::Value = Figment::from(Toml::string(DEFAULT_TOML))
+                .merge(environment())
+                .extract()?;
+            assert_eq!(from_env, defaults);
             Ok(())
         });
     }

@@ -4,6 +4,7 @@ mod audit;
 mod catalogue;
 mod config;
 mod demo_auth;
+mod healthcheck;
 mod http;
 mod identity;
 mod mcp;
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use plugin_host::PluginHost;
 use policy::PolicyEngine;
 use tracing_subscriber::EnvFilter;
@@ -38,8 +39,19 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(name = "orchestrator-mcp", version)]
 struct Cli {
     /// A TOML file overriding the defaults (same layout as config/default.toml).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve (what running without a command does).
+    Serve,
+    /// Ask the server running on this machine (HOST, PORT) for GET /health;
+    /// exit 0 when it answers 200. For container health checks.
+    Healthcheck,
 }
 
 fn main() -> ExitCode {
@@ -55,6 +67,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if matches!(cli.command, Some(Command::Healthcheck)) {
+        return match healthcheck::check(&config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(problem) => {
+                #[allow(clippy::print_stderr)]
+                {
+                    eprintln!("orchestrator-mcp healthcheck: {problem}");
+                }
+                ExitCode::FAILURE
+            }
+        };
+    }
     init_logging(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

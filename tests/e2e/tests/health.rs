@@ -36,3 +36,48 @@ fn the_policy_hash_follows_the_policy_files() {
     let hash_b = get(&b, "/health").body["policy"]["hash"].clone();
     assert_ne!(hash_a, hash_b);
 }
+
+/// Runs `orchestrator-mcp healthcheck` in `sandbox` against `port`.
+fn healthcheck(sandbox: &Sandbox, port: &str) -> std::process::Output {
+    std::process::Command::new(e2e::server_binary())
+        .arg("healthcheck")
+        .env_clear()
+        .current_dir(sandbox.path())
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port)
+        .output()
+        .expect("run orchestrator-mcp healthcheck")
+}
+
+#[test]
+fn the_healthcheck_command_passes_while_the_server_answers() {
+    let sandbox = Sandbox::new();
+    let server = Server::start(&sandbox);
+    let port = server.base_url().rsplit(':').next().expect("port");
+    let output = healthcheck(&sandbox, port);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn the_healthcheck_command_fails_and_says_why_when_nothing_listens() {
+    let sandbox = Sandbox::new();
+    // A port that was free a moment ago: nothing listens on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port()
+        .to_string();
+    let output = healthcheck(&sandbox, &port);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "orchestrator-mcp healthcheck: cannot connect to 127.0.0.1:{port}"
+        )),
+        "{stderr}"
+    );
+}
