@@ -87,6 +87,12 @@ pub(crate) const ENV_VARS: &[(&str, &str, EnvValue)] = &[
         EnvValue::Parsed,
     ),
     ("ALLOWED_HOSTS", "server.allowed_hosts", EnvValue::Parsed),
+    (
+        "RATE_LIMIT_PER_MINUTE",
+        "server.rate_limit_per_minute",
+        EnvValue::Parsed,
+    ),
+    ("CORS_ORIGINS", "server.cors_origins", EnvValue::Parsed),
     ("DESCOPE_PROJECT_ID", "descope.project_id", EnvValue::Text),
     ("DESCOPE_DEMO_MODE", "descope.demo_mode", EnvValue::Parsed),
     ("DESCOPE_BASE_URL", "descope.base_url", EnvValue::Text),
@@ -192,6 +198,8 @@ pub(crate) struct ServerSection {
     pub(crate) host: String,
     pub(crate) port: u16,
     pub(crate) max_request_size_mb: u64,
+    pub(crate) rate_limit_per_minute: u32,
+    pub(crate) cors_origins: Vec<String>,
     pub(crate) allowed_hosts: Vec<String>,
     pub(crate) public_url: String,
 }
@@ -423,8 +431,38 @@ impl Config {
             });
         }
         self.allowed_hosts()?;
+        self.cors_origins()?;
         self.bind_address()?;
         Ok(())
+    }
+
+    /// `CORS_ORIGINS`, parsed: `None` for any origin (`["*"]`), otherwise
+    /// each origin as browsers send it (`https://host[:port]`).
+    pub(crate) fn cors_origins(&self) -> Result<Option<Vec<String>>, ConfigError> {
+        let origins = &self.server.cors_origins;
+        if origins.iter().any(|origin| origin == "*") {
+            if origins.len() > 1 {
+                return Err(ConfigError::Invalid {
+                    setting: "CORS_ORIGINS",
+                    message: "`*` allows every origin; list it alone or list origins instead"
+                        .to_owned(),
+                });
+            }
+            return Ok(None);
+        }
+        origins
+            .iter()
+            .map(|origin| {
+                cors_origin(origin).ok_or_else(|| ConfigError::Invalid {
+                    setting: "CORS_ORIGINS",
+                    message: format!(
+                        "`{origin}` is not an origin; write scheme, host and port only, such as \
+                         https://inspector.example.com or http://localhost:6274"
+                    ),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 
     /// `ALLOWED_HOSTS`, parsed.
@@ -631,6 +669,27 @@ fn load_dotenv() -> Result<(), ConfigError> {
     }
 }
 
+/// `origin` as a browser sends it in `Origin` (`https://host[:port]`,
+/// lower-case, default port left out), if it is one.
+fn cors_origin(origin: &str) -> Option<String> {
+    let uri: axum::http::Uri = origin.parse().ok()?;
+    let scheme = uri.scheme_str().filter(|s| *s == "https" || *s == "http")?;
+    let authority = uri.authority()?;
+    let bare = uri
+        .path_and_query()
+        .is_none_or(|path| path.as_str() == "/" || path.as_str().is_empty());
+    if !bare || origin.ends_with('/') || authority.as_str().contains('@') {
+        return None;
+    }
+    let host = authority.host().to_ascii_lowercase();
+    Some(match authority.port_u16() {
+        Some(port) if !matches!((scheme, port), ("https", 443) | ("http", 80)) => {
+            format!("{scheme}://{host}:{port}")
+        }
+        _ => format!("{scheme}://{host}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -770,6 +829,44 @@ mod tests {
             assert_eq!(from_env, defaults);
             Ok(())
         });
+    }
+
+    #[test]
+    fn cors_origins_are_origins_or_a_lone_star() {
+        assert_eq!(
+            cors_origin("https://Inspector.Example.com:443"),
+            Some("https://inspector.example.com".to_owned())
+        );
+        assert_eq!(
+            cors_origin("http://localhost:6274"),
+            Some("http://localhost:6274".to_owned())
+        );
+        for bad in [
+            "inspector.example.com",
+            "https://example.com/app",
+            "https://example.com/",
+            "ftp://example.com",
+            "https://user@example.com",
+            "",
+        ] {
+            assert_eq!(cors_origin(bad), None, "{bad}");
+        }
+        let mut config = Config::load(None).expect("defaults");
+        assert_eq!(config.cors_origins().expect("empty"), Some(Vec::new()));
+        config.server.cors_origins = vec!["*".to_owned()];
+        assert_eq!(config.cors_origins().expect("any"), None);
+        config.server.cors_origins = vec!["*".to_owned(), "https://a.example".to_owned()];
+        let err = config
+            .cors_origins()
+            .expect_err("star with others")
+            .to_string();
+        assert!(err.starts_with("CORS_ORIGINS"), "{err}");
+        config.server.cors_origins = vec!["https://a.example/path".to_owned()];
+        let err = config.cors_origins().expect_err("a path").to_string();
+        assert!(
+            err.contains("`https://a.example/path` is not an origin"),
+            "{err}"
+        );
     }
 
     #[test]

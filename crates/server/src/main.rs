@@ -199,8 +199,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         demo_auth: identity.demo_auth,
         access_keys: identity.access_keys,
         login: Arc::new(http::login::LoginHelper::new(identity.login_client)),
+        rate_limiter: http::RateLimiter::new(config.server.rate_limit_per_minute).map(Arc::new),
     };
-    let app = http::router(state, mcp);
+    let cors_origins = config.cors_origins()?;
+    let app = http::router(state, mcp, cors_origins.as_deref());
 
     tracing::info!(address = %local, url = %format!("http://{local}"), "listening");
     axum::serve(

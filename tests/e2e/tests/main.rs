@@ -9,6 +9,7 @@ mod browser;
 mod catalogue;
 mod demo_oauth;
 mod health;
+mod limits;
 mod logging;
 mod mcp;
 mod plugins;

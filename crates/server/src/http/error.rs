@@ -32,6 +32,14 @@ pub(crate) enum ApiError {
     HostNotAllowed(String),
     #[error("No route for {method} {path}")]
     NoRoute { method: String, path: String },
+    #[error(
+        "Rate limit exceeded: at most {per_minute} requests per minute per caller \
+         (RATE_LIMIT_PER_MINUTE); retry after {retry_after_secs} s"
+    )]
+    RateLimited {
+        per_minute: u32,
+        retry_after_secs: u64,
+    },
     /// Any of the above, with the protected-resource metadata URL (and, for
     /// a 401, the scopes to ask for) to put in its challenge.
     #[error("{error}")]
@@ -66,6 +74,7 @@ impl ApiError {
             Self::ToolFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NoRoute { .. } => StatusCode::NOT_FOUND,
             Self::HostNotAllowed(_) => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -83,6 +92,7 @@ impl ApiError {
             Self::ToolFailed { .. } => "tool_error",
             Self::NoRoute { .. } => "not_found",
             Self::HostNotAllowed(_) => "host_not_allowed",
+            Self::RateLimited { .. } => "rate_limited",
         }
     }
 
@@ -101,6 +111,11 @@ impl ApiError {
             }
             Self::Refused(CallRefusal::UnknownTool(tool)) | Self::ToolFailed { tool, .. } => {
                 body["tool"] = json!(tool);
+            }
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => {
+                body["retry_after_secs"] = json!(retry_after_secs);
             }
             _ => {}
         }
@@ -153,6 +168,14 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, value);
+        }
+        if let Self::RateLimited {
+            retry_after_secs, ..
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         response
     }

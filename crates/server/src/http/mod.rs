@@ -2,6 +2,7 @@
 
 mod auth;
 mod body;
+mod cors;
 mod error;
 mod health;
 mod host_guard;
@@ -9,6 +10,7 @@ pub(crate) mod login;
 mod machine_token;
 mod mcp_guard;
 mod oauth;
+mod rate_limit;
 mod request_id;
 mod rest;
 
@@ -24,6 +26,7 @@ use core_auth::TokenVerifier;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 pub(crate) use host_guard::AllowedHost;
+pub(crate) use rate_limit::RateLimiter;
 pub(crate) use request_id::RequestId;
 
 use crate::catalogue::Catalogue;
@@ -48,6 +51,8 @@ pub(crate) struct AppState {
     pub(crate) access_keys: Option<Arc<core_auth::AccessKeyExchange>>,
     /// The browser login helper's state.
     pub(crate) login: Arc<login::LoginHelper>,
+    /// `RATE_LIMIT_PER_MINUTE`; `None` when it is 0 (no limit).
+    pub(crate) rate_limiter: Option<Arc<RateLimiter>>,
 }
 
 impl AppState {
@@ -89,7 +94,13 @@ impl AppState {
 }
 
 /// The whole application: public routes, protected routes, and the layers.
-pub(crate) fn router(state: AppState, mcp: crate::mcp::McpService) -> Router {
+///
+/// `cors_origins` is `CORS_ORIGINS` parsed: `None` for any origin.
+pub(crate) fn router(
+    state: AppState,
+    mcp: crate::mcp::McpService,
+    cors_origins: Option<&[String]>,
+) -> Router {
     let mcp_routes = Router::new()
         .nest_service("/mcp", mcp)
         .layer(middleware::from_fn_with_state(
@@ -101,6 +112,10 @@ pub(crate) fn router(state: AppState, mcp: crate::mcp::McpService) -> Router {
     let protected = Router::new()
         .route("/tools/{name}", post(rest::call_tool))
         .merge(mcp_routes)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_principal,
@@ -149,6 +164,9 @@ pub(crate) fn router(state: AppState, mcp: crate::mcp::McpService) -> Router {
         .fallback(no_route)
         .with_state(state)
         .layer(middleware::from_fn(request_id::assign))
+        // Outside authentication and the host guard: a browser's preflight
+        // carries neither credentials nor, always, an allowed host.
+        .layer(tower::util::option_layer(cors::layer(cors_origins)))
         // Outermost: whatever logs a request from here on sees the header
         // as sensitive and prints it redacted.
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))

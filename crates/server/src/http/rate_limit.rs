@@ -1,0 +1,149 @@
+//! `RATE_LIMIT_PER_MINUTE`: how many requests one caller may make to the
+//! protected routes per minute, answered with 429 past the limit.
+//!
+//! Callers are told apart by their principal id, not their address: many
+//! callers share an address behind a gateway (Smithery's, a company proxy),
+//! and a caller cannot reach these routes without a verified token.
+//!
+//! The limiter is a generic cell rate algorithm: each caller has a
+//! theoretical arrival time that every request pushes one interval (a
+//! minute divided by the limit) into the future, and a request is refused
+//! when that time would run more than a minute ahead of the clock. A caller
+//! may so spend the whole minute's allowance at once, and then one request
+//! per interval.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::catalogue::Caller;
+
+/// The window the limit is counted over.
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// Past this many remembered callers, those whose allowance is whole again
+/// are forgotten: remembering them changes nothing.
+const PRUNE_ABOVE: usize = 4096;
+
+/// Requests per minute, per caller.
+pub(crate) struct RateLimiter {
+    per_minute: u32,
+    interval: Duration,
+    /// Each caller's theoretical arrival time.
+    callers: Mutex<HashMap<String, Instant>>,
+}
+
+impl RateLimiter {
+    /// At most `per_minute` requests per minute per caller; `None` for 0,
+    /// which turns limiting off.
+    pub(crate) fn new(per_minute: u32) -> Option<Self> {
+        (per_minute > 0).then(|| Self {
+            per_minute,
+            interval: WINDOW / per_minute,
+            callers: Mutex::default(),
+        })
+    }
+
+    /// Counts a request from `caller` at `now`; `Err` holds how long until
+    /// the caller may make one again.
+    pub(crate) fn check(&self, caller: &str, now: Instant) -> Result<(), Duration> {
+        let mut callers = self.callers.lock().unwrap_or_else(PoisonError::into_inner);
+        if callers.len() > PRUNE_ABOVE {
+            callers.retain(|_, arrival| *arrival > now);
+        }
+        let arrival = callers
+            .get(caller)
+            .copied()
+            .filter(|at| *at > now)
+            .unwrap_or(now);
+        let next = arrival + self.interval;
+        let ahead = next.saturating_duration_since(now);
+        if ahead > WINDOW {
+            return Err(ahead - WINDOW);
+        }
+        match callers.get_mut(caller) {
+            Some(slot) => *slot = next,
+            None => {
+                callers.insert(caller.to_owned(), next);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a request past its caller's limit with 429 and `Retry-After`.
+/// Runs after authentication, which records the caller.
+pub(crate) async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (Some(limiter), Some(caller)) = (&state.rate_limiter, request.extensions().get::<Caller>())
+    else {
+        return next.run(request).await;
+    };
+    match limiter.check(&caller.principal.id, Instant::now()) {
+        Ok(()) => next.run(request).await,
+        Err(wait) => {
+            tracing::info!(
+                principal = %caller.principal.id,
+                retry_after_secs = wait.as_secs_f64().ceil(),
+                "rate limit exceeded"
+            );
+            ApiError::RateLimited {
+                per_minute: limiter.per_minute,
+                // Whole seconds, rounded up: a client that waits this long
+                // is served.
+                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            }
+            .into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_caller_may_spend_the_minute_at_once_then_one_per_interval() {
+        let limiter = RateLimiter::new(60).expect("a limit");
+        let start = Instant::now();
+        for _ in 0..60 {
+            assert_eq!(limiter.check("a", start), Ok(()));
+        }
+        let wait = limiter.check("a", start).expect_err("the 61st is refused");
+        assert_eq!(wait, Duration::from_secs(1));
+        // Another caller has an allowance of its own.
+        assert_eq!(limiter.check("b", start), Ok(()));
+        // One interval later, one more request is allowed, and no second.
+        let later = start + Duration::from_secs(1);
+        assert_eq!(limiter.check("a", later), Ok(()));
+        assert!(limiter.check("a", later).is_err());
+        // After a quiet minute the whole allowance is back.
+        let quiet = start + Duration::from_secs(121);
+        for _ in 0..60 {
+            assert_eq!(limiter.check("a", quiet), Ok(()));
+        }
+    }
+
+    #[test]
+    fn zero_turns_limiting_off() {
+        assert!(RateLimiter::new(0).is_none());
+    }
+
+    #[test]
+    fn callers_with_a_whole_allowance_are_forgotten_when_many() {
+        let limiter = RateLimiter::new(10).expect("a limit");
+        let start = Instant::now();
+        for caller in 0..=PRUNE_ABOVE {
+            assert_eq!(limiter.check(&caller.to_string(), start), Ok(()));
+        }
+        let later = start + WINDOW;
+        assert_eq!(limiter.check("new", later), Ok(()));
+        let remembered = limiter.callers.lock().expect("lock").len();
+        assert_eq!(remembered, 1);
+    }
+}

@@ -1,0 +1,161 @@
+//! `RATE_LIMIT_PER_MINUTE` and `CORS_ORIGINS`.
+
+use e2e::{Launch, Sandbox, Server};
+use insta::assert_json_snapshot;
+
+use crate::util::{client, jsonrpc, post_mcp, post_tool_as_demo};
+
+const DEMO_TOKEN: &str = "demo_token_12345";
+
+fn server_with(env: &[(&str, &str)]) -> Server {
+    let launch = env.iter().fold(Launch::default(), |launch, (key, value)| {
+        launch.env(key, value)
+    });
+    Server::start_with(&Sandbox::new(), launch)
+}
+
+#[test]
+fn a_caller_past_the_rate_limit_gets_429_with_retry_after() {
+    let server = server_with(&[("RATE_LIMIT_PER_MINUTE", "3")]);
+    for _ in 0..3 {
+        let reply = post_tool_as_demo(&server, "ping", "{}");
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+    }
+    let refused = post_tool_as_demo(&server, "ping", "{}");
+    assert_eq!(refused.status, 429);
+    let retry_after: u64 = refused
+        .header("retry-after")
+        .and_then(|value| value.parse().ok())
+        .expect("a Retry-After in seconds");
+    assert!((1..=20).contains(&retry_after), "{retry_after}");
+    assert_eq!(refused.body["retry_after_secs"], retry_after);
+    assert_json_snapshot!("rate_limited", refused.body, {
+        ".retry_after_secs" => "[seconds]",
+        ".message" => insta::dynamic_redaction(|value, _| {
+            let text = value.as_str().unwrap_or_default();
+            let (head, _) = text.rsplit_once("retry after").unwrap_or((text, ""));
+            format!("{head}retry after [seconds] s")
+        }),
+    });
+    // MCP shares the caller's allowance.
+    let mcp = post_mcp(
+        &server,
+        Some(DEMO_TOKEN),
+        &jsonrpc(1, "tools/list", serde_json::json!({})),
+    );
+    assert_eq!(mcp.status, 429);
+}
+
+#[test]
+fn the_rate_limit_counts_each_caller_apart() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.write(
+        "machine.toml",
+        "[[demo_auth.access_keys]]\nclient_id = \"m\"\nclient_secret = \"machine_secret_1\"\nprincipal_id = \"K2m\"\nscopes = [\"tools:ping\"]\n",
+    );
+    let server = Server::start_with(
+        &sandbox,
+        Launch::default()
+            .env("RATE_LIMIT_PER_MINUTE", "2")
+            .config(&config),
+    );
+    let token: serde_json::Value = client()
+        .post(server.url("/auth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "m"),
+            ("client_secret", "machine_secret_1"),
+        ])
+        .send()
+        .expect("token request")
+        .json()
+        .expect("token JSON");
+    let machine = token["access_token"].as_str().expect("access token");
+    for _ in 0..2 {
+        assert_eq!(post_tool_as_demo(&server, "ping", "{}").status, 200);
+    }
+    assert_eq!(post_tool_as_demo(&server, "ping", "{}").status, 429);
+    let reply = client()
+        .post(server.url("/tools/ping"))
+        .bearer_auth(machine)
+        .header("Content-Type", "application/json")
+        .body("{}")
+        .send()
+        .expect("POST /tools/ping");
+    assert_eq!(reply.status(), 200);
+}
+
+fn preflight(server: &Server, origin: &str) -> reqwest::blocking::Response {
+    client()
+        .request(reqwest::Method::OPTIONS, server.url("/mcp"))
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization, content-type, mcp-protocol-version",
+        )
+        .send()
+        .expect("preflight")
+}
+
+#[test]
+fn listed_origins_pass_the_preflight_and_others_do_not() {
+    let server = server_with(&[("CORS_ORIGINS", r#"["https://inspector.example.com"]"#)]);
+    let allowed = preflight(&server, "https://inspector.example.com");
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    let header = |response: &reqwest::blocking::Response, name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        header(&allowed, "access-control-allow-origin").as_deref(),
+        Some("https://inspector.example.com")
+    );
+    let allowed_headers = header(&allowed, "access-control-allow-headers").unwrap_or_default();
+    assert!(
+        allowed_headers.contains("authorization"),
+        "{allowed_headers}"
+    );
+    assert!(
+        allowed_headers.contains("mcp-protocol-version"),
+        "{allowed_headers}"
+    );
+    let other = preflight(&server, "https://evil.example.net");
+    assert_eq!(header(&other, "access-control-allow-origin"), None);
+    // A real request from the allowed origin can read the challenge.
+    let unauthorised = client()
+        .post(server.url("/mcp"))
+        .header("Origin", "https://inspector.example.com")
+        .header("Content-Type", "application/json")
+        .body(jsonrpc(1, "tools/list", serde_json::json!({})))
+        .send()
+        .expect("POST /mcp");
+    assert_eq!(unauthorised.status(), 401);
+    let exposed = header(&unauthorised, "access-control-expose-headers").unwrap_or_default();
+    assert!(exposed.contains("www-authenticate"), "{exposed}");
+}
+
+#[test]
+fn without_cors_origins_no_cors_header_is_sent() {
+    let server = server_with(&[]);
+    let response = preflight(&server, "https://inspector.example.com");
+    assert_eq!(response.headers().get("access-control-allow-origin"), None);
+}
+
+#[test]
+fn a_malformed_cors_origin_stops_the_server_at_start() {
+    let failure = Server::try_start(
+        &Sandbox::new(),
+        Launch::default().env("CORS_ORIGINS", r#"["https://inspector.example.com/app"]"#),
+    )
+    .err()
+    .expect("the server refuses to start");
+    assert!(
+        failure.output.contains("CORS_ORIGINS") && failure.output.contains("is not an origin"),
+        "{}",
+        failure.output
+    );
+}
