@@ -20,6 +20,8 @@ WORKDIR /app
 COPY --from=build /src/target/release/orchestrator-mcp /app/orchestrator-mcp
 COPY --from=build /src/target/release/libarchitect_tools.so /src/target/release/libcode_tools.so /src/target/release/libcore_tools.so /src/target/release/libdelivery_tools.so /app/plugins/
 COPY policies /app/policies
+# For `orchestrator-mcp doctor`, which checks the policies' scopes against it.
+COPY config/descope/scopes.json /app/config/descope/scopes.json
 RUN mkdir /app/data && chown orchestrator /app/data
 ENV HOST=0.0.0.0 \
     PORT=8080 \

@@ -385,6 +385,23 @@ impl Config {
     /// Loads the configuration: defaults, then `file` if given, then `.env`
     /// (from the working directory, if present) and the environment.
     pub(crate) fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let (mut config, figment) = Self::read(file)?;
+        config.check()?;
+        let mut effective: serde_json::Value =
+            figment.extract().map_err(ConfigError::from_figment)?;
+        redact(&mut effective);
+        config.effective = effective;
+        Ok(config)
+    }
+
+    /// The settings as written, without refusing unsafe ones: for
+    /// `orchestrator-mcp doctor`, which reports each problem instead of
+    /// stopping at the first.
+    pub(crate) fn load_unchecked(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::read(file).map(|(config, _)| config)
+    }
+
+    fn read(file: Option<&Path>) -> Result<(Self, Figment), ConfigError> {
         load_dotenv()?;
         let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
         if let Some(file) = file {
@@ -397,13 +414,28 @@ impl Config {
             figment = figment.merge(Toml::file(file));
         }
         figment = figment.merge(environment());
-        let mut config: Config = figment.extract().map_err(ConfigError::from_figment)?;
-        config.check()?;
-        let mut effective: serde_json::Value =
-            figment.extract().map_err(ConfigError::from_figment)?;
-        redact(&mut effective);
-        config.effective = effective;
-        Ok(config)
+        let config: Config = figment.extract().map_err(ConfigError::from_figment)?;
+        Ok((config, figment))
+    }
+
+    /// Where Descope's signing keys are fetched: `DESCOPE_JWKS_URL`, or the
+    /// project's JWKS under `DESCOPE_BASE_URL`.
+    pub(crate) fn jwks_url(&self) -> String {
+        let configured = self.descope.jwks_url.trim();
+        if configured.is_empty() {
+            format!(
+                "{}/{}/.well-known/jwks.json",
+                self.descope.base_url.trim_end_matches('/'),
+                self.descope.project_id
+            )
+        } else {
+            configured.to_owned()
+        }
+    }
+
+    /// Whether `DESCOPE_PROJECT_ID` is empty or an example value.
+    pub(crate) fn project_id_is_placeholder(&self) -> bool {
+        PLACEHOLDER_PROJECT_IDS.contains(&self.descope.project_id.trim())
     }
 
     /// Refuses settings the server cannot run with.
@@ -504,7 +536,7 @@ impl Config {
             }
         } else {
             let project = self.descope.project_id.trim();
-            if PLACEHOLDER_PROJECT_IDS.contains(&project) {
+            if self.project_id_is_placeholder() {
                 return invalid(
                     "DESCOPE_PROJECT_ID",
                     format!(

@@ -121,11 +121,7 @@ pub(crate) async fn build(config: &Config, bases: &[String]) -> anyhow::Result<I
 
     let base = config.descope.base_url.trim_end_matches('/');
     let project = &config.descope.project_id;
-    let url = if config.descope.jwks_url.trim().is_empty() {
-        format!("{base}/{project}/.well-known/jwks.json")
-    } else {
-        config.descope.jwks_url.trim().to_owned()
-    };
+    let url = config.jwks_url();
     let keys = Arc::new(
         KeySet::new(KeySource::Remote {
             url: url.clone(),

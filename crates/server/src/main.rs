@@ -4,6 +4,7 @@ mod audit;
 mod catalogue;
 mod config;
 mod demo_auth;
+mod doctor;
 mod healthcheck;
 mod http;
 mod identity;
@@ -52,10 +53,22 @@ enum Command {
     /// Ask the server running on this machine (HOST, PORT) for GET /health;
     /// exit 0 when it answers 200. For container health checks.
     Healthcheck,
+    /// Check this configuration for production the way the configuration
+    /// guide's checklist does: project id, demo mode, JWKS, issuer and
+    /// audience, scopes against the Descope manifest, CORS, limits, HTTPS.
+    /// Exits non-zero when an item fails.
+    Doctor {
+        /// The scope manifest `cargo xtask gen` writes.
+        #[arg(long, value_name = "FILE", default_value_os_t = doctor::default_manifest())]
+        manifest: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Doctor { manifest }) = &cli.command {
+        return run_doctor(cli.config.as_deref(), manifest);
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(err) => {
@@ -94,6 +107,32 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("start-up failed: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `orchestrator-mcp doctor`: every item, even when the settings would stop
+/// the server from starting.
+#[allow(clippy::print_stdout, clippy::print_stderr)] // A report is its output.
+fn run_doctor(config_file: Option<&std::path::Path>, manifest: &std::path::Path) -> ExitCode {
+    let config = Config::load_unchecked(config_file).map_err(|err| err.to_string());
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("orchestrator-mcp doctor: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let checks = runtime.block_on(doctor::run(config, manifest));
+    match doctor::report(&checks, &mut std::io::stdout().lock()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("orchestrator-mcp doctor: cannot write the report: {err}");
             ExitCode::FAILURE
         }
     }

@@ -56,6 +56,10 @@ impl FakeDescope {
         };
         let app = axum::Router::new()
             .route(&format!("/{PROJECT}/.well-known/jwks.json"), get(jwks))
+            .route(
+                &format!("/v1/apps/{PROJECT}/.well-known/openid-configuration"),
+                get(openid_configuration),
+            )
             .route("/v1/auth/accesskey/exchange", post(exchange))
             .with_state(shared.clone());
         let listener = runtime
@@ -122,6 +126,25 @@ async fn jwks(State(shared): State<Shared>) -> Result<axum::Json<Value>, StatusC
     } else {
         Err(StatusCode::SERVICE_UNAVAILABLE)
     }
+}
+
+/// The project's OpenID configuration, as Descope publishes it for its
+/// inbound apps.
+async fn openid_configuration(
+    State(shared): State<Shared>,
+) -> Result<axum::Json<Value>, StatusCode> {
+    if !shared.up.load(Ordering::SeqCst) {
+        return Err(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let base = shared.base_url.get().cloned().unwrap_or_default();
+    let issuer = format!("{base}/v1/apps/{PROJECT}");
+    Ok(axum::Json(json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{base}/oauth2/v1/apps/authorize"),
+        "token_endpoint": format!("{base}/oauth2/v1/apps/token"),
+        "jwks_uri": format!("{base}/{PROJECT}/.well-known/jwks.json"),
+        "code_challenge_methods_supported": ["S256"],
+    })))
 }
 
 /// `POST /v1/auth/accesskey/exchange`, as Descope answers it.

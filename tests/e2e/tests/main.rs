@@ -8,6 +8,7 @@ mod auth;
 mod browser;
 mod catalogue;
 mod demo_oauth;
+mod doctor;
 mod health;
 mod limits;
 mod logging;

@@ -241,7 +241,8 @@ pub(crate) fn env_example(inputs: &Inputs) -> String {
         "# {}\n#\n# Every environment variable orchestrator-mcp reads, set to its default.\n# Copy to \
          `.env` (read from the working directory) and change what you need;\n# variables set in \
          the environment win over `.env`. Production needs at least\n# DESCOPE_PROJECT_ID, \
-         DESCOPE_DEMO_MODE=false and PUBLIC_URL.\n#\n# DESCOPE_MANAGEMENT_KEY is read by Terraform's descope provider \
+         DESCOPE_DEMO_MODE=false, PUBLIC_URL and ALLOWED_HOSTS;\n# `orchestrator-mcp doctor` \
+         checks them and the rest of the configuration guide's list.\n#\n# DESCOPE_MANAGEMENT_KEY is read by Terraform's descope provider \
          (config/descope/main.tf),\n# never by the server: keep it out of the server's \
          environment.\n",
         super::banner()

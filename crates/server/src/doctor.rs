@@ -1,0 +1,536 @@
+//! `orchestrator-mcp doctor`: the configuration guide's verification
+//! checklist, run against the live configuration and Descope.
+//!
+//! Every item is checked even when an earlier one fails, and each prints
+//! pass, warn or fail with what to do. Network checks have a time limit, and
+//! nothing a remote server answers can make the command panic.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use core_auth::{KeySet, KeySource};
+use policy::PolicyEngine;
+use serde_json::Value;
+
+use crate::config::Config;
+
+/// How long a network check waits for Descope.
+const NETWORK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Metadata documents are a few kilobytes; more is not metadata.
+const MAX_METADATA_BYTES: u64 = 1024 * 1024;
+
+/// Request bodies larger than this many MB are allowed, but worth a look.
+const LARGE_REQUEST_MB: u64 = 100;
+
+/// How an item came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Outcome {
+    Pass,
+    Warn,
+    Fail,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Pass => "pass",
+            Self::Warn => "warn",
+            Self::Fail => "fail",
+        })
+    }
+}
+
+/// One checklist item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Check {
+    pub(crate) outcome: Outcome,
+    pub(crate) item: &'static str,
+    /// What was found, and for a warning or failure, what to do.
+    pub(crate) detail: String,
+}
+
+impl Check {
+    fn new(outcome: Outcome, item: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            outcome,
+            item,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Runs every item against `config` (or the reason it could not be read)
+/// and the scope manifest at `manifest`.
+pub(crate) async fn run(config: Result<Config, String>, manifest: &Path) -> Vec<Check> {
+    let config = match config {
+        Ok(config) => config,
+        Err(problem) => {
+            return vec![Check::new(
+                Outcome::Fail,
+                "configuration",
+                format!("{problem}; fix the setting named and run doctor again"),
+            )];
+        }
+    };
+    let mut checks = vec![
+        Check::new(Outcome::Pass, "configuration", "the settings load"),
+        project_id(&config),
+        demo_mode(&config),
+        public_url(&config),
+        allowed_hosts(&config),
+        cors(&config),
+        rate_limit(&config),
+        request_size(&config),
+    ];
+    checks.push(jwks(&config).await);
+    checks.push(issuer(&config).await);
+    checks.push(audience(&config));
+    checks.push(scopes(&config, manifest));
+    checks
+}
+
+fn project_id(config: &Config) -> Check {
+    let id = config.descope.project_id.trim();
+    if config.project_id_is_placeholder() {
+        Check::new(
+            Outcome::Fail,
+            "project id",
+            format!(
+                "DESCOPE_PROJECT_ID is `{id}`, a placeholder; set your project id (Descope \
+                 console, Project Settings)"
+            ),
+        )
+    } else {
+        Check::new(
+            Outcome::Pass,
+            "project id",
+            format!("DESCOPE_PROJECT_ID={id}"),
+        )
+    }
+}
+
+fn demo_mode(config: &Config) -> Check {
+    if config.descope.demo_mode {
+        Check::new(
+            Outcome::Fail,
+            "demo mode",
+            "DESCOPE_DEMO_MODE=true: the public demo token is accepted; set \
+             DESCOPE_DEMO_MODE=false for production",
+        )
+    } else {
+        Check::new(
+            Outcome::Pass,
+            "demo mode",
+            "off: only Descope tokens are accepted",
+        )
+    }
+}
+
+fn public_url(config: &Config) -> Check {
+    match config.public_url() {
+        Err(err) => Check::new(Outcome::Fail, "public URL", err.to_string()),
+        Ok(None) => Check::new(
+            Outcome::Fail,
+            "public URL",
+            "PUBLIC_URL is not set; set the https URL clients reach the server at \
+             (https://mcp.example.com), which names the resource in OAuth metadata",
+        ),
+        Ok(Some(url)) if !url.starts_with("https://") => Check::new(
+            Outcome::Fail,
+            "public URL",
+            format!("PUBLIC_URL={url} is not https; serve the server over HTTPS in production"),
+        ),
+        Ok(Some(url)) => Check::new(Outcome::Pass, "public URL", format!("PUBLIC_URL={url}")),
+    }
+}
+
+fn allowed_hosts(config: &Config) -> Check {
+    let hosts = &config.server.allowed_hosts;
+    let Ok(Some(url)) = config.public_url() else {
+        return Check::new(
+            Outcome::Warn,
+            "allowed hosts",
+            "cannot check ALLOWED_HOSTS without a valid PUBLIC_URL",
+        );
+    };
+    if hosts.is_empty() {
+        return Check::new(
+            Outcome::Warn,
+            "allowed hosts",
+            "ALLOWED_HOSTS is empty, which accepts any Host header; list the public host name \
+             to guard against DNS rebinding",
+        );
+    }
+    let authority = url
+        .split_once("://")
+        .map_or(url.as_str(), |(_, rest)| rest)
+        .to_ascii_lowercase();
+    let host = authority
+        .rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(authority.as_str(), |(host, _)| host);
+    let listed = hosts
+        .iter()
+        .map(|entry| entry.to_ascii_lowercase())
+        .any(|entry| entry == host || entry == authority);
+    if listed {
+        Check::new(
+            Outcome::Pass,
+            "allowed hosts",
+            format!("ALLOWED_HOSTS includes {host}"),
+        )
+    } else {
+        Check::new(
+            Outcome::Fail,
+            "allowed hosts",
+            format!(
+                "ALLOWED_HOSTS does not include {host}, the host of PUBLIC_URL: requests to the \
+                 public URL would be refused with 403; add it"
+            ),
+        )
+    }
+}
+
+fn cors(config: &Config) -> Check {
+    match config.cors_origins() {
+        Err(err) => Check::new(Outcome::Fail, "CORS", err.to_string()),
+        Ok(None) => Check::new(
+            Outcome::Warn,
+            "CORS",
+            "CORS_ORIGINS=[\"*\"] lets every web page call the server with a token it holds; \
+             list the origins of the browser clients you use",
+        ),
+        Ok(Some(origins)) if origins.is_empty() => Check::new(
+            Outcome::Warn,
+            "CORS",
+            "CORS_ORIGINS is empty: browser-based clients (the MCP Inspector, web agents) \
+             cannot call the server; list their origins if you use any",
+        ),
+        Ok(Some(origins)) => Check::new(
+            Outcome::Pass,
+            "CORS",
+            format!("CORS_ORIGINS allows {}", origins.join(", ")),
+        ),
+    }
+}
+
+fn rate_limit(config: &Config) -> Check {
+    match config.server.rate_limit_per_minute {
+        0 => Check::new(
+            Outcome::Fail,
+            "rate limit",
+            "RATE_LIMIT_PER_MINUTE=0 turns rate limiting off; set a limit per caller, such as \
+             100",
+        ),
+        limit => Check::new(
+            Outcome::Pass,
+            "rate limit",
+            format!("RATE_LIMIT_PER_MINUTE={limit} per caller"),
+        ),
+    }
+}
+
+fn request_size(config: &Config) -> Check {
+    match config.server.max_request_size_mb {
+        0 => Check::new(
+            Outcome::Fail,
+            "request size",
+            "MAX_REQUEST_SIZE_MB=0 refuses every body; set a limit such as 10",
+        ),
+        mb if mb > LARGE_REQUEST_MB => Check::new(
+            Outcome::Warn,
+            "request size",
+            format!(
+                "MAX_REQUEST_SIZE_MB={mb} lets one request hold {mb} MB in memory; the guide \
+                 recommends 10"
+            ),
+        ),
+        mb => Check::new(
+            Outcome::Pass,
+            "request size",
+            format!("MAX_REQUEST_SIZE_MB={mb}"),
+        ),
+    }
+}
+
+async fn jwks(config: &Config) -> Check {
+    let url = config.jwks_url();
+    let keys = match KeySet::new(KeySource::Remote {
+        url: url.clone(),
+        refetch_interval: Duration::ZERO,
+    }) {
+        Ok(keys) => keys,
+        Err(err) => return Check::new(Outcome::Fail, "JWKS", format!("{url}: {err}")),
+    };
+    match tokio::time::timeout(NETWORK_TIMEOUT, keys.refresh()).await {
+        Err(_) => Check::new(
+            Outcome::Fail,
+            "JWKS",
+            format!(
+                "{url} did not answer within {} s; check DESCOPE_BASE_URL and that this \
+                 machine can reach Descope",
+                NETWORK_TIMEOUT.as_secs()
+            ),
+        ),
+        Ok(Err(err)) => Check::new(
+            Outcome::Fail,
+            "JWKS",
+            format!("{err}; check DESCOPE_PROJECT_ID, DESCOPE_BASE_URL and DESCOPE_JWKS_URL"),
+        ),
+        Ok(Ok(0)) => Check::new(
+            Outcome::Fail,
+            "JWKS",
+            format!(
+                "{url} holds no usable RSA signing key (RS256, 2048 bits or more, with a kid); \
+                 tokens cannot be verified"
+            ),
+        ),
+        Ok(Ok(count)) => Check::new(
+            Outcome::Pass,
+            "JWKS",
+            format!("{url} holds {count} usable RSA signing key(s)"),
+        ),
+    }
+}
+
+/// The authorization server the server names in its protected-resource
+/// metadata must publish metadata under the same issuer, and publish the
+/// keys the server fetches.
+async fn issuer(config: &Config) -> Check {
+    let base = config.descope.base_url.trim_end_matches('/');
+    let expected = format!("{base}/v1/apps/{}", config.descope.project_id.trim());
+    let url = format!("{expected}/.well-known/openid-configuration");
+    let metadata = match fetch_json(&url).await {
+        Ok(metadata) => metadata,
+        Err(problem) => {
+            return Check::new(
+                Outcome::Fail,
+                "issuer",
+                format!(
+                    "{url}: {problem}; clients discover the authorization server there, so \
+                     check DESCOPE_BASE_URL and DESCOPE_PROJECT_ID"
+                ),
+            );
+        }
+    };
+    let issuer = metadata["issuer"].as_str().unwrap_or_default();
+    if issuer != expected {
+        return Check::new(
+            Outcome::Fail,
+            "issuer",
+            format!(
+                "{url} names issuer `{issuer}`, not `{expected}`; clients would refuse its \
+                 tokens: check DESCOPE_BASE_URL"
+            ),
+        );
+    }
+    let jwks_url = config.jwks_url();
+    match metadata["jwks_uri"].as_str() {
+        Some(published) if published.trim_end_matches('/') != jwks_url.trim_end_matches('/') => {
+            Check::new(
+                Outcome::Warn,
+                "issuer",
+                format!(
+                    "issuer {issuer} publishes its keys at {published}, but the server fetches \
+                     {jwks_url}; unset DESCOPE_JWKS_URL or point it there"
+                ),
+            )
+        }
+        _ => Check::new(
+            Outcome::Pass,
+            "issuer",
+            format!("{issuer}, with the keys the server fetches"),
+        ),
+    }
+}
+
+fn audience(config: &Config) -> Check {
+    let mut accepted = vec![config.descope.project_id.trim().to_owned()];
+    if let Ok(Some(url)) = config.public_url() {
+        accepted.push(format!("{url}/mcp"));
+        accepted.push(url);
+    }
+    if config.jwt.require_claims.iter().any(|claim| claim == "aud") {
+        Check::new(
+            Outcome::Pass,
+            "audience",
+            format!("tokens must name one of: {}", accepted.join(", ")),
+        )
+    } else {
+        Check::new(
+            Outcome::Warn,
+            "audience",
+            format!(
+                "JWT_REQUIRE_CLAIMS does not require `aud`, so tokens for other audiences are \
+                 accepted when they carry none; add \"aud\" (accepted: {})",
+                accepted.join(", ")
+            ),
+        )
+    }
+}
+
+/// Every scope the policies know must be in the Descope manifest that
+/// `cargo xtask gen` wrote and Terraform applied, described alike.
+fn scopes(config: &Config, manifest: &Path) -> Check {
+    let engine = match PolicyEngine::load_dir(&config.policies.dir) {
+        Ok(engine) => engine,
+        Err(err) => {
+            return Check::new(
+                Outcome::Fail,
+                "scopes",
+                format!("the policies do not load: {err}"),
+            );
+        }
+    };
+    let listed = match read_manifest(manifest) {
+        Ok(listed) => listed,
+        Err(problem) => {
+            return Check::new(
+                Outcome::Fail,
+                "scopes",
+                format!(
+                    "{}: {problem}; generate it with `cargo xtask gen`, or pass --manifest FILE",
+                    manifest.display()
+                ),
+            );
+        }
+    };
+    let mut missing = Vec::new();
+    for scope in engine.scopes() {
+        match listed.get(&scope.name) {
+            Some(description) if *description == scope.description => {}
+            Some(_) => missing.push(format!("{} (described differently)", scope.name)),
+            None => missing.push(scope.name.clone()),
+        }
+    }
+    if !missing.is_empty() {
+        return Check::new(
+            Outcome::Fail,
+            "scopes",
+            format!(
+                "{} lacks scopes the policies in {} use: {}; run `cargo xtask gen` and \
+                 `terraform apply` in config/descope",
+                manifest.display(),
+                config.policies.dir.display(),
+                missing.join(", ")
+            ),
+        );
+    }
+    let extra: Vec<&String> = listed
+        .keys()
+        .filter(|name| !engine.scopes().iter().any(|scope| scope.name == **name))
+        .collect();
+    if extra.is_empty() {
+        Check::new(
+            Outcome::Pass,
+            "scopes",
+            format!(
+                "all {} policy scopes are in {}",
+                engine.scopes().len(),
+                manifest.display()
+            ),
+        )
+    } else {
+        Check::new(
+            Outcome::Warn,
+            "scopes",
+            format!(
+                "{} lists scopes no policy uses: {}; it is older than the policies, so run \
+                 `cargo xtask gen`",
+                manifest.display(),
+                extra
+                    .iter()
+                    .map(|name| name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    }
+}
+
+/// Scope names to descriptions, from a `scopes.json` manifest.
+fn read_manifest(path: &Path) -> Result<BTreeMap<String, String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|err| format!("cannot read it ({err})"))?;
+    let manifest: Value = serde_json::from_str(&text).map_err(|err| format!("not JSON ({err})"))?;
+    let scopes = manifest["scopes"]
+        .as_array()
+        .ok_or("it has no `scopes` list")?;
+    scopes
+        .iter()
+        .map(|scope| {
+            let name = scope["name"].as_str().ok_or("a scope has no `name`")?;
+            let description = scope["description"].as_str().unwrap_or_default();
+            Ok((name.to_owned(), description.to_owned()))
+        })
+        .collect()
+}
+
+/// GETs `url` as JSON, within [`NETWORK_TIMEOUT`]; `Err` says what went
+/// wrong in words.
+async fn fetch_json(url: &str) -> Result<Value, String> {
+    let client = reqwest::Client::builder()
+        .timeout(NETWORK_TIMEOUT)
+        .build()
+        .map_err(|err| format!("cannot make an HTTP client ({err})"))?;
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|err| format!("unreachable ({err})"))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("answered {status}"));
+    }
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_METADATA_BYTES)
+    {
+        return Err(format!("answered more than {MAX_METADATA_BYTES} bytes"));
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|err| format!("the answer could not be read ({err})"))?;
+    if body.len() as u64 > MAX_METADATA_BYTES {
+        return Err(format!("answered more than {MAX_METADATA_BYTES} bytes"));
+    }
+    serde_json::from_slice(&body).map_err(|err| format!("the answer is not JSON ({err})"))
+}
+
+/// Prints the checklist and a summary; returns whether nothing failed.
+pub(crate) fn report(checks: &[Check], out: &mut impl std::io::Write) -> std::io::Result<bool> {
+    let width = checks
+        .iter()
+        .map(|check| check.item.len())
+        .max()
+        .unwrap_or(0);
+    for check in checks {
+        writeln!(
+            out,
+            "{}  {:width$}  {}",
+            check.outcome, check.item, check.detail
+        )?;
+    }
+    let count = |outcome| {
+        checks
+            .iter()
+            .filter(|check| check.outcome == outcome)
+            .count()
+    };
+    let failed = count(Outcome::Fail);
+    writeln!(
+        out,
+        "\n{} passed, {} warned, {failed} failed",
+        count(Outcome::Pass),
+        count(Outcome::Warn)
+    )?;
+    Ok(failed == 0)
+}
+
+/// The manifest doctor reads unless told otherwise.
+pub(crate) fn default_manifest() -> PathBuf {
+    PathBuf::from("config/descope/scopes.json")
+}
