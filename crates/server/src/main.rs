@@ -11,6 +11,7 @@ mod identity;
 mod mcp;
 mod policies;
 mod server_tools;
+mod session;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

@@ -19,6 +19,7 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
 use crate::catalogue::{CallRefusal, Caller, Catalogue};
+use crate::session::SessionSettings;
 
 /// JSON-RPC error code for a call the policies deny. MCP defines none; this
 /// sits in the range JSON-RPC leaves to servers.
@@ -77,6 +78,24 @@ fn caller(context: &RequestContext<RoleServer>) -> Result<Caller, McpError> {
         })
 }
 
+/// The session's settings, which the `/mcp` guard read from the URL.
+fn session(context: &RequestContext<RoleServer>) -> SessionSettings {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<SessionSettings>())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Whether a tool descriptor declares the tool read-only.
+fn is_read_only(descriptor: &Value) -> bool {
+    descriptor
+        .pointer("/annotations/readOnlyHint")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
 fn to_tool(descriptor: &Value) -> Option<Tool> {
     serde_json::from_value(descriptor.clone()).ok()
 }
@@ -127,10 +146,15 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         let caller = caller(&context)?;
+        let session = session(&context);
         let tools = self
             .catalogue
             .visible_tools(&caller)
             .iter()
+            .filter(|descriptor| {
+                let name = descriptor["name"].as_str().unwrap_or_default();
+                session.admits(name, is_read_only(descriptor))
+            })
             .filter_map(to_tool)
             .collect();
         Ok(ListToolsResult::with_all_items(tools))
@@ -142,6 +166,15 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let caller = caller(&context)?;
+        let session = session(&context);
+        if let Some(descriptor) = self.catalogue.descriptor(&request.name).as_ref()
+            && let Some(refusal) = session.refusal(&request.name, is_read_only(descriptor))
+        {
+            return Err(McpError::invalid_params(
+                refusal,
+                Some(json!({ "tool": request.name })),
+            ));
+        }
         let arguments = request.arguments.map_or(Value::Null, Value::Object);
         let result = self
             .catalogue

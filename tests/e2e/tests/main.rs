@@ -17,5 +17,6 @@ mod plugins;
 mod policies;
 mod python_sdk;
 mod rest;
+mod session;
 mod startup;
 mod util;

@@ -4,14 +4,27 @@ use serde_json::{Value, json};
 
 use super::Inputs;
 
-/// The session settings a Smithery user may set, as JSON Schema: none yet.
-/// Everything the server does is decided by its environment and by the
-/// caller's token, and a setting listed here must change what the server
-/// does for that session.
+/// The session settings a Smithery user may set, as JSON Schema. Smithery
+/// passes each as a query parameter of the same name on `/mcp`, which the
+/// server reads (its `session.rs`). They only narrow what the policies allow
+/// the caller, so none is a secret and none needs authorising.
 fn config_schema() -> Value {
     json!({
         "type": "object",
-        "properties": {},
+        "properties": {
+            "readOnly": {
+                "type": "boolean",
+                "title": "Read-only tools",
+                "description": "Only list and call tools that change nothing (readOnlyHint).",
+                "default": false,
+            },
+            "tools": {
+                "type": "string",
+                "title": "Tools",
+                "description": "Only these tools, by name, separated by commas (ping,review_code). Empty: every tool the policies allow you.",
+                "default": "",
+            },
+        },
         "additionalProperties": false,
     })
 }
@@ -26,7 +39,7 @@ pub(crate) fn smithery_yaml(inputs: &Inputs) -> String {
         "startCommand": {
             "type": "http",
             "configSchema": config_schema(),
-            "exampleConfig": {},
+            "exampleConfig": { "readOnly": true, "tools": "ping,review_code" },
         },
     });
     let mut out = format!(
@@ -37,7 +50,9 @@ pub(crate) fn smithery_yaml(inputs: &Inputs) -> String {
          `Authorization: Bearer <token>` and find the authorization\n# server at \
          /.well-known/oauth-protected-resource. The server's settings\n# (DESCOPE_PROJECT_ID, \
          PUBLIC_URL and the rest of .env.example) and its secrets\n# \
-         (DESCOPE_CLIENT_SECRET) belong in the deployment's environment, never here.\n",
+         (DESCOPE_CLIENT_SECRET) belong in the deployment's environment, never here.\n# \
+         A session may narrow its tools with the settings below, which Smithery\n# passes \
+         as query parameters on /mcp; they never widen what the policies allow.\n",
         banner = super::banner(),
         port = inputs.port,
     );

@@ -21,17 +21,33 @@ use super::body::read_limited;
 use super::error::{ApiError, Challenge, bearer_challenge};
 use crate::catalogue::{CallRefusal, Caller};
 use crate::mcp::FORBIDDEN;
+use crate::session::SessionSettings;
 
 /// JSON-RPC: the body is not JSON.
 const PARSE_ERROR: i64 = -32700;
 /// JSON-RPC: the body is JSON but not a valid request.
 const INVALID_REQUEST: i64 = -32600;
+/// JSON-RPC: the parameters (here, the session's settings) are invalid.
+const INVALID_PARAMS: i64 = -32602;
 
 pub(crate) async fn check_jsonrpc(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
+    match SessionSettings::from_uri(request.uri()) {
+        Ok(settings) => {
+            request.extensions_mut().insert(settings);
+        }
+        Err(message) => {
+            return jsonrpc_error(
+                StatusCode::BAD_REQUEST,
+                Value::Null,
+                INVALID_PARAMS,
+                message,
+            );
+        }
+    }
     if request.method() != Method::POST {
         return next.run(request).await;
     }
