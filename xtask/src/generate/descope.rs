@@ -115,7 +115,8 @@ pub(crate) fn terraform(inputs: &Inputs) -> String {
 # {key_output}`). Keep the state private.
 #
 #   terraform init
-#   terraform apply -var project_id=P2abc... -var public_url=https://mcp.example.com
+#   terraform apply -var project_id=P2abc... -var project_name=my-project \
+#     -var public_url=https://mcp.example.com
 
 terraform {{
   required_version = ">= 1.6"
@@ -145,8 +146,7 @@ variable "public_url" {{
 
 variable "project_name" {{
   type        = string
-  description = "The Descope project's name, as the console shows it."
-  default     = "orchestrator-mcp"
+  description = "The Descope project's name as the console shows it; Terraform would rename the project to any other."
 }}
 
 # Adopts the existing project, so that its permissions and roles are managed

@@ -149,6 +149,7 @@ fn every_generated_file_says_it_is_generated() {
 #[test]
 fn a_scope_added_to_a_policy_reaches_every_descope_file() {
     let dir = fixture();
+    let before = generate_in(dir.path());
     let added = r#"
 @id("fixture.weather")
 @scope("tools:weather")
@@ -182,6 +183,10 @@ when { principal has scopes && principal.scopes.contains("tools:weather") };
         "{text}"
     );
     assert!(text.contains("Weather forecasts"));
+    // The other files do not speak of scopes, and stay as they were.
+    for path in [".env.example", "Dockerfile", "smithery.yaml"] {
+        assert_eq!(file(&generated, path), file(&before, path), "{path}");
+    }
 }
 
 #[test]
