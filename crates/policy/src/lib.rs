@@ -267,6 +267,12 @@ impl PolicyEngine {
         &self.references
     }
 
+    /// Where policy `id` is: its file, and the line of its `@id` when known.
+    pub fn location(&self, id: &str) -> Option<(&Path, Option<usize>)> {
+        let file = self.loaded.files.get(id)?;
+        Some((file.as_path(), self.loaded.lines.get(id).copied()))
+    }
+
     /// Decides whether `principal` may do `action` on `tool` in `context`.
     ///
     /// Never fails: anything that keeps Cedar from answering (an argument of

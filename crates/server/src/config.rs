@@ -426,7 +426,7 @@ impl Config {
             format!(
                 "{}/{}/.well-known/jwks.json",
                 self.descope.base_url.trim_end_matches('/'),
-                self.descope.project_id
+                self.descope.project_id.trim()
             )
         } else {
             configured.to_owned()
@@ -658,6 +658,22 @@ fn environment() -> Environment {
     Environment
 }
 
+/// `text` without one pair of matching outer quotes. A `.env` file's quotes
+/// are removed by whoever reads it as a `.env` file, but `docker run
+/// --env-file` and platform settings pages pass them on as part of the
+/// value; a quoted value means the same either way.
+fn unquoted(text: &str) -> String {
+    for quote in ['\'', '"'] {
+        if let Some(inner) = text
+            .strip_prefix(quote)
+            .and_then(|rest| rest.strip_suffix(quote))
+        {
+            return inner.to_owned();
+        }
+    }
+    text.to_owned()
+}
+
 impl Provider for Environment {
     fn metadata(&self) -> Metadata {
         Metadata::named("environment variable(s)")
@@ -672,6 +688,7 @@ impl Provider for Environment {
             let text = raw
                 .into_string()
                 .map_err(|_| figment::Error::from(format!("{name} is not valid UTF-8")))?;
+            let text = unquoted(&text);
             let value = match kind {
                 EnvValue::Text => Value::from(text),
                 EnvValue::Parsed => text.parse().unwrap_or_else(|never| match never {}),
@@ -799,10 +816,15 @@ mod tests {
             jail.set_env("DESCOPE_PROJECT_ID", "007");
             jail.set_env("MAX_REQUEST_SIZE_MB", "2");
             jail.set_env("UNRELATED", "x");
+            // As `docker run --env-file` passes a value quoted in the file.
+            jail.set_env("ALLOWED_HOSTS", r#"'["mcp.example.com"]'"#);
+            jail.set_env("LOG_FORMAT", "\"json\"");
             let config: Config = Figment::from(Toml::string(DEFAULT_TOML))
                 .merge(environment())
                 .extract()?;
             assert_eq!(config.server.port, 9090);
+            assert_eq!(config.server.allowed_hosts, ["mcp.example.com"]);
+            assert_eq!(config.log.format, LogFormat::Json);
             assert_eq!(
                 config.descope.project_id, "007",
                 "a numeric-looking id is kept as written"
@@ -883,7 +905,9 @@ mod tests {
         ] {
             assert_eq!(cors_origin(bad), None, "{bad}");
         }
-        let mut config = Config::load(None).expect("defaults");
+        let mut config: Config = Figment::from(Toml::string(DEFAULT_TOML))
+            .extract()
+            .expect("defaults");
         assert_eq!(config.cors_origins().expect("empty"), Some(Vec::new()));
         config.server.cors_origins = vec!["*".to_owned()];
         assert_eq!(config.cors_origins().expect("any"), None);

@@ -138,7 +138,7 @@ fn public_url(config: &Config) -> Check {
             "PUBLIC_URL is not set; set the https URL clients reach the server at \
              (https://mcp.example.com), which names the resource in OAuth metadata",
         ),
-        Ok(Some(url)) if !url.starts_with("https://") => Check::new(
+        Ok(Some(url)) if !url.to_ascii_lowercase().starts_with("https://") => Check::new(
             Outcome::Fail,
             "public URL",
             format!("PUBLIC_URL={url} is not https; serve the server over HTTPS in production"),
@@ -484,18 +484,24 @@ async fn fetch_json(url: &str) -> Result<Value, String> {
     if !status.is_success() {
         return Err(format!("answered {status}"));
     }
+    let too_long = || format!("answered more than {MAX_METADATA_BYTES} bytes");
     if response
         .content_length()
         .is_some_and(|length| length > MAX_METADATA_BYTES)
     {
-        return Err(format!("answered more than {MAX_METADATA_BYTES} bytes"));
+        return Err(too_long());
     }
-    let body = response
-        .bytes()
+    let mut response = response;
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
         .await
-        .map_err(|err| format!("the answer could not be read ({err})"))?;
-    if body.len() as u64 > MAX_METADATA_BYTES {
-        return Err(format!("answered more than {MAX_METADATA_BYTES} bytes"));
+        .map_err(|err| format!("the answer could not be read ({err})"))?
+    {
+        body.extend_from_slice(&chunk);
+        if u64::try_from(body.len()).unwrap_or(u64::MAX) > MAX_METADATA_BYTES {
+            return Err(too_long());
+        }
     }
     serde_json::from_slice(&body).map_err(|err| format!("the answer is not JSON ({err})"))
 }

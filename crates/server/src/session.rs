@@ -57,9 +57,11 @@ impl SessionSettings {
                  {{\"readOnly\": true}}"
             )
         };
+        // A query turns an unencoded `+` into a space; base64 never has one.
+        let encoded = encoded.trim().replace(' ', "+");
         let bytes = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded.trim()))
+            .decode(&encoded)
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&encoded))
             .map_err(|_| bad("is not base64"))?;
         let Ok(Value::Object(config)) = serde_json::from_slice::<Value>(&bytes) else {
             return Err(bad("is not a JSON object"));
@@ -180,6 +182,11 @@ mod tests {
         let narrowed = settings(&format!("/mcp?config={encoded}")).expect("valid");
         assert!(narrowed.read_only);
         assert_eq!(narrowed.tools, tools(&["ping"]));
+        // `+` in standard base64, sent without percent-encoding.
+        let encoded = base64::engine::general_purpose::STANDARD.encode(r#"{"tools": "ping~~~"}"#);
+        assert!(encoded.contains('+'), "{encoded}");
+        let narrowed = settings(&format!("/mcp?config={encoded}")).expect("valid");
+        assert_eq!(narrowed.tools, tools(&["ping~~~"]));
     }
 
     #[test]

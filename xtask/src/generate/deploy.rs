@@ -44,7 +44,7 @@ pub(crate) struct Role {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AccessKey {
-    pub(crate) name: String,
+    pub(crate) name: Spanned<String>,
     pub(crate) description: String,
     pub(crate) roles: Vec<Spanned<String>>,
 }
@@ -134,6 +134,22 @@ impl Deploy {
                     ));
                 }
             }
+        }
+        let key_name = self.access_key.name.get_ref();
+        let identifier = key_name
+            .chars()
+            .next()
+            .is_some_and(|first| first.is_ascii_alphabetic())
+            && key_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !identifier {
+            problems.push(format!(
+                "{}: access key name `{key_name}` must start with a letter and hold only \
+                 letters, digits, `-` and `_` (it names the Terraform resource); write for \
+                 example ci-pipeline",
+                self.at(&self.access_key.name)
+            ));
         }
         for role in &self.access_key.roles {
             if !self.roles.contains_key(role.get_ref()) {

@@ -68,11 +68,30 @@ pub(crate) fn scopes_json(inputs: &Inputs) -> anyhow::Result<String> {
     Ok(text)
 }
 
-/// A string as an HCL string literal: HCL's escapes are JSON's, plus `${`
-/// and `%{`, which would start a template.
+/// A string as an HCL string literal. `${` and `%{` would start a
+/// template, so they are doubled; control characters go as `\uNNNN`, which
+/// HCL reads for every one of them (it has no `\b` or `\f`).
 fn hcl_string(text: &str) -> String {
-    let json = serde_json::Value::String(text.to_owned()).to_string();
-    json.replace("${", "$${").replace("%{", "%%{")
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '$' | '%' if chars.peek() == Some(&'{') => {
+                out.push(c);
+                out.push(c);
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn hcl_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
@@ -98,7 +117,10 @@ fn resource_name(name: &str) -> String {
 pub(crate) fn terraform(inputs: &Inputs) -> String {
     let deploy = &inputs.deploy;
     let app = &deploy.inbound_app;
-    let key_output = format!("{}_access_key", resource_name(&deploy.access_key.name));
+    let key_output = format!(
+        "{}_access_key",
+        resource_name(deploy.access_key.name.get_ref())
+    );
     let mut out = format!(
         r#"# {banner}
 #
@@ -175,7 +197,8 @@ resource "descope_project" "this" {{
     out.push_str("    ]\n\n    roles = [\n");
     for (name, role) in &deploy.roles {
         out.push_str(&format!(
-            "      {{\n        name        = {}\n        description = {}\n        permissions = {}\n      }},\n",
+            "      {{\n        key         = {}\n        name        = {}\n        description = {}\n        permissions = {}\n      }},\n",
+            hcl_string(name),
             hcl_string(name),
             hcl_string(&role.description),
             hcl_list(deploy.role_scopes(name))
@@ -213,7 +236,7 @@ resource "descope_project" "this" {{
     }
     out.push_str("  ]\n\n  depends_on = [descope_project.this]\n}\n\n");
     let key = &deploy.access_key;
-    let key_resource = resource_name(&key.name);
+    let key_resource = resource_name(key.name.get_ref());
     out.push_str(&format!(
         r#"resource "descope_access_key" "{key_resource}" {{
   project_id  = var.project_id
@@ -229,15 +252,44 @@ output "inbound_app_client_id" {{
   value       = descope_inbound_app.server.client_id
 }}
 
+output "inbound_app_client_secret" {{
+  description = "DESCOPE_CLIENT_SECRET for the login helper, when the app is confidential."
+  value       = descope_inbound_app.server.client_secret
+  sensitive   = true
+}}
+
 output "{key_resource}_access_key" {{
   description = "The access key's secret: the machine client sends it as client_secret to /auth/token."
   value       = descope_access_key.{key_resource}.cleartext
   sensitive   = true
 }}
 "#,
-        name = hcl_string(&key.name),
+        name = hcl_string(key.name.get_ref()),
         description = hcl_string(&key.description),
         roles = hcl_list(key.roles.iter().map(|role| role.get_ref().as_str())),
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hcl_strings_read_back_as_written() {
+        for text in [
+            "plain",
+            "a \"quoted\" word and a back\\slash",
+            "not a template: ${var.secret} %{ if x }",
+            "lines\nand\ttabs\r",
+            "control \u{8} \u{c} \u{0} \u{7f}",
+            "non-ASCII: é 漢字 🦀",
+            "$ and % alone, {braces}",
+        ] {
+            let source = format!("x = {}\n", hcl_string(text));
+            let read: serde_json::Value =
+                hcl::from_str(&source).unwrap_or_else(|err| panic!("{source}: {err}"));
+            assert_eq!(read["x"], text, "{source}");
+        }
+    }
 }

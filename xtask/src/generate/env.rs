@@ -69,10 +69,18 @@ pub(crate) fn settings(text: &str, shown: &str) -> anyhow::Result<Vec<Setting>> 
                 index + 1
             )
         })?;
+        let default = env_text(value);
+        if default.contains('\'') {
+            bail!(
+                "{shown}:{}: the default of `{path}` holds a single quote, which .env.example \
+                 cannot write as a .env value; choose a default without one",
+                index + 1
+            );
+        }
         settings.push(Setting {
             name,
             key: path,
-            default: env_text(value),
+            default,
             comment: first_sentence(&pending_text),
         });
     }
@@ -203,7 +211,8 @@ fn table_group(key: &str) -> &'static str {
 }
 
 /// Quotes a value for a `.env` file when it needs it: single quotes keep
-/// brackets, spaces and double quotes as written.
+/// brackets, spaces and double quotes as written. (A default never holds a
+/// single quote: `settings` refuses one.)
 fn quoted(value: &str) -> String {
     let plain = value
         .chars()
@@ -250,8 +259,13 @@ pub(crate) fn env_example(inputs: &Inputs) -> String {
     for (title, settings) in groups {
         out.push_str(&format!("\n# === {} ===\n", title.to_uppercase()));
         for setting in settings {
+            let secret = if setting.name.ends_with("_SECRET") {
+                " A secret: keep it out of version control."
+            } else {
+                ""
+            };
             out.push_str(&format!(
-                "# {}\n{}={}\n",
+                "# {}{secret}\n{}={}\n",
                 setting.comment,
                 setting.name,
                 quoted(&setting.default)

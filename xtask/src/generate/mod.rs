@@ -20,6 +20,7 @@ mod docker;
 mod env;
 mod smithery;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -38,7 +39,8 @@ pub(crate) const OUTPUTS: [&str; 5] = [
 ];
 
 /// What the generated files are made from.
-pub(crate) const SOURCES: &str = "policies/*.cedar, config/deploy.toml and config/default.toml";
+pub(crate) const SOURCES: &str =
+    "policies/*.cedar, config/deploy.toml, config/default.toml and plugins/";
 
 /// The line every generated file starts with, in its own comment syntax.
 pub(crate) fn banner() -> String {
@@ -55,6 +57,8 @@ pub(crate) struct Inputs {
     pub(crate) scopes: Vec<ScopeInfo>,
     /// The scopes and roles the policies refer to.
     pub(crate) references: References,
+    /// Each policy's file and line, by `@id`.
+    pub(crate) locations: BTreeMap<String, (PathBuf, Option<usize>)>,
     pub(crate) deploy: Deploy,
     /// The settings with an environment variable, in file order.
     pub(crate) settings: Vec<Setting>,
@@ -83,9 +87,19 @@ pub(crate) fn inputs(root: &Path) -> anyhow::Result<Inputs> {
         .with_context(|| format!("reading {}", defaults_path.display()))?;
     let settings = env::settings(&defaults, "config/default.toml")?;
     let port = env::port(&defaults, "config/default.toml")?;
+    let locations = engine
+        .scopes()
+        .iter()
+        .flat_map(|scope| &scope.policies)
+        .filter_map(|id| {
+            let (file, line) = engine.location(id)?;
+            Some((id.clone(), (file.to_owned(), line)))
+        })
+        .collect();
     let inputs = Inputs {
         scopes: engine.scopes().to_vec(),
         references: engine.references().clone(),
+        locations,
         deploy,
         settings,
         port,
@@ -113,11 +127,9 @@ fn check(inputs: &Inputs, root: &Path) -> anyhow::Result<()> {
         if scope.description.is_empty() {
             let first = scope.policies.first().map_or("", String::as_str);
             let place = inputs
-                .references
-                .scopes
-                .iter()
-                .find(|reference| reference.policy == first)
-                .map_or_else(|| "policies".to_owned(), |r| shown(&r.file, r.line));
+                .locations
+                .get(first)
+                .map_or_else(|| "policies".to_owned(), |(file, line)| shown(file, *line));
             problems.push(format!(
                 "{place}: scope `{}` has no @description; add @description(\"...\") beside \
                  @scope(\"{}\"): Descope shows it to people when they consent",
@@ -183,6 +195,13 @@ fn bundled_plugins(dir: &Path) -> anyhow::Result<Vec<String>> {
         plugins.push(name.to_owned());
     }
     plugins.sort();
+    if plugins.is_empty() {
+        bail!(
+            "{}: no plugin crate found (a directory with a Cargo.toml); the image would serve \
+             no tools",
+            dir.display()
+        );
+    }
     Ok(plugins)
 }
 
@@ -218,9 +237,17 @@ pub(crate) fn stale(root: &Path, generated: &[Generated]) -> Vec<(PathBuf, Strin
     let mut stale = Vec::new();
     for file in generated {
         let path = root.join(file.path);
-        let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        if committed != file.text {
-            stale.push((PathBuf::from(file.path), short_diff(&committed, &file.text)));
+        match std::fs::read_to_string(&path) {
+            Ok(committed) if committed == file.text => {}
+            Ok(committed) => {
+                stale.push((PathBuf::from(file.path), short_diff(&committed, &file.text)));
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                stale.push((PathBuf::from(file.path), "    (missing)".to_owned()));
+            }
+            Err(err) => {
+                stale.push((PathBuf::from(file.path), format!("    (unreadable: {err})")));
+            }
         }
     }
     stale
@@ -252,9 +279,6 @@ fn short_diff(committed: &str, generated: &str) -> String {
             "    … and {} more changed lines",
             changed - DIFF_LINES
         ));
-    }
-    if committed.is_empty() {
-        return "    (missing)".to_owned();
     }
     shown.join("\n")
 }

@@ -481,3 +481,39 @@ fn a_stale_file_is_named_with_a_diff() {
     assert!(changed("+", "Deployment management"), "{}", stale[0].1);
     assert_eq!(stale[1].1, "    (missing)");
 }
+
+#[test]
+fn a_scope_without_a_description_is_refused_with_its_line() {
+    let dir = fixture();
+    let bare = r#"
+@id("fixture.review")
+@scope("tools:review")
+permit (principal in Role::"operator", action == Action::"call", resource == Tool::"review_code");
+"#;
+    write(
+        dir.path(),
+        "policies/fixture.cedar",
+        &format!("{FIXTURE}{bare}"),
+    );
+    let message = refusal(dir.path());
+    assert!(
+        message.contains("policies/fixture.cedar:13: scope `tools:review` has no @description"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_access_key_name_that_cannot_name_a_resource_is_refused() {
+    let dir = fixture();
+    write(
+        dir.path(),
+        "config/deploy.toml",
+        &FIXTURE_DEPLOY.replace(r#"name = "robot""#, r#"name = "9 robots""#),
+    );
+    let message = refusal(dir.path());
+    assert!(
+        message
+            .contains("config/deploy.toml:11: access key name `9 robots` must start with a letter"),
+        "{message}"
+    );
+}

@@ -35,8 +35,16 @@ const PRUNE_ABOVE: usize = 4096;
 pub(crate) struct RateLimiter {
     per_minute: u32,
     interval: Duration,
+    state: Mutex<Callers>,
+}
+
+#[derive(Default)]
+struct Callers {
     /// Each caller's theoretical arrival time.
-    callers: Mutex<HashMap<String, Instant>>,
+    arrivals: HashMap<String, Instant>,
+    /// When callers were last forgotten: at most once a window, so that
+    /// many callers inside their window do not make every request scan.
+    pruned: Option<Instant>,
 }
 
 impl RateLimiter {
@@ -46,17 +54,22 @@ impl RateLimiter {
         (per_minute > 0).then(|| Self {
             per_minute,
             interval: WINDOW / per_minute,
-            callers: Mutex::default(),
+            state: Mutex::default(),
         })
     }
 
     /// Counts a request from `caller` at `now`; `Err` holds how long until
     /// the caller may make one again.
     pub(crate) fn check(&self, caller: &str, now: Instant) -> Result<(), Duration> {
-        let mut callers = self.callers.lock().unwrap_or_else(PoisonError::into_inner);
-        if callers.len() > PRUNE_ABOVE {
-            callers.retain(|_, arrival| *arrival > now);
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let due = state
+            .pruned
+            .is_none_or(|last| now.saturating_duration_since(last) >= WINDOW);
+        if state.arrivals.len() > PRUNE_ABOVE && due {
+            state.arrivals.retain(|_, arrival| *arrival > now);
+            state.pruned = Some(now);
         }
+        let callers = &mut state.arrivals;
         let arrival = callers
             .get(caller)
             .copied()
@@ -143,7 +156,7 @@ mod tests {
         }
         let later = start + WINDOW;
         assert_eq!(limiter.check("new", later), Ok(()));
-        let remembered = limiter.callers.lock().expect("lock").len();
+        let remembered = limiter.state.lock().expect("lock").arrivals.len();
         assert_eq!(remembered, 1);
     }
 }
