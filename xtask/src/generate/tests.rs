@@ -517,3 +517,26 @@ fn an_access_key_name_that_cannot_name_a_resource_is_refused() {
         "{message}"
     );
 }
+
+#[test]
+fn gen_writes_every_file_and_check_then_fails_naming_the_stale_one() {
+    let dir = fixture();
+    run(dir.path(), false).expect("gen writes the files");
+    for path in OUTPUTS {
+        assert!(dir.path().join(path).is_file(), "{path}");
+    }
+    run(dir.path(), true).expect("fresh files pass the check");
+    write(dir.path(), "smithery.yaml", "runtime: \"container\"\n");
+    let err = format!(
+        "{:#}",
+        run(dir.path(), true).expect_err("a stale file fails")
+    );
+    assert!(
+        err.starts_with("1 generated file(s) differ from what policies/*.cedar"),
+        "{err}"
+    );
+    assert!(
+        err.contains(": smithery.yaml; run `cargo xtask gen`"),
+        "{err}"
+    );
+}
