@@ -24,10 +24,13 @@ pub(crate) struct Setting {
     pub(crate) comment: String,
 }
 
-/// The settings of `text` (the contents of `shown`) that have a variable.
-pub(crate) fn settings(text: &str, shown: &str) -> anyhow::Result<Vec<Setting>> {
-    let values: toml::Table =
-        toml::from_str(text).map_err(|err| anyhow::anyhow!("{shown}: {err}"))?;
+/// The settings of `text` (the contents of `shown`, parsed as `values`)
+/// that have a variable.
+pub(crate) fn settings(
+    text: &str,
+    values: &toml::Table,
+    shown: &str,
+) -> anyhow::Result<Vec<Setting>> {
     let mut settings = Vec::new();
     let mut table = String::new();
     let mut comment: Vec<&str> = Vec::new();
@@ -63,7 +66,7 @@ pub(crate) fn settings(text: &str, shown: &str) -> anyhow::Result<Vec<Setting>> 
         }
         let name = pending.remove(0);
         let path = format!("{table}.{key}");
-        let value = table_value(&values, &path).with_context(|| {
+        let value = table_value(values, &path).with_context(|| {
             format!(
                 "{shown}:{}: `{path}` has no value the generator can read",
                 index + 1
@@ -91,10 +94,8 @@ pub(crate) fn settings(text: &str, shown: &str) -> anyhow::Result<Vec<Setting>> 
 }
 
 /// The port the server listens on by default (`server.port`).
-pub(crate) fn port(text: &str, shown: &str) -> anyhow::Result<u16> {
-    let values: toml::Table =
-        toml::from_str(text).map_err(|err| anyhow::anyhow!("{shown}: {err}"))?;
-    table_value(&values, "server.port")
+pub(crate) fn port(values: &toml::Table, shown: &str) -> anyhow::Result<u16> {
+    table_value(values, "server.port")
         .and_then(toml::Value::as_integer)
         .and_then(|port| u16::try_from(port).ok())
         .with_context(|| format!("{shown}: server.port is not a port number"))

@@ -85,8 +85,11 @@ pub(crate) fn inputs(root: &Path) -> anyhow::Result<Inputs> {
     let defaults_path = root.join("config/default.toml");
     let defaults = std::fs::read_to_string(&defaults_path)
         .with_context(|| format!("reading {}", defaults_path.display()))?;
-    let settings = env::settings(&defaults, "config/default.toml")?;
-    let port = env::port(&defaults, "config/default.toml")?;
+    let shown = "config/default.toml";
+    let values: toml::Table =
+        toml::from_str(&defaults).map_err(|err| anyhow::anyhow!("{shown}: {err}"))?;
+    let settings = env::settings(&defaults, &values, shown)?;
+    let port = env::port(&values, shown)?;
     let locations = engine
         .scopes()
         .iter()

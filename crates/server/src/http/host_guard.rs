@@ -57,6 +57,14 @@ impl AllowedHost {
     }
 }
 
+/// Whether a request addressed to `authority` (its `Host`) passes
+/// `allowed`; an empty list allows every host.
+pub(crate) fn admits(allowed: &[AllowedHost], authority: &Authority) -> bool {
+    let host = normalize(authority.host());
+    let port = authority.port_u16();
+    allowed.is_empty() || allowed.iter().any(|entry| entry.admits(&host, port))
+}
+
 fn normalize(host: &str) -> String {
     host.trim_start_matches('[')
         .trim_end_matches(']')
@@ -82,13 +90,7 @@ pub(crate) async fn check_host(
         return ApiError::HostNotAllowed("the request has no valid Host header".to_owned())
             .into_response();
     };
-    let host = normalize(authority.host());
-    let port = authority.port_u16();
-    if state
-        .allowed_hosts
-        .iter()
-        .any(|allowed| allowed.admits(&host, port))
-    {
+    if admits(&state.allowed_hosts, &authority) {
         next.run(request).await
     } else {
         ApiError::HostNotAllowed(format!(

@@ -25,7 +25,7 @@ use axum::routing::{get, post};
 use core_auth::TokenVerifier;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
-pub(crate) use host_guard::AllowedHost;
+pub(crate) use host_guard::{AllowedHost, admits as host_admitted};
 pub(crate) use rate_limit::RateLimiter;
 pub(crate) use request_id::RequestId;
 
