@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::{AuthError, BoxFuture, Principal, PrincipalKind, TokenVerifier, constant_time_eq};
+use oauth_kit::constant_time_eq;
+
+use crate::{AuthError, BoxFuture, Principal, PrincipalKind, TokenVerifier};
 
 /// The demo principal, as configured (`[demo]` in `config/default.toml`).
 #[derive(Clone, Deserialize)]

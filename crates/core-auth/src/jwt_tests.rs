@@ -10,7 +10,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::{KeySource, PrincipalKind, SigningKey};
+use oauth_kit::SigningKey;
+
+use crate::{KeySource, PrincipalKind};
 
 const PROJECT: &str = "P2testproject";
 const RESOURCE: &str = "http://127.0.0.1:8080/mcp";

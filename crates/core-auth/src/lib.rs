@@ -15,9 +15,7 @@ mod demo;
 mod issuer;
 mod jwks;
 mod jwt;
-mod oauth;
 mod principal;
-mod signing;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -29,12 +27,7 @@ pub use demo::{DemoPrincipalConfig, DemoVerifier};
 pub use jsonwebtoken::Algorithm;
 pub use jwks::{JwksStatus, KeySet, KeySource};
 pub use jwt::{JwtConfig, JwtVerifier};
-pub use oauth::{
-    TokenEndpointReply, constant_time_eq, pkce_matches, pkce_s256, post_token_request,
-    random_token, token_digest,
-};
 pub use principal::{Principal, PrincipalKind, TenantGrant};
-pub use signing::{KeyError, SigningKey};
 
 /// A boxed future, so [`TokenVerifier`] can be used as a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

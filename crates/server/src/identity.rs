@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use core_auth::{
-    AccessKeyExchange, DemoVerifier, JwtConfig, JwtVerifier, KeySet, KeySource, SigningKey,
-    TokenVerifier,
+    AccessKeyExchange, DemoVerifier, JwtConfig, JwtVerifier, KeySet, KeySource, TokenVerifier,
 };
+use oauth_kit::SigningKey;
 
 use crate::config::Config;
 use crate::demo_auth::DemoAuthServer;

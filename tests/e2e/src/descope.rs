@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use core_auth::SigningKey;
+use oauth_kit::SigningKey;
 use serde_json::{Value, json};
 
 use crate::Launch;

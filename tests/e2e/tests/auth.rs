@@ -133,7 +133,7 @@ fn demo_server_tokens_are_verified_like_descope_tokens() {
     let server = Server::start(&sandbox);
     // The demo authorization server's key, created at start-up in DATA_DIR.
     let key =
-        core_auth::SigningKey::load_or_create(&sandbox.path().join(".data/demo-signing-key.der"))
+        oauth_kit::SigningKey::load_or_create(&sandbox.path().join(".data/demo-signing-key.der"))
             .expect("demo key");
     let now = unix_now();
     let token = key

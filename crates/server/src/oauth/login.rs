@@ -14,7 +14,7 @@ use axum::extract::{Query, State};
 use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use core_auth::{pkce_s256, post_token_request, random_token};
+use oauth_kit::{pkce_s256, post_token_request, random_token};
 use serde::Deserialize;
 use serde_json::json;
 

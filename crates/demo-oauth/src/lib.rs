@@ -20,9 +20,8 @@ use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use core_auth::{
-    DemoPrincipalConfig, SigningKey, constant_time_eq, pkce_matches, random_token, token_digest,
-};
+use core_auth::DemoPrincipalConfig;
+use oauth_kit::{SigningKey, constant_time_eq, pkce_matches, random_token, token_digest};
 use serde::Deserialize;
 use serde_json::json;
 

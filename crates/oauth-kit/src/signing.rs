@@ -1,7 +1,7 @@
 //! RS256 signing keys and token minting, for the demo authorization server.
 //!
 //! The demo server's tokens are real RS256 JWTs: minted here, published as a
-//! JWKS, and verified by the same [`crate::JwtVerifier`] as Descope's.
+//! JWKS, and verified by the same `core_auth::JwtVerifier` as Descope's.
 
 use std::path::Path;
 
