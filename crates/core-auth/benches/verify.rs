@@ -15,8 +15,8 @@ use aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use core_auth::{Algorithm, JwtConfig, JwtVerifier, KeySet, KeySource};
-use oauth_kit::SigningKey;
 use criterion::{Criterion, criterion_group, criterion_main};
+use oauth_kit::SigningKey;
 use serde_json::json;
 
 fn verifier(key: &SigningKey, cache_capacity: usize) -> JwtVerifier {

@@ -7,7 +7,7 @@
 //! verifier into `none` or into HMAC with the public key as the secret.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -373,9 +373,7 @@ fn describe(kind: &ErrorKind) -> String {
 }
 
 fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+    oauth_kit::unix_time().as_secs_f64()
 }
 
 impl JwtVerifier {

@@ -7,11 +7,15 @@
 //! `core-auth`, `demo-oauth` and the server stand on, so each rule (how a
 //! secret is compared, how a verifier is checked) is written once.
 
+mod clock;
 mod secret;
 mod signing;
+mod wire;
 
+pub use clock::unix_time;
 pub use secret::{
     TokenEndpointReply, constant_time_eq, pkce_matches, pkce_s256, post_token_request,
     random_token, token_digest,
 };
 pub use signing::{KeyError, SigningKey};
+pub use wire::{OAuthError, TokenForm, is_json_content_type};
