@@ -1,4 +1,5 @@
-//! The demo authorization server's pages: consent, and errors.
+//! The demo authorization server's pages: consent, and errors; the login
+//! helper shows its own pages in the same frame.
 //!
 //! Plain HTML with everything user-supplied escaped; no scripts, so the
 //! page works with JavaScript off and leaves nothing to inject into.
@@ -8,7 +9,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, X_FRAME_OPTIONS
 use axum::response::{Html, IntoResponse, Response};
 
 /// Escapes text for HTML element content and double-quoted attributes.
-pub(crate) fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -30,7 +31,7 @@ button.primary{background:#1f5fd1;color:#fff;border-color:#1f5fd1}.note{color:#5
 
 /// A page that must not be cached or framed (clickjacking on a consent page
 /// would let another site approve on the user's behalf).
-pub(crate) fn html(status: StatusCode, title: &str, body: &str) -> Response {
+pub fn html_page(status: StatusCode, title: &str, body: &str) -> Response {
     let page = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
@@ -86,12 +87,12 @@ pub(crate) fn consent(
         super::AUTHORIZE_PATH,
         escape(consent_id),
     );
-    html(StatusCode::OK, "Authorize access", &body)
+    html_page(StatusCode::OK, "Authorize access", &body)
 }
 
 /// An error the user sees (never redirected to an unverified client).
-pub(crate) fn error(status: StatusCode, message: &str) -> Response {
-    html(
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    html_page(
         status,
         "Authorization error",
         &format!(

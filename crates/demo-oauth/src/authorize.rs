@@ -1,0 +1,226 @@
+//! `GET /oauth/authorize` checks an authorization request and shows the
+//! consent page; `POST /oauth/authorize` takes the user's decision back to
+//! the client with a code or an error.
+
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use oauth_kit::{random_token, token_digest};
+use serde::Deserialize;
+
+use crate::DemoOAuth;
+use crate::page::{self, error_page};
+use crate::store::{Grant, PendingConsent};
+use crate::token::{checked_resource, server_error};
+use crate::url::{error_redirect, redirect, with_query};
+
+/// Longest `state` parameter kept.
+const MAX_STATE_LENGTH: usize = 1024;
+
+/// The query of `GET /oauth/authorize`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct AuthorizeQuery {
+    response_type: Option<String>,
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    resource: Option<String>,
+}
+
+/// `GET /oauth/authorize`: checks the request, then shows the consent page.
+///
+/// Until the client and its redirect URI are known good, errors are shown
+/// here and never redirected (an open redirector is a phishing tool). After
+/// that, errors go back to the client as RFC 6749 error redirects.
+pub(crate) async fn authorize(
+    State(server): State<DemoOAuth>,
+    headers: HeaderMap,
+    Query(query): Query<AuthorizeQuery>,
+) -> Response {
+    let Some(client_id) = query.client_id.clone() else {
+        return error_page(StatusCode::BAD_REQUEST, "The request has no client_id.");
+    };
+    let Some(client) = server.store().client(&client_id).cloned() else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "This client is not registered here. Register it first (POST /oauth/register).",
+        );
+    };
+    let redirect_uri = match query.redirect_uri.clone() {
+        Some(uri) if client.redirect_uris.contains(&uri) => uri,
+        Some(_) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "The redirect_uri is not one this client registered.",
+            );
+        }
+        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+        None => return error_page(StatusCode::BAD_REQUEST, "The request has no redirect_uri."),
+    };
+    let base = server.base_url(&headers);
+    let fail = |error: &str, description: &str| {
+        error_redirect(
+            &redirect_uri,
+            error,
+            description,
+            query.state.as_deref(),
+            &base,
+        )
+    };
+
+    if query
+        .state
+        .as_ref()
+        .is_some_and(|s| s.len() > MAX_STATE_LENGTH)
+    {
+        return error_page(StatusCode::BAD_REQUEST, "The state parameter is too long.");
+    }
+    if query.response_type.as_deref() != Some("code") {
+        return fail("unsupported_response_type", "response_type must be `code`");
+    }
+    let Some(code_challenge) = query.code_challenge.clone().filter(|c| !c.is_empty()) else {
+        return fail(
+            "invalid_request",
+            "PKCE is required: send code_challenge with code_challenge_method=S256",
+        );
+    };
+    if query.code_challenge_method.as_deref() != Some("S256") {
+        return fail(
+            "invalid_request",
+            "code_challenge_method must be S256; `plain` is not accepted",
+        );
+    }
+    if code_challenge.len() != 43 {
+        return fail(
+            "invalid_request",
+            "code_challenge must be a base64url SHA-256 (43 characters)",
+        );
+    }
+    let Some(resource) = checked_resource(query.resource.as_deref(), &base) else {
+        return fail("invalid_target", "resource must be this server's MCP URL");
+    };
+    let scopes_known = server.scopes();
+    let known: Vec<String> = scopes_known
+        .iter()
+        .map(|scope| scope.name.clone())
+        .collect();
+    let user = &server.settings().user;
+    let requested: Vec<String> = match &query.scope {
+        Some(scope) if !scope.trim().is_empty() => {
+            scope.split_whitespace().map(str::to_owned).collect()
+        }
+        // No scope asked for: everything the user holds.
+        _ => user
+            .scopes
+            .iter()
+            .filter(|s| known.contains(s))
+            .cloned()
+            .collect(),
+    };
+    if let Some(unknown) = requested.iter().find(|s| !known.contains(s)) {
+        return fail("invalid_scope", &format!("unknown scope `{unknown}`"));
+    }
+    // The user can consent only to scopes they hold.
+    let scopes: Vec<String> = requested
+        .into_iter()
+        .filter(|s| user.scopes.contains(s))
+        .collect();
+
+    let consent_id = match random_token() {
+        Ok(id) => id,
+        Err(_) => return server_error().to_response().into_response(),
+    };
+    let pending = PendingConsent {
+        client_id,
+        redirect_uri,
+        state: query.state.clone(),
+        code_challenge,
+        scopes: scopes.clone(),
+        resource,
+    };
+    if server
+        .store()
+        .add_consent(consent_id.clone(), pending)
+        .is_err()
+    {
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many sign-ins in progress; try again later.",
+        );
+    }
+    let descriptions: Vec<(String, String)> = scopes
+        .iter()
+        .map(|scope| {
+            let description = scopes_known
+                .iter()
+                .find(|info| &info.name == scope)
+                .map(|info| info.description.clone())
+                .unwrap_or_default();
+            (scope.clone(), description)
+        })
+        .collect();
+    page::consent(
+        client.name.as_deref().unwrap_or("An MCP client"),
+        &user.principal_id,
+        &descriptions,
+        &consent_id,
+    )
+}
+
+/// The consent form.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ConsentForm {
+    consent: String,
+    decision: String,
+}
+
+/// `POST /oauth/authorize`: the user's decision, redirected to the client.
+pub(crate) async fn decide(
+    State(server): State<DemoOAuth>,
+    headers: HeaderMap,
+    Form(form): Form<ConsentForm>,
+) -> Response {
+    let Some(pending) = server.store().take_consent(&form.consent) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in has expired or was already used. Start again from your client.",
+        );
+    };
+    let base = server.base_url(&headers);
+    if form.decision != "approve" {
+        return error_redirect(
+            &pending.redirect_uri,
+            "access_denied",
+            "the user denied the request",
+            pending.state.as_deref(),
+            &base,
+        );
+    }
+    let code = match random_token() {
+        Ok(code) => code,
+        Err(_) => return server_error().to_response().into_response(),
+    };
+    let grant = Grant {
+        client_id: pending.client_id,
+        subject: server.settings().user.principal_id.clone(),
+        scopes: pending.scopes,
+        resource: pending.resource,
+        redirect_uri: Some(pending.redirect_uri.clone()),
+        code_challenge: Some(pending.code_challenge),
+        session_ends: None,
+    };
+    if server.store().add_code(token_digest(&code), grant).is_err() {
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many sign-ins in progress; try again later.",
+        );
+    }
+    let mut params = vec![("code", code.as_str()), ("iss", base.as_str())];
+    if let Some(state_param) = pending.state.as_deref() {
+        params.push(("state", state_param));
+    }
+    redirect(&with_query(&pending.redirect_uri, &params))
+}
