@@ -1,5 +1,5 @@
 //! Who may call: the token verifier built from the configuration, and the
-//! authorization server clients are sent to.
+//! authorization server that issues the tokens it accepts.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,43 +11,40 @@ use core_auth::{
 };
 use oauth_kit::SigningKey;
 
-use crate::config::Config;
-use crate::demo_auth::DemoAuthServer;
-use crate::http::login::DescopeClient;
+use crate::settings::Config;
 
 /// The file, inside `DATA_DIR`, that holds the demo server's signing key.
 const DEMO_KEY_FILE: &str = "demo-signing-key.der";
 
+/// The OAuth client settings for Descope's inbound app, which the login
+/// helper signs people in through.
+#[derive(Clone)]
+pub(crate) struct DescopeClient {
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Option<String>,
+    pub(crate) authorize_url: String,
+    pub(crate) token_url: String,
+}
+
 /// The authorization server that issues the tokens this server accepts.
-#[derive(Clone, Debug)]
-pub(crate) enum AuthorizationServer {
-    /// Descope, at this issuer.
-    Descope { issuer: String },
-    /// The embedded demo server, whose issuer is this server's own base URL.
-    Demo,
+pub(crate) enum Authority {
+    /// The embedded demo server, signing with this key.
+    Demo { key: Arc<SigningKey> },
+    /// Descope.
+    Descope {
+        /// The issuer named in the protected-resource metadata.
+        issuer: String,
+        /// Descope's access-key exchange.
+        access_keys: Arc<AccessKeyExchange>,
+        /// The inbound app the login helper signs in through, if configured.
+        login_client: Option<DescopeClient>,
+    },
 }
 
-impl AuthorizationServer {
-    /// The issuer to name in protected-resource metadata, for a client that
-    /// reached this server at `base`.
-    pub(crate) fn issuer(&self, base: &str) -> String {
-        match self {
-            Self::Descope { issuer } => issuer.clone(),
-            Self::Demo => base.to_owned(),
-        }
-    }
-}
-
-/// The verifier and what goes with it.
+/// The verifier and the authority whose tokens it accepts.
 pub(crate) struct Identity {
     pub(crate) verifier: Arc<dyn TokenVerifier>,
-    pub(crate) authorization_server: AuthorizationServer,
-    /// The embedded authorization server (demo mode only).
-    pub(crate) demo_auth: Option<Arc<DemoAuthServer>>,
-    /// Descope's access-key exchange (production only).
-    pub(crate) access_keys: Option<Arc<AccessKeyExchange>>,
-    /// The inbound app the login helper signs in through (production only).
-    pub(crate) login_client: Option<DescopeClient>,
+    pub(crate) authority: Authority,
 }
 
 /// The base URLs clients may use to reach this server: `PUBLIC_URL`, or
@@ -100,22 +97,9 @@ pub(crate) async fn build(config: &Config, bases: &[String]) -> anyhow::Result<I
         let tokens: Arc<dyn TokenVerifier> =
             Arc::new(JwtVerifier::new(jwt, Arc::clone(&keys), "demo"));
         let verifier = Arc::new(DemoVerifier::new(&config.demo, Some(tokens)));
-        let settings = &config.demo_auth;
-        let demo_auth = DemoAuthServer::new(
-            Arc::new(key),
-            config.demo.clone(),
-            settings.access_keys.clone(),
-            Duration::from_secs(settings.access_token_ttl_secs.max(1)),
-            settings
-                .enable_token_refresh
-                .then(|| Duration::from_secs(settings.refresh_token_ttl_secs.max(1))),
-        );
         return Ok(Identity {
             verifier,
-            authorization_server: AuthorizationServer::Demo,
-            demo_auth: Some(Arc::new(demo_auth)),
-            access_keys: None,
-            login_client: None,
+            authority: Authority::Demo { key: Arc::new(key) },
         });
     }
 
@@ -141,22 +125,21 @@ pub(crate) async fn build(config: &Config, bases: &[String]) -> anyhow::Result<I
     let verifier = Arc::new(JwtVerifier::new(jwt, Arc::clone(&keys), "descope"));
     Ok(Identity {
         verifier,
-        authorization_server: AuthorizationServer::Descope {
+        authority: Authority::Descope {
             issuer: format!("{base}/v1/apps/{project}"),
+            access_keys: Arc::new(
+                AccessKeyExchange::new(base, project).map_err(anyhow::Error::msg)?,
+            ),
+            login_client: Some(config.descope.client_id.trim())
+                .filter(|id| !id.is_empty())
+                .map(|client_id| DescopeClient {
+                    client_id: client_id.to_owned(),
+                    client_secret: Some(config.descope.client_secret.trim().to_owned())
+                        .filter(|secret| !secret.is_empty()),
+                    authorize_url: format!("{base}/oauth2/v1/apps/authorize"),
+                    token_url: format!("{base}/oauth2/v1/apps/token"),
+                }),
         },
-        demo_auth: None,
-        access_keys: Some(Arc::new(
-            AccessKeyExchange::new(base, project).map_err(anyhow::Error::msg)?,
-        )),
-        login_client: Some(config.descope.client_id.trim())
-            .filter(|id| !id.is_empty())
-            .map(|client_id| DescopeClient {
-                client_id: client_id.to_owned(),
-                client_secret: Some(config.descope.client_secret.trim().to_owned())
-                    .filter(|secret| !secret.is_empty()),
-                authorize_url: format!("{base}/oauth2/v1/apps/authorize"),
-                token_url: format!("{base}/oauth2/v1/apps/token"),
-            }),
     })
 }
 
@@ -187,7 +170,7 @@ mod tests {
     fn config(extra: &str) -> Config {
         use figment::Figment;
         use figment::providers::{Format, Toml};
-        Figment::from(Toml::string(crate::config::DEFAULT_TOML))
+        Figment::from(Toml::string(crate::settings::DEFAULT_TOML))
             .merge(Toml::string(extra))
             .extract()
             .expect("config")

@@ -1,17 +1,34 @@
-//! `POST /tools/{name}`: run a tool with the JSON body as its arguments.
+//! The REST door: `POST /tools/{name}` runs a tool with the JSON body as
+//! its arguments.
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Extension, Path, State};
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
+use axum::routing::post;
+use axum::{Json, Router};
 use plugin_host::ToolResult;
 use serde_json::Value;
 
-use super::AppState;
-use super::body::{discard_small_body, read_limited};
-use super::error::ApiError;
-use crate::catalogue::Caller;
+use crate::catalogue::{Caller, Catalogue};
+use crate::web::{ApiError, PublicBase, discard_small_body, read_limited};
+
+/// What the REST door needs.
+#[derive(Clone)]
+pub(crate) struct RestState {
+    pub(crate) catalogue: Catalogue,
+    /// `MAX_REQUEST_SIZE_MB`, in bytes.
+    pub(crate) max_request_bytes: usize,
+    pub(crate) base: PublicBase,
+}
+
+/// `POST /tools/{name}`. Expects the authentication layer in front of it,
+/// which records the [`Caller`].
+pub(crate) fn router(state: RestState) -> Router {
+    Router::new()
+        .route("/tools/{name}", post(call_tool))
+        .with_state(state)
+}
 
 /// Runs the tool and answers its result in MCP's `CallToolResult` shape.
 ///
@@ -22,15 +39,15 @@ use crate::catalogue::Caller;
 /// does look at arguments, the (size-limited) body is read and parsed first
 /// and the decision sees them.
 /// An empty body means no arguments, so `curl -X POST …/tools/ping` works.
-pub(crate) async fn call_tool(
-    State(state): State<AppState>,
+async fn call_tool(
+    State(state): State<RestState>,
     Path(name): Path<String>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<ToolResult>, ApiError> {
     let refused =
-        |refusal| ApiError::Refused(refusal).pointing_at(&state.request_base(&headers), None);
+        |refusal| ApiError::Refused(refusal).pointing_at(&state.base.for_request(&headers), None);
     let no_arguments = Value::Object(Default::default());
     // Decided before the body is read unless a policy looks at arguments.
     let early = match state.catalogue.reads_arguments(&caller, &name) {
@@ -74,21 +91,14 @@ pub(crate) async fn call_tool(
     Ok(Json(result))
 }
 
-/// Browsers can send cross-site form posts without a preflight, but not
-/// `application/json`; insisting on it closes that door.
+/// The arguments must be sent as JSON (see [`oauth_kit::is_json_content_type`]).
 fn require_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    if oauth_kit::is_json_content_type(headers) {
+        return Ok(());
+    }
     let content_type = headers
         .get(CONTENT_TYPE)
         .map(|value| value.to_str().unwrap_or("(not ASCII)"))
         .unwrap_or("(none)");
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    let is_json = essence.eq_ignore_ascii_case("application/json")
-        || essence
-            .rsplit_once('+')
-            .is_some_and(|(_, suffix)| suffix.eq_ignore_ascii_case("json"));
-    if is_json {
-        Ok(())
-    } else {
-        Err(ApiError::UnsupportedMediaType(content_type.to_owned()))
-    }
+    Err(ApiError::UnsupportedMediaType(content_type.to_owned()))
 }

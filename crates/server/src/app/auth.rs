@@ -8,10 +8,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use core_auth::{AuthError, bearer_token};
 
-use super::body::discard_small_body;
-use super::error::ApiError;
-use super::{AppState, RequestId};
+use super::AppState;
+use super::request_id::RequestId;
 use crate::catalogue::Caller;
+use crate::web::{ApiError, discard_small_body};
 
 /// Verifies the bearer token and records the [`Caller`] (principal, request
 /// id, client address and the policy set the request is decided under), or
@@ -72,8 +72,8 @@ pub(crate) async fn require_principal(
 async fn reject(state: &AppState, request: Request, err: AuthError) -> Response {
     // The reason is logged, never the credential.
     tracing::info!(reason = %err, "authentication failed");
-    let base = state.request_base(request.headers());
-    let scope = Some(state.scope_names().join(" ")).filter(|s| !s.is_empty());
+    let base = state.base.for_request(request.headers());
+    let scope = Some(state.catalogue.scope_names().join(" ")).filter(|s| !s.is_empty());
     let response = ApiError::Unauthorized(err)
         .pointing_at(&base, scope)
         .into_response();

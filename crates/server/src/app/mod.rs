@@ -1,117 +1,259 @@
-//! The HTTP surface: routes, and the layers every request passes through.
+//! The application: the only module that knows the shared state. It loads
+//! plugins and policies, builds each door with what that door needs,
+//! assembles their routers behind the layers every request passes through,
+//! and serves them.
 
 mod auth;
-mod body;
 mod cors;
-mod error;
 mod health;
 mod host_guard;
-pub(crate) mod login;
-mod machine_token;
-mod mcp_guard;
-mod oauth;
 mod rate_limit;
 mod request_id;
-mod rest;
+mod resource;
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use core_auth::TokenVerifier;
+use demo_oauth::DemoOAuth;
+use plugin_host::PluginHost;
+use policy::PolicyEngine;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
-pub(crate) use host_guard::{AllowedHost, admits as host_admitted};
-pub(crate) use rate_limit::RateLimiter;
-pub(crate) use request_id::RequestId;
+use crate::audit::AuditLog;
+use crate::catalogue::{self, Catalogue};
+use crate::identity::{self, Authority};
+use crate::mcp::{self, McpState};
+use crate::oauth::{self, Issuer, OAuthState};
+use crate::policies::{self, PolicyStore};
+use crate::rest::{self, RestState};
+use crate::settings::{AllowedHost, Config};
+use crate::web::{ApiError, PublicBase};
+use rate_limit::RateLimiter;
 
-use crate::catalogue::Catalogue;
-use crate::demo_auth;
-use crate::identity::AuthorizationServer;
-
-/// What every handler can reach.
+/// What the cross-cutting layers and `/health` reach.
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) catalogue: Catalogue,
     pub(crate) verifier: Arc<dyn TokenVerifier>,
-    pub(crate) max_request_bytes: usize,
     /// `ALLOWED_HOSTS`, parsed; empty allows every host.
     pub(crate) allowed_hosts: Arc<[AllowedHost]>,
-    /// `PUBLIC_URL`, if configured.
-    pub(crate) public_url: Option<Arc<str>>,
-    /// Where clients get tokens.
-    pub(crate) authorization_server: AuthorizationServer,
-    /// The embedded authorization server (demo mode only).
-    pub(crate) demo_auth: Option<Arc<crate::demo_auth::DemoAuthServer>>,
-    /// Descope's access-key exchange (production only).
-    pub(crate) access_keys: Option<Arc<core_auth::AccessKeyExchange>>,
-    /// The browser login helper's state.
-    pub(crate) login: Arc<login::LoginHelper>,
+    pub(crate) base: PublicBase,
     /// `RATE_LIMIT_PER_MINUTE`; `None` when it is 0 (no limit).
     pub(crate) rate_limiter: Option<Arc<RateLimiter>>,
 }
 
-impl AppState {
-    /// The base URL this request reached the server at: `PUBLIC_URL`, or
-    /// `http://` and the request's `Host` (already checked against
-    /// `ALLOWED_HOSTS`), so a client connecting by `localhost` and one
-    /// connecting by `127.0.0.1` each get URLs they can validate.
-    pub(crate) fn request_base(&self, headers: &axum::http::HeaderMap) -> String {
-        if let Some(url) = &self.public_url {
-            return url.to_string();
+/// A server bound to its address, ready to serve.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    router: Router,
+    /// Kept alive for as long as the server runs.
+    _watcher: Option<notify::RecommendedWatcher>,
+}
+
+impl Server {
+    /// Loads the plugins and policies `config` names, binds its address and
+    /// builds every route. Fails, naming the setting, when any of that
+    /// cannot be done.
+    pub async fn bind(config: Config) -> anyhow::Result<Self> {
+        let (catalogue, watcher) = load_catalogue(&config)?;
+        let address = config.bind_address()?;
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("binding {address} (set HOST and PORT)"))?;
+        let local = listener.local_addr()?;
+        // Token audiences and the demo issuer depend on the port actually bound.
+        let bases = identity::public_bases(&config, local.port())?;
+        let identity = identity::build(&config, &bases).await?;
+        if config.descope.demo_mode {
+            tracing::warn!(
+                "demo mode: the static demo token is accepted; set DESCOPE_DEMO_MODE=false in production"
+            );
+        } else {
+            tracing::info!(project_id = %config.descope.project_id, "verifying Descope tokens");
         }
-        // Rebuilt from the parsed authority, lower-cased and without any
-        // user-info, so the URL is the one the Host guard admitted.
-        let authority = headers
-            .get(axum::http::header::HOST)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<axum::http::uri::Authority>().ok());
-        match authority {
-            Some(authority) => {
-                let host = authority.host().to_ascii_lowercase();
-                match authority.port_u16() {
-                    Some(port) => format!("http://{host}:{port}"),
-                    None => format!("http://{host}"),
-                }
-            }
-            None => "http://localhost".to_owned(),
-        }
+        let router = router(&config, catalogue, identity)?;
+        Ok(Self {
+            listener,
+            router,
+            _watcher: watcher,
+        })
     }
 
-    /// Every scope the policies know, ordered by name.
-    pub(crate) fn scope_names(&self) -> Vec<String> {
-        self.catalogue
-            .policies()
-            .scopes()
-            .iter()
-            .map(|scope| scope.name.clone())
-            .collect()
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, letting in-flight requests finish.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let local = self.listener.local_addr()?;
+        tracing::info!(address = %local, url = %format!("http://{local}"), "listening");
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+        tracing::info!("shut down");
+        Ok(())
     }
 }
 
-/// The whole application: public routes, protected routes, and the layers.
+/// The plugins, the policies (watched for changes when configured) and the
+/// audit log, joined in the catalogue.
+fn load_catalogue(
+    config: &Config,
+) -> anyhow::Result<(Catalogue, Option<notify::RecommendedWatcher>)> {
+    let plugin_dir = config
+        .plugin_dir()
+        .context("finding the plugin directory")?;
+    let plugins = PluginHost::load(&plugin_dir, &config.plugins.load_options())?;
+    mcp::check_tool_descriptors(&plugins)?;
+    catalogue::check_reserved_names(&plugins)?;
+    if plugins.plugins().is_empty() {
+        tracing::warn!(dir = %plugin_dir.display(), "no plugins found: no tools will be served");
+    }
+    let policies = PolicyEngine::load_dir(&config.policies.dir).with_context(|| {
+        format!(
+            "loading policies from {} (set POLICY_DIR to the directory holding schema.cedarschema)",
+            config.policies.dir.display()
+        )
+    })?;
+    tracing::info!(
+        policies = policies.policy_count(),
+        hash = policies.hash(),
+        dir = %config.policies.dir.display(),
+        "policies loaded"
+    );
+    let audit_file = Some(config.audit.file.as_path()).filter(|p| !p.as_os_str().is_empty());
+    let audit = AuditLog::new(config.audit.recent, audit_file).with_context(|| {
+        format!(
+            "opening the audit log {} (AUDIT_LOG_FILE)",
+            config.audit.file.display()
+        )
+    })?;
+    let policies = Arc::new(PolicyStore::new(config.policies.dir.clone(), policies));
+    let watcher = if config.policies.watch {
+        let watcher = policies::watch(Arc::clone(&policies)).with_context(|| {
+            format!(
+                "watching {} for policy changes (set POLICY_WATCH=false to reload only on SIGHUP or reload_policies)",
+                config.policies.dir.display()
+            )
+        })?;
+        tracing::info!(dir = %config.policies.dir.display(), "watching the policies for changes");
+        Some(watcher)
+    } else {
+        None
+    };
+    #[cfg(unix)]
+    policies::reload_on_hangup(Arc::clone(&policies)).context("listening for SIGHUP")?;
+    let catalogue = Catalogue::new(
+        Arc::new(plugins),
+        policies,
+        Arc::new(audit),
+        config.effective.clone(),
+    );
+    Ok((catalogue, watcher))
+}
+
+/// Every route behind its layers.
+fn router(
+    config: &Config,
+    catalogue: Catalogue,
+    identity: identity::Identity,
+) -> anyhow::Result<Router> {
+    let base = PublicBase::new(config.public_url()?);
+    let max_request_bytes = config.max_request_bytes();
+    let state = AppState {
+        catalogue: catalogue.clone(),
+        verifier: Arc::clone(&identity.verifier),
+        allowed_hosts: config.allowed_hosts()?.into(),
+        base: base.clone(),
+        rate_limiter: RateLimiter::new(config.server.rate_limit_per_minute).map(Arc::new),
+    };
+    let (issuer, authorization_server) = match identity.authority {
+        Authority::Demo { key } => {
+            let demo = DemoOAuth::new(
+                key,
+                demo_oauth::Settings {
+                    user: config.demo.clone(),
+                    access_keys: config.demo_auth.access_keys.clone(),
+                    access_ttl: std::time::Duration::from_secs(
+                        config.demo_auth.access_token_ttl_secs.max(1),
+                    ),
+                    refresh_ttl: config.demo_auth.enable_token_refresh.then(|| {
+                        std::time::Duration::from_secs(
+                            config.demo_auth.refresh_token_ttl_secs.max(1),
+                        )
+                    }),
+                },
+                Arc::new(resource::ServedResource {
+                    catalogue: catalogue.clone(),
+                    base: base.clone(),
+                }),
+            );
+            let router = demo.router();
+            (Issuer::Demo(demo), router)
+        }
+        Authority::Descope {
+            issuer,
+            access_keys,
+            login_client,
+        } => (
+            Issuer::Descope {
+                issuer,
+                access_keys,
+                login_client,
+            },
+            demo_oauth::absent_router(),
+        ),
+    };
+    let rest = rest::router(RestState {
+        catalogue: catalogue.clone(),
+        max_request_bytes,
+        base: base.clone(),
+    });
+    let mcp = mcp::router(McpState {
+        catalogue: catalogue.clone(),
+        max_request_bytes,
+        base: base.clone(),
+    });
+    let oauth = oauth::router(OAuthState {
+        issuer,
+        verifier: identity.verifier,
+        catalogue,
+        base,
+        logins: Arc::default(),
+    });
+    Ok(assemble(
+        state,
+        rest.merge(mcp),
+        oauth.merge(authorization_server),
+        config.cors_origins()?.as_deref(),
+    ))
+}
+
+/// The doors behind the layers.
 ///
+/// `protected` routes need a caller; `discovery` routes are public.
 /// `cors_origins` is `CORS_ORIGINS` parsed: `None` for any origin.
-pub(crate) fn router(
+fn assemble(
     state: AppState,
-    mcp: crate::mcp::McpService,
+    protected: Router,
+    discovery: Router,
     cors_origins: Option<&[String]>,
 ) -> Router {
-    let mcp_routes = Router::new()
-        .nest_service("/mcp", mcp)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            mcp_guard::check_jsonrpc,
-        ));
     // Authentication runs before any body is read, so an anonymous caller
     // cannot make the server buffer a large body.
-    let protected = Router::new()
-        .route("/tools/{name}", post(rest::call_tool))
-        .merge(mcp_routes)
+    let protected = protected
         .layer(middleware::from_fn_with_state(
             state.clone(),
             rate_limit::limit,
@@ -119,50 +261,20 @@ pub(crate) fn router(
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_principal,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            host_guard::check_host,
         ));
     // Discovery documents name URLs built from the Host header, so they are
     // served only to allowed hosts too.
-    let discovery = Router::new()
-        .route(
-            "/.well-known/oauth-protected-resource",
-            get(oauth::protected_resource),
-        )
-        .route(
-            "/.well-known/oauth-protected-resource/mcp",
-            get(oauth::protected_resource),
-        )
-        .route(
-            "/.well-known/oauth-authorization-server",
-            get(demo_auth::metadata),
-        )
-        .route(
-            "/.well-known/openid-configuration",
-            get(demo_auth::metadata),
-        )
-        .route(demo_auth::JWKS_PATH, get(demo_auth::jwks))
-        .route(demo_auth::REGISTER_PATH, post(demo_auth::register))
-        .route(
-            demo_auth::AUTHORIZE_PATH,
-            get(demo_auth::authorize).post(demo_auth::decide),
-        )
-        .route(demo_auth::TOKEN_PATH, post(demo_auth::token))
-        .route("/auth/token", post(machine_token::token))
-        .route("/auth/login", get(login::login))
-        .route("/auth/callback", get(login::callback))
+    let guarded = protected
+        .merge(discovery)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             host_guard::check_host,
         ));
     Router::new()
         .route("/health", get(health::health))
-        .merge(discovery)
-        .merge(protected)
-        .fallback(no_route)
         .with_state(state)
+        .merge(guarded)
+        .fallback(no_route)
         .layer(middleware::from_fn(request_id::assign))
         // Outside authentication and the host guard: a browser's preflight
         // carries neither credentials nor, always, an allowed host.
@@ -173,9 +285,34 @@ pub(crate) fn router(
 }
 
 async fn no_route(request: Request) -> Response {
-    error::ApiError::NoRoute {
+    ApiError::NoRoute {
         method: request.method().to_string(),
         path: request.uri().path().to_owned(),
     }
     .into_response()
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so in-flight requests can finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested");
 }

@@ -21,8 +21,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::error::ApiError;
 use crate::catalogue::Caller;
+use crate::web::ApiError;
 
 /// The window the limit is counted over.
 const WINDOW: Duration = Duration::from_secs(60);

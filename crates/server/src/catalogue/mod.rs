@@ -10,13 +10,17 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use core_auth::Principal;
-use plugin_host::{CallContext, NestedOutcome, PluginHost, RefusalReason, ToolCaller, ToolResult};
+use plugin_host::{CallContext, PluginHost, ToolResult};
 use policy::{PolicyEngine, RequestContext, ToolResource};
 use serde_json::Value;
 
+mod nested;
+mod server_tools;
+
 use crate::audit::{AuditLog, DecisionRecord};
 use crate::policies::PolicyStore;
-use crate::server_tools::ServerTool;
+use nested::NestedCalls;
+use server_tools::{ServerTool, ServerToolContext};
 
 /// Who is calling, and under which policy set: taken once when the request
 /// is authenticated, so a request finishes under the set it started with
@@ -123,11 +127,6 @@ impl Catalogue {
         }
     }
 
-    /// The effective configuration, secrets redacted.
-    pub(crate) fn settings(&self) -> &Value {
-        &self.settings
-    }
-
     pub(crate) fn plugins(&self) -> &PluginHost {
         &self.plugins
     }
@@ -142,8 +141,13 @@ impl Catalogue {
         self.policies.current()
     }
 
-    pub(crate) fn audit(&self) -> &AuditLog {
-        &self.audit
+    /// Every scope the active policies know, ordered by name.
+    pub(crate) fn scope_names(&self) -> Vec<String> {
+        self.policies()
+            .scopes()
+            .iter()
+            .map(|scope| scope.name.clone())
+            .collect()
     }
 
     fn entry(&self, name: &str) -> Option<Entry<'_>> {
@@ -320,7 +324,14 @@ impl AuthorizedCall<'_> {
     /// Runs the tool. Failures of the tool are results with `is_error` set.
     pub(crate) async fn invoke(self, arguments: Value) -> ToolResult {
         match self.entry {
-            Entry::Server(tool) => tool.run(self.catalogue, arguments).await,
+            Entry::Server(tool) => {
+                let context = ServerToolContext {
+                    audit: &self.catalogue.audit,
+                    policies: &self.catalogue.policies,
+                    settings: &self.catalogue.settings,
+                };
+                tool.run(context, arguments).await
+            }
             Entry::Plugin(_) => self.invoke_plugin(arguments).await,
         }
     }
@@ -356,47 +367,6 @@ impl AuthorizedCall<'_> {
             // are never unloaded, so this cannot happen; answer it anyway.
             Err(unknown) => ToolResult::error(unknown.to_string()),
         }
-    }
-}
-
-/// The tool calls a plugin makes during a call: each authorised for the
-/// caller of that call, under the same policy set, and audited like any
-/// other call.
-struct NestedCalls {
-    catalogue: Catalogue,
-    /// The original caller, one level deeper.
-    caller: Caller,
-}
-
-impl ToolCaller for NestedCalls {
-    fn call_tool(
-        &self,
-        tool: String,
-        arguments: Value,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = NestedOutcome> + Send + 'static>> {
-        let catalogue = self.catalogue.clone();
-        let caller = self.caller.clone();
-        Box::pin(async move {
-            if caller.nesting > MAX_NESTING {
-                return NestedOutcome::Refused {
-                    reason: RefusalReason::Invalid,
-                    message: format!(
-                        "`{tool}` was not called: tools may call tools at most {MAX_NESTING} \
-                         levels deep"
-                    ),
-                };
-            }
-            match catalogue.call(&caller, &tool, arguments).await {
-                Ok(result) => NestedOutcome::Completed { result },
-                Err(refusal) => NestedOutcome::Refused {
-                    reason: match refusal {
-                        CallRefusal::UnknownTool(_) => RefusalReason::UnknownTool,
-                        CallRefusal::Denied { .. } => RefusalReason::Denied,
-                    },
-                    message: refusal.to_string(),
-                },
-            }
-        })
     }
 }
 

@@ -6,13 +6,27 @@
 //! tools, so they are listed, decided (with the `admin` action) and audited
 //! exactly like them.
 
+use std::sync::Arc;
+
+use plugin_host::ToolResult;
 use policy::ToolResource;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::catalogue::Catalogue;
-use crate::policies::{self, Trigger};
-use plugin_host::ToolResult;
+use crate::audit::AuditLog;
+use crate::policies::{self, PolicyStore, Trigger};
+use crate::settings::ENV_VARS;
+
+/// What the server's own tools work on, and nothing more.
+#[derive(Clone, Copy)]
+pub(crate) struct ServerToolContext<'a> {
+    /// The decision log `audit_log` reads.
+    pub(crate) audit: &'a AuditLog,
+    /// The policy store `reload_policies` reloads.
+    pub(crate) policies: &'a Arc<PolicyStore>,
+    /// The effective configuration `server_config` shows, secrets redacted.
+    pub(crate) settings: &'a Value,
+}
 
 /// One of the server's own tools.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,11 +138,11 @@ impl ServerTool {
     }
 
     /// Runs the tool. Bad arguments are a tool error naming the problem.
-    pub(crate) async fn run(self, catalogue: &Catalogue, arguments: Value) -> ToolResult {
+    pub(crate) async fn run(self, context: ServerToolContext<'_>, arguments: Value) -> ToolResult {
         match self {
-            Self::AuditLog => audit_log(catalogue, arguments),
-            Self::ServerConfig => server_config(catalogue, arguments),
-            Self::ReloadPolicies => reload_policies(catalogue, arguments).await,
+            Self::AuditLog => audit_log(context.audit, arguments),
+            Self::ServerConfig => server_config(context.settings, arguments),
+            Self::ReloadPolicies => reload_policies(context.policies, arguments).await,
         }
     }
 }
@@ -164,7 +178,7 @@ fn parse<T: serde::de::DeserializeOwned + Default>(
     })
 }
 
-fn audit_log(catalogue: &Catalogue, arguments: Value) -> ToolResult {
+fn audit_log(audit: &AuditLog, arguments: Value) -> ToolResult {
     let query: AuditQuery = match parse("audit_log", arguments) {
         Ok(query) => query,
         Err(error) => return error,
@@ -175,8 +189,7 @@ fn audit_log(catalogue: &Catalogue, arguments: Value) -> ToolResult {
             "Invalid arguments for tool `audit_log`: limit must be between 1 and {MAX_AUDIT_LIMIT}, got {limit}"
         ));
     }
-    let matching: Vec<_> = catalogue
-        .audit()
+    let matching: Vec<_> = audit
         .recent()
         .into_iter()
         .rev()
@@ -212,12 +225,11 @@ fn audit_log(catalogue: &Catalogue, arguments: Value) -> ToolResult {
 #[serde(deny_unknown_fields)]
 struct NoArguments {}
 
-fn server_config(catalogue: &Catalogue, arguments: Value) -> ToolResult {
+fn server_config(settings: &Value, arguments: Value) -> ToolResult {
     if let Err(error) = parse::<NoArguments>("server_config", arguments) {
         return error;
     }
-    let settings = catalogue.settings();
-    let environment: Vec<Value> = crate::config::ENV_VARS
+    let environment: Vec<Value> = ENV_VARS
         .iter()
         .map(|(variable, key, _)| {
             let pointer = format!("/{}", key.replace('.', "/"));
@@ -244,12 +256,12 @@ fn server_config(catalogue: &Catalogue, arguments: Value) -> ToolResult {
     )
 }
 
-async fn reload_policies(catalogue: &Catalogue, arguments: Value) -> ToolResult {
+async fn reload_policies(store: &Arc<PolicyStore>, arguments: Value) -> ToolResult {
     if let Err(error) = parse::<NoArguments>("reload_policies", arguments) {
         return error;
     }
-    let status = policies::reload(catalogue.policy_store(), Trigger::Admin).await;
-    let active = catalogue.policies();
+    let status = policies::reload(store, Trigger::Admin).await;
+    let active = store.current();
     let mut structured = json!({
         "outcome": status.outcome,
         "active_hash": status.active_hash,

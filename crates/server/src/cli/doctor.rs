@@ -14,7 +14,7 @@ use core_auth::{KeySet, KeySource};
 use policy::PolicyEngine;
 use serde_json::Value;
 
-use crate::config::Config;
+use crate::settings::{Config, hosts_admit};
 
 /// How long a network check waits for Descope.
 const NETWORK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -175,7 +175,7 @@ fn allowed_hosts(config: &Config) -> Check {
              to guard against DNS rebinding",
         );
     }
-    if crate::http::host_admitted(&hosts, &authority) {
+    if hosts_admit(&hosts, &authority) {
         Check::new(
             Outcome::Pass,
             "allowed hosts",

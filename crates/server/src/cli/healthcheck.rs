@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
-use crate::config::Config;
+use crate::settings::Config;
 
 /// How long the check waits to connect, and then for the answer.
 const TIMEOUT: Duration = Duration::from_secs(3);

@@ -16,12 +16,11 @@ use axum::response::{IntoResponse, Response};
 use rmcp::model::ClientJsonRpcMessage;
 use serde_json::{Value, json};
 
-use super::AppState;
-use super::body::read_limited;
-use super::error::{ApiError, Challenge, bearer_challenge};
+use super::McpState;
+use super::handler::FORBIDDEN;
+use super::session::SessionSettings;
 use crate::catalogue::{CallRefusal, Caller};
-use crate::mcp::FORBIDDEN;
-use crate::session::SessionSettings;
+use crate::web::{ApiError, Challenge, bearer_challenge, read_limited};
 
 /// JSON-RPC: the body is not JSON.
 const PARSE_ERROR: i64 = -32700;
@@ -30,8 +29,8 @@ const INVALID_REQUEST: i64 = -32600;
 /// JSON-RPC: the parameters (here, the session's settings) are invalid.
 const INVALID_PARAMS: i64 = -32602;
 
-pub(crate) async fn check_jsonrpc(
-    State(state): State<AppState>,
+pub(super) async fn check_jsonrpc(
+    State(state): State<McpState>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -109,7 +108,7 @@ pub(crate) async fn check_jsonrpc(
 /// so MCP clients can ask the user for more (step-up authorization). The
 /// body is the JSON-RPC error the call would have got.
 fn refuse_denied_call(
-    state: &AppState,
+    state: &McpState,
     parts: &axum::http::request::Parts,
     message: &Value,
 ) -> Option<Response> {
@@ -129,7 +128,7 @@ fn refuse_denied_call(
     else {
         return None;
     };
-    let base = state.request_base(&parts.headers);
+    let base = state.base.for_request(&parts.headers);
     let challenge = bearer_challenge(&Challenge {
         error: Some("insufficient_scope"),
         description: Some(refusal.to_string()),

@@ -14,27 +14,17 @@ use axum::extract::{Query, State};
 use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use demo_oauth::{AUTHORIZE_PATH, error_page, escape, html_page, with_query};
 use oauth_kit::{pkce_s256, post_token_request, random_token};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::AppState;
-use crate::demo_auth::page::{self, escape};
-use crate::demo_auth::{AUTHORIZE_PATH, with_query};
+use super::{Issuer, OAuthState};
 
 /// How long a started login may take to come back.
 const LOGIN_TTL: Duration = Duration::from_secs(600);
 /// How many logins may be in flight at once.
 const MAX_PENDING: usize = 1000;
-
-/// The OAuth client settings for Descope's inbound app.
-#[derive(Clone)]
-pub(crate) struct DescopeClient {
-    pub(crate) client_id: String,
-    pub(crate) client_secret: Option<String>,
-    pub(crate) authorize_url: String,
-    pub(crate) token_url: String,
-}
 
 struct Pending {
     verifier: String,
@@ -49,68 +39,65 @@ struct Pending {
 
 /// Logins in flight, by `state`.
 #[derive(Default)]
-pub(crate) struct LoginHelper {
-    descope: Option<DescopeClient>,
+pub(crate) struct Logins {
     pending: Mutex<HashMap<String, Pending>>,
     /// The helper's own client id at the demo server, per base URL.
     demo_clients: Mutex<HashMap<String, String>>,
 }
 
-impl LoginHelper {
-    pub(crate) fn new(descope: Option<DescopeClient>) -> Self {
-        Self {
-            descope,
-            ..Self::default()
-        }
-    }
-}
-
 /// `GET /auth/login`.
-pub(crate) async fn login(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let base = state.request_base(&headers);
+pub(super) async fn login(State(state): State<OAuthState>, headers: HeaderMap) -> Response {
+    let base = state.base.for_request(&headers);
     let redirect_uri = format!("{base}/auth/callback");
-    let helper = &state.login;
-    let (client_id, authorize_url, token_url) = if let Some(demo) = &state.demo_auth {
-        let client_id = {
-            let mut clients = helper
-                .demo_clients
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            match clients.get(&base) {
-                Some(id) => id.clone(),
-                None => {
-                    match demo.register_client("orchestrator-mcp login helper", &redirect_uri) {
-                        Some(id) => {
-                            clients.insert(base.clone(), id.clone());
-                            id
-                        }
-                        None => {
-                            return page::error(
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                "The demo server could not register the login helper; try again.",
-                            );
+    let helper = &state.logins;
+    let (client_id, authorize_url, token_url) = match &state.issuer {
+        Issuer::Demo(demo) => {
+            let client_id = {
+                let mut clients = helper
+                    .demo_clients
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                match clients.get(&base) {
+                    Some(id) => id.clone(),
+                    None => {
+                        match demo.register_client("orchestrator-mcp login helper", &redirect_uri) {
+                            Some(id) => {
+                                clients.insert(base.clone(), id.clone());
+                                id
+                            }
+                            None => {
+                                return error_page(
+                                    StatusCode::SERVICE_UNAVAILABLE,
+                                    "The demo server could not register the login helper; try again.",
+                                );
+                            }
                         }
                     }
                 }
-            }
-        };
-        // The code is exchanged in-process (see `callback`), never by a
-        // request to a URL built from the Host header.
-        (client_id, format!("{base}{AUTHORIZE_PATH}"), None)
-    } else if let Some(descope) = &helper.descope {
-        (
+            };
+            // The code is exchanged in-process (see `callback`), never by a
+            // request to a URL built from the Host header.
+            (client_id, format!("{base}{AUTHORIZE_PATH}"), None)
+        }
+        Issuer::Descope {
+            login_client: Some(descope),
+            ..
+        } => (
             descope.client_id.clone(),
             descope.authorize_url.clone(),
             Some(descope.token_url.clone()),
-        )
-    } else {
-        return page::error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The login helper needs an OAuth client: set DESCOPE_CLIENT_ID to your Descope inbound app's client id, and register this server's /auth/callback URL with it.",
-        );
+        ),
+        Issuer::Descope {
+            login_client: None, ..
+        } => {
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The login helper needs an OAuth client: set DESCOPE_CLIENT_ID to your Descope inbound app's client id, and register this server's /auth/callback URL with it.",
+            );
+        }
     };
     let (Ok(verifier), Ok(login_state)) = (random_token(), random_token()) else {
-        return page::error(
+        return error_page(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Could not start the login.",
         );
@@ -119,7 +106,7 @@ pub(crate) async fn login(State(state): State<AppState>, headers: HeaderMap) -> 
         let mut pending = helper.pending.lock().unwrap_or_else(|p| p.into_inner());
         pending.retain(|_, login| login.started.elapsed() < LOGIN_TTL);
         if pending.len() >= MAX_PENDING {
-            return page::error(
+            return error_page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Too many logins in progress; try again later.",
             );
@@ -154,7 +141,7 @@ pub(crate) async fn login(State(state): State<AppState>, headers: HeaderMap) -> 
     );
     match HeaderValue::from_str(&location) {
         Ok(value) => (StatusCode::FOUND, [(LOCATION, value)]).into_response(),
-        Err(_) => page::error(
+        Err(_) => error_page(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Could not build the authorization URL.",
         ),
@@ -171,13 +158,13 @@ pub(crate) struct CallbackQuery {
 }
 
 /// `GET /auth/callback`: exchanges the code and shows the token.
-pub(crate) async fn callback(
-    State(state): State<AppState>,
+pub(super) async fn callback(
+    State(state): State<OAuthState>,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
     let Some(pending) = query.state.as_deref().and_then(|key| {
         let mut pending = state
-            .login
+            .logins
             .pending
             .lock()
             .unwrap_or_else(|p| p.into_inner());
@@ -185,46 +172,36 @@ pub(crate) async fn callback(
             .remove(key)
             .filter(|login| login.started.elapsed() < LOGIN_TTL)
     }) else {
-        return page::error(
+        return error_page(
             StatusCode::BAD_REQUEST,
             "This login is unknown or has expired. Start again at /auth/login.",
         );
     };
     if let Some(error) = &query.error {
         let description = query.error_description.as_deref().unwrap_or("");
-        return page::error(
+        return error_page(
             StatusCode::BAD_REQUEST,
             &format!("The authorization server refused: {error} {description}"),
         );
     }
     let Some(code) = query.code.as_deref() else {
-        return page::error(StatusCode::BAD_REQUEST, "The callback carries no code.");
+        return error_page(StatusCode::BAD_REQUEST, "The callback carries no code.");
     };
-    if let Some(demo) = &state.demo_auth {
-        return match demo
-            .exchange_code(
-                &pending.base,
-                code,
-                &pending.verifier,
-                &pending.redirect_uri,
-                &pending.client_id,
-            )
-            .await
-        {
-            Ok(body) => match body.get("access_token").and_then(|t| t.as_str()) {
-                Some(token) => token_page(
+    let descope = match &state.issuer {
+        Issuer::Demo(demo) => {
+            return exchanged_in_process(
+                demo.exchange_code(
                     &pending.base,
-                    token,
-                    body.get("expires_in").and_then(|e| e.as_u64()),
+                    code,
+                    &pending.verifier,
+                    &pending.redirect_uri,
+                    &pending.client_id,
                 ),
-                None => page::error(StatusCode::BAD_GATEWAY, "The demo server issued no token."),
-            },
-            Err(reason) => page::error(
-                StatusCode::BAD_REQUEST,
-                &format!("The code was refused: {reason}"),
-            ),
-        };
-    }
+                &pending.base,
+            );
+        }
+        Issuer::Descope { login_client, .. } => login_client.as_ref(),
+    };
     let form = [
         ("grant_type", "authorization_code"),
         ("code", code),
@@ -232,18 +209,13 @@ pub(crate) async fn callback(
         ("client_id", pending.client_id.as_str()),
         ("code_verifier", pending.verifier.as_str()),
     ];
-    let secret = state
-        .login
-        .descope
-        .as_ref()
-        .filter(|_| state.demo_auth.is_none())
-        .and_then(|d| {
-            d.client_secret
-                .as_deref()
-                .map(|s| (d.client_id.as_str(), s))
-        });
+    let secret = descope.and_then(|d| {
+        d.client_secret
+            .as_deref()
+            .map(|s| (d.client_id.as_str(), s))
+    });
     let Some(token_url) = pending.token_url.as_deref() else {
-        return page::error(
+        return error_page(
             StatusCode::INTERNAL_SERVER_ERROR,
             "No token endpoint is configured.",
         );
@@ -251,7 +223,7 @@ pub(crate) async fn callback(
     let reply = match post_token_request(token_url, &form, secret).await {
         Ok(reply) => reply,
         Err(err) => {
-            return page::error(
+            return error_page(
                 StatusCode::BAD_GATEWAY,
                 &format!("The token request failed: {err}"),
             );
@@ -262,7 +234,7 @@ pub(crate) async fn callback(
             .body
             .get("error_description")
             .or_else(|| reply.body.get("error"));
-        return page::error(
+        return error_page(
             StatusCode::BAD_GATEWAY,
             &format!(
                 "The token endpoint answered {} without a token: {}",
@@ -276,6 +248,23 @@ pub(crate) async fn callback(
         token,
         reply.body.get("expires_in").and_then(|e| e.as_u64()),
     )
+}
+
+/// The page for a code the demo server exchanged in-process.
+fn exchanged_in_process(
+    outcome: Result<serde_json::Value, oauth_kit::OAuthError>,
+    base: &str,
+) -> Response {
+    match outcome {
+        Ok(body) => match body.get("access_token").and_then(|t| t.as_str()) {
+            Some(token) => token_page(base, token, body.get("expires_in").and_then(|e| e.as_u64())),
+            None => error_page(StatusCode::BAD_GATEWAY, "The demo server issued no token."),
+        },
+        Err(refusal) => error_page(
+            StatusCode::BAD_REQUEST,
+            &format!("The code was refused: {}", refusal.description),
+        ),
+    }
 }
 
 fn token_page(base: &str, token: &str, expires_in: Option<u64>) -> Response {
@@ -304,5 +293,5 @@ fn token_page(base: &str, token: &str, expires_in: Option<u64>) -> Response {
         escape(&config),
         escape(&curl),
     );
-    page::html(StatusCode::OK, "Signed in", &body)
+    html_page(StatusCode::OK, "Signed in", &body)
 }

@@ -5,21 +5,25 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
-use super::AppState;
+use super::{Issuer, OAuthState};
 
 /// `GET /.well-known/oauth-protected-resource[/mcp]`.
 ///
 /// MCP clients read it after a 401 to find the authorization server and the
 /// scopes to ask for. `resource` must equal the URL the client connected to,
 /// so it is built from the request (or `PUBLIC_URL`).
-pub(crate) async fn protected_resource(
-    State(state): State<AppState>,
+pub(super) async fn protected_resource(
+    State(state): State<OAuthState>,
     headers: HeaderMap,
 ) -> Json<Value> {
-    let base = state.request_base(&headers);
+    let base = state.base.for_request(&headers);
+    let issuer = match &state.issuer {
+        Issuer::Demo(_) => base.clone(),
+        Issuer::Descope { issuer, .. } => issuer.clone(),
+    };
     Json(json!({
         "resource": format!("{base}/mcp"),
-        "authorization_servers": [state.authorization_server.issuer(&base)],
+        "authorization_servers": [issuer],
         "scopes_supported": state.scope_names(),
         "bearer_methods_supported": ["header"],
         "resource_name": "orchestrator-mcp",

@@ -8,8 +8,6 @@
 //! token that would be refused here is never issued. In demo mode the demo
 //! access keys from the configuration are accepted instead.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::Json;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -17,82 +15,70 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use core_auth::ExchangeError;
+use oauth_kit::{OAuthError, TokenForm, unix_time};
 use serde_json::{Value, json};
 
-use super::AppState;
-use crate::demo_auth::{self, TokenForm, oauth_error, presented_secret};
+use super::{Issuer, OAuthState};
 
-pub(crate) async fn token(
-    State(state): State<AppState>,
+pub(super) async fn token(
+    State(state): State<OAuthState>,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
     match form.grant_type.as_deref() {
         Some("client_credentials") => {}
         Some(other) => {
-            return oauth_error(
+            return refuse(OAuthError::new(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                &format!(
+                format!(
                     "`{other}`: this endpoint takes grant_type=client_credentials with an access key"
                 ),
-            );
+            ));
         }
-        None => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "grant_type is required",
-            );
-        }
+        None => return refuse(OAuthError::invalid_request("grant_type is required")),
     }
-    if state.demo_auth.is_some() {
-        return demo_auth::token(State(state), headers, Form(form)).await;
-    }
-    let Some(exchange) = state.access_keys.clone() else {
-        return oauth_error(
-            StatusCode::NOT_FOUND,
-            "invalid_request",
-            "access-key exchange is not configured",
-        );
+    let exchange = match &state.issuer {
+        Issuer::Demo(demo) => return demo.client_credentials(&headers, &form),
+        Issuer::Descope { access_keys, .. } => access_keys,
     };
-    let Some(access_key) = presented_secret(&headers, &form).filter(|k| !k.is_empty()) else {
-        return oauth_error(
+    let Some(access_key) = form.presented_secret(&headers).filter(|k| !k.is_empty()) else {
+        return refuse(OAuthError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "send the access key as client_secret (form field or HTTP Basic password)",
-        );
+        ));
     };
     let exchanged = match exchange.exchange(&access_key).await {
         Ok(exchanged) => exchanged,
         Err(ExchangeError::Rejected(reason)) => {
             tracing::info!(%reason, "access key refused by Descope");
-            return oauth_error(
+            return refuse(OAuthError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
-                &format!("the access key was refused: {reason}"),
-            );
+                format!("the access key was refused: {reason}"),
+            ));
         }
         Err(err) => {
             tracing::warn!(error = %err, "access-key exchange failed");
-            return oauth_error(
+            return refuse(OAuthError::new(
                 StatusCode::BAD_GATEWAY,
                 "temporarily_unavailable",
-                &err.to_string(),
-            );
+                err.to_string(),
+            ));
         }
     };
     if let Err(err) = state.verifier.verify(&exchanged.session_jwt).await {
         tracing::warn!(reason = %err, "Descope issued a token this server refuses");
-        return oauth_error(
+        return refuse(OAuthError::new(
             StatusCode::BAD_GATEWAY,
             "server_error",
-            &format!(
+            format!(
                 "Descope issued a token this server cannot accept ({err}); check DESCOPE_PROJECT_ID and the issuer settings"
             ),
-        );
+        ));
     }
-    let now = unix_now();
+    let now = unix_time().as_secs();
     let expires_at = exchanged
         .expiration
         .or_else(|| jwt_expiry(&exchanged.session_jwt));
@@ -109,15 +95,13 @@ pub(crate) async fn token(
         .into_response()
 }
 
+fn refuse(error: OAuthError) -> Response {
+    error.to_response().into_response()
+}
+
 /// `exp` of a token this server has just verified.
 fn jwt_expiry(token: &str) -> Option<u64> {
     let payload = token.split('.').nth(1)?;
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
     claims.get("exp")?.as_u64()
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

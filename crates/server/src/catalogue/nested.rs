@@ -1,0 +1,48 @@
+//! The tool calls a plugin makes while it runs, decided for the caller of
+//! the call that runs it.
+
+use plugin_host::{NestedOutcome, RefusalReason, ToolCaller};
+use serde_json::Value;
+
+use super::{CallRefusal, Caller, Catalogue, MAX_NESTING};
+
+/// The tool calls a plugin makes during a call: each authorised for the
+/// caller of that call, under the same policy set, and audited like any
+/// other call.
+pub(super) struct NestedCalls {
+    pub(super) catalogue: Catalogue,
+    /// The original caller, one level deeper.
+    pub(super) caller: Caller,
+}
+
+impl ToolCaller for NestedCalls {
+    fn call_tool(
+        &self,
+        tool: String,
+        arguments: Value,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = NestedOutcome> + Send + 'static>> {
+        let catalogue = self.catalogue.clone();
+        let caller = self.caller.clone();
+        Box::pin(async move {
+            if caller.nesting > MAX_NESTING {
+                return NestedOutcome::Refused {
+                    reason: RefusalReason::Invalid,
+                    message: format!(
+                        "`{tool}` was not called: tools may call tools at most {MAX_NESTING} \
+                         levels deep"
+                    ),
+                };
+            }
+            match catalogue.call(&caller, &tool, arguments).await {
+                Ok(result) => NestedOutcome::Completed { result },
+                Err(refusal) => NestedOutcome::Refused {
+                    reason: match refusal {
+                        CallRefusal::UnknownTool(_) => RefusalReason::UnknownTool,
+                        CallRefusal::Denied { .. } => RefusalReason::Denied,
+                    },
+                    message: refusal.to_string(),
+                },
+            }
+        })
+    }
+}

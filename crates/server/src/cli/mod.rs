@@ -1,0 +1,125 @@
+//! The commands the binary runs: serving, `doctor`, `healthcheck`. Each
+//! takes what the command line said and answers with an exit code; the top
+//! layer, so it may use every other.
+
+mod doctor;
+mod healthcheck;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use tracing_subscriber::EnvFilter;
+
+use crate::app::Server;
+use crate::settings::{Config, LogFormat};
+
+/// The scope manifest `doctor` reads unless told otherwise.
+pub fn default_manifest() -> PathBuf {
+    doctor::default_manifest()
+}
+
+/// Serves on the settings from the defaults, `config_file` and the
+/// environment, until asked to stop.
+pub fn serve(config_file: Option<&Path>) -> ExitCode {
+    let Some(config) = load(config_file) else {
+        return ExitCode::from(2);
+    };
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let server = Server::bind(config).await?;
+        server.run().await
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("start-up failed: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `orchestrator-mcp healthcheck`: exit 0 when the server on this machine
+/// answers `GET /health` with 200.
+pub fn healthcheck(config_file: Option<&Path>) -> ExitCode {
+    let Some(config) = load(config_file) else {
+        return ExitCode::from(2);
+    };
+    match healthcheck::check(&config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(problem) => {
+            #[expect(clippy::print_stderr, reason = "the check's verdict is its output")]
+            {
+                eprintln!("orchestrator-mcp healthcheck: {problem}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `orchestrator-mcp doctor`: every item, even when the settings would stop
+/// the server from starting; exits non-zero when an item fails.
+#[expect(
+    clippy::print_stderr,
+    reason = "a report and its failures are its output"
+)]
+pub fn doctor(config_file: Option<&Path>, manifest: &Path) -> ExitCode {
+    let config = Config::load_unchecked(config_file).map_err(|err| err.to_string());
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("orchestrator-mcp doctor: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let checks = runtime.block_on(doctor::run(config, manifest));
+    match doctor::report(&checks, &mut std::io::stdout().lock()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("orchestrator-mcp doctor: cannot write the report: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The settings, or `None` after saying on stderr why they cannot be used.
+fn load(config_file: Option<&Path>) -> Option<Config> {
+    match Config::load(config_file) {
+        Ok(config) => Some(config),
+        Err(err) => {
+            // Logging is not set up yet: its settings are part of what failed.
+            #[expect(clippy::print_stderr, reason = "logging is not set up yet")]
+            {
+                eprintln!("orchestrator-mcp: {err}");
+            }
+            None
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    // `Config::check` has already refused a filter that does not parse.
+    let filter = EnvFilter::try_new(&config.log.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match config.log.format {
+        LogFormat::Json => builder.json().with_current_span(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}

@@ -1,0 +1,300 @@
+//! The settings: defaults, environment, refusals and redaction.
+
+use super::redact::REDACTED;
+use super::*;
+use std::collections::BTreeSet;
+
+/// The variables `config/default.toml` names at the start of its
+/// comments (`# HOST, PORT: ...`), which `cargo xtask gen` turns into
+/// `.env.example`.
+fn documented_variables() -> BTreeSet<String> {
+    DEFAULT_TOML
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix('#')?.split_once(':'))
+        .map(|(names, _)| names.split(',').map(str::trim).collect::<Vec<_>>())
+        .filter(|names| {
+            names.iter().all(|name| {
+                !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            })
+        })
+        .flatten()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_variable_read_is_documented_in_the_defaults_and_no_other() {
+    let read: BTreeSet<String> = ENV_VARS
+        .iter()
+        .map(|(name, _, _)| (*name).to_owned())
+        .collect();
+    assert_eq!(read, documented_variables());
+}
+
+fn from_toml(extra: &str) -> Result<Config, Box<figment::Error>> {
+    Figment::from(Toml::string(DEFAULT_TOML))
+        .merge(Toml::string(extra))
+        .extract()
+        .map_err(Box::new)
+}
+
+#[test]
+fn the_embedded_defaults_are_complete_and_valid() {
+    let config = from_toml("").expect("defaults parse");
+    config.check().expect("defaults pass the checks");
+    assert_eq!(
+        config.bind_address().expect("address").to_string(),
+        "127.0.0.1:8080"
+    );
+    assert!(config.descope.demo_mode);
+    assert_eq!(config.demo.token, "demo_token_12345");
+    assert_eq!(config.max_request_bytes(), 10 * 1024 * 1024);
+}
+
+#[test]
+fn every_env_var_maps_to_a_known_setting() {
+    for (name, path, _) in ENV_VARS {
+        let (section, key) = path.split_once('.').expect("dotted path");
+        let table: toml::Table = toml::from_str(DEFAULT_TOML).expect("toml");
+        let found = table
+            .get(section)
+            .and_then(|s| s.as_table())
+            .is_some_and(|s| s.contains_key(key));
+        assert!(found, "{name} maps to {path}, which default.toml lacks");
+    }
+}
+
+#[test]
+#[allow(clippy::result_large_err)] // figment's Jail API returns its own error.
+fn environment_values_override_defaults() {
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("PORT", "9090");
+        jail.set_env("DESCOPE_PROJECT_ID", "007");
+        jail.set_env("MAX_REQUEST_SIZE_MB", "2");
+        jail.set_env("UNRELATED", "x");
+        // As `docker run --env-file` passes a value quoted in the file.
+        jail.set_env("ALLOWED_HOSTS", r#"'["mcp.example.com"]'"#);
+        jail.set_env("LOG_FORMAT", "\"json\"");
+        let config: Config = Figment::from(Toml::string(DEFAULT_TOML))
+            .merge(environment())
+            .extract()?;
+        assert_eq!(config.server.port, 9090);
+        assert_eq!(config.server.allowed_hosts, ["mcp.example.com"]);
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert_eq!(
+            config.descope.project_id, "007",
+            "a numeric-looking id is kept as written"
+        );
+        assert_eq!(config.max_request_bytes(), 2 * 1024 * 1024);
+        Ok(())
+    });
+}
+
+#[test]
+#[allow(clippy::result_large_err)] // figment's Jail API returns its own error.
+fn plugin_settings_come_from_the_environment() {
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("PLUGIN_ALLOW", r#"["core-tools", "code-tools"]"#);
+        jail.set_env("PLUGIN_SHA256", r#"{ core-tools = "ab12" }"#);
+        jail.set_env("PLUGIN_TIMEOUT_SECS", "5");
+        jail.set_env("PLUGIN_TOOL_TIMEOUTS", "{ orchestrate = 120 }");
+        jail.set_env("PLUGIN_MAX_INPUT_BYTES", "65536");
+        let config: Config = Figment::from(Toml::string(DEFAULT_TOML))
+            .merge(environment())
+            .extract()?;
+        let options = config.plugins.load_options();
+        assert_eq!(options.allow, ["core-tools", "code-tools"]);
+        assert_eq!(options.sha256["core-tools"], "ab12");
+        assert_eq!(options.timeout, std::time::Duration::from_secs(5));
+        assert_eq!(
+            options.tool_timeouts["orchestrate"],
+            std::time::Duration::from_secs(120)
+        );
+        assert_eq!(options.max_input_bytes, 65536);
+        Ok(())
+    });
+}
+
+#[test]
+#[allow(clippy::result_large_err)] // figment's Jail API returns its own error.
+fn the_generated_env_example_sets_every_variable_to_its_default() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example");
+    let text = std::fs::read_to_string(path).expect("run `cargo xtask gen`");
+    let pairs: Vec<(String, String)> = dotenvy::from_read_iter(text.as_bytes())
+        .collect::<Result<_, _>>()
+        .expect(".env.example parses as a .env file");
+    let names: BTreeSet<String> = pairs.iter().map(|(name, _)| name.clone()).collect();
+    assert_eq!(names, documented_variables());
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        let defaults: serde_json::Value = Figment::from(Toml::string(DEFAULT_TOML)).extract()?;
+        for (name, value) in &pairs {
+            jail.set_env(name, value);
+        }
+        let from_env: serde_json::Value = Figment::from(Toml::string(DEFAULT_TOML))
+            .merge(environment())
+            .extract()?;
+        assert_eq!(from_env, defaults);
+        Ok(())
+    });
+}
+
+#[test]
+fn cors_origins_are_origins_or_a_lone_star() {
+    assert_eq!(
+        cors_origin("https://Inspector.Example.com:443"),
+        Some("https://inspector.example.com".to_owned())
+    );
+    assert_eq!(
+        cors_origin("http://localhost:6274"),
+        Some("http://localhost:6274".to_owned())
+    );
+    for bad in [
+        "inspector.example.com",
+        "https://example.com/app",
+        "https://example.com/",
+        "ftp://example.com",
+        "https://user@example.com",
+        "",
+    ] {
+        assert_eq!(cors_origin(bad), None, "{bad}");
+    }
+    let mut config: Config = Figment::from(Toml::string(DEFAULT_TOML))
+        .extract()
+        .expect("defaults");
+    assert_eq!(config.cors_origins().expect("empty"), Some(Vec::new()));
+    config.server.cors_origins = vec!["*".to_owned()];
+    assert_eq!(config.cors_origins().expect("any"), None);
+    config.server.cors_origins = vec!["*".to_owned(), "https://a.example".to_owned()];
+    let err = config
+        .cors_origins()
+        .expect_err("star with others")
+        .to_string();
+    assert!(err.starts_with("CORS_ORIGINS"), "{err}");
+    config.server.cors_origins = vec!["https://a.example/path".to_owned()];
+    let err = config.cors_origins().expect_err("a path").to_string();
+    assert!(
+        err.contains("`https://a.example/path` is not an origin"),
+        "{err}"
+    );
+}
+
+#[test]
+fn secrets_are_redacted_in_the_effective_settings() {
+    let mut settings: serde_json::Value = Figment::from(Toml::string(DEFAULT_TOML))
+        .merge(Toml::string(
+            "[descope]\nclient_secret = \"s3cr3t\"\n[[demo_auth.access_keys]]\nclient_id = \"c\"\nclient_secret = \"k3y\"\nprincipal_id = \"m\"\nscopes = []\n",
+        ))
+        .extract()
+        .expect("settings");
+    redact(&mut settings);
+    let text = settings.to_string();
+    for secret in ["s3cr3t", "k3y", "demo_token_12345"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+    assert_eq!(settings["descope"]["client_secret"], REDACTED);
+    assert_eq!(settings["demo"]["token"], REDACTED);
+    assert_eq!(
+        settings["demo_auth"]["access_keys"][0]["client_secret"],
+        REDACTED
+    );
+    assert_eq!(settings["demo_auth"]["access_keys"][0]["client_id"], "c");
+    assert_eq!(settings["server"]["port"], 8080, "the rest is shown as set");
+}
+
+#[test]
+fn unknown_keys_in_a_file_are_refused() {
+    let err = from_toml("[server]\nprot = 1\n").expect_err("typo refused");
+    assert!(err.to_string().contains("prot"), "{err}");
+}
+
+fn refusal(extra: &str) -> String {
+    let config = from_toml(extra).expect("parses");
+    config.check().expect_err("refused").to_string()
+}
+
+#[test]
+fn demo_mode_off_with_a_placeholder_project_is_refused() {
+    for project in ["test_project", "your_actual_project_id_here", ""] {
+        let err = refusal(&format!(
+            "[descope]\ndemo_mode = false\nproject_id = \"{project}\"\n"
+        ));
+        assert!(err.starts_with("DESCOPE_PROJECT_ID"), "{err}");
+    }
+}
+
+#[test]
+fn demo_mode_off_with_a_real_project_is_accepted() {
+    let config =
+        from_toml("[descope]\ndemo_mode = false\nproject_id = \"P2abc\"\n").expect("parses");
+    config.check().expect("a real project id is enough");
+}
+
+#[test]
+fn hmac_and_non_rsa_algorithms_are_refused() {
+    for algorithm in ["HS256", "RS256,HS512", "ES256", "none", ""] {
+        let err = refusal(&format!("[jwt]\nalgorithm = \"{algorithm}\"\n"));
+        assert!(err.starts_with("JWT_ALGORITHM"), "{algorithm}: {err}");
+    }
+}
+
+#[test]
+fn turning_off_expiry_checks_is_refused() {
+    let err = refusal("[jwt]\nverify_expiration = false\n");
+    assert!(err.starts_with("JWT_VERIFY_EXPIRATION"), "{err}");
+}
+
+#[test]
+fn demo_mode_on_a_public_address_needs_explicit_consent() {
+    let err = refusal("[server]\nhost = \"0.0.0.0\"\n");
+    assert!(err.starts_with("DESCOPE_DEMO_MODE"), "{err}");
+    assert!(err.contains("DEMO_ALLOW_PUBLIC_BIND"), "{err}");
+    let config = from_toml("[server]\nhost = \"0.0.0.0\"\n[demo_auth]\nallow_public_bind = true\n")
+        .expect("parses");
+    config.check().expect("allowed explicitly");
+}
+
+#[test]
+fn a_public_url_must_be_a_bare_http_url() {
+    for url in [
+        "mcp.example.com",
+        "ftp://x",
+        "https://x/path",
+        "https://x?q=1",
+    ] {
+        let err = refusal(&format!("[server]\npublic_url = \"{url}\"\n"));
+        assert!(err.starts_with("PUBLIC_URL"), "{url}: {err}");
+    }
+    let config =
+        from_toml("[server]\npublic_url = \"https://mcp.example.com/\"\n").expect("parses");
+    assert_eq!(
+        config.public_url().expect("valid").as_deref(),
+        Some("https://mcp.example.com")
+    );
+}
+
+#[test]
+fn an_invalid_log_filter_is_refused() {
+    let config = from_toml("[log]\nfilter = \"info,[[\"\n").expect("parses");
+    let err = config.check().expect_err("refused");
+    assert!(err.to_string().starts_with("RUST_LOG"), "{err}");
+}
+
+#[test]
+fn an_invalid_allowed_host_is_refused() {
+    let config = from_toml("[server]\nallowed_hosts = [\"not a host\"]\n").expect("parses");
+    let err = config.check().expect_err("refused");
+    assert!(err.to_string().starts_with("ALLOWED_HOSTS"), "{err}");
+}
+
+#[test]
+fn a_hostname_bind_address_is_explained() {
+    let config = from_toml("[server]\nhost = \"example.com\"\n").expect("parses");
+    let err = config.check().expect_err("refused");
+    assert!(err.to_string().contains("HOST"), "{err}");
+}

@@ -1,0 +1,57 @@
+//! What every door shares: error bodies and challenges, reading bodies
+//! under the size limit, and the base URL a request reached the server at.
+//!
+//! Above the catalogue (a refusal is one of its errors), below the doors.
+
+mod body;
+mod error;
+
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use axum::http::header::HOST;
+
+pub(crate) use body::{discard_small_body, read_limited};
+pub(crate) use error::{ApiError, Challenge, bearer_challenge};
+
+/// Where the server is reached: `PUBLIC_URL`, or the `Host` of each request.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PublicBase {
+    /// `PUBLIC_URL`, if configured.
+    public_url: Option<Arc<str>>,
+}
+
+impl PublicBase {
+    /// URLs built from `PUBLIC_URL` when it is set, from requests otherwise.
+    pub(crate) fn new(public_url: Option<String>) -> Self {
+        Self {
+            public_url: public_url.map(Into::into),
+        }
+    }
+
+    /// The base URL this request reached the server at: `PUBLIC_URL`, or
+    /// `http://` and the request's `Host` (already checked against
+    /// `ALLOWED_HOSTS`), so a client connecting by `localhost` and one
+    /// connecting by `127.0.0.1` each get URLs they can validate.
+    pub(crate) fn for_request(&self, headers: &HeaderMap) -> String {
+        if let Some(url) = &self.public_url {
+            return url.to_string();
+        }
+        // Rebuilt from the parsed authority, lower-cased and without any
+        // user-info, so the URL is the one the Host guard admitted.
+        let authority = headers
+            .get(HOST)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<axum::http::uri::Authority>().ok());
+        match authority {
+            Some(authority) => {
+                let host = authority.host().to_ascii_lowercase();
+                match authority.port_u16() {
+                    Some(port) => format!("http://{host}:{port}"),
+                    None => format!("http://{host}"),
+                }
+            }
+            None => "http://localhost".to_owned(),
+        }
+    }
+}
