@@ -13,6 +13,8 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 mod generate;
+#[cfg(test)]
+mod layers;
 mod policy;
 mod scaffold;
 
