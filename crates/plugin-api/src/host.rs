@@ -4,6 +4,15 @@
 //! The host passes a [`HostApi`] to every `invoke`. It is valid until that
 //! `invoke` returns, and its functions may be called from any thread in the
 //! meantime (a tool may fan its work out over scoped threads).
+//!
+//! One of the two modules of this crate that may use `unsafe` (the other is
+//! `abi`): [`HostHandle`] is the only way the rest of the crate reaches the
+//! callbacks, through safe methods.
+
+#![expect(
+    unsafe_code,
+    reason = "calling the host's callbacks is the plugin side of the C ABI"
+)]
 
 use std::ffi::c_void;
 
@@ -11,6 +20,50 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{OutputSink, Status, ToolResult};
+
+/// The host's callbacks for the call in progress, checked non-null.
+pub(crate) struct HostHandle(*const HostApi);
+
+// SAFETY: the host's callbacks may be called from any thread while the call
+// runs (the rule above), and a handle lives in a `ToolContext`, which never
+// outlives its call (tools only borrow it).
+unsafe impl Send for HostHandle {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for HostHandle {}
+
+impl HostHandle {
+    /// The handle for `host`, or `None` when the host passed none.
+    ///
+    /// # Safety
+    ///
+    /// `host` must be null or point to a [`HostApi`] that stays valid, with
+    /// thread-safe callbacks, for as long as the handle lives.
+    pub(crate) unsafe fn new(host: *const HostApi) -> Option<Self> {
+        (!host.is_null()).then_some(Self(host))
+    }
+
+    fn api(&self) -> &HostApi {
+        // SAFETY: `new`'s contract: non-null and valid while the handle lives.
+        unsafe { &*self.0 }
+    }
+
+    /// Writes `message` to the server's log.
+    pub(crate) fn log(&self, level: LogLevel, message: &str) {
+        let host = self.api();
+        // SAFETY: the callback is live for the call, and the message is a
+        // live UTF-8 slice for the duration of this call.
+        unsafe { (host.log)(host.ctx, level, message.as_ptr(), message.len()) }
+    }
+
+    /// Calls tool `name` through the host, for the same caller.
+    pub(crate) fn call_tool(
+        &self,
+        name: &str,
+        arguments: Value,
+    ) -> Result<ToolResult, CallToolError> {
+        call_through_host(self.api(), name, arguments)
+    }
+}
 
 /// The severity of a plugin's log message, as a plain integer so that a
 /// value from a misbehaving library cannot be an invalid enum.
@@ -112,3 +165,52 @@ impl std::fmt::Display for CallToolError {
 }
 
 impl std::error::Error for CallToolError {}
+
+fn call_through_host(
+    host: &HostApi,
+    name: &str,
+    arguments: Value,
+) -> Result<ToolResult, CallToolError> {
+    let invalid = |message: String| CallToolError {
+        reason: RefusalReason::Invalid,
+        message,
+    };
+    let request = serde_json::to_vec(&NestedCall {
+        tool: name.to_owned(),
+        arguments,
+    })
+    .map_err(|err| invalid(format!("cannot encode the call to `{name}`: {err}")))?;
+    let mut answer = Vec::new();
+    let sink = OutputSink {
+        ctx: (&mut answer as *mut Vec<u8>).cast(),
+        write: append_to_vec,
+    };
+    // SAFETY: the host's callback for this call; the request and the sink's
+    // buffer outlive it.
+    let status = unsafe { (host.call_tool)(host.ctx, request.as_ptr(), request.len(), sink) };
+    if status != Status::OK {
+        return Err(invalid(format!(
+            "the server could not call `{name}`: {}",
+            String::from_utf8_lossy(&answer)
+        )));
+    }
+    match serde_json::from_slice::<NestedOutcome>(&answer) {
+        Ok(NestedOutcome::Completed { result }) => Ok(result),
+        Ok(NestedOutcome::Refused { reason, message }) => Err(CallToolError { reason, message }),
+        Err(err) => Err(invalid(format!(
+            "the server's answer to the call to `{name}` is not understood: {err}"
+        ))),
+    }
+}
+
+/// The plugin's own write callback, for answers from the host.
+unsafe extern "C" fn append_to_vec(ctx: *mut c_void, data: *const u8, len: usize) {
+    if ctx.is_null() || data.is_null() || len == 0 {
+        return;
+    }
+    // SAFETY: `ctx` is the `Vec` of `call_through_host`, alive and not
+    // otherwise borrowed during the callback, and `data` holds `len` bytes.
+    unsafe {
+        (*ctx.cast::<Vec<u8>>()).extend_from_slice(std::slice::from_raw_parts(data, len));
+    }
+}

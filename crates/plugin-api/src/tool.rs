@@ -13,10 +13,8 @@ use serde_json::{Map, Value, json};
 
 pub use schemars::JsonSchema;
 
-use std::ffi::c_void;
-
-use crate::host::{CallToolError, HostApi, LogLevel, NestedCall, NestedOutcome, RefusalReason};
-use crate::{CallContext, OutputSink, Status, ToolResult};
+use crate::host::{CallToolError, HostHandle, LogLevel, RefusalReason};
+use crate::{CallContext, ToolResult};
 
 /// MCP's hints about what a tool does, shown to clients and read by the
 /// policies (`resource.read_only`, `resource.destructive`).
@@ -74,17 +72,12 @@ enum Host {
     /// Run outside the server: nothing to log to or call through.
     Absent,
     /// The server's callbacks, valid for the call that made this context.
-    Abi(*const HostApi),
+    Abi(HostHandle),
     /// Stand-in tools, for a plugin's own tests.
     Local(Box<LocalTools>),
 }
 
 type LocalTools = dyn Fn(&str, Value) -> Result<ToolResult, CallToolError> + Send + Sync;
-
-// SAFETY: the host's callbacks may be called from any thread while the call
-// runs (an ABI rule, see `host`), a `ToolContext` never outlives its call
-// (tools only borrow it), and the other variants hold `Sync` data.
-unsafe impl Sync for ToolContext {}
 
 impl ToolContext {
     /// A context for running a tool outside the server: in a plugin's own
@@ -108,19 +101,12 @@ impl ToolContext {
         }
     }
 
-    /// A context backed by the host's callbacks.
-    ///
-    /// # Safety
-    ///
-    /// `host` must be null or point to a [`HostApi`] that stays valid, with
-    /// thread-safe callbacks, for as long as the context lives.
-    pub(crate) unsafe fn from_host(caller: Option<CallContext>, host: *const HostApi) -> Self {
-        let host = if host.is_null() {
-            Host::Absent
-        } else {
-            Host::Abi(host)
-        };
-        Self { caller, host }
+    /// A context backed by the host's callbacks, if the host passed any.
+    pub(crate) fn from_host(caller: Option<CallContext>, host: Option<HostHandle>) -> Self {
+        Self {
+            caller,
+            host: host.map_or(Host::Absent, Host::Abi),
+        }
     }
 
     /// Who is calling; `None` only when a tool is run outside the server
@@ -133,13 +119,8 @@ impl ToolContext {
     /// tool and to the caller's request. Never log secrets or caller data
     /// that the operator should not keep.
     pub fn log(&self, level: LogLevel, message: &str) {
-        if let Host::Abi(host) = self.host {
-            // SAFETY: `from_host`'s contract: the callbacks are live for
-            // the call, and the message is a live UTF-8 slice.
-            unsafe {
-                let host = &*host;
-                (host.log)(host.ctx, level, message.as_ptr(), message.len());
-            }
+        if let Host::Abi(host) = &self.host {
+            host.log(level, message);
         }
     }
 
@@ -159,61 +140,8 @@ impl ToolContext {
                 ),
             }),
             Host::Local(tools) => tools(name, arguments),
-            Host::Abi(host) => {
-                // SAFETY: as in `log`.
-                let host = unsafe { &**host };
-                call_through_host(host, name, arguments)
-            }
+            Host::Abi(host) => host.call_tool(name, arguments),
         }
-    }
-}
-
-fn call_through_host(
-    host: &HostApi,
-    name: &str,
-    arguments: Value,
-) -> Result<ToolResult, CallToolError> {
-    let invalid = |message: String| CallToolError {
-        reason: RefusalReason::Invalid,
-        message,
-    };
-    let request = serde_json::to_vec(&NestedCall {
-        tool: name.to_owned(),
-        arguments,
-    })
-    .map_err(|err| invalid(format!("cannot encode the call to `{name}`: {err}")))?;
-    let mut answer = Vec::new();
-    let sink = OutputSink {
-        ctx: (&mut answer as *mut Vec<u8>).cast(),
-        write: append_to_vec,
-    };
-    // SAFETY: the host's callback for this call; the request and the sink's
-    // buffer outlive it.
-    let status = unsafe { (host.call_tool)(host.ctx, request.as_ptr(), request.len(), sink) };
-    if status != Status::OK {
-        return Err(invalid(format!(
-            "the server could not call `{name}`: {}",
-            String::from_utf8_lossy(&answer)
-        )));
-    }
-    match serde_json::from_slice::<NestedOutcome>(&answer) {
-        Ok(NestedOutcome::Completed { result }) => Ok(result),
-        Ok(NestedOutcome::Refused { reason, message }) => Err(CallToolError { reason, message }),
-        Err(err) => Err(invalid(format!(
-            "the server's answer to the call to `{name}` is not understood: {err}"
-        ))),
-    }
-}
-
-/// The plugin's own write callback, for answers from the host.
-unsafe extern "C" fn append_to_vec(ctx: *mut c_void, data: *const u8, len: usize) {
-    if ctx.is_null() || data.is_null() || len == 0 {
-        return;
-    }
-    // SAFETY: `ctx` is the `Vec` of `call_through_host`, alive and not
-    // otherwise borrowed during the callback, and `data` holds `len` bytes.
-    unsafe {
-        (*ctx.cast::<Vec<u8>>()).extend_from_slice(std::slice::from_raw_parts(data, len));
     }
 }
 
@@ -310,7 +238,7 @@ pub fn invoke_json<T: Tool>(
     arguments: &str,
     context: &ToolContext,
     answer: &mut Vec<u8>,
-) -> Result<(), String> {
+) -> Result<(), EncodeError> {
     let start = answer.len();
     let failed = |answer: &mut Vec<u8>, message: String| {
         answer.truncate(start);
@@ -343,9 +271,25 @@ pub fn invoke_json<T: Tool>(
 
 /// Appends `result` to `answer` as JSON. An `Err` says why it could not be
 /// encoded.
-pub fn write_result(answer: &mut Vec<u8>, result: &ToolResult) -> Result<(), String> {
-    serde_json::to_writer(answer, result)
-        .map_err(|err| format!("tool result could not be serialised: {err}"))
+pub fn write_result(answer: &mut Vec<u8>, result: &ToolResult) -> Result<(), EncodeError> {
+    serde_json::to_writer(answer, result).map_err(EncodeError)
+}
+
+/// A tool's answer could not be encoded as JSON: a fault in the plugin
+/// (a map with non-string keys, a serializer that fails), not a tool error.
+#[derive(Debug)]
+pub struct EncodeError(serde_json::Error);
+
+impl std::fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "tool result could not be serialised: {}", self.0)
+    }
+}
+
+impl std::error::Error for EncodeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
 }
 
 /// What is wrong, without serde_json's "at line 1 column 10": the caller
@@ -434,7 +378,7 @@ macro_rules! export_tools {
                 arguments: &str,
                 context: &$crate::ToolContext,
                 answer: &mut Vec<u8>,
-            ) -> Result<(), String> {
+            ) -> Result<(), $crate::EncodeError> {
                 $(
                     if tool == <$tool as $crate::Tool>::NAME {
                         return $crate::tool::invoke_json::<$tool>(arguments, context, answer);
@@ -460,7 +404,10 @@ macro_rules! export_tools {
 }
 
 #[cfg(test)]
-#[allow(unreachable_pub)] // `export_tools!` makes its items public, as a plugin crate needs.
+#[expect(
+    unreachable_pub,
+    reason = "`export_tools!` makes its items public, as a plugin crate needs"
+)]
 mod tests {
     use super::*;
     use crate::Plugin;
@@ -483,7 +430,7 @@ mod tests {
 
     #[derive(Deserialize, JsonSchema)]
     struct Nested {
-        #[allow(dead_code)] // Read through its schema only.
+        #[expect(dead_code, reason = "read through its schema only")]
         flag: bool,
     }
 

@@ -1,5 +1,10 @@
 //! The host's side of the callbacks a plugin may use during a call.
 
+#![expect(
+    unsafe_code,
+    reason = "the callbacks are `extern \"C\"` functions the plugin calls across the C ABI"
+)]
+
 use std::ffi::c_void;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};

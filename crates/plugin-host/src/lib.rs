@@ -18,8 +18,6 @@
 //! This crate knows nothing of HTTP, tokens or policies: a call carries a
 //! plain [`CallContext`], and the caller has already decided it is allowed.
 
-#![allow(unsafe_code)] // Loading and calling plugins is the host side of the FFI boundary.
-
 mod callbacks;
 mod error;
 mod library;

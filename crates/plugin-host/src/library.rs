@@ -1,4 +1,12 @@
 //! One plugin library: opening it, checking its ABI, and the raw calls.
+//!
+//! With `callbacks`, the only modules of this crate that may use `unsafe`:
+//! the pool, the schemas and the rest stay in safe Rust.
+
+#![expect(
+    unsafe_code,
+    reason = "opening a library and calling its vtable is the host side of the C ABI"
+)]
 
 use std::ffi::c_void;
 use std::fmt;

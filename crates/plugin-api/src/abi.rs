@@ -1,0 +1,184 @@
+//! The raw boundary: the vtable a plugin exports, the sink it writes into,
+//! the status it answers with, and the trampolines that turn a [`Plugin`]
+//! into `extern "C"` functions that never let a panic unwind into the host.
+//!
+//! One of the two modules of this crate that may use `unsafe` (the other is
+//! `host`, the callbacks); everything above them is safe Rust.
+
+#![expect(
+    unsafe_code,
+    reason = "the exported functions and the sink are the plugin side of the C ABI"
+)]
+
+use std::ffi::c_void;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::host::{HostApi, HostHandle};
+use crate::types::IncomingCall;
+use crate::{Plugin, ToolContext};
+
+/// The version of the layout of [`PluginVTable`] and of the JSON payloads.
+///
+/// Bumped on any incompatible change; the host refuses plugins built against
+/// another version. Version 2 added the host callbacks to `invoke`.
+pub const ABI_VERSION: u32 = 2;
+
+/// The name of the symbol every plugin exports, NUL-terminated for the loader.
+///
+/// The symbol is a [`PluginEntryFn`].
+pub const ENTRY_SYMBOL: &[u8] = b"orchestrator_plugin_entry\0";
+
+/// The type of the exported entry point.
+pub type PluginEntryFn = unsafe extern "C" fn() -> *const PluginVTable;
+
+/// Callback through which a plugin hands output bytes to the host.
+///
+/// The plugin may call it any number of times; the host appends each chunk.
+/// `data` points to `len` readable bytes valid for the duration of the call.
+pub type WriteFn = unsafe extern "C" fn(ctx: *mut c_void, data: *const u8, len: usize);
+
+/// A host-owned output buffer, as seen by the plugin.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct OutputSink {
+    /// Opaque pointer to the host's buffer; passed back to `write` unchanged.
+    pub ctx: *mut c_void,
+    /// Appends bytes to the host's buffer.
+    pub write: WriteFn,
+}
+
+impl OutputSink {
+    /// Appends `bytes` to the host's buffer.
+    ///
+    /// # Safety
+    ///
+    /// The sink must be one the host passed to this call (or a sink whose
+    /// `write` accepts this `ctx`), used before the call returns.
+    pub unsafe fn write(&self, bytes: &[u8]) {
+        // SAFETY: the caller guarantees `ctx` and `write` belong together and
+        // are live; `bytes` is a live slice for the duration of this call.
+        unsafe { (self.write)(self.ctx, bytes.as_ptr(), bytes.len()) }
+    }
+}
+
+/// What a `describe` or `invoke` call reports back to the host.
+///
+/// A plain integer rather than a Rust enum: a value read across the boundary
+/// from a misbehaving library must not be able to be an invalid enum.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status(pub u32);
+
+impl Status {
+    /// The output holds the JSON payload the call promises.
+    pub const OK: Self = Self(0);
+    /// The output holds a UTF-8 message explaining why the call failed.
+    pub const ERROR: Self = Self(1);
+    /// The plugin panicked; the output holds the panic message.
+    pub const PANIC: Self = Self(2);
+}
+
+/// The table of functions a plugin exports. `abi_version` must stay first.
+#[repr(C)]
+pub struct PluginVTable {
+    /// Must equal [`ABI_VERSION`] of the host.
+    pub abi_version: u32,
+    /// Writes the plugin's [`PluginDescriptor`] as JSON to the sink.
+    pub describe: unsafe extern "C" fn(out: OutputSink) -> Status,
+    /// Reads a [`CallRequest`] as JSON from `request[..request_len]` and writes
+    /// a [`ToolResult`] as JSON to the sink. `host` points to the host's
+    /// callbacks, valid (and callable from any thread) until `invoke` returns.
+    pub invoke: InvokeFn,
+}
+
+/// The type of a plugin's `invoke`.
+pub type InvokeFn = unsafe extern "C" fn(
+    request: *const u8,
+    request_len: usize,
+    host: *const HostApi,
+    out: OutputSink,
+) -> Status;
+
+impl PluginVTable {
+    /// The vtable for plugin `P`. Used by [`export_plugin!`].
+    pub const fn for_plugin<P: Plugin>() -> Self {
+        Self {
+            abi_version: ABI_VERSION,
+            describe: describe_trampoline::<P>,
+            invoke: invoke_trampoline::<P>,
+        }
+    }
+}
+
+unsafe extern "C" fn describe_trampoline<P: Plugin>(out: OutputSink) -> Status {
+    let work = || {
+        serde_json::to_vec(&P::describe())
+            .map_err(|err| format!("plugin descriptor could not be serialised: {err}"))
+    };
+    // SAFETY: `out` is the sink the host passed to this call.
+    unsafe { guarded(out, work) }
+}
+
+unsafe extern "C" fn invoke_trampoline<P: Plugin>(
+    request: *const u8,
+    request_len: usize,
+    host: *const HostApi,
+    out: OutputSink,
+) -> Status {
+    let work = || {
+        let bytes = if request.is_null() || request_len == 0 {
+            &[][..]
+        } else {
+            // SAFETY: the host passes a pointer to `request_len` initialised
+            // bytes that outlive this call.
+            unsafe { std::slice::from_raw_parts(request, request_len) }
+        };
+        // Checking the whole request as UTF-8 at once is much cheaper than
+        // checking each string in it as it is parsed.
+        let request = std::str::from_utf8(bytes)
+            .map_err(|err| format!("call request is not UTF-8: {err}"))?;
+        let request: IncomingCall<'_> = serde_json::from_str(request)
+            .map_err(|err| format!("call request is not valid JSON for this ABI: {err}"))?;
+        // SAFETY: the host's callbacks are valid, and callable from any
+        // thread, until this call returns; the context is dropped before then.
+        let context = ToolContext::from_host(request.context, unsafe { HostHandle::new(host) });
+        let arguments = request.arguments.map_or("{}", |arguments| arguments.get());
+        let mut answer = Vec::with_capacity(ANSWER_CAPACITY);
+        P::invoke_json(&request.tool, arguments, &context, &mut answer)
+            .map_err(|err| err.to_string())?;
+        Ok(answer)
+    };
+    // SAFETY: `out` is the sink the host passed to this call.
+    unsafe { guarded(out, work) }
+}
+
+/// What an answer buffer starts with: most answers fit, so the buffer
+/// rarely grows while the tool's result is written.
+const ANSWER_CAPACITY: usize = 1024;
+
+/// Runs `work`, writes its bytes or its error to `out`, and never lets a panic
+/// unwind into the host.
+///
+/// # Safety
+///
+/// `out` must be the sink the host passed to the current call.
+unsafe fn guarded(out: OutputSink, work: impl FnOnce() -> Result<Vec<u8>, String>) -> Status {
+    let (status, bytes) = match catch_unwind(AssertUnwindSafe(work)) {
+        Ok(Ok(bytes)) => (Status::OK, bytes),
+        Ok(Err(message)) => (Status::ERROR, message.into_bytes()),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic with a non-string payload".to_owned());
+            // Dropping a payload runs arbitrary code that may itself panic,
+            // outside any catch_unwind: leak it instead.
+            std::mem::forget(payload);
+            (Status::PANIC, message.into_bytes())
+        }
+    };
+    // SAFETY: guaranteed by this function's caller.
+    unsafe { out.write(&bytes) };
+    status
+}
