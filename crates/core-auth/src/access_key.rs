@@ -24,6 +24,9 @@ pub enum ExchangeError {
     /// Descope answered something that is not an exchange response.
     #[error("unexpected answer from Descope: {0}")]
     InvalidResponse(String),
+    /// No HTTP client could be made (the TLS roots, say).
+    #[error("cannot make an HTTP client: {0}")]
+    Client(String),
 }
 
 /// The session JWT Descope issued for an access key.
@@ -61,11 +64,11 @@ pub struct AccessKeyExchange {
 
 impl AccessKeyExchange {
     /// A client for project `project_id` at Descope's API `base_url`.
-    pub fn new(base_url: &str, project_id: &str) -> Result<Self, String> {
+    pub fn new(base_url: &str, project_id: &str) -> Result<Self, ExchangeError> {
         let client = reqwest::Client::builder()
             .timeout(EXCHANGE_TIMEOUT)
             .build()
-            .map_err(|err| format!("HTTP client: {err}"))?;
+            .map_err(|err| ExchangeError::Client(err.to_string()))?;
         Ok(Self {
             client,
             url: format!(

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use crate::{AuthError, Principal, PrincipalKind, TenantGrant};
+use crate::{AuthError, Principal, PrincipalKind, TenantGrant, TokenRejection};
 
 /// Builds the principal from a verified token's claims (also used by the
 /// policy tooling, which starts from claims written by hand).
@@ -17,9 +17,7 @@ pub fn principal_from_claims(claims: &Map<String, Value>) -> Result<Principal, A
         Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
         Some(_) => return Err(invalid("sub", "a non-empty string")),
         None => {
-            return Err(AuthError::InvalidToken(
-                "Token is missing the required claim `sub`".into(),
-            ));
+            return Err(TokenRejection::MissingClaim("sub".to_owned()).into());
         }
     };
 
@@ -127,10 +125,12 @@ fn string_list(claims: &Map<String, Value>, name: &str) -> Result<Vec<String>, A
     }
 }
 
-fn invalid(claim: &str, expected: &str) -> AuthError {
-    AuthError::InvalidToken(format!(
-        "Invalid token claims: `{claim}` must be {expected}"
-    ))
+fn invalid(claim: &str, expected: &'static str) -> AuthError {
+    TokenRejection::InvalidClaim {
+        claim: claim.to_owned(),
+        expected,
+    }
+    .into()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use oauth_kit::constant_time_eq;
 
-use crate::{AuthError, BoxFuture, Principal, PrincipalKind, TokenVerifier};
+use crate::{AuthError, BoxFuture, Principal, PrincipalKind, TokenRejection, TokenVerifier};
 
 /// The demo principal, as configured (`[demo]` in `config/default.toml`).
 #[derive(Clone, Deserialize)]
@@ -72,10 +72,9 @@ impl TokenVerifier for DemoVerifier {
         }
         match &self.tokens {
             Some(tokens) => tokens.verify(token),
-            None => Box::pin(std::future::ready(Err(AuthError::InvalidToken(
-                "Token is not valid: in demo mode the server accepts only the configured demo token"
-                    .to_owned(),
-            )))),
+            None => Box::pin(std::future::ready(Err(
+                TokenRejection::NotTheDemoToken.into()
+            ))),
         }
     }
 

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm, PublicKeyUse};
 
-use crate::AuthError;
+use crate::{AuthError, TokenRejection};
 
 /// RSA keys shorter than this are refused (NIST SP 800-131A).
 pub(crate) const MIN_RSA_BITS: usize = 2048;
@@ -64,6 +64,21 @@ struct KeyState {
     last_error: Option<String>,
 }
 
+/// Why the signing keys could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JwksError {
+    /// The JWKS could not be downloaded.
+    #[error(transparent)]
+    Fetch(#[from] oauth_kit::FetchError),
+    /// The document is not a JWKS.
+    #[error("the JWKS is not valid: {0}")]
+    Invalid(String),
+    /// The document holds no key this server can verify with.
+    #[error("the JWKS holds no usable RSA signing key")]
+    NoUsableKey,
+}
+
 /// The verification keys, by `kid`.
 pub struct KeySet {
     source: KeySource,
@@ -84,12 +99,12 @@ impl std::fmt::Debug for KeySet {
 
 impl KeySet {
     /// A key set; a static source is parsed now and must hold a usable key.
-    pub fn new(source: KeySource) -> Result<Self, String> {
+    pub fn new(source: KeySource) -> Result<Self, JwksError> {
         let mut state = KeyState::default();
         if let KeySource::Static { jwks } = &source {
             let keys = parse_jwks(jwks.as_bytes())?;
             if keys.is_empty() {
-                return Err("the key set holds no usable RSA signing key".to_owned());
+                return Err(JwksError::NoUsableKey);
             }
             state.keys = keys;
             state.fetched_at = Some(SystemTime::now());
@@ -97,7 +112,7 @@ impl KeySet {
         let client = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .build()
-            .map_err(|err| format!("HTTP client: {err}"))?;
+            .map_err(|err| oauth_kit::FetchError::Client(err.to_string()))?;
         Ok(Self {
             source,
             client,
@@ -134,15 +149,15 @@ impl KeySet {
                 }
             }
         }
-        Err(AuthError::InvalidToken(format!(
-            "Public key not found for kid `{}`",
-            printable(kid)
-        )))
+        Err(TokenRejection::UnknownKey {
+            kid: printable(kid),
+        }
+        .into())
     }
 
     /// Fetches the JWKS now (at start-up, and periodically), returning how
     /// many keys it holds. A static set just reports its size.
-    pub async fn refresh(&self) -> Result<usize, String> {
+    pub async fn refresh(&self) -> Result<usize, JwksError> {
         match self.source {
             KeySource::Static { .. } => Ok(self.read().keys.len()),
             KeySource::Remote { .. } => {
@@ -187,21 +202,21 @@ impl KeySet {
     }
 
     /// One fetch; the caller holds `fetching`.
-    async fn fetch(&self) -> Result<usize, String> {
+    async fn fetch(&self) -> Result<usize, JwksError> {
         let KeySource::Remote { url, .. } = &self.source else {
             return Ok(self.read().keys.len());
         };
         self.write().last_attempt = Some(Instant::now());
-        let outcome = self
-            .download(url)
+        let outcome = oauth_kit::get_capped(&self.client, url, MAX_JWKS_BYTES)
             .await
+            .map_err(JwksError::from)
             .and_then(|bytes| parse_jwks(&bytes));
         let mut state = self.write();
         match outcome {
             Ok(keys) if keys.is_empty() => {
-                let error = "the JWKS holds no usable RSA signing key".to_owned();
+                let error = JwksError::NoUsableKey;
                 tracing::warn!(%url, %error, "JWKS fetch gave no keys; keeping the cached ones");
-                state.last_error = Some(error.clone());
+                state.last_error = Some(error.to_string());
                 Err(error)
             }
             Ok(keys) => {
@@ -216,39 +231,18 @@ impl KeySet {
             }
             Err(error) => {
                 tracing::warn!(%url, %error, "JWKS fetch failed; cached keys keep serving");
-                state.last_error = Some(error.clone());
+                state.last_error = Some(error.to_string());
                 Err(error)
             }
         }
-    }
-
-    async fn download(&self, url: &str) -> Result<Vec<u8>, String> {
-        let response = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|err| format!("cannot reach {url}: {err}"))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(format!("{url} answered {status}"));
-        }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|err| format!("reading {url}: {err}"))?;
-        if bytes.len() > MAX_JWKS_BYTES {
-            return Err(format!("{url} returned more than {MAX_JWKS_BYTES} bytes"));
-        }
-        Ok(bytes.to_vec())
     }
 }
 
 /// The usable keys of a JWKS document: RSA signing keys with a `kid` and a
 /// modulus of at least [`MIN_RSA_BITS`]. Others are skipped with a warning.
-fn parse_jwks(bytes: &[u8]) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
+fn parse_jwks(bytes: &[u8]) -> Result<HashMap<String, Arc<DecodingKey>>, JwksError> {
     let set: JwkSet =
-        serde_json::from_slice(bytes).map_err(|err| format!("the JWKS is not valid: {err}"))?;
+        serde_json::from_slice(bytes).map_err(|err| JwksError::Invalid(err.to_string()))?;
     let mut keys = HashMap::new();
     for jwk in set.keys {
         let Some(kid) = jwk.common.key_id.clone().filter(|kid| !kid.is_empty()) else {

@@ -19,7 +19,7 @@ use crate::cache::TokenCache;
 use crate::claims::principal_from_claims;
 use crate::issuer::Issuers;
 use crate::jwks::{JwksStatus, KeySet};
-use crate::{AuthError, BoxFuture, Principal, TokenVerifier};
+use crate::{AuthError, BoxFuture, Principal, TokenRejection, TokenVerifier};
 
 /// Everything the verifier checks against.
 #[derive(Clone, Debug)]
@@ -85,11 +85,11 @@ impl JwtVerifier {
     /// Verifies `token`, from the cache when it was verified before.
     pub async fn verify_token(&self, token: &str) -> Result<Arc<Principal>, AuthError> {
         if token.len() > self.config.max_token_bytes {
-            return Err(AuthError::InvalidToken(format!(
-                "Token is too large: {} bytes, the limit is {}",
-                token.len(),
-                self.config.max_token_bytes
-            )));
+            return Err(TokenRejection::TooLarge {
+                size: token.len(),
+                limit: self.config.max_token_bytes,
+            }
+            .into());
         }
         let hash = TokenCache::hash(token);
         if let Some(principal) = self.cache.get(&hash) {
@@ -110,9 +110,7 @@ impl JwtVerifier {
         let kid = match header.kid.as_deref() {
             Some(kid) if !kid.is_empty() => kid,
             _ => {
-                return Err(AuthError::InvalidToken(
-                    "Token header has no `kid`: the signing key cannot be chosen".to_owned(),
-                ));
+                return Err(TokenRejection::MissingKeyId.into());
             }
         };
         let key = self.keys.key(kid).await?;
@@ -121,14 +119,12 @@ impl JwtVerifier {
         // it is known to come from the key's owner.
         let (signing_input, signature) = token
             .rsplit_once('.')
-            .ok_or_else(|| AuthError::InvalidToken("Malformed token".to_owned()))?;
+            .ok_or(TokenRejection::Malformed(None))?;
         let signed =
             jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), &key, algorithm)
-                .map_err(|err| AuthError::InvalidToken(describe(err.kind())))?;
+                .map_err(|err| describe(err.kind()))?;
         if !signed {
-            return Err(AuthError::InvalidToken(
-                "Invalid token signature".to_owned(),
-            ));
+            return Err(TokenRejection::BadSignature.into());
         }
         let claims = read_claims(signing_input)?;
         self.check_time(&claims)?;
@@ -142,9 +138,7 @@ impl JwtVerifier {
 
     fn allowed_algorithm(&self, alg: Option<&str>) -> Result<Algorithm, AuthError> {
         let Some(name) = alg else {
-            return Err(AuthError::InvalidToken(
-                "Token header has no `alg`".to_owned(),
-            ));
+            return Err(TokenRejection::MissingAlgorithm.into());
         };
         let refused = || {
             let accepted: Vec<String> = self
@@ -153,14 +147,14 @@ impl JwtVerifier {
                 .iter()
                 .map(|a| format!("{a:?}"))
                 .collect();
-            AuthError::InvalidToken(format!(
-                "Token algorithm `{}` is not allowed; accepted: {}",
-                name.chars()
+            AuthError::from(TokenRejection::AlgorithmNotAllowed {
+                algorithm: name
+                    .chars()
                     .filter(char::is_ascii_graphic)
                     .take(16)
-                    .collect::<String>(),
-                accepted.join(", ")
-            ))
+                    .collect(),
+                accepted: accepted.join(", "),
+            })
         };
         let algorithm: Algorithm = name.parse().map_err(|_| refused())?;
         // `none` never parses; HMAC would verify with the public key as the
@@ -188,30 +182,20 @@ impl JwtVerifier {
         if self.config.verify_expiration {
             match claims.get("exp") {
                 Some(exp) => {
-                    let exp = exp.as_f64().ok_or_else(|| {
-                        AuthError::InvalidToken(
-                            "Invalid token claims: `exp` must be a number".to_owned(),
-                        )
-                    })?;
+                    let exp = exp.as_f64().ok_or_else(|| must_be_a_number("exp"))?;
                     if now > exp + leeway {
-                        return Err(AuthError::InvalidToken("Token has expired".to_owned()));
+                        return Err(TokenRejection::Expired.into());
                     }
                 }
                 None => {
-                    return Err(AuthError::InvalidToken(
-                        "Token is missing the required claim `exp`".to_owned(),
-                    ));
+                    return Err(TokenRejection::MissingClaim("exp".to_owned()).into());
                 }
             }
         }
         if let Some(nbf) = claims.get("nbf") {
-            let nbf = nbf.as_f64().ok_or_else(|| {
-                AuthError::InvalidToken("Invalid token claims: `nbf` must be a number".to_owned())
-            })?;
+            let nbf = nbf.as_f64().ok_or_else(|| must_be_a_number("nbf"))?;
             if now + leeway < nbf {
-                return Err(AuthError::InvalidToken(
-                    "Token is not valid yet (`nbf` is in the future)".to_owned(),
-                ));
+                return Err(TokenRejection::NotYetValid.into());
             }
         }
         Ok(())
@@ -220,9 +204,7 @@ impl JwtVerifier {
     fn check_required(&self, claims: &Map<String, Value>) -> Result<(), AuthError> {
         for claim in &self.config.required_claims {
             if claims.get(claim).is_none_or(Value::is_null) {
-                return Err(AuthError::InvalidToken(format!(
-                    "Token is missing the required claim `{claim}`"
-                )));
+                return Err(TokenRejection::MissingClaim(claim.clone()).into());
             }
         }
         Ok(())
@@ -231,15 +213,13 @@ impl JwtVerifier {
     fn check_issuer(&self, claims: &Map<String, Value>) -> Result<(), AuthError> {
         match claims.get("iss") {
             Some(Value::String(iss)) if self.issuers.accepts(iss) => Ok(()),
-            Some(Value::String(_)) => {
-                Err(AuthError::InvalidToken("Invalid token issuer".to_owned()))
+            Some(Value::String(_)) => Err(TokenRejection::WrongIssuer.into()),
+            None => Err(TokenRejection::MissingClaim("iss".to_owned()).into()),
+            Some(_) => Err(TokenRejection::InvalidClaim {
+                claim: "iss".to_owned(),
+                expected: "a string",
             }
-            None => Err(AuthError::InvalidToken(
-                "Token is missing the required claim `iss`".to_owned(),
-            )),
-            Some(_) => Err(AuthError::InvalidToken(
-                "Invalid token claims: `iss` must be a string".to_owned(),
-            )),
+            .into()),
         }
     }
 
@@ -247,12 +227,8 @@ impl JwtVerifier {
         let audiences: Vec<&str> = match claims.get("aud") {
             Some(Value::String(aud)) => vec![aud.as_str()],
             Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
-            None => {
-                return Err(AuthError::InvalidToken(
-                    "Invalid token audience: the token has no `aud`".to_owned(),
-                ));
-            }
-            Some(_) => return Err(AuthError::InvalidToken("Invalid token audience".to_owned())),
+            None => return Err(TokenRejection::MissingAudience.into()),
+            Some(_) => return Err(TokenRejection::WrongAudience.into()),
         };
         let accepted = audiences.iter().any(|aud| {
             *aud == self.config.project_id
@@ -265,7 +241,7 @@ impl JwtVerifier {
         if accepted {
             Ok(())
         } else {
-            Err(AuthError::InvalidToken("Invalid token audience".to_owned()))
+            Err(TokenRejection::WrongAudience.into())
         }
     }
 
@@ -274,22 +250,18 @@ impl JwtVerifier {
             return Ok(()); // Required or not per `required_claims`.
         };
         let Some(iat) = iat.as_f64() else {
-            return Err(AuthError::InvalidToken(
-                "Invalid token claims: `iat` must be a number".to_owned(),
-            ));
+            return Err(must_be_a_number("iat"));
         };
         let now = unix_now();
         let leeway = self.config.leeway.as_secs_f64();
         if iat > now + leeway {
-            return Err(AuthError::InvalidToken(
-                "Token was issued in the future (`iat`)".to_owned(),
-            ));
+            return Err(TokenRejection::IssuedInFuture.into());
         }
         if now - iat > self.config.max_token_age.as_secs_f64() + leeway {
-            return Err(AuthError::InvalidToken(format!(
-                "Token is too old: issued more than {} hours ago (MAX_TOKEN_AGE_HOURS)",
-                self.config.max_token_age.as_secs() / 3600
-            )));
+            return Err(TokenRejection::TooOld {
+                max_hours: self.config.max_token_age.as_secs() / 3600,
+            }
+            .into());
         }
         Ok(())
     }
@@ -320,7 +292,7 @@ struct JwtHeader {
 
 /// The decoded header, without trusting anything in it yet.
 fn read_header(token: &str) -> Result<JwtHeader, AuthError> {
-    let malformed = |why: &str| AuthError::InvalidToken(format!("Malformed token: {why}"));
+    let malformed = |why: &'static str| AuthError::from(TokenRejection::Malformed(Some(why)));
     let mut segments = token.split('.');
     let (Some(header), Some(_payload), Some(_signature), None) = (
         segments.next(),
@@ -344,32 +316,39 @@ fn read_claims(signing_input: &str) -> Result<Map<String, Value>, AuthError> {
     let payload = signing_input
         .split_once('.')
         .map(|(_, payload)| payload)
-        .ok_or_else(|| AuthError::InvalidToken("Malformed token".to_owned()))?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| {
-        AuthError::InvalidToken("Malformed token: the claims are not base64url".to_owned())
-    })?;
+        .ok_or(TokenRejection::Malformed(None))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| TokenRejection::Malformed(Some("the claims are not base64url")))?;
     match serde_json::from_slice(&bytes) {
         Ok(Value::Object(claims)) => Ok(claims),
-        _ => Err(AuthError::InvalidToken(
-            "Malformed token: the claims are not a JSON object".to_owned(),
-        )),
+        _ => Err(TokenRejection::Malformed(Some("the claims are not a JSON object")).into()),
     }
 }
 
 /// Why the signature step failed. Claims are checked by this module, so
 /// only key, algorithm and encoding errors can come from jsonwebtoken here.
-fn describe(kind: &ErrorKind) -> String {
+fn describe(kind: &ErrorKind) -> TokenRejection {
     match kind {
-        ErrorKind::InvalidSignature => "Invalid token signature".to_owned(),
-        ErrorKind::InvalidAlgorithm => "Token algorithm does not match its key".to_owned(),
+        ErrorKind::InvalidSignature => TokenRejection::BadSignature,
+        ErrorKind::InvalidAlgorithm => TokenRejection::AlgorithmKeyMismatch,
         ErrorKind::InvalidRsaKey(_) | ErrorKind::InvalidKeyFormat => {
-            "The signing key cannot verify this token".to_owned()
+            TokenRejection::KeyCannotVerify
         }
         ErrorKind::Base64(_) | ErrorKind::Utf8(_) | ErrorKind::InvalidToken => {
-            "Malformed token".to_owned()
+            TokenRejection::Malformed(None)
         }
-        _ => "Invalid token".to_owned(),
+        _ => TokenRejection::Unverifiable,
     }
+}
+
+/// `Invalid token claims: `{claim}` must be a number`.
+fn must_be_a_number(claim: &str) -> AuthError {
+    TokenRejection::InvalidClaim {
+        claim: claim.to_owned(),
+        expected: "a number",
+    }
+    .into()
 }
 
 fn unix_now() -> f64 {

@@ -16,6 +16,7 @@ mod issuer;
 mod jwks;
 mod jwt;
 mod principal;
+mod rejection;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,9 +26,10 @@ pub use access_key::{AccessKeyExchange, ExchangeError, ExchangedToken};
 pub use claims::principal_from_claims;
 pub use demo::{DemoPrincipalConfig, DemoVerifier};
 pub use jsonwebtoken::Algorithm;
-pub use jwks::{JwksStatus, KeySet, KeySource};
+pub use jwks::{JwksError, JwksStatus, KeySet, KeySource};
 pub use jwt::{JwtConfig, JwtVerifier};
 pub use principal::{Principal, PrincipalKind, TenantGrant};
+pub use rejection::TokenRejection;
 
 /// A boxed future, so [`TokenVerifier`] can be used as a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -60,9 +62,9 @@ pub enum AuthError {
     /// The `Authorization` header is present but is not a usable bearer credential.
     #[error("Malformed Authorization header: {0}")]
     MalformedHeader(String),
-    /// The token was presented but is not acceptable.
+    /// The token was presented but is not acceptable, for this reason.
     #[error("{0}")]
-    InvalidToken(String),
+    InvalidToken(#[from] TokenRejection),
 }
 
 impl AuthError {

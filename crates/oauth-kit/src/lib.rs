@@ -1,21 +1,23 @@
 //! OAuth 2.1 building blocks shared by the crates that verify, mint and
 //! exchange tokens: unguessable secrets and their digests, PKCE (RFC 7636),
 //! the RS256 key the demo authorization server signs with, and a
-//! token-endpoint client.
+//! token-endpoint client, and a size-capped GET.
 //!
 //! Nothing here knows about HTTP servers, MCP or policies; it is the floor
 //! `core-auth`, `demo-oauth` and the server stand on, so each rule (how a
 //! secret is compared, how a verifier is checked) is written once.
 
 mod clock;
+mod fetch;
 mod secret;
 mod signing;
 mod wire;
 
 pub use clock::unix_time;
+pub use fetch::{FetchError, get_capped};
 pub use secret::{
-    TokenEndpointReply, constant_time_eq, pkce_matches, pkce_s256, post_token_request,
-    random_token, token_digest,
+    TokenEndpointReply, TokenRequestError, constant_time_eq, pkce_matches, pkce_s256,
+    post_token_request, random_token, token_digest,
 };
 pub use signing::{KeyError, SigningKey};
 pub use wire::{OAuthError, TokenForm, is_json_content_type};

@@ -92,7 +92,7 @@ pub(crate) async fn build(config: &Config, bases: &[String]) -> anyhow::Result<I
             KeySet::new(KeySource::Static {
                 jwks: key.jwks().to_string(),
             })
-            .map_err(anyhow::Error::msg)?,
+            .context("the demo authorization server's key")?,
         );
         let tokens: Arc<dyn TokenVerifier> =
             Arc::new(JwtVerifier::new(jwt, Arc::clone(&keys), "demo"));
@@ -111,7 +111,7 @@ pub(crate) async fn build(config: &Config, bases: &[String]) -> anyhow::Result<I
             url: url.clone(),
             refetch_interval: Duration::from_secs(config.descope.jwks_refetch_interval_secs),
         })
-        .map_err(anyhow::Error::msg)?,
+        .context("Descope's signing keys")?,
     );
     // A Descope outage must not keep the server down: it starts, reports the
     // keys as stale in /health, and refuses tokens until keys arrive.
@@ -128,7 +128,7 @@ pub(crate) async fn build(config: &Config, bases: &[String]) -> anyhow::Result<I
         authority: Authority::Descope {
             issuer: format!("{base}/v1/apps/{project}"),
             access_keys: Arc::new(
-                AccessKeyExchange::new(base, project).map_err(anyhow::Error::msg)?,
+                AccessKeyExchange::new(base, project).context("Descope's access-key exchange")?,
             ),
             login_client: Some(config.descope.client_id.trim())
                 .filter(|id| !id.is_empty())

@@ -20,7 +20,7 @@ use crate::settings::{Config, hosts_admit};
 const NETWORK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Metadata documents are a few kilobytes; more is not metadata.
-const MAX_METADATA_BYTES: u64 = 1024 * 1024;
+const MAX_METADATA_BYTES: usize = 1024 * 1024;
 
 /// Request bodies larger than this many MB are allowed, but worth a look.
 const LARGE_REQUEST_MB: u64 = 100;
@@ -301,7 +301,7 @@ async fn issuer(config: &Config) -> Check {
                 Outcome::Fail,
                 "issuer",
                 format!(
-                    "{url}: {problem}; clients discover the authorization server there, so \
+                    "{problem}; clients discover the authorization server there, so \
                      check DESCOPE_BASE_URL and DESCOPE_PROJECT_ID"
                 ),
             );
@@ -459,42 +459,18 @@ fn read_manifest(path: &Path) -> Result<BTreeMap<String, String>, String> {
         .collect()
 }
 
-/// GETs `url` as JSON, within [`NETWORK_TIMEOUT`]; `Err` says what went
-/// wrong in words.
+/// GETs `url` as JSON, within [`NETWORK_TIMEOUT`] and
+/// [`MAX_METADATA_BYTES`]; `Err` says what went wrong in words.
 async fn fetch_json(url: &str) -> Result<Value, String> {
     let client = reqwest::Client::builder()
         .timeout(NETWORK_TIMEOUT)
         .build()
         .map_err(|err| format!("cannot make an HTTP client ({err})"))?;
-    let response = client
-        .get(url)
-        .send()
+    let body = oauth_kit::get_capped(&client, url, MAX_METADATA_BYTES)
         .await
-        .map_err(|err| format!("unreachable ({err})"))?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(format!("answered {status}"));
-    }
-    let too_long = || format!("answered more than {MAX_METADATA_BYTES} bytes");
-    if response
-        .content_length()
-        .is_some_and(|length| length > MAX_METADATA_BYTES)
-    {
-        return Err(too_long());
-    }
-    let mut response = response;
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|err| format!("the answer could not be read ({err})"))?
-    {
-        body.extend_from_slice(&chunk);
-        if u64::try_from(body.len()).unwrap_or(u64::MAX) > MAX_METADATA_BYTES {
-            return Err(too_long());
-        }
-    }
-    serde_json::from_slice(&body).map_err(|err| format!("the answer is not JSON ({err})"))
+        .map_err(|err| err.to_string())?;
+    serde_json::from_slice(&body)
+        .map_err(|err| format!("{url} answered something that is not JSON ({err})"))
 }
 
 /// Prints the checklist and a summary; returns whether nothing failed.

@@ -1,0 +1,90 @@
+//! The one way this project GETs a document from another server (a JWKS,
+//! authorization-server metadata): bounded in size while it streams, so a
+//! hostile or broken server cannot make it buffer without end.
+
+/// Why a document could not be fetched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// No HTTP client could be made (the TLS roots, say).
+    #[error("cannot make an HTTP client: {0}")]
+    Client(String),
+    /// The server could not be reached, or did not answer in time.
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable {
+        /// What was asked for.
+        url: String,
+        /// What the connection said.
+        reason: String,
+    },
+    /// The server answered with a status other than success.
+    #[error("{url} answered {status}")]
+    Status {
+        /// What was asked for.
+        url: String,
+        /// The HTTP status it answered.
+        status: u16,
+    },
+    /// The answer is larger than the limit.
+    #[error("{url} returned more than {limit} bytes")]
+    TooLarge {
+        /// What was asked for.
+        url: String,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The answer broke off while it was read.
+    #[error("reading {url}: {reason}")]
+    Read {
+        /// What was asked for.
+        url: String,
+        /// What the connection said.
+        reason: String,
+    },
+}
+
+/// GETs `url` with `client` and returns the body, refusing one larger than
+/// `limit` bytes as soon as it is known to be (from `Content-Length`, or
+/// while it streams).
+pub async fn get_capped(
+    client: &reqwest::Client,
+    url: &str,
+    limit: usize,
+) -> Result<Vec<u8>, FetchError> {
+    let mut response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|err| FetchError::Unreachable {
+            url: url.to_owned(),
+            reason: err.to_string(),
+        })?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(FetchError::Status {
+            url: url.to_owned(),
+            status: status.as_u16(),
+        });
+    }
+    let too_large = || FetchError::TooLarge {
+        url: url.to_owned(),
+        limit,
+    };
+    if response
+        .content_length()
+        .is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX))
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|err| FetchError::Read {
+        url: url.to_owned(),
+        reason: err.to_string(),
+    })? {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
