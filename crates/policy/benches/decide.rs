@@ -10,7 +10,7 @@
 //! p99 of those are printed and, when `POLICY_BENCH_REPORT` names a file,
 //! written there as JSON for `cargo xtask bench`.
 
-#![allow(clippy::print_stdout)] // A bench reports on stdout.
+#![expect(clippy::print_stdout, reason = "a bench reports on stdout")]
 
 use std::collections::BTreeSet;
 use std::hint::black_box;

@@ -393,6 +393,7 @@ pub(crate) fn check_schema(
         line: None,
         column: None,
         message,
+        cause: None,
     };
     // A sample with every declared argument, so their types are checked too.
     let arguments: Map<String, Value> = declared

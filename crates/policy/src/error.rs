@@ -1,6 +1,7 @@
 //! Errors from loading a policy set.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Why a policy set could not be loaded. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +32,10 @@ pub enum PolicyError {
         column: Option<usize>,
         /// What is wrong.
         message: String,
+        /// Cedar's own diagnostic, with its labels and help, when Cedar
+        /// found the problem.
+        #[source]
+        cause: Option<CedarDiagnostic>,
     },
     /// A policy file does not parse.
     #[error("{}{}: {message}", file.display(), location(*line, *column))]
@@ -43,6 +48,9 @@ pub enum PolicyError {
         column: Option<usize>,
         /// What is wrong.
         message: String,
+        /// Cedar's own diagnostic, when Cedar found the problem.
+        #[source]
+        cause: Option<CedarDiagnostic>,
     },
     /// A policy does not type-check against the schema.
     #[error("{}{}: policy `{policy}` does not match the schema: {message}", file.display(), location(*line, *column))]
@@ -57,6 +65,9 @@ pub enum PolicyError {
         column: Option<usize>,
         /// What is wrong.
         message: String,
+        /// Cedar's own diagnostic.
+        #[source]
+        cause: Option<CedarDiagnostic>,
     },
     /// A policy's condition is false for every request the schema allows.
     #[error("{}{}: policy `{policy}` can never apply: its condition is false for every request the schema allows (an attribute tested with `has` that its entity type does not declare, say)", file.display(), location(*line, *column))]
@@ -101,6 +112,72 @@ pub enum PolicyError {
     /// Two policies describe the same scope differently.
     #[error("{}{}: scope `{}` is described as \"{}\" here, but as \"{}\" by policy `{}`; give one description", .0.file.display(), location(.0.line, None), .0.scope, .0.description, .0.other, .0.other_policy)]
     ConflictingScope(Box<ScopeConflict>),
+}
+
+impl PolicyError {
+    fn cause(&self) -> Option<&CedarDiagnostic> {
+        match self {
+            Self::Schema { cause, .. }
+            | Self::Syntax { cause, .. }
+            | Self::Validation { cause, .. } => cause.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// The message names the file and line; a report that renders diagnostics
+/// (miette's) also gets Cedar's own, with its labels and help.
+impl miette::Diagnostic for PolicyError {
+    fn diagnostic_source(&self) -> Option<&dyn miette::Diagnostic> {
+        self.cause()
+            .map(|cause| &*cause.0 as &dyn miette::Diagnostic)
+    }
+}
+
+/// A diagnostic from Cedar, kept whole: the error behind a [`PolicyError`].
+#[derive(Clone)]
+pub struct CedarDiagnostic(Arc<dyn miette::Diagnostic + Send + Sync + 'static>);
+
+impl CedarDiagnostic {
+    pub(crate) fn new(diagnostic: impl miette::Diagnostic + Send + Sync + 'static) -> Self {
+        Self(Arc::new(diagnostic))
+    }
+}
+
+impl std::fmt::Debug for CedarDiagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for CedarDiagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl std::error::Error for CedarDiagnostic {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl miette::Diagnostic for CedarDiagnostic {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.0.code()
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.0.help()
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.0.labels()
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        self.0.related()
+    }
 }
 
 fn location(line: Option<usize>, column: Option<usize>) -> String {

@@ -29,7 +29,7 @@ use core_auth::Principal;
 
 pub use catalogue::ScopeInfo;
 pub use context::RequestContext;
-pub use error::{PolicyError, ScopeConflict};
+pub use error::{CedarDiagnostic, PolicyError, ScopeConflict};
 pub use references::{Reference, References};
 
 use entities::{Subject, ToolEntities};
@@ -221,6 +221,7 @@ impl PolicyEngine {
                 line: None,
                 column: None,
                 message,
+                cause: None,
             })?;
         context::check_schema(
             &loaded.schema,

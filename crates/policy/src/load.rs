@@ -8,6 +8,7 @@ use cedar_policy::{PolicyId, PolicySet, Schema, ValidationMode, Validator};
 use sha2::{Digest, Sha256};
 
 use crate::PolicyError;
+use crate::error::CedarDiagnostic;
 
 /// The name of the schema file inside a policy directory.
 pub(crate) const SCHEMA_FILE: &str = "schema.cedarschema";
@@ -60,6 +61,7 @@ pub(crate) fn load_dir(dir: &Path) -> Result<LoadedPolicies, PolicyError> {
             line: None,
             column: None,
             message,
+            cause: None,
         }
     })?;
 
@@ -102,6 +104,7 @@ fn parse_schema(file: &Path, text: &str) -> Result<Schema, PolicyError> {
                 line,
                 column,
                 message: diagnostic_message(&err),
+                cause: Some(CedarDiagnostic::new(err)),
             })
         }
     }
@@ -124,6 +127,7 @@ fn add_file(
             line,
             column,
             message: diagnostic_message(&err),
+            cause: Some(CedarDiagnostic::new(err)),
         }
     })?;
     if parsed.templates().next().is_some() {
@@ -178,6 +182,7 @@ fn add_file(
                 line: None,
                 column: None,
                 message: err.to_string(),
+                cause: Some(CedarDiagnostic::new(err)),
             })?;
         files.insert(id, file.to_owned());
     }
@@ -221,6 +226,7 @@ fn validate(
         line,
         column,
         message: diagnostic_message(error),
+        cause: Some(CedarDiagnostic::new(error.clone())),
     })
 }
 

@@ -214,6 +214,27 @@ fn a_syntax_error_names_file_and_line() {
 }
 
 #[test]
+fn cedar_s_diagnostic_stays_behind_the_error_with_its_labels() {
+    let dir = fixture(&[(
+        "typed.cedar",
+        "@id(\"typo\")\npermit (principal, action == Action::\"call\", resource)\nwhen { resource.read_onyl };\n",
+    )]);
+    let Err(err) = PolicyEngine::load_dir(dir.path()) else {
+        panic!("policy set loaded but should not have");
+    };
+    let cedar = miette::Diagnostic::diagnostic_source(&err).expect("Cedar's diagnostic");
+    assert!(
+        cedar
+            .labels()
+            .is_some_and(|mut labels| labels.next().is_some())
+    );
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the error's source is Cedar's too"
+    );
+}
+
+#[test]
 fn a_type_error_names_file_line_and_policy() {
     let message = load_error(&[(
         "typed.cedar",
