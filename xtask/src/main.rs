@@ -3,8 +3,11 @@
 //! Each task is a thin, readable sequence of cargo invocations, so what CI
 //! runs is exactly what a developer runs.
 
-// A command-line tool: printing is its job.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool: printing is its job"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

@@ -60,17 +60,42 @@ impl std::fmt::Debug for TokenEndpointReply {
     }
 }
 
+/// Why a token request got no answer to read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenRequestError {
+    /// No HTTP client could be made (the TLS roots, say).
+    #[error("HTTP client: {0}")]
+    Client(String),
+    /// The endpoint could not be reached, or did not answer in time.
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable {
+        /// The token endpoint.
+        url: String,
+        /// What the connection said.
+        reason: String,
+    },
+    /// The endpoint answered something other than JSON.
+    #[error("{url} did not answer JSON: {reason}")]
+    NotJson {
+        /// The token endpoint.
+        url: String,
+        /// What the parser said.
+        reason: String,
+    },
+}
+
 /// POSTs a form to an OAuth token endpoint (authorization-code exchange by
 /// the login helper), with HTTP Basic client authentication when given.
 pub async fn post_token_request(
     token_url: &str,
     form: &[(&str, &str)],
     basic: Option<(&str, &str)>,
-) -> Result<TokenEndpointReply, String> {
+) -> Result<TokenEndpointReply, TokenRequestError> {
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .build()
-        .map_err(|err| format!("HTTP client: {err}"))?;
+        .map_err(|err| TokenRequestError::Client(err.to_string()))?;
     let mut request = client.post(token_url).form(form);
     if let Some((id, secret)) = basic {
         request = request.basic_auth(id, Some(secret));
@@ -78,12 +103,18 @@ pub async fn post_token_request(
     let response = request
         .send()
         .await
-        .map_err(|err| format!("cannot reach {token_url}: {err}"))?;
+        .map_err(|err| TokenRequestError::Unreachable {
+            url: token_url.to_owned(),
+            reason: err.to_string(),
+        })?;
     let status = response.status().as_u16();
     let body = response
         .json()
         .await
-        .map_err(|err| format!("{token_url} did not answer JSON: {err}"))?;
+        .map_err(|err| TokenRequestError::NotJson {
+            url: token_url.to_owned(),
+            reason: err.to_string(),
+        })?;
     Ok(TokenEndpointReply { status, body })
 }
 

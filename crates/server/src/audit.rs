@@ -99,7 +99,6 @@ impl AuditLog {
     }
 
     /// The latest records, newest last.
-    #[allow(dead_code)] // Read by the `audit_log` admin tool.
     pub(crate) fn recent(&self) -> Vec<DecisionRecord> {
         self.recent
             .lock()

@@ -68,7 +68,10 @@ fn every_env_var_maps_to_a_known_setting() {
 }
 
 #[test]
-#[allow(clippy::result_large_err)] // figment's Jail API returns its own error.
+#[expect(
+    clippy::result_large_err,
+    reason = "figment's Jail API returns its own error"
+)]
 fn environment_values_override_defaults() {
     figment::Jail::expect_with(|jail| {
         jail.clear_env();
@@ -95,7 +98,10 @@ fn environment_values_override_defaults() {
 }
 
 #[test]
-#[allow(clippy::result_large_err)] // figment's Jail API returns its own error.
+#[expect(
+    clippy::result_large_err,
+    reason = "figment's Jail API returns its own error"
+)]
 fn plugin_settings_come_from_the_environment() {
     figment::Jail::expect_with(|jail| {
         jail.clear_env();
@@ -121,7 +127,10 @@ fn plugin_settings_come_from_the_environment() {
 }
 
 #[test]
-#[allow(clippy::result_large_err)] // figment's Jail API returns its own error.
+#[expect(
+    clippy::result_large_err,
+    reason = "figment's Jail API returns its own error"
+)]
 fn the_generated_env_example_sets_every_variable_to_its_default() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example");
     let text = std::fs::read_to_string(path).expect("run `cargo xtask gen`");
