@@ -150,7 +150,7 @@ fn test() -> anyhow::Result<()> {
     test.args(["test", "--workspace", "--no-fail-fast"])
         .env(PYTHON_ENV_VAR, &python);
     let mut totals = run_counting_tests(test)?;
-    let policies = policy::test(&root().join("policies"))?;
+    let policies = policy::test(&server_binary(), &root().join("policies"))?;
     totals.passed += policies.passed;
     totals.failed += policies.failed;
     // Deployed configuration must be what the policies say.
@@ -177,6 +177,13 @@ fn test() -> anyhow::Result<()> {
         bail!("no test ran");
     }
     Ok(())
+}
+
+/// The debug build of the server, which `cargo build --workspace` made.
+fn server_binary() -> PathBuf {
+    target_dir()
+        .join("debug")
+        .join(format!("orchestrator-mcp{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// Tells the end-to-end tests which Python has the MCP SDK installed.

@@ -211,7 +211,7 @@ pub(crate) fn check(root: &Path, target: &Path) -> anyhow::Result<TestTotals> {
     // The copy's end-to-end helpers look for Python only in the main tests.
     test.env_remove(PYTHON_ENV_VAR);
     let mut totals = run_counting_tests(test)?;
-    let policies = crate::policy::test(&copy.join("policies"))?;
+    let policies = crate::policy::test(&crate::policy::build_server()?, &copy.join("policies"))?;
     totals.passed += policies.passed;
     totals.failed += policies.failed;
     if totals.passed == 0 {

@@ -46,6 +46,11 @@ enum Command {
         #[arg(long, value_name = "FILE", default_value_os_t = cli::default_manifest())]
         manifest: PathBuf,
     },
+    /// Policy tooling: check, test, explain.
+    Policy {
+        #[command(subcommand)]
+        command: cli::PolicyCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,5 +60,6 @@ fn main() -> ExitCode {
         None | Some(Command::Serve) => cli::serve(config),
         Some(Command::Healthcheck) => cli::healthcheck(config),
         Some(Command::Doctor { manifest }) => cli::doctor(config, &manifest),
+        Some(Command::Policy { command }) => cli::policy(config, command),
     }
 }

@@ -15,6 +15,7 @@ mod logging;
 mod mcp;
 mod plugins;
 mod policies;
+mod policy_cli;
 mod python_sdk;
 mod rest;
 mod session;

@@ -370,6 +370,17 @@ impl AuthorizedCall<'_> {
     }
 }
 
+/// What the policies see of tool `name`, as the server or the loaded
+/// plugin describes it; `None` for a tool nobody provides.
+pub(crate) fn tool_resource(plugins: &PluginHost, name: &str) -> Option<ToolResource> {
+    match ServerTool::named(name) {
+        Some(tool) => Some(tool.resource()),
+        None => plugins
+            .tool(name)
+            .map(|tool| plugin_tool_resource(name, tool)),
+    }
+}
+
 /// The policy view of a plugin's tool: its name, plugin and MCP annotations.
 fn plugin_tool_resource(name: &str, tool: &plugin_host::Tool) -> ToolResource {
     let hint = |key: &str| {

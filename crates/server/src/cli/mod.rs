@@ -4,11 +4,13 @@
 
 mod doctor;
 mod healthcheck;
+mod policy;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use plugin_host::PluginHost;
 use tracing_subscriber::EnvFilter;
 
 use crate::app::Server;
@@ -91,6 +93,85 @@ pub fn doctor(config_file: Option<&Path>, manifest: &Path) -> ExitCode {
         Ok(false) => ExitCode::FAILURE,
         Err(err) => {
             eprintln!("orchestrator-mcp doctor: cannot write the report: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `orchestrator-mcp policy …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum PolicyCommand {
+    /// Parse and validate the policies against the schema.
+    Check {
+        /// The policy directory (default: POLICY_DIR).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Run the cases in <DIR>/tests/*.toml; exits non-zero when one fails.
+    Test {
+        /// The policy directory (default: POLICY_DIR).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Show the decision for a principal's claims and a tool, with reasons.
+    /// The tool is seen as the plugins in PLUGIN_DIR describe it.
+    Explain {
+        /// A JSON file with the token's claims (`sub`, `scope`, `roles`, …).
+        #[arg(long, value_name = "FILE")]
+        claims: PathBuf,
+        /// The tool being called.
+        #[arg(long)]
+        tool: String,
+        /// The call's arguments, as a JSON object.
+        #[arg(long, value_name = "JSON")]
+        args: Option<String>,
+        /// The policy directory (default: POLICY_DIR).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// `orchestrator-mcp policy check | test | explain`.
+pub fn policy(config_file: Option<&Path>, command: PolicyCommand) -> ExitCode {
+    // The policy tools need only the policy and plugin settings, so a
+    // deployment whose other settings would stop the server can still be
+    // checked.
+    let config = Config::load_unchecked(config_file).ok();
+    let outcome = match command {
+        PolicyCommand::Check { dir } => {
+            policy::check(&policy::policy_dir(dir, config.as_ref())).map(|_| true)
+        }
+        PolicyCommand::Test { dir } => {
+            policy::test(&policy::policy_dir(dir, config.as_ref())).map(|run| run.failed == 0)
+        }
+        PolicyCommand::Explain {
+            claims,
+            tool,
+            args,
+            dir,
+        } => {
+            let plugins = config.as_ref().and_then(|config| {
+                let dir = config.plugin_dir().ok()?;
+                PluginHost::load(&dir, &config.plugins.load_options()).ok()
+            });
+            policy::explain(
+                &policy::policy_dir(dir, config.as_ref()),
+                plugins.as_ref(),
+                &claims,
+                &tool,
+                args.as_deref(),
+            )
+            .map(|()| true)
+        }
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            #[expect(clippy::print_stderr, reason = "the failure is the command's answer")]
+            {
+                eprintln!("orchestrator-mcp policy: {err:#}");
+            }
             ExitCode::FAILURE
         }
     }

@@ -1,46 +1,20 @@
-//! `cargo xtask policy check | test | explain`: the policy tooling.
+//! `orchestrator-mcp policy check | test | explain`: the policy tooling,
+//! shipped in the binary so operators have it wherever the server runs.
+
+#![expect(clippy::print_stdout, reason = "a command's report is its output")]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
-use clap::Subcommand;
+use anyhow::Context;
 use core_auth::principal_from_claims;
+use plugin_host::PluginHost;
 use policy::{Decision, PolicyEngine, RequestContext, ToolResource};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-/// What `cargo xtask policy` can do.
-#[derive(Debug, Subcommand)]
-pub(crate) enum PolicyTask {
-    /// Parse and validate the policies against the schema.
-    Check {
-        /// The policy directory.
-        #[arg(long, default_value = "policies")]
-        dir: PathBuf,
-    },
-    /// Run the cases in <dir>/tests/*.toml.
-    Test {
-        /// The policy directory.
-        #[arg(long, default_value = "policies")]
-        dir: PathBuf,
-    },
-    /// Show the decision for a principal's claims and a tool, with reasons.
-    Explain {
-        /// A JSON file with the token's claims (`sub`, `scope`, `roles`, …).
-        #[arg(long)]
-        claims: PathBuf,
-        /// The tool being called.
-        #[arg(long)]
-        tool: String,
-        /// The call's arguments, as JSON.
-        #[arg(long)]
-        args: Option<String>,
-        /// The policy directory.
-        #[arg(long, default_value = "policies")]
-        dir: PathBuf,
-    },
-}
+use crate::catalogue;
+use crate::settings::Config;
 
 /// Counts of a policy test run.
 pub(crate) struct Outcome {
@@ -48,28 +22,9 @@ pub(crate) struct Outcome {
     pub(crate) failed: u64,
 }
 
-pub(crate) fn run(task: PolicyTask, root: &Path) -> anyhow::Result<()> {
-    match task {
-        PolicyTask::Check { dir } => check(&root.join(dir)).map(|_| ()),
-        PolicyTask::Test { dir } => {
-            let outcome = test(&root.join(dir))?;
-            if outcome.failed > 0 {
-                bail!("{} policy test(s) failed", outcome.failed);
-            }
-            Ok(())
-        }
-        PolicyTask::Explain {
-            claims,
-            tool,
-            args,
-            dir,
-        } => explain(&root.join(dir), &claims, &tool, args.as_deref()),
-    }
-}
-
 /// Loads and validates; prints a summary or the diagnostic.
 pub(crate) fn check(dir: &Path) -> anyhow::Result<PolicyEngine> {
-    let engine = PolicyEngine::load_dir(dir).map_err(|err| anyhow::anyhow!("{err}"))?;
+    let engine = PolicyEngine::load_dir(dir)?;
     println!(
         "policy check: {} policies, {} scopes, {} ({})",
         engine.policy_count(),
@@ -234,8 +189,17 @@ fn reasons(decision: &Decision) -> String {
     format!("{policies}{scopes}{errors}")
 }
 
-fn explain(dir: &Path, claims: &Path, tool: &str, args: Option<&str>) -> anyhow::Result<()> {
-    let engine = PolicyEngine::load_dir(dir).map_err(|err| anyhow::anyhow!("{err}"))?;
+/// Prints the decision for `claims` calling `tool` with `args`, with its
+/// reasons. The tool is seen as the loaded plugins describe it (`plugins`,
+/// when they load), or else guessed from its name.
+pub(crate) fn explain(
+    dir: &Path,
+    plugins: Option<&PluginHost>,
+    claims: &Path,
+    tool: &str,
+    args: Option<&str>,
+) -> anyhow::Result<()> {
+    let engine = PolicyEngine::load_dir(dir)?;
     let text =
         std::fs::read_to_string(claims).with_context(|| format!("reading {}", claims.display()))?;
     let claims: Map<String, Value> = serde_json::from_str(&text)
@@ -253,12 +217,25 @@ fn explain(dir: &Path, claims: &Path, tool: &str, args: Option<&str>) -> anyhow:
     };
     let principal =
         Arc::new(principal_from_claims(&claims).map_err(|err| anyhow::anyhow!("claims: {err}"))?);
-    let resource = Arc::new(ToolResource::by_name(tool));
+    let described = plugins.and_then(|plugins| catalogue::tool_resource(plugins, tool));
+    let (resource, seen_as) = match described {
+        Some(resource) => (resource, "as its plugin describes it"),
+        None => (
+            ToolResource::by_name(tool),
+            "guessed from its name: no loaded plugin provides it",
+        ),
+    };
+    let resource = Arc::new(resource);
     let action = resource.action();
     let context = RequestContext::now().with_arguments(arguments);
     let decision = engine.decide(&principal, action, &resource, &context);
     println!("principal: {} ({})", principal.id, principal.kind.as_str());
-    println!("tool: {tool}");
+    println!(
+        "tool: {tool} (plugin {}, read-only: {}, destructive: {}; {seen_as})",
+        resource.plugin,
+        yes_no(resource.read_only),
+        yes_no(resource.destructive)
+    );
     println!("action: {}", action.name());
     println!(
         "decision: {}",
@@ -283,6 +260,16 @@ fn explain(dir: &Path, claims: &Path, tool: &str, args: Option<&str>) -> anyhow:
         println!("evaluation error: {error}");
     }
     Ok(())
+}
+
+fn yes_no(value: bool) -> &'static str {
+    if value { "yes" } else { "no" }
+}
+
+/// The policy directory: `--dir`, or `POLICY_DIR` as configured.
+pub(crate) fn policy_dir(dir: Option<PathBuf>, config: Option<&Config>) -> PathBuf {
+    dir.or_else(|| config.map(|config| config.policies.dir.clone()))
+        .unwrap_or_else(|| PathBuf::from("policies"))
 }
 
 #[cfg(test)]
@@ -337,7 +324,7 @@ expect = "allow"
 
     fn engine() -> (tempfile::TempDir, PolicyEngine) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
         for file in ["schema.cedarschema", "tools.cedar", "admin.cedar"] {
             std::fs::copy(shipped.join(file), dir.path().join(file)).expect("copy");
         }

@@ -1,0 +1,107 @@
+//! `orchestrator-mcp policy check | test | explain`: the policy tooling in
+//! the shipped binary, run the way an operator runs it inside the image
+//! (POLICY_DIR and PLUGIN_DIR from the environment, no workspace around).
+
+use std::process::Output;
+
+use e2e::Sandbox;
+
+/// Runs `orchestrator-mcp policy <args>` in `sandbox` with its policies and
+/// plugins configured through the environment only.
+fn policy(sandbox: &Sandbox, args: &[&str]) -> Output {
+    std::process::Command::new(e2e::server_binary())
+        .arg("policy")
+        .args(args)
+        .env_clear()
+        .current_dir(sandbox.path())
+        .env("POLICY_DIR", sandbox.policy_dir())
+        .env("PLUGIN_DIR", sandbox.plugin_dir())
+        .output()
+        .expect("run orchestrator-mcp policy")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn policy_check_validates_the_configured_directory() {
+    let sandbox = Sandbox::new();
+    let output = policy(&sandbox, &["check"]);
+    let report = text(&output);
+    assert!(output.status.success(), "{report}");
+    assert!(
+        report.starts_with("policy check: 13 policies, 12 scopes, sha256:"),
+        "{report}"
+    );
+}
+
+#[test]
+fn policy_check_names_the_file_and_line_of_a_broken_policy_and_fails() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "policies/broken.cedar",
+        "@id(\"broken\")\npermit (principal, action, resource)\nwhen { principal. };\n",
+    );
+    let output = policy(&sandbox, &["check"]);
+    let report = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{report}");
+    assert!(report.contains("broken.cedar:3:"), "{report}");
+}
+
+#[test]
+fn policy_test_runs_the_shipped_cases_and_fails_on_a_wrong_expectation() {
+    let sandbox = Sandbox::new();
+    let output = policy(&sandbox, &["test"]);
+    let report = text(&output);
+    assert!(output.status.success(), "{report}");
+    assert!(report.contains(" passed, 0 failed"), "{report}");
+
+    sandbox.write(
+        "policies/tests/wrong.toml",
+        "[[case]]\nname = \"ping without its scope\"\nclaims = { sub = \"U2dev\" }\ntool = \"ping\"\nexpect = \"allow\"\n",
+    );
+    let output = policy(&sandbox, &["test"]);
+    let report = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("ping without its scope: expected allow, got deny"),
+        "{report}"
+    );
+    assert!(report.contains(" passed, 1 failed"), "{report}");
+}
+
+#[test]
+fn policy_explain_sees_the_tool_as_its_plugin_describes_it() {
+    let sandbox = Sandbox::new();
+    let claims = sandbox.write("claims.json", r#"{"sub": "U2dev", "scope": "tools:ping"}"#);
+    let claims = claims.to_string_lossy().into_owned();
+    let output = policy(
+        &sandbox,
+        &["explain", "--claims", &claims, "--tool", "ping"],
+    );
+    let report = text(&output);
+    assert!(output.status.success(), "{report}");
+    assert!(
+        report.contains(
+            "tool: ping (plugin core-tools, read-only: yes, destructive: no; as its plugin describes it)"
+        ),
+        "{report}"
+    );
+    assert!(report.contains("decision: allow"), "{report}");
+
+    let output = policy(
+        &sandbox,
+        &["explain", "--claims", &claims, "--tool", "not_a_tool"],
+    );
+    let report = text(&output);
+    assert!(
+        report.contains("guessed from its name: no loaded plugin provides it"),
+        "{report}"
+    );
+    assert!(report.contains("decision: deny"), "{report}");
+}
