@@ -23,7 +23,7 @@ pub enum FetchError {
         /// What was asked for.
         url: String,
         /// The HTTP status it answered.
-        status: u16,
+        status: http::StatusCode,
     },
     /// The answer is larger than the limit.
     #[error("{url} returned more than {limit} bytes")]
@@ -63,7 +63,7 @@ pub async fn get_capped(
     if !status.is_success() {
         return Err(FetchError::Status {
             url: url.to_owned(),
-            status: status.as_u16(),
+            status,
         });
     }
     let too_large = || FetchError::TooLarge {

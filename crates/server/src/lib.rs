@@ -27,4 +27,4 @@ mod settings;
 mod web;
 
 pub use app::Server;
-pub use settings::{Config, ConfigError};
+pub use settings::{ConfigError, Problem, Settings};

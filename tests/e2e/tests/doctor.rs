@@ -132,3 +132,34 @@ fn a_manifest_that_is_not_json_fails_the_scopes_item() {
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("not JSON"), "{text}");
 }
+
+#[test]
+fn every_setting_the_server_would_refuse_is_reported_each_on_its_own_line() {
+    let descope = FakeDescope::start();
+    let sandbox = Sandbox::new();
+    let mut env = production(&descope);
+    env.push(("JWT_ALGORITHM", "HS256".to_owned()));
+    env.push(("RUST_LOG", "info,[[".to_owned()));
+    env.push(("PUBLIC_URL", "ftp://mcp.example.com".to_owned()));
+    let output = doctor(&sandbox, &env, &manifest());
+    let text = report(&output, &descope, &sandbox);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.starts_with("fail  configuration  JWT_ALGORITHM: `HS256` is an HMAC algorithm"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nfail  configuration  RUST_LOG: `info,[[` is not a valid log filter"),
+        "{text}"
+    );
+    // PUBLIC_URL has an item of its own, which reports it once.
+    assert_eq!(
+        text.matches("PUBLIC_URL: `ftp://mcp.example.com`").count(),
+        1,
+        "{text}"
+    );
+    assert!(
+        text.contains("\nfail  public URL     PUBLIC_URL: "),
+        "{text}"
+    );
+}

@@ -33,7 +33,7 @@ use crate::mcp::{self, McpState};
 use crate::oauth::{self, Issuer, OAuthState};
 use crate::policies::{self, PolicyStore};
 use crate::rest::{self, RestState};
-use crate::settings::{AllowedHost, Config};
+use crate::settings::{AllowedHost, AuthoritySettings, Settings};
 use crate::web::{ApiError, PublicBase};
 use rate_limit::RateLimiter;
 
@@ -58,27 +58,28 @@ pub struct Server {
 }
 
 impl Server {
-    /// Loads the plugins and policies `config` names, binds its address and
+    /// Loads the plugins and policies `settings` name, binds its address and
     /// builds every route. Fails, naming the setting, when any of that
     /// cannot be done.
-    pub async fn bind(config: Config) -> anyhow::Result<Self> {
-        let (catalogue, watcher) = load_catalogue(&config)?;
-        let address = config.bind_address()?;
+    pub async fn bind(settings: Settings) -> anyhow::Result<Self> {
+        let (catalogue, watcher) = load_catalogue(&settings)?;
+        let address = settings.bind;
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .with_context(|| format!("binding {address} (set HOST and PORT)"))?;
         let local = listener.local_addr()?;
         // Token audiences and the demo issuer depend on the port actually bound.
-        let bases = identity::public_bases(&config, local.port())?;
-        let identity = identity::build(&config, &bases).await?;
-        if config.descope.demo_mode {
-            tracing::warn!(
+        let bases = identity::public_bases(&settings, local.port());
+        let identity = identity::build(&settings, &bases).await?;
+        match &settings.authority {
+            AuthoritySettings::Demo(_) => tracing::warn!(
                 "demo mode: the static demo token is accepted; set DESCOPE_DEMO_MODE=false in production"
-            );
-        } else {
-            tracing::info!(project_id = %config.descope.project_id, "verifying Descope tokens");
+            ),
+            AuthoritySettings::Descope(descope) => {
+                tracing::info!(project_id = %descope.project_id, "verifying Descope tokens");
+            }
         }
-        let router = router(&config, catalogue, identity)?;
+        let router = router(&settings, catalogue, identity);
         Ok(Self {
             listener,
             router,
@@ -110,45 +111,45 @@ impl Server {
 /// The plugins, the policies (watched for changes when configured) and the
 /// audit log, joined in the catalogue.
 fn load_catalogue(
-    config: &Config,
+    settings: &Settings,
 ) -> anyhow::Result<(Catalogue, Option<notify::RecommendedWatcher>)> {
-    let plugin_dir = config
-        .plugin_dir()
-        .context("finding the plugin directory")?;
-    let plugins = PluginHost::load(&plugin_dir, &config.plugins.load_options())?;
+    let plugin_dir = &settings.plugin_dir;
+    let plugins = PluginHost::load(plugin_dir, &settings.plugin_options)?;
     mcp::check_tool_descriptors(&plugins)?;
     catalogue::check_reserved_names(&plugins)?;
     if plugins.plugins().is_empty() {
         tracing::warn!(dir = %plugin_dir.display(), "no plugins found: no tools will be served");
     }
-    let policies = PolicyEngine::load_dir(&config.policies.dir).with_context(|| {
+    let policies = PolicyEngine::load_dir(&settings.policy_dir).with_context(|| {
         format!(
             "loading policies from {} (set POLICY_DIR to the directory holding schema.cedarschema)",
-            config.policies.dir.display()
+            settings.policy_dir.display()
         )
     })?;
     tracing::info!(
         policies = policies.policy_count(),
         hash = policies.hash(),
-        dir = %config.policies.dir.display(),
+        dir = %settings.policy_dir.display(),
         "policies loaded"
     );
-    let audit_file = Some(config.audit.file.as_path()).filter(|p| !p.as_os_str().is_empty());
-    let audit = AuditLog::new(config.audit.recent, audit_file).with_context(|| {
+    let audit_file = settings.audit_file.as_deref();
+    let audit = AuditLog::new(settings.audit_recent, audit_file).with_context(|| {
         format!(
             "opening the audit log {} (AUDIT_LOG_FILE)",
-            config.audit.file.display()
+            audit_file
+                .unwrap_or_else(|| std::path::Path::new(""))
+                .display()
         )
     })?;
-    let policies = Arc::new(PolicyStore::new(config.policies.dir.clone(), policies));
-    let watcher = if config.policies.watch {
+    let policies = Arc::new(PolicyStore::new(settings.policy_dir.clone(), policies));
+    let watcher = if settings.policy_watch {
         let watcher = policies::watch(Arc::clone(&policies)).with_context(|| {
             format!(
                 "watching {} for policy changes (set POLICY_WATCH=false to reload only on SIGHUP or reload_policies)",
-                config.policies.dir.display()
+                settings.policy_dir.display()
             )
         })?;
-        tracing::info!(dir = %config.policies.dir.display(), "watching the policies for changes");
+        tracing::info!(dir = %settings.policy_dir.display(), "watching the policies for changes");
         Some(watcher)
     } else {
         None
@@ -159,41 +160,34 @@ fn load_catalogue(
         Arc::new(plugins),
         policies,
         Arc::new(audit),
-        config.effective.clone(),
+        Arc::clone(&settings.effective),
     );
     Ok((catalogue, watcher))
 }
 
 /// Every route behind its layers.
-fn router(
-    config: &Config,
-    catalogue: Catalogue,
-    identity: identity::Identity,
-) -> anyhow::Result<Router> {
-    let base = PublicBase::new(config.public_url()?);
-    let max_request_bytes = config.max_request_bytes();
+fn router(settings: &Settings, catalogue: Catalogue, identity: identity::Identity) -> Router {
+    let base = PublicBase::new(settings.public_url.clone());
+    let max_request_bytes = settings.max_request_bytes;
     let state = AppState {
         catalogue: catalogue.clone(),
         verifier: Arc::clone(&identity.verifier),
-        allowed_hosts: config.allowed_hosts()?.into(),
+        allowed_hosts: settings.allowed_hosts.clone().into(),
         base: base.clone(),
-        rate_limiter: RateLimiter::new(config.server.rate_limit_per_minute).map(Arc::new),
+        rate_limiter: RateLimiter::new(settings.rate_limit_per_minute).map(Arc::new),
     };
     let (issuer, authorization_server) = match identity.authority {
-        Authority::Demo { key } => {
+        Authority::Demo {
+            key,
+            settings: demo,
+        } => {
             let demo = DemoOAuth::new(
                 key,
                 demo_oauth::Settings {
-                    user: config.demo.clone(),
-                    access_keys: config.demo_auth.access_keys.clone(),
-                    access_ttl: std::time::Duration::from_secs(
-                        config.demo_auth.access_token_ttl_secs.max(1),
-                    ),
-                    refresh_ttl: config.demo_auth.enable_token_refresh.then(|| {
-                        std::time::Duration::from_secs(
-                            config.demo_auth.refresh_token_ttl_secs.max(1),
-                        )
-                    }),
+                    user: settings.demo_user.clone(),
+                    access_keys: demo.access_keys,
+                    access_ttl: demo.access_ttl,
+                    refresh_ttl: demo.refresh_ttl,
                 },
                 Arc::new(resource::ServedResource {
                     catalogue: catalogue.clone(),
@@ -233,12 +227,12 @@ fn router(
         base,
         logins: Arc::default(),
     });
-    Ok(assemble(
+    assemble(
         state,
         rest.merge(mcp),
         oauth.merge(authorization_server),
-        config.cors_origins()?.as_deref(),
-    ))
+        settings.cors_origins.as_deref(),
+    )
 }
 
 /// The doors behind the layers.

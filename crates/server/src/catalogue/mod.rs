@@ -109,7 +109,7 @@ impl Catalogue {
         plugins: Arc<PluginHost>,
         policies: Arc<PolicyStore>,
         audit: Arc<AuditLog>,
-        settings: Value,
+        settings: Arc<Value>,
     ) -> Self {
         let mut resources = Resources::new();
         for tool in ServerTool::ALL {
@@ -123,7 +123,7 @@ impl Catalogue {
             policies,
             audit,
             resources: Arc::new(resources),
-            settings: Arc::new(settings),
+            settings,
         }
     }
 

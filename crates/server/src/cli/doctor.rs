@@ -14,7 +14,7 @@ use core_auth::{KeySet, KeySource};
 use policy::PolicyEngine;
 use serde_json::Value;
 
-use crate::settings::{Config, hosts_admit};
+use crate::settings::{Inspection, Problem, Raw, hosts_admit};
 
 /// How long a network check waits for Descope.
 const NETWORK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -62,11 +62,24 @@ impl Check {
     }
 }
 
-/// Runs every item against `config` (or the reason it could not be read)
-/// and the scope manifest at `manifest`.
-pub(crate) async fn run(config: Result<Config, String>, manifest: &Path) -> Vec<Check> {
-    let config = match config {
-        Ok(config) => config,
+/// The settings that items of their own report on; every other problem the
+/// server would refuse the settings for is a `configuration` item.
+const OWNED_BY_AN_ITEM: &[&str] = &[
+    "DESCOPE_PROJECT_ID",
+    "PUBLIC_URL",
+    "ALLOWED_HOSTS",
+    "CORS_ORIGINS",
+    "MAX_REQUEST_SIZE_MB",
+];
+
+/// Runs every item against the settings (or the reason they could not be
+/// read) and the scope manifest at `manifest`.
+pub(crate) async fn run(inspection: Result<Inspection, String>, manifest: &Path) -> Vec<Check> {
+    let Inspection {
+        raw: config,
+        problems,
+    } = match inspection {
+        Ok(inspection) => inspection,
         Err(problem) => {
             return vec![Check::new(
                 Outcome::Fail,
@@ -75,16 +88,16 @@ pub(crate) async fn run(config: Result<Config, String>, manifest: &Path) -> Vec<
             )];
         }
     };
-    let mut checks = vec![
-        Check::new(Outcome::Pass, "configuration", "the settings load"),
+    let mut checks = configuration(&problems);
+    checks.extend([
         project_id(&config),
         demo_mode(&config),
         public_url(&config),
         allowed_hosts(&config),
         cors(&config),
         rate_limit(&config),
-        request_size(&config),
-    ];
+        request_size(&config, &problems),
+    ]);
     checks.push(jwks(&config).await);
     checks.push(issuer(&config).await);
     checks.push(audience(&config));
@@ -92,7 +105,33 @@ pub(crate) async fn run(config: Result<Config, String>, manifest: &Path) -> Vec<
     checks
 }
 
-fn project_id(config: &Config) -> Check {
+/// The problems the start-up check finds (the same list it refuses to
+/// start with), except those an item below reports.
+fn configuration(problems: &[Problem]) -> Vec<Check> {
+    let refused: Vec<Check> = problems
+        .iter()
+        .filter(|problem| !OWNED_BY_AN_ITEM.contains(&problem.setting))
+        .map(|problem| Check::new(Outcome::Fail, "configuration", problem.to_string()))
+        .collect();
+    if !refused.is_empty() {
+        return refused;
+    }
+    if problems.is_empty() {
+        vec![Check::new(
+            Outcome::Pass,
+            "configuration",
+            "the settings load",
+        )]
+    } else {
+        vec![Check::new(
+            Outcome::Fail,
+            "configuration",
+            "the server would refuse these settings; the failing items below say why",
+        )]
+    }
+}
+
+fn project_id(config: &Raw) -> Check {
     let id = config.descope.project_id.trim();
     if config.project_id_is_placeholder() {
         Check::new(
@@ -112,7 +151,7 @@ fn project_id(config: &Config) -> Check {
     }
 }
 
-fn demo_mode(config: &Config) -> Check {
+fn demo_mode(config: &Raw) -> Check {
     if config.descope.demo_mode {
         Check::new(
             Outcome::Fail,
@@ -129,7 +168,7 @@ fn demo_mode(config: &Config) -> Check {
     }
 }
 
-fn public_url(config: &Config) -> Check {
+fn public_url(config: &Raw) -> Check {
     match config.public_url() {
         Err(err) => Check::new(Outcome::Fail, "public URL", err.to_string()),
         Ok(None) => Check::new(
@@ -147,7 +186,7 @@ fn public_url(config: &Config) -> Check {
     }
 }
 
-fn allowed_hosts(config: &Config) -> Check {
+fn allowed_hosts(config: &Raw) -> Check {
     let hosts = match config.allowed_hosts() {
         Ok(hosts) => hosts,
         Err(err) => return Check::new(Outcome::Fail, "allowed hosts", err.to_string()),
@@ -193,7 +232,7 @@ fn allowed_hosts(config: &Config) -> Check {
     }
 }
 
-fn cors(config: &Config) -> Check {
+fn cors(config: &Raw) -> Check {
     match config.cors_origins() {
         Err(err) => Check::new(Outcome::Fail, "CORS", err.to_string()),
         Ok(None) => Check::new(
@@ -216,7 +255,7 @@ fn cors(config: &Config) -> Check {
     }
 }
 
-fn rate_limit(config: &Config) -> Check {
+fn rate_limit(config: &Raw) -> Check {
     match config.server.rate_limit_per_minute {
         0 => Check::new(
             Outcome::Fail,
@@ -232,13 +271,14 @@ fn rate_limit(config: &Config) -> Check {
     }
 }
 
-fn request_size(config: &Config) -> Check {
+fn request_size(config: &Raw, problems: &[Problem]) -> Check {
+    if let Some(problem) = problems
+        .iter()
+        .find(|problem| problem.setting == "MAX_REQUEST_SIZE_MB")
+    {
+        return Check::new(Outcome::Fail, "request size", problem.to_string());
+    }
     match config.server.max_request_size_mb {
-        0 => Check::new(
-            Outcome::Fail,
-            "request size",
-            "MAX_REQUEST_SIZE_MB=0 refuses every body; set a limit such as 10",
-        ),
         mb if mb > LARGE_REQUEST_MB => Check::new(
             Outcome::Warn,
             "request size",
@@ -255,7 +295,7 @@ fn request_size(config: &Config) -> Check {
     }
 }
 
-async fn jwks(config: &Config) -> Check {
+async fn jwks(config: &Raw) -> Check {
     let url = config.jwks_url();
     let keys = match KeySet::new(KeySource::Remote {
         url: url.clone(),
@@ -290,7 +330,7 @@ async fn jwks(config: &Config) -> Check {
 /// The authorization server the server names in its protected-resource
 /// metadata must publish metadata under the same issuer, and publish the
 /// keys the server fetches.
-async fn issuer(config: &Config) -> Check {
+async fn issuer(config: &Raw) -> Check {
     let base = config.descope.base_url.trim_end_matches('/');
     let expected = format!("{base}/v1/apps/{}", config.descope.project_id.trim());
     let url = format!("{expected}/.well-known/openid-configuration");
@@ -338,7 +378,7 @@ async fn issuer(config: &Config) -> Check {
     }
 }
 
-fn audience(config: &Config) -> Check {
+fn audience(config: &Raw) -> Check {
     let mut accepted = vec![config.descope.project_id.trim().to_owned()];
     if let Ok(Some(url)) = config.public_url() {
         accepted.push(format!("{url}/mcp"));
@@ -365,7 +405,7 @@ fn audience(config: &Config) -> Check {
 
 /// Every scope the policies know must be in the Descope manifest that
 /// `cargo xtask gen` wrote and Terraform applied, described alike.
-fn scopes(config: &Config, manifest: &Path) -> Check {
+fn scopes(config: &Raw, manifest: &Path) -> Check {
     let engine = match PolicyEngine::load_dir(&config.policies.dir) {
         Ok(engine) => engine,
         Err(err) => {

@@ -5,15 +5,15 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
-use crate::settings::Config;
+use crate::settings::Settings;
 
 /// How long the check waits to connect, and then for the answer.
 const TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Whether the server configured by `config` answers `GET /health` with
+/// Whether the server configured by `settings` answers `GET /health` with
 /// 200; `Err` says what went wrong instead.
-pub(crate) fn check(config: &Config) -> Result<(), String> {
-    let address = local_address(&config.server.host, config.server.port);
+pub(crate) fn check(settings: &Settings) -> Result<(), String> {
+    let address = local_address(settings.bind);
     let mut stream = TcpStream::connect_timeout(&address, TIMEOUT)
         .map_err(|err| format!("cannot connect to {address}: {err}"))?;
     stream
@@ -39,18 +39,15 @@ pub(crate) fn check(config: &Config) -> Result<(), String> {
     }
 }
 
-/// Where to reach a server bound to `host`: a wildcard address is reached
+/// Where to reach a server bound to `bind`: a wildcard address is reached
 /// through loopback.
-fn local_address(host: &str, port: u16) -> SocketAddr {
-    let ip = match host.parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        Ok(IpAddr::V6(ip)) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        Ok(ip) => ip,
-        // `localhost` or another name the server bound: loopback is where a
-        // check inside the same container reaches it.
-        Err(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+fn local_address(bind: SocketAddr) -> SocketAddr {
+    let ip = match bind.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
     };
-    SocketAddr::new(ip, port)
+    SocketAddr::new(ip, bind.port())
 }
 
 #[cfg(test)]
@@ -58,10 +55,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wildcard_and_named_hosts_are_reached_through_loopback() {
-        assert_eq!(local_address("0.0.0.0", 8080).to_string(), "127.0.0.1:8080");
-        assert_eq!(local_address("::", 9000).to_string(), "[::1]:9000");
-        assert_eq!(local_address("localhost", 80).to_string(), "127.0.0.1:80");
-        assert_eq!(local_address("10.0.0.7", 80).to_string(), "10.0.0.7:80");
+    fn wildcard_addresses_are_reached_through_loopback() {
+        let reached = |bind: &str| local_address(bind.parse().expect("address")).to_string();
+        assert_eq!(reached("0.0.0.0:8080"), "127.0.0.1:8080");
+        assert_eq!(reached("[::]:9000"), "[::1]:9000");
+        assert_eq!(reached("10.0.0.7:80"), "10.0.0.7:80");
     }
 }

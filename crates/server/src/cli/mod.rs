@@ -14,7 +14,7 @@ use plugin_host::PluginHost;
 use tracing_subscriber::EnvFilter;
 
 use crate::app::Server;
-use crate::settings::{Config, LogFormat};
+use crate::settings::{LogFormat, Settings};
 
 /// The scope manifest `doctor` reads unless told otherwise.
 pub fn default_manifest() -> PathBuf {
@@ -24,10 +24,10 @@ pub fn default_manifest() -> PathBuf {
 /// Serves on the settings from the defaults, `config_file` and the
 /// environment, until asked to stop.
 pub fn serve(config_file: Option<&Path>) -> ExitCode {
-    let Some(config) = load(config_file) else {
+    let Some(settings) = load(config_file) else {
         return ExitCode::from(2);
     };
-    init_logging(&config);
+    init_logging(&settings);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -39,7 +39,7 @@ pub fn serve(config_file: Option<&Path>) -> ExitCode {
         }
     };
     let outcome = runtime.block_on(async {
-        let server = Server::bind(config).await?;
+        let server = Server::bind(settings).await?;
         server.run().await
     });
     match outcome {
@@ -54,10 +54,10 @@ pub fn serve(config_file: Option<&Path>) -> ExitCode {
 /// `orchestrator-mcp healthcheck`: exit 0 when the server on this machine
 /// answers `GET /health` with 200.
 pub fn healthcheck(config_file: Option<&Path>) -> ExitCode {
-    let Some(config) = load(config_file) else {
+    let Some(settings) = load(config_file) else {
         return ExitCode::from(2);
     };
-    match healthcheck::check(&config) {
+    match healthcheck::check(&settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(problem) => {
             #[expect(clippy::print_stderr, reason = "the check's verdict is its output")]
@@ -76,7 +76,7 @@ pub fn healthcheck(config_file: Option<&Path>) -> ExitCode {
     reason = "a report and its failures are its output"
 )]
 pub fn doctor(config_file: Option<&Path>, manifest: &Path) -> ExitCode {
-    let config = Config::load_unchecked(config_file).map_err(|err| err.to_string());
+    let inspection = Settings::inspect(config_file).map_err(|err| err.to_string());
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -87,7 +87,7 @@ pub fn doctor(config_file: Option<&Path>, manifest: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let checks = runtime.block_on(doctor::run(config, manifest));
+    let checks = runtime.block_on(doctor::run(inspection, manifest));
     match doctor::report(&checks, &mut std::io::stdout().lock()) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
@@ -136,7 +136,9 @@ pub fn policy(config_file: Option<&Path>, command: PolicyCommand) -> ExitCode {
     // The policy tools need only the policy and plugin settings, so a
     // deployment whose other settings would stop the server can still be
     // checked.
-    let config = Config::load_unchecked(config_file).ok();
+    let config = Settings::inspect(config_file)
+        .ok()
+        .map(|inspection| inspection.raw);
     let outcome = match command {
         PolicyCommand::Check { dir } => {
             policy::check(&policy::policy_dir(dir, config.as_ref())).map(|_| true)
@@ -178,8 +180,8 @@ pub fn policy(config_file: Option<&Path>, command: PolicyCommand) -> ExitCode {
 }
 
 /// The settings, or `None` after saying on stderr why they cannot be used.
-fn load(config_file: Option<&Path>) -> Option<Config> {
-    match Config::load(config_file) {
+fn load(config_file: Option<&Path>) -> Option<Settings> {
+    match Settings::load(config_file) {
         Ok(config) => Some(config),
         Err(err) => {
             // Logging is not set up yet: its settings are part of what failed.
@@ -192,14 +194,15 @@ fn load(config_file: Option<&Path>) -> Option<Config> {
     }
 }
 
-fn init_logging(config: &Config) {
-    // `Config::check` has already refused a filter that does not parse.
-    let filter = EnvFilter::try_new(&config.log.filter).unwrap_or_else(|_| EnvFilter::new("info"));
+fn init_logging(settings: &Settings) {
+    // Loading the settings has already refused a filter that does not parse.
+    let filter =
+        EnvFilter::try_new(&settings.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
-    match config.log.format {
+    match settings.log_format {
         LogFormat::Json => builder.json().with_current_span(true).init(),
         LogFormat::Text => builder.init(),
     }

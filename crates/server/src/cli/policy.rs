@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::catalogue;
-use crate::settings::Config;
+use crate::settings::Raw;
 
 /// Counts of a policy test run.
 pub(crate) struct Outcome {
@@ -267,7 +267,7 @@ fn yes_no(value: bool) -> &'static str {
 }
 
 /// The policy directory: `--dir`, or `POLICY_DIR` as configured.
-pub(crate) fn policy_dir(dir: Option<PathBuf>, config: Option<&Config>) -> PathBuf {
+pub(crate) fn policy_dir(dir: Option<PathBuf>, config: Option<&Raw>) -> PathBuf {
     dir.or_else(|| config.map(|config| config.policies.dir.clone()))
         .unwrap_or_else(|| PathBuf::from("policies"))
 }

@@ -18,7 +18,7 @@ use core_auth::{AccessKeyExchange, TokenVerifier};
 use demo_oauth::DemoOAuth;
 
 use crate::catalogue::Catalogue;
-use crate::identity::DescopeClient;
+use crate::settings::DescopeClient;
 use crate::web::PublicBase;
 
 /// The authorization server that issues the tokens this server accepts.

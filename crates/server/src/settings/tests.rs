@@ -1,8 +1,14 @@
 //! The settings: defaults, environment, refusals and redaction.
 
+use std::collections::BTreeSet;
+
+use figment::Figment;
+use figment::providers::{Format, Toml};
+
+use super::env::environment;
+use super::raw::cors_origin;
 use super::redact::REDACTED;
 use super::*;
-use std::collections::BTreeSet;
 
 /// The variables `config/default.toml` names at the start of its
 /// comments (`# HOST, PORT: ...`), which `cargo xtask gen` turns into
@@ -34,7 +40,7 @@ fn every_variable_read_is_documented_in_the_defaults_and_no_other() {
     assert_eq!(read, documented_variables());
 }
 
-fn from_toml(extra: &str) -> Result<Config, Box<figment::Error>> {
+fn from_toml(extra: &str) -> Result<Raw, Box<figment::Error>> {
     Figment::from(Toml::string(DEFAULT_TOML))
         .merge(Toml::string(extra))
         .extract()
@@ -43,15 +49,13 @@ fn from_toml(extra: &str) -> Result<Config, Box<figment::Error>> {
 
 #[test]
 fn the_embedded_defaults_are_complete_and_valid() {
-    let config = from_toml("").expect("defaults parse");
-    config.check().expect("defaults pass the checks");
-    assert_eq!(
-        config.bind_address().expect("address").to_string(),
-        "127.0.0.1:8080"
-    );
-    assert!(config.descope.demo_mode);
-    assert_eq!(config.demo.token, "demo_token_12345");
-    assert_eq!(config.max_request_bytes(), 10 * 1024 * 1024);
+    let raw = from_toml("").expect("defaults parse");
+    assert_eq!(raw.problems(), []);
+    let settings = Settings::from_raw(&raw, serde_json::Value::Null).expect("defaults are valid");
+    assert_eq!(settings.bind.to_string(), "127.0.0.1:8080");
+    assert!(matches!(settings.authority, AuthoritySettings::Demo(_)));
+    assert_eq!(settings.demo_user.token, "demo_token_12345");
+    assert_eq!(settings.max_request_bytes, 10 * 1024 * 1024);
 }
 
 #[test]
@@ -82,7 +86,7 @@ fn environment_values_override_defaults() {
         // As `docker run --env-file` passes a value quoted in the file.
         jail.set_env("ALLOWED_HOSTS", r#"'["mcp.example.com"]'"#);
         jail.set_env("LOG_FORMAT", "\"json\"");
-        let config: Config = Figment::from(Toml::string(DEFAULT_TOML))
+        let config: Raw = Figment::from(Toml::string(DEFAULT_TOML))
             .merge(environment())
             .extract()?;
         assert_eq!(config.server.port, 9090);
@@ -110,7 +114,7 @@ fn plugin_settings_come_from_the_environment() {
         jail.set_env("PLUGIN_TIMEOUT_SECS", "5");
         jail.set_env("PLUGIN_TOOL_TIMEOUTS", "{ orchestrate = 120 }");
         jail.set_env("PLUGIN_MAX_INPUT_BYTES", "65536");
-        let config: Config = Figment::from(Toml::string(DEFAULT_TOML))
+        let config: Raw = Figment::from(Toml::string(DEFAULT_TOML))
             .merge(environment())
             .extract()?;
         let options = config.plugins.load_options();
@@ -173,7 +177,7 @@ fn cors_origins_are_origins_or_a_lone_star() {
     ] {
         assert_eq!(cors_origin(bad), None, "{bad}");
     }
-    let mut config: Config = Figment::from(Toml::string(DEFAULT_TOML))
+    let mut config: Raw = Figment::from(Toml::string(DEFAULT_TOML))
         .extract()
         .expect("defaults");
     assert_eq!(config.cors_origins().expect("empty"), Some(Vec::new()));
@@ -222,9 +226,15 @@ fn unknown_keys_in_a_file_are_refused() {
     assert!(err.to_string().contains("prot"), "{err}");
 }
 
+/// The first problem with the defaults and `extra` over them.
 fn refusal(extra: &str) -> String {
-    let config = from_toml(extra).expect("parses");
-    config.check().expect_err("refused").to_string()
+    let raw = from_toml(extra).expect("parses");
+    raw.problems().first().expect("refused").to_string()
+}
+
+fn accepted(extra: &str) -> Settings {
+    let raw = from_toml(extra).expect("parses");
+    Settings::from_raw(&raw, serde_json::Value::Null).expect("accepted")
 }
 
 #[test]
@@ -239,9 +249,14 @@ fn demo_mode_off_with_a_placeholder_project_is_refused() {
 
 #[test]
 fn demo_mode_off_with_a_real_project_is_accepted() {
-    let config =
-        from_toml("[descope]\ndemo_mode = false\nproject_id = \"P2abc\"\n").expect("parses");
-    config.check().expect("a real project id is enough");
+    let settings = accepted("[descope]\ndemo_mode = false\nproject_id = \"P2abc\"\n");
+    let AuthoritySettings::Descope(descope) = settings.authority else {
+        panic!("Descope settings expected");
+    };
+    assert_eq!(
+        descope.jwks_url,
+        "https://api.descope.com/P2abc/.well-known/jwks.json"
+    );
 }
 
 #[test]
@@ -263,9 +278,7 @@ fn demo_mode_on_a_public_address_needs_explicit_consent() {
     let err = refusal("[server]\nhost = \"0.0.0.0\"\n");
     assert!(err.starts_with("DESCOPE_DEMO_MODE"), "{err}");
     assert!(err.contains("DEMO_ALLOW_PUBLIC_BIND"), "{err}");
-    let config = from_toml("[server]\nhost = \"0.0.0.0\"\n[demo_auth]\nallow_public_bind = true\n")
-        .expect("parses");
-    config.check().expect("allowed explicitly");
+    accepted("[server]\nhost = \"0.0.0.0\"\n[demo_auth]\nallow_public_bind = true\n");
 }
 
 #[test]
@@ -279,31 +292,62 @@ fn a_public_url_must_be_a_bare_http_url() {
         let err = refusal(&format!("[server]\npublic_url = \"{url}\"\n"));
         assert!(err.starts_with("PUBLIC_URL"), "{url}: {err}");
     }
-    let config =
-        from_toml("[server]\npublic_url = \"https://mcp.example.com/\"\n").expect("parses");
+    let settings = accepted("[server]\npublic_url = \"https://mcp.example.com/\"\n");
     assert_eq!(
-        config.public_url().expect("valid").as_deref(),
+        settings.public_url.as_deref(),
         Some("https://mcp.example.com")
     );
 }
 
 #[test]
 fn an_invalid_log_filter_is_refused() {
-    let config = from_toml("[log]\nfilter = \"info,[[\"\n").expect("parses");
-    let err = config.check().expect_err("refused");
-    assert!(err.to_string().starts_with("RUST_LOG"), "{err}");
+    let err = refusal("[log]\nfilter = \"info,[[\"\n");
+    assert!(err.starts_with("RUST_LOG"), "{err}");
 }
 
 #[test]
 fn an_invalid_allowed_host_is_refused() {
-    let config = from_toml("[server]\nallowed_hosts = [\"not a host\"]\n").expect("parses");
-    let err = config.check().expect_err("refused");
-    assert!(err.to_string().starts_with("ALLOWED_HOSTS"), "{err}");
+    let err = refusal("[server]\nallowed_hosts = [\"not a host\"]\n");
+    assert!(err.starts_with("ALLOWED_HOSTS"), "{err}");
 }
 
 #[test]
 fn a_hostname_bind_address_is_explained() {
-    let config = from_toml("[server]\nhost = \"example.com\"\n").expect("parses");
-    let err = config.check().expect_err("refused");
-    assert!(err.to_string().contains("HOST"), "{err}");
+    let err = refusal("[server]\nhost = \"example.com\"\n");
+    assert!(err.contains("HOST"), "{err}");
+}
+
+#[test]
+fn every_problem_is_named_not_just_the_first() {
+    let raw = from_toml(
+        "[jwt]\nalgorithm = \"HS256\"\nverify_expiration = false\n\
+         [server]\nmax_request_size_mb = 0\npublic_url = \"ftp://x\"\ncors_origins = [\"nope\"]\n",
+    )
+    .expect("parses");
+    let settings: Vec<&str> = raw
+        .problems()
+        .iter()
+        .map(|problem| problem.setting)
+        .collect();
+    assert_eq!(
+        settings,
+        [
+            "JWT_ALGORITHM",
+            "JWT_VERIFY_EXPIRATION",
+            "PUBLIC_URL",
+            "MAX_REQUEST_SIZE_MB",
+            "CORS_ORIGINS"
+        ]
+    );
+    let err = Settings::from_raw(&raw, serde_json::Value::Null)
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.starts_with("5 settings cannot be used:\n  JWT_ALGORITHM: "),
+        "{err}"
+    );
+    assert!(
+        err.contains("\n  CORS_ORIGINS: `nope` is not an origin"),
+        "{err}"
+    );
 }

@@ -1,0 +1,459 @@
+//! The configuration as written: the embedded defaults, an optional file,
+//! then the environment, deserialized but not yet parsed; and the one
+//! parser of each setting, which [`super::Settings`] and `doctor` both use.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use core_auth::DemoPrincipalConfig;
+use demo_oauth::AccessKey;
+use figment::Figment;
+use figment::providers::{Format, Toml};
+use serde::Deserialize;
+
+use super::env::{environment, load_dotenv};
+use super::hosts::AllowedHost;
+use super::{ConfigError, DEFAULT_TOML, Problem};
+
+/// Project ids from examples and guides, which are never a real project.
+const PLACEHOLDER_PROJECT_IDS: &[&str] = &[
+    "",
+    "test_project",
+    "your_actual_project_id_here",
+    "your_project_id",
+];
+
+/// The whole configuration, as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Raw {
+    pub(crate) server: ServerSection,
+    pub(crate) descope: DescopeSection,
+    pub(crate) jwt: JwtSection,
+    pub(crate) token_cache: TokenCacheSection,
+    pub(crate) demo_auth: DemoAuthSection,
+    pub(crate) demo: DemoPrincipalConfig,
+    pub(crate) plugins: PluginsSection,
+    pub(crate) policies: PoliciesSection,
+    pub(crate) audit: AuditSection,
+    pub(crate) log: LogSection,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditSection {
+    pub(crate) file: PathBuf,
+    pub(crate) recent: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServerSection {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) max_request_size_mb: u64,
+    pub(crate) rate_limit_per_minute: u32,
+    pub(crate) cors_origins: Vec<String>,
+    pub(crate) allowed_hosts: Vec<String>,
+    pub(crate) public_url: String,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DescopeSection {
+    pub(crate) project_id: String,
+    pub(crate) demo_mode: bool,
+    pub(crate) base_url: String,
+    pub(crate) jwks_url: String,
+    pub(crate) jwks_refetch_interval_secs: u64,
+    pub(crate) jwks_refresh_secs: u64,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: String,
+}
+
+impl std::fmt::Debug for DescopeSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DescopeSection")
+            .field("project_id", &self.project_id)
+            .field("demo_mode", &self.demo_mode)
+            .field("base_url", &self.base_url)
+            .field("jwks_url", &self.jwks_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JwtSection {
+    pub(crate) algorithm: String,
+    pub(crate) verify_expiration: bool,
+    pub(crate) require_claims: Vec<String>,
+    pub(crate) leeway_secs: u64,
+    pub(crate) max_token_age_hours: u64,
+    pub(crate) extra_issuers: Vec<String>,
+    pub(crate) max_token_bytes: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokenCacheSection {
+    pub(crate) ttl_secs: u64,
+    pub(crate) capacity: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DemoAuthSection {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) allow_public_bind: bool,
+    pub(crate) access_token_ttl_secs: u64,
+    pub(crate) enable_token_refresh: bool,
+    pub(crate) refresh_token_ttl_secs: u64,
+    pub(crate) access_keys: Vec<AccessKey>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PluginsSection {
+    pub(crate) dir: PathBuf,
+    pub(crate) allow: Vec<String>,
+    pub(crate) sha256: std::collections::BTreeMap<String, String>,
+    pub(crate) timeout_secs: u64,
+    pub(crate) tool_timeouts: std::collections::BTreeMap<String, u64>,
+    pub(crate) max_input_bytes: usize,
+}
+
+impl PluginsSection {
+    /// What the plugin host needs to know to load and call plugins.
+    pub(crate) fn load_options(&self) -> plugin_host::LoadOptions {
+        plugin_host::LoadOptions {
+            allow: self.allow.clone(),
+            sha256: self.sha256.clone(),
+            timeout: std::time::Duration::from_secs(self.timeout_secs),
+            tool_timeouts: self
+                .tool_timeouts
+                .iter()
+                .map(|(tool, secs)| (tool.clone(), std::time::Duration::from_secs(*secs)))
+                .collect(),
+            max_input_bytes: self.max_input_bytes,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PoliciesSection {
+    pub(crate) dir: PathBuf,
+    pub(crate) watch: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogSection {
+    pub(crate) filter: String,
+    pub(crate) format: LogFormat,
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Raw {
+    /// Reads the configuration: defaults, then `file` if given, then `.env`
+    /// (from the working directory, if present) and the environment.
+    pub(crate) fn read(file: Option<&Path>) -> Result<(Self, Figment), ConfigError> {
+        load_dotenv()?;
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError::Invalid(vec![Problem::new(
+                    "--config",
+                    format!("{} is not a readable file", file.display()),
+                )]));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment.merge(environment());
+        let config: Raw = figment.extract().map_err(ConfigError::from_figment)?;
+        Ok((config, figment))
+    }
+
+    /// Where Descope's signing keys are fetched: `DESCOPE_JWKS_URL`, or the
+    /// project's JWKS under `DESCOPE_BASE_URL`.
+    pub(crate) fn jwks_url(&self) -> String {
+        let configured = self.descope.jwks_url.trim();
+        if configured.is_empty() {
+            format!(
+                "{}/{}/.well-known/jwks.json",
+                self.descope.base_url.trim_end_matches('/'),
+                self.descope.project_id.trim()
+            )
+        } else {
+            configured.to_owned()
+        }
+    }
+
+    /// Whether `DESCOPE_PROJECT_ID` is empty or an example value.
+    pub(crate) fn project_id_is_placeholder(&self) -> bool {
+        PLACEHOLDER_PROJECT_IDS.contains(&self.descope.project_id.trim())
+    }
+
+    /// Every reason the server would refuse these settings, not just the
+    /// first: the start-up check and `doctor` both read this list.
+    pub(crate) fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut check = |outcome: Result<(), Problem>| {
+            if let Err(problem) = outcome {
+                problems.push(problem);
+            }
+        };
+        check(self.algorithms().map(drop));
+        if !self.jwt.verify_expiration {
+            check(Err(Problem::new(
+                "JWT_VERIFY_EXPIRATION",
+                "false would accept expired tokens forever; it is refused",
+            )));
+        }
+        check(self.demo_bind());
+        if !self.descope.demo_mode && self.project_id_is_placeholder() {
+            check(Err(Problem::new(
+                "DESCOPE_PROJECT_ID",
+                format!(
+                    "`{}` is a placeholder; set your Descope project id \
+                     (Descope console, Project Settings), or DESCOPE_DEMO_MODE=true for local use",
+                    self.descope.project_id.trim()
+                ),
+            )));
+        }
+        check(self.public_url().map(drop));
+        if self.server.max_request_size_mb == 0 {
+            check(Err(Problem::new(
+                "MAX_REQUEST_SIZE_MB",
+                "must be at least 1",
+            )));
+        }
+        if self.demo.token.trim().is_empty() {
+            check(Err(Problem::new(
+                "demo.token",
+                "the demo token must not be empty",
+            )));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
+            check(Err(Problem::new(
+                "RUST_LOG",
+                format!(
+                    "`{}` is not a valid log filter; use for example `info` or `orchestrator_mcp=debug,info`",
+                    self.log.filter
+                ),
+            )));
+        }
+        check(self.allowed_hosts().map(drop));
+        check(self.cors_origins().map(drop));
+        check(self.bind_address().map(drop));
+        check(self.plugin_dir().map(drop));
+        problems
+    }
+
+    /// Demo mode accepts a public token, so it binds loopback only unless
+    /// told otherwise. (A `HOST` that does not parse is its own problem.)
+    fn demo_bind(&self) -> Result<(), Problem> {
+        let Ok(address) = self.bind_address() else {
+            return Ok(());
+        };
+        if self.descope.demo_mode
+            && !address.ip().is_loopback()
+            && !self.demo_auth.allow_public_bind
+        {
+            return Err(Problem::new(
+                "DESCOPE_DEMO_MODE",
+                format!(
+                    "demo mode accepts a public demo token, so it listens only on loopback; \
+                     HOST={} is not. Set DESCOPE_DEMO_MODE=false with your Descope project, \
+                     or DEMO_ALLOW_PUBLIC_BIND=true if you really mean it",
+                    self.server.host
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `CORS_ORIGINS`, parsed: `None` for any origin (`["*"]`), otherwise
+    /// each origin as browsers send it (`https://host[:port]`).
+    pub(crate) fn cors_origins(&self) -> Result<Option<Vec<String>>, Problem> {
+        let origins = &self.server.cors_origins;
+        if origins.iter().any(|origin| origin == "*") {
+            if origins.len() > 1 {
+                return Err(Problem::new(
+                    "CORS_ORIGINS",
+                    "`*` allows every origin; list it alone or list origins instead",
+                ));
+            }
+            return Ok(None);
+        }
+        origins
+            .iter()
+            .map(|origin| {
+                cors_origin(origin).ok_or_else(|| {
+                    Problem::new(
+                        "CORS_ORIGINS",
+                        format!(
+                            "`{origin}` is not an origin; write scheme, host and port only, such as \
+                             https://inspector.example.com or http://localhost:6274"
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    /// `ALLOWED_HOSTS`, parsed.
+    pub(crate) fn allowed_hosts(&self) -> Result<Vec<AllowedHost>, Problem> {
+        self.server
+            .allowed_hosts
+            .iter()
+            .map(|entry| {
+                AllowedHost::parse(entry).ok_or_else(|| {
+                    Problem::new(
+                        "ALLOWED_HOSTS",
+                        format!("`{entry}` is not a host name, address or host:port"),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// `JWT_ALGORITHM`, parsed: RSA algorithms only.
+    pub(crate) fn algorithms(&self) -> Result<Vec<core_auth::Algorithm>, Problem> {
+        let invalid = |message: String| Problem::new("JWT_ALGORITHM", message);
+        let mut algorithms = Vec::new();
+        for name in self
+            .jwt
+            .algorithm
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            let upper = name.to_ascii_uppercase();
+            if upper.starts_with("HS") {
+                return Err(invalid(format!(
+                    "`{name}` is an HMAC algorithm: it would let anyone holding the public key \
+                     sign tokens; use RS256"
+                )));
+            }
+            let algorithm: core_auth::Algorithm = upper
+                .parse()
+                .map_err(|_| invalid(format!("`{name}` is not a JWT algorithm; use RS256")))?;
+            if !upper.starts_with("RS") && !upper.starts_with("PS") {
+                return Err(invalid(format!(
+                    "`{name}` is not supported; Descope signs with RSA: use RS256"
+                )));
+            }
+            algorithms.push(algorithm);
+        }
+        if algorithms.is_empty() {
+            return Err(invalid("no algorithm given; use RS256".to_owned()));
+        }
+        Ok(algorithms)
+    }
+
+    /// `PUBLIC_URL` without a trailing slash, if set.
+    pub(crate) fn public_url(&self) -> Result<Option<String>, Problem> {
+        let url = self.server.public_url.trim().trim_end_matches('/');
+        if url.is_empty() {
+            return Ok(None);
+        }
+        let invalid = || {
+            Problem::new(
+                "PUBLIC_URL",
+                format!(
+                    "`{url}` is not an http(s) URL without path, query or fragment, \
+                     like https://mcp.example.com"
+                ),
+            )
+        };
+        let uri: http::Uri = url.parse().map_err(|_| invalid())?;
+        let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+        let bare = uri.path() == "/" || uri.path().is_empty();
+        if !scheme_ok
+            || uri.authority().is_none()
+            || !bare
+            || uri.query().is_some()
+            || url.contains('#')
+        {
+            return Err(invalid());
+        }
+        Ok(Some(url.to_owned()))
+    }
+
+    /// The socket address to listen on.
+    pub(crate) fn bind_address(&self) -> Result<SocketAddr, Problem> {
+        let host = self.server.host.trim_matches(['[', ']']);
+        let ip: IpAddr = if host.eq_ignore_ascii_case("localhost") {
+            IpAddr::from([127, 0, 0, 1])
+        } else {
+            host.parse().map_err(|_| {
+                Problem::new(
+                    "HOST",
+                    format!(
+                        "`{}` is not an IP address; use for example 127.0.0.1 or 0.0.0.0",
+                        self.server.host
+                    ),
+                )
+            })?
+        };
+        Ok(SocketAddr::new(ip, self.server.port))
+    }
+
+    /// The request body limit in bytes.
+    pub(crate) fn max_request_bytes(&self) -> usize {
+        let bytes = self.server.max_request_size_mb.saturating_mul(1024 * 1024);
+        usize::try_from(bytes).unwrap_or(usize::MAX)
+    }
+
+    /// The plugin directory: as configured, or the executable's directory.
+    pub(crate) fn plugin_dir(&self) -> Result<PathBuf, Problem> {
+        if !self.plugins.dir.as_os_str().is_empty() {
+            return Ok(self.plugins.dir.clone());
+        }
+        let unknown = |why: String| {
+            Problem::new(
+                "PLUGIN_DIR",
+                format!("is not set, and the executable's directory is unknown ({why}); set it"),
+            )
+        };
+        let exe = std::env::current_exe().map_err(|err| unknown(err.to_string()))?;
+        exe.parent()
+            .map(Path::to_owned)
+            .ok_or_else(|| unknown("the executable has no parent directory".to_owned()))
+    }
+}
+
+/// `origin` as a browser sends it in `Origin` (`https://host[:port]`,
+/// lower-case, default port left out), if it is one.
+pub(super) fn cors_origin(origin: &str) -> Option<String> {
+    let uri: axum::http::Uri = origin.parse().ok()?;
+    let scheme = uri.scheme_str().filter(|s| *s == "https" || *s == "http")?;
+    let authority = uri.authority()?;
+    let bare = uri
+        .path_and_query()
+        .is_none_or(|path| path.as_str() == "/" || path.as_str().is_empty());
+    if !bare || origin.ends_with('/') || authority.as_str().contains('@') {
+        return None;
+    }
+    let host = authority.host().to_ascii_lowercase();
+    Some(match authority.port_u16() {
+        Some(port) if !matches!((scheme, port), ("https", 443) | ("http", 80)) => {
+            format!("{scheme}://{host}:{port}")
+        }
+        _ => format!("{scheme}://{host}"),
+    })
+}
