@@ -26,5 +26,5 @@ mod rest;
 mod settings;
 mod web;
 
-pub use app::Server;
+pub use app::{App, Server};
 pub use settings::{ConfigError, Problem, Settings};

@@ -10,6 +10,8 @@ mod host_guard;
 mod rate_limit;
 mod request_id;
 mod resource;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
@@ -49,28 +51,31 @@ pub(crate) struct AppState {
     pub(crate) rate_limiter: Option<Arc<RateLimiter>>,
 }
 
-/// A server bound to its address, ready to serve.
-pub struct Server {
-    listener: tokio::net::TcpListener,
+/// The application: every route behind its layers, and what must live as
+/// long as it serves (the policy watcher).
+pub struct App {
     router: Router,
-    /// Kept alive for as long as the server runs.
+    /// Kept alive for as long as the application serves.
     _watcher: Option<notify::RecommendedWatcher>,
 }
 
-impl Server {
-    /// Loads the plugins and policies `settings` name, binds its address and
-    /// builds every route. Fails, naming the setting, when any of that
-    /// cannot be done.
-    pub async fn bind(settings: Settings) -> anyhow::Result<Self> {
-        let (catalogue, watcher) = load_catalogue(&settings)?;
-        let address = settings.bind;
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .with_context(|| format!("binding {address} (set HOST and PORT)"))?;
-        let local = listener.local_addr()?;
-        // Token audiences and the demo issuer depend on the port actually bound.
-        let bases = identity::public_bases(&settings, local.port());
-        let identity = identity::build(&settings, &bases).await?;
+impl App {
+    /// Loads the plugins and policies `settings` name and builds every
+    /// route, for a server that clients reach on `port` (token audiences
+    /// and the demo issuer name it when `PUBLIC_URL` is not set).
+    pub async fn build(settings: &Settings, port: u16) -> anyhow::Result<Self> {
+        let (catalogue, watcher) = load_catalogue(settings)?;
+        Self::assemble(settings, catalogue, watcher, port).await
+    }
+
+    async fn assemble(
+        settings: &Settings,
+        catalogue: Catalogue,
+        watcher: Option<notify::RecommendedWatcher>,
+        port: u16,
+    ) -> anyhow::Result<Self> {
+        let bases = identity::public_bases(settings, port);
+        let identity = identity::build(settings, &bases).await?;
         match &settings.authority {
             AuthoritySettings::Demo(_) => tracing::warn!(
                 "demo mode: the static demo token is accepted; set DESCOPE_DEMO_MODE=false in production"
@@ -79,12 +84,39 @@ impl Server {
                 tracing::info!(project_id = %descope.project_id, "verifying Descope tokens");
             }
         }
-        let router = router(&settings, catalogue, identity);
         Ok(Self {
-            listener,
-            router,
+            router: router(settings, catalogue, identity),
             _watcher: watcher,
         })
+    }
+
+    /// The routes, to serve or to call in process (`tower::ServiceExt`).
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+}
+
+/// A server bound to its address, ready to serve.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    app: App,
+}
+
+impl Server {
+    /// Loads the plugins and policies `settings` name, binds its address and
+    /// builds every route. Fails, naming the setting, when any of that
+    /// cannot be done.
+    pub async fn bind(settings: Settings) -> anyhow::Result<Self> {
+        // Plugins and policies first: their errors are the likelier ones.
+        let (catalogue, watcher) = load_catalogue(&settings)?;
+        let address = settings.bind;
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("binding {address} (set HOST and PORT)"))?;
+        // Token audiences and the demo issuer depend on the port actually bound.
+        let port = listener.local_addr()?.port();
+        let app = App::assemble(&settings, catalogue, watcher, port).await?;
+        Ok(Self { listener, app })
     }
 
     /// The address the server listens on.
@@ -98,7 +130,8 @@ impl Server {
         tracing::info!(address = %local, url = %format!("http://{local}"), "listening");
         axum::serve(
             self.listener,
-            self.router
+            self.app
+                .router
                 .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown_signal())

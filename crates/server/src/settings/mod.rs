@@ -336,13 +336,13 @@ pub(crate) mod tests_support {
     use figment::Figment;
     use figment::providers::{Format, Toml};
 
-    use super::{DEFAULT_TOML, Raw, Settings};
+    use super::{DEFAULT_TOML, Raw, Settings, redact};
 
     pub(crate) fn settings(extra: &str) -> Settings {
-        let raw: Raw = Figment::from(Toml::string(DEFAULT_TOML))
-            .merge(Toml::string(extra))
-            .extract()
-            .expect("the settings parse");
-        Settings::from_raw(&raw, serde_json::Value::Null).expect("the settings are valid")
+        let figment = Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::string(extra));
+        let raw: Raw = figment.extract().expect("the settings parse");
+        let mut effective: serde_json::Value = figment.extract().expect("the settings parse");
+        redact(&mut effective);
+        Settings::from_raw(&raw, effective).expect("the settings are valid")
     }
 }

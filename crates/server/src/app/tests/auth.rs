@@ -1,0 +1,103 @@
+//! The layers in front of the doors: authentication, the Host guard, the
+//! rate limit, request ids, and the fallback.
+
+use axum::body::Body;
+use axum::http::{StatusCode, header};
+
+use super::{TestApp, post_json, request};
+
+#[tokio::test]
+async fn no_token_is_401_with_a_bare_challenge_pointing_at_the_metadata() {
+    let app = TestApp::new("").await;
+    let answer = app
+        .send(
+            request("POST", "/tools/server_config")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    let challenge = answer.header(header::WWW_AUTHENTICATE);
+    assert!(challenge.starts_with("Bearer realm=\"orchestrator-mcp\", resource_metadata=\"http://localhost:8080/.well-known/oauth-protected-resource/mcp\""), "{challenge}");
+    assert!(!challenge.contains("error="), "{challenge}");
+    assert_eq!(answer.json()["error"], "unauthorized");
+}
+
+#[tokio::test]
+async fn a_malformed_token_is_401_invalid_token_in_the_guide_s_words() {
+    let app = TestApp::new("").await;
+    let answer = app
+        .send(
+            request("POST", "/mcp")
+                .header(header::AUTHORIZATION, "Bearer YOUR_REAL_JWT_TOKEN")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.json()["error"], "invalid_token");
+    assert_eq!(
+        answer.json()["message"],
+        "Malformed token: a JWT has three dot-separated segments"
+    );
+    assert!(
+        answer.header(header::WWW_AUTHENTICATE).contains(
+            "error_description=\"Malformed token: a JWT has three dot-separated segments\""
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_host_outside_allowed_hosts_is_refused_before_authentication() {
+    let app = TestApp::new("").await;
+    let answer = app
+        .send(
+            axum::http::Request::builder()
+                .method("POST")
+                .uri("/tools/server_config")
+                .header(header::HOST, "evil.example:8080")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(answer.json()["error"], "host_not_allowed");
+    assert!(
+        answer.json()["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("`evil.example:8080` is not in ALLOWED_HOSTS")),
+        "{}",
+        answer.text
+    );
+}
+
+#[tokio::test]
+async fn past_the_rate_limit_a_caller_gets_429_with_retry_after() {
+    let app = TestApp::new("[server]\nrate_limit_per_minute = 1\n").await;
+    let first = app.send(post_json("/tools/server_config", "{}")).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let second = app.send(post_json("/tools/server_config", "{}")).await;
+    assert_eq!(second.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(second.header(header::RETRY_AFTER), "60");
+    assert_eq!(second.json()["error"], "rate_limited");
+    assert_eq!(second.json()["retry_after_secs"], 60);
+}
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_unknown_routes_are_404() {
+    let app = TestApp::new("").await;
+    let answer = app
+        .send(
+            request("GET", "/nowhere")
+                .header("x-request-id", "trace-me-1")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert_eq!(answer.json()["message"], "No route for GET /nowhere");
+    assert_eq!(
+        answer.header(header::HeaderName::from_static("x-request-id")),
+        "trace-me-1"
+    );
+}
