@@ -37,8 +37,12 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Build what the tests need, then run every test in the workspace.
+    /// Build what the tests need, install the external tools, then run every
+    /// test in the workspace.
     Test,
+    /// Install every external tool the full test suite needs (Chromium and
+    /// ChromeDriver, the pinned MCP Python SDK), skipping what is there.
+    InstallTools,
     /// Check formatting and run clippy with warnings denied.
     Lint,
     /// Run the benchmarks and print their figures against the targets.
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
     let outcome = match cli.task {
         Task::Run { args } => run(&args),
         Task::Test => test(),
+        Task::InstallTools => install_tools().map(drop),
         Task::Lint => lint(),
         Task::Bench => bench(),
         Task::Gen { check } => generate::run(&root(), check),
@@ -138,17 +143,23 @@ fn run(args: &[String]) -> anyhow::Result<()> {
 fn test() -> anyhow::Result<()> {
     // The end-to-end tests start the real binary with the real plugin
     // libraries, which `cargo test` alone does not build.
+    // The same build the end-to-end helpers make when run by plain cargo
+    // test, so theirs is a no-op here.
     let mut build = cargo();
-    build.args(["build", "--workspace"]);
+    build.args(["build", "--workspace", "--exclude", "xtask"]);
     status(build)?;
-    let python = python_environment()?;
-    // Headless Chromium for the browser tests, from Debian's packages.
-    let mut browser = Command::new("bash");
-    browser.arg(root().join("tests/browser/install.sh"));
-    status(browser).context("installing Chromium for the browser tests")?;
+    let tools = install_tools()?;
+    // The tests that need the installed tools are ignored by plain cargo
+    // test, with the reason; here they run.
     let mut test = cargo();
-    test.args(["test", "--workspace", "--no-fail-fast"])
-        .env(PYTHON_ENV_VAR, &python);
+    test.args([
+        "test",
+        "--workspace",
+        "--no-fail-fast",
+        "--",
+        "--include-ignored",
+    ])
+    .env(PYTHON_ENV_VAR, &tools.python);
     let mut totals = run_counting_tests(test)?;
     let policies = policy::test(&server_binary(), &root().join("policies"))?;
     totals.passed += policies.passed;
@@ -184,6 +195,28 @@ fn server_binary() -> PathBuf {
     target_dir()
         .join("debug")
         .join(format!("orchestrator-mcp{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// Where the installed test tools are.
+struct Tools {
+    /// The Python with the official MCP SDK.
+    python: PathBuf,
+}
+
+/// `cargo xtask install-tools`: every external tool the full suite needs,
+/// installed where missing (Debian's Chromium and ChromeDriver, a Python
+/// environment with the pinned MCP SDK). Idempotent: what is there stays.
+fn install_tools() -> anyhow::Result<Tools> {
+    let python = python_environment()?;
+    println!(
+        "install-tools: Python with the MCP SDK at {}",
+        python.display()
+    );
+    let mut browser = Command::new("bash");
+    browser.arg(root().join("tests/browser/install.sh"));
+    status(browser).context("installing Chromium for the browser tests")?;
+    println!("install-tools: Chromium and ChromeDriver in /usr/bin");
+    Ok(Tools { python })
 }
 
 /// Tells the end-to-end tests which Python has the MCP SDK installed.

@@ -92,9 +92,29 @@ pub trait Plugin {
 
 /// Exports a [`Plugin`] implementation as an orchestrator-mcp plugin.
 ///
-/// ```ignore
+/// Most plugins list typed tools in [`export_tools!`] instead, which
+/// implements [`Plugin`] for them.
+///
+/// ```
+/// use plugin_api::serde_json::{Map, Value};
+/// use plugin_api::{Plugin, PluginDescriptor, ToolContext, ToolResult};
+///
 /// struct MyTools;
-/// impl plugin_api::Plugin for MyTools { /* ... */ }
+///
+/// impl Plugin for MyTools {
+///     fn describe() -> PluginDescriptor {
+///         PluginDescriptor {
+///             name: "my-tools".to_owned(),
+///             version: "0.1.0".to_owned(),
+///             tools: Vec::new(),
+///         }
+///     }
+///
+///     fn invoke(tool: &str, _arguments: Map<String, Value>, _context: &ToolContext) -> ToolResult {
+///         ToolResult::error(format!("my-tools has no tool named `{tool}`"))
+///     }
+/// }
+///
 /// plugin_api::export_plugin!(MyTools);
 /// ```
 #[macro_export]

@@ -41,8 +41,34 @@ pub fn build_dir() -> PathBuf {
         .to_owned()
 }
 
+/// Builds the server and the plugins, once per test run, with the command
+/// `cargo xtask test` builds them with, so a plain `cargo test --workspace`
+/// on a fresh clone finds them too. Up to date, it takes a moment.
+fn ensure_built() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let build_dir = build_dir();
+        let target_dir = build_dir.parent().expect("target/<profile> has a parent");
+        let mut build = Command::new(env!("CARGO"));
+        build
+            .args(["build", "--workspace", "--exclude", "xtask"])
+            .current_dir(workspace_root())
+            .env("CARGO_TARGET_DIR", target_dir)
+            .stdout(Stdio::null());
+        if build_dir.file_name().is_some_and(|name| name == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
+        assert!(
+            status.success(),
+            "building the server and plugins for the end-to-end tests failed ({status})"
+        );
+    });
+}
+
 /// A file built by the workspace, with a clear message when it is missing.
 fn built(name: &str) -> PathBuf {
+    ensure_built();
     let path = build_dir().join(name);
     assert!(
         path.is_file(),

@@ -6,6 +6,7 @@ use e2e::{Browser, Sandbox, Server};
 use crate::util::post_tool;
 
 #[test]
+#[ignore = "needs Chromium and ChromeDriver: `cargo xtask test` installs them and runs this test"]
 fn the_login_page_in_chromium_ends_with_a_working_token() {
     let server = Server::start(&Sandbox::new());
     let browser = Browser::start();

@@ -14,13 +14,14 @@ fn python() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target/python/bin/python"));
     assert!(
         python.is_file(),
-        "{} is missing: run the tests with `cargo xtask test`, which installs the MCP Python SDK",
+        "{} is missing: run the tests with `cargo xtask test` (or `cargo xtask install-tools` first), which installs the MCP Python SDK",
         python.display()
     );
     python
 }
 
 #[test]
+#[ignore = "needs the official MCP Python SDK: `cargo xtask test` installs it and runs this test"]
 fn the_mcp_python_sdk_completes_oauth_and_calls_ping() {
     let server = Server::start(&Sandbox::new());
     let output = Command::new(python())
