@@ -6,11 +6,13 @@
 
 use std::time::Duration;
 
+use axum::http::Method;
 use axum::http::header::{
     ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName, RETRY_AFTER, WWW_AUTHENTICATE,
 };
-use axum::http::{HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::settings::CorsPolicy;
 
 /// The headers MCP's Streamable HTTP transport sends and reads.
 const MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
@@ -18,17 +20,13 @@ const MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
 const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The CORS layer for `origins` (`None`: any origin); `None` when no
-/// origin is allowed, so no CORS header is ever sent.
-pub(crate) fn layer(origins: Option<&[String]>) -> Option<CorsLayer> {
-    let allow = match origins {
-        None => AllowOrigin::any(),
-        Some([]) => return None,
-        Some(origins) => AllowOrigin::list(
-            origins
-                .iter()
-                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
-        ),
+/// The CORS layer for `policy`; `None` when no origin is allowed, so no
+/// CORS header is ever sent.
+pub(crate) fn layer(policy: &CorsPolicy) -> Option<CorsLayer> {
+    let allow = match policy {
+        CorsPolicy::NoOrigin => return None,
+        CorsPolicy::AnyOrigin => AllowOrigin::any(),
+        CorsPolicy::Origins(origins) => AllowOrigin::list(origins.iter().cloned()),
     };
     Some(
         CorsLayer::new()

@@ -35,7 +35,7 @@ use crate::mcp::{self, McpState};
 use crate::oauth::{self, Issuer, OAuthState};
 use crate::policies::{self, PolicyStore};
 use crate::rest::{self, RestState};
-use crate::settings::{AllowedHost, AuthoritySettings, Settings};
+use crate::settings::{AllowedHost, AuthoritySettings, CorsPolicy, Settings};
 use crate::web::{ApiError, PublicBase};
 use rate_limit::RateLimiter;
 
@@ -264,20 +264,15 @@ fn router(settings: &Settings, catalogue: Catalogue, identity: identity::Identit
         state,
         rest.merge(mcp),
         oauth.merge(authorization_server),
-        settings.cors_origins.as_deref(),
+        &settings.cors,
     )
 }
 
 /// The doors behind the layers.
 ///
 /// `protected` routes need a caller; `discovery` routes are public.
-/// `cors_origins` is `CORS_ORIGINS` parsed: `None` for any origin.
-fn assemble(
-    state: AppState,
-    protected: Router,
-    discovery: Router,
-    cors_origins: Option<&[String]>,
-) -> Router {
+/// `cors` is who may call from a browser (`CORS_ORIGINS`).
+fn assemble(state: AppState, protected: Router, discovery: Router, cors: &CorsPolicy) -> Router {
     // Authentication runs before any body is read, so an anonymous caller
     // cannot make the server buffer a large body.
     let protected = protected
@@ -305,7 +300,7 @@ fn assemble(
         .layer(middleware::from_fn(request_id::assign))
         // Outside authentication and the host guard: a browser's preflight
         // carries neither credentials nor, always, an allowed host.
-        .layer(tower::util::option_layer(cors::layer(cors_origins)))
+        .layer(tower::util::option_layer(cors::layer(cors)))
         // Outermost: whatever logs a request from here on sees the header
         // as sensitive and prints it redacted.
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))

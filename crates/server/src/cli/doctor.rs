@@ -14,7 +14,7 @@ use core_auth::{KeySet, KeySource};
 use policy::PolicyEngine;
 use serde_json::Value;
 
-use crate::settings::{Inspection, Problem, Raw, hosts_admit};
+use crate::settings::{CorsPolicy, Inspection, Problem, Raw, hosts_admit};
 
 /// How long a network check waits for Descope.
 const NETWORK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -235,23 +235,29 @@ fn allowed_hosts(config: &Raw) -> Check {
 fn cors(config: &Raw) -> Check {
     match config.cors_origins() {
         Err(err) => Check::new(Outcome::Fail, "CORS", err.to_string()),
-        Ok(None) => Check::new(
+        Ok(CorsPolicy::AnyOrigin) => Check::new(
             Outcome::Warn,
             "CORS",
             "CORS_ORIGINS=[\"*\"] lets every web page call the server with a token it holds; \
              list the origins of the browser clients you use",
         ),
-        Ok(Some(origins)) if origins.is_empty() => Check::new(
+        Ok(CorsPolicy::NoOrigin) => Check::new(
             Outcome::Warn,
             "CORS",
             "CORS_ORIGINS is empty: browser-based clients (the MCP Inspector, web agents) \
              cannot call the server; list their origins if you use any",
         ),
-        Ok(Some(origins)) => Check::new(
-            Outcome::Pass,
-            "CORS",
-            format!("CORS_ORIGINS allows {}", origins.join(", ")),
-        ),
+        Ok(CorsPolicy::Origins(origins)) => {
+            let origins: Vec<&str> = origins
+                .iter()
+                .filter_map(|origin| origin.to_str().ok())
+                .collect();
+            Check::new(
+                Outcome::Pass,
+                "CORS",
+                format!("CORS_ORIGINS allows {}", origins.join(", ")),
+            )
+        }
     }
 }
 

@@ -14,12 +14,13 @@ use axum::extract::{Query, State};
 use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use demo_oauth::{AUTHORIZE_PATH, error_page, escape, html_page, with_query};
+use demo_oauth::{AUTHORIZE_PATH, DemoOAuth, error_page, escape, html_page, with_query};
 use oauth_kit::{pkce_s256, post_token_request, random_token};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{Issuer, OAuthState};
+use crate::settings::DescopeClient;
 
 /// How long a started login may take to come back.
 const LOGIN_TTL: Duration = Duration::from_secs(600);
@@ -30,11 +31,35 @@ struct Pending {
     verifier: String,
     redirect_uri: String,
     client_id: String,
-    /// Descope's token endpoint; `None` in demo mode, where the code is
-    /// exchanged in-process.
-    token_url: Option<String>,
     base: String,
     started: Instant,
+}
+
+/// Where the helper signs people in.
+enum Backend<'a> {
+    /// The embedded demo server, reached in process.
+    Demo(&'a DemoOAuth),
+    /// Descope's inbound app, reached over HTTPS.
+    Descope(&'a DescopeClient),
+}
+
+/// What the login helper answers while no backend is configured.
+fn unconfigured() -> Response {
+    error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The login helper needs an OAuth client: set DESCOPE_CLIENT_ID to your Descope inbound app's client id, and register this server's /auth/callback URL with it.",
+    )
+}
+
+impl OAuthState {
+    /// The backend the helper signs in through; `None` in Descope mode
+    /// without `DESCOPE_CLIENT_ID`.
+    fn login_backend(&self) -> Option<Backend<'_>> {
+        match &self.issuer {
+            Issuer::Demo(demo) => Some(Backend::Demo(demo)),
+            Issuer::Descope { login_client, .. } => login_client.as_ref().map(Backend::Descope),
+        }
+    }
 }
 
 /// Logins in flight, by `state`.
@@ -50,8 +75,11 @@ pub(super) async fn login(State(state): State<OAuthState>, headers: HeaderMap) -
     let base = state.base.for_request(&headers);
     let redirect_uri = format!("{base}/auth/callback");
     let helper = &state.logins;
-    let (client_id, authorize_url, token_url) = match &state.issuer {
-        Issuer::Demo(demo) => {
+    let Some(backend) = state.login_backend() else {
+        return unconfigured();
+    };
+    let (client_id, authorize_url) = match backend {
+        Backend::Demo(demo) => {
             let client_id = {
                 let mut clients = helper
                     .demo_clients
@@ -77,24 +105,9 @@ pub(super) async fn login(State(state): State<OAuthState>, headers: HeaderMap) -
             };
             // The code is exchanged in-process (see `callback`), never by a
             // request to a URL built from the Host header.
-            (client_id, format!("{base}{AUTHORIZE_PATH}"), None)
+            (client_id, format!("{base}{AUTHORIZE_PATH}"))
         }
-        Issuer::Descope {
-            login_client: Some(descope),
-            ..
-        } => (
-            descope.client_id.clone(),
-            descope.authorize_url.clone(),
-            Some(descope.token_url.clone()),
-        ),
-        Issuer::Descope {
-            login_client: None, ..
-        } => {
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The login helper needs an OAuth client: set DESCOPE_CLIENT_ID to your Descope inbound app's client id, and register this server's /auth/callback URL with it.",
-            );
-        }
+        Backend::Descope(descope) => (descope.client_id.clone(), descope.authorize_url.clone()),
     };
     let (Ok(verifier), Ok(login_state)) = (random_token(), random_token()) else {
         return error_page(
@@ -117,7 +130,6 @@ pub(super) async fn login(State(state): State<OAuthState>, headers: HeaderMap) -
                 verifier: verifier.clone(),
                 redirect_uri: redirect_uri.clone(),
                 client_id: client_id.clone(),
-                token_url,
                 base: base.clone(),
                 started: Instant::now(),
             },
@@ -187,8 +199,9 @@ pub(super) async fn callback(
     let Some(code) = query.code.as_deref() else {
         return error_page(StatusCode::BAD_REQUEST, "The callback carries no code.");
     };
-    let descope = match &state.issuer {
-        Issuer::Demo(demo) => {
+    let descope = match state.login_backend() {
+        None => return unconfigured(),
+        Some(Backend::Demo(demo)) => {
             return exchanged_in_process(
                 demo.exchange_code(
                     &pending.base,
@@ -200,7 +213,7 @@ pub(super) async fn callback(
                 &pending.base,
             );
         }
-        Issuer::Descope { login_client, .. } => login_client.as_ref(),
+        Some(Backend::Descope(descope)) => descope,
     };
     let form = [
         ("grant_type", "authorization_code"),
@@ -209,18 +222,11 @@ pub(super) async fn callback(
         ("client_id", pending.client_id.as_str()),
         ("code_verifier", pending.verifier.as_str()),
     ];
-    let secret = descope.and_then(|d| {
-        d.client_secret
-            .as_deref()
-            .map(|s| (d.client_id.as_str(), s))
-    });
-    let Some(token_url) = pending.token_url.as_deref() else {
-        return error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "No token endpoint is configured.",
-        );
-    };
-    let reply = match post_token_request(token_url, &form, secret).await {
+    let secret = descope
+        .client_secret
+        .as_deref()
+        .map(|secret| (descope.client_id.as_str(), secret));
+    let reply = match post_token_request(&descope.token_url, &form, secret).await {
         Ok(reply) => reply,
         Err(err) => {
             return error_page(

@@ -120,9 +120,8 @@ pub struct Settings {
     pub(crate) public_url: Option<String>,
     /// `ALLOWED_HOSTS`; empty allows every host.
     pub(crate) allowed_hosts: Vec<AllowedHost>,
-    /// `CORS_ORIGINS`: `None` for any origin, else each origin as browsers
-    /// send it.
-    pub(crate) cors_origins: Option<Vec<String>>,
+    /// `CORS_ORIGINS`.
+    pub(crate) cors: CorsPolicy,
     /// `MAX_REQUEST_SIZE_MB`, in bytes.
     pub(crate) max_request_bytes: usize,
     /// `RATE_LIMIT_PER_MINUTE`; 0 turns limiting off.
@@ -147,6 +146,17 @@ pub struct Settings {
     pub(crate) log_format: LogFormat,
     /// The merged settings as JSON, secrets redacted, for `server_config`.
     pub(crate) effective: Arc<serde_json::Value>,
+}
+
+/// Which browser pages may call the server (`CORS_ORIGINS`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum CorsPolicy {
+    /// None: no CORS header is ever sent (`[]`).
+    NoOrigin,
+    /// Every origin (`["*"]`).
+    AnyOrigin,
+    /// These origins, as browsers send them (`https://host[:port]`).
+    Origins(Vec<http::HeaderValue>),
 }
 
 /// Who issues the tokens the server accepts.
@@ -295,7 +305,7 @@ impl Settings {
             bind: raw.bind_address().map_err(invalid)?,
             public_url: raw.public_url().map_err(invalid)?,
             allowed_hosts: raw.allowed_hosts().map_err(invalid)?,
-            cors_origins: raw.cors_origins().map_err(invalid)?,
+            cors: raw.cors_origins().map_err(invalid)?,
             max_request_bytes: raw.max_request_bytes(),
             rate_limit_per_minute: raw.server.rate_limit_per_minute,
             authority,

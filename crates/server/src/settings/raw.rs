@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::env::{environment, load_dotenv};
 use super::hosts::AllowedHost;
-use super::{ConfigError, DEFAULT_TOML, Problem};
+use super::{ConfigError, CorsPolicy, DEFAULT_TOML, Problem};
 
 /// Project ids from examples and guides, which are never a real project.
 const PLACEHOLDER_PROJECT_IDS: &[&str] = &[
@@ -285,9 +285,8 @@ impl Raw {
         Ok(())
     }
 
-    /// `CORS_ORIGINS`, parsed: `None` for any origin (`["*"]`), otherwise
-    /// each origin as browsers send it (`https://host[:port]`).
-    pub(crate) fn cors_origins(&self) -> Result<Option<Vec<String>>, Problem> {
+    /// `CORS_ORIGINS`, parsed: which browser origins may call the server.
+    pub(crate) fn cors_origins(&self) -> Result<CorsPolicy, Problem> {
         let origins = &self.server.cors_origins;
         if origins.iter().any(|origin| origin == "*") {
             if origins.len() > 1 {
@@ -296,12 +295,17 @@ impl Raw {
                     "`*` allows every origin; list it alone or list origins instead",
                 ));
             }
-            return Ok(None);
+            return Ok(CorsPolicy::AnyOrigin);
+        }
+        if origins.is_empty() {
+            return Ok(CorsPolicy::NoOrigin);
         }
         origins
             .iter()
             .map(|origin| {
-                cors_origin(origin).ok_or_else(|| {
+                cors_origin(origin)
+                    .and_then(|normalized| http::HeaderValue::from_str(&normalized).ok())
+                    .ok_or_else(|| {
                     Problem::new(
                         "CORS_ORIGINS",
                         format!(
@@ -309,10 +313,10 @@ impl Raw {
                              https://inspector.example.com or http://localhost:6274"
                         ),
                     )
-                })
+                    })
             })
             .collect::<Result<Vec<_>, _>>()
-            .map(Some)
+            .map(CorsPolicy::Origins)
     }
 
     /// `ALLOWED_HOSTS`, parsed.

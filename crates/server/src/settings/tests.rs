@@ -180,9 +180,9 @@ fn cors_origins_are_origins_or_a_lone_star() {
     let mut config: Raw = Figment::from(Toml::string(DEFAULT_TOML))
         .extract()
         .expect("defaults");
-    assert_eq!(config.cors_origins().expect("empty"), Some(Vec::new()));
+    assert_eq!(config.cors_origins().expect("empty"), CorsPolicy::NoOrigin);
     config.server.cors_origins = vec!["*".to_owned()];
-    assert_eq!(config.cors_origins().expect("any"), None);
+    assert_eq!(config.cors_origins().expect("any"), CorsPolicy::AnyOrigin);
     config.server.cors_origins = vec!["*".to_owned(), "https://a.example".to_owned()];
     let err = config
         .cors_origins()
@@ -194,6 +194,12 @@ fn cors_origins_are_origins_or_a_lone_star() {
     assert!(
         err.contains("`https://a.example/path` is not an origin"),
         "{err}"
+    );
+    config.server.cors_origins = vec!["https://A.example:443".to_owned()];
+    assert_eq!(
+        config.cors_origins().expect("an origin"),
+        CorsPolicy::Origins(vec![http::HeaderValue::from_static("https://a.example")]),
+        "held as browsers send it"
     );
 }
 
