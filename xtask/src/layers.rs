@@ -2,15 +2,21 @@
 //! so tests can hold every crate free of module cycles and the server to its
 //! layers.
 //!
-//! A module's imports are the `crate::name` and `super::name` paths its files
-//! use, outside comments and string literals, resolved to the top-level
-//! module they reach. That is what `use` and qualified paths both say, and it
-//! needs no compiler.
+//! A module's imports are the `crate::…`, `$crate::…` and `super::…` paths
+//! its files use, outside comments and string literals, resolved to the
+//! top-level module they reach: a module named directly, or the module an
+//! item re-exported by the crate root comes from (`crate::AuthError` reaches
+//! whatever module `lib.rs` took it from). Items the crate root defines
+//! itself belong to no module and add no edge. A glob import of the crate
+//! root (`use crate::*`, or `use super::*` from a top-level module) and an
+//! alias of it (`use crate as …`) would hide what is imported, so they are
+//! refused. That is what `use` and qualified paths both say, and it needs
+//! no compiler.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 
 /// Top-level module name to the other top-level modules it imports.
 pub(crate) type Graph = BTreeMap<String, BTreeSet<String>>;
@@ -19,26 +25,63 @@ pub(crate) type Graph = BTreeMap<String, BTreeSet<String>>;
 pub(crate) fn crate_graph(src: &Path) -> anyhow::Result<Graph> {
     let mut files = Vec::new();
     collect_rust_files(src, &mut files)?;
-    let mut sources = Vec::new();
+    let mut texts = Vec::new();
     for file in files {
-        let relative = file.strip_prefix(src).unwrap_or(&file);
+        let relative = file.strip_prefix(src).unwrap_or(&file).to_owned();
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("reading {}", file.display()))?;
-        sources.push((module_path(relative), text));
+        texts.push((relative, text));
     }
+    // Files a `#[path = "…"]` attribute mounts somewhere else.
+    let mut mounted = BTreeMap::new();
+    for (relative, text) in &texts {
+        for (file, name) in path_attributes(text) {
+            let dir = relative.parent().unwrap_or(Path::new(""));
+            let mut module = module_path(relative);
+            module.push(name);
+            mounted.insert(dir.join(file), module);
+        }
+    }
+    let sources: Vec<(Vec<String>, &Path, String)> = texts
+        .iter()
+        .map(|(relative, text)| {
+            let path = mounted
+                .get(relative)
+                .cloned()
+                .unwrap_or_else(|| module_path(relative));
+            (path, relative.as_path(), strip_comments_and_strings(text))
+        })
+        .collect();
     let modules: BTreeSet<String> = sources
         .iter()
-        .filter_map(|(path, _)| path.first().cloned())
+        .filter_map(|(path, _, _)| path.first().cloned())
         .collect();
+    let mut exports = BTreeMap::new();
+    for (path, _, code) in &sources {
+        if path.is_empty() {
+            exports.extend(root_imports(code, &modules));
+        }
+    }
+    let resolver = Resolver { modules, exports };
     let mut graph = Graph::new();
-    for (path, text) in &sources {
+    for (path, relative, code) in &sources {
         let Some(own) = path.first() else {
-            continue; // lib.rs and main.rs declare the modules; they import nothing.
+            continue; // lib.rs and main.rs declare the modules.
         };
         let imports = graph.entry(own.clone()).or_default();
-        for target in top_level_references(path, &strip_comments_and_strings(text)) {
-            if &target != own && modules.contains(&target) {
-                imports.insert(target);
+        for target in resolver.references(path, code) {
+            match target {
+                Target::Module(target) if &target != own => {
+                    imports.insert(target);
+                }
+                Target::Module(_) => {}
+                // The crate's own tests may take everything the root has:
+                // nothing imports them, so they close no cycle.
+                Target::Hidden(_) if own == "tests" => {}
+                Target::Hidden(what) => bail!(
+                    "{}: {what} hides which modules it imports; name them",
+                    src.join(relative).display()
+                ),
             }
         }
     }
@@ -75,6 +118,131 @@ fn module_path(relative: &Path) -> Vec<String> {
     parts
 }
 
+/// Each `#[path = "file.rs"] mod name;` in `text`: the file and the name.
+fn path_attributes(text: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("#[path") {
+        rest = &rest[at + 6..];
+        let Some(open) = rest.find('"') else {
+            break;
+        };
+        let Some(close) = rest[open + 1..].find('"') else {
+            break;
+        };
+        let file = rest[open + 1..open + 1 + close].to_owned();
+        rest = &rest[open + 1 + close..];
+        if let Some(at) = find_word(rest, "mod") {
+            let name = first_segment(rest[at + 3..].trim_start());
+            if !name.is_empty() {
+                found.push((file, name.to_owned()));
+            }
+        }
+    }
+    found
+}
+
+/// The names the crate root brings in with `use` from its own modules
+/// (`pub use jwks::{JwksError, KeySet};` or a private `use pool::Pool;`),
+/// each with the module it comes from.
+fn root_imports(code: &str, modules: &BTreeSet<String>) -> BTreeMap<String, String> {
+    let mut found = BTreeMap::new();
+    let mut rest = code;
+    while let Some(at) = find_word(rest, "use") {
+        let after = &rest[at + 3..];
+        let Some(end) = after.find(';') else {
+            break;
+        };
+        let tree = after[..end].trim();
+        let tree = tree
+            .strip_prefix("crate::")
+            .or_else(|| tree.strip_prefix("self::"))
+            .unwrap_or(tree);
+        let module = first_segment(tree);
+        if modules.contains(module) {
+            for name in leaf_names(tree) {
+                found.insert(name, module.to_owned());
+            }
+        }
+        rest = &after[end..];
+    }
+    found
+}
+
+/// Where `word` next stands on its own (not inside a longer identifier).
+fn find_word(text: &str, word: &str) -> Option<usize> {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut offset = 0;
+    while let Some(at) = text[offset..].find(word) {
+        let start = offset + at;
+        let end = start + word.len();
+        let before = text[..start].chars().next_back().is_some_and(is_ident);
+        let after = text[end..].chars().next().is_some_and(is_ident);
+        if !before && !after {
+            return Some(start);
+        }
+        offset = end;
+    }
+    None
+}
+
+/// The names a use tree binds: each leaf's last segment or its alias
+/// (`a::{b, c::d as e, f::{self}}` binds `b`, `e` and `f`).
+fn leaf_names(tree: &str) -> Vec<String> {
+    let tree = tree.trim();
+    if let Some(open) = tree.find('{') {
+        let inner = &tree[open + 1..];
+        let inner = &inner[..matching_brace(inner)];
+        let prefix = tree[..open].trim_end_matches("::");
+        return split_top_level(inner)
+            .into_iter()
+            .flat_map(|item| {
+                if item.trim() == "self" {
+                    vec![last_segment(prefix).to_owned()]
+                } else {
+                    leaf_names(item)
+                }
+            })
+            .collect();
+    }
+    if let Some((_, alias)) = tree.split_once(" as ") {
+        return vec![alias.trim().to_owned()];
+    }
+    let name = last_segment(tree);
+    if name.is_empty() || name == "*" {
+        Vec::new()
+    } else {
+        vec![name.to_owned()]
+    }
+}
+
+fn last_segment(path: &str) -> &str {
+    path.rsplit("::").next().unwrap_or("").trim()
+}
+
+/// The comma-separated items of a group, not splitting nested groups.
+fn split_top_level(group: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (index, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                items.push(&group[start..index]);
+                start = index + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&group[start..]);
+    items
+        .into_iter()
+        .filter(|item| !item.trim().is_empty())
+        .collect()
+}
+
 /// Source text with comments and the contents of string and character
 /// literals blanked out, so a path in a doc comment or a message is not an
 /// import.
@@ -88,8 +256,7 @@ fn strip_comments_and_strings(text: &str) -> String {
             let end = rest.find('\n').map_or(text.len(), |n| i + n);
             i = end;
         } else if rest.starts_with("/*") {
-            let end = rest.find("*/").map_or(text.len(), |n| i + n + 2);
-            i = end;
+            i += block_comment_length(rest);
         } else if let Some(hashes) = raw_string_start(rest) {
             let closing = format!("\"{}", "#".repeat(hashes));
             let body = i + hashes + 2;
@@ -130,6 +297,28 @@ fn char_literal_length(text: &str) -> Option<usize> {
         .then(|| 1 + c.len_utf8() + 1)
 }
 
+/// The length of the block comment at the start of `text`, nested ones
+/// included, as Rust counts them.
+fn block_comment_length(text: &str) -> usize {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < text.len() {
+        if text[i..].starts_with("/*") {
+            depth += 1;
+            i += 2;
+        } else if text[i..].starts_with("*/") {
+            depth = depth.saturating_sub(1);
+            i += 2;
+            if depth == 0 {
+                return i;
+            }
+        } else {
+            i += text[i..].chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    text.len()
+}
+
 /// `r"`, `r#"`, … at the start of `text`: the number of `#`s.
 fn raw_string_start(text: &str) -> Option<usize> {
     let after = text.strip_prefix('r')?;
@@ -137,59 +326,116 @@ fn raw_string_start(text: &str) -> Option<usize> {
     after[hashes..].starts_with('"').then_some(hashes)
 }
 
-/// The top-level modules that `crate::…` and `super::…` paths in `code`
-/// (from the module at `path`) reach, including each name in a
-/// `crate::{a, b::c}` group.
-fn top_level_references(path: &[String], code: &str) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    let is_ident_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let mut rest = code;
-    while let Some(at) = rest.find(['c', 's']) {
-        let preceded =
-            rest[..at].chars().next_back().is_some_and(is_ident_char) || rest[..at].ends_with("::");
-        let tail = &rest[at..];
-        let (depth, after) = if let Some(after) = tail.strip_prefix("crate::") {
-            (Some(path.len()), after)
-        } else {
-            let mut supers = 0;
-            let mut after = tail;
-            while let Some(next) = after.strip_prefix("super::") {
-                supers += 1;
-                after = next;
+/// What a path reaches.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Target {
+    /// A top-level module.
+    Module(String),
+    /// Something a glob or an alias of the crate root would hide.
+    Hidden(&'static str),
+}
+
+/// Resolves paths to the top-level modules they reach.
+struct Resolver {
+    modules: BTreeSet<String>,
+    /// Names the crate root imports, and the module each comes from.
+    exports: BTreeMap<String, String>,
+}
+
+impl Resolver {
+    /// What the `crate::…`, `$crate::…` and `super::…` paths in `code` (from
+    /// the module at `path`) reach, each name of a `crate::{a, b::c}` group
+    /// included. A path inside an inline `mod x { … }` starts one level
+    /// deeper.
+    fn references(&self, path: &[String], code: &str) -> BTreeSet<Target> {
+        let inline = inline_modules(code);
+        let mut found = BTreeSet::new();
+        let is_ident_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        let mut offset = 0;
+        while let Some(at) = code[offset..].find(['c', 's']) {
+            let start = offset + at;
+            offset = start + 1;
+            let before = &code[..start];
+            if before.chars().next_back().is_some_and(is_ident_char) || before.ends_with("::") {
+                continue;
             }
-            ((supers > 0).then_some(supers), after)
-        };
-        rest = &tail[1..];
-        let Some(depth) = depth.filter(|_| !preceded) else {
-            continue;
-        };
-        // The path reached is `path` with `depth` segments taken off, then
-        // what follows; a top-level module is named when that lands at the
-        // root.
-        let base = path.len().saturating_sub(depth);
-        let names: Vec<&str> = if let Some(group) = after.strip_prefix('{') {
-            let end = matching_brace(group);
-            top_level_names(&group[..end])
-        } else {
-            vec![
-                after
-                    .split(|c: char| !is_ident_char(c))
-                    .next()
-                    .unwrap_or(""),
-            ]
-        };
-        for name in names {
-            let target = if base == 0 {
-                Some(name)
+            let tail = &code[start..];
+            let depth_here = path.len() + inline.iter().filter(|r| r.contains(&start)).count();
+            let (depth, after) = if let Some(after) = tail.strip_prefix("crate::") {
+                (depth_here, after)
+            } else if tail.starts_with("crate as ") {
+                found.insert(Target::Hidden("an alias of the crate root"));
+                continue;
             } else {
-                path.first().map(String::as_str)
+                let mut supers = 0;
+                let mut after = tail;
+                while let Some(next) = after.strip_prefix("super::") {
+                    supers += 1;
+                    after = next;
+                }
+                if supers == 0 {
+                    continue;
+                }
+                (supers, after)
             };
-            if let Some(target) = target.filter(|t| !t.is_empty()) {
-                found.insert(target.to_owned());
+            // `depth` segments up from here lands at the root when it takes
+            // off every segment the module path has.
+            let at_root = depth >= depth_here;
+            let names: Vec<&str> = if let Some(group) = after.strip_prefix('{') {
+                split_top_level(&group[..matching_brace(group)])
+                    .into_iter()
+                    .map(first_segment)
+                    .collect()
+            } else if after.starts_with('*') {
+                vec!["*"]
+            } else {
+                vec![first_segment(after)]
+            };
+            for name in names {
+                if !at_root {
+                    // Inside the module itself: no edge, unless it is a
+                    // top-level module reached from below.
+                    if let Some(own) = path.first() {
+                        found.insert(Target::Module(own.clone()));
+                    }
+                    continue;
+                }
+                if name == "*" {
+                    found.insert(Target::Hidden("a glob import of the crate root"));
+                } else if self.modules.contains(name) {
+                    found.insert(Target::Module(name.to_owned()));
+                } else if let Some(module) = self.exports.get(name) {
+                    found.insert(Target::Module(module.clone()));
+                }
             }
         }
+        found
     }
-    found
+}
+
+/// The byte ranges of the bodies of the inline modules (`mod x { … }`) in
+/// `code`.
+fn inline_modules(code: &str) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut offset = 0;
+    while let Some(at) = find_word(&code[offset..], "mod") {
+        let start = offset + at + 3;
+        offset = start;
+        let rest = &code[start..];
+        let name_end = rest
+            .trim_start()
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map(|n| n + (rest.len() - rest.trim_start().len()));
+        let Some(name_end) = name_end else {
+            continue;
+        };
+        let after_name = rest[name_end..].trim_start();
+        if let Some(body) = after_name.strip_prefix('{') {
+            let body_start = code.len() - body.len();
+            ranges.push(body_start..body_start + matching_brace(body));
+        }
+    }
+    ranges
 }
 
 /// Where the group that `text` opens (just after its `{`) closes.
@@ -204,26 +450,6 @@ fn matching_brace(text: &str) -> usize {
         }
     }
     text.len()
-}
-
-/// The first segment of each path in a `use` group's contents.
-fn top_level_names(group: &str) -> Vec<&str> {
-    let mut names = Vec::new();
-    let mut depth = 0usize;
-    let mut start = 0;
-    for (index, c) in group.char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => depth = depth.saturating_sub(1),
-            ',' if depth == 0 => {
-                names.push(first_segment(&group[start..index]));
-                start = index + 1;
-            }
-            _ => {}
-        }
-    }
-    names.push(first_segment(&group[start..]));
-    names.into_iter().filter(|name| !name.is_empty()).collect()
 }
 
 fn first_segment(path: &str) -> &str {
@@ -393,25 +619,86 @@ mod tests {
         );
     }
 
+    /// A crate in a temporary directory: `files` as (path under src, text).
+    fn sandboxed(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (path, text) in files {
+            let file = dir.path().join(path);
+            std::fs::create_dir_all(file.parent().expect("parent")).expect("dirs");
+            std::fs::write(file, text).expect("write");
+        }
+        dir
+    }
+
+    fn edges(graph: &Graph, module: &str) -> Vec<String> {
+        graph.get(module).into_iter().flatten().cloned().collect()
+    }
+
     #[test]
     fn paths_are_resolved_to_the_top_level_module_they_reach() {
-        let app_auth = ["app".to_owned(), "auth".to_owned()];
-        let code = strip_comments_and_strings(
-            "use super::AppState;\nuse crate::{catalogue::Caller, web::{ApiError, read}};\n\
-             // crate::cli in a comment\nlet s = \"crate::oauth in a string\";\n\
-             let r = r#\"crate::mcp\"#; fn f() -> crate::settings::Config { todo!() }\n\
-             mycrate::ignored::x; notsuper::y; let q = '\"'; let e = '\\\\';\n\
-             fn g<'a>(x: &'a str) -> crate::audit::Log { todo!() }",
-        );
-        let found = top_level_references(&app_auth, &code);
+        let dir = sandboxed(&[
+            (
+                "lib.rs",
+                "mod app; mod audit; mod catalogue; mod settings; mod web;\n\
+                 pub use app::{App, Server as Running};\nuse audit::Log;\n",
+            ),
+            (
+                "app/mod.rs",
+                "mod auth;\n#[macro_export]\nmacro_rules! make { () => { $crate::catalogue::X } }\n",
+            ),
+            (
+                "app/auth.rs",
+                "use super::AppState;\nuse crate::{catalogue::Caller, web::{ApiError, read}};\n\
+                 // crate::settings in a comment\nlet s = \"crate::settings in a string\";\n\
+                 let r = r#\"crate::settings\"#; let q = '\"'; let e = '\\\\';\n\
+                 /* outer /* inner \" */ crate::settings */\n\
+                 fn g<'a>(x: &'a str) -> crate::Log { todo!() }\n\
+                 mycrate::ignored::x; notsuper::y;",
+            ),
+            ("web.rs", "fn f() -> crate::Running { todo!() }\n"),
+            ("audit.rs", "pub struct Log;\n"),
+            (
+                "catalogue/mod.rs",
+                "#[path = \"catalogue_tests.rs\"]\nmod tests;\nmod inline { use super::*; }\n",
+            ),
+            ("catalogue/catalogue_tests.rs", "use super::*;\n"),
+            ("settings.rs", "pub struct Settings;\n"),
+        ]);
+        let graph = crate_graph(dir.path()).expect("graph");
+        assert_eq!(edges(&graph, "app"), ["audit", "catalogue", "web"]);
         assert_eq!(
-            found.into_iter().collect::<Vec<_>>(),
-            ["app", "audit", "catalogue", "settings", "web"]
+            edges(&graph, "web"),
+            ["app"],
+            "through the root's re-export"
         );
-        // From a top-level file, `super` is the crate root.
-        let rest = ["rest".to_owned()];
-        let found = top_level_references(&rest, "use super::web::ApiError;");
-        assert_eq!(found.into_iter().collect::<Vec<_>>(), ["web"]);
+        assert_eq!(edges(&graph, "catalogue"), Vec::<String>::new());
+        assert_eq!(edges(&graph, "settings"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn globs_and_aliases_of_the_crate_root_are_refused() {
+        for (file, text) in [
+            ("identity.rs", "use super::*;\n"),
+            ("identity.rs", "use crate::*;\n"),
+            (
+                "identity.rs",
+                "use crate as root;\nfn f() { root::app::x() }\n",
+            ),
+        ] {
+            let dir = sandboxed(&[
+                ("lib.rs", "mod identity; mod app;\n"),
+                ("app.rs", ""),
+                (file, text),
+            ]);
+            let err = crate_graph(dir.path()).expect_err("refused").to_string();
+            assert!(
+                err.contains("hides which modules it imports"),
+                "{text}: {err}"
+            );
+        }
+        // The crate's own test module may glob the root.
+        let dir = sandboxed(&[("lib.rs", "mod tests;\n"), ("tests.rs", "use super::*;\n")]);
+        crate_graph(dir.path()).expect("a test module may");
     }
 
     #[test]

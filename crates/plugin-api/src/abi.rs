@@ -1,6 +1,6 @@
-//! The raw boundary: the vtable a plugin exports, the sink it writes into,
-//! the status it answers with, and the trampolines that turn a [`Plugin`]
-//! into `extern "C"` functions that never let a panic unwind into the host.
+//! The raw boundary: the vtable a plugin exports and the trampolines that
+//! turn a [`Plugin`] into `extern "C"` functions that never let a panic
+//! unwind into the host.
 //!
 //! One of the two modules of this crate that may use `unsafe` (the other is
 //! `host`, the callbacks); everything above them is safe Rust.
@@ -10,10 +10,9 @@
     reason = "the exported functions and the sink are the plugin side of the C ABI"
 )]
 
-use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::host::{HostApi, HostHandle};
+use crate::host::{HostApi, HostHandle, OutputSink, Status};
 use crate::types::IncomingCall;
 use crate::{Plugin, ToolContext};
 
@@ -30,53 +29,6 @@ pub const ENTRY_SYMBOL: &[u8] = b"orchestrator_plugin_entry\0";
 
 /// The type of the exported entry point.
 pub type PluginEntryFn = unsafe extern "C" fn() -> *const PluginVTable;
-
-/// Callback through which a plugin hands output bytes to the host.
-///
-/// The plugin may call it any number of times; the host appends each chunk.
-/// `data` points to `len` readable bytes valid for the duration of the call.
-pub type WriteFn = unsafe extern "C" fn(ctx: *mut c_void, data: *const u8, len: usize);
-
-/// A host-owned output buffer, as seen by the plugin.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct OutputSink {
-    /// Opaque pointer to the host's buffer; passed back to `write` unchanged.
-    pub ctx: *mut c_void,
-    /// Appends bytes to the host's buffer.
-    pub write: WriteFn,
-}
-
-impl OutputSink {
-    /// Appends `bytes` to the host's buffer.
-    ///
-    /// # Safety
-    ///
-    /// The sink must be one the host passed to this call (or a sink whose
-    /// `write` accepts this `ctx`), used before the call returns.
-    pub unsafe fn write(&self, bytes: &[u8]) {
-        // SAFETY: the caller guarantees `ctx` and `write` belong together and
-        // are live; `bytes` is a live slice for the duration of this call.
-        unsafe { (self.write)(self.ctx, bytes.as_ptr(), bytes.len()) }
-    }
-}
-
-/// What a `describe` or `invoke` call reports back to the host.
-///
-/// A plain integer rather than a Rust enum: a value read across the boundary
-/// from a misbehaving library must not be able to be an invalid enum.
-#[repr(transparent)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Status(pub u32);
-
-impl Status {
-    /// The output holds the JSON payload the call promises.
-    pub const OK: Self = Self(0);
-    /// The output holds a UTF-8 message explaining why the call failed.
-    pub const ERROR: Self = Self(1);
-    /// The plugin panicked; the output holds the panic message.
-    pub const PANIC: Self = Self(2);
-}
 
 /// The table of functions a plugin exports. `abi_version` must stay first.
 #[repr(C)]

@@ -1,5 +1,6 @@
-//! What the host offers a plugin during a call: logging into the server's
-//! log, and calling other tools on behalf of the same caller.
+//! What the host hands a plugin: the sink it writes its answers into, the
+//! status codes it answers with, and during a call the callbacks to log into
+//! the server's log and to call other tools on behalf of the same caller.
 //!
 //! The host passes a [`HostApi`] to every `invoke`. It is valid until that
 //! `invoke` returns, and its functions may be called from any thread in the
@@ -19,16 +20,14 @@ use std::ffi::c_void;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{OutputSink, Status, ToolResult};
+use crate::ToolResult;
 
 /// The host's callbacks for the call in progress, checked non-null.
 pub(crate) struct HostHandle(*const HostApi);
 
 // SAFETY: the host's callbacks may be called from any thread while the call
 // runs (the rule above), and a handle lives in a `ToolContext`, which never
-// outlives its call (tools only borrow it).
-unsafe impl Send for HostHandle {}
-// SAFETY: as for `Send`.
+// outlives its call (tools only borrow it, so only `Sync` is needed).
 unsafe impl Sync for HostHandle {}
 
 impl HostHandle {
@@ -63,6 +62,53 @@ impl HostHandle {
     ) -> Result<ToolResult, CallToolError> {
         call_through_host(self.api(), name, arguments)
     }
+}
+
+/// Callback through which a plugin hands output bytes to the host.
+///
+/// The plugin may call it any number of times; the host appends each chunk.
+/// `data` points to `len` readable bytes valid for the duration of the call.
+pub type WriteFn = unsafe extern "C" fn(ctx: *mut c_void, data: *const u8, len: usize);
+
+/// A host-owned output buffer, as seen by the plugin.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct OutputSink {
+    /// Opaque pointer to the host's buffer; passed back to `write` unchanged.
+    pub ctx: *mut c_void,
+    /// Appends bytes to the host's buffer.
+    pub write: WriteFn,
+}
+
+impl OutputSink {
+    /// Appends `bytes` to the host's buffer.
+    ///
+    /// # Safety
+    ///
+    /// The sink must be one the host passed to this call (or a sink whose
+    /// `write` accepts this `ctx`), used before the call returns.
+    pub unsafe fn write(&self, bytes: &[u8]) {
+        // SAFETY: the caller guarantees `ctx` and `write` belong together and
+        // are live; `bytes` is a live slice for the duration of this call.
+        unsafe { (self.write)(self.ctx, bytes.as_ptr(), bytes.len()) }
+    }
+}
+
+/// What a `describe` or `invoke` call reports back to the host.
+///
+/// A plain integer rather than a Rust enum: a value read across the boundary
+/// from a misbehaving library must not be able to be an invalid enum.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status(pub u32);
+
+impl Status {
+    /// The output holds the JSON payload the call promises.
+    pub const OK: Self = Self(0);
+    /// The output holds a UTF-8 message explaining why the call failed.
+    pub const ERROR: Self = Self(1);
+    /// The plugin panicked; the output holds the panic message.
+    pub const PANIC: Self = Self(2);
 }
 
 /// The severity of a plugin's log message, as a plain integer so that a

@@ -34,10 +34,8 @@ mod wire;
 
 use serde_json::{Map, Value};
 
-pub use abi::{
-    ABI_VERSION, ENTRY_SYMBOL, InvokeFn, OutputSink, PluginEntryFn, PluginVTable, Status, WriteFn,
-};
-pub use host::{CallToolError, HostApi, LogLevel, RefusalReason};
+pub use abi::{ABI_VERSION, ENTRY_SYMBOL, InvokeFn, PluginEntryFn, PluginVTable};
+pub use host::{CallToolError, HostApi, LogLevel, OutputSink, RefusalReason, Status, WriteFn};
 pub use tool::{Annotations, EncodeError, JsonSchema, Tool, ToolContext, ToolError};
 pub use types::{CallContext, CallRequest, PluginDescriptor, PrincipalKind, ToolResult};
 pub use wire::write_call_request;

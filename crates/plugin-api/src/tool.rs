@@ -286,6 +286,12 @@ impl std::fmt::Display for EncodeError {
     }
 }
 
+impl From<serde_json::Error> for EncodeError {
+    fn from(err: serde_json::Error) -> Self {
+        Self(err)
+    }
+}
+
 impl std::error::Error for EncodeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.0)
