@@ -33,8 +33,9 @@ pub enum PolicyError {
         /// What is wrong.
         message: String,
         /// Cedar's own diagnostic, with its labels and help, when Cedar
-        /// found the problem.
-        #[source]
+        /// found the problem. The message already holds its text, so it is
+        /// the miette diagnostic source, not the std error source (which
+        /// would print it twice in an error chain).
         cause: Option<CedarDiagnostic>,
     },
     /// A policy file does not parse.
@@ -49,7 +50,6 @@ pub enum PolicyError {
         /// What is wrong.
         message: String,
         /// Cedar's own diagnostic, when Cedar found the problem.
-        #[source]
         cause: Option<CedarDiagnostic>,
     },
     /// A policy does not type-check against the schema.
@@ -66,7 +66,6 @@ pub enum PolicyError {
         /// What is wrong.
         message: String,
         /// Cedar's own diagnostic.
-        #[source]
         cause: Option<CedarDiagnostic>,
     },
     /// A policy's condition is false for every request the schema allows.
