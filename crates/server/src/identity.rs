@@ -63,8 +63,8 @@ pub(crate) async fn build(settings: &Settings, bases: &[String]) -> anyhow::Resu
     }
     let tokens = &settings.tokens;
     let mut jwt = JwtConfig {
-        project_id: tokens.project_id.clone(),
-        base_url: tokens.base_url.clone(),
+        project_id: settings.project_id.clone(),
+        base_url: settings.descope_base_url.clone(),
         extra_issuers: tokens.extra_issuers.clone(),
         audiences,
         algorithms: tokens.algorithms.clone(),
@@ -117,7 +117,7 @@ pub(crate) async fn build(settings: &Settings, bases: &[String]) -> anyhow::Resu
     }
     spawn_refresh(Arc::clone(&keys), descope.jwks_refresh);
     let verifier = Arc::new(JwtVerifier::new(jwt, Arc::clone(&keys), "descope"));
-    let (base, project) = (&descope.base_url, &descope.project_id);
+    let (base, project) = (&settings.descope_base_url, &settings.project_id);
     Ok(Identity {
         verifier,
         authority: Authority::Descope {

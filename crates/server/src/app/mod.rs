@@ -32,7 +32,7 @@ use crate::audit::AuditLog;
 use crate::catalogue::{self, Catalogue};
 use crate::identity::{self, Authority};
 use crate::mcp::{self, McpState};
-use crate::oauth::{self, Issuer, OAuthState};
+use crate::oauth::{self, AuthorizationServer, OAuthState};
 use crate::policies::{self, PolicyStore};
 use crate::rest::{self, RestState};
 use crate::settings::{AllowedHost, AuthoritySettings, CorsPolicy, Settings};
@@ -80,8 +80,8 @@ impl App {
             AuthoritySettings::Demo(_) => tracing::warn!(
                 "demo mode: the static demo token is accepted; set DESCOPE_DEMO_MODE=false in production"
             ),
-            AuthoritySettings::Descope(descope) => {
-                tracing::info!(project_id = %descope.project_id, "verifying Descope tokens");
+            AuthoritySettings::Descope(_) => {
+                tracing::info!(project_id = %settings.project_id, "verifying Descope tokens");
             }
         }
         Ok(Self {
@@ -146,8 +146,10 @@ impl Server {
 fn load_catalogue(
     settings: &Settings,
 ) -> anyhow::Result<(Catalogue, Option<notify::RecommendedWatcher>)> {
-    let plugin_dir = &settings.plugin_dir;
-    let plugins = PluginHost::load(plugin_dir, &settings.plugin_options)?;
+    let plugin_dir = settings
+        .plugin_dir()
+        .context("finding the plugin directory")?;
+    let plugins = PluginHost::load(&plugin_dir, &settings.plugin_options)?;
     mcp::check_tool_descriptors(&plugins)?;
     catalogue::check_reserved_names(&plugins)?;
     if plugins.plugins().is_empty() {
@@ -209,7 +211,7 @@ fn router(settings: &Settings, catalogue: Catalogue, identity: identity::Identit
         base: base.clone(),
         rate_limiter: RateLimiter::new(settings.rate_limit_per_minute).map(Arc::new),
     };
-    let (issuer, authorization_server) = match identity.authority {
+    let (authorization_server, demo_routes) = match identity.authority {
         Authority::Demo {
             key,
             settings: demo,
@@ -228,14 +230,14 @@ fn router(settings: &Settings, catalogue: Catalogue, identity: identity::Identit
                 }),
             );
             let router = demo.router();
-            (Issuer::Demo(demo), router)
+            (AuthorizationServer::Demo(demo), router)
         }
         Authority::Descope {
             issuer,
             access_keys,
             login_client,
         } => (
-            Issuer::Descope {
+            AuthorizationServer::Descope {
                 issuer,
                 access_keys,
                 login_client,
@@ -254,7 +256,7 @@ fn router(settings: &Settings, catalogue: Catalogue, identity: identity::Identit
         base: base.clone(),
     });
     let oauth = oauth::router(OAuthState {
-        issuer,
+        authorization_server,
         verifier: identity.verifier,
         catalogue,
         base,
@@ -263,7 +265,7 @@ fn router(settings: &Settings, catalogue: Catalogue, identity: identity::Identit
     assemble(
         state,
         rest.merge(mcp),
-        oauth.merge(authorization_server),
+        oauth.merge(demo_routes),
         &settings.cors,
     )
 }

@@ -337,7 +337,7 @@ async fn jwks(config: &Raw) -> Check {
 /// metadata must publish metadata under the same issuer, and publish the
 /// keys the server fetches.
 async fn issuer(config: &Raw) -> Check {
-    let base = config.descope.base_url.trim_end_matches('/');
+    let base = config.descope_base_url();
     let expected = format!("{base}/v1/apps/{}", config.descope.project_id.trim());
     let url = format!("{expected}/.well-known/openid-configuration");
     let metadata = match fetch_json(&url).await {

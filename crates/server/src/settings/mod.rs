@@ -49,6 +49,8 @@ impl std::fmt::Display for Problem {
     }
 }
 
+impl std::error::Error for Problem {}
+
 /// A configuration that cannot be used, and why.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -126,14 +128,20 @@ pub struct Settings {
     pub(crate) max_request_bytes: usize,
     /// `RATE_LIMIT_PER_MINUTE`; 0 turns limiting off.
     pub(crate) rate_limit_per_minute: u32,
+    /// `DESCOPE_PROJECT_ID`, trimmed: the project whose issuers, id and
+    /// access keys are accepted.
+    pub(crate) project_id: String,
+    /// `DESCOPE_BASE_URL`, without a trailing slash.
+    pub(crate) descope_base_url: String,
     /// Who issues the tokens the server accepts.
     pub(crate) authority: AuthoritySettings,
     /// How tokens are verified.
     pub(crate) tokens: TokenSettings,
     /// The demo principal the static demo token stands for.
     pub(crate) demo_user: DemoPrincipalConfig,
-    /// Where plugins are loaded from, and how they are called.
-    pub(crate) plugin_dir: PathBuf,
+    /// `PLUGIN_DIR` as written (empty: the executable's directory; see
+    /// [`Settings::plugin_dir`]), and how plugins are called.
+    pub(crate) plugin_dir_setting: PathBuf,
     pub(crate) plugin_options: plugin_host::LoadOptions,
     /// `POLICY_DIR` and `POLICY_WATCH`.
     pub(crate) policy_dir: PathBuf,
@@ -180,13 +188,9 @@ pub(crate) struct DemoSettings {
     pub(crate) refresh_ttl: Option<Duration>,
 }
 
-/// Descope's settings.
+/// Descope's settings (the project and base URL are [`Settings`]' own).
 #[derive(Clone, Debug)]
 pub(crate) struct DescopeSettings {
-    /// `DESCOPE_PROJECT_ID`, trimmed.
-    pub(crate) project_id: String,
-    /// `DESCOPE_BASE_URL`, without a trailing slash.
-    pub(crate) base_url: String,
     /// Where the signing keys are fetched.
     pub(crate) jwks_url: String,
     pub(crate) jwks_refetch_interval: Duration,
@@ -218,10 +222,6 @@ impl std::fmt::Debug for DescopeClient {
 /// How bearer tokens are verified.
 #[derive(Clone, Debug)]
 pub(crate) struct TokenSettings {
-    /// `DESCOPE_PROJECT_ID`: the project whose issuers and id are accepted.
-    pub(crate) project_id: String,
-    /// `DESCOPE_BASE_URL`, without a trailing slash: the issuers' base.
-    pub(crate) base_url: String,
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) verify_expiration: bool,
     pub(crate) require_claims: Vec<String>,
@@ -261,6 +261,12 @@ impl Settings {
         Ok(Inspection { raw, problems })
     }
 
+    /// Where plugins are loaded from: `PLUGIN_DIR`, or the executable's
+    /// directory.
+    pub(crate) fn plugin_dir(&self) -> Result<PathBuf, Problem> {
+        raw::plugin_dir(&self.plugin_dir_setting)
+    }
+
     fn from_raw(raw: &Raw, effective: serde_json::Value) -> Result<Self, ConfigError> {
         let problems = raw.problems();
         if !problems.is_empty() {
@@ -282,9 +288,8 @@ impl Settings {
             })
         } else {
             let descope = &raw.descope;
-            let base_url = descope.base_url.trim_end_matches('/').to_owned();
+            let base_url = raw.descope_base_url();
             AuthoritySettings::Descope(DescopeSettings {
-                project_id: descope.project_id.trim().to_owned(),
                 jwks_url: raw.jwks_url(),
                 jwks_refetch_interval: secs(descope.jwks_refetch_interval_secs),
                 jwks_refresh: secs(descope.jwks_refresh_secs.max(1)),
@@ -297,7 +302,6 @@ impl Settings {
                         authorize_url: format!("{base_url}/oauth2/v1/apps/authorize"),
                         token_url: format!("{base_url}/oauth2/v1/apps/token"),
                     }),
-                base_url,
             })
         };
         let jwt = &raw.jwt;
@@ -308,10 +312,10 @@ impl Settings {
             cors: raw.cors_origins().map_err(invalid)?,
             max_request_bytes: raw.max_request_bytes(),
             rate_limit_per_minute: raw.server.rate_limit_per_minute,
+            project_id: raw.descope.project_id.trim().to_owned(),
+            descope_base_url: raw.descope_base_url(),
             authority,
             tokens: TokenSettings {
-                project_id: raw.descope.project_id.clone(),
-                base_url: raw.descope.base_url.trim_end_matches('/').to_owned(),
                 algorithms: raw.algorithms().map_err(invalid)?,
                 verify_expiration: jwt.verify_expiration,
                 require_claims: jwt.require_claims.clone(),
@@ -323,7 +327,7 @@ impl Settings {
                 cache_capacity: raw.token_cache.capacity,
             },
             demo_user: raw.demo.clone(),
-            plugin_dir: raw.plugin_dir().map_err(invalid)?,
+            plugin_dir_setting: raw.plugins.dir.clone(),
             plugin_options: raw.plugins.load_options(),
             policy_dir: raw.policies.dir.clone(),
             policy_watch: raw.policies.watch,

@@ -201,6 +201,11 @@ impl Raw {
         }
     }
 
+    /// `DESCOPE_BASE_URL` without a trailing slash.
+    pub(crate) fn descope_base_url(&self) -> String {
+        self.descope.base_url.trim_end_matches('/').to_owned()
+    }
+
     /// Whether `DESCOPE_PROJECT_ID` is empty or an example value.
     pub(crate) fn project_id_is_placeholder(&self) -> bool {
         PLACEHOLDER_PROJECT_IDS.contains(&self.descope.project_id.trim())
@@ -258,7 +263,6 @@ impl Raw {
         check(self.allowed_hosts().map(drop));
         check(self.cors_origins().map(drop));
         check(self.bind_address().map(drop));
-        check(self.plugin_dir().map(drop));
         problems
     }
 
@@ -425,20 +429,27 @@ impl Raw {
 
     /// The plugin directory: as configured, or the executable's directory.
     pub(crate) fn plugin_dir(&self) -> Result<PathBuf, Problem> {
-        if !self.plugins.dir.as_os_str().is_empty() {
-            return Ok(self.plugins.dir.clone());
-        }
-        let unknown = |why: String| {
-            Problem::new(
-                "PLUGIN_DIR",
-                format!("is not set, and the executable's directory is unknown ({why}); set it"),
-            )
-        };
-        let exe = std::env::current_exe().map_err(|err| unknown(err.to_string()))?;
-        exe.parent()
-            .map(Path::to_owned)
-            .ok_or_else(|| unknown("the executable has no parent directory".to_owned()))
+        plugin_dir(&self.plugins.dir)
     }
+}
+
+/// `PLUGIN_DIR` as configured, or the executable's directory when it is
+/// empty; resolved when plugins are loaded, so commands that load none
+/// (`healthcheck`, `doctor`) never need it.
+pub(crate) fn plugin_dir(configured: &Path) -> Result<PathBuf, Problem> {
+    if !configured.as_os_str().is_empty() {
+        return Ok(configured.to_owned());
+    }
+    let unknown = |why: String| {
+        Problem::new(
+            "PLUGIN_DIR",
+            format!("is not set, and the executable's directory is unknown ({why}); set it"),
+        )
+    };
+    let exe = std::env::current_exe().map_err(|err| unknown(err.to_string()))?;
+    exe.parent()
+        .map(Path::to_owned)
+        .ok_or_else(|| unknown("the executable has no parent directory".to_owned()))
 }
 
 /// `origin` as a browser sends it in `Origin` (`https://host[:port]`,
