@@ -46,7 +46,16 @@ pub(crate) struct Outcome {
 }
 
 pub(crate) fn run(task: PolicyTask, root: &Path) -> anyhow::Result<()> {
-    let binary = build_server()?;
+    let binary = if matches!(task, PolicyTask::Explain { .. }) {
+        // `explain` sees the tools as the plugins describe them: build them
+        // too, as `cargo xtask test` does.
+        let mut build = crate::cargo();
+        build.args(["build", "--quiet", "--workspace", "--exclude", "xtask"]);
+        crate::status(build)?;
+        server_dir().join(format!("orchestrator-mcp{}", std::env::consts::EXE_SUFFIX))
+    } else {
+        build_server()?
+    };
     let mut command = Command::new(&binary);
     command.current_dir(root).arg("policy");
     match task {
@@ -62,6 +71,10 @@ pub(crate) fn run(task: PolicyTask, root: &Path) -> anyhow::Result<()> {
             args,
             dir,
         } => {
+            // The binary runs in the workspace root; the claims file is
+            // named from where the command was typed.
+            let claims = std::path::absolute(&claims)
+                .with_context(|| format!("finding {}", claims.display()))?;
             command
                 .arg("explain")
                 .arg("--claims")

@@ -105,3 +105,56 @@ fn policy_explain_sees_the_tool_as_its_plugin_describes_it() {
     );
     assert!(report.contains("decision: deny"), "{report}");
 }
+
+#[test]
+fn settings_that_cannot_be_read_stop_the_command_unless_dir_names_the_policies() {
+    let sandbox = Sandbox::new();
+    let run = |args: &[&str]| {
+        std::process::Command::new(e2e::server_binary())
+            .arg("policy")
+            .args(args)
+            .env_clear()
+            .current_dir(sandbox.path())
+            .env("PORT", "eighty")
+            .output()
+            .expect("run orchestrator-mcp policy")
+    };
+    let output = run(&["check"]);
+    let report = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{report}");
+    assert!(report.contains("PORT"), "{report}");
+    assert!(
+        report.contains("name the policy directory with --dir"),
+        "{report}"
+    );
+
+    let dir = sandbox.policy_dir().to_string_lossy().into_owned();
+    let output = run(&["check", "--dir", &dir]);
+    let report = text(&output);
+    assert!(output.status.success(), "{report}");
+    assert!(
+        report.contains("ignoring settings that cannot be read"),
+        "{report}"
+    );
+}
+
+#[test]
+fn explain_says_why_it_could_only_guess_when_the_plugins_do_not_load() {
+    let sandbox = Sandbox::new();
+    let claims = sandbox.write("claims.json", r#"{"sub": "U2dev", "scope": "tools:ping"}"#);
+    let output = std::process::Command::new(e2e::server_binary())
+        .args(["policy", "explain", "--tool", "ping", "--claims"])
+        .arg(&claims)
+        .env_clear()
+        .current_dir(sandbox.path())
+        .env("POLICY_DIR", sandbox.policy_dir())
+        .env("PLUGIN_DIR", sandbox.path().join("no-such-dir"))
+        .output()
+        .expect("run orchestrator-mcp policy explain");
+    let report = text(&output);
+    assert!(output.status.success(), "{report}");
+    assert!(
+        report.contains("guessed from its name: the plugins did not load: "),
+        "{report}"
+    );
+}

@@ -1,4 +1,5 @@
-//! The commands the binary runs: serving, `doctor`, `healthcheck`. Each
+//! The commands the binary runs: serving, `doctor`, `healthcheck` and
+//! `policy check | test | explain`. Each
 //! takes what the command line said and answers with an exit code; the top
 //! layer, so it may use every other.
 
@@ -131,14 +132,39 @@ pub enum PolicyCommand {
     },
 }
 
+impl PolicyCommand {
+    /// The `--dir` given, if any.
+    fn dir(&self) -> Option<&Path> {
+        match self {
+            Self::Check { dir } | Self::Test { dir } | Self::Explain { dir, .. } => dir.as_deref(),
+        }
+    }
+}
+
 /// `orchestrator-mcp policy check | test | explain`.
 pub fn policy(config_file: Option<&Path>, command: PolicyCommand) -> ExitCode {
     // The policy tools need only the policy and plugin settings, so a
     // deployment whose other settings would stop the server can still be
-    // checked.
-    let config = Settings::inspect(config_file)
-        .ok()
-        .map(|inspection| inspection.raw);
+    // checked; but settings that cannot be read at all name no directory.
+    let config = match Settings::inspect(config_file) {
+        Ok(inspection) => Some(inspection.raw),
+        Err(err) if command.dir().is_some() => {
+            #[expect(clippy::print_stderr, reason = "a warning beside the command's answer")]
+            {
+                eprintln!("orchestrator-mcp policy: ignoring settings that cannot be read ({err})");
+            }
+            None
+        }
+        Err(err) => {
+            #[expect(clippy::print_stderr, reason = "the failure is the command's answer")]
+            {
+                eprintln!(
+                    "orchestrator-mcp policy: {err}; fix it, or name the policy directory with --dir"
+                );
+            }
+            return ExitCode::from(2);
+        }
+    };
     let outcome = match command {
         PolicyCommand::Check { dir } => {
             policy::check(&policy::policy_dir(dir, config.as_ref())).map(|_| true)
@@ -152,13 +178,19 @@ pub fn policy(config_file: Option<&Path>, command: PolicyCommand) -> ExitCode {
             args,
             dir,
         } => {
-            let plugins = config.as_ref().and_then(|config| {
-                let dir = config.plugin_dir().ok()?;
-                PluginHost::load(&dir, &config.plugins.load_options()).ok()
-            });
+            let plugins = match &config {
+                None => Err("the settings cannot be read".to_owned()),
+                Some(config) => config
+                    .plugin_dir()
+                    .map_err(|problem| problem.to_string())
+                    .and_then(|dir| {
+                        PluginHost::load(&dir, &config.plugins.load_options())
+                            .map_err(|err| err.to_string())
+                    }),
+            };
             policy::explain(
                 &policy::policy_dir(dir, config.as_ref()),
-                plugins.as_ref(),
+                plugins.as_ref().map_err(String::as_str),
                 &claims,
                 &tool,
                 args.as_deref(),

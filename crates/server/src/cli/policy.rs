@@ -190,11 +190,11 @@ fn reasons(decision: &Decision) -> String {
 }
 
 /// Prints the decision for `claims` calling `tool` with `args`, with its
-/// reasons. The tool is seen as the loaded plugins describe it (`plugins`,
-/// when they load), or else guessed from its name.
+/// reasons. The tool is seen as the loaded plugins describe it, or else
+/// guessed from its name (`plugins` says why they did not load).
 pub(crate) fn explain(
     dir: &Path,
-    plugins: Option<&PluginHost>,
+    plugins: Result<&PluginHost, &str>,
     claims: &Path,
     tool: &str,
     args: Option<&str>,
@@ -217,12 +217,17 @@ pub(crate) fn explain(
     };
     let principal =
         Arc::new(principal_from_claims(&claims).map_err(|err| anyhow::anyhow!("claims: {err}"))?);
-    let described = plugins.and_then(|plugins| catalogue::tool_resource(plugins, tool));
-    let (resource, seen_as) = match described {
-        Some(resource) => (resource, "as its plugin describes it"),
-        None => (
+    let (resource, seen_as) = match plugins {
+        Ok(plugins) => match catalogue::tool_resource(plugins, tool) {
+            Some(resource) => (resource, "as its plugin describes it".to_owned()),
+            None => (
+                ToolResource::by_name(tool),
+                "guessed from its name: no loaded plugin provides it".to_owned(),
+            ),
+        },
+        Err(why) => (
             ToolResource::by_name(tool),
-            "guessed from its name: no loaded plugin provides it",
+            format!("guessed from its name: the plugins did not load: {why}"),
         ),
     };
     let resource = Arc::new(resource);
