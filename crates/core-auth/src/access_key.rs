@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 /// How long one exchange may take.
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
+/// An exchange answer is a session token and a little more.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// Why an exchange failed.
 #[derive(Debug, thiserror::Error)]
@@ -92,10 +94,9 @@ impl AccessKeyExchange {
                 ExchangeError::Unavailable(format!("cannot reach {}: {err}", self.url))
             })?;
         let status = response.status();
-        let body = response
-            .bytes()
+        let body = oauth_kit::read_capped(response, &self.url, MAX_ANSWER_BYTES)
             .await
-            .map_err(|err| ExchangeError::Unavailable(format!("reading the answer: {err}")))?;
+            .map_err(|err| ExchangeError::Unavailable(err.to_string()))?;
         if status.is_client_error() {
             return Err(ExchangeError::Rejected(describe_error(&body, status)));
         }

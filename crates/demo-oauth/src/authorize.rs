@@ -9,10 +9,11 @@ use oauth_kit::{random_token, token_digest};
 use serde::Deserialize;
 
 use crate::DemoOAuth;
-use crate::page::{self, error_page};
 use crate::store::{Grant, PendingConsent};
 use crate::token::{checked_resource, server_error};
-use crate::url::{error_redirect, redirect, with_query};
+use crate::url::{error_redirect, redirect};
+use crate::{consent, error_page};
+use oauth_kit::with_query;
 
 /// Longest `state` parameter kept.
 const MAX_STATE_LENGTH: usize = 1024;
@@ -162,7 +163,7 @@ pub(crate) async fn authorize(
             (scope.clone(), description)
         })
         .collect();
-    page::consent(
+    consent::consent(
         client.name.as_deref().unwrap_or("An MCP client"),
         &user.principal_id,
         &descriptions,

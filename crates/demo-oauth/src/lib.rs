@@ -13,7 +13,7 @@
 //! minted for) and the scopes its policies know.
 
 mod authorize;
-mod page;
+mod consent;
 mod register;
 mod store;
 mod token;
@@ -32,12 +32,9 @@ use oauth_kit::{OAuthError, SigningKey, TokenForm};
 use serde::Deserialize;
 use serde_json::json;
 
-pub use page::{error_page, escape, html_page};
-pub use url::with_query;
-
 use store::Store;
 
-/// Paths of the demo server's endpoints.
+/// The authorization endpoint (the consent page, and the decision).
 pub const AUTHORIZE_PATH: &str = "/oauth/authorize";
 /// The token endpoint.
 pub const TOKEN_PATH: &str = "/oauth/token";
@@ -221,6 +218,11 @@ pub fn absent_router() -> Router {
         .route(REGISTER_PATH, post(not_in_demo_mode))
         .route(AUTHORIZE_PATH, get(not_in_demo_mode).post(not_in_demo_mode))
         .route(TOKEN_PATH, post(not_in_demo_mode))
+}
+
+/// An error page the user sees, as this crate's handlers answer it.
+fn error_page(status: StatusCode, message: &str) -> Response {
+    oauth_kit::error_page(status, message).into_response()
 }
 
 async fn not_in_demo_mode() -> Response {

@@ -4,13 +4,13 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
-use oauth_kit::{OAuthError, is_json_content_type, random_token, unix_time};
+use oauth_kit::{NO_STORE, OAuthError, is_json_content_type, random_token, unix_time};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::DemoOAuth;
 use crate::store::Client;
-use crate::token::{no_store, server_error};
+use crate::token::server_error;
 
 /// Registration requests larger than this are refused.
 const MAX_REGISTRATION_BYTES: usize = 8 * 1024;
@@ -40,7 +40,7 @@ pub(crate) async fn register(
     body: axum::body::Bytes,
 ) -> Response {
     match registered(&server, &headers, &body) {
-        Ok(body) => (StatusCode::CREATED, no_store(), Json(body)).into_response(),
+        Ok(body) => (StatusCode::CREATED, NO_STORE, Json(body)).into_response(),
         Err(error) => error.to_response().into_response(),
     }
 }

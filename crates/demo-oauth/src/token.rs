@@ -2,11 +2,11 @@
 //! tokens rotated on every use, and client credentials for demo access keys.
 
 use axum::extract::{Form, State};
-use axum::http::header::CACHE_CONTROL;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use oauth_kit::{
-    OAuthError, TokenForm, constant_time_eq, pkce_matches, random_token, token_digest, unix_time,
+    NO_STORE, OAuthError, TokenForm, constant_time_eq, pkce_matches, random_token, token_digest,
+    unix_time,
 };
 use serde_json::{Value, json};
 
@@ -36,7 +36,7 @@ pub(crate) async fn token(
 /// A token response (`200`, never cached) or the error.
 pub(crate) fn respond(outcome: Result<Value, OAuthError>) -> Response {
     match outcome {
-        Ok(body) => (StatusCode::OK, no_store(), Json(body)).into_response(),
+        Ok(body) => (StatusCode::OK, NO_STORE, Json(body)).into_response(),
         Err(error) => error.to_response().into_response(),
     }
 }
@@ -261,8 +261,4 @@ pub(crate) fn server_error() -> OAuthError {
         "server_error",
         "the server could not complete the request",
     )
-}
-
-pub(crate) fn no_store() -> [(axum::http::HeaderName, HeaderValue); 1] {
-    [(CACHE_CONTROL, HeaderValue::from_static("no-store"))]
 }

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Time since the Unix epoch; zero on a clock set before 1970, which makes
-/// every token look expired rather than making the server panic.
+/// Time since the Unix epoch; zero on a clock set before 1970 rather than a
+/// panic (tokens are then minted and checked against that zero).
 pub fn unix_time() -> Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

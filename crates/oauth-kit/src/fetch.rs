@@ -1,6 +1,7 @@
-//! The one way this project GETs a document from another server (a JWKS,
-//! authorization-server metadata): bounded in size while it streams, so a
-//! hostile or broken server cannot make it buffer without end.
+//! The one way this project reads an answer from another server (a JWKS,
+//! authorization-server metadata, a token endpoint's or Descope's answer):
+//! bounded in size while it streams, so a hostile or broken server cannot
+//! make it buffer without end.
 
 /// Why a document could not be fetched.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,7 +52,7 @@ pub async fn get_capped(
     url: &str,
     limit: usize,
 ) -> Result<Vec<u8>, FetchError> {
-    let mut response = client
+    let response = client
         .get(url)
         .send()
         .await
@@ -66,6 +67,17 @@ pub async fn get_capped(
             status,
         });
     }
+    read_capped(response, url, limit).await
+}
+
+/// Reads the body of `response` (an answer from `url`), refusing one larger
+/// than `limit` bytes as soon as it is known to be: every answer this
+/// project reads from another server goes through here.
+pub async fn read_capped(
+    mut response: reqwest::Response,
+    url: &str,
+    limit: usize,
+) -> Result<Vec<u8>, FetchError> {
     let too_large = || FetchError::TooLarge {
         url: url.to_owned(),
         limit,

@@ -7,17 +7,18 @@
 //! `core-auth`, `demo-oauth` and the server stand on, so each rule (how a
 //! secret is compared, how a verifier is checked) is written once.
 
+mod client;
 mod clock;
 mod fetch;
+mod page;
 mod secret;
 mod signing;
 mod wire;
 
+pub use client::{TokenEndpointReply, TokenRequestError, post_token_request};
 pub use clock::unix_time;
-pub use fetch::{FetchError, get_capped};
-pub use secret::{
-    TokenEndpointReply, TokenRequestError, constant_time_eq, pkce_matches, pkce_s256,
-    post_token_request, random_token, token_digest,
-};
+pub use fetch::{FetchError, get_capped, read_capped};
+pub use page::{NO_STORE, error_page, escape, html_page, with_query};
+pub use secret::{constant_time_eq, pkce_matches, pkce_s256, random_token, token_digest};
 pub use signing::{KeyError, SigningKey};
 pub use wire::{OAuthError, TokenForm, is_json_content_type};

@@ -1,12 +1,18 @@
-//! The demo authorization server's pages: consent, and errors; the login
-//! helper shows its own pages in the same frame.
+//! The pages people see during sign-in (the demo server's consent page,
+//! the login helper's token page, errors), in one frame.
 //!
 //! Plain HTML with everything user-supplied escaped; no scripts, so the
 //! page works with JavaScript off and leaves nothing to inject into.
 
-use axum::http::StatusCode;
-use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, X_FRAME_OPTIONS};
-use axum::response::{Html, IntoResponse, Response};
+use http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HeaderName, X_FRAME_OPTIONS,
+};
+use http::{HeaderValue, StatusCode};
+
+/// `Cache-Control: no-store`, for every answer that carries a secret (a
+/// token, a code, a consent form).
+pub const NO_STORE: [(HeaderName, HeaderValue); 1] =
+    [(CACHE_CONTROL, HeaderValue::from_static("no-store"))];
 
 /// Escapes text for HTML element content and double-quoted attributes.
 pub fn escape(text: &str) -> String {
@@ -31,67 +37,33 @@ button.primary{background:#1f5fd1;color:#fff;border-color:#1f5fd1}.note{color:#5
 
 /// A page that must not be cached or framed (clickjacking on a consent page
 /// would let another site approve on the user's behalf).
-pub fn html_page(status: StatusCode, title: &str, body: &str) -> Response {
+pub fn html_page(status: StatusCode, title: &str, body: &str) -> http::Response<String> {
     let page = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>",
         escape(title)
     );
-    (
-        status,
-        [
-            (CACHE_CONTROL, "no-store"),
-            (X_FRAME_OPTIONS, "DENY"),
-            (
-                CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-            ),
-        ],
-        Html(page),
-    )
-        .into_response()
-}
-
-/// The consent page: who asks, for which scopes, approve or deny.
-pub(crate) fn consent(
-    client: &str,
-    user: &str,
-    scopes: &[(String, String)],
-    consent_id: &str,
-) -> Response {
-    let items: String = if scopes.is_empty() {
-        "<li>No scopes: the client will be able to call no tool.</li>".to_owned()
-    } else {
-        scopes
-            .iter()
-            .map(|(scope, description)| {
-                format!(
-                    "<li><code>{}</code> {}</li>",
-                    escape(scope),
-                    escape(description)
-                )
-            })
-            .collect()
-    };
-    let body = format!(
-        "<h1>{} wants to use orchestrator-mcp as <code>{}</code></h1>\
-         <p>It asks for these scopes:</p><ul id=\"scopes\">{items}</ul>\
-         <form method=\"post\" action=\"{}\">\
-         <input type=\"hidden\" name=\"consent\" value=\"{}\">\
-         <button class=\"primary\" type=\"submit\" name=\"decision\" value=\"approve\" id=\"approve\">Approve</button>\
-         <button type=\"submit\" name=\"decision\" value=\"deny\" id=\"deny\">Deny</button></form>\
-         <p class=\"note\">Demo authorization server: you are signed in as the configured demo user.</p>",
-        escape(client),
-        escape(user),
-        super::AUTHORIZE_PATH,
-        escape(consent_id),
+    let mut response = http::Response::new(page);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    html_page(StatusCode::OK, "Authorize access", &body)
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    response
 }
 
 /// An error the user sees (never redirected to an unverified client).
-pub fn error_page(status: StatusCode, message: &str) -> Response {
+pub fn error_page(status: StatusCode, message: &str) -> http::Response<String> {
     html_page(
         status,
         "Authorization error",
@@ -102,9 +74,55 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
     )
 }
 
+/// `uri` with `params` appended to its query, form-encoded.
+pub fn with_query(uri: &str, params: &[(&str, &str)]) -> String {
+    let encoded: Vec<String> = params
+        .iter()
+        .map(|(key, value)| format!("{}={}", percent_encode(key), percent_encode(value)))
+        .collect();
+    let separator = if uri.contains('?') { '&' } else { '?' };
+    format!("{uri}{separator}{}", encoded.join("&"))
+}
+
+/// RFC 3986 unreserved characters stay; everything else is %-encoded.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_parameters_are_encoded() {
+        assert_eq!(
+            with_query(
+                "http://localhost/cb",
+                &[("code", "a b&c"), ("state", "x=y")]
+            ),
+            "http://localhost/cb?code=a%20b%26c&state=x%3Dy"
+        );
+        assert_eq!(
+            with_query("http://localhost/cb?keep=1", &[("code", "z")]),
+            "http://localhost/cb?keep=1&code=z"
+        );
+    }
+
+    #[test]
+    fn pages_are_neither_cached_nor_framed() {
+        let page = error_page(StatusCode::BAD_REQUEST, "<b>no</b>");
+        assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(page.headers()[X_FRAME_OPTIONS], "DENY");
+        assert_eq!(page.headers()[CACHE_CONTROL], "no-store");
+        assert!(page.body().contains("&lt;b&gt;no&lt;/b&gt;"));
+    }
 
     #[test]
     fn markup_is_escaped() {

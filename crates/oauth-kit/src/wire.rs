@@ -6,7 +6,7 @@
 //! `POST /auth/token` read and answer with these same types.
 
 use base64::Engine as _;
-use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Deserialize;
 
@@ -168,7 +168,7 @@ impl OAuthError {
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.extend(crate::NO_STORE);
         if self.basic_challenge {
             headers.insert(
                 WWW_AUTHENTICATE,
@@ -182,6 +182,7 @@ impl OAuthError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::CACHE_CONTROL;
 
     #[test]
     fn basic_credentials_are_form_decoded() {

@@ -12,7 +12,8 @@
 //! 7. `app`: the shared state, the layers, and the assembled application.
 //! 8. `cli`: the commands.
 //!
-//! `layering` in the tests holds the imports to that order.
+//! `the_server_modules_import_only_lower_layers` (in `xtask`) holds the
+//! imports to that order.
 
 mod app;
 mod audit;

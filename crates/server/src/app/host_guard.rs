@@ -3,7 +3,8 @@
 //! A page on a hostile site can resolve its own name to 127.0.0.1 and then
 //! talk to a local server from the victim's browser; the `Host` header still
 //! carries the hostile name. Checking it against `ALLOWED_HOSTS` closes that
-//! door for the REST route as it does for `/mcp`.
+//! door. This layer is the one Host check, in front of every route but
+//! `/health` (rmcp's own check on `/mcp` is off).
 
 use axum::extract::{Request, State};
 use axum::http::header::HOST;

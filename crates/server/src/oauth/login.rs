@@ -14,12 +14,13 @@ use axum::extract::{Query, State};
 use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use demo_oauth::{AUTHORIZE_PATH, DemoOAuth, error_page, escape, html_page, with_query};
+use demo_oauth::{AUTHORIZE_PATH, DemoOAuth};
+use oauth_kit::{escape, html_page, with_query};
 use oauth_kit::{pkce_s256, post_token_request, random_token};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Issuer, OAuthState};
+use super::{AuthorizationServer, OAuthState};
 use crate::settings::DescopeClient;
 
 /// How long a started login may take to come back.
@@ -43,6 +44,11 @@ enum Backend<'a> {
     Descope(&'a DescopeClient),
 }
 
+/// An error page the user sees.
+fn error_page(status: StatusCode, message: &str) -> Response {
+    oauth_kit::error_page(status, message).into_response()
+}
+
 /// What the login helper answers while no backend is configured.
 fn unconfigured() -> Response {
     error_page(
@@ -55,9 +61,11 @@ impl OAuthState {
     /// The backend the helper signs in through; `None` in Descope mode
     /// without `DESCOPE_CLIENT_ID`.
     fn login_backend(&self) -> Option<Backend<'_>> {
-        match &self.issuer {
-            Issuer::Demo(demo) => Some(Backend::Demo(demo)),
-            Issuer::Descope { login_client, .. } => login_client.as_ref().map(Backend::Descope),
+        match &self.authorization_server {
+            AuthorizationServer::Demo(demo) => Some(Backend::Demo(demo)),
+            AuthorizationServer::Descope { login_client, .. } => {
+                login_client.as_ref().map(Backend::Descope)
+            }
         }
     }
 }
@@ -135,7 +143,7 @@ pub(super) async fn login(State(state): State<OAuthState>, headers: HeaderMap) -
             },
         );
     }
-    let scopes = state.scope_names().join(" ");
+    let scopes = state.catalogue.scope_names().join(" ");
     let resource = format!("{base}/mcp");
     let challenge = pkce_s256(&verifier);
     let location = with_query(
@@ -299,5 +307,5 @@ fn token_page(base: &str, token: &str, expires_in: Option<u64>) -> Response {
         escape(&config),
         escape(&curl),
     );
-    html_page(StatusCode::OK, "Signed in", &body)
+    html_page(StatusCode::OK, "Signed in", &body).into_response()
 }

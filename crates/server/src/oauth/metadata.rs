@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
-use super::{Issuer, OAuthState};
+use super::{AuthorizationServer, OAuthState};
 
 /// `GET /.well-known/oauth-protected-resource[/mcp]`.
 ///
@@ -17,14 +17,14 @@ pub(super) async fn protected_resource(
     headers: HeaderMap,
 ) -> Json<Value> {
     let base = state.base.for_request(&headers);
-    let issuer = match &state.issuer {
-        Issuer::Demo(_) => base.clone(),
-        Issuer::Descope { issuer, .. } => issuer.clone(),
+    let issuer = match &state.authorization_server {
+        AuthorizationServer::Demo(_) => base.clone(),
+        AuthorizationServer::Descope { issuer, .. } => issuer.clone(),
     };
     Json(json!({
         "resource": format!("{base}/mcp"),
         "authorization_servers": [issuer],
-        "scopes_supported": state.scope_names(),
+        "scopes_supported": state.catalogue.scope_names(),
         "bearer_methods_supported": ["header"],
         "resource_name": "orchestrator-mcp",
     }))

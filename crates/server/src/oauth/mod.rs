@@ -2,9 +2,9 @@
 //! authorization server from (RFC 9728), `POST /auth/token` for machines,
 //! and the browser login helper.
 //!
-//! Which authorization server issues tokens is one [`Issuer`]: the embedded
-//! demo server or Descope. Handlers match on it; none asks whether the
-//! server runs in demo mode.
+//! Which authorization server issues tokens is one [`AuthorizationServer`]:
+//! the embedded demo server or Descope. Handlers match on it; none asks
+//! whether the server runs in demo mode.
 
 mod login;
 mod metadata;
@@ -23,7 +23,7 @@ use crate::web::PublicBase;
 
 /// The authorization server that issues the tokens this server accepts.
 #[derive(Clone)]
-pub(crate) enum Issuer {
+pub(crate) enum AuthorizationServer {
     /// The embedded demo server, whose issuer is this server's base URL.
     Demo(DemoOAuth),
     /// Descope.
@@ -40,7 +40,7 @@ pub(crate) enum Issuer {
 /// What the OAuth door needs.
 #[derive(Clone)]
 pub(crate) struct OAuthState {
-    pub(crate) issuer: Issuer,
+    pub(crate) authorization_server: AuthorizationServer,
     /// Checks a token before `/auth/token` hands it out.
     pub(crate) verifier: Arc<dyn TokenVerifier>,
     /// Scopes, from the active policies.
@@ -48,13 +48,6 @@ pub(crate) struct OAuthState {
     pub(crate) base: PublicBase,
     /// The login helper's logins in flight.
     pub(crate) logins: Arc<login::Logins>,
-}
-
-impl OAuthState {
-    /// Every scope the policies know, ordered by name.
-    fn scope_names(&self) -> Vec<String> {
-        self.catalogue.scope_names()
-    }
 }
 
 /// The door's routes, answered to allowed hosts only (the app's Host guard).

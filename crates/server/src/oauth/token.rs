@@ -15,10 +15,10 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use core_auth::ExchangeError;
-use oauth_kit::{OAuthError, TokenForm, unix_time};
+use oauth_kit::{NO_STORE, OAuthError, TokenForm, unix_time};
 use serde_json::{Value, json};
 
-use super::{Issuer, OAuthState};
+use super::{AuthorizationServer, OAuthState};
 
 pub(super) async fn token(
     State(state): State<OAuthState>,
@@ -38,9 +38,9 @@ pub(super) async fn token(
         }
         None => return refuse(OAuthError::invalid_request("grant_type is required")),
     }
-    let exchange = match &state.issuer {
-        Issuer::Demo(demo) => return demo.client_credentials(&headers, &form),
-        Issuer::Descope { access_keys, .. } => access_keys,
+    let exchange = match &state.authorization_server {
+        AuthorizationServer::Demo(demo) => return demo.client_credentials(&headers, &form),
+        AuthorizationServer::Descope { access_keys, .. } => access_keys,
     };
     let Some(access_key) = form.presented_secret(&headers).filter(|k| !k.is_empty()) else {
         return refuse(OAuthError::new(
@@ -85,7 +85,7 @@ pub(super) async fn token(
     let expires_in = expires_at.map_or(0, |at| at.saturating_sub(now));
     (
         StatusCode::OK,
-        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        NO_STORE,
         Json(json!({
             "access_token": exchanged.session_jwt,
             "token_type": "Bearer",
