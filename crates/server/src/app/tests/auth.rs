@@ -101,3 +101,57 @@ async fn every_answer_carries_a_request_id_and_unknown_routes_are_404() {
         "trace-me-1"
     );
 }
+
+#[tokio::test]
+async fn every_route_but_health_answers_only_allowed_hosts() {
+    let app = TestApp::new("").await;
+    for (method, path) in [
+        ("POST", "/tools/server_config"),
+        ("POST", "/mcp"),
+        ("GET", "/mcp"),
+        ("POST", "/mcp/anything"),
+        ("GET", "/.well-known/oauth-protected-resource"),
+        ("GET", "/.well-known/oauth-protected-resource/mcp"),
+        ("GET", "/.well-known/oauth-authorization-server"),
+        ("GET", "/.well-known/openid-configuration"),
+        ("GET", "/oauth/jwks"),
+        ("POST", "/oauth/register"),
+        ("GET", "/oauth/authorize"),
+        ("POST", "/oauth/authorize"),
+        ("POST", "/oauth/token"),
+        ("POST", "/auth/token"),
+        ("GET", "/auth/login"),
+        ("GET", "/auth/callback"),
+    ] {
+        let answer = app
+            .send(
+                axum::http::Request::builder()
+                    .method(method)
+                    .uri(path)
+                    .header(header::HOST, "evil.example")
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{method} {path}");
+        assert_eq!(
+            answer.json()["error"],
+            "host_not_allowed",
+            "{method} {path}"
+        );
+    }
+    let health = app
+        .send(
+            axum::http::Request::builder()
+                .uri("/health")
+                .header(header::HOST, "evil.example")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(
+        health.status,
+        StatusCode::OK,
+        "load balancers probe by address"
+    );
+}
