@@ -35,7 +35,7 @@ pub(crate) fn crate_graph(src: &Path) -> anyhow::Result<Graph> {
     // Files a `#[path = "…"]` attribute mounts somewhere else.
     let mut mounted = BTreeMap::new();
     for (relative, text) in &texts {
-        for (file, name) in path_attributes(text) {
+        for (file, name) in path_attributes(&strip_comments(text)) {
             let dir = relative.parent().unwrap_or(Path::new(""));
             let mut module = module_path(relative);
             module.push(name);
@@ -57,9 +57,22 @@ pub(crate) fn crate_graph(src: &Path) -> anyhow::Result<Graph> {
         .filter_map(|(path, _, _)| path.first().cloned())
         .collect();
     let mut exports = BTreeMap::new();
-    for (path, _, code) in &sources {
+    for (path, relative, code) in &sources {
         if path.is_empty() {
-            exports.extend(root_imports(code, &modules));
+            if find_word(code, "crate as").is_some() || code.contains("crate self as") {
+                bail!(
+                    "{}: an alias of the crate root hides which modules its users import; name them",
+                    src.join(relative).display()
+                );
+            }
+            let (names, glob) = root_imports(code, &modules);
+            if let Some(module) = glob {
+                bail!(
+                    "{}: `use {module}::*` at the crate root hides which module a name comes from; name them",
+                    src.join(relative).display()
+                );
+            }
+            exports.extend(names);
         }
     }
     let resolver = Resolver { modules, exports };
@@ -145,8 +158,13 @@ fn path_attributes(text: &str) -> Vec<(String, String)> {
 /// The names the crate root brings in with `use` from its own modules
 /// (`pub use jwks::{JwksError, KeySet};` or a private `use pool::Pool;`),
 /// each with the module it comes from.
-fn root_imports(code: &str, modules: &BTreeSet<String>) -> BTreeMap<String, String> {
+/// Also the first local module it glob-imports (`use web::*;`), if any.
+fn root_imports(
+    code: &str,
+    modules: &BTreeSet<String>,
+) -> (BTreeMap<String, String>, Option<String>) {
     let mut found = BTreeMap::new();
+    let mut glob = None;
     let mut rest = code;
     while let Some(at) = find_word(rest, "use") {
         let after = &rest[at + 3..];
@@ -158,15 +176,28 @@ fn root_imports(code: &str, modules: &BTreeSet<String>) -> BTreeMap<String, Stri
             .strip_prefix("crate::")
             .or_else(|| tree.strip_prefix("self::"))
             .unwrap_or(tree);
-        let module = first_segment(tree);
-        if modules.contains(module) {
+        // `use {a::X, b::Y}` (after `crate::` or `self::`): each item names
+        // its own module.
+        let trees: Vec<&str> = match tree.strip_prefix('{') {
+            Some(group) => split_top_level(&group[..matching_brace(group)]),
+            None => vec![tree],
+        };
+        for tree in trees {
+            let tree = tree.trim();
+            let module = first_segment(tree);
+            if !modules.contains(module) {
+                continue;
+            }
+            if tree.ends_with('*') {
+                glob.get_or_insert_with(|| module.to_owned());
+            }
             for name in leaf_names(tree) {
                 found.insert(name, module.to_owned());
             }
         }
         rest = &after[end..];
     }
-    found
+    (found, glob)
 }
 
 /// Where `word` next stands on its own (not inside a longer identifier).
@@ -247,6 +278,16 @@ fn split_top_level(group: &str) -> Vec<&str> {
 /// literals blanked out, so a path in a doc comment or a message is not an
 /// import.
 fn strip_comments_and_strings(text: &str) -> String {
+    strip(text, false)
+}
+
+/// `text` without its comments, strings kept whole (for attributes, whose
+/// arguments are strings).
+fn strip_comments(text: &str) -> String {
+    strip(text, true)
+}
+
+fn strip(text: &str, keep_strings: bool) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
@@ -260,20 +301,26 @@ fn strip_comments_and_strings(text: &str) -> String {
         } else if let Some(hashes) = raw_string_start(rest) {
             let closing = format!("\"{}", "#".repeat(hashes));
             let body = i + hashes + 2;
-            i = text[body..]
+            let end = text[body..]
                 .find(&closing)
                 .map_or(text.len(), |n| body + n + closing.len());
-            out.push_str("\"\"");
+            out.push_str(if keep_strings { &text[i..end] } else { "\"\"" });
+            i = end;
         } else if let Some(length) = char_literal_length(rest) {
             i += length;
             out.push_str("' '");
         } else if bytes[i] == b'"' {
+            let start = i;
             i += 1;
             while i < bytes.len() && bytes[i] != b'"' {
                 i += if bytes[i] == b'\\' { 2 } else { 1 };
             }
-            i += 1;
-            out.push_str("\"\"");
+            i = (i + 1).min(text.len());
+            out.push_str(if keep_strings {
+                &text[start..i]
+            } else {
+                "\"\""
+            });
         } else {
             let c = rest.chars().next().unwrap_or(' ');
             out.push(c);
@@ -384,7 +431,11 @@ impl Resolver {
             let names: Vec<&str> = if let Some(group) = after.strip_prefix('{') {
                 split_top_level(&group[..matching_brace(group)])
                     .into_iter()
-                    .map(first_segment)
+                    .map(|item| match item.trim() {
+                        "*" => "*",
+                        item if item == "self" || item.starts_with("self as") => "self",
+                        item => first_segment(item),
+                    })
                     .collect()
             } else if after.starts_with('*') {
                 vec!["*"]
@@ -402,6 +453,8 @@ impl Resolver {
                 }
                 if name == "*" {
                     found.insert(Target::Hidden("a glob import of the crate root"));
+                } else if name == "self" {
+                    found.insert(Target::Hidden("an alias of the crate root"));
                 } else if self.modules.contains(name) {
                     found.insert(Target::Module(name.to_owned()));
                 } else if let Some(module) = self.exports.get(name) {
@@ -640,7 +693,10 @@ mod tests {
             (
                 "lib.rs",
                 "mod app; mod audit; mod catalogue; mod settings; mod web;\n\
-                 pub use app::{App, Server as Running};\nuse audit::Log;\n",
+                 #[path = \"elsewhere/store.rs\"]\nmod db;\n\
+                 // #[path = \"nowhere.rs\"] mod commented_out;\n\
+                 pub use app::{App, Server as Running};\nuse audit::Log;\n\
+                 pub use self::{settings::Grouped};\n",
             ),
             (
                 "app/mod.rs",
@@ -655,7 +711,11 @@ mod tests {
                  fn g<'a>(x: &'a str) -> crate::Log { todo!() }\n\
                  mycrate::ignored::x; notsuper::y;",
             ),
-            ("web.rs", "fn f() -> crate::Running { todo!() }\n"),
+            (
+                "web.rs",
+                "fn f() -> crate::Running { todo!() }\nfn g() -> crate::Grouped { todo!() }\n",
+            ),
+            ("elsewhere/store.rs", "use crate::settings::Settings;\n"),
             ("audit.rs", "pub struct Log;\n"),
             (
                 "catalogue/mod.rs",
@@ -668,9 +728,11 @@ mod tests {
         assert_eq!(edges(&graph, "app"), ["audit", "catalogue", "web"]);
         assert_eq!(
             edges(&graph, "web"),
-            ["app"],
-            "through the root's re-export"
+            ["app", "settings"],
+            "through the root's re-exports"
         );
+        assert_eq!(edges(&graph, "db"), ["settings"], "mounted by #[path]");
+        assert!(!graph.contains_key("elsewhere"), "{graph:?}");
         assert_eq!(edges(&graph, "catalogue"), Vec::<String>::new());
         assert_eq!(edges(&graph, "settings"), Vec::<String>::new());
     }
@@ -680,6 +742,9 @@ mod tests {
         for (file, text) in [
             ("identity.rs", "use super::*;\n"),
             ("identity.rs", "use crate::*;\n"),
+            ("identity.rs", "use crate::{app, *};\n"),
+            ("identity.rs", "use super::{*};\n"),
+            ("identity.rs", "use crate::{self as root};\n"),
             (
                 "identity.rs",
                 "use crate as root;\nfn f() { root::app::x() }\n",
@@ -695,6 +760,15 @@ mod tests {
                 err.contains("hides which modules it imports"),
                 "{text}: {err}"
             );
+        }
+        for root in [
+            "mod identity; mod app;\nextern crate self as root;\n",
+            "mod identity; mod app;\nuse crate as root;\n",
+            "mod identity; mod app;\npub use app::*;\n",
+        ] {
+            let dir = sandboxed(&[("lib.rs", root), ("app.rs", ""), ("identity.rs", "")]);
+            let err = crate_graph(dir.path()).expect_err("refused").to_string();
+            assert!(err.contains("hides which module"), "{root}: {err}");
         }
         // The crate's own test module may glob the root.
         let dir = sandboxed(&[("lib.rs", "mod tests;\n"), ("tests.rs", "use super::*;\n")]);

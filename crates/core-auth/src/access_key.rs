@@ -94,9 +94,14 @@ impl AccessKeyExchange {
                 ExchangeError::Unavailable(format!("cannot reach {}: {err}", self.url))
             })?;
         let status = response.status();
-        let body = oauth_kit::read_capped(response, &self.url, MAX_ANSWER_BYTES)
-            .await
-            .map_err(|err| ExchangeError::Unavailable(err.to_string()))?;
+        let body = match oauth_kit::read_capped(response, &self.url, MAX_ANSWER_BYTES).await {
+            Ok(body) => body,
+            // A refusal whose explanation cannot be read is still a refusal.
+            Err(_) if status.is_client_error() => {
+                return Err(ExchangeError::Rejected(format!("HTTP {status}")));
+            }
+            Err(err) => return Err(ExchangeError::Unavailable(err.to_string())),
+        };
         if status.is_client_error() {
             return Err(ExchangeError::Rejected(describe_error(&body, status)));
         }

@@ -1,11 +1,13 @@
-//! OAuth 2.1 building blocks shared by the crates that verify, mint and
-//! exchange tokens: unguessable secrets and their digests, PKCE (RFC 7636),
-//! the RS256 key the demo authorization server signs with, and a
-//! token-endpoint client, and a size-capped GET.
+//! OAuth 2.1 and HTTP building blocks shared by the crates that verify,
+//! mint and exchange tokens: unguessable secrets and their digests, PKCE
+//! (RFC 7636), the RS256 key the demo authorization server signs with, the
+//! token-endpoint wire types and client, the sign-in pages, the no-store
+//! header, the clock, and the size-capped read of other servers' answers.
 //!
-//! Nothing here knows about HTTP servers, MCP or policies; it is the floor
-//! `core-auth`, `demo-oauth` and the server stand on, so each rule (how a
-//! secret is compared, how a verifier is checked) is written once.
+//! Nothing here knows about axum, MCP or policies (it speaks `http` types);
+//! it is the floor `core-auth`, `demo-oauth` and the server stand on, so each
+//! rule (how a secret is compared, how a verifier is checked, how much of an
+//! answer is read) is written once.
 
 mod client;
 mod clock;

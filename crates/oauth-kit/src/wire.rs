@@ -168,7 +168,8 @@ impl OAuthError {
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.extend(crate::NO_STORE);
+        let [(name, value)] = crate::NO_STORE;
+        headers.insert(name, value);
         if self.basic_challenge {
             headers.insert(
                 WWW_AUTHENTICATE,

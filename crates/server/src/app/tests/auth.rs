@@ -105,24 +105,28 @@ async fn every_answer_carries_a_request_id_and_unknown_routes_are_404() {
 #[tokio::test]
 async fn every_route_but_health_answers_only_allowed_hosts() {
     let app = TestApp::new("").await;
-    for (method, path) in [
+    let demo_server = demo_oauth::METADATA_PATHS
+        .map(|path| ("GET", path))
+        .into_iter()
+        .chain([
+            ("GET", demo_oauth::JWKS_PATH),
+            ("POST", demo_oauth::REGISTER_PATH),
+            ("GET", demo_oauth::AUTHORIZE_PATH),
+            ("POST", demo_oauth::AUTHORIZE_PATH),
+            ("POST", demo_oauth::TOKEN_PATH),
+        ]);
+    let doors = [
         ("POST", "/tools/server_config"),
         ("POST", "/mcp"),
         ("GET", "/mcp"),
         ("POST", "/mcp/anything"),
         ("GET", "/.well-known/oauth-protected-resource"),
         ("GET", "/.well-known/oauth-protected-resource/mcp"),
-        ("GET", "/.well-known/oauth-authorization-server"),
-        ("GET", "/.well-known/openid-configuration"),
-        ("GET", "/oauth/jwks"),
-        ("POST", "/oauth/register"),
-        ("GET", "/oauth/authorize"),
-        ("POST", "/oauth/authorize"),
-        ("POST", "/oauth/token"),
         ("POST", "/auth/token"),
         ("GET", "/auth/login"),
         ("GET", "/auth/callback"),
-    ] {
+    ];
+    for (method, path) in demo_server.chain(doors) {
         let answer = app
             .send(
                 axum::http::Request::builder()
