@@ -399,3 +399,52 @@ fn generate_application_scaffolds_a_project_that_builds_and_passes_its_tests() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn one_request_makes_at_most_max_tool_calls_per_request_calls() {
+    // Found by an attacker: one request fanned out to about 1,550 tool
+    // calls through nested orchestrate plans.
+    let sandbox = Sandbox::new();
+    let server = Server::start_with(
+        &sandbox,
+        Launch::default().env("MAX_TOOL_CALLS_PER_REQUEST", "5"),
+    );
+    let steps: Vec<Value> = (0..10)
+        .map(|index| json!({"id": format!("ping-{index}"), "tool": "ping"}))
+        .collect();
+    let (result, _) = call(&server, "orchestrate", json!({ "steps": steps }));
+    assert_eq!(result["isError"], false, "{result}");
+    let report = &result["structuredContent"];
+    let statuses: Vec<&str> = report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|step| step["status"].as_str().unwrap_or_default())
+        .collect();
+    // The orchestrate call itself is the first of the five.
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "completed").count(),
+        4,
+        "{result}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "refused").count(),
+        6,
+        "{result}"
+    );
+    let refused = report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|step| step["status"] == "refused")
+        .and_then(|step| step["text"].as_str())
+        .unwrap_or_default();
+    assert!(
+        refused.contains("at most 5 tool calls, nested ones included (MAX_TOOL_CALLS_PER_REQUEST)"),
+        "{refused}"
+    );
+
+    // The next request has a budget of its own.
+    let (again, _) = call(&server, "ping", json!({}));
+    assert_eq!(again["isError"], false, "{again}");
+}

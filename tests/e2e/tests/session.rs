@@ -136,3 +136,51 @@ fn a_malformed_session_setting_is_a_json_rpc_error_with_400() {
         "session setting `readOnly` is `maybe`; use true or false"
     );
 }
+
+/// `orchestrate`'s report for a plan run in a session with `query`.
+fn orchestrated(server: &Server, query: &str, steps: Value) -> Value {
+    let reply = post_mcp_with(
+        server,
+        query,
+        &jsonrpc(
+            1,
+            "tools/call",
+            json!({"name": "orchestrate", "arguments": {"steps": steps}}),
+        ),
+    );
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["result"]["isError"], false, "{:?}", reply.body);
+    reply.body["result"]["structuredContent"].clone()
+}
+
+#[test]
+fn session_narrowing_holds_for_the_calls_a_tool_makes() {
+    // Found by an attacker: on /mcp?tools=orchestrate, orchestrate's steps
+    // ran server_config and reload_policies, which the session refuses.
+    let server = Server::start(&Sandbox::new());
+    let report = orchestrated(
+        &server,
+        "tools=orchestrate",
+        json!([
+            {"id": "config", "tool": "server_config"},
+            {"id": "reload", "tool": "reload_policies"},
+        ]),
+    );
+    for step in 0..2 {
+        assert_eq!(report["steps"][step]["status"], "denied", "{report}");
+        let text = report["steps"][step]["text"].as_str().unwrap_or_default();
+        assert!(
+            text.contains("is not among this session's tools (orchestrate)"),
+            "{text}"
+        );
+    }
+
+    // What the session admits still runs.
+    let report = orchestrated(
+        &server,
+        "tools=orchestrate,ping",
+        json!([{"id": "reload", "tool": "reload_policies"}, {"id": "ping", "tool": "ping"}]),
+    );
+    assert_eq!(report["steps"][0]["status"], "denied", "{report}");
+    assert_eq!(report["steps"][1]["status"], "completed", "{report}");
+}

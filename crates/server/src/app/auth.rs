@@ -1,6 +1,7 @@
 //! Authentication: `Authorization: Bearer …` to a principal, or 401.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -10,7 +11,7 @@ use core_auth::{AuthError, bearer_token};
 
 use super::AppState;
 use super::request_id::RequestId;
-use crate::catalogue::Caller;
+use crate::catalogue::{CallBudget, Caller};
 use crate::web::{ApiError, discard_small_body};
 
 /// Verifies the bearer token and records the [`Caller`] (principal, request
@@ -57,6 +58,8 @@ pub(crate) async fn require_principal(
                 client_address,
                 policies: state.catalogue.policies(),
                 nesting: 0,
+                session: Arc::default(),
+                budget: Arc::new(CallBudget::new(state.max_tool_calls_per_request)),
             });
             next.run(request).await
         }

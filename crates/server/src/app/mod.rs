@@ -49,6 +49,8 @@ pub(crate) struct AppState {
     pub(crate) base: PublicBase,
     /// `RATE_LIMIT_PER_MINUTE`; `None` when it is 0 (no limit).
     pub(crate) rate_limiter: Option<Arc<RateLimiter>>,
+    /// `MAX_TOOL_CALLS_PER_REQUEST`.
+    pub(crate) max_tool_calls_per_request: u32,
 }
 
 /// The application: every route behind its layers, and what must live as
@@ -210,6 +212,7 @@ fn router(settings: &Settings, catalogue: Catalogue, identity: identity::Identit
         allowed_hosts: settings.allowed_hosts.clone().into(),
         base: base.clone(),
         rate_limiter: RateLimiter::new(settings.rate_limit_per_minute).map(Arc::new),
+        max_tool_calls_per_request: settings.max_tool_calls_per_request,
     };
     let (authorization_server, demo_routes) = match identity.authority {
         Authority::Demo {

@@ -14,11 +14,16 @@ use plugin_host::{CallContext, PluginHost, ToolResult};
 use policy::{PolicyEngine, RequestContext, ToolResource};
 use serde_json::Value;
 
+mod budget;
 mod nested;
 mod server_tools;
+mod session;
 
 use crate::audit::{AuditLog, DecisionRecord};
 use crate::policies::PolicyStore;
+pub(crate) use budget::CallBudget;
+pub(crate) use session::SessionSettings;
+
 use nested::NestedCalls;
 use server_tools::{ServerTool, ServerToolContext};
 
@@ -34,6 +39,11 @@ pub(crate) struct Caller {
     /// How many tool calls deep this call is: 0 for a call the client made,
     /// 1 for a call a tool made during it, and so on.
     pub(crate) nesting: u8,
+    /// What the client narrowed its session to; applies at every depth.
+    pub(crate) session: Arc<SessionSettings>,
+    /// The tool calls the client's request may still make, shared by every
+    /// nested level (`MAX_TOOL_CALLS_PER_REQUEST`).
+    pub(crate) budget: Arc<CallBudget>,
 }
 
 /// The deepest a tool call made by a tool may be. Bounds the threads and
@@ -60,6 +70,15 @@ pub(crate) enum CallRefusal {
         tool: String,
         accepted_scopes: Vec<String>,
     },
+    /// The client's session does not admit the tool (`readOnly`, `tools`).
+    #[error("{message}")]
+    OutsideSession { tool: String, message: String },
+    /// The request has made all the tool calls it may.
+    #[error(
+        "`{tool}` was not called: one request may make at most {limit} tool calls, nested \
+         ones included (MAX_TOOL_CALLS_PER_REQUEST)"
+    )]
+    BudgetSpent { tool: String, limit: u32 },
 }
 
 fn denial_message(tool: &str, accepted_scopes: &[String]) -> String {
@@ -178,6 +197,7 @@ impl Catalogue {
         self.tool_names()
             .into_iter()
             .filter_map(|name| Some((self.entry(name)?, self.resource(name)?)))
+            .filter(|(_, resource)| caller.session.admits(&resource.name, resource.read_only))
             .filter(|(_, resource)| {
                 caller
                     .policies
@@ -214,6 +234,21 @@ impl Catalogue {
         let unknown = || CallRefusal::UnknownTool(name.to_owned());
         let entry = self.entry(name).ok_or_else(unknown)?;
         let resource = self.resource(name).ok_or_else(unknown)?;
+        // The session's narrowing and the request's budget come before the
+        // decision: neither is ever audited as an allow.
+        if let Some(message) = caller.session.refusal(name, resource.read_only) {
+            return Err(CallRefusal::OutsideSession {
+                tool: name.to_owned(),
+                message,
+            });
+        }
+        caller
+            .budget
+            .take()
+            .map_err(|limit| CallRefusal::BudgetSpent {
+                tool: name.to_owned(),
+                limit,
+            })?;
         let decision = self.decide(caller, resource, arguments);
         if !decision.allowed {
             return Err(CallRefusal::Denied {

@@ -38,7 +38,10 @@ impl ToolCaller for NestedCalls {
                 Err(refusal) => NestedOutcome::Refused {
                     reason: match refusal {
                         CallRefusal::UnknownTool(_) => RefusalReason::UnknownTool,
-                        CallRefusal::Denied { .. } => RefusalReason::Denied,
+                        CallRefusal::Denied { .. } | CallRefusal::OutsideSession { .. } => {
+                            RefusalReason::Denied
+                        }
+                        CallRefusal::BudgetSpent { .. } => RefusalReason::Invalid,
                     },
                     message: refusal.to_string(),
                 },

@@ -33,13 +33,22 @@ pub(crate) struct McpServer {
 }
 
 /// The authenticated caller that the HTTP layers put on the request, as the
-/// MCP transport hands it to the handler.
+/// MCP transport hands it to the handler, narrowed to the session's settings
+/// (which the `/mcp` guard read from the URL) for this call and every call
+/// its tool makes.
 fn caller(context: &RequestContext<RoleServer>) -> Result<Caller, McpError> {
-    context
-        .extensions
-        .get::<http::request::Parts>()
+    let parts = context.extensions.get::<http::request::Parts>();
+    let session = parts
+        .and_then(|parts| parts.extensions.get::<SessionSettings>())
+        .cloned()
+        .unwrap_or_default();
+    parts
         .and_then(|parts| parts.extensions.get::<Caller>())
         .cloned()
+        .map(|caller| Caller {
+            session: std::sync::Arc::new(session),
+            ..caller
+        })
         // The authentication layer guards /mcp, so this means a wiring bug;
         // refuse rather than serve an anonymous caller.
         .ok_or_else(|| {
@@ -48,24 +57,6 @@ fn caller(context: &RequestContext<RoleServer>) -> Result<Caller, McpError> {
                 None,
             )
         })
-}
-
-/// The session's settings, which the `/mcp` guard read from the URL.
-fn session(context: &RequestContext<RoleServer>) -> SessionSettings {
-    context
-        .extensions
-        .get::<http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<SessionSettings>())
-        .cloned()
-        .unwrap_or_default()
-}
-
-/// Whether a tool descriptor declares the tool read-only.
-fn is_read_only(descriptor: &Value) -> bool {
-    descriptor
-        .pointer("/annotations/readOnlyHint")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
 }
 
 fn to_tool(descriptor: &Value) -> Option<Tool> {
@@ -118,15 +109,10 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         let caller = caller(&context)?;
-        let session = session(&context);
         let tools = self
             .catalogue
             .visible_tools(&caller)
             .iter()
-            .filter(|descriptor| {
-                let name = descriptor["name"].as_str().unwrap_or_default();
-                session.admits(name, is_read_only(descriptor))
-            })
             .filter_map(to_tool)
             .collect();
         Ok(ListToolsResult::with_all_items(tools))
@@ -138,15 +124,6 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let caller = caller(&context)?;
-        let session = session(&context);
-        if let Some(descriptor) = self.catalogue.descriptor(&request.name).as_ref()
-            && let Some(refusal) = session.refusal(&request.name, is_read_only(descriptor))
-        {
-            return Err(McpError::invalid_params(
-                refusal,
-                Some(json!({ "tool": request.name })),
-            ));
-        }
         let arguments = request.arguments.map_or(Value::Null, Value::Object);
         let result = self
             .catalogue
@@ -175,6 +152,13 @@ fn refusal_to_error(refusal: CallRefusal) -> McpError {
             FORBIDDEN,
             message,
             Some(json!({ "tool": tool, "required_scopes": accepted_scopes })),
+        ),
+        CallRefusal::OutsideSession { tool, .. } => {
+            McpError::invalid_params(message, Some(json!({ "tool": tool })))
+        }
+        CallRefusal::BudgetSpent { tool, limit } => McpError::invalid_request(
+            message,
+            Some(json!({ "tool": tool, "max_tool_calls_per_request": limit })),
         ),
     }
 }

@@ -33,6 +33,11 @@ pub(crate) const ENV_VARS: &[(&str, &str, EnvValue)] = &[
         "server.rate_limit_per_minute",
         EnvValue::Parsed,
     ),
+    (
+        "MAX_TOOL_CALLS_PER_REQUEST",
+        "server.max_tool_calls_per_request",
+        EnvValue::Parsed,
+    ),
     ("CORS_ORIGINS", "server.cors_origins", EnvValue::Parsed),
     ("DESCOPE_PROJECT_ID", "descope.project_id", EnvValue::Text),
     ("DESCOPE_DEMO_MODE", "descope.demo_mode", EnvValue::Parsed),

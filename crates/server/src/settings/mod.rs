@@ -128,6 +128,9 @@ pub struct Settings {
     pub(crate) max_request_bytes: usize,
     /// `RATE_LIMIT_PER_MINUTE`; 0 turns limiting off.
     pub(crate) rate_limit_per_minute: u32,
+    /// `MAX_TOOL_CALLS_PER_REQUEST`: the tool calls one client request may
+    /// make, nested ones included.
+    pub(crate) max_tool_calls_per_request: u32,
     /// `DESCOPE_PROJECT_ID`, trimmed: the project whose issuers, id and
     /// access keys are accepted.
     pub(crate) project_id: String,
@@ -312,6 +315,7 @@ impl Settings {
             cors: raw.cors_origins().map_err(invalid)?,
             max_request_bytes: raw.max_request_bytes(),
             rate_limit_per_minute: raw.server.rate_limit_per_minute,
+            max_tool_calls_per_request: raw.server.max_tool_calls_per_request,
             project_id: raw.descope.project_id.trim().to_owned(),
             descope_base_url: raw.descope_base_url(),
             authority,

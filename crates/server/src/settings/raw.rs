@@ -53,6 +53,7 @@ pub(crate) struct ServerSection {
     pub(crate) port: u16,
     pub(crate) max_request_size_mb: u64,
     pub(crate) rate_limit_per_minute: u32,
+    pub(crate) max_tool_calls_per_request: u32,
     pub(crate) cors_origins: Vec<String>,
     pub(crate) allowed_hosts: Vec<String>,
     pub(crate) public_url: String,
@@ -243,6 +244,12 @@ impl Raw {
             check(Err(Problem::new(
                 "MAX_REQUEST_SIZE_MB",
                 "must be at least 1",
+            )));
+        }
+        if self.server.max_tool_calls_per_request == 0 {
+            check(Err(Problem::new(
+                "MAX_TOOL_CALLS_PER_REQUEST",
+                "must be at least 1: every request makes at least the call it asks for",
             )));
         }
         if self.demo.token.trim().is_empty() {

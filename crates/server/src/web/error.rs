@@ -67,7 +67,10 @@ impl ApiError {
             Self::WithMetadata { error, .. } => error.status(),
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Refused(CallRefusal::UnknownTool(_)) => StatusCode::NOT_FOUND,
-            Self::Refused(CallRefusal::Denied { .. }) => StatusCode::FORBIDDEN,
+            Self::Refused(CallRefusal::Denied { .. } | CallRefusal::OutsideSession { .. }) => {
+                StatusCode::FORBIDDEN
+            }
+            Self::Refused(CallRefusal::BudgetSpent { .. }) => StatusCode::TOO_MANY_REQUESTS,
             Self::InvalidJson(_) | Self::BodyRead(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -85,6 +88,8 @@ impl ApiError {
             Self::Unauthorized(err) => err.oauth_error_code().unwrap_or("unauthorized"),
             Self::Refused(CallRefusal::UnknownTool(_)) => "unknown_tool",
             Self::Refused(CallRefusal::Denied { .. }) => "insufficient_scope",
+            Self::Refused(CallRefusal::OutsideSession { .. }) => "outside_session",
+            Self::Refused(CallRefusal::BudgetSpent { .. }) => "tool_call_budget_spent",
             Self::InvalidJson(_) => "invalid_json",
             Self::BodyRead(_) => "invalid_body",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -109,7 +114,12 @@ impl ApiError {
                 body["tool"] = json!(tool);
                 body["required_scopes"] = json!(accepted_scopes);
             }
-            Self::Refused(CallRefusal::UnknownTool(tool)) | Self::ToolFailed { tool, .. } => {
+            Self::Refused(
+                CallRefusal::UnknownTool(tool)
+                | CallRefusal::OutsideSession { tool, .. }
+                | CallRefusal::BudgetSpent { tool, .. },
+            )
+            | Self::ToolFailed { tool, .. } => {
                 body["tool"] = json!(tool);
             }
             Self::RateLimited {
