@@ -106,6 +106,7 @@ impl JwtVerifier {
         token: &str,
     ) -> Result<(Principal, Option<Duration>), AuthError> {
         let header = read_header(token)?;
+        header.check()?;
         let algorithm = self.allowed_algorithm(header.alg.as_deref())?;
         let kid = match header.kid.as_deref() {
             Some(kid) if !kid.is_empty() => kid,
@@ -281,13 +282,50 @@ impl TokenVerifier for JwtVerifier {
     }
 }
 
-/// The two header fields the verifier reads; the rest is ignored.
+/// The header fields the verifier reads; the rest is ignored.
 #[derive(serde::Deserialize)]
 struct JwtHeader {
     #[serde(default)]
     alg: Option<String>,
     #[serde(default)]
     kid: Option<String>,
+    /// Extensions the issuer marks as critical (RFC 7515 §4.1.11).
+    #[serde(default)]
+    crit: Option<Value>,
+    #[serde(default)]
+    typ: Option<Value>,
+}
+
+impl JwtHeader {
+    /// Refuses a header that names critical extensions (this verifier
+    /// understands none, so it must not accept the token) or a type that
+    /// is not a JWT access token (`JWT`, `at+jwt`, RFC 9068's
+    /// `application/at+jwt`, or none).
+    fn check(&self) -> Result<(), AuthError> {
+        if self.crit.is_some() {
+            return Err(TokenRejection::CriticalExtension.into());
+        }
+        match &self.typ {
+            None => Ok(()),
+            Some(Value::String(typ))
+                if ["JWT", "at+jwt", "application/at+jwt"]
+                    .iter()
+                    .any(|accepted| typ.eq_ignore_ascii_case(accepted)) =>
+            {
+                Ok(())
+            }
+            Some(other) => Err(TokenRejection::NotAnAccessToken {
+                typ: other
+                    .as_str()
+                    .map_or_else(|| other.to_string(), str::to_owned)
+                    .chars()
+                    .filter(char::is_ascii_graphic)
+                    .take(32)
+                    .collect(),
+            }
+            .into()),
+        }
+    }
 }
 
 /// The decoded header, without trusting anything in it yet.

@@ -458,3 +458,31 @@ async fn an_unreachable_jwks_is_reported_not_panicked_on() {
     let status = verifier.keys().status();
     assert!(status.stale && status.keys == 0, "{status:?}");
 }
+
+#[tokio::test]
+async fn a_header_with_critical_extensions_or_another_type_is_refused() {
+    let payload = URL_SAFE_NO_PAD.encode(claims().to_string());
+    let token = |header: &str| format!("{}.{payload}.c2ln", URL_SAFE_NO_PAD.encode(header));
+    let kid = key().kid().to_owned();
+    let message = refused(&token(&format!(
+        r#"{{"alg":"RS256","kid":"{kid}","crit":["exp"],"exp":1}}"#
+    )))
+    .await;
+    assert_eq!(
+        message,
+        "Token header marks extensions as critical (`crit`) that this server does not understand"
+    );
+    for typ in [r#""JWE""#, r#""dpop+jwt""#, "7"] {
+        let message = refused(&token(&format!(
+            r#"{{"alg":"RS256","kid":"{kid}","typ":{typ}}}"#
+        )))
+        .await;
+        assert!(message.starts_with("Token type `"), "{typ}: {message}");
+        assert!(message.ends_with("is not an access token; expected `JWT` or `at+jwt`"));
+    }
+    // `JWT`, as every token signed here carries, passes.
+    verifier()
+        .verify_token(&sign(&claims()))
+        .await
+        .expect("typ JWT");
+}

@@ -20,6 +20,18 @@ pub enum TokenRejection {
     /// The header names no signing key.
     #[error("Token header has no `kid`: the signing key cannot be chosen")]
     MissingKeyId,
+    /// The header marks extensions as critical, which this verifier does
+    /// not understand (RFC 7515 §4.1.11).
+    #[error(
+        "Token header marks extensions as critical (`crit`) that this server does not understand"
+    )]
+    CriticalExtension,
+    /// The header's `typ` says it is not a JWT access token.
+    #[error("Token type `{typ}` is not an access token; expected `JWT` or `at+jwt`")]
+    NotAnAccessToken {
+        /// The `typ`, trimmed to printable text.
+        typ: String,
+    },
     /// The header names no algorithm.
     #[error("Token header has no `alg`")]
     MissingAlgorithm,
@@ -99,6 +111,8 @@ impl TokenRejection {
             Self::Malformed(_) => "malformed",
             Self::MissingKeyId => "missing_kid",
             Self::MissingAlgorithm => "missing_alg",
+            Self::CriticalExtension => "critical_extension",
+            Self::NotAnAccessToken { .. } => "not_an_access_token",
             Self::AlgorithmNotAllowed { .. } => "algorithm_not_allowed",
             Self::UnknownKey { .. } => "unknown_key",
             Self::BadSignature => "bad_signature",
