@@ -17,8 +17,12 @@ use serde::Serialize;
 pub(crate) struct DecisionRecord {
     /// When, RFC 3339 in UTC.
     pub(crate) time: String,
-    /// The HTTP request that carried the call.
+    /// The HTTP request that carried the call, by the server's id.
     pub(crate) request_id: String,
+    /// The caller's own id for it, when it sent one: kept apart, so a
+    /// caller cannot pass its calls off as another request's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) client_request_id: Option<String>,
     pub(crate) principal_id: String,
     pub(crate) principal_kind: &'static str,
     pub(crate) tenant: Option<String>,
@@ -64,6 +68,7 @@ impl AuditLog {
         tracing::info!(
             target: "orchestrator::decision",
             request_id = %record.request_id,
+            client_request_id = record.client_request_id.as_deref(),
             principal = %record.principal_id,
             principal_kind = record.principal_kind,
             tenant = ?record.tenant,
@@ -117,6 +122,7 @@ mod tests {
         DecisionRecord {
             time: "2026-01-01T00:00:00Z".into(),
             request_id: "r".into(),
+            client_request_id: None,
             principal_id: "p".into(),
             principal_kind: "user",
             tenant: None,

@@ -40,6 +40,31 @@ fn every_decision_is_appended_to_the_audit_file() {
     );
     assert!(record["latency_us"].as_u64().is_some());
     assert!(record["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(record.get("client_request_id").is_none(), "{record}");
+}
+
+#[test]
+fn a_callers_request_id_is_audited_beside_the_server_s() {
+    let sandbox = Sandbox::new();
+    let audit = sandbox.path().join("audit.jsonl");
+    let server = Server::start_with(
+        &sandbox,
+        Launch::default().env("AUDIT_LOG_FILE", &audit.to_string_lossy()),
+    );
+    let reply = crate::util::client()
+        .post(server.url("/tools/ping"))
+        .bearer_auth(e2e::DEMO_TOKEN)
+        .header("x-request-id", "someone-elses-request")
+        .send()
+        .expect("send");
+    assert_eq!(reply.status().as_u16(), 200);
+    let server_id = reply.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let records = records(&audit);
+    assert_eq!(records[0]["request_id"], server_id.as_str());
+    assert_eq!(records[0]["client_request_id"], "someone-elses-request");
 }
 
 #[test]

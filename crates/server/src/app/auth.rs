@@ -43,11 +43,9 @@ pub(crate) async fn require_principal(
     match outcome {
         Ok(principal) => {
             tracing::debug!(principal = %principal.id, kind = principal.kind.as_str(), "authenticated");
-            let request_id = request
-                .extensions()
-                .get::<RequestId>()
-                .map(|RequestId(id)| id.to_string())
-                .unwrap_or_default();
+            let ids = request.extensions().get::<RequestId>();
+            let request_id = ids.map(|ids| ids.id.to_string()).unwrap_or_default();
+            let client_request_id = ids.and_then(|ids| ids.client.as_deref().map(str::to_owned));
             let client_address = request
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()
@@ -55,6 +53,7 @@ pub(crate) async fn require_principal(
             request.extensions_mut().insert(Caller {
                 principal,
                 request_id,
+                client_request_id,
                 client_address,
                 policies: state.catalogue.policies(),
                 nesting: 0,

@@ -1,4 +1,5 @@
-//! A request id for every request, a span around it, and one log line.
+//! A request id for every request, made here (a caller's own id is kept
+//! beside it, never in its place), a span around it, and one log line.
 //!
 //! This replaces a generic trace layer on purpose: the span records the
 //! method, path and id and nothing else, so no header (above all
@@ -16,27 +17,37 @@ use tracing::Instrument;
 /// The header that carries the request id, in and out.
 pub(crate) const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// The id of the current request, in the request's extensions.
+/// The ids of the current request, in the request's extensions.
 #[derive(Clone, Debug)]
-pub(crate) struct RequestId(pub(crate) Arc<str>);
+pub(crate) struct RequestId {
+    /// Made by the server: what logs and audit records are keyed by, so a
+    /// caller cannot make its requests look like another's.
+    pub(crate) id: Arc<str>,
+    /// The caller's own `x-request-id`, when it sent a plain one.
+    pub(crate) client: Option<Arc<str>>,
+}
 
-/// Keeps a caller's `x-request-id` when it is a sane token, otherwise makes
-/// one, and echoes it on the response.
+/// Makes the request's id, keeps a caller's plain `x-request-id` beside it,
+/// and answers the server's id in `x-request-id`.
 pub(crate) async fn assign(mut request: Request, next: Next) -> Response {
-    let id: Arc<str> = request
+    let id: Arc<str> = uuid::Uuid::new_v4().to_string().into();
+    let client: Option<Arc<str>> = request
         .headers()
         .get(REQUEST_ID_HEADER)
         .and_then(|value| value.to_str().ok())
         .filter(|value| is_acceptable_id(value))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string().into(), Into::into);
-    request.extensions_mut().insert(RequestId(Arc::clone(&id)));
-
+        .map(Into::into);
     let span = tracing::info_span!(
         "request",
         request_id = %id,
+        client_request_id = client.as_deref(),
         method = %request.method(),
         path = %request.uri().path(),
     );
+    request.extensions_mut().insert(RequestId {
+        id: Arc::clone(&id),
+        client,
+    });
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     span.in_scope(|| {

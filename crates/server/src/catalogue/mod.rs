@@ -33,7 +33,10 @@ use server_tools::{ServerTool, ServerToolContext};
 #[derive(Clone)]
 pub(crate) struct Caller {
     pub(crate) principal: Arc<Principal>,
+    /// The server's id for the request.
     pub(crate) request_id: String,
+    /// The caller's own `x-request-id`, if it sent a plain one.
+    pub(crate) client_request_id: Option<String>,
     pub(crate) client_address: Option<IpAddr>,
     pub(crate) policies: Arc<PolicyEngine>,
     /// How many tool calls deep this call is: 0 for a call the client made,
@@ -324,6 +327,7 @@ impl Catalogue {
         self.audit.record(DecisionRecord {
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             request_id: caller.request_id.clone(),
+            client_request_id: caller.client_request_id.clone(),
             principal_id: principal.id.clone(),
             principal_kind: principal.kind.as_str(),
             tenant: principal.tenant.clone(),
