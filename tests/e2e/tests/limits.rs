@@ -139,6 +139,23 @@ fn listed_origins_pass_the_preflight_and_others_do_not() {
 }
 
 #[test]
+fn a_page_from_an_origin_not_listed_cannot_call_mcp_even_with_a_token() {
+    let server = server_with(&[("CORS_ORIGINS", r#"["https://inspector.example.com"]"#)]);
+    let response = client()
+        .post(server.url("/mcp"))
+        .header("Origin", "https://evil.example.net")
+        .header("Authorization", format!("Bearer {DEMO_TOKEN}"))
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json, text/event-stream")
+        .body(jsonrpc(1, "tools/list", serde_json::json!({})))
+        .send()
+        .expect("POST /mcp");
+    assert_eq!(response.status(), 403);
+    let body: serde_json::Value = response.json().expect("a JSON error");
+    assert_eq!(body["error"], "origin_not_allowed", "{body}");
+}
+
+#[test]
 fn without_cors_origins_no_cors_header_is_sent() {
     let server = server_with(&[]);
     let response = preflight(&server, "https://inspector.example.com");

@@ -7,6 +7,7 @@ mod auth;
 mod cors;
 mod health;
 mod host_guard;
+mod origin_guard;
 mod rate_limit;
 mod request_id;
 mod resource;
@@ -51,6 +52,9 @@ pub(crate) struct AppState {
     pub(crate) rate_limiter: Option<Arc<RateLimiter>>,
     /// `MAX_TOOL_CALLS_PER_REQUEST`.
     pub(crate) max_tool_calls_per_request: u32,
+    /// `CORS_ORIGINS`: the pages, besides the server's own, that may call
+    /// the protected doors.
+    pub(crate) cors: Arc<CorsPolicy>,
 }
 
 /// The application: every route behind its layers, and what must live as
@@ -213,6 +217,7 @@ fn router(settings: &Settings, catalogue: Catalogue, identity: identity::Identit
         base: base.clone(),
         rate_limiter: RateLimiter::new(settings.rate_limit_per_minute).map(Arc::new),
         max_tool_calls_per_request: settings.max_tool_calls_per_request,
+        cors: Arc::new(settings.cors.clone()),
     };
     let (authorization_server, demo_routes) = match identity.authority {
         Authority::Demo {
@@ -265,19 +270,14 @@ fn router(settings: &Settings, catalogue: Catalogue, identity: identity::Identit
         base,
         logins: Arc::default(),
     });
-    assemble(
-        state,
-        rest.merge(mcp),
-        oauth.merge(demo_routes),
-        &settings.cors,
-    )
+    assemble(state, rest.merge(mcp), oauth.merge(demo_routes))
 }
 
 /// The doors behind the layers.
 ///
 /// `protected` routes need a caller; `discovery` routes are public.
-/// `cors` is who may call from a browser (`CORS_ORIGINS`).
-fn assemble(state: AppState, protected: Router, discovery: Router, cors: &CorsPolicy) -> Router {
+fn assemble(state: AppState, protected: Router, discovery: Router) -> Router {
+    let cors = cors::layer(&state.cors);
     // Authentication runs before any body is read, so an anonymous caller
     // cannot make the server buffer a large body.
     let protected = protected
@@ -288,6 +288,10 @@ fn assemble(state: AppState, protected: Router, discovery: Router, cors: &CorsPo
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_principal,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            origin_guard::check_origin,
         ));
     // Discovery documents name URLs built from the Host header, so they are
     // served only to allowed hosts too.
@@ -305,7 +309,7 @@ fn assemble(state: AppState, protected: Router, discovery: Router, cors: &CorsPo
         .layer(middleware::from_fn(request_id::assign))
         // Outside authentication and the host guard: a browser's preflight
         // carries neither credentials nor, always, an allowed host.
-        .layer(tower::util::option_layer(cors::layer(cors)))
+        .layer(tower::util::option_layer(cors))
         // Outermost: whatever logs a request from here on sees the header
         // as sensitive and prints it redacted.
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))

@@ -18,7 +18,7 @@ use demo_oauth::AccessKey;
 
 pub(crate) use env::ENV_VARS;
 pub(crate) use hosts::{AllowedHost, admits as hosts_admit};
-pub(crate) use raw::{LogFormat, Raw};
+pub(crate) use raw::{LogFormat, Raw, cors_origin};
 
 use redact::redact;
 
@@ -168,6 +168,20 @@ pub(crate) enum CorsPolicy {
     AnyOrigin,
     /// These origins, as browsers send them (`https://host[:port]`).
     Origins(Vec<http::HeaderValue>),
+}
+
+impl CorsPolicy {
+    /// Whether a page at `origin` (as [`cors_origin`] normalises it) is
+    /// one of the allowed origins.
+    pub(crate) fn admits(&self, origin: &str) -> bool {
+        match self {
+            Self::NoOrigin => false,
+            Self::AnyOrigin => true,
+            Self::Origins(origins) => origins
+                .iter()
+                .any(|allowed| allowed.as_bytes() == origin.as_bytes()),
+        }
+    }
 }
 
 /// Who issues the tokens the server accepts.

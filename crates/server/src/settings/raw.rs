@@ -306,6 +306,14 @@ impl Raw {
                     "`*` allows every origin; list it alone or list origins instead",
                 ));
             }
+            if self.descope.demo_mode {
+                return Err(Problem::new(
+                    "CORS_ORIGINS",
+                    "`*` lets every web page call the server, and demo mode accepts a public \
+                     demo token, so any page could call your tools; list the origins you use \
+                     (such as http://localhost:6274) or set DESCOPE_DEMO_MODE=false",
+                ));
+            }
             return Ok(CorsPolicy::AnyOrigin);
         }
         if origins.is_empty() {
@@ -461,7 +469,7 @@ pub(crate) fn plugin_dir(configured: &Path) -> Result<PathBuf, Problem> {
 
 /// `origin` as a browser sends it in `Origin` (`https://host[:port]`,
 /// lower-case, default port left out), if it is one.
-pub(super) fn cors_origin(origin: &str) -> Option<String> {
+pub(crate) fn cors_origin(origin: &str) -> Option<String> {
     let uri: axum::http::Uri = origin.parse().ok()?;
     let scheme = uri.scheme_str().filter(|s| *s == "https" || *s == "http")?;
     let authority = uri.authority()?;

@@ -182,6 +182,7 @@ fn cors_origins_are_origins_or_a_lone_star() {
         .expect("defaults");
     assert_eq!(config.cors_origins().expect("empty"), CorsPolicy::NoOrigin);
     config.server.cors_origins = vec!["*".to_owned()];
+    config.descope.demo_mode = false;
     assert_eq!(config.cors_origins().expect("any"), CorsPolicy::AnyOrigin);
     config.server.cors_origins = vec!["*".to_owned(), "https://a.example".to_owned()];
     let err = config
@@ -277,6 +278,17 @@ fn hmac_and_non_rsa_algorithms_are_refused() {
 fn turning_off_expiry_checks_is_refused() {
     let err = refusal("[jwt]\nverify_expiration = false\n");
     assert!(err.starts_with("JWT_VERIFY_EXPIRATION"), "{err}");
+}
+
+#[test]
+fn every_origin_is_refused_while_the_public_demo_token_is_accepted() {
+    let err = refusal("[server]\ncors_origins = [\"*\"]\n");
+    assert!(err.starts_with("CORS_ORIGINS"), "{err}");
+    assert!(err.contains("demo token"), "{err}");
+    accepted(
+        "[server]\ncors_origins = [\"*\"]\n\
+         [descope]\ndemo_mode = false\nproject_id = \"P2abc\"\n",
+    );
 }
 
 #[test]

@@ -30,6 +30,8 @@ pub(crate) enum ApiError {
     ToolFailed { tool: String, message: String },
     #[error("Forbidden: {0}")]
     HostNotAllowed(String),
+    #[error("Forbidden: {0}")]
+    OriginNotAllowed(String),
     #[error("No route for {method} {path}")]
     NoRoute { method: String, path: String },
     #[error(
@@ -76,7 +78,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ToolFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NoRoute { .. } => StatusCode::NOT_FOUND,
-            Self::HostNotAllowed(_) => StatusCode::FORBIDDEN,
+            Self::HostNotAllowed(_) | Self::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
@@ -97,6 +99,7 @@ impl ApiError {
             Self::ToolFailed { .. } => "tool_error",
             Self::NoRoute { .. } => "not_found",
             Self::HostNotAllowed(_) => "host_not_allowed",
+            Self::OriginNotAllowed(_) => "origin_not_allowed",
             Self::RateLimited { .. } => "rate_limited",
         }
     }

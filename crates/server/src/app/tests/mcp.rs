@@ -99,3 +99,65 @@ async fn a_read_only_session_refuses_a_tool_that_is_not() {
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert_eq!(answer.json()["error"]["code"], -32602);
 }
+
+/// A `tools/list` from a page at `origin`, with the demo token.
+fn list_from_origin(origin: &str) -> axum::http::Request<axum::body::Body> {
+    let mut request = post_json("/mcp", r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
+    request.headers_mut().insert(
+        header::ORIGIN,
+        origin.parse().expect("an origin header value"),
+    );
+    request
+}
+
+#[tokio::test]
+async fn a_page_from_a_foreign_origin_is_refused_with_403_before_authentication() {
+    let app = TestApp::new("").await;
+    let mut request = list_from_origin("https://attacker.example");
+    request.headers_mut().remove(header::AUTHORIZATION);
+    let answer = app.send(request).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text);
+    assert_eq!(answer.json()["error"], "origin_not_allowed");
+    assert!(
+        answer.json()["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("`https://attacker.example`")
+                && message.contains("CORS_ORIGINS")),
+        "{}",
+        answer.text
+    );
+}
+
+#[tokio::test]
+async fn pages_from_allowed_origins_and_the_servers_own_pass_the_origin_check() {
+    let app = TestApp::new("[server]\ncors_origins = [\"http://localhost:6274\"]\n").await;
+    for origin in [
+        "http://localhost:6274",
+        "http://localhost:8080",
+        "HTTP://LOCALHOST:6274",
+    ] {
+        let answer = app.send(list_from_origin(origin)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{origin}: {}", answer.text);
+    }
+    for origin in ["http://localhost:6275", "null", "http://127.0.0.1:8080"] {
+        let answer = app.send(list_from_origin(origin)).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::FORBIDDEN,
+            "{origin}: {}",
+            answer.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_request_without_origin_passes_the_origin_check() {
+    let app = TestApp::new("").await;
+    let answer = app
+        .send(post_json(
+            "/mcp",
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+        ))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+}
