@@ -26,6 +26,8 @@ fn verifier(key: &SigningKey, cache_capacity: usize) -> JwtVerifier {
     .expect("key set");
     let config = JwtConfig {
         project_id: "P2bench".to_owned(),
+        accept_project_audience: true,
+        mcp_server_id: None,
         base_url: "https://api.descope.com".to_owned(),
         extra_issuers: vec![],
         audiences: vec![],

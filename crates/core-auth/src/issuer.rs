@@ -9,31 +9,33 @@
 #[derive(Clone, Debug)]
 pub(crate) struct Issuers {
     exact: Vec<String>,
-    /// `{base}/v1/apps/agentic/{project}/`: followed by one server id.
-    agentic_prefix: String,
 }
 
 impl Issuers {
     /// `base` is Descope's API base URL (`https://api.descope.com`).
-    pub(crate) fn new(base: &str, project: &str, extra: &[String]) -> Self {
+    /// The agentic form (`{base}/v1/apps/agentic/{project}/{server}`) names
+    /// one of the project's MCP servers, so it is accepted only for
+    /// `mcp_server`, this server's own id: another server's tokens are not
+    /// for this one.
+    pub(crate) fn new(
+        base: &str,
+        project: &str,
+        mcp_server: Option<&str>,
+        extra: &[String],
+    ) -> Self {
         let base = base.trim_end_matches('/');
         let mut exact = vec![
             project.to_owned(),
             format!("{base}/{project}"),
             format!("{base}/v1/apps/{project}"),
         ];
+        exact.extend(mcp_server.map(|server| format!("{base}/v1/apps/agentic/{project}/{server}")));
         exact.extend(extra.iter().cloned());
-        Self {
-            exact,
-            agentic_prefix: format!("{base}/v1/apps/agentic/{project}/"),
-        }
+        Self { exact }
     }
 
     pub(crate) fn accepts(&self, iss: &str) -> bool {
         self.exact.iter().any(|accepted| accepted == iss)
-            || iss
-                .strip_prefix(&self.agentic_prefix)
-                .is_some_and(|server| !server.is_empty() && !server.contains('/'))
     }
 }
 
@@ -45,6 +47,7 @@ mod tests {
         Issuers::new(
             "https://api.descope.com/",
             "P2abc",
+            Some("MCP123"),
             &["http://127.0.0.1:8080".to_owned()],
         )
     }
@@ -72,6 +75,7 @@ mod tests {
             "https://api.descope.com/P2abc/",
             "https://api.descope.com/v1/apps/P2abcd",
             "https://api.descope.com/v1/apps/agentic/P2abc/",
+            "https://api.descope.com/v1/apps/agentic/P2abc/MCP999",
             "https://api.descope.com/v1/apps/agentic/P2abc/a/b",
             "https://api.descope.com/v1/apps/agentic/P2other/MCP123",
             "https://evil.example/P2abc",
@@ -79,5 +83,12 @@ mod tests {
         ] {
             assert!(!issuers.accepts(iss), "{iss} accepted");
         }
+    }
+
+    #[test]
+    fn the_agentic_form_is_refused_without_a_configured_server_id() {
+        let issuers = Issuers::new("https://api.descope.com", "P2abc", None, &[]);
+        assert!(!issuers.accepts("https://api.descope.com/v1/apps/agentic/P2abc/MCP123"));
+        assert!(issuers.accepts("https://api.descope.com/v1/apps/P2abc"));
     }
 }

@@ -24,13 +24,22 @@ use crate::{AuthError, BoxFuture, Principal, TokenRejection, TokenVerifier};
 /// Everything the verifier checks against.
 #[derive(Clone, Debug)]
 pub struct JwtConfig {
-    /// The Descope project id; always an accepted audience.
+    /// The Descope project id: an accepted audience only when
+    /// `accept_project_audience` is set.
     pub project_id: String,
+    /// Whether tokens naming the project id as their audience are accepted
+    /// (`JWT_ACCEPT_PROJECT_AUDIENCE`): such a token may have been issued
+    /// for any app of the project, not for this server.
+    pub accept_project_audience: bool,
+    /// This server's id among the project's MCP servers
+    /// (`DESCOPE_MCP_SERVER_ID`); only then is the agentic issuer form
+    /// `…/v1/apps/agentic/<project>/<id>` accepted, for this id alone.
+    pub mcp_server_id: Option<String>,
     /// Descope's API base URL, for the issuer forms.
     pub base_url: String,
     /// Issuers accepted besides the project's Descope forms.
     pub extra_issuers: Vec<String>,
-    /// Audiences accepted besides the project id (this server's resource URLs).
+    /// The audiences accepted: this server's resource URLs (RFC 8707).
     pub audiences: Vec<String>,
     /// Signature algorithms accepted (`JWT_ALGORITHM`); RSA only.
     pub algorithms: Vec<Algorithm>,
@@ -66,7 +75,12 @@ impl JwtVerifier {
         // a second one, pulled in by some other crate's features, from
         // turning every verification into a panic.
         let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-        let issuers = Issuers::new(&config.base_url, &config.project_id, &config.extra_issuers);
+        let issuers = Issuers::new(
+            &config.base_url,
+            &config.project_id,
+            config.mcp_server_id.as_deref(),
+            &config.extra_issuers,
+        );
         let cache = TokenCache::new(config.cache_capacity, config.cache_ttl);
         Self {
             config,
@@ -229,20 +243,23 @@ impl JwtVerifier {
             Some(Value::String(aud)) => vec![aud.as_str()],
             Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
             None => return Err(TokenRejection::MissingAudience.into()),
-            Some(_) => return Err(TokenRejection::WrongAudience.into()),
+            Some(_) => Vec::new(),
         };
-        let accepted = audiences.iter().any(|aud| {
-            *aud == self.config.project_id
-                || self
-                    .config
-                    .audiences
-                    .iter()
-                    .any(|accepted| accepted.trim_end_matches('/') == aud.trim_end_matches('/'))
+        let for_project = audiences.contains(&self.config.project_id.as_str());
+        let for_this_server = audiences.iter().any(|aud| {
+            self.config
+                .audiences
+                .iter()
+                .any(|accepted| accepted.trim_end_matches('/') == aud.trim_end_matches('/'))
         });
-        if accepted {
+        if for_this_server || (for_project && self.config.accept_project_audience) {
             Ok(())
         } else {
-            Err(TokenRejection::WrongAudience.into())
+            Err(TokenRejection::WrongAudience {
+                expected: self.config.audiences.clone(),
+                project_audience: for_project,
+            }
+            .into())
         }
     }
 

@@ -26,6 +26,8 @@ fn key() -> &'static SigningKey {
 fn config() -> JwtConfig {
     JwtConfig {
         project_id: PROJECT.to_owned(),
+        accept_project_audience: false,
+        mcp_server_id: Some("MS2server".to_owned()),
         base_url: "https://api.descope.com".to_owned(),
         extra_issuers: vec![],
         audiences: vec![RESOURCE.to_owned()],
@@ -41,11 +43,15 @@ fn config() -> JwtConfig {
 }
 
 fn verifier() -> JwtVerifier {
+    verifier_with(config())
+}
+
+fn verifier_with(config: JwtConfig) -> JwtVerifier {
     let keys = KeySet::new(KeySource::Static {
         jwks: key().jwks().to_string(),
     })
     .expect("key set");
-    JwtVerifier::new(config(), Arc::new(keys), "test")
+    JwtVerifier::new(config, Arc::new(keys), "test")
 }
 
 fn now() -> i64 {
@@ -56,7 +62,7 @@ fn claims() -> Value {
     json!({
         "iss": format!("https://api.descope.com/{PROJECT}"),
         "sub": "U2user",
-        "aud": [PROJECT],
+        "aud": [RESOURCE],
         "iat": now(),
         "exp": now() + 600,
         "scope": "tools:ping",
@@ -211,9 +217,48 @@ async fn a_wrong_issuer_is_refused() {
 #[tokio::test]
 async fn a_wrong_or_missing_audience_is_refused() {
     let token = sign(&with(claims(), "aud", json!(["P2otherproject"])));
-    assert_eq!(refused(&token).await, "Invalid token audience");
+    assert_eq!(
+        refused(&token).await,
+        format!("Invalid token audience: this server accepts tokens issued for {RESOURCE}")
+    );
     let token = sign(&without(claims(), "aud"));
     assert!(refused(&token).await.contains("`aud`"));
+}
+
+#[tokio::test]
+async fn a_token_for_the_whole_project_is_refused_unless_the_setting_accepts_it() {
+    let token = sign(&with(claims(), "aud", json!([PROJECT])));
+    let refusal = refused(&token).await;
+    assert!(
+        refusal.starts_with("Invalid token audience: this server accepts tokens issued for"),
+        "{refusal}"
+    );
+    assert!(
+        refusal.contains("JWT_ACCEPT_PROJECT_AUDIENCE=true"),
+        "{refusal}"
+    );
+    let widened = verifier_with(JwtConfig {
+        accept_project_audience: true,
+        ..config()
+    });
+    widened
+        .verify_token(&token)
+        .await
+        .expect("the project audience, when accepted");
+}
+
+#[tokio::test]
+async fn another_mcp_servers_agentic_issuer_is_refused() {
+    let iss = format!("https://api.descope.com/v1/apps/agentic/{PROJECT}/MS2other");
+    let token = sign(&with(claims(), "iss", json!(iss)));
+    assert_eq!(refused(&token).await, "Invalid token issuer");
+    let unconfigured = verifier_with(JwtConfig {
+        mcp_server_id: None,
+        ..config()
+    });
+    let own = format!("https://api.descope.com/v1/apps/agentic/{PROJECT}/MS2server");
+    let token = sign(&with(claims(), "iss", json!(own)));
+    assert!(unconfigured.verify_token(&token).await.is_err());
 }
 
 #[tokio::test]

@@ -82,8 +82,23 @@ pub enum TokenRejection {
     #[error("Invalid token issuer")]
     WrongIssuer,
     /// `aud` names no audience this server accepts.
-    #[error("Invalid token audience")]
-    WrongAudience,
+    #[error(
+        "Invalid token audience: this server accepts tokens issued for {}{}",
+        .expected.join(" or "),
+        if *.project_audience {
+            "; the token is for the whole Descope project, which the server accepts only \
+             with JWT_ACCEPT_PROJECT_AUDIENCE=true"
+        } else {
+            ""
+        }
+    )]
+    WrongAudience {
+        /// The audiences this server accepts (its resource URLs).
+        expected: Vec<String>,
+        /// Whether the token names the project id, which a setting would
+        /// let the server accept.
+        project_audience: bool,
+    },
     /// The token has no `aud`.
     #[error("Invalid token audience: the token has no `aud`")]
     MissingAudience,
@@ -124,7 +139,7 @@ impl TokenRejection {
             Self::MissingClaim(_) => "missing_claim",
             Self::InvalidClaim { .. } => "invalid_claim",
             Self::WrongIssuer => "wrong_issuer",
-            Self::WrongAudience => "wrong_audience",
+            Self::WrongAudience { .. } => "wrong_audience",
             Self::MissingAudience => "missing_audience",
             Self::IssuedInFuture => "issued_in_future",
             Self::TooOld { .. } => "too_old",
@@ -141,8 +156,14 @@ mod tests {
     fn messages_keep_the_guide_s_words() {
         assert_eq!(TokenRejection::Expired.to_string(), "Token has expired");
         assert_eq!(
-            TokenRejection::WrongAudience.to_string(),
-            "Invalid token audience"
+            TokenRejection::WrongAudience {
+                expected: vec!["https://mcp.example.com/mcp".to_owned()],
+                project_audience: true,
+            }
+            .to_string(),
+            "Invalid token audience: this server accepts tokens issued for \
+             https://mcp.example.com/mcp; the token is for the whole Descope project, \
+             which the server accepts only with JWT_ACCEPT_PROJECT_AUDIENCE=true"
         );
         assert_eq!(
             TokenRejection::UnknownKey { kid: "k1".into() }.to_string(),

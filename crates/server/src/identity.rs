@@ -64,6 +64,8 @@ pub(crate) async fn build(settings: &Settings, bases: &[String]) -> anyhow::Resu
     let tokens = &settings.tokens;
     let mut jwt = JwtConfig {
         project_id: settings.project_id.clone(),
+        accept_project_audience: tokens.accept_project_audience,
+        mcp_server_id: tokens.mcp_server_id.clone(),
         base_url: settings.descope_base_url.clone(),
         extra_issuers: tokens.extra_issuers.clone(),
         audiences,

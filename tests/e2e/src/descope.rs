@@ -93,7 +93,18 @@ impl FakeDescope {
     }
 
     /// Settings that point a server at this fake, in production mode.
+    ///
+    /// The fake's tokens name the project as their audience, as Descope's
+    /// session and access-key tokens do, so the server is told to accept
+    /// that audience, as a deployment that uses access keys is.
     pub fn launch(&self) -> Launch {
+        self.launch_for_this_server_only()
+            .env("JWT_ACCEPT_PROJECT_AUDIENCE", "true")
+    }
+
+    /// Settings that point a server at this fake with the default audience
+    /// rule: only tokens issued for the server's own resource URLs.
+    pub fn launch_for_this_server_only(&self) -> Launch {
         Launch::default()
             .env("DESCOPE_DEMO_MODE", "false")
             .env("DESCOPE_PROJECT_ID", PROJECT)

@@ -32,7 +32,10 @@ fn refusal(server: &Server, token: &str) -> String {
 #[test]
 fn descope_tokens_in_every_issuer_form_call_ping() {
     let descope = FakeDescope::start();
-    let server = Server::start_with(&Sandbox::new(), descope.launch());
+    let server = Server::start_with(
+        &Sandbox::new(),
+        descope.launch().env("DESCOPE_MCP_SERVER_ID", "MS2server"),
+    );
     let base = descope.base_url();
     for iss in [
         PROJECT.to_owned(),
@@ -64,7 +67,20 @@ fn descope_refusals_use_the_guides_words() {
     assert_eq!(refusal(&server, &expired), "Token has expired");
 
     let wrong_audience = descope.sign(&with(claims.clone(), "aud", json!(["P2someoneelse"])));
-    assert_eq!(refusal(&server, &wrong_audience), "Invalid token audience");
+    let refused = refusal(&server, &wrong_audience);
+    assert!(
+        refused.starts_with("Invalid token audience: this server accepts tokens issued for "),
+        "{refused}"
+    );
+    let other_server = descope.sign(&with(
+        claims.clone(),
+        "iss",
+        json!(format!(
+            "{}/v1/apps/agentic/{PROJECT}/MS2other",
+            descope.base_url()
+        )),
+    ));
+    assert_eq!(refusal(&server, &other_server), "Invalid token issuer");
 
     let wrong_issuer = descope.sign(&with(claims.clone(), "iss", json!("https://evil.example")));
     assert_eq!(refusal(&server, &wrong_issuer), "Invalid token issuer");
@@ -79,6 +95,57 @@ fn descope_refusals_use_the_guides_words() {
 
     let roles_as_number = descope.sign(&with(claims, "roles", json!(7)));
     assert!(refusal(&server, &roles_as_number).contains("`roles`"));
+}
+
+/// The fake's access key through client credentials, in HTTP Basic as
+/// OAuth client libraries send it.
+fn exchange_the_access_key(server: &Server) -> reqwest::blocking::Response {
+    use e2e::descope::{ACCESS_KEY, ACCESS_KEY_ID};
+
+    client()
+        .post(server.url("/auth/token"))
+        .basic_auth(ACCESS_KEY_ID, Some(ACCESS_KEY))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .expect("token")
+}
+
+#[test]
+fn by_default_only_tokens_issued_for_this_server_are_accepted() {
+    let descope = FakeDescope::start();
+    let server = Server::start_with(&Sandbox::new(), descope.launch_for_this_server_only());
+    let for_this_server = descope.sign(&with(
+        descope.claims("U2alice", "tools:ping"),
+        "aud",
+        json!(server.url("/mcp")),
+    ));
+    let reply = post_tool(&server, "ping", Some(&for_this_server), "{}");
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+
+    // A token for the whole project may have been issued for another app.
+    let for_the_project = descope.sign(&descope.claims("U2alice", "tools:ping"));
+    let refused = refusal(&server, &for_the_project);
+    assert!(
+        refused.starts_with("Invalid token audience: this server accepts tokens issued for "),
+        "{refused}"
+    );
+    assert!(refused.contains(&server.url("/mcp")), "{refused}");
+    assert!(
+        refused.contains("JWT_ACCEPT_PROJECT_AUDIENCE=true"),
+        "{refused}"
+    );
+
+    // So is an access-key token, and the token endpoint says which setting
+    // would accept it instead of handing out a token that would not work.
+    let response = exchange_the_access_key(&server);
+    assert_eq!(response.status().as_u16(), 502);
+    let body: Value = response.json().expect("json");
+    let description = body["error_description"].as_str().unwrap_or_default();
+    assert!(
+        description.contains("JWT_ACCEPT_PROJECT_AUDIENCE=true"),
+        "{body}"
+    );
 }
 
 #[test]
@@ -254,18 +321,11 @@ fn unsafe_production_settings_are_refused_naming_the_setting() {
 
 #[test]
 fn an_access_key_becomes_a_token_through_client_credentials() {
-    use e2e::descope::{ACCESS_KEY, ACCESS_KEY_ID};
+    use e2e::descope::ACCESS_KEY_ID;
 
     let descope = FakeDescope::start();
     let server = Server::start_with(&Sandbox::new(), descope.launch());
-    // HTTP Basic, the way OAuth client libraries send client credentials.
-    let response = client()
-        .post(server.url("/auth/token"))
-        .basic_auth(ACCESS_KEY_ID, Some(ACCESS_KEY))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials")
-        .send()
-        .expect("token");
+    let response = exchange_the_access_key(&server);
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = response.json().expect("json");
     assert_eq!(body["token_type"], "Bearer");

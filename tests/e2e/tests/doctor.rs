@@ -163,3 +163,21 @@ fn every_setting_the_server_would_refuse_is_reported_each_on_its_own_line() {
         "{text}"
     );
 }
+
+#[test]
+fn accepting_the_project_audience_is_a_warning_naming_the_setting() {
+    let descope = FakeDescope::start();
+    let sandbox = Sandbox::new();
+    let mut env = production(&descope);
+    env.push(("JWT_ACCEPT_PROJECT_AUDIENCE", "true".to_owned()));
+    env.push(("DESCOPE_MCP_SERVER_ID", "MS2server".to_owned()));
+    let output = doctor(&sandbox, &env, &manifest());
+    let text = report(&output, &descope, &sandbox);
+    assert!(output.status.success(), "{text}");
+    let line = text
+        .lines()
+        .find(|line| line.starts_with("warn  audience "))
+        .unwrap_or_else(|| panic!("no audience warning: {text}"));
+    assert!(line.contains("JWT_ACCEPT_PROJECT_AUDIENCE=true"), "{line}");
+    assert!(line.contains("MCP server MS2server"), "{line}");
+}

@@ -128,7 +128,8 @@ pub(crate) fn terraform(inputs: &Inputs) -> String {
 # - a permission per scope (tokens carry a role's permissions in `permissions`,
 #   which the server reads as scopes), and the roles of config/deploy.toml;
 # - the inbound app MCP clients sign in through, with PKCE forced, a
-#   permission scope per policy scope, and the server's URL as an audience;
+#   permission scope per policy scope, and the server's URL as the tokens'
+#   audience, the only one the server accepts by default;
 # - an example access key for a machine client, with the least privilege.
 #
 # The provider reads the management key from DESCOPE_MANAGEMENT_KEY. This file
@@ -215,9 +216,10 @@ resource "descope_project" "this" {{
   # config/deploy.toml's callbacks, and the server's own login helper.
   approved_callback_urls = concat({callbacks}, ["${{var.public_url}}/auth/callback"])
 
-  # The server accepts the project id, its public URL and its MCP endpoint
-  # as audiences; clients name the endpoint as their RFC 8707 resource.
-  default_audience   = "projectId"
+  # The server accepts only tokens issued for itself (RFC 8707): its MCP
+  # endpoint and its public URL. Tokens name the endpoint unless the client
+  # asks for another of these as its resource.
+  default_audience   = "${{var.public_url}}/mcp"
   audience_whitelist = ["${{var.public_url}}/mcp", var.public_url]
 
   permissions_scopes = [

@@ -70,6 +70,7 @@ const OWNED_BY_AN_ITEM: &[&str] = &[
     "ALLOWED_HOSTS",
     "CORS_ORIGINS",
     "MAX_REQUEST_SIZE_MB",
+    "DESCOPE_MCP_SERVER_ID",
 ];
 
 /// Runs every item against the settings (or the reason they could not be
@@ -385,26 +386,31 @@ async fn issuer(config: &Raw) -> Check {
 }
 
 fn audience(config: &Raw) -> Check {
-    let mut accepted = vec![config.descope.project_id.trim().to_owned()];
-    if let Ok(Some(url)) = config.public_url() {
-        accepted.push(format!("{url}/mcp"));
-        accepted.push(url);
-    }
-    if config.jwt.require_claims.iter().any(|claim| claim == "aud") {
-        Check::new(
-            Outcome::Pass,
-            "audience",
-            format!("tokens must name one of: {}", accepted.join(", ")),
-        )
-    } else {
+    let resource = match config.public_url() {
+        Ok(Some(url)) => format!("{url}/mcp or {url}"),
+        _ => "the URL each client used, plus /mcp (set PUBLIC_URL)".to_owned(),
+    };
+    let issuer = match config.mcp_server_id() {
+        Ok(Some(id)) => format!("; the agentic issuer of MCP server {id} is accepted"),
+        Ok(None) => String::new(),
+        Err(problem) => return Check::new(Outcome::Fail, "audience", problem.to_string()),
+    };
+    if config.jwt.accept_project_audience {
         Check::new(
             Outcome::Warn,
             "audience",
             format!(
-                "JWT_REQUIRE_CLAIMS does not require `aud`, so tokens for other audiences are \
-                 accepted when they carry none; add \"aud\" (accepted: {})",
-                accepted.join(", ")
+                "JWT_ACCEPT_PROJECT_AUDIENCE=true accepts tokens for project {}, which may have \
+                 been issued for any of its apps, besides tokens for {resource}; keep it only if \
+                 machines call with access keys{issuer}",
+                config.descope.project_id.trim()
             ),
+        )
+    } else {
+        Check::new(
+            Outcome::Pass,
+            "audience",
+            format!("tokens must be issued for {resource}{issuer}"),
         )
     }
 }

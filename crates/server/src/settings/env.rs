@@ -45,6 +45,16 @@ pub(crate) const ENV_VARS: &[(&str, &str, EnvValue)] = &[
     ("DESCOPE_JWKS_URL", "descope.jwks_url", EnvValue::Text),
     ("DESCOPE_CLIENT_ID", "descope.client_id", EnvValue::Text),
     (
+        "DESCOPE_MCP_SERVER_ID",
+        "descope.mcp_server_id",
+        EnvValue::Text,
+    ),
+    (
+        "JWT_ACCEPT_PROJECT_AUDIENCE",
+        "jwt.accept_project_audience",
+        EnvValue::Parsed,
+    ),
+    (
         "DESCOPE_CLIENT_SECRET",
         "descope.client_secret",
         EnvValue::Text,

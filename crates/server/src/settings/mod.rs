@@ -245,6 +245,10 @@ pub(crate) struct TokenSettings {
     pub(crate) leeway: Duration,
     pub(crate) max_token_age: Duration,
     pub(crate) extra_issuers: Vec<String>,
+    /// `JWT_ACCEPT_PROJECT_AUDIENCE`.
+    pub(crate) accept_project_audience: bool,
+    /// `DESCOPE_MCP_SERVER_ID`, if set.
+    pub(crate) mcp_server_id: Option<String>,
     pub(crate) max_token_bytes: usize,
     pub(crate) cache_ttl: Duration,
     pub(crate) cache_capacity: usize,
@@ -340,6 +344,8 @@ impl Settings {
                 leeway: secs(jwt.leeway_secs),
                 max_token_age: secs(jwt.max_token_age_hours.saturating_mul(3600)),
                 extra_issuers: jwt.extra_issuers.clone(),
+                accept_project_audience: jwt.accept_project_audience,
+                mcp_server_id: raw.mcp_server_id().map_err(invalid)?,
                 max_token_bytes: jwt.max_token_bytes,
                 cache_ttl: secs(raw.token_cache.ttl_secs),
                 cache_capacity: raw.token_cache.capacity,

@@ -70,6 +70,7 @@ pub(crate) struct DescopeSection {
     pub(crate) jwks_refresh_secs: u64,
     pub(crate) client_id: String,
     pub(crate) client_secret: String,
+    pub(crate) mcp_server_id: String,
 }
 
 impl std::fmt::Debug for DescopeSection {
@@ -81,6 +82,7 @@ impl std::fmt::Debug for DescopeSection {
             .field("jwks_url", &self.jwks_url)
             .field("client_id", &self.client_id)
             .field("client_secret", &"<redacted>")
+            .field("mcp_server_id", &self.mcp_server_id)
             .finish_non_exhaustive()
     }
 }
@@ -95,6 +97,7 @@ pub(crate) struct JwtSection {
     pub(crate) max_token_age_hours: u64,
     pub(crate) extra_issuers: Vec<String>,
     pub(crate) max_token_bytes: usize,
+    pub(crate) accept_project_audience: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -240,6 +243,7 @@ impl Raw {
             )));
         }
         check(self.public_url().map(drop));
+        check(self.mcp_server_id().map(drop));
         if self.server.max_request_size_mb == 0 {
             check(Err(Problem::new(
                 "MAX_REQUEST_SIZE_MB",
@@ -294,6 +298,26 @@ impl Raw {
             ));
         }
         Ok(())
+    }
+
+    /// `DESCOPE_MCP_SERVER_ID`: this server's id among the project's MCP
+    /// servers, if set. It ends the agentic issuer URL, so it is one path
+    /// segment.
+    pub(crate) fn mcp_server_id(&self) -> Result<Option<String>, Problem> {
+        let id = self.descope.mcp_server_id.trim();
+        if id.is_empty() {
+            return Ok(None);
+        }
+        if id.contains(['/', '?', '#']) || id.chars().any(char::is_whitespace) {
+            return Err(Problem::new(
+                "DESCOPE_MCP_SERVER_ID",
+                format!(
+                    "`{id}` is not a server id; copy the id of this MCP server from the Descope \
+                     console (the last segment of its issuer URL)"
+                ),
+            ));
+        }
+        Ok(Some(id.to_owned()))
     }
 
     /// `CORS_ORIGINS`, parsed: which browser origins may call the server.
