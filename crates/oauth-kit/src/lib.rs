@@ -9,6 +9,7 @@
 //! rule (how a secret is compared, how a verifier is checked, how much of an
 //! answer is read) is written once.
 
+mod address;
 mod client;
 mod clock;
 mod fetch;
@@ -17,6 +18,7 @@ mod secret;
 mod signing;
 mod wire;
 
+pub use address::ClientAddress;
 pub use client::{TokenEndpointReply, TokenRequestError, post_token_request};
 pub use clock::unix_time;
 pub use fetch::{FetchError, get_capped, read_capped};

@@ -176,3 +176,81 @@ fn a_malformed_cors_origin_stops_the_server_at_start() {
         failure.output
     );
 }
+
+/// `POST /auth/token` with a guessed access key, as a brute-forcer sends it.
+fn guess_access_key(server: &Server, forwarded_for: Option<&str>) -> reqwest::blocking::Response {
+    let mut request = client()
+        .post(server.url("/auth/token"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&client_secret=guess");
+    if let Some(address) = forwarded_for {
+        request = request.header("X-Forwarded-For", address);
+    }
+    request.send().expect("POST /auth/token")
+}
+
+#[test]
+fn unauthenticated_routes_are_limited_per_client_address() {
+    let server = server_with(&[("RATE_LIMIT_PUBLIC_PER_MINUTE", "5")]);
+    for _ in 0..5 {
+        assert_eq!(guess_access_key(&server, None).status(), 401);
+    }
+    let limited = guess_access_key(&server, None);
+    assert_eq!(limited.status(), 429);
+    assert!(limited.headers().contains_key("retry-after"));
+    let body: serde_json::Value = limited.json().expect("a JSON error");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("per client address (RATE_LIMIT_PUBLIC_PER_MINUTE)"),
+        "{body}"
+    );
+    // The same address is limited on every public route, and a forged
+    // X-Forwarded-For from an untrusted peer changes nothing.
+    let discovery = client()
+        .get(server.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .expect("discovery");
+    assert_eq!(discovery.status(), 429);
+    assert_eq!(
+        guess_access_key(&server, Some("198.51.100.7")).status(),
+        429
+    );
+    // Probes and callers with a token are not counted here.
+    assert_eq!(
+        client()
+            .get(server.url("/health"))
+            .send()
+            .expect("health")
+            .status(),
+        200
+    );
+    let reply = post_tool_as_demo(&server, "ping", "{}");
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+}
+
+#[test]
+fn behind_a_trusted_proxy_each_forwarded_client_is_limited_apart() {
+    let server = server_with(&[
+        ("RATE_LIMIT_PUBLIC_PER_MINUTE", "3"),
+        ("TRUSTED_PROXIES", r#"["127.0.0.1"]"#),
+    ]);
+    for _ in 0..3 {
+        assert_eq!(
+            guess_access_key(&server, Some("198.51.100.7")).status(),
+            401
+        );
+    }
+    assert_eq!(
+        guess_access_key(&server, Some("198.51.100.7")).status(),
+        429
+    );
+    // A client cannot escape by prepending an address of its choosing.
+    assert_eq!(
+        guess_access_key(&server, Some("192.0.2.1, 198.51.100.7")).status(),
+        429
+    );
+    assert_eq!(
+        guess_access_key(&server, Some("198.51.100.8")).status(),
+        401
+    );
+}

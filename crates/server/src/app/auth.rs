@@ -1,13 +1,13 @@
 //! Authentication: `Authorization: Bearer …` to a principal, or 401.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use core_auth::{AuthError, bearer_token};
+use oauth_kit::ClientAddress;
 
 use super::AppState;
 use super::request_id::RequestId;
@@ -48,8 +48,8 @@ pub(crate) async fn require_principal(
             let client_request_id = ids.and_then(|ids| ids.client.as_deref().map(str::to_owned));
             let client_address = request
                 .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(address)| address.ip());
+                .get::<ClientAddress>()
+                .map(|ClientAddress(address)| *address);
             request.extensions_mut().insert(Caller {
                 principal,
                 request_id,

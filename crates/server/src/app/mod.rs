@@ -4,6 +4,7 @@
 //! and serves them.
 
 mod auth;
+mod client_address;
 mod cors;
 mod health;
 mod host_guard;
@@ -50,6 +51,10 @@ pub(crate) struct AppState {
     pub(crate) base: PublicBase,
     /// `RATE_LIMIT_PER_MINUTE`; `None` when it is 0 (no limit).
     pub(crate) rate_limiter: Option<Arc<RateLimiter>>,
+    /// `RATE_LIMIT_PUBLIC_PER_MINUTE`, per client address; `None` when 0.
+    pub(crate) public_rate_limiter: Option<Arc<RateLimiter<std::net::IpAddr>>>,
+    /// `TRUSTED_PROXIES`.
+    pub(crate) trusted_proxies: Arc<[crate::settings::TrustedProxy]>,
     /// `MAX_TOOL_CALLS_PER_REQUEST`.
     pub(crate) max_tool_calls_per_request: u32,
     /// `CORS_ORIGINS`: the pages, besides the server's own, that may call
@@ -216,6 +221,8 @@ fn router(settings: &Settings, catalogue: Catalogue, identity: identity::Identit
         allowed_hosts: settings.allowed_hosts.clone().into(),
         base: base.clone(),
         rate_limiter: RateLimiter::new(settings.rate_limit_per_minute).map(Arc::new),
+        public_rate_limiter: RateLimiter::new(settings.rate_limit_public_per_minute).map(Arc::new),
+        trusted_proxies: settings.trusted_proxies.clone().into(),
         max_tool_calls_per_request: settings.max_tool_calls_per_request,
         cors: Arc::new(settings.cors.clone()),
     };
@@ -293,6 +300,11 @@ fn assemble(state: AppState, protected: Router, discovery: Router) -> Router {
             state.clone(),
             origin_guard::check_origin,
         ));
+    // Nothing but the address tells anonymous callers apart.
+    let discovery = discovery.layer(middleware::from_fn_with_state(
+        state.clone(),
+        rate_limit::limit_public,
+    ));
     // Discovery documents name URLs built from the Host header, so they are
     // served only to allowed hosts too.
     let guarded = protected
@@ -301,11 +313,13 @@ fn assemble(state: AppState, protected: Router, discovery: Router) -> Router {
             state.clone(),
             host_guard::check_host,
         ));
+    let resolve_client = middleware::from_fn_with_state(state.clone(), client_address::resolve);
     Router::new()
         .route("/health", get(health::health))
         .with_state(state)
         .merge(guarded)
         .fallback(no_route)
+        .layer(resolve_client)
         .layer(middleware::from_fn(request_id::assign))
         // Outside authentication and the host guard: a browser's preflight
         // carries neither credentials nor, always, an allowed host.

@@ -1,9 +1,14 @@
-//! `RATE_LIMIT_PER_MINUTE`: how many requests one caller may make to the
-//! protected routes per minute, answered with 429 past the limit.
+//! Rate limits, answered with 429 and `Retry-After` past the limit:
+//! `RATE_LIMIT_PER_MINUTE` per caller on the protected routes, and
+//! `RATE_LIMIT_PUBLIC_PER_MINUTE` per client address on the routes that
+//! need no token.
 //!
-//! Callers are told apart by their principal id, not their address: many
-//! callers share an address behind a gateway (Smithery's, a company proxy),
-//! and a caller cannot reach these routes without a verified token.
+//! Protected routes tell callers apart by their principal id, not their
+//! address: many callers share an address behind a gateway (Smithery's, a
+//! company proxy), and a caller cannot reach these routes without a
+//! verified token. Public routes have only the address to go by; an IPv6
+//! client is counted per /64, the block one subscriber is usually given,
+//! so that walking through its addresses buys nothing.
 //!
 //! The limiter is a generic cell rate algorithm: each caller has a
 //! theoretical arrival time that every request pushes one interval (a
@@ -13,12 +18,15 @@
 //! per interval.
 
 use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use oauth_kit::ClientAddress;
 
 use super::AppState;
 use crate::catalogue::Caller;
@@ -31,23 +39,31 @@ const WINDOW: Duration = Duration::from_secs(60);
 /// are forgotten: remembering them changes nothing.
 const PRUNE_ABOVE: usize = 4096;
 
-/// Requests per minute, per caller.
-pub(crate) struct RateLimiter {
+/// Requests per minute, per caller (a principal id, or a client address).
+pub(crate) struct RateLimiter<K = String> {
     per_minute: u32,
     interval: Duration,
-    state: Mutex<Callers>,
+    state: Mutex<Callers<K>>,
 }
 
-#[derive(Default)]
-struct Callers {
+struct Callers<K> {
     /// Each caller's theoretical arrival time.
-    arrivals: HashMap<String, Instant>,
+    arrivals: HashMap<K, Instant>,
     /// When callers were last forgotten: at most once a window, so that
     /// many callers inside their window do not make every request scan.
     pruned: Option<Instant>,
 }
 
-impl RateLimiter {
+impl<K> Default for Callers<K> {
+    fn default() -> Self {
+        Self {
+            arrivals: HashMap::new(),
+            pruned: None,
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone> RateLimiter<K> {
     /// At most `per_minute` requests per minute per caller; `None` for 0,
     /// which turns limiting off.
     pub(crate) fn new(per_minute: u32) -> Option<Self> {
@@ -60,7 +76,11 @@ impl RateLimiter {
 
     /// Counts a request from `caller` at `now`; `Err` holds how long until
     /// the caller may make one again.
-    pub(crate) fn check(&self, caller: &str, now: Instant) -> Result<(), Duration> {
+    pub(crate) fn check<Q>(&self, caller: &Q, now: Instant) -> Result<(), Duration>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let due = state
             .pruned
@@ -107,6 +127,8 @@ pub(crate) async fn limit(State(state): State<AppState>, request: Request, next:
             );
             ApiError::RateLimited {
                 per_minute: limiter.per_minute,
+                per: "caller",
+                setting: "RATE_LIMIT_PER_MINUTE",
                 // Whole seconds, rounded up: a client that waits this long
                 // is served.
                 retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
@@ -116,13 +138,67 @@ pub(crate) async fn limit(State(state): State<AppState>, request: Request, next:
     }
 }
 
+/// Refuses a request to a public route past its client address's limit
+/// with 429 and `Retry-After`. A request whose address is unknown (served
+/// without connection information, as in process) is not limited.
+pub(crate) async fn limit_public(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (Some(limiter), Some(ClientAddress(address))) = (
+        &state.public_rate_limiter,
+        request.extensions().get::<ClientAddress>().copied(),
+    ) else {
+        return next.run(request).await;
+    };
+    match limiter.check(&counted_as(address), Instant::now()) {
+        Ok(()) => next.run(request).await,
+        Err(wait) => {
+            tracing::info!(
+                client_address = %address,
+                retry_after_secs = wait.as_secs_f64().ceil(),
+                "public rate limit exceeded"
+            );
+            ApiError::RateLimited {
+                per_minute: limiter.per_minute,
+                per: "client address",
+                setting: "RATE_LIMIT_PUBLIC_PER_MINUTE",
+                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            }
+            .into_response()
+        }
+    }
+}
+
+/// The address a client is counted under: itself for IPv4, its /64 for
+/// IPv6 (an IPv4 address written as IPv6 counts as the IPv4 address).
+pub(crate) fn counted_as(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => {
+            let segments = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(
+                segments[0],
+                segments[1],
+                segments[2],
+                segments[3],
+                0,
+                0,
+                0,
+                0,
+            ))
+        }
+        v4 => v4,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_caller_may_spend_the_minute_at_once_then_one_per_interval() {
-        let limiter = RateLimiter::new(60).expect("a limit");
+        let limiter = RateLimiter::<String>::new(60).expect("a limit");
         let start = Instant::now();
         for _ in 0..60 {
             assert_eq!(limiter.check("a", start), Ok(()));
@@ -144,12 +220,21 @@ mod tests {
 
     #[test]
     fn zero_turns_limiting_off() {
-        assert!(RateLimiter::new(0).is_none());
+        assert!(RateLimiter::<String>::new(0).is_none());
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_per_64_and_ipv4_as_itself() {
+        let ip = |text: &str| text.parse::<IpAddr>().expect("an address");
+        assert_eq!(counted_as(ip("2001:db8:1:2:a:b:c:d")), ip("2001:db8:1:2::"));
+        assert_eq!(counted_as(ip("2001:db8:1:2::ffff")), ip("2001:db8:1:2::"));
+        assert_eq!(counted_as(ip("203.0.113.9")), ip("203.0.113.9"));
+        assert_eq!(counted_as(ip("::ffff:203.0.113.9")), ip("203.0.113.9"));
     }
 
     #[test]
     fn callers_with_a_whole_allowance_are_forgotten_when_many() {
-        let limiter = RateLimiter::new(10).expect("a limit");
+        let limiter = RateLimiter::<String>::new(10).expect("a limit");
         let start = Instant::now();
         for caller in 0..=PRUNE_ABOVE {
             assert_eq!(limiter.check(&caller.to_string(), start), Ok(()));

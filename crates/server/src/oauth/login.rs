@@ -7,15 +7,17 @@
 //! it talks to the demo server over HTTP exactly as it talks to Descope.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use demo_oauth::{AUTHORIZE_PATH, DemoOAuth};
-use oauth_kit::{escape, html_page, with_query};
+use oauth_kit::{ClientAddress, escape, html_page, with_query};
 use oauth_kit::{pkce_s256, post_token_request, random_token};
 use serde::Deserialize;
 use serde_json::json;
@@ -25,10 +27,18 @@ use crate::settings::DescopeClient;
 
 /// How long a started login may take to come back.
 const LOGIN_TTL: Duration = Duration::from_secs(600);
-/// How many logins may be in flight at once.
+/// How many logins may be in flight at once; past it the oldest is dropped.
 const MAX_PENDING: usize = 1000;
+/// How many logins one client address may have in flight; past it its own
+/// oldest is dropped, so one address cannot push out everyone else's.
+const MAX_PENDING_PER_ADDRESS: usize = 8;
+/// How many base URLs the helper keeps a demo client for (one per allowed
+/// host a browser used; `Host` is attacker-chosen when every host is allowed).
+const MAX_DEMO_CLIENTS: usize = 32;
 
 struct Pending {
+    /// Who started it, for the per-address quota.
+    address: Option<IpAddr>,
     verifier: String,
     redirect_uri: String,
     client_id: String,
@@ -79,7 +89,12 @@ pub(crate) struct Logins {
 }
 
 /// `GET /auth/login`.
-pub(super) async fn login(State(state): State<OAuthState>, headers: HeaderMap) -> Response {
+pub(super) async fn login(
+    State(state): State<OAuthState>,
+    address: Option<Extension<ClientAddress>>,
+    headers: HeaderMap,
+) -> Response {
+    let address = address.map(|Extension(ClientAddress(address))| address);
     let base = state.base.for_request(&headers);
     let redirect_uri = format!("{base}/auth/callback");
     let helper = &state.logins;
@@ -98,6 +113,9 @@ pub(super) async fn login(State(state): State<OAuthState>, headers: HeaderMap) -
                     None => {
                         match demo.register_client("orchestrator-mcp login helper", &redirect_uri) {
                             Some(id) => {
+                                if clients.len() >= MAX_DEMO_CLIENTS {
+                                    clients.clear();
+                                }
                                 clients.insert(base.clone(), id.clone());
                                 id
                             }
@@ -126,15 +144,11 @@ pub(super) async fn login(State(state): State<OAuthState>, headers: HeaderMap) -
     {
         let mut pending = helper.pending.lock().unwrap_or_else(|p| p.into_inner());
         pending.retain(|_, login| login.started.elapsed() < LOGIN_TTL);
-        if pending.len() >= MAX_PENDING {
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Too many logins in progress; try again later.",
-            );
-        }
+        make_room(&mut pending, address);
         pending.insert(
             login_state.clone(),
             Pending {
+                address,
                 verifier: verifier.clone(),
                 redirect_uri: redirect_uri.clone(),
                 client_id: client_id.clone(),
@@ -165,6 +179,34 @@ pub(super) async fn login(State(state): State<OAuthState>, headers: HeaderMap) -
             StatusCode::INTERNAL_SERVER_ERROR,
             "Could not build the authorization URL.",
         ),
+    }
+}
+
+/// Drops the oldest logins until one more from `address` fits both the
+/// address's quota and the global cap.
+fn make_room(pending: &mut HashMap<String, Pending>, address: Option<IpAddr>) {
+    let oldest = |pending: &HashMap<String, Pending>, same_address: bool| {
+        pending
+            .iter()
+            .filter(|(_, login)| !same_address || login.address == address)
+            .min_by_key(|(_, login)| login.started)
+            .map(|(key, _)| key.clone())
+    };
+    let from_address = pending
+        .values()
+        .filter(|login| login.address == address)
+        .count();
+    if address.is_some()
+        && from_address >= MAX_PENDING_PER_ADDRESS
+        && let Some(key) = oldest(pending, true)
+    {
+        pending.remove(&key);
+    }
+    while pending.len() >= MAX_PENDING {
+        let Some(key) = oldest(pending, false) else {
+            break;
+        };
+        pending.remove(&key);
     }
 }
 
@@ -308,4 +350,60 @@ fn token_page(base: &str, token: &str, expires_in: Option<u64>) -> Response {
         escape(&curl),
     );
     html_page(StatusCode::OK, "Signed in", &body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn login(address: &str, started: Instant) -> Pending {
+        Pending {
+            address: Some(address.parse().expect("an address")),
+            verifier: String::new(),
+            redirect_uri: String::new(),
+            client_id: String::new(),
+            base: String::new(),
+            started,
+        }
+    }
+
+    #[test]
+    fn one_address_past_its_quota_drops_only_its_own_oldest_login() {
+        let start = Instant::now();
+        let mut pending = HashMap::new();
+        pending.insert("other".to_owned(), login("192.0.2.1", start));
+        for n in 0..MAX_PENDING_PER_ADDRESS {
+            let at = start + Duration::from_secs(n as u64 + 1);
+            pending.insert(format!("mine-{n}"), login("203.0.113.9", at));
+        }
+        make_room(
+            &mut pending,
+            Some("203.0.113.9".parse().expect("an address")),
+        );
+        assert!(!pending.contains_key("mine-0"), "its oldest is dropped");
+        assert!(pending.contains_key("mine-1"));
+        assert!(
+            pending.contains_key("other"),
+            "another address keeps its login"
+        );
+    }
+
+    #[test]
+    fn a_full_table_drops_the_oldest_login_instead_of_refusing() {
+        let start = Instant::now();
+        let mut pending = HashMap::new();
+        for n in 0..MAX_PENDING {
+            let at = start + Duration::from_millis(n as u64);
+            pending.insert(
+                format!("login-{n}"),
+                login(&format!("10.0.{}.{}", n / 250, n % 250), at),
+            );
+        }
+        make_room(
+            &mut pending,
+            Some("203.0.113.9".parse().expect("an address")),
+        );
+        assert_eq!(pending.len(), MAX_PENDING - 1);
+        assert!(!pending.contains_key("login-0"));
+    }
 }

@@ -34,6 +34,16 @@ pub(crate) const ENV_VARS: &[(&str, &str, EnvValue)] = &[
         EnvValue::Parsed,
     ),
     (
+        "RATE_LIMIT_PUBLIC_PER_MINUTE",
+        "server.rate_limit_public_per_minute",
+        EnvValue::Parsed,
+    ),
+    (
+        "TRUSTED_PROXIES",
+        "server.trusted_proxies",
+        EnvValue::Parsed,
+    ),
+    (
         "MAX_TOOL_CALLS_PER_REQUEST",
         "server.max_tool_calls_per_request",
         EnvValue::Parsed,

@@ -5,6 +5,7 @@
 
 mod env;
 mod hosts;
+mod proxies;
 mod raw;
 mod redact;
 
@@ -18,6 +19,7 @@ use demo_oauth::AccessKey;
 
 pub(crate) use env::ENV_VARS;
 pub(crate) use hosts::{AllowedHost, admits as hosts_admit};
+pub(crate) use proxies::{TrustedProxy, trusts};
 pub(crate) use raw::{LogFormat, Raw, cors_origin};
 
 use redact::redact;
@@ -128,6 +130,11 @@ pub struct Settings {
     pub(crate) max_request_bytes: usize,
     /// `RATE_LIMIT_PER_MINUTE`; 0 turns limiting off.
     pub(crate) rate_limit_per_minute: u32,
+    /// `RATE_LIMIT_PUBLIC_PER_MINUTE`: requests per minute per client
+    /// address to the routes that need no token; 0 turns it off.
+    pub(crate) rate_limit_public_per_minute: u32,
+    /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
+    pub(crate) trusted_proxies: Vec<TrustedProxy>,
     /// `MAX_TOOL_CALLS_PER_REQUEST`: the tool calls one client request may
     /// make, nested ones included.
     pub(crate) max_tool_calls_per_request: u32,
@@ -333,6 +340,8 @@ impl Settings {
             cors: raw.cors_origins().map_err(invalid)?,
             max_request_bytes: raw.max_request_bytes(),
             rate_limit_per_minute: raw.server.rate_limit_per_minute,
+            rate_limit_public_per_minute: raw.server.rate_limit_public_per_minute,
+            trusted_proxies: raw.trusted_proxies().map_err(invalid)?,
             max_tool_calls_per_request: raw.server.max_tool_calls_per_request,
             project_id: raw.descope.project_id.trim().to_owned(),
             descope_base_url: raw.descope_base_url(),

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::env::{environment, load_dotenv};
 use super::hosts::AllowedHost;
-use super::{ConfigError, CorsPolicy, DEFAULT_TOML, Problem};
+use super::{ConfigError, CorsPolicy, DEFAULT_TOML, Problem, TrustedProxy};
 
 /// Project ids from examples and guides, which are never a real project.
 const PLACEHOLDER_PROJECT_IDS: &[&str] = &[
@@ -53,6 +53,8 @@ pub(crate) struct ServerSection {
     pub(crate) port: u16,
     pub(crate) max_request_size_mb: u64,
     pub(crate) rate_limit_per_minute: u32,
+    pub(crate) rate_limit_public_per_minute: u32,
+    pub(crate) trusted_proxies: Vec<String>,
     pub(crate) max_tool_calls_per_request: u32,
     pub(crate) cors_origins: Vec<String>,
     pub(crate) allowed_hosts: Vec<String>,
@@ -273,6 +275,7 @@ impl Raw {
         }
         check(self.allowed_hosts().map(drop));
         check(self.cors_origins().map(drop));
+        check(self.trusted_proxies().map(drop));
         check(self.bind_address().map(drop));
         problems
     }
@@ -360,6 +363,25 @@ impl Raw {
             })
             .collect::<Result<Vec<_>, _>>()
             .map(CorsPolicy::Origins)
+    }
+
+    /// `TRUSTED_PROXIES`, parsed.
+    pub(crate) fn trusted_proxies(&self) -> Result<Vec<TrustedProxy>, Problem> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .map(|entry| {
+                TrustedProxy::parse(entry).ok_or_else(|| {
+                    Problem::new(
+                        "TRUSTED_PROXIES",
+                        format!(
+                            "`{entry}` is not an IP address or a network; write addresses or \
+                             CIDR networks, such as 10.0.0.7 or 10.0.0.0/8"
+                        ),
+                    )
+                })
+            })
+            .collect()
     }
 
     /// `ALLOWED_HOSTS`, parsed.

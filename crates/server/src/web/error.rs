@@ -35,11 +35,15 @@ pub(crate) enum ApiError {
     #[error("No route for {method} {path}")]
     NoRoute { method: String, path: String },
     #[error(
-        "Rate limit exceeded: at most {per_minute} requests per minute per caller \
-         (RATE_LIMIT_PER_MINUTE); retry after {retry_after_secs} s"
+        "Rate limit exceeded: at most {per_minute} requests per minute per {per} \
+         ({setting}); retry after {retry_after_secs} s"
     )]
     RateLimited {
         per_minute: u32,
+        /// Who is counted: `caller` or `client address`.
+        per: &'static str,
+        /// The setting that sets the limit.
+        setting: &'static str,
         retry_after_secs: u64,
     },
     /// Any of the above, with the protected-resource metadata URL (and, for
