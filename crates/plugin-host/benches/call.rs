@@ -77,7 +77,7 @@ fn calls(c: &mut Criterion) {
                 let started = Instant::now();
                 for _ in 0..iterations {
                     let result = host
-                        .call("ping", Value::Object(Map::new()), context(), None)
+                        .call("ping", Value::Object(Map::new()), context(), None, 0)
                         .await
                         .expect("ping is known");
                     assert!(!result.is_error, "{result:?}");

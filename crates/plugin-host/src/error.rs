@@ -1,6 +1,7 @@
 //! Errors a plugin host reports.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Why the plugins could not be loaded. Every variant names the file at fault.
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +114,32 @@ impl LoadError {
             reason: reason.into(),
         }
     }
+}
+
+/// Why a call did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// No loaded plugin provides the tool.
+    #[error(transparent)]
+    UnknownTool(#[from] UnknownTool),
+    /// Every slot for calls at its depth stayed taken.
+    #[error(transparent)]
+    Busy(#[from] Busy),
+}
+
+/// Every slot for plugin calls at the call's depth stayed taken for as
+/// long as the call could wait.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the server is busy: {limit} plugin calls are already running (PLUGIN_MAX_CONCURRENCY); \
+     retry in {} s",
+    retry_after.as_secs().max(1)
+)]
+pub struct Busy {
+    /// How many calls may run at once at each depth.
+    pub limit: usize,
+    /// How long a caller should wait before it tries again.
+    pub retry_after: Duration,
 }
 
 /// A call named a tool that no loaded plugin provides.

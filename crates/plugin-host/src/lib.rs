@@ -22,6 +22,7 @@ mod callbacks;
 mod error;
 mod library;
 mod pool;
+mod slots;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,14 +30,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use callbacks::ToolCaller;
-pub use error::{LoadError, UnknownTool};
+pub use error::{Busy, CallError, LoadError, UnknownTool};
 pub use plugin_api::host::{NestedOutcome, RefusalReason};
 pub use plugin_api::{CallContext, PrincipalKind, ToolResult};
 use serde_json::{Map, Value};
+pub use slots::CallLoad;
 
 use callbacks::{CallScope, SharedToolCaller};
 use library::PluginLibrary;
 use pool::Pool;
+use slots::Slots;
 
 /// What `/health` and logs say about one loaded plugin.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -66,6 +69,18 @@ pub struct LoadOptions {
     pub tool_timeouts: BTreeMap<String, Duration>,
     /// The largest arguments a call may carry, as compact JSON.
     pub max_input_bytes: usize,
+    /// How many calls may run at once, at each depth of nesting (a
+    /// client's calls, the calls their tools make, and so on).
+    pub max_concurrency: usize,
+    /// How long a call waits for a slot before it is refused as busy.
+    pub slot_wait: Duration,
+}
+
+/// The default bound on calls running at once: four per core, so that
+/// calls that wait (on I/O, on nested calls) leave room for others, while
+/// a burst cannot start threads without end.
+pub fn default_max_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(4, |cores| cores.get() * 4)
 }
 
 impl Default for LoadOptions {
@@ -76,6 +91,8 @@ impl Default for LoadOptions {
             timeout: Duration::from_secs(30),
             tool_timeouts: BTreeMap::new(),
             max_input_bytes: 1024 * 1024,
+            max_concurrency: default_max_concurrency(),
+            slot_wait: Duration::from_secs(1),
         }
     }
 }
@@ -111,6 +128,8 @@ pub struct PluginHost {
     plugins: Vec<PluginInfo>,
     tools: BTreeMap<String, Arc<Tool>>,
     pool: Pool,
+    slots: Slots,
+    slot_wait: Duration,
     max_input_bytes: usize,
 }
 
@@ -158,6 +177,8 @@ impl PluginHost {
             plugins: Vec::new(),
             tools: BTreeMap::new(),
             pool: Pool::default(),
+            slots: Slots::new(options.max_concurrency),
+            slot_wait: options.slot_wait,
             max_input_bytes: options.max_input_bytes,
         };
         for file in &files {
@@ -258,6 +279,12 @@ impl PluginHost {
         Ok(())
     }
 
+    /// The calls running now, and how many of them were abandoned by their
+    /// callers (past their time limit) and still hold a slot.
+    pub fn load_now(&self) -> CallLoad {
+        self.slots.load()
+    }
+
     /// The loaded plugins, in load order.
     pub fn plugins(&self) -> &[PluginInfo] {
         &self.plugins
@@ -290,7 +317,8 @@ impl PluginHost {
         arguments: Value,
         context: CallContext,
         tool_caller: Option<Arc<dyn ToolCaller>>,
-    ) -> Result<ToolResult, UnknownTool> {
+        depth: usize,
+    ) -> Result<ToolResult, CallError> {
         let tool = self.tools.get(name).ok_or_else(|| UnknownTool {
             name: name.to_owned(),
         })?;
@@ -306,6 +334,14 @@ impl PluginHost {
         if let Some(message) = argument_errors(name, &tool.input_validator, &arguments) {
             return Ok(ToolResult::error(message));
         }
+        let Some(slot) = self.slots.take(depth, self.slot_wait).await else {
+            tracing::warn!(tool = %name, depth, limit = self.slots.load().limit, "no plugin call slot came free");
+            return Err(CallError::Busy(Busy {
+                limit: self.slots.load().limit,
+                retry_after: self.slot_wait,
+            }));
+        };
+        let abandon = slot.watch();
         let plugin = &tool.plugin;
         let request_id = context.request_id.clone();
         // Everything the plugin thread touches is made here and comes back
@@ -337,12 +373,14 @@ impl PluginHost {
                 caller,
                 runtime: tokio::runtime::Handle::current(),
             }),
+            _slot: slot,
         };
         let Ok(outcome) = self
             .pool
             .run(tool.timeout, move |abandoned| job.run(abandoned))
             .await
         else {
+            abandon.abandon();
             tracing::error!(
                 %plugin,
                 tool = %name,
@@ -405,6 +443,9 @@ struct PluginJob {
     context: CallContext,
     tool: Arc<Tool>,
     nested: Option<NestedCalls>,
+    /// Held for as long as the plugin runs: dropped with the job, on the
+    /// caller's side once answered, on the plugin's thread when abandoned.
+    _slot: slots::Slot,
 }
 
 /// What a plugin's own tool calls go through: the caller's tool caller, and
@@ -561,6 +602,12 @@ fn check_options(options: &LoadOptions) -> Result<(), LoadError> {
             reason:
                 "a time limit of zero would fail every call; give a number of seconds above zero"
                     .to_owned(),
+        });
+    }
+    if options.max_concurrency == 0 {
+        return Err(LoadError::BadSetting {
+            setting: "plugins.max_concurrency",
+            reason: "no plugin call could ever run; give at least 1".to_owned(),
         });
     }
     if options.max_input_bytes < 1024 {

@@ -3,7 +3,8 @@
 //!
 //! The modules are layers, each importing only those below it:
 //!
-//! 1. `settings`: the configuration, read and checked in one place.
+//! 1. `settings`: the configuration, read and checked in one place;
+//!    `limiter`: the rate-limiting algorithm.
 //! 2. `identity`: the token verifier and the authorization server behind it.
 //! 3. `audit`, `policies`: the decision log and the reloadable policy set.
 //! 4. `catalogue`: listing, deciding and calling tools.
@@ -20,6 +21,7 @@ mod audit;
 mod catalogue;
 pub mod cli;
 mod identity;
+mod limiter;
 mod mcp;
 mod oauth;
 mod policies;

@@ -448,3 +448,36 @@ fn one_request_makes_at_most_max_tool_calls_per_request_calls() {
     let (again, _) = call(&server, "ping", json!({}));
     assert_eq!(again["isError"], false, "{again}");
 }
+
+#[test]
+fn the_calls_tools_make_count_against_the_callers_rate_limit() {
+    // Found by an attacker: nested calls were free, so one request a minute
+    // could make as many calls as its plan named.
+    let server = Server::start_with(
+        &Sandbox::new(),
+        Launch::default().env("RATE_LIMIT_PER_MINUTE", "4"),
+    );
+    let steps: Vec<_> = (0..6)
+        .map(|index| json!({"id": format!("ping-{index}"), "tool": "ping"}))
+        .collect();
+    let (result, _) = call(&server, "orchestrate", json!({ "steps": steps }));
+    assert_eq!(result["isError"], false, "{result}");
+    let steps = result["structuredContent"]["steps"]
+        .as_array()
+        .expect("steps");
+    // The request itself is the first of the four.
+    let completed = steps
+        .iter()
+        .filter(|step| step["status"] == "completed")
+        .count();
+    assert_eq!(completed, 3, "{result}");
+    let refused = steps
+        .iter()
+        .find(|step| step["status"] == "refused")
+        .and_then(|step| step["text"].as_str())
+        .unwrap_or_default();
+    assert!(refused.contains("(RATE_LIMIT_PER_MINUTE)"), "{refused}");
+    // And the caller's own next request is over the limit too.
+    let reply = crate::util::post_tool_as_demo(&server, "ping", "{}");
+    assert_eq!(reply.status, 429, "{:?}", reply.body);
+}

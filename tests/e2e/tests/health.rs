@@ -81,3 +81,46 @@ fn the_healthcheck_command_fails_and_says_why_when_nothing_listens() {
         "{stderr}"
     );
 }
+
+/// `GET /health` with `headers`, as JSON.
+fn health_with(server: &Server, headers: &[(&str, &str)]) -> serde_json::Value {
+    let mut request = crate::util::client().get(server.url("/health"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().expect("GET /health");
+    assert_eq!(response.status(), 200);
+    response.json().expect("JSON")
+}
+
+#[test]
+fn any_host_gets_the_status_and_only_operators_get_the_details() {
+    let server = Server::start_with(
+        &Sandbox::new(),
+        e2e::Launch::default().env("TRUSTED_PROXIES", r#"["127.0.0.1"]"#),
+    );
+    // A foreign Host from this machine is what DNS rebinding looks like.
+    let rebound = health_with(&server, &[("Host", "attacker.example:8080")]);
+    assert_eq!(
+        rebound,
+        serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})
+    );
+    // A client relayed by a proxy is not this machine, whatever its Host.
+    let relayed = health_with(&server, &[("X-Forwarded-For", "203.0.113.9")]);
+    assert_eq!(
+        relayed.as_object().map(|body| body.len()),
+        Some(2),
+        "{relayed}"
+    );
+    // An admin-scoped token sees the details from anywhere.
+    let operator = health_with(
+        &server,
+        &[
+            ("X-Forwarded-For", "203.0.113.9"),
+            ("Authorization", &format!("Bearer {}", e2e::DEMO_TOKEN)),
+        ],
+    );
+    assert!(operator["policy"]["hash"].is_string(), "{operator}");
+    // This machine, addressing an allowed host, sees them without a token.
+    assert!(health_with(&server, &[])["plugins"].is_array());
+}

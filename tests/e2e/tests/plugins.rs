@@ -257,3 +257,41 @@ fn a_tool_past_its_time_limit_makes_no_more_tool_calls() {
         "only the first wave's ping may be decided; the second wave's call came after the time-out"
     );
 }
+
+#[test]
+fn a_call_past_its_time_limit_keeps_its_slot_and_further_calls_are_told_the_server_is_busy() {
+    let sandbox = sandbox_with_misbehaving_plugin();
+    let server = Server::start_with(
+        &sandbox,
+        Launch::default()
+            .env("PLUGIN_TOOL_TIMEOUTS", "{ hang = 1 }")
+            .env("PLUGIN_MAX_CONCURRENCY", "1"),
+    );
+    // The plugin goes on sleeping after its caller was answered.
+    let text = error_text(&call_tool(&server, "hang"));
+    assert!(text.contains("time limit of 1 s"), "{text}");
+
+    let health = get(&server, "/health");
+    assert_eq!(health.body["status"], "degraded", "{:?}", health.body);
+    assert_eq!(
+        health.body["plugin_calls"]["abandoned"], 1,
+        "{:?}",
+        health.body
+    );
+    assert_eq!(health.body["plugin_calls"]["limit"], 1, "{:?}", health.body);
+    let reasons = health.body["reasons"].to_string();
+    assert!(reasons.contains("PLUGIN_MAX_CONCURRENCY"), "{reasons}");
+
+    // Its slot is still taken: the next plugin call is refused as busy.
+    let rest = post_tool_as_demo(&server, "ping", "{}");
+    assert_eq!(rest.status, 503, "{:?}", rest.body);
+    assert_eq!(rest.header("retry-after"), Some("1"));
+    assert_eq!(rest.body["error"], "server_busy");
+    let message = rest.body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("PLUGIN_MAX_CONCURRENCY"), "{message}");
+    let over_mcp = error_text(&call_tool(&server, "ping"));
+    assert!(over_mcp.starts_with("the server is busy"), "{over_mcp}");
+    // The server's own tools need no plugin slot.
+    let config = call_tool(&server, "server_config");
+    assert_ne!(config["isError"], true, "{config}");
+}

@@ -1,18 +1,126 @@
-//! `GET /health`: what this server is running.
+//! `GET /health`: whether the server serves, for anyone; what it runs, for
+//! its operators.
+//!
+//! Probes (load balancers, Kubernetes) call it without a token and often
+//! by an address rather than a configured host name, so every request gets
+//! `status` and `version`, and the reasons when degraded. The details (the
+//! JWKS URL, the plugins, the policy hash) help an attacker plan, so they
+//! go only to a token with an `admin:` scope, or to a request made on this
+//! machine: a loopback peer, not relaying anyone (no `X-Forwarded-For`),
+//! addressed to an allowed host. A loopback peer with a foreign `Host` is
+//! what DNS rebinding looks like from a browser, and gets the summary.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, HOST};
+use axum::http::uri::Authority;
+use core_auth::bearer_token;
 use serde_json::{Value, json};
 
 use super::AppState;
+use crate::settings::hosts_admit;
 
-/// Version, auth mode, plugins and tools, and the active policy set with the
-/// latest reload attempt. A rejected reload makes the status `degraded`
-/// (still HTTP 200: the server serves, under the previous set) until a
-/// reload succeeds.
+/// The summary for everyone, the details for operators.
 ///
-/// Unauthenticated, for load balancers, so it shows file names but no paths.
-pub(crate) async fn health(State(state): State<AppState>) -> Json<Value> {
+/// A rejected policy reload, keys that could not be refreshed, or plugin
+/// calls stuck past their time limit in half the slots make the status
+/// `degraded` (still HTTP 200: the server serves) with the reasons.
+pub(crate) async fn health(State(state): State<AppState>, request: Request) -> Json<Value> {
+    let reasons = degraded_reasons(&state);
+    let status = if reasons.is_empty() { "ok" } else { "degraded" };
+    let mut body = json!({ "status": status, "version": env!("CARGO_PKG_VERSION") });
+    if !reasons.is_empty() {
+        body["reasons"] = json!(reasons);
+    }
+    // Whether this machine asks is settled before the token is looked at,
+    // so that the request is not held across the verification.
+    let local = is_local(&state, &request);
+    if local || holds_admin_scope(&state, request.headers()).await {
+        add_details(&state, &mut body);
+    }
+    Json(body)
+}
+
+/// Why the server is degraded, if it is.
+fn degraded_reasons(state: &AppState) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if let Some(error) = state
+        .catalogue
+        .policy_store()
+        .last_reload()
+        .and_then(|reload| reload.error)
+    {
+        reasons.push(format!(
+            "the last policy reload was rejected, the previous policies serve: {error}"
+        ));
+    }
+    if let Some(jwks) = state.verifier.jwks_status()
+        && jwks.stale
+    {
+        reasons.push("the signing keys could not be refreshed; cached keys serve".to_owned());
+    }
+    let load = state.catalogue.plugins().load_now();
+    if load.abandoned * 2 >= load.limit && load.abandoned > 0 {
+        reasons.push(format!(
+            "{} plugin calls still run past their time limit, holding slots of the {} per depth \
+             (PLUGIN_MAX_CONCURRENCY)",
+            load.abandoned, load.limit
+        ));
+    }
+    reasons
+}
+
+/// Whether `request` comes from this machine, addressed to an allowed host.
+fn is_local(state: &AppState, request: &Request) -> bool {
+    let loopback_peer = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .is_some_and(|ConnectInfo(peer)| peer.ip().to_canonical().is_loopback());
+    let relayed = request.headers().contains_key("x-forwarded-for")
+        || request.headers().contains_key("forwarded");
+    let authority = request
+        .headers()
+        .get(HOST)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<Authority>().ok());
+    let addressed_here = authority.is_some_and(|authority| {
+        if state.allowed_hosts.is_empty() {
+            // Every host is allowed, so only this machine's own names say
+            // the request was meant for it.
+            let host = authority
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            host.eq_ignore_ascii_case("localhost")
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        } else {
+            hosts_admit(&state.allowed_hosts, &authority)
+        }
+    });
+    loopback_peer && !relayed && addressed_here
+}
+
+async fn holds_admin_scope(state: &AppState, headers: &HeaderMap) -> bool {
+    let header = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    let Ok(token) = bearer_token(header) else {
+        return false;
+    };
+    state.verifier.verify(token).await.is_ok_and(|principal| {
+        principal
+            .scopes
+            .iter()
+            .any(|scope| scope.starts_with("admin:"))
+    })
+}
+
+/// Version, auth mode, keys, plugins and tools, plugin call load, and the
+/// active policy set with the latest reload attempt. File names, no paths.
+fn add_details(state: &AppState, body: &mut Value) {
     let plugins = state.catalogue.plugins();
     let policies = state.catalogue.policies();
     let plugin_list: Vec<Value> = plugins
@@ -27,25 +135,15 @@ pub(crate) async fn health(State(state): State<AppState>) -> Json<Value> {
             })
         })
         .collect();
-    let tools = state.catalogue.tool_names();
-    let reload = state.catalogue.policy_store().last_reload();
-    let status = if reload.as_ref().is_some_and(|r| r.error.is_some()) {
-        "degraded"
-    } else {
-        "ok"
-    };
-    Json(json!({
-        "status": status,
-        "version": env!("CARGO_PKG_VERSION"),
-        "auth_mode": state.verifier.mode(),
-        "jwks": state.verifier.jwks_status(),
-        "plugins": plugin_list,
-        "tools": tools,
-        "policy": {
-            "hash": policies.hash(),
-            "policies": policies.policy_count(),
-            "scopes": policies.scopes().iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
-            "last_reload": reload,
-        },
-    }))
+    body["auth_mode"] = json!(state.verifier.mode());
+    body["jwks"] = json!(state.verifier.jwks_status());
+    body["plugins"] = json!(plugin_list);
+    body["tools"] = json!(state.catalogue.tool_names());
+    body["plugin_calls"] = json!(plugins.load_now());
+    body["policy"] = json!({
+        "hash": policies.hash(),
+        "policies": policies.policy_count(),
+        "scopes": policies.scopes().iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        "last_reload": state.catalogue.policy_store().last_reload(),
+    });
 }

@@ -207,7 +207,8 @@ fn load_catalogue(
         policies,
         Arc::new(audit),
         Arc::clone(&settings.effective),
-    );
+    )
+    .with_rate_limiter(RateLimiter::new(settings.rate_limit_per_minute).map(Arc::new));
     Ok((catalogue, watcher))
 }
 
@@ -220,7 +221,7 @@ fn router(settings: &Settings, catalogue: Catalogue, identity: identity::Identit
         verifier: Arc::clone(&identity.verifier),
         allowed_hosts: settings.allowed_hosts.clone().into(),
         base: base.clone(),
-        rate_limiter: RateLimiter::new(settings.rate_limit_per_minute).map(Arc::new),
+        rate_limiter: catalogue.rate_limiter().cloned(),
         public_rate_limiter: RateLimiter::new(settings.rate_limit_public_per_minute).map(Arc::new),
         trusted_proxies: settings.trusted_proxies.clone().into(),
         max_tool_calls_per_request: settings.max_tool_calls_per_request,

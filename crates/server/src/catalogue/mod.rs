@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use core_auth::Principal;
-use plugin_host::{CallContext, PluginHost, ToolResult};
+use plugin_host::{Busy, CallContext, CallError, PluginHost, ToolResult};
 use policy::{PolicyEngine, RequestContext, ToolResource};
 use serde_json::Value;
 
@@ -20,6 +20,7 @@ mod server_tools;
 mod session;
 
 use crate::audit::{AuditLog, DecisionRecord};
+use crate::limiter::RateLimiter;
 use crate::policies::PolicyStore;
 pub(crate) use budget::CallBudget;
 pub(crate) use session::SessionSettings;
@@ -124,6 +125,9 @@ pub(crate) struct Catalogue {
     resources: Arc<Resources>,
     /// The effective configuration, secrets redacted.
     settings: Arc<Value>,
+    /// `RATE_LIMIT_PER_MINUTE`, per principal, which the calls tools make
+    /// are charged to like the client's own; `None` when off.
+    rate_limiter: Option<Arc<RateLimiter>>,
 }
 
 impl Catalogue {
@@ -146,7 +150,21 @@ impl Catalogue {
             audit,
             resources: Arc::new(resources),
             settings,
+            rate_limiter: None,
         }
+    }
+
+    /// The same catalogue, charging every call tools make to `limiter`.
+    pub(crate) fn with_rate_limiter(self, limiter: Option<Arc<RateLimiter>>) -> Self {
+        Self {
+            rate_limiter: limiter,
+            ..self
+        }
+    }
+
+    /// The per-principal rate limiter, if limiting is on.
+    pub(crate) fn rate_limiter(&self) -> Option<&Arc<RateLimiter>> {
+        self.rate_limiter.as_ref()
     }
 
     pub(crate) fn plugins(&self) -> &PluginHost {
@@ -297,10 +315,13 @@ impl Catalogue {
         name: &str,
         arguments: Value,
     ) -> Result<ToolResult, CallRefusal> {
+        // Over MCP, and to a plugin making the call, a busy server is a
+        // tool error the caller reads and may retry.
         Ok(self
             .authorize(caller, name, &arguments)?
             .invoke(arguments)
-            .await)
+            .await
+            .unwrap_or_else(|busy| ToolResult::error(busy.to_string())))
     }
 
     fn decide(
@@ -360,8 +381,9 @@ pub(crate) struct AuthorizedCall<'a> {
 }
 
 impl AuthorizedCall<'_> {
-    /// Runs the tool. Failures of the tool are results with `is_error` set.
-    pub(crate) async fn invoke(self, arguments: Value) -> ToolResult {
+    /// Runs the tool. Failures of the tool are results with `is_error` set;
+    /// `Err` when no slot for a plugin call came free in time.
+    pub(crate) async fn invoke(self, arguments: Value) -> Result<ToolResult, Busy> {
         match self.entry {
             Entry::Server(tool) => {
                 let context = ServerToolContext {
@@ -369,13 +391,13 @@ impl AuthorizedCall<'_> {
                     policies: &self.catalogue.policies,
                     settings: &self.catalogue.settings,
                 };
-                tool.run(context, arguments).await
+                Ok(tool.run(context, arguments).await)
             }
             Entry::Plugin(_) => self.invoke_plugin(arguments).await,
         }
     }
 
-    async fn invoke_plugin(self, arguments: Value) -> ToolResult {
+    async fn invoke_plugin(self, arguments: Value) -> Result<ToolResult, Busy> {
         let principal = &self.caller.principal;
         let context = CallContext {
             principal_id: principal.id.clone(),
@@ -395,16 +417,18 @@ impl AuthorizedCall<'_> {
                 ..self.caller.clone()
             },
         };
+        let depth = usize::from(self.caller.nesting);
         match self
             .catalogue
             .plugins
-            .call(self.name, arguments, context, Some(Arc::new(nested)))
+            .call(self.name, arguments, context, Some(Arc::new(nested)), depth)
             .await
         {
-            Ok(result) => result,
+            Ok(result) => Ok(result),
+            Err(CallError::Busy(busy)) => Err(busy),
             // The tool was found when the call was authorised, and plugins
             // are never unloaded, so this cannot happen; answer it anyway.
-            Err(unknown) => ToolResult::error(unknown.to_string()),
+            Err(unknown @ CallError::UnknownTool(_)) => Ok(ToolResult::error(unknown.to_string())),
         }
     }
 }

@@ -33,6 +33,20 @@ impl ToolCaller for NestedCalls {
                     ),
                 };
             }
+            if let Some(limiter) = catalogue.rate_limiter()
+                && let Err(wait) = limiter.check(&caller.principal.id, std::time::Instant::now())
+            {
+                return NestedOutcome::Refused {
+                    reason: RefusalReason::Invalid,
+                    message: format!(
+                        "`{tool}` was not called: the calls tools make count against the \
+                         caller's rate limit, at most {} requests per minute \
+                         (RATE_LIMIT_PER_MINUTE); retry after {} s",
+                        limiter.per_minute,
+                        crate::limiter::whole_seconds(wait)
+                    ),
+                };
+            }
             match catalogue.call(&caller, &tool, arguments).await {
                 Ok(result) => NestedOutcome::Completed { result },
                 Err(refusal) => NestedOutcome::Refused {

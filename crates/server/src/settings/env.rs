@@ -124,6 +124,11 @@ pub(crate) const ENV_VARS: &[(&str, &str, EnvValue)] = &[
         "plugins.max_input_bytes",
         EnvValue::Parsed,
     ),
+    (
+        "PLUGIN_MAX_CONCURRENCY",
+        "plugins.max_concurrency",
+        EnvValue::Parsed,
+    ),
     ("POLICY_DIR", "policies.dir", EnvValue::Text),
     ("POLICY_WATCH", "policies.watch", EnvValue::Parsed),
     ("AUDIT_LOG_FILE", "audit.file", EnvValue::Text),

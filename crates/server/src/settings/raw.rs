@@ -129,6 +129,7 @@ pub(crate) struct PluginsSection {
     pub(crate) timeout_secs: u64,
     pub(crate) tool_timeouts: std::collections::BTreeMap<String, u64>,
     pub(crate) max_input_bytes: usize,
+    pub(crate) max_concurrency: usize,
 }
 
 impl PluginsSection {
@@ -144,6 +145,12 @@ impl PluginsSection {
                 .map(|(tool, secs)| (tool.clone(), std::time::Duration::from_secs(*secs)))
                 .collect(),
             max_input_bytes: self.max_input_bytes,
+            // 0 stands for the default, which depends on the machine.
+            max_concurrency: match self.max_concurrency {
+                0 => plugin_host::default_max_concurrency(),
+                given => given,
+            },
+            ..plugin_host::LoadOptions::default()
         }
     }
 }

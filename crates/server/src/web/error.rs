@@ -32,6 +32,9 @@ pub(crate) enum ApiError {
     HostNotAllowed(String),
     #[error("Forbidden: {0}")]
     OriginNotAllowed(String),
+    /// No slot for a plugin call came free in time (PLUGIN_MAX_CONCURRENCY).
+    #[error("{0}")]
+    Busy(#[from] plugin_host::Busy),
     #[error("No route for {method} {path}")]
     NoRoute { method: String, path: String },
     #[error(
@@ -83,6 +86,7 @@ impl ApiError {
             Self::ToolFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NoRoute { .. } => StatusCode::NOT_FOUND,
             Self::HostNotAllowed(_) | Self::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
+            Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
@@ -104,6 +108,7 @@ impl ApiError {
             Self::NoRoute { .. } => "not_found",
             Self::HostNotAllowed(_) => "host_not_allowed",
             Self::OriginNotAllowed(_) => "origin_not_allowed",
+            Self::Busy(_) => "server_busy",
             Self::RateLimited { .. } => "rate_limited",
         }
     }
@@ -129,14 +134,24 @@ impl ApiError {
             | Self::ToolFailed { tool, .. } => {
                 body["tool"] = json!(tool);
             }
-            Self::RateLimited {
-                retry_after_secs, ..
-            } => {
-                body["retry_after_secs"] = json!(retry_after_secs);
+            Self::RateLimited { .. } | Self::Busy(_) => {
+                body["retry_after_secs"] = json!(self.retry_after_secs());
             }
             _ => {}
         }
         body
+    }
+
+    /// How long to wait before retrying, for the errors that say so.
+    fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::WithMetadata { error, .. } => error.retry_after_secs(),
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            Self::Busy(busy) => Some(busy.retry_after.as_secs().max(1)),
+            _ => None,
+        }
     }
 
     /// The `WWW-Authenticate` challenge (RFC 6750 §3), where one is due.
@@ -186,13 +201,10 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, value);
         }
-        if let Self::RateLimited {
-            retry_after_secs, ..
-        } = self
-        {
+        if let Some(secs) = self.retry_after_secs() {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

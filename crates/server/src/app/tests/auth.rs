@@ -158,3 +158,44 @@ async fn every_route_but_health_answers_only_allowed_hosts() {
         "load balancers probe by address"
     );
 }
+
+/// `GET /health` with the demo token when `with_token`, its body.
+async fn health(app: &TestApp, with_token: bool) -> serde_json::Value {
+    let mut builder = request("GET", "/health");
+    if with_token {
+        builder = builder.header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", super::DEMO_TOKEN),
+        );
+    }
+    let answer = app
+        .send(builder.body(Body::empty()).expect("request"))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    answer.json()
+}
+
+#[tokio::test]
+async fn health_tells_a_stranger_only_the_status_and_version() {
+    let app = TestApp::new("").await;
+    let body = health(&app, false).await;
+    assert_eq!(
+        body,
+        serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})
+    );
+    // A token without an admin scope is no operator's.
+    let app = TestApp::new(&super::demo_scopes(&["tools:ping"])).await;
+    assert_eq!(
+        health(&app, true).await.as_object().map(|b| b.len()),
+        Some(2)
+    );
+}
+
+#[tokio::test]
+async fn health_shows_the_details_to_an_admin_scoped_token() {
+    let app = TestApp::new(&super::demo_scopes(&["admin:logs"])).await;
+    let body = health(&app, true).await;
+    assert_eq!(body["auth_mode"], "demo");
+    assert!(body["policy"]["hash"].is_string(), "{body}");
+    assert_eq!(body["plugin_calls"]["abandoned"], 0, "{body}");
+}
