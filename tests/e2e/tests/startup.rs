@@ -150,3 +150,19 @@ fn the_default_plugin_directory_is_the_executables() {
         serde_json::json!(crate::util::EVERY_TOOL)
     );
 }
+
+#[test]
+fn a_challenge_scope_no_policy_grants_is_refused_naming_it() {
+    let sandbox = Sandbox::new();
+    let failure = refused(
+        &sandbox,
+        Launch::default().env("CHALLENGE_SCOPES", r#"["tools:ping", "tools:nothing"]"#),
+    );
+    assert!(
+        failure
+            .output
+            .contains("CHALLENGE_SCOPES names scopes no policy grants: tools:nothing"),
+        "{}",
+        failure.output
+    );
+}

@@ -75,7 +75,7 @@ async fn reject(state: &AppState, request: Request, err: AuthError) -> Response 
     // The reason is logged, never the credential.
     tracing::info!(reason = %err, "authentication failed");
     let base = state.base.for_request(request.headers());
-    let scope = Some(state.catalogue.scope_names().join(" ")).filter(|s| !s.is_empty());
+    let scope = Some(state.catalogue.challenge_scopes().join(" ")).filter(|s| !s.is_empty());
     let response = ApiError::Unauthorized(err)
         .pointing_at(&base, scope)
         .into_response();

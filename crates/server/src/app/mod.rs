@@ -208,7 +208,8 @@ fn load_catalogue(
         Arc::new(audit),
         Arc::clone(&settings.effective),
     )
-    .with_rate_limiter(RateLimiter::new(settings.rate_limit_per_minute).map(Arc::new));
+    .with_rate_limiter(RateLimiter::new(settings.rate_limit_per_minute).map(Arc::new))
+    .with_challenge_scopes(&settings.challenge_scopes)?;
     Ok((catalogue, watcher))
 }
 

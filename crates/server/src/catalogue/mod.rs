@@ -128,6 +128,9 @@ pub(crate) struct Catalogue {
     /// `RATE_LIMIT_PER_MINUTE`, per principal, which the calls tools make
     /// are charged to like the client's own; `None` when off.
     rate_limiter: Option<Arc<RateLimiter>>,
+    /// `CHALLENGE_SCOPES`: what a 401 asks clients to request; empty
+    /// offers every scope of the policies but the `admin:` ones.
+    challenge_scopes: Arc<[String]>,
 }
 
 impl Catalogue {
@@ -151,7 +154,44 @@ impl Catalogue {
             resources: Arc::new(resources),
             settings,
             rate_limiter: None,
+            challenge_scopes: Arc::new([]),
         }
+    }
+
+    /// The same catalogue, offering `scopes` in 401 challenges (empty: every
+    /// scope but the `admin:` ones). Refused, naming them, when a scope is
+    /// not one the policies know.
+    pub(crate) fn with_challenge_scopes(self, scopes: &[String]) -> anyhow::Result<Self> {
+        let known = self.scope_names();
+        let unknown: Vec<&str> = scopes
+            .iter()
+            .filter(|scope| !known.contains(scope))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            anyhow::bail!(
+                "CHALLENGE_SCOPES names scopes no policy grants: {}; the policies' scopes are: {}",
+                unknown.join(", "),
+                known.join(", ")
+            );
+        }
+        Ok(Self {
+            challenge_scopes: scopes.into(),
+            ..self
+        })
+    }
+
+    /// The scopes a client is told to request when it has no token:
+    /// `CHALLENGE_SCOPES`, or every scope but the `admin:` ones, which a
+    /// client gets only by asking for them by name.
+    pub(crate) fn challenge_scopes(&self) -> Vec<String> {
+        if !self.challenge_scopes.is_empty() {
+            return self.challenge_scopes.to_vec();
+        }
+        self.scope_names()
+            .into_iter()
+            .filter(|scope| !scope.starts_with("admin:"))
+            .collect()
     }
 
     /// The same catalogue, charging every call tools make to `limiter`.

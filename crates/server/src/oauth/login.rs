@@ -157,7 +157,7 @@ pub(super) async fn login(
             },
         );
     }
-    let scopes = state.catalogue.scope_names().join(" ");
+    let scopes = state.catalogue.challenge_scopes().join(" ");
     let resource = format!("{base}/mcp");
     let challenge = pkce_s256(&verifier);
     let location = with_query(

@@ -39,6 +39,11 @@ pub(crate) const ENV_VARS: &[(&str, &str, EnvValue)] = &[
         EnvValue::Parsed,
     ),
     (
+        "CHALLENGE_SCOPES",
+        "server.challenge_scopes",
+        EnvValue::Parsed,
+    ),
+    (
         "TRUSTED_PROXIES",
         "server.trusted_proxies",
         EnvValue::Parsed,

@@ -133,6 +133,8 @@ pub struct Settings {
     /// `RATE_LIMIT_PUBLIC_PER_MINUTE`: requests per minute per client
     /// address to the routes that need no token; 0 turns it off.
     pub(crate) rate_limit_public_per_minute: u32,
+    /// `CHALLENGE_SCOPES`: the scopes a 401 offers; empty for the default.
+    pub(crate) challenge_scopes: Vec<String>,
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
     pub(crate) trusted_proxies: Vec<TrustedProxy>,
     /// `MAX_TOOL_CALLS_PER_REQUEST`: the tool calls one client request may
@@ -342,6 +344,7 @@ impl Settings {
             rate_limit_per_minute: raw.server.rate_limit_per_minute,
             rate_limit_public_per_minute: raw.server.rate_limit_public_per_minute,
             trusted_proxies: raw.trusted_proxies().map_err(invalid)?,
+            challenge_scopes: raw.server.challenge_scopes.clone(),
             max_tool_calls_per_request: raw.server.max_tool_calls_per_request,
             project_id: raw.descope.project_id.trim().to_owned(),
             descope_base_url: raw.descope_base_url(),

@@ -55,6 +55,7 @@ pub(crate) struct ServerSection {
     pub(crate) rate_limit_per_minute: u32,
     pub(crate) rate_limit_public_per_minute: u32,
     pub(crate) trusted_proxies: Vec<String>,
+    pub(crate) challenge_scopes: Vec<String>,
     pub(crate) max_tool_calls_per_request: u32,
     pub(crate) cors_origins: Vec<String>,
     pub(crate) allowed_hosts: Vec<String>,

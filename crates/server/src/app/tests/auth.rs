@@ -199,3 +199,30 @@ async fn health_shows_the_details_to_an_admin_scoped_token() {
     assert!(body["policy"]["hash"].is_string(), "{body}");
     assert_eq!(body["plugin_calls"]["abandoned"], 0, "{body}");
 }
+
+/// The `scope` a 401 challenge offers, under `extra` settings.
+async fn offered_scopes(extra: &str) -> String {
+    let app = TestApp::new(extra).await;
+    let answer = app
+        .send(
+            request("POST", "/mcp")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    let challenge = answer.header(header::WWW_AUTHENTICATE).to_owned();
+    let start = challenge.find("scope=\"").expect("a scope") + "scope=\"".len();
+    let end = challenge[start..].find('"').expect("a closing quote") + start;
+    challenge[start..end].to_owned()
+}
+
+#[tokio::test]
+async fn the_401_challenge_offers_no_admin_scope_unless_configured_to() {
+    let offered = offered_scopes("").await;
+    assert!(offered.contains("tools:ping"), "{offered}");
+    assert!(!offered.contains("admin:"), "{offered}");
+    let configured =
+        offered_scopes("[server]\nchallenge_scopes = [\"tools:ping\", \"admin:logs\"]\n").await;
+    assert_eq!(configured, "tools:ping admin:logs");
+}
