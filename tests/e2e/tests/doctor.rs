@@ -16,6 +16,7 @@ fn production(descope: &FakeDescope) -> Vec<(&'static str, String)> {
             "CORS_ORIGINS",
             r#"["https://inspector.example.com"]"#.to_owned(),
         ),
+        ("TRUSTED_PROXIES", r#"["10.0.0.0/8"]"#.to_owned()),
     ]
 }
 
@@ -68,7 +69,7 @@ fn an_unreachable_descope_fails_the_jwks_and_issuer_items() {
     assert!(text.contains("\nfail  JWKS "), "{text}");
     assert!(text.contains("\nfail  issuer "), "{text}");
     assert!(text.contains("\npass  scopes "), "{text}");
-    assert!(text.ends_with("10 passed, 0 warned, 2 failed\n"), "{text}");
+    assert!(text.ends_with("13 passed, 0 warned, 2 failed\n"), "{text}");
 }
 
 #[test]

@@ -71,6 +71,7 @@ const OWNED_BY_AN_ITEM: &[&str] = &[
     "CORS_ORIGINS",
     "MAX_REQUEST_SIZE_MB",
     "DESCOPE_MCP_SERVER_ID",
+    "TRUSTED_PROXIES",
 ];
 
 /// Runs every item against the settings (or the reason they could not be
@@ -97,7 +98,10 @@ pub(crate) async fn run(inspection: Result<Inspection, String>, manifest: &Path)
         allowed_hosts(&config),
         cors(&config),
         rate_limit(&config),
+        public_limit(&config),
+        proxies(&config),
         request_size(&config, &problems),
+        plugin_concurrency(&config),
     ]);
     checks.push(jwks(&config).await);
     checks.push(issuer(&config).await);
@@ -276,6 +280,76 @@ fn rate_limit(config: &Raw) -> Check {
             format!("RATE_LIMIT_PER_MINUTE={limit} per caller"),
         ),
     }
+}
+
+fn public_limit(config: &Raw) -> Check {
+    match config.server.rate_limit_public_per_minute {
+        0 => Check::new(
+            Outcome::Fail,
+            "public limit",
+            "RATE_LIMIT_PUBLIC_PER_MINUTE=0 lets anyone call the routes that need no token \
+             (token exchange, registration, login) without limit; set a limit per client \
+             address, such as 60",
+        ),
+        limit => Check::new(
+            Outcome::Pass,
+            "public limit",
+            format!("RATE_LIMIT_PUBLIC_PER_MINUTE={limit} per client address"),
+        ),
+    }
+}
+
+/// Behind a proxy every client has the proxy's address unless the proxy
+/// is trusted to name them, and then they share one public allowance.
+fn proxies(config: &Raw) -> Check {
+    match config.trusted_proxies() {
+        Err(problem) => Check::new(Outcome::Fail, "proxies", problem.to_string()),
+        Ok(proxies) if proxies.is_empty() => {
+            let behind_tls =
+                matches!(config.public_url(), Ok(Some(url)) if url.starts_with("https://"));
+            if behind_tls {
+                Check::new(
+                    Outcome::Warn,
+                    "proxies",
+                    "TRUSTED_PROXIES is empty: behind an HTTPS terminator every client has the \
+                     terminator's address and they share one RATE_LIMIT_PUBLIC_PER_MINUTE \
+                     allowance; list its addresses (such as [\"10.0.0.0/8\"]) if it sets \
+                     X-Forwarded-For",
+                )
+            } else {
+                Check::new(
+                    Outcome::Pass,
+                    "proxies",
+                    "TRUSTED_PROXIES is empty: each client is the address it connects from",
+                )
+            }
+        }
+        Ok(proxies) => Check::new(
+            Outcome::Pass,
+            "proxies",
+            format!(
+                "X-Forwarded-For is believed from {} trusted proxy entries",
+                proxies.len()
+            ),
+        ),
+    }
+}
+
+fn plugin_concurrency(config: &Raw) -> Check {
+    // The default depends on the machine, so it is named, not counted.
+    let at_once = match config.plugins.max_concurrency {
+        0 => "0 (four per core)".to_owned(),
+        given => given.to_string(),
+    };
+    Check::new(
+        Outcome::Pass,
+        "plugin calls",
+        format!(
+            "PLUGIN_MAX_CONCURRENCY={at_once} at once per depth of nesting; \
+             MAX_TOOL_CALLS_PER_REQUEST={} per request",
+            config.server.max_tool_calls_per_request
+        ),
+    )
 }
 
 fn request_size(config: &Raw, problems: &[Problem]) -> Check {
