@@ -16,6 +16,7 @@ use serde_json::Value;
 
 pub mod browser;
 pub mod descope;
+pub mod secrets;
 
 pub use browser::Browser;
 pub use descope::FakeDescope;
@@ -255,6 +256,8 @@ pub struct Server {
     child: Child,
     base_url: String,
     logs: Arc<Mutex<String>>,
+    /// Reads the server's log until the process ends.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 /// A server that exited instead of starting.
@@ -320,7 +323,9 @@ impl Server {
             .env("PLUGIN_DIR", sandbox.plugin_dir())
             .env("POLICY_DIR", sandbox.policy_dir())
             .env("LOG_FORMAT", "json")
-            .env("RUST_LOG", "info")
+            // Everything the server can log, so that the check for secrets
+            // in the logs (when the server is dropped) sees all of it.
+            .env("RUST_LOG", "debug")
             .args(&launch.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -356,6 +361,7 @@ impl Server {
                     child,
                     base_url: format!("http://{address}"),
                     logs,
+                    reader: Some(reader),
                 });
             }
             if let Some(status) = child.try_wait().expect("poll server") {
@@ -413,9 +419,22 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// Stops the server and fails the test if its logs hold a secret.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        if std::thread::panicking() {
+            return;
+        }
+        let leaks = secrets::leaked_secrets(&self.logs());
+        assert!(
+            leaks.is_empty(),
+            "the server logged secrets:\n{}",
+            leaks.join("\n")
+        );
     }
 }
 

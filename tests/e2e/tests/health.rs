@@ -95,8 +95,9 @@ fn health_with(server: &Server, headers: &[(&str, &str)]) -> serde_json::Value {
 
 #[test]
 fn any_host_gets_the_status_and_only_operators_get_the_details() {
+    let sandbox = Sandbox::new();
     let server = Server::start_with(
-        &Sandbox::new(),
+        &sandbox,
         e2e::Launch::default().env("TRUSTED_PROXIES", r#"["127.0.0.1"]"#),
     );
     // A foreign Host from this machine is what DNS rebinding looks like.

@@ -64,11 +64,14 @@ pub(crate) async fn assign(mut request: Request, next: Next) -> Response {
 }
 
 /// Ids from callers end up in logs, so only short plain tokens are kept.
+/// A plain id: short, of id characters, and not shaped like a JWT (a
+/// client that mistakes a token for an id would have it logged).
 fn is_acceptable_id(value: &str) -> bool {
     (1..=128).contains(&value.len())
         && value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        && !(value.starts_with("eyJ") && value.matches('.').count() >= 2)
 }
 
 #[cfg(test)]
@@ -78,6 +81,9 @@ mod tests {
     #[test]
     fn only_plain_ids_are_kept() {
         assert!(is_acceptable_id("req-123_abc.def:1"));
+        assert!(!is_acceptable_id(
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
+        ));
         assert!(!is_acceptable_id(""));
         assert!(!is_acceptable_id("has space"));
         assert!(!is_acceptable_id("line\nbreak"));
