@@ -350,7 +350,13 @@ fn bench() -> anyhow::Result<()> {
 
     print_policy_report(&report)?;
 
-    plugin_call_report()
+    plugin_call_report()?;
+
+    // The overload run prints its own figures: one principal at ten times
+    // its rate limit beside well-behaved ones, and the server's memory.
+    let mut overload = cargo();
+    overload.args(["bench", "--package", "e2e", "--bench", "overload"]);
+    status(overload)
 }
 
 /// How many times the plugin-call bench runs. The host path keeps two cores
