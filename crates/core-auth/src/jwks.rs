@@ -5,6 +5,11 @@
 //! stream of forged `kid`s cannot turn the server into a load generator
 //! against the authorization server. When a fetch fails the cached keys keep
 //! serving and [`KeySet::status`] reports the set as stale.
+//!
+//! Whoever answers the JWKS URL decides which tokens are genuine, so the URL
+//! must be https (plain http only on loopback, for local servers) and its
+//! answer is taken only from that URL: a redirect is an error, never
+//! followed, since following it would hand the keys to wherever it points.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -77,6 +82,47 @@ pub enum JwksError {
     /// The document holds no key this server can verify with.
     #[error("the JWKS holds no usable RSA signing key")]
     NoUsableKey,
+    /// The JWKS URL does not parse.
+    #[error("`{url}` is not a URL ({reason}); give the JWKS's full https URL")]
+    InvalidUrl {
+        /// The URL as configured.
+        url: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// The JWKS URL is not https and its host is not loopback.
+    #[error(
+        "`{url}` is not https: keys fetched without TLS can be swapped on the way, and \
+         whoever swaps them can sign any token; use an https URL (plain http is accepted \
+         only for loopback hosts: 127.0.0.0/8, ::1 and localhost)"
+    )]
+    InsecureUrl {
+        /// The URL as configured.
+        url: String,
+    },
+}
+
+/// Refuses a JWKS URL that is not https, unless its host is loopback
+/// (127.0.0.0/8, `::1`, `localhost`), where a local test or sidecar server
+/// may speak plain http without the keys crossing a network.
+pub fn check_jwks_url(url: &str) -> Result<(), JwksError> {
+    let parsed = reqwest::Url::parse(url).map_err(|err| JwksError::InvalidUrl {
+        url: url.to_owned(),
+        reason: err.to_string(),
+    })?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(address)) => address.is_loopback(),
+        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" if parsed.host().is_some() => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(JwksError::InsecureUrl {
+            url: url.to_owned(),
+        }),
+    }
 }
 
 /// The verification keys, by `kid`.
@@ -98,19 +144,26 @@ impl std::fmt::Debug for KeySet {
 }
 
 impl KeySet {
-    /// A key set; a static source is parsed now and must hold a usable key.
+    /// A key set; a static source is parsed now and must hold a usable key,
+    /// and a remote one's URL must pass [`check_jwks_url`].
     pub fn new(source: KeySource) -> Result<Self, JwksError> {
         let mut state = KeyState::default();
-        if let KeySource::Static { jwks } = &source {
-            let keys = parse_jwks(jwks.as_bytes())?;
-            if keys.is_empty() {
-                return Err(JwksError::NoUsableKey);
+        match &source {
+            KeySource::Static { jwks } => {
+                let keys = parse_jwks(jwks.as_bytes())?;
+                if keys.is_empty() {
+                    return Err(JwksError::NoUsableKey);
+                }
+                state.keys = keys;
+                state.fetched_at = Some(SystemTime::now());
             }
-            state.keys = keys;
-            state.fetched_at = Some(SystemTime::now());
+            KeySource::Remote { url, .. } => check_jwks_url(url)?,
         }
         let client = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
+            // A redirect comes back as an answer, which `get_capped` refuses
+            // naming where it pointed.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|err| oauth_kit::FetchError::Client(err.to_string()))?;
         Ok(Self {
@@ -330,6 +383,52 @@ mod tests {
         assert_eq!(printable("abc"), "abc");
         assert_eq!(printable(&"k".repeat(100)).chars().count(), 65);
         assert_eq!(printable("a\nb"), "ab…");
+    }
+
+    #[test]
+    fn a_jwks_url_must_be_https_unless_its_host_is_loopback() {
+        for url in [
+            "https://api.descope.com/P2abc/.well-known/jwks.json",
+            "http://127.0.0.1:8080/jwks.json",
+            "http://127.9.8.7/jwks.json",
+            "http://[::1]:8080/jwks.json",
+            "http://localhost:8080/jwks.json",
+            "http://LocalHost/jwks.json",
+        ] {
+            assert_eq!(check_jwks_url(url), Ok(()), "{url}");
+        }
+        for url in [
+            "http://api.descope.com/P2abc/.well-known/jwks.json",
+            "http://10.0.0.1/jwks.json",
+            "http://localhost.example.com/jwks.json",
+            "http://127.0.0.1.example.com/jwks.json",
+            "http://[::ffff:10.0.0.1]/jwks.json",
+            "ftp://127.0.0.1/jwks.json",
+            "file:///etc/jwks.json",
+        ] {
+            let err = check_jwks_url(url).expect_err(url);
+            assert_eq!(
+                err,
+                JwksError::InsecureUrl {
+                    url: url.to_owned()
+                }
+            );
+            let message = err.to_string();
+            assert!(message.contains(url), "{message}");
+            assert!(message.contains("use an https URL"), "{message}");
+        }
+        let err = check_jwks_url("api.descope.com/jwks.json").expect_err("no scheme");
+        assert!(matches!(err, JwksError::InvalidUrl { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_remote_key_set_over_plain_http_is_refused() {
+        let err = KeySet::new(KeySource::Remote {
+            url: "http://keys.example.com/jwks.json".to_owned(),
+            refetch_interval: Duration::ZERO,
+        })
+        .expect_err("refused");
+        assert!(matches!(err, JwksError::InsecureUrl { .. }), "{err}");
     }
 
     #[test]

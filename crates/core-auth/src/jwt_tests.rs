@@ -301,6 +301,18 @@ fn a_key_under_2048_bits_is_not_usable() {
     assert_eq!(err, crate::JwksError::NoUsableKey);
 }
 
+/// Serves `app` on a loopback port for the rest of the test.
+async fn serve(app: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    address
+}
+
 /// A JWKS endpoint on loopback that counts its requests and can go down.
 struct JwksServer {
     url: String,
@@ -334,13 +346,7 @@ async fn jwks_server(jwks: Value) -> JwksServer {
             }),
         )
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let address = serve(app).await;
     JwksServer {
         url: format!("http://{address}/jwks.json"),
         hits,
@@ -440,6 +446,58 @@ async fn cached_keys_keep_serving_while_the_jwks_is_down() {
     server.up.store(true, Ordering::SeqCst);
     verifier.keys().refresh().await.expect("recovered");
     assert!(!verifier.keys().status().stale);
+}
+
+#[tokio::test]
+async fn a_jwks_redirect_is_refused_naming_where_it_points() {
+    use axum::http::{StatusCode, header};
+    use axum::routing::get;
+
+    let followed = Arc::new(AtomicUsize::new(0));
+    let app = {
+        let followed = Arc::clone(&followed);
+        let jwks = key().jwks();
+        axum::Router::new()
+            .route(
+                "/jwks.json",
+                get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/moved/jwks.json")]) }),
+            )
+            .route(
+                "/moved/jwks.json",
+                get(move || {
+                    followed.fetch_add(1, Ordering::SeqCst);
+                    let jwks = jwks.clone();
+                    async move { axum::Json(jwks) }
+                }),
+            )
+    };
+    let address = serve(app).await;
+    let keys = KeySet::new(KeySource::Remote {
+        url: format!("http://{address}/jwks.json"),
+        refetch_interval: Duration::ZERO,
+    })
+    .expect("keys");
+
+    let message = keys
+        .refresh()
+        .await
+        .expect_err("redirect refused")
+        .to_string();
+    assert_eq!(
+        message,
+        format!(
+            "http://{address}/jwks.json redirects to http://{address}/moved/jwks.json; \
+             redirects are not followed, so configure the final URL"
+        )
+    );
+    assert_eq!(
+        followed.load(Ordering::SeqCst),
+        0,
+        "the redirect was followed"
+    );
+    let status = keys.status();
+    assert_eq!(status.keys, 0);
+    assert_eq!(status.last_error.as_deref(), Some(message.as_str()));
 }
 
 #[tokio::test]
