@@ -10,16 +10,23 @@
 //! must be https (plain http only on loopback, for local servers) and its
 //! answer is taken only from that URL: a redirect is an error, never
 //! followed, since following it would hand the keys to wherever it points.
+//!
+//! A fetch that withdraws a key (its `kid` is gone, or now names other key
+//! material) purges the verified-token caches registered with the set of
+//! every token that key verified, so those tokens are verified again, and
+//! refused, instead of being served from the cache until their TTL.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm, PublicKeyUse};
+use sha2::{Digest, Sha256};
 
+use crate::cache::TokenCache;
 use crate::{AuthError, TokenRejection};
 
 /// RSA keys shorter than this are refused (NIST SP 800-131A).
@@ -61,9 +68,17 @@ pub struct JwksStatus {
     pub fetched_at: Option<u64>,
 }
 
+/// One usable key.
+struct Key {
+    decoding: Arc<DecodingKey>,
+    /// A digest of the key material (`n` and `e`), to tell a refetched key
+    /// that is the same from one published anew under the same `kid`.
+    material: [u8; 32],
+}
+
 #[derive(Default)]
 struct KeyState {
-    keys: HashMap<String, Arc<DecodingKey>>,
+    keys: HashMap<String, Key>,
     last_attempt: Option<Instant>,
     fetched_at: Option<SystemTime>,
     last_error: Option<String>,
@@ -133,6 +148,9 @@ pub struct KeySet {
     /// One fetch at a time: concurrent misses wait for it instead of
     /// fetching again.
     fetching: tokio::sync::Mutex<()>,
+    /// The verified-token caches to purge when a key is withdrawn; weak, so
+    /// a dropped verifier's cache is not kept alive by its keys.
+    caches: Mutex<Vec<Weak<TokenCache>>>,
 }
 
 impl std::fmt::Debug for KeySet {
@@ -171,7 +189,31 @@ impl KeySet {
             client,
             state: RwLock::new(state),
             fetching: tokio::sync::Mutex::new(()),
+            caches: Mutex::default(),
         })
+    }
+
+    /// Purges `cache` of the tokens a key verified whenever a fetch
+    /// withdraws that key.
+    pub(crate) fn register_cache(&self, cache: &Arc<TokenCache>) {
+        let mut caches = self.caches.lock().unwrap_or_else(|p| p.into_inner());
+        caches.retain(|cache| cache.strong_count() > 0);
+        caches.push(Arc::downgrade(cache));
+    }
+
+    /// Runs `remember` only if `key` is still the key published for `kid`,
+    /// and holds the set still while it runs: a fetch that withdraws the key
+    /// purges the caches after replacing it, under the same lock, so a token
+    /// remembered here is either purged by that fetch or not remembered.
+    pub(crate) fn while_current(&self, kid: &str, key: &Arc<DecodingKey>, remember: impl FnOnce()) {
+        let state = self.read();
+        if state
+            .keys
+            .get(kid)
+            .is_some_and(|current| Arc::ptr_eq(&current.decoding, key))
+        {
+            remember();
+        }
     }
 
     /// The key for `kid`, fetching the JWKS again if the key is unknown and
@@ -239,7 +281,10 @@ impl KeySet {
     }
 
     fn cached(&self, kid: &str) -> Option<Arc<DecodingKey>> {
-        self.read().keys.get(kid).cloned()
+        self.read()
+            .keys
+            .get(kid)
+            .map(|key| Arc::clone(&key.decoding))
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, KeyState> {
@@ -252,6 +297,14 @@ impl KeySet {
         self.state
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Drops from every registered cache the tokens verified under `kids`.
+    fn forget_tokens_of(&self, kids: &[String]) {
+        let caches = self.caches.lock().unwrap_or_else(|p| p.into_inner());
+        for cache in caches.iter().filter_map(Weak::upgrade) {
+            cache.forget_kids(kids);
+        }
     }
 
     /// One fetch; the caller holds `fetching`.
@@ -272,13 +325,27 @@ impl KeySet {
                 state.last_error = Some(error.to_string());
                 Err(error)
             }
-            Ok(keys) => {
+            Ok(mut keys) => {
                 let count = keys.len();
                 // Replace, not merge: a key the server no longer publishes
-                // has been revoked.
+                // has been revoked. A key published again unchanged keeps its
+                // `Arc`, so a verification that began before this fetch may
+                // still remember its token (`while_current`).
+                let mut withdrawn = Vec::new();
+                for (kid, old) in state.keys.drain() {
+                    match keys.get_mut(&kid) {
+                        Some(new) if new.material == old.material => new.decoding = old.decoding,
+                        _ => withdrawn.push(kid),
+                    }
+                }
                 state.keys = keys;
                 state.fetched_at = Some(SystemTime::now());
                 state.last_error = None;
+                if !withdrawn.is_empty() {
+                    // Still under the write lock: see `while_current`.
+                    self.forget_tokens_of(&withdrawn);
+                    tracing::info!(%url, kids = ?withdrawn, "signing keys withdrawn; tokens they verified are verified again");
+                }
                 tracing::info!(%url, keys = count, "JWKS fetched");
                 Ok(count)
             }
@@ -293,7 +360,7 @@ impl KeySet {
 
 /// The usable keys of a JWKS document: RSA signing keys with a `kid` and a
 /// modulus of at least [`MIN_RSA_BITS`]. Others are skipped with a warning.
-fn parse_jwks(bytes: &[u8]) -> Result<HashMap<String, Arc<DecodingKey>>, JwksError> {
+fn parse_jwks(bytes: &[u8]) -> Result<HashMap<String, Key>, JwksError> {
     let set: JwkSet =
         serde_json::from_slice(bytes).map_err(|err| JwksError::Invalid(err.to_string()))?;
     let mut keys = HashMap::new();
@@ -320,7 +387,19 @@ fn parse_jwks(bytes: &[u8]) -> Result<HashMap<String, Arc<DecodingKey>>, JwksErr
         }
         match DecodingKey::from_jwk(&jwk) {
             Ok(key) => {
-                keys.insert(kid, Arc::new(key));
+                let material = Sha256::new()
+                    .chain_update(rsa.n.as_bytes())
+                    .chain_update(b".")
+                    .chain_update(rsa.e.as_bytes())
+                    .finalize()
+                    .into();
+                keys.insert(
+                    kid,
+                    Key {
+                        decoding: Arc::new(key),
+                        material,
+                    },
+                );
             }
             Err(err) => tracing::warn!(%kid, %err, "unusable JWKS key skipped"),
         }

@@ -313,11 +313,20 @@ async fn serve(app: axum::Router) -> std::net::SocketAddr {
     address
 }
 
-/// A JWKS endpoint on loopback that counts its requests and can go down.
+/// A JWKS endpoint on loopback that counts its requests, can go down and
+/// can publish other keys.
 struct JwksServer {
     url: String,
     hits: Arc<AtomicUsize>,
     up: Arc<std::sync::atomic::AtomicBool>,
+    jwks: Arc<std::sync::Mutex<Value>>,
+}
+
+impl JwksServer {
+    /// Answers `jwks` from now on.
+    fn publish(&self, jwks: Value) {
+        *self.jwks.lock().expect("jwks lock") = jwks;
+    }
 }
 
 async fn jwks_server(jwks: Value) -> JwksServer {
@@ -326,15 +335,17 @@ async fn jwks_server(jwks: Value) -> JwksServer {
 
     let hits = Arc::new(AtomicUsize::new(0));
     let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let jwks = Arc::new(std::sync::Mutex::new(jwks));
     let app = {
         let hits = Arc::clone(&hits);
         let up = Arc::clone(&up);
+        let jwks = Arc::clone(&jwks);
         axum::Router::new().route(
             "/jwks.json",
             get(move || {
                 let hits = Arc::clone(&hits);
                 let up = Arc::clone(&up);
-                let jwks = jwks.clone();
+                let jwks = jwks.lock().expect("jwks lock").clone();
                 async move {
                     hits.fetch_add(1, Ordering::SeqCst);
                     if up.load(Ordering::SeqCst) {
@@ -351,7 +362,80 @@ async fn jwks_server(jwks: Value) -> JwksServer {
         url: format!("http://{address}/jwks.json"),
         hits,
         up,
+        jwks,
     }
+}
+
+/// A second key, for rotations.
+fn other_key() -> &'static SigningKey {
+    static KEY: OnceLock<SigningKey> = OnceLock::new();
+    KEY.get_or_init(|| SigningKey::generate().expect("generate key"))
+}
+
+/// A JWKS publishing `keys`' public keys, each under the given `kid`.
+fn jwks_of(keys: &[(&SigningKey, &str)]) -> Value {
+    let keys: Vec<Value> = keys
+        .iter()
+        .map(|(key, kid)| with(key.jwk(), "kid", json!(kid)))
+        .collect();
+    json!({ "keys": keys })
+}
+
+#[tokio::test]
+async fn tokens_of_a_withdrawn_key_leave_the_cache_when_the_jwks_is_refreshed() {
+    let (first, second) = (key(), other_key());
+    let server = jwks_server(jwks_of(&[(first, first.kid()), (second, second.kid())])).await;
+    // A long refetch interval: the refusal below must come from the purge,
+    // not from a refetch caused by the unknown kid.
+    let verifier = remote_verifier(&server, Duration::from_secs(3600));
+    let withdrawn = first.sign(&claims()).expect("sign");
+    let kept = second.sign(&claims()).expect("sign");
+    verifier.verify_token(&withdrawn).await.expect("first key");
+    let kept_principal = verifier.verify_token(&kept).await.expect("second key");
+
+    server.publish(jwks_of(&[(second, second.kid())]));
+    verifier.keys().refresh().await.expect("refresh");
+
+    let err = verifier
+        .verify_token(&withdrawn)
+        .await
+        .expect_err("a token of a withdrawn key was served from the cache");
+    assert_eq!(
+        err.to_string(),
+        format!("Public key not found for kid `{}`", first.kid())
+    );
+    let again = verifier.verify_token(&kept).await.expect("kept key");
+    assert!(
+        Arc::ptr_eq(&kept_principal, &again),
+        "a token of a key still published was verified again"
+    );
+    assert_eq!(server.hits.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn tokens_of_a_key_replaced_under_the_same_kid_leave_the_cache() {
+    let (first, second) = (key(), other_key());
+    let server = jwks_server(jwks_of(&[(first, first.kid())])).await;
+    let verifier = remote_verifier(&server, Duration::from_secs(3600));
+    let token = first.sign(&claims()).expect("sign");
+    let principal = verifier.verify_token(&token).await.expect("verified");
+
+    // Republished unchanged: the cached token stays.
+    verifier.keys().refresh().await.expect("refresh");
+    let cached = verifier.verify_token(&token).await.expect("still valid");
+    assert!(Arc::ptr_eq(&principal, &cached));
+
+    // Other key material under the same kid: the token is checked anew.
+    server.publish(jwks_of(&[(second, first.kid())]));
+    verifier.keys().refresh().await.expect("refresh");
+    let err = verifier
+        .verify_token(&token)
+        .await
+        .expect_err("a token of a replaced key was served from the cache");
+    assert!(matches!(
+        err,
+        AuthError::InvalidToken(TokenRejection::BadSignature)
+    ));
 }
 
 fn remote_verifier(server: &JwksServer, refetch_interval: Duration) -> JwtVerifier {
