@@ -2,7 +2,9 @@
 //!
 //! Keyed by a SHA-256 of the token, so the cache never holds a credential.
 //! Bounded in entries; an entry lives until the token expires or the cache
-//! TTL passes, whichever is first.
+//! TTL passes, whichever is first, or until the key that verified it is
+//! withdrawn from the JWKS (each entry records its `kid`, and the key set
+//! purges them when a fetch drops that `kid`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -17,6 +19,8 @@ type TokenHash = [u8; 32];
 struct Entry {
     principal: Arc<Principal>,
     expires_at: Instant,
+    /// The `kid` of the key that verified the token.
+    kid: Box<str>,
 }
 
 /// A bounded map from token hash to verified principal.
@@ -46,12 +50,16 @@ impl TokenCache {
         (entry.expires_at > Instant::now()).then(|| Arc::clone(&entry.principal))
     }
 
-    /// Remembers a verified principal until `min(token_expiry, now + ttl)`.
+    /// Remembers a principal verified with the key `kid` until
+    /// `min(token_expiry, now + ttl)`, or until [`forget_kids`] names `kid`.
+    ///
+    /// [`forget_kids`]: Self::forget_kids
     pub(crate) fn insert(
         &self,
         hash: TokenHash,
         principal: Arc<Principal>,
         token_expires_in: Option<Duration>,
+        kid: &str,
     ) {
         if self.capacity == 0 || self.ttl.is_zero() {
             return;
@@ -84,8 +92,16 @@ impl TokenCache {
             Entry {
                 principal,
                 expires_at,
+                kid: kid.into(),
             },
         );
+    }
+
+    /// Drops every token verified with one of `kids`: their keys are no
+    /// longer published, so the tokens must be verified again (and fail).
+    pub(crate) fn forget_kids(&self, kids: &[String]) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|_, entry| !kids.iter().any(|kid| **kid == *entry.kid));
     }
 
     #[cfg(test)]
@@ -114,7 +130,7 @@ mod tests {
     fn entries_expire_with_the_token() {
         let cache = TokenCache::new(10, Duration::from_secs(3600));
         let hash = TokenCache::hash("t");
-        cache.insert(hash, principal("a"), Some(Duration::from_millis(30)));
+        cache.insert(hash, principal("a"), Some(Duration::from_millis(30)), "k");
         assert!(cache.get(&hash).is_some());
         std::thread::sleep(Duration::from_millis(40));
         assert!(
@@ -127,7 +143,7 @@ mod tests {
     fn entries_expire_with_the_ttl() {
         let cache = TokenCache::new(10, Duration::from_millis(30));
         let hash = TokenCache::hash("t");
-        cache.insert(hash, principal("a"), Some(Duration::from_secs(3600)));
+        cache.insert(hash, principal("a"), Some(Duration::from_secs(3600)), "k");
         std::thread::sleep(Duration::from_millis(40));
         assert!(cache.get(&hash).is_none());
     }
@@ -136,7 +152,7 @@ mod tests {
     fn the_cache_stays_within_its_capacity() {
         let cache = TokenCache::new(3, Duration::from_secs(60));
         for i in 0..10 {
-            cache.insert(TokenCache::hash(&i.to_string()), principal("a"), None);
+            cache.insert(TokenCache::hash(&i.to_string()), principal("a"), None, "k");
         }
         assert_eq!(cache.len(), 3);
         assert!(
@@ -146,9 +162,23 @@ mod tests {
     }
 
     #[test]
+    fn forgetting_a_kid_drops_only_the_tokens_it_verified() {
+        let cache = TokenCache::new(10, Duration::from_secs(60));
+        let (old, new) = (TokenCache::hash("old"), TokenCache::hash("new"));
+        cache.insert(old, principal("a"), None, "withdrawn");
+        cache.insert(new, principal("b"), None, "kept");
+        cache.forget_kids(&["withdrawn".to_owned()]);
+        assert!(
+            cache.get(&old).is_none(),
+            "a token of a withdrawn key was kept"
+        );
+        assert!(cache.get(&new).is_some());
+    }
+
+    #[test]
     fn different_tokens_do_not_collide() {
         let cache = TokenCache::new(10, Duration::from_secs(60));
-        cache.insert(TokenCache::hash("one"), principal("one"), None);
+        cache.insert(TokenCache::hash("one"), principal("one"), None, "k");
         assert!(cache.get(&TokenCache::hash("two")).is_none());
     }
 }

@@ -29,7 +29,7 @@ pub fn principal_from_claims(claims: &Map<String, Value>) -> Result<Principal, A
         Some(_) => return Err(invalid("scope", "a space-separated string")),
     }
     scopes.extend(string_list(claims, "permissions")?);
-    let mut roles: BTreeSet<String> = string_list(claims, "roles")?.into_iter().collect();
+    let roles: BTreeSet<String> = string_list(claims, "roles")?.into_iter().collect();
 
     let tenants = tenant_grants(claims)?;
     let tenant = match claims.get("dct") {
@@ -37,10 +37,12 @@ pub fn principal_from_claims(claims: &Map<String, Value>) -> Result<Principal, A
         Some(Value::String(dct)) if !dct.is_empty() => Some(dct.clone()),
         Some(_) => return Err(invalid("dct", "a tenant id string")),
     };
-    // Inside its current tenant a principal also holds that tenant's grants.
+    // Inside its current tenant a principal also holds that tenant's
+    // permissions. Its tenant roles stay in `tenants`: a tenant's `admin` is
+    // not the project's `admin`, and the policies see it as a role of its own
+    // kind (`Principal::current_tenant_roles`).
     if let Some(grant) = tenant.as_ref().and_then(|t| tenants.get(t)) {
         scopes.extend(grant.permissions.iter().cloned());
-        roles.extend(grant.roles.iter().cloned());
     }
 
     Ok(Principal {
@@ -167,9 +169,40 @@ mod tests {
             ["admin:config", "admin:logs", "tools:ping", "tools:review"]
         );
         let roles: Vec<&str> = principal.roles.iter().map(String::as_str).collect();
-        assert_eq!(roles, ["reviewer", "tenant-admin"]);
+        assert_eq!(roles, ["reviewer"]);
+        let tenant_roles: Vec<&str> = principal
+            .current_tenant_roles()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(tenant_roles, ["tenant-admin"]);
         assert_eq!(principal.tenant.as_deref(), Some("T1"));
         assert_eq!(principal.tenants.len(), 2);
+    }
+
+    #[test]
+    fn a_tenant_role_is_not_a_project_role() {
+        let principal = principal_from_claims(&claims(json!({
+            "sub": "U123",
+            "dct": "T1",
+            "tenants": {"T1": {"roles": ["admin"]}}
+        })))
+        .expect("valid claims");
+        assert!(principal.roles.is_empty(), "{:?}", principal.roles);
+        assert_eq!(
+            principal.current_tenant_roles().collect::<Vec<_>>(),
+            ["admin"]
+        );
+    }
+
+    #[test]
+    fn roles_in_another_tenant_are_not_held() {
+        let principal = principal_from_claims(&claims(json!({
+            "sub": "U123",
+            "dct": "T2",
+            "tenants": {"T1": {"roles": ["admin"]}, "T2": {}}
+        })))
+        .expect("valid claims");
+        assert_eq!(principal.current_tenant_roles().count(), 0);
     }
 
     #[test]

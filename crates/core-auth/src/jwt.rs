@@ -64,8 +64,18 @@ pub struct JwtVerifier {
     config: JwtConfig,
     issuers: Issuers,
     keys: Arc<KeySet>,
-    cache: TokenCache,
+    /// Shared with `keys`, which purges it when a key is withdrawn.
+    cache: Arc<TokenCache>,
     mode: &'static str,
+}
+
+/// What a full verification found: the principal, how long its token may be
+/// remembered, and the key that verified it.
+struct Verified {
+    principal: Principal,
+    expires_in: Option<Duration>,
+    kid: String,
+    key: Arc<jsonwebtoken::DecodingKey>,
 }
 
 impl JwtVerifier {
@@ -81,7 +91,8 @@ impl JwtVerifier {
             config.mcp_server_id.as_deref(),
             &config.extra_issuers,
         );
-        let cache = TokenCache::new(config.cache_capacity, config.cache_ttl);
+        let cache = Arc::new(TokenCache::new(config.cache_capacity, config.cache_ttl));
+        keys.register_cache(&cache);
         Self {
             config,
             issuers,
@@ -109,16 +120,23 @@ impl JwtVerifier {
         if let Some(principal) = self.cache.get(&hash) {
             return Ok(principal);
         }
-        let (principal, expires_in) = self.verify_uncached(token).await?;
-        let principal = Arc::new(principal);
-        self.cache.insert(hash, Arc::clone(&principal), expires_in);
+        let verified = self.verify_uncached(token).await?;
+        let principal = Arc::new(verified.principal);
+        // Remembered only while the key that verified it is still the one
+        // published: a fetch that withdrew it meanwhile must not leave the
+        // token cached past its purge.
+        self.keys.while_current(&verified.kid, &verified.key, || {
+            self.cache.insert(
+                hash,
+                Arc::clone(&principal),
+                verified.expires_in,
+                &verified.kid,
+            );
+        });
         Ok(principal)
     }
 
-    async fn verify_uncached(
-        &self,
-        token: &str,
-    ) -> Result<(Principal, Option<Duration>), AuthError> {
+    async fn verify_uncached(&self, token: &str) -> Result<Verified, AuthError> {
         let header = read_header(token)?;
         header.check()?;
         let algorithm = self.allowed_algorithm(header.alg.as_deref())?;
@@ -148,7 +166,12 @@ impl JwtVerifier {
         self.check_audience(&claims)?;
         self.check_issued_at(&claims)?;
         let principal = principal_from_claims(&claims)?;
-        Ok((principal, self.cacheable_for(&claims)))
+        Ok(Verified {
+            principal,
+            expires_in: self.cacheable_for(&claims),
+            kid: kid.to_owned(),
+            key,
+        })
     }
 
     fn allowed_algorithm(&self, alg: Option<&str>) -> Result<Algorithm, AuthError> {

@@ -346,11 +346,32 @@ fn a_key_under_2048_bits_is_not_usable() {
     assert_eq!(err, crate::JwksError::NoUsableKey);
 }
 
-/// A JWKS endpoint on loopback that counts its requests and can go down.
+/// Serves `app` on a loopback port for the rest of the test.
+async fn serve(app: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    address
+}
+
+/// A JWKS endpoint on loopback that counts its requests, can go down and
+/// can publish other keys.
 struct JwksServer {
     url: String,
     hits: Arc<AtomicUsize>,
     up: Arc<std::sync::atomic::AtomicBool>,
+    jwks: Arc<std::sync::Mutex<Value>>,
+}
+
+impl JwksServer {
+    /// Answers `jwks` from now on.
+    fn publish(&self, jwks: Value) {
+        *self.jwks.lock().expect("jwks lock") = jwks;
+    }
 }
 
 async fn jwks_server(jwks: Value) -> JwksServer {
@@ -359,15 +380,17 @@ async fn jwks_server(jwks: Value) -> JwksServer {
 
     let hits = Arc::new(AtomicUsize::new(0));
     let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let jwks = Arc::new(std::sync::Mutex::new(jwks));
     let app = {
         let hits = Arc::clone(&hits);
         let up = Arc::clone(&up);
+        let jwks = Arc::clone(&jwks);
         axum::Router::new().route(
             "/jwks.json",
             get(move || {
                 let hits = Arc::clone(&hits);
                 let up = Arc::clone(&up);
-                let jwks = jwks.clone();
+                let jwks = jwks.lock().expect("jwks lock").clone();
                 async move {
                     hits.fetch_add(1, Ordering::SeqCst);
                     if up.load(Ordering::SeqCst) {
@@ -379,18 +402,85 @@ async fn jwks_server(jwks: Value) -> JwksServer {
             }),
         )
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let address = serve(app).await;
     JwksServer {
         url: format!("http://{address}/jwks.json"),
         hits,
         up,
+        jwks,
     }
+}
+
+/// A second key, for rotations.
+fn other_key() -> &'static SigningKey {
+    static KEY: OnceLock<SigningKey> = OnceLock::new();
+    KEY.get_or_init(|| SigningKey::generate().expect("generate key"))
+}
+
+/// A JWKS publishing `keys`' public keys, each under the given `kid`.
+fn jwks_of(keys: &[(&SigningKey, &str)]) -> Value {
+    let keys: Vec<Value> = keys
+        .iter()
+        .map(|(key, kid)| with(key.jwk(), "kid", json!(kid)))
+        .collect();
+    json!({ "keys": keys })
+}
+
+#[tokio::test]
+async fn tokens_of_a_withdrawn_key_leave_the_cache_when_the_jwks_is_refreshed() {
+    let (first, second) = (key(), other_key());
+    let server = jwks_server(jwks_of(&[(first, first.kid()), (second, second.kid())])).await;
+    // A long refetch interval: the refusal below must come from the purge,
+    // not from a refetch caused by the unknown kid.
+    let verifier = remote_verifier(&server, Duration::from_secs(3600));
+    let withdrawn = first.sign(&claims()).expect("sign");
+    let kept = second.sign(&claims()).expect("sign");
+    verifier.verify_token(&withdrawn).await.expect("first key");
+    let kept_principal = verifier.verify_token(&kept).await.expect("second key");
+
+    server.publish(jwks_of(&[(second, second.kid())]));
+    verifier.keys().refresh().await.expect("refresh");
+
+    let err = verifier
+        .verify_token(&withdrawn)
+        .await
+        .expect_err("a token of a withdrawn key was served from the cache");
+    assert_eq!(
+        err.to_string(),
+        format!("Public key not found for kid `{}`", first.kid())
+    );
+    let again = verifier.verify_token(&kept).await.expect("kept key");
+    assert!(
+        Arc::ptr_eq(&kept_principal, &again),
+        "a token of a key still published was verified again"
+    );
+    assert_eq!(server.hits.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn tokens_of_a_key_replaced_under_the_same_kid_leave_the_cache() {
+    let (first, second) = (key(), other_key());
+    let server = jwks_server(jwks_of(&[(first, first.kid())])).await;
+    let verifier = remote_verifier(&server, Duration::from_secs(3600));
+    let token = first.sign(&claims()).expect("sign");
+    let principal = verifier.verify_token(&token).await.expect("verified");
+
+    // Republished unchanged: the cached token stays.
+    verifier.keys().refresh().await.expect("refresh");
+    let cached = verifier.verify_token(&token).await.expect("still valid");
+    assert!(Arc::ptr_eq(&principal, &cached));
+
+    // Other key material under the same kid: the token is checked anew.
+    server.publish(jwks_of(&[(second, first.kid())]));
+    verifier.keys().refresh().await.expect("refresh");
+    let err = verifier
+        .verify_token(&token)
+        .await
+        .expect_err("a token of a replaced key was served from the cache");
+    assert!(matches!(
+        err,
+        AuthError::InvalidToken(TokenRejection::BadSignature)
+    ));
 }
 
 fn remote_verifier(server: &JwksServer, refetch_interval: Duration) -> JwtVerifier {
@@ -485,6 +575,58 @@ async fn cached_keys_keep_serving_while_the_jwks_is_down() {
     server.up.store(true, Ordering::SeqCst);
     verifier.keys().refresh().await.expect("recovered");
     assert!(!verifier.keys().status().stale);
+}
+
+#[tokio::test]
+async fn a_jwks_redirect_is_refused_naming_where_it_points() {
+    use axum::http::{StatusCode, header};
+    use axum::routing::get;
+
+    let followed = Arc::new(AtomicUsize::new(0));
+    let app = {
+        let followed = Arc::clone(&followed);
+        let jwks = key().jwks();
+        axum::Router::new()
+            .route(
+                "/jwks.json",
+                get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/moved/jwks.json")]) }),
+            )
+            .route(
+                "/moved/jwks.json",
+                get(move || {
+                    followed.fetch_add(1, Ordering::SeqCst);
+                    let jwks = jwks.clone();
+                    async move { axum::Json(jwks) }
+                }),
+            )
+    };
+    let address = serve(app).await;
+    let keys = KeySet::new(KeySource::Remote {
+        url: format!("http://{address}/jwks.json"),
+        refetch_interval: Duration::ZERO,
+    })
+    .expect("keys");
+
+    let message = keys
+        .refresh()
+        .await
+        .expect_err("redirect refused")
+        .to_string();
+    assert_eq!(
+        message,
+        format!(
+            "http://{address}/jwks.json redirects to http://{address}/moved/jwks.json; \
+             redirects are not followed, so configure the final URL"
+        )
+    );
+    assert_eq!(
+        followed.load(Ordering::SeqCst),
+        0,
+        "the redirect was followed"
+    );
+    let status = keys.status();
+    assert_eq!(status.keys, 0);
+    assert_eq!(status.last_error.as_deref(), Some(message.as_str()));
 }
 
 #[tokio::test]

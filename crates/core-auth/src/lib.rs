@@ -26,7 +26,7 @@ pub use access_key::{AccessKeyExchange, ExchangeError, ExchangedToken};
 pub use claims::principal_from_claims;
 pub use demo::{DemoPrincipalConfig, DemoVerifier};
 pub use jsonwebtoken::Algorithm;
-pub use jwks::{JwksError, JwksStatus, KeySet, KeySource};
+pub use jwks::{JwksError, JwksStatus, KeySet, KeySource, check_jwks_url};
 pub use jwt::{JwtConfig, JwtVerifier};
 pub use principal::{Principal, PrincipalKind, TenantGrant};
 pub use rejection::TokenRejection;

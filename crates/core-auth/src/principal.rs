@@ -36,7 +36,10 @@ pub struct Principal {
     pub kind: PrincipalKind,
     /// The scopes (and permissions) the token grants.
     pub scopes: BTreeSet<String>,
-    /// Project-level roles.
+    /// Project-level roles (the token's `roles`). Roles held in a tenant are
+    /// never here: they are in `tenants`, and
+    /// [`current_tenant_roles`](Self::current_tenant_roles) gives those of
+    /// the current tenant.
     pub roles: BTreeSet<String>,
     /// The tenant the caller is acting in (Descope's `dct`), if any.
     pub tenant: Option<String>,
@@ -58,5 +61,16 @@ impl Principal {
     /// True when the principal holds `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.contains(scope)
+    }
+
+    /// The roles the principal holds in the tenant it acts in (its
+    /// `tenants.<dct>.roles`); none when it acts in no tenant. Roles held in
+    /// other tenants do not apply, as their permissions do not.
+    pub fn current_tenant_roles(&self) -> impl Iterator<Item = &String> {
+        self.tenant
+            .as_ref()
+            .and_then(|tenant| self.tenants.get(tenant))
+            .into_iter()
+            .flat_map(|grant| grant.roles.iter())
     }
 }

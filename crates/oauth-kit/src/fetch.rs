@@ -18,6 +18,18 @@ pub enum FetchError {
         /// What the connection said.
         reason: String,
     },
+    /// The server answered with a redirect, which is not followed: where
+    /// keys or metadata come from must be the URL configured, not wherever
+    /// its server points.
+    #[error(
+        "{url} redirects to {location}; redirects are not followed, so configure the final URL"
+    )]
+    Redirected {
+        /// What was asked for.
+        url: String,
+        /// Where the redirect pointed (resolved against `url` when relative).
+        location: String,
+    },
     /// The server answered with a status other than success.
     #[error("{url} answered {status}")]
     Status {
@@ -46,7 +58,8 @@ pub enum FetchError {
 
 /// GETs `url` with `client` and returns the body, refusing one larger than
 /// `limit` bytes as soon as it is known to be (from `Content-Length`, or
-/// while it streams).
+/// while it streams). A redirect that reaches here (the client does not
+/// follow redirects) is [`FetchError::Redirected`], naming where it pointed.
 pub async fn get_capped(
     client: &reqwest::Client,
     url: &str,
@@ -61,6 +74,12 @@ pub async fn get_capped(
             reason: err.to_string(),
         })?;
     let status = response.status();
+    if let Some(location) = redirect_target(&response, url) {
+        return Err(FetchError::Redirected {
+            url: url.to_owned(),
+            location,
+        });
+    }
     if !status.is_success() {
         return Err(FetchError::Status {
             url: url.to_owned(),
@@ -68,6 +87,23 @@ pub async fn get_capped(
         });
     }
     read_capped(response, url, limit).await
+}
+
+/// Where a redirect answer points, resolved against `url`; `None` when the
+/// answer is not a redirect with a `Location`.
+fn redirect_target(response: &reqwest::Response, url: &str) -> Option<String> {
+    if !response.status().is_redirection() {
+        return None;
+    }
+    let location = response.headers().get(http::header::LOCATION)?;
+    let Ok(location) = location.to_str() else {
+        return Some("a Location that is not plain text".to_owned());
+    };
+    Some(
+        reqwest::Url::parse(url)
+            .and_then(|base| base.join(location))
+            .map_or_else(|_| location.to_owned(), String::from),
+    )
 }
 
 /// Reads the body of `response` (an answer from `url`), refusing one larger

@@ -97,6 +97,18 @@ pub enum LoadError {
         /// The file's digest.
         actual: String,
     },
+    /// A pinned library's checked bytes could not be set aside for the
+    /// loader (see `plugins.sha256`).
+    #[error(
+        "plugin {}: its pin matched, but its bytes could not be set aside for loading: {reason}; set TMPDIR to a directory this user may write and load libraries from",
+        file.display()
+    )]
+    Staging {
+        /// The file.
+        file: PathBuf,
+        /// What the operating system said.
+        reason: String,
+    },
     /// A setting about plugins is unusable.
     #[error("{setting}: {reason}")]
     BadSetting {

@@ -1,8 +1,9 @@
 //! Finds, loads, checks and calls tool plugins.
 //!
 //! [`PluginHost::load`] opens the dynamic libraries in a directory (only
-//! those an allow-list names, when there is one; each checked against its
-//! SHA-256 pin, when it has one, before it is opened), checks each one's ABI
+//! those an allow-list names, when there is one; a pinned one is read once,
+//! checked against its SHA-256 pin and opened from the bytes that were
+//! checked, never from its path again), checks each one's ABI
 //! version before touching anything else, reads its tool descriptors and
 //! compiles their input and output schemas. [`PluginHost::call`] validates
 //! arguments, runs the plugin on the host's own pool of blocking threads
@@ -21,6 +22,7 @@
 mod callbacks;
 mod error;
 mod library;
+mod pinned;
 mod pool;
 mod slots;
 
@@ -38,6 +40,7 @@ pub use slots::CallLoad;
 
 use callbacks::{CallScope, SharedToolCaller};
 use library::PluginLibrary;
+use pinned::Pinned;
 use pool::Pool;
 use slots::Slots;
 
@@ -61,7 +64,9 @@ pub struct LoadOptions {
     /// plugin in the directory.
     pub allow: Vec<String>,
     /// SHA-256 digests (hex) of plugin libraries, by plugin name. A pinned
-    /// library is hashed before it is opened and refused if it differs.
+    /// library is read once and refused if the bytes read differ; otherwise
+    /// those same bytes are loaded, so swapping the file after the check
+    /// changes nothing.
     pub sha256: BTreeMap<String, String>,
     /// How long a call may run, for tools without their own limit.
     pub timeout: Duration,
@@ -189,10 +194,14 @@ impl PluginHost {
                 .iter()
                 .chain(options.sha256.keys())
                 .find(|name| &named(name) == file);
-            if let Some(pin) = expected.and_then(|name| options.sha256.get(name)) {
-                check_pin(file, pin)?;
-            }
-            host.load_one(file, expected.map(String::as_str), options)?;
+            // A pinned library is loaded from the bytes its pin was checked
+            // on, never from its path again (see `pinned.rs`).
+            let pinned = expected
+                .and_then(|name| options.sha256.get(name))
+                .map(|pin| Pinned::read(file, pin))
+                .transpose()?;
+            let from = pinned.as_ref().map_or(file.as_path(), Pinned::path);
+            host.load_one(file, from, expected.map(String::as_str), options)?;
         }
         for tool in options.tool_timeouts.keys() {
             if !host.tools.contains_key(tool) {
@@ -211,10 +220,11 @@ impl PluginHost {
     fn load_one(
         &mut self,
         file: &Path,
+        from: &Path,
         expected_name: Option<&str>,
         options: &LoadOptions,
     ) -> Result<(), LoadError> {
-        let library = Arc::new(PluginLibrary::open(file)?);
+        let library = Arc::new(PluginLibrary::open(file, from)?);
         let descriptor = library.describe()?;
         if let Some(expected) = expected_name
             && descriptor.name != expected
@@ -622,28 +632,6 @@ fn check_options(options: &LoadOptions) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// Refuses `file` unless its SHA-256 is `pin` (hex, either case).
-fn check_pin(file: &Path, pin: &str) -> Result<(), LoadError> {
-    use sha2::Digest as _;
-    let bytes = std::fs::read(file).map_err(|err| LoadError::NotALibrary {
-        file: file.to_owned(),
-        reason: format!("cannot read it to check its pin: {err}"),
-    })?;
-    let actual: String = sha2::Sha256::digest(&bytes)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    if actual == pin.to_ascii_lowercase() {
-        Ok(())
-    } else {
-        Err(LoadError::PinMismatch {
-            file: file.to_owned(),
-            expected: pin.to_owned(),
-            actual,
-        })
-    }
-}
-
 /// True for files named like a dynamic library on this platform.
 fn is_plugin_file(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
@@ -835,6 +823,46 @@ mod tests {
             panic!("loaded");
         };
         assert!(matches!(err, LoadError::PinMismatch { .. }), "{err}");
+    }
+
+    /// The `core-tools` library built beside this test binary: it is a
+    /// dev-dependency, so cargo builds its cdylib into the same `deps`.
+    fn core_tools_library() -> PathBuf {
+        let exe = std::env::current_exe().expect("the test knows where it is");
+        exe.parent()
+            .expect("the test runs from <target>/<profile>/deps")
+            .join(library_file_name("core-tools"))
+    }
+
+    #[test]
+    fn a_library_that_matches_its_pin_loads_from_the_bytes_that_were_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join(library_file_name("core-tools"));
+        std::fs::copy(core_tools_library(), &file).expect("copy core-tools");
+        let digest = pinned::sha256_hex(&std::fs::read(&file).expect("read"));
+        let options = LoadOptions {
+            sha256: BTreeMap::from([("core-tools".to_owned(), digest.to_ascii_uppercase())]),
+            ..LoadOptions::default()
+        };
+        let host = PluginHost::load(dir.path(), &options).expect("the pinned library loads");
+        let [plugin] = host.plugins() else {
+            panic!("one plugin expected: {:?}", host.plugins());
+        };
+        assert_eq!(plugin.name, "core-tools");
+        assert_eq!(plugin.file, file, "reported by the file it was read from");
+        assert!(host.tool("ping").is_some());
+        // On Linux the loader mapped the sealed memfd, not the file.
+        #[cfg(target_os = "linux")]
+        {
+            let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
+            let memfd = format!("/memfd:{}", library_file_name("core-tools"));
+            assert!(maps.contains(&memfd), "no {memfd} mapped");
+            let path = file.to_string_lossy();
+            assert!(
+                !maps.lines().any(|line| line.ends_with(path.as_ref())),
+                "the plugin file itself was mapped"
+            );
+        }
     }
 
     #[test]

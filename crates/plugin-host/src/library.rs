@@ -52,14 +52,16 @@ impl fmt::Display for PluginFailure {
 }
 
 impl PluginLibrary {
-    /// Opens `file`, finds the entry point and checks the ABI version before
-    /// reading anything else from the vtable.
-    pub(crate) fn open(file: &Path) -> Result<Self, LoadError> {
+    /// Opens the plugin `file` from `from` (the file itself, or where a
+    /// pinned library's checked bytes were set aside), finds the entry point
+    /// and checks the ABI version before reading anything else from the
+    /// vtable. Errors name `file`.
+    pub(crate) fn open(file: &Path, from: &Path) -> Result<Self, LoadError> {
         // SAFETY: loading a library runs its initialisers. Plugins are trusted
         // code by design (see ARCHITECTURE.md); the operator chooses the
         // plugin directory.
         let library =
-            unsafe { libloading::Library::new(file) }.map_err(|err| LoadError::NotALibrary {
+            unsafe { libloading::Library::new(from) }.map_err(|err| LoadError::NotALibrary {
                 file: file.to_owned(),
                 reason: err.to_string(),
             })?;

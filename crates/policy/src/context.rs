@@ -388,13 +388,7 @@ pub(crate) fn check_schema(
     declared: &DeclaredArguments,
     actions: &[EntityUid],
 ) -> Result<(), PolicyError> {
-    let refuse = |message: String| PolicyError::Schema {
-        file: schema_file.to_owned(),
-        line: None,
-        column: None,
-        message,
-        cause: None,
-    };
+    let refuse = |message: String| PolicyError::schema(schema_file, message);
     // A sample with every declared argument, so their types are checked too.
     let arguments: Map<String, Value> = declared
         .fields

@@ -3,15 +3,16 @@
 //! The two halves are built apart and joined once per principal and tool: a
 //! principal's entities once per verified principal, a tool's once per tool.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
 use std::str::FromStr;
 
 use cedar_policy::{
     Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression, Schema,
 };
-use core_auth::{Principal, PrincipalKind};
+use core_auth::{Principal, PrincipalKind, TenantGrant};
 
-use crate::ToolResource;
+use crate::{PolicyError, ToolResource};
 
 /// Builds `type::"id"` without going through Cedar's parser, so ids with
 /// quotes or other syntax need no escaping.
@@ -24,6 +25,22 @@ pub(crate) fn uid(type_name: &str, id: &str) -> Result<EntityUid, String> {
     ))
 }
 
+/// The id of the `TenantRole` for `role` held in `tenant`: `<tenant>/<role>`.
+///
+/// Qualified by the tenant so that a tenant's `admin` is neither the
+/// project's `Role::"admin"` nor another tenant's `admin`. A tenant id with a
+/// `/` would make the id ambiguous (`a/b` + `c` and `a` + `b/c` meet), so it
+/// is refused, and the decision with it.
+fn tenant_role_id(tenant: &str, role: &str) -> Result<String, String> {
+    if tenant.contains('/') {
+        return Err(format!(
+            "tenant id `{tenant}` contains `/`, so its roles cannot be named as \
+             TenantRole::\"<tenant>/<role>\"; use tenant ids without `/`"
+        ));
+    }
+    Ok(format!("{tenant}/{role}"))
+}
+
 /// A principal as Cedar sees it, checked against the schema.
 pub(crate) struct Subject {
     pub(crate) uid: EntityUid,
@@ -31,7 +48,9 @@ pub(crate) struct Subject {
 }
 
 impl Subject {
-    /// The principal entity with its roles and tenants as parents.
+    /// The principal entity with its parents: its project roles (`Role`),
+    /// the roles it holds in its current tenant (`TenantRole`, itself in that
+    /// `Tenant`) and its tenants.
     pub(crate) fn build(principal: &Principal, schema: &Schema) -> Result<Self, String> {
         let mut entities = Vec::new();
         let uid = match principal.kind {
@@ -63,6 +82,17 @@ impl Subject {
                     entities.push(Entity::new_no_attrs(tenant_uid.clone(), HashSet::new()));
                     parents.insert(tenant_uid);
                 }
+                if let Some(tenant) = &principal.tenant {
+                    for role in principal.current_tenant_roles() {
+                        let role_uid = uid("TenantRole", &tenant_role_id(tenant, role)?)?;
+                        let tenant_uid = uid("Tenant", tenant)?;
+                        entities.push(Entity::new_no_attrs(
+                            role_uid.clone(),
+                            HashSet::from([tenant_uid]),
+                        ));
+                        parents.insert(role_uid);
+                    }
+                }
                 let scopes = RestrictedExpression::new_set(
                     principal
                         .scopes
@@ -77,8 +107,12 @@ impl Subject {
                 principal_uid
             }
         };
-        let entities = Entities::from_entities(entities, Some(schema))
-            .map_err(|err| format!("principal entities do not match the schema: {err}"))?;
+        let entities = Entities::from_entities(entities, Some(schema)).map_err(|err| {
+            format!(
+                "principal entities do not match the schema: {}",
+                with_causes(&err)
+            )
+        })?;
         Ok(Self { uid, entities })
     }
 }
@@ -110,13 +144,71 @@ impl ToolEntities {
                 .map_err(|err| format!("tool entity: {err}"))?,
         ];
         // Checked once here so that joining with a subject needs no schema.
-        Entities::from_entities(entities.clone(), Some(schema))
-            .map_err(|err| format!("tool entities do not match the schema: {err}"))?;
+        Entities::from_entities(entities.clone(), Some(schema)).map_err(|err| {
+            format!(
+                "tool entities do not match the schema: {}",
+                with_causes(&err)
+            )
+        })?;
         Ok(Self {
             uid: tool_uid,
             entities,
         })
     }
+}
+
+/// Refuses a schema that cannot hold the entities the server builds: a user
+/// and a machine with a scope, a project role, a tenant and a role in that
+/// tenant, and a tool in its plugin. Without this, a schema written before
+/// `TenantRole` existed would load and then deny every caller holding a
+/// tenant role, with the reason only in the decision log.
+pub(crate) fn check_schema(schema: &Schema, schema_file: &Path) -> Result<(), PolicyError> {
+    let refuse = |message: String| PolicyError::schema(schema_file, message);
+    let sample = String::from("sample");
+    for kind in [PrincipalKind::User, PrincipalKind::Machine] {
+        let principal = Principal {
+            id: sample.clone(),
+            kind,
+            scopes: BTreeSet::from([sample.clone()]),
+            roles: BTreeSet::from([sample.clone()]),
+            tenant: Some(sample.clone()),
+            tenants: BTreeMap::from([(
+                sample.clone(),
+                TenantGrant {
+                    roles: BTreeSet::from([sample.clone()]),
+                    permissions: BTreeSet::new(),
+                },
+            )]),
+        };
+        Subject::build(&principal, schema).map_err(|err| {
+            refuse(format!(
+                "the server puts every caller in its roles and tenants: declare \
+                 `entity Role;`, `entity Tenant;`, `entity TenantRole in [Tenant];` and \
+                 `entity User in [Role, TenantRole, Tenant] {{ scopes: Set<String> }};` \
+                 (Machine alike), as the shipped schema does; {err}"
+            ))
+        })?;
+    }
+    ToolEntities::build(&ToolResource::by_name("sample"), schema).map_err(|err| {
+        refuse(format!(
+            "declare `entity Plugin;` and `entity Tool in [Plugin] {{ read_only: Bool, \
+             destructive: Bool }};`, as the shipped schema does; {err}"
+        ))
+    })?;
+    Ok(())
+}
+
+/// The error and every cause under it: Cedar says only "entity does not
+/// conform to the schema" at the top and which entity and why beneath.
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 /// The entities for one decision.

@@ -114,6 +114,18 @@ pub enum PolicyError {
 }
 
 impl PolicyError {
+    /// A schema the server cannot work with, found by the server rather
+    /// than by Cedar: no position, no Cedar diagnostic.
+    pub(crate) fn schema(file: &std::path::Path, message: String) -> Self {
+        Self::Schema {
+            file: file.to_owned(),
+            line: None,
+            column: None,
+            message,
+            cause: None,
+        }
+    }
+
     fn cause(&self) -> Option<&CedarDiagnostic> {
         match self {
             Self::Schema { cause, .. }

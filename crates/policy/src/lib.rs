@@ -216,13 +216,8 @@ impl PolicyEngine {
             .iter()
             .map(|action| entities::uid("Action", action.name()))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|message| PolicyError::Schema {
-                file: schema_file.clone(),
-                line: None,
-                column: None,
-                message,
-                cause: None,
-            })?;
+            .map_err(|message| PolicyError::schema(&schema_file, message))?;
+        entities::check_schema(&loaded.schema, &schema_file)?;
         context::check_schema(
             &loaded.schema,
             &schema_file,

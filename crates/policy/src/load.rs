@@ -55,15 +55,8 @@ pub(crate) fn load_dir(dir: &Path) -> Result<LoadedPolicies, PolicyError> {
     }
 
     validate(&schema, &policies, &files, &sources)?;
-    let arguments = crate::context::DeclaredArguments::read(&schema_text).map_err(|message| {
-        PolicyError::Schema {
-            file: schema_path.clone(),
-            line: None,
-            column: None,
-            message,
-            cause: None,
-        }
-    })?;
+    let arguments = crate::context::DeclaredArguments::read(&schema_text)
+        .map_err(|message| PolicyError::schema(&schema_path, message))?;
 
     Ok(LoadedPolicies {
         schema,

@@ -448,6 +448,105 @@ fn an_argument_condition_limits_a_tool_unless_a_role_lifts_it() {
     assert!(engine.allows(&admin, Action::Call, &deploy(), &production));
 }
 
+/// A principal from a token's claims, as the verifier builds it.
+fn from_claims(claims: serde_json::Value) -> Principal {
+    let serde_json::Value::Object(claims) = claims else {
+        panic!("claims must be an object");
+    };
+    core_auth::principal_from_claims(&claims).expect("valid claims")
+}
+
+#[test]
+fn a_tenant_admin_is_not_in_the_project_admin_role() {
+    let dir = fixture(&[("deploy.cedar", DEPLOY_STAGING_UNLESS_ADMIN)]);
+    let engine = PolicyEngine::load_dir(dir.path()).expect("load");
+    let production = with_args(serde_json::json!({"environment": "production"}));
+    let tenant_admin = from_claims(serde_json::json!({
+        "sub": "U2tenantadmin",
+        "scope": "tools:deploy",
+        "dct": "acme",
+        "tenants": {"acme": {"roles": ["admin"]}}
+    }));
+    let denied = engine.ask(&tenant_admin, Action::Call, &deploy(), &production);
+    assert!(!denied.allowed, "{denied:?}");
+    assert_eq!(denied.policies, ["deploy.staging-only"]);
+
+    let project_admin = from_claims(serde_json::json!({
+        "sub": "U2projectadmin",
+        "scope": "tools:deploy",
+        "roles": ["admin"]
+    }));
+    assert!(engine.allows(&project_admin, Action::Call, &deploy(), &production));
+}
+
+const ACME_ADMINS_DEPLOY: &str = r#"
+@id("acme.admins.deploy")
+permit (principal in TenantRole::"acme/admin", action == Action::"call", resource == Tool::"deploy_plan");
+
+@id("acme.roles.ping")
+permit (principal, action == Action::"call", resource == Tool::"ping")
+when { principal in Tenant::"acme" && context has tenant && context.tenant == "acme" };
+"#;
+
+#[test]
+fn a_tenant_role_policy_applies_to_that_tenants_role_only() {
+    let dir = fixture(&[("acme.cedar", ACME_ADMINS_DEPLOY)]);
+    let engine = PolicyEngine::load_dir(dir.path()).expect("load");
+    let now = now();
+    let admin_of = |tenant: &str, acting_in: &str| {
+        let mut tenants = serde_json::json!({acting_in: {}});
+        tenants[tenant] = serde_json::json!({"roles": ["admin"]});
+        from_claims(serde_json::json!({"sub": "U2someone", "dct": acting_in, "tenants": tenants}))
+    };
+    let decision = engine.ask(&admin_of("acme", "acme"), Action::Call, &deploy(), &now);
+    assert!(decision.allowed, "{decision:?}");
+    assert_eq!(decision.policies, ["acme.admins.deploy"]);
+    // Another tenant's admin, acme's admin acting in another tenant, and the
+    // project's admin are not acme's admin.
+    assert!(!engine.allows(&admin_of("globex", "globex"), Action::Call, &deploy(), &now));
+    assert!(!engine.allows(&admin_of("acme", "globex"), Action::Call, &deploy(), &now));
+    let project_admin = from_claims(serde_json::json!({"sub": "U2p", "roles": ["admin"]}));
+    assert!(!engine.allows(&project_admin, Action::Call, &deploy(), &now));
+}
+
+#[test]
+fn a_tenant_id_with_a_slash_is_a_denial_that_says_why() {
+    let dir = fixture(&[("acme.cedar", ACME_ADMINS_DEPLOY)]);
+    let engine = PolicyEngine::load_dir(dir.path()).expect("load");
+    // `acme/admin` + `x` would otherwise meet `acme` + `admin/x`.
+    let principal = from_claims(serde_json::json!({
+        "sub": "U2someone",
+        "dct": "acme/admin",
+        "tenants": {"acme/admin": {"roles": ["x"]}}
+    }));
+    let decision = engine.ask(&principal, Action::Call, &deploy(), &now());
+    assert!(!decision.allowed);
+    assert!(
+        decision.errors.iter().any(|e| e.contains("acme/admin")),
+        "{decision:?}"
+    );
+}
+
+#[test]
+fn a_schema_without_tenant_roles_is_refused() {
+    let dir = fixture(&[(
+        "a.cedar",
+        "@id(\"a\")\npermit (principal, action, resource);\n",
+    )]);
+    replace_in_schema(&dir, "entity TenantRole in [Tenant];", "");
+    replace_in_schema(&dir, "[Role, TenantRole, Tenant]", "[Role, Tenant]");
+    let message = load_dir_error(&dir);
+    assert!(message.contains("schema.cedarschema"), "{message}");
+    assert!(
+        message.contains("entity TenantRole in [Tenant];"),
+        "{message}"
+    );
+    assert!(
+        message.contains("`TenantRole` which is not declared in the schema"),
+        "{message}"
+    );
+}
+
 #[test]
 fn an_argument_of_the_wrong_type_is_a_denial_that_says_why() {
     let dir = fixture(&[("deploy.cedar", DEPLOY_STAGING_UNLESS_ADMIN)]);
@@ -645,6 +744,8 @@ fn sliced_decisions_match_cedar_over_the_whole_set() {
   when { context has tenant && context.tenant == "acme" };
 @id("overflow") permit (principal in Role::"ops", action, resource)
   when { 9223372036854775807 + 1 > 0 };
+@id("tenant-ops") permit (principal in TenantRole::"acme/ops", action == Action::"call", resource)
+  unless { principal in Role::"ops" };
 "#;
     let dir = fixture(&[("mix.cedar", rules)]);
     let engine = PolicyEngine::load_dir(dir.path()).expect("load");
@@ -653,7 +754,7 @@ fn sliced_decisions_match_cedar_over_the_whole_set() {
     let (schema, _) = cedar_policy::Schema::from_cedarschema_str(&schema_text).expect("schema");
     // The loaded set: the same policies, renamed to their @ids.
     let whole = &engine.loaded.policies;
-    assert_eq!(whole.policies().count(), 9);
+    assert_eq!(whole.policies().count(), 10);
 
     let tools = [
         ping(),
@@ -675,10 +776,21 @@ fn sliced_decisions_match_cedar_over_the_whole_set() {
     for roles in [&[][..], &["root"], &["ops"]] {
         for scopes in [&[][..], &["code"]] {
             for tenant in [None, Some("banned"), Some("acme")] {
-                let mut principal = user(scopes);
-                principal.roles = roles.iter().map(|r| (*r).to_owned()).collect();
-                principal.tenant = tenant.map(str::to_owned);
-                principals.push(principal);
+                for tenant_roles in [&[][..], &["ops"]] {
+                    let mut principal = user(scopes);
+                    principal.roles = roles.iter().map(|r| (*r).to_owned()).collect();
+                    principal.tenant = tenant.map(str::to_owned);
+                    if let Some(tenant) = tenant {
+                        principal.tenants.insert(
+                            tenant.to_owned(),
+                            core_auth::TenantGrant {
+                                roles: tenant_roles.iter().map(|r| (*r).to_owned()).collect(),
+                                permissions: BTreeSet::new(),
+                            },
+                        );
+                    }
+                    principals.push(principal);
+                }
             }
         }
     }
@@ -743,7 +855,17 @@ fn sliced_decisions_match_cedar_over_the_whole_set() {
     assert!(!cut.reads_arguments);
     let mut ids: Vec<String> = cut.policies.keys().map(ToString::to_string).collect();
     ids.sort();
-    assert_eq!(ids, ["any", "eq", "eq-forbid", "overflow", "read-only"]);
+    assert_eq!(
+        ids,
+        [
+            "any",
+            "eq",
+            "eq-forbid",
+            "overflow",
+            "read-only",
+            "tenant-ops"
+        ]
+    );
 }
 
 /// Every `cedar` example in the policy guide validates against the shipped

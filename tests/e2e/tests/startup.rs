@@ -86,6 +86,25 @@ fn demo_mode_off_is_refused_naming_the_setting() {
 }
 
 #[test]
+fn a_jwks_url_without_tls_is_refused_at_start_naming_the_setting() {
+    let sandbox = Sandbox::new();
+    let failure = refused(
+        &sandbox,
+        Launch::default()
+            .env("DESCOPE_DEMO_MODE", "false")
+            .env("DESCOPE_PROJECT_ID", "P2e2etest")
+            .env("DESCOPE_JWKS_URL", "http://keys.example.com/jwks.json"),
+    );
+    assert!(
+        failure
+            .output
+            .contains("DESCOPE_JWKS_URL: `http://keys.example.com/jwks.json` is not https"),
+        "{}",
+        failure.output
+    );
+}
+
+#[test]
 fn a_bad_port_is_refused_with_the_setting_named() {
     let sandbox = Sandbox::new();
     let failure = refused(&sandbox, Launch::default().env("PORT", "eighty"));

@@ -377,7 +377,10 @@ fn request_size(config: &Raw, problems: &[Problem]) -> Check {
 }
 
 async fn jwks(config: &Raw) -> Check {
-    let url = config.jwks_url();
+    let url = match config.jwks_url() {
+        Ok(url) => url,
+        Err(problem) => return Check::new(Outcome::Fail, "JWKS", problem.to_string()),
+    };
     let keys = match KeySet::new(KeySource::Remote {
         url: url.clone(),
         refetch_interval: Duration::ZERO,
@@ -439,9 +442,11 @@ async fn issuer(config: &Raw) -> Check {
             ),
         );
     }
-    let jwks_url = config.jwks_url();
-    match metadata["jwks_uri"].as_str() {
-        Some(published) if published.trim_end_matches('/') != jwks_url.trim_end_matches('/') => {
+    // A JWKS URL that is refused is the JWKS check's failure, not this one's.
+    match (metadata["jwks_uri"].as_str(), config.jwks_url()) {
+        (Some(published), Ok(jwks_url))
+            if published.trim_end_matches('/') != jwks_url.trim_end_matches('/') =>
+        {
             Check::new(
                 Outcome::Warn,
                 "issuer",

@@ -119,11 +119,13 @@ impl Expected {
 }
 
 fn run_case(engine: &PolicyEngine, case: &TestCase) -> Result<(), String> {
-    let principal = principal_from_claims(&case.claims).map_err(|err| format!("claims: {err}"))?;
-    let mut principal = principal;
+    // The tenant stands in for the claims' `dct`, so the caller holds that
+    // tenant's permissions and roles, as a token acting in it would.
+    let mut claims = case.claims.clone();
     if let Some(tenant) = &case.tenant {
-        principal.tenant = Some(tenant.clone());
+        claims.insert("dct".to_owned(), Value::String(tenant.clone()));
     }
+    let principal = principal_from_claims(&claims).map_err(|err| format!("claims: {err}"))?;
     let tool = Arc::new(ToolResource {
         plugin: case
             .plugin
@@ -327,15 +329,71 @@ arguments = { environment = "production" }
 expect = "allow"
 "#;
 
+    const TENANT_ROLES: &str = r#"
+@id("acme.admins.production")
+permit (principal in TenantRole::"acme/admin", action == Action::"call", resource == Tool::"deploy_plan");
+"#;
+
+    const TENANT_CASES: &str = r#"
+[[case]]
+name = "a tenant's admin is not the project's admin"
+claims = { sub = "U2t", scope = "tools:deploy", dct = "globex", tenants = { globex = { roles = ["admin"] } } }
+tool = "deploy_plan"
+arguments = { environment = "production" }
+expect = "deny"
+policies = ["deploy.staging-only"]
+
+[[case]]
+name = "acme's admin is TenantRole acme/admin"
+claims = { sub = "U2t", dct = "acme", tenants = { acme = { roles = ["admin"] } } }
+tool = "deploy_plan"
+expect = "allow"
+policies = ["acme.admins.production"]
+
+[[case]]
+name = "the case's tenant stands in for dct, with that tenant's roles"
+claims = { sub = "U2t", dct = "globex", tenants = { acme = { roles = ["admin"] }, globex = {} } }
+tenant = "acme"
+tool = "deploy_plan"
+expect = "allow"
+
+[[case]]
+name = "acme's admin acting in another tenant is not acme's admin"
+claims = { sub = "U2t", dct = "acme", tenants = { acme = { roles = ["admin"] }, globex = {} } }
+tenant = "globex"
+tool = "deploy_plan"
+expect = "deny"
+"#;
+
     fn engine() -> (tempfile::TempDir, PolicyEngine) {
+        engine_with(&[("staging.cedar", STAGING_ONLY)])
+    }
+
+    /// The shipped schema, tools and admin policies, and `extra` files.
+    fn engine_with(extra: &[(&str, &str)]) -> (tempfile::TempDir, PolicyEngine) {
         let dir = tempfile::tempdir().expect("tempdir");
         let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
         for file in ["schema.cedarschema", "tools.cedar", "admin.cedar"] {
             std::fs::copy(shipped.join(file), dir.path().join(file)).expect("copy");
         }
-        std::fs::write(dir.path().join("staging.cedar"), STAGING_ONLY).expect("write");
+        for (name, text) in extra {
+            std::fs::write(dir.path().join(name), text).expect("write");
+        }
         let engine = PolicyEngine::load_dir(dir.path()).expect("load");
         (dir, engine)
+    }
+
+    #[test]
+    fn tenant_roles_are_their_own_and_follow_the_cases_tenant() {
+        let (_dir, engine) = engine_with(&[
+            ("staging.cedar", STAGING_ONLY),
+            ("tenants.cedar", TENANT_ROLES),
+        ]);
+        let file: TestFile = toml::from_str(TENANT_CASES).expect("cases parse");
+        for case in &file.cases {
+            let result = run_case(&engine, case);
+            assert!(result.is_ok(), "{}: {result:?}", case.name);
+        }
     }
 
     #[test]

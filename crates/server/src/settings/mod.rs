@@ -320,7 +320,7 @@ impl Settings {
             let descope = &raw.descope;
             let base_url = raw.descope_base_url();
             AuthoritySettings::Descope(DescopeSettings {
-                jwks_url: raw.jwks_url(),
+                jwks_url: raw.jwks_url().map_err(invalid)?,
                 jwks_refetch_interval: secs(descope.jwks_refetch_interval_secs),
                 jwks_refresh: secs(descope.jwks_refresh_secs.max(1)),
                 login_client: Some(descope.client_id.trim())

@@ -201,17 +201,30 @@ impl Raw {
     }
 
     /// Where Descope's signing keys are fetched: `DESCOPE_JWKS_URL`, or the
-    /// project's JWKS under `DESCOPE_BASE_URL`.
-    pub(crate) fn jwks_url(&self) -> String {
+    /// project's JWKS under `DESCOPE_BASE_URL`; refused, naming the setting
+    /// it came from, unless it is https or on a loopback host.
+    pub(crate) fn jwks_url(&self) -> Result<String, Problem> {
         let configured = self.descope.jwks_url.trim();
         if configured.is_empty() {
-            format!(
+            let url = format!(
                 "{}/{}/.well-known/jwks.json",
                 self.descope.base_url.trim_end_matches('/'),
                 self.descope.project_id.trim()
-            )
+            );
+            core_auth::check_jwks_url(&url).map_err(|err| {
+                Problem::new(
+                    "DESCOPE_BASE_URL",
+                    format!(
+                        "the signing keys are fetched from under it, and {err}; or set \
+                         DESCOPE_JWKS_URL"
+                    ),
+                )
+            })?;
+            Ok(url)
         } else {
-            configured.to_owned()
+            core_auth::check_jwks_url(configured)
+                .map_err(|err| Problem::new("DESCOPE_JWKS_URL", err.to_string()))?;
+            Ok(configured.to_owned())
         }
     }
 
@@ -251,6 +264,10 @@ impl Raw {
                     self.descope.project_id.trim()
                 ),
             )));
+        }
+        if !self.descope.demo_mode {
+            // Demo mode verifies with its own key and fetches none.
+            check(self.jwks_url().map(drop));
         }
         check(self.public_url().map(drop));
         check(self.mcp_server_id().map(drop));

@@ -267,6 +267,37 @@ fn demo_mode_off_with_a_real_project_is_accepted() {
 }
 
 #[test]
+fn a_jwks_url_without_tls_is_refused_naming_the_setting_it_came_from() {
+    let descope = "[descope]\ndemo_mode = false\nproject_id = \"P2abc\"\n";
+    let err = refusal(&format!(
+        "{descope}jwks_url = \"http://keys.example.com/jwks.json\"\n"
+    ));
+    assert!(
+        err.starts_with("DESCOPE_JWKS_URL: `http://keys.example.com/jwks.json` is not https"),
+        "{err}"
+    );
+    let err = refusal(&format!(
+        "{descope}base_url = \"http://descope.internal\"\n"
+    ));
+    assert!(err.starts_with("DESCOPE_BASE_URL: "), "{err}");
+    assert!(
+        err.contains("`http://descope.internal/P2abc/.well-known/jwks.json` is not https"),
+        "{err}"
+    );
+    assert!(err.contains("DESCOPE_JWKS_URL"), "{err}");
+
+    // Loopback may speak plain http; demo mode fetches no keys at all.
+    for loopback in [
+        "jwks_url = \"http://localhost:9/jwks.json\"",
+        "base_url = \"http://127.0.0.1:9\"",
+        "base_url = \"http://[::1]:9\"",
+    ] {
+        accepted(&format!("{descope}{loopback}\n"));
+    }
+    accepted("[descope]\nbase_url = \"http://descope.internal\"\n");
+}
+
+#[test]
 fn hmac_and_non_rsa_algorithms_are_refused() {
     for algorithm in ["HS256", "RS256,HS512", "ES256", "none", ""] {
         let err = refusal(&format!("[jwt]\nalgorithm = \"{algorithm}\"\n"));
