@@ -2,16 +2,21 @@
 //! consent page; `POST /oauth/authorize` takes the user's decision back to
 //! the client with a code or an error.
 
-use axum::extract::{Form, Query, State};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::Extension;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{ConnectInfo, Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use oauth_kit::{random_token, token_digest};
+use oauth_kit::{ClientAddress, random_token, token_digest};
 use serde::Deserialize;
 
-use crate::DemoOAuth;
-use crate::store::{Grant, PendingConsent};
+use crate::store::{Code, Grant, PendingConsent};
 use crate::token::{checked_resource, server_error};
-use crate::url::{error_redirect, redirect};
+use crate::url::{error_redirect, host_and_port, redirect};
+use crate::{DemoOAuth, caller, is_admin_scope};
 use crate::{consent, error_page};
 use oauth_kit::with_query;
 
@@ -33,21 +38,34 @@ pub(crate) struct AuthorizeQuery {
 
 /// `GET /oauth/authorize`: checks the request, then shows the consent page.
 ///
-/// Until the client and its redirect URI are known good, errors are shown
-/// here and never redirected (an open redirector is a phishing tool). After
-/// that, errors go back to the client as RFC 6749 error redirects.
+/// Until both the client and its redirect URI are known good, every error
+/// is shown here, as a `400` page, and never redirected: an open redirector
+/// is a phishing tool. After that, errors go back to the client as RFC 6749
+/// §4.1.2.1 error redirects.
 pub(crate) async fn authorize(
     State(server): State<DemoOAuth>,
+    address: Option<Extension<ClientAddress>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
-    Query(query): Query<AuthorizeQuery>,
+    query: Result<Query<AuthorizeQuery>, QueryRejection>,
 ) -> Response {
-    let Some(client_id) = query.client_id.clone() else {
-        return error_page(StatusCode::BAD_REQUEST, "The request has no client_id.");
-    };
-    let Some(client) = server.store().client(&client_id).cloned() else {
+    let Ok(Query(query)) = query else {
         return error_page(
             StatusCode::BAD_REQUEST,
-            "This client is not registered here. Register it first (POST /oauth/register).",
+            "The authorization request cannot be read (a parameter is repeated or badly encoded). Start again from your client.",
+        );
+    };
+    let now = Instant::now();
+    let Some(client_id) = query.client_id.clone().filter(|id| !id.is_empty()) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "The request has no client_id. Start again from your client.",
+        );
+    };
+    let Some(client) = server.store().client(&client_id, now).cloned() else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "This client is not registered here, or its registration was dropped (unused for an hour, or idle for a day). Register it again (POST /oauth/register).",
         );
     };
     let redirect_uri = match query.redirect_uri.clone() {
@@ -55,12 +73,30 @@ pub(crate) async fn authorize(
         Some(_) => {
             return error_page(
                 StatusCode::BAD_REQUEST,
-                "The redirect_uri is not one this client registered.",
+                "The redirect_uri is not one this client registered. Use a registered redirect URI exactly as registered.",
             );
         }
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
-        None => return error_page(StatusCode::BAD_REQUEST, "The request has no redirect_uri."),
+        None => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "The request has no redirect_uri, and this client registered several: send the one to return to.",
+            );
+        }
     };
+    // The client and the redirect URI are valid: from here on errors may go
+    // back to the client.
+    server.store().client_used(&client_id, now);
+    if query
+        .state
+        .as_ref()
+        .is_some_and(|s| s.len() > MAX_STATE_LENGTH)
+    {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            &format!("The state parameter is longer than {MAX_STATE_LENGTH} characters."),
+        );
+    }
     let base = server.base_url(&headers);
     let fail = |error: &str, description: &str| {
         error_redirect(
@@ -71,14 +107,6 @@ pub(crate) async fn authorize(
             &base,
         )
     };
-
-    if query
-        .state
-        .as_ref()
-        .is_some_and(|s| s.len() > MAX_STATE_LENGTH)
-    {
-        return error_page(StatusCode::BAD_REQUEST, "The state parameter is too long.");
-    }
     if query.response_type.as_deref() != Some("code") {
         return fail("unsupported_response_type", "response_type must be `code`");
     }
@@ -113,11 +141,12 @@ pub(crate) async fn authorize(
         Some(scope) if !scope.trim().is_empty() => {
             scope.split_whitespace().map(str::to_owned).collect()
         }
-        // No scope asked for: everything the user holds.
+        // No scope asked for: every scope the user holds but the
+        // administrative ones, which are granted only when named.
         _ => user
             .scopes
             .iter()
-            .filter(|s| known.contains(s))
+            .filter(|s| known.contains(s) && !is_admin_scope(s))
             .cloned()
             .collect(),
     };
@@ -134,24 +163,22 @@ pub(crate) async fn authorize(
         Ok(id) => id,
         Err(_) => return server_error().to_response().into_response(),
     };
+    let destination = host_and_port(&redirect_uri);
     let pending = PendingConsent {
         client_id,
+        client_secret_digest: client.secret_digest.clone(),
         redirect_uri,
         state: query.state.clone(),
         code_challenge,
         scopes: scopes.clone(),
         resource,
     };
-    if server
-        .store()
-        .add_consent(consent_id.clone(), pending)
-        .is_err()
-    {
-        return error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Too many sign-ins in progress; try again later.",
-        );
-    }
+    server.store().add_consent(
+        consent_id.clone(),
+        pending,
+        caller::origin(address, peer),
+        now,
+    );
     let descriptions: Vec<(String, String)> = scopes
         .iter()
         .map(|scope| {
@@ -163,12 +190,14 @@ pub(crate) async fn authorize(
             (scope.clone(), description)
         })
         .collect();
-    consent::consent(
-        client.name.as_deref().unwrap_or("An MCP client"),
-        &user.principal_id,
-        &descriptions,
-        &consent_id,
-    )
+    consent::consent(&consent::Consent {
+        client: client.name.as_deref().unwrap_or("An MCP client"),
+        unverified: client.dynamic,
+        destination: &destination,
+        user: &user.principal_id,
+        scopes: &descriptions,
+        consent_id: &consent_id,
+    })
 }
 
 /// The consent form.
@@ -181,10 +210,19 @@ pub(crate) struct ConsentForm {
 /// `POST /oauth/authorize`: the user's decision, redirected to the client.
 pub(crate) async fn decide(
     State(server): State<DemoOAuth>,
+    address: Option<Extension<ClientAddress>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
-    Form(form): Form<ConsentForm>,
+    form: Result<Form<ConsentForm>, FormRejection>,
 ) -> Response {
-    let Some(pending) = server.store().take_consent(&form.consent) else {
+    let Ok(Form(form)) = form else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "The decision cannot be read. Start again from your client.",
+        );
+    };
+    let now = Instant::now();
+    let Some(pending) = server.store().take_consent(&form.consent, now) else {
         return error_page(
             StatusCode::BAD_REQUEST,
             "This sign-in has expired or was already used. Start again from your client.",
@@ -204,21 +242,23 @@ pub(crate) async fn decide(
         Ok(code) => code,
         Err(_) => return server_error().to_response().into_response(),
     };
-    let grant = Grant {
-        client_id: pending.client_id,
-        subject: server.settings().user.principal_id.clone(),
-        scopes: pending.scopes,
-        resource: pending.resource,
-        redirect_uri: Some(pending.redirect_uri.clone()),
-        code_challenge: Some(pending.code_challenge),
-        session_ends: None,
+    let issued = Code {
+        grant: Grant {
+            client_id: pending.client_id,
+            subject: server.settings().user.principal_id.clone(),
+            scopes: pending.scopes,
+            resource: pending.resource,
+        },
+        client_secret_digest: pending.client_secret_digest,
+        redirect_uri: pending.redirect_uri.clone(),
+        code_challenge: pending.code_challenge,
     };
-    if server.store().add_code(token_digest(&code), grant).is_err() {
-        return error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Too many sign-ins in progress; try again later.",
-        );
-    }
+    server.store().add_code(
+        token_digest(&code),
+        issued,
+        caller::origin(address, peer),
+        now,
+    );
     let mut params = vec![("code", code.as_str()), ("iss", base.as_str())];
     if let Some(state_param) = pending.state.as_deref() {
         params.push(("state", state_param));

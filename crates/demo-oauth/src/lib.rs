@@ -3,24 +3,31 @@
 //! A small but real OAuth 2.1 authorization server, so the whole MCP
 //! authorization flow runs offline: metadata (RFC 8414), dynamic client
 //! registration (RFC 7591), authorization code with PKCE S256 only, refresh
-//! tokens rotated on every use, client credentials for demo access keys, and
-//! a JWKS. Its access tokens are RS256 JWTs verified by the same verifier as
-//! Descope's. The signed-in user is always the configured demo principal: the
-//! consent page is the only interaction.
+//! tokens rotated on every use (a rotated token presented again revokes its
+//! whole family), client credentials for demo access keys, and a JWKS. Its
+//! access tokens are RS256 JWTs verified by the same verifier as Descope's.
+//! The signed-in user is always the configured demo principal: the consent
+//! page is the only interaction.
 //!
-//! The server it protects is seen through [`Resource`]: the base URL a
-//! request reached it at (the issuer, and the only audience tokens are
-//! minted for) and the scopes its policies know.
+//! The issuer (and the only audience tokens are minted for) is the
+//! configured public URL ([`Settings::public_url`]) when there is one, and
+//! nothing a request says changes it. Only without one (a local demo) is it
+//! the base URL each request reached the server at, as the [`Resource`]
+//! resolves it. The [`Resource`] also says which scopes its policies know.
 
 mod authorize;
+mod caller;
 mod consent;
 mod register;
 mod store;
 mod token;
 mod url;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
@@ -48,6 +55,15 @@ pub const METADATA_PATHS: [&str; 2] = [
     "/.well-known/openid-configuration",
 ];
 
+/// Scopes named with this prefix are administrative: granted only when an
+/// authorization request names them in `scope`, never by default.
+const ADMIN_SCOPE_PREFIX: &str = "admin:";
+
+/// Whether `scope` is administrative (see [`ADMIN_SCOPE_PREFIX`]).
+fn is_admin_scope(scope: &str) -> bool {
+    scope.starts_with(ADMIN_SCOPE_PREFIX)
+}
+
 /// A scope the protected server's policies know.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scope {
@@ -59,9 +75,11 @@ pub struct Scope {
 
 /// The server the demo authorization server issues tokens for.
 pub trait Resource: Send + Sync + 'static {
-    /// The base URL a request with these headers reached the server at:
-    /// the issuer of the tokens minted for it, and their audience.
-    fn base_url(&self, headers: &HeaderMap) -> String;
+    /// The base URL a request with these headers reached the server at
+    /// (its `Host`, already checked against the allowed hosts): the issuer
+    /// and audience of a local demo. Never asked when
+    /// [`Settings::public_url`] is set.
+    fn request_base_url(&self, headers: &HeaderMap) -> String;
 
     /// Every scope the policies know, ordered by name.
     fn scopes(&self) -> Vec<Scope>;
@@ -105,6 +123,11 @@ pub struct Settings {
     /// How long a sign-in may be refreshed for; `None` issues no refresh
     /// tokens (`ENABLE_TOKEN_REFRESH=false`).
     pub refresh_ttl: Option<Duration>,
+    /// The configured public URL (`PUBLIC_URL`, no trailing slash). When
+    /// set, it alone is the issuer, the base of every metadata URL and the
+    /// tokens' `iss` and `aud`: the request's `Host` is never read. `None`
+    /// for a local demo, where each request's base URL is used.
+    pub public_url: Option<String>,
 }
 
 /// The demo authorization server: cheap to clone, one store behind it.
@@ -150,15 +173,24 @@ impl DemoOAuth {
             .with_state(self.clone())
     }
 
-    /// Registers a client from inside the server (the login helper).
+    /// Registers a client from inside the server (the login helper). It is
+    /// the server's own, so the consent page does not mark it unverified;
+    /// like any client, it is dropped when no authorization request names
+    /// it within an hour, or a day after the last one (see [`Self::has_client`]).
     pub fn register_client(&self, name: &str, redirect_uri: &str) -> Option<String> {
         register::register_in_process(self, name, redirect_uri)
+    }
+
+    /// Whether `client_id` is registered (and not yet dropped).
+    pub fn has_client(&self, client_id: &str) -> bool {
+        self.store().client(client_id, Instant::now()).is_some()
     }
 
     /// Exchanges an authorization code from inside the server (the login
     /// helper), through the same checks as `POST /oauth/token`. In-process,
     /// so the helper never sends a request to a URL built from a header.
-    /// `Ok` holds the token response's body.
+    /// `base` is the base URL the login started at; the configured public
+    /// URL, when set, is used instead. `Ok` holds the token response's body.
     pub fn exchange_code(
         &self,
         base: &str,
@@ -175,13 +207,14 @@ impl DemoOAuth {
             code_verifier: Some(verifier.to_owned()),
             ..TokenForm::default()
         };
-        token::authorization_code(self, base, &form)
+        let base = self.settings().public_url.as_deref().unwrap_or(base);
+        token::authorization_code(self, base, &HeaderMap::new(), &form, store::Origin::Server)
     }
 
     /// The client-credentials grant for a demo access key, as `POST
     /// /auth/token` serves it in demo mode.
     pub fn client_credentials(&self, headers: &HeaderMap, form: &TokenForm) -> Response {
-        let base = self.inner.resource.base_url(headers);
+        let base = self.base_url(headers);
         token::respond(token::client_credentials(self, &base, headers, form))
     }
 
@@ -193,8 +226,13 @@ impl DemoOAuth {
         &self.inner.settings
     }
 
+    /// The issuer: the configured public URL, or, for a local demo
+    /// without one, the base URL this request reached the server at.
     fn base_url(&self, headers: &HeaderMap) -> String {
-        self.inner.resource.base_url(headers)
+        match &self.settings().public_url {
+            Some(url) => url.clone(),
+            None => self.inner.resource.request_base_url(headers),
+        }
     }
 
     fn scopes(&self) -> Vec<Scope> {
@@ -236,8 +274,9 @@ async fn not_in_demo_mode() -> Response {
 }
 
 /// `GET /.well-known/oauth-authorization-server` (RFC 8414). The issuer is
-/// the base URL the client reached the server at, so it equals the
-/// protected-resource metadata's `authorization_servers` entry byte for byte.
+/// the configured public URL, or for a local demo the base URL the client
+/// reached the server at, so it equals the protected-resource metadata's
+/// `authorization_servers` entry byte for byte.
 async fn metadata(State(server): State<DemoOAuth>, headers: HeaderMap) -> Response {
     let base = server.base_url(&headers);
     Json(json!({

@@ -1,15 +1,23 @@
 //! `POST /oauth/register`: dynamic client registration (RFC 7591) of
-//! public clients, bounded in size and in number.
+//! public clients, bounded in size and in number (per caller address and in
+//! all; see the store).
 
-use axum::extract::State;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
-use oauth_kit::{NO_STORE, OAuthError, is_json_content_type, random_token, unix_time};
+use oauth_kit::{
+    ClientAddress, NO_STORE, OAuthError, is_json_content_type, random_token, unix_time,
+};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::DemoOAuth;
-use crate::store::Client;
+use crate::caller;
+use crate::store::{Client, Origin};
 use crate::token::server_error;
 
 /// Registration requests larger than this are refused.
@@ -33,13 +41,17 @@ struct Registration {
     grant_types: Option<Vec<String>>,
 }
 
-/// `POST /oauth/register`: registers a public client (no secret).
+/// `POST /oauth/register`: registers a public client (no secret). A client
+/// no authorization request names within an hour is dropped.
 pub(crate) async fn register(
     State(server): State<DemoOAuth>,
+    address: Option<Extension<ClientAddress>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    match registered(&server, &headers, &body) {
+    let origin = caller::origin(address, peer);
+    match registered(&server, &headers, &body, origin) {
         Ok(body) => (StatusCode::CREATED, NO_STORE, Json(body)).into_response(),
         Err(error) => error.to_response().into_response(),
     }
@@ -49,6 +61,7 @@ fn registered(
     server: &DemoOAuth,
     headers: &HeaderMap,
     body: &[u8],
+    origin: Origin,
 ) -> Result<serde_json::Value, OAuthError> {
     let invalid = |error: &'static str, description: String| {
         OAuthError::new(StatusCode::BAD_REQUEST, error, description)
@@ -130,14 +143,12 @@ fn registered(
     let client = Client {
         name: registration.client_name.clone(),
         redirect_uris: registration.redirect_uris.clone(),
+        dynamic: true,
+        secret_digest: None,
     };
-    if server.store().register(client_id.clone(), client).is_err() {
-        return Err(OAuthError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
-            "too many registered clients; try again later",
-        ));
-    }
+    server
+        .store()
+        .register(client_id.clone(), client, origin, Instant::now());
     tracing::info!(client_name = ?registration.client_name, "demo client registered");
     Ok(json!({
         "client_id": client_id,
@@ -160,8 +171,12 @@ pub(crate) fn register_in_process(
     let client = Client {
         name: Some(name.to_owned()),
         redirect_uris: vec![redirect_uri.to_owned()],
+        dynamic: false,
+        secret_digest: None,
     };
-    server.store().register(client_id.clone(), client).ok()?;
+    server
+        .store()
+        .register(client_id.clone(), client, Origin::Server, Instant::now());
     Some(client_id)
 }
 

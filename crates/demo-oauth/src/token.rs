@@ -1,28 +1,44 @@
 //! `POST /oauth/token`: the authorization-code grant (PKCE S256), refresh
 //! tokens rotated on every use, and client credentials for demo access keys.
+//!
+//! Every refresh token descends from one authorization code: together they
+//! are a family (a sign-in). A rotated token presented again means two
+//! parties hold the family's tokens, and the server cannot tell which is the
+//! legitimate one, so the whole family is revoked (RFC 9700 §4.14.2); so is
+//! the family of a code presented twice (RFC 6749 §4.1.2). Access tokens
+//! already issued stay valid until they expire: they are not looked up.
 
-use axum::extract::{Form, State};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use oauth_kit::{
-    NO_STORE, OAuthError, TokenForm, constant_time_eq, pkce_matches, random_token, token_digest,
-    unix_time,
+    ClientAddress, NO_STORE, OAuthError, TokenForm, constant_time_eq, pkce_matches, random_token,
+    token_digest, unix_time,
 };
 use serde_json::{Value, json};
 
-use crate::DemoOAuth;
-use crate::store::Grant;
+use crate::store::{Grant, Origin, Presented, Redemption};
+use crate::{DemoOAuth, caller};
 
 /// `POST /oauth/token`.
 pub(crate) async fn token(
     State(server): State<DemoOAuth>,
+    address: Option<Extension<ClientAddress>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Response {
     let base = server.base_url(&headers);
     respond(match form.grant_type.as_deref() {
-        Some("authorization_code") => authorization_code(&server, &base, &form),
-        Some("refresh_token") => refresh(&server, &base, &form),
+        Some("authorization_code") => {
+            let origin = caller::origin(address, peer);
+            authorization_code(&server, &base, &headers, &form, origin)
+        }
+        Some("refresh_token") => refresh(&server, &base, &headers, &form),
         Some("client_credentials") => client_credentials(&server, &base, &headers, &form),
         Some(other) => Err(OAuthError::new(
             StatusCode::BAD_REQUEST,
@@ -45,58 +61,158 @@ fn invalid_grant(description: &str) -> OAuthError {
     OAuthError::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
 }
 
+/// A confidential client proves itself with its secret; a public client has
+/// none to prove.
+fn authenticate(expected_digest: Option<&str>, presented: Option<&str>) -> Result<(), OAuthError> {
+    let Some(expected) = expected_digest else {
+        return Ok(());
+    };
+    match presented {
+        Some(secret) if constant_time_eq(token_digest(secret).as_bytes(), expected.as_bytes()) => {
+            Ok(())
+        }
+        Some(_) => Err(OAuthError::invalid_client(
+            "wrong client_secret for this client",
+        )),
+        None => Err(OAuthError::invalid_client(
+            "this client is confidential: send its client_secret (HTTP Basic or the client_secret form field)",
+        )),
+    }
+}
+
 pub(crate) fn authorization_code(
     server: &DemoOAuth,
     base: &str,
+    headers: &HeaderMap,
     form: &TokenForm,
+    origin: Origin,
 ) -> Result<Value, OAuthError> {
     let (Some(code), Some(verifier)) = (form.code.as_deref(), form.code_verifier.as_deref()) else {
         return Err(OAuthError::invalid_request(
             "code and code_verifier are required",
         ));
     };
-    let Some(grant) = server.store().take_code(&token_digest(code)) else {
-        return Err(invalid_grant(
-            "the code is unknown, expired or already used",
+    let Some((client_id, secret)) = form.client_identity(headers) else {
+        return Err(OAuthError::invalid_request(
+            "client_id is required: send the client_id the code was issued to (form field or HTTP Basic)",
         ));
     };
-    if form.client_id.as_deref() != Some(grant.client_id.as_str()) {
+    let digest = token_digest(code);
+    let refresh_token = match server.settings().refresh_ttl {
+        Some(ttl) => Some((ttl, random_token().map_err(|_| server_error())?)),
+        None => None,
+    };
+    let now = Instant::now();
+    // Held from the redemption to the family's start: a replay of the code
+    // in between finds the family to revoke.
+    let mut store = server.store();
+    let issued = match store.redeem_code(&digest, now) {
+        Redemption::Fresh(issued) => issued,
+        Redemption::Replayed { revoked: true } => {
+            return Err(invalid_grant(
+                "the code was already used: the refresh tokens issued for it are revoked; sign in again",
+            ));
+        }
+        Redemption::Replayed { revoked: false } | Redemption::Unknown => {
+            return Err(invalid_grant(
+                "the code is unknown, expired or already used",
+            ));
+        }
+    };
+    if client_id != issued.grant.client_id {
         return Err(invalid_grant("the code was issued to another client"));
     }
-    if form.redirect_uri.is_some() && form.redirect_uri != grant.redirect_uri {
+    authenticate(issued.client_secret_digest.as_deref(), secret.as_deref())?;
+    if form
+        .redirect_uri
+        .as_ref()
+        .is_some_and(|uri| *uri != issued.redirect_uri)
+    {
         return Err(invalid_grant(
             "redirect_uri does not match the authorization request",
         ));
     }
-    let challenge = grant.code_challenge.as_deref().unwrap_or_default();
-    if !pkce_matches(verifier, challenge) {
+    if !pkce_matches(verifier, &issued.code_challenge) {
         return Err(invalid_grant(
             "code_verifier does not match the code_challenge",
         ));
     }
-    let scopes = grant.scopes.clone();
-    issue(server, base, &grant, &scopes, Issue::User)
+    let grant = issued.grant;
+    if let Some((ttl, refresh_token)) = &refresh_token {
+        // The sign-in lasts the refresh TTL from its first token; rotation
+        // never extends it.
+        let ends = now
+            .checked_add(*ttl)
+            .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+            .ok_or_else(server_error)?;
+        let family = store.start_family(
+            token_digest(refresh_token),
+            grant.clone(),
+            issued.client_secret_digest,
+            ends,
+            origin,
+            now,
+        );
+        store.code_started(&digest, family, now);
+    }
+    drop(store);
+    let mut body = issue(server, base, &grant, Issue::User)?;
+    if let Some((_, refresh_token)) = refresh_token {
+        body["refresh_token"] = json!(refresh_token);
+    }
+    Ok(body)
 }
 
-fn refresh(server: &DemoOAuth, base: &str, form: &TokenForm) -> Result<Value, OAuthError> {
+fn refresh(
+    server: &DemoOAuth,
+    base: &str,
+    headers: &HeaderMap,
+    form: &TokenForm,
+) -> Result<Value, OAuthError> {
     let Some(refresh_token) = form.refresh_token.as_deref() else {
         return Err(OAuthError::invalid_request("refresh_token is required"));
     };
-    // Taken out of the store: a refresh token works once (rotation).
-    let Some(grant) = server.store().take_refresh(&token_digest(refresh_token)) else {
-        return Err(invalid_grant(
-            "the refresh token is unknown, expired or already used",
+    let Some((client_id, secret)) = form.client_identity(headers) else {
+        return Err(OAuthError::invalid_request(
+            "client_id is required: send the client_id the refresh token was issued to (form field or HTTP Basic)",
         ));
     };
-    if form
-        .client_id
-        .as_deref()
-        .is_some_and(|id| id != grant.client_id)
+    let new_token = random_token().map_err(|_| server_error())?;
+    let now = Instant::now();
+    // Held from the lookup to the rotation: two requests with one token
+    // cannot both rotate it.
+    let mut store = server.store();
+    let (family, grant, client_secret_digest) = match store
+        .present_refresh(&token_digest(refresh_token), now)
     {
+        Presented::Current {
+            family,
+            grant,
+            client_secret_digest,
+        } => (family, grant, client_secret_digest),
+        Presented::Reused => {
+            return Err(invalid_grant(
+                "the refresh token was reused: it had already been exchanged for a new one, so every refresh token of this sign-in is now revoked; sign in again",
+            ));
+        }
+        Presented::Revoked => {
+            return Err(invalid_grant(
+                "this sign-in was revoked because one of its refresh tokens was reused; sign in again",
+            ));
+        }
+        Presented::Unknown => {
+            return Err(invalid_grant(
+                "the refresh token is unknown or expired; sign in again",
+            ));
+        }
+    };
+    // Nothing below consumes the token when it fails.
+    if client_id != grant.client_id {
         return Err(invalid_grant(
-            "the refresh token was issued to another client",
+            "the refresh token was issued to another client; send that client's client_id",
         ));
     }
+    authenticate(client_secret_digest.as_deref(), secret.as_deref())?;
     // A refresh may narrow the scopes, never widen them.
     let scopes = match form.scope.as_deref() {
         Some(scope) if !scope.trim().is_empty() => {
@@ -112,7 +228,12 @@ fn refresh(server: &DemoOAuth, base: &str, form: &TokenForm) -> Result<Value, OA
         }
         _ => grant.scopes.clone(),
     };
-    issue(server, base, &grant, &scopes, Issue::User)
+    let refreshed = Grant { scopes, ..grant };
+    store.rotate(family, token_digest(&new_token), refreshed.clone(), now);
+    drop(store);
+    let mut body = issue(server, base, &refreshed, Issue::User)?;
+    body["refresh_token"] = json!(new_token);
+    Ok(body)
 }
 
 pub(crate) fn client_credentials(
@@ -162,83 +283,45 @@ pub(crate) fn client_credentials(
         subject: key.principal_id.clone(),
         scopes,
         resource,
-        redirect_uri: None,
-        code_challenge: None,
-        session_ends: None,
     };
-    issue(server, base, &grant, &grant.scopes, Issue::Machine)
+    issue(server, base, &grant, Issue::Machine)
 }
 
-/// Who a token is issued to: a user's grant gets a rotated refresh token
-/// (when refresh is on); a machine's is marked as an access-key token.
+/// Who an access token is issued to: a user (whose grant may come with a
+/// refresh token, added by the grant), or a machine (marked as an
+/// access-key token).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Issue {
     User,
     Machine,
 }
 
-fn issue(
-    server: &DemoOAuth,
-    base: &str,
-    grant: &Grant,
-    scopes: &[String],
-    to: Issue,
-) -> Result<Value, OAuthError> {
+/// The token response for `grant`: a signed access token, issued by `base`.
+fn issue(server: &DemoOAuth, base: &str, grant: &Grant, to: Issue) -> Result<Value, OAuthError> {
     let settings = server.settings();
     let now = unix_time().as_secs();
     let expires_in = settings.access_ttl.as_secs();
+    let scope = grant.scopes.join(" ");
     let mut claims = json!({
         "iss": base,
         "sub": grant.subject,
         "aud": grant.resource,
         "iat": now,
         "exp": now + expires_in,
-        "scope": scopes.join(" "),
+        "scope": scope,
         "client_id": grant.client_id,
     });
     if to == Issue::Machine {
         claims["amr"] = json!(["accesskey"]);
     }
     let access_token = server.inner.key.sign(&claims).map_err(|_| server_error())?;
-    let mut body = json!({
+    tracing::info!(subject = %grant.subject, client = %grant.client_id, "demo token issued");
+    Ok(json!({
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": expires_in,
-        "scope": scopes.join(" "),
-    });
-    if let (Issue::User, Some(ttl)) = (to, settings.refresh_ttl) {
-        let refresh_token = random_token().map_err(|_| server_error())?;
-        // The sign-in lasts the refresh TTL from its first token; rotation
-        // never extends it.
-        let now = std::time::Instant::now();
-        let session_ends = grant
-            .session_ends
-            .or_else(|| now.checked_add(ttl))
-            .unwrap_or(now);
-        let left = session_ends.saturating_duration_since(now);
-        let refreshed = Grant {
-            scopes: scopes.to_vec(),
-            redirect_uri: None,
-            code_challenge: None,
-            session_ends: Some(session_ends),
-            ..grant.clone()
-        };
-        if left.is_zero()
-            || server
-                .store()
-                .add_refresh(token_digest(&refresh_token), refreshed, left)
-                .is_err()
-        {
-            return Err(OAuthError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "too many active sessions; try again later",
-            ));
-        }
-        body["refresh_token"] = json!(refresh_token);
-    }
-    tracing::info!(subject = %grant.subject, client = %grant.client_id, "demo token issued");
-    Ok(body)
+        "scope": scope,
+    }))
 }
 
 /// The token audience for an RFC 8707 `resource` parameter: this server's

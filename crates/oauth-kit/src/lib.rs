@@ -2,7 +2,8 @@
 //! mint and exchange tokens: unguessable secrets and their digests, PKCE
 //! (RFC 7636), the RS256 key the demo authorization server signs with, the
 //! token-endpoint wire types and client, the sign-in pages, the no-store
-//! header, the clock, and the size-capped read of other servers' answers.
+//! header, the clock, the size-capped read of other servers' answers, and
+//! the caller's address as the server resolved it ([`ClientAddress`]).
 //!
 //! Nothing here knows about axum, MCP or policies (it speaks `http` types);
 //! it is the floor `core-auth`, `demo-oauth` and the server stand on, so each

@@ -33,7 +33,8 @@ pub fn escape(text: &str) -> String {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#1b1b1f}\
 h1{font-size:1.4rem}li{margin:.4rem 0}code{background:#f2f2f5;padding:.1rem .3rem;border-radius:4px}\
 button{font-size:1rem;padding:.5rem 1.2rem;margin-right:.6rem;border-radius:6px;border:1px solid #888;cursor:pointer}\
-button.primary{background:#1f5fd1;color:#fff;border-color:#1f5fd1}.note{color:#555;font-size:.9rem}";
+button.primary{background:#1f5fd1;color:#fff;border-color:#1f5fd1}.note{color:#555;font-size:.9rem}\
+.warning{background:#fff4e5;border:1px solid #e0a040;border-radius:6px;padding:.6rem .8rem}.admin{color:#a33}";
 
 /// A page that must not be cached or framed (clickjacking on a consent page
 /// would let another site approve on the user's behalf).

@@ -48,19 +48,29 @@ impl TokenForm {
     /// `client_id` and `client_secret`, from HTTP Basic when the request
     /// carries an `Authorization: Basic` header, from the form otherwise.
     pub fn client_credentials(&self, headers: &HeaderMap) -> Option<(String, String)> {
-        if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-            let (scheme, encoded) = value.trim().split_once(' ')?;
-            if scheme.eq_ignore_ascii_case("basic") {
-                let decoded = base64::engine::general_purpose::STANDARD
-                    .decode(encoded.trim())
-                    .ok()?;
-                let text = String::from_utf8(decoded).ok()?;
-                let (id, secret) = text.split_once(':')?;
-                // RFC 6749 §2.3.1: both parts are form-urlencoded.
-                return Some((form_decode(id), form_decode(secret)));
+        match basic_credentials(headers) {
+            Basic::Sent(id, secret) => Some((id, secret)),
+            Basic::Malformed => None,
+            Basic::Absent => Some((self.client_id.clone()?, self.client_secret.clone()?)),
+        }
+    }
+
+    /// Who the client says it is: its `client_id`, and its secret when it
+    /// sent one (a public client sends its id alone). From HTTP Basic when
+    /// the request carries an `Authorization: Basic` header, from the form
+    /// otherwise; `None` when there is no client id (or the Basic header
+    /// cannot be read).
+    pub fn client_identity(&self, headers: &HeaderMap) -> Option<(String, Option<String>)> {
+        match basic_credentials(headers) {
+            Basic::Sent(id, secret) if !id.is_empty() => {
+                Some((id, Some(secret).filter(|s| !s.is_empty())))
+            }
+            Basic::Sent(..) | Basic::Malformed => None,
+            Basic::Absent => {
+                let id = self.client_id.clone().filter(|id| !id.is_empty())?;
+                Some((id, self.client_secret.clone().filter(|s| !s.is_empty())))
             }
         }
-        Some((self.client_id.clone()?, self.client_secret.clone()?))
     }
 
     /// The client secret alone, from HTTP Basic or the form: an access key
@@ -70,6 +80,37 @@ impl TokenForm {
             return self.client_credentials(headers).map(|(_, secret)| secret);
         }
         self.client_secret.clone()
+    }
+}
+
+/// What an `Authorization` header says about client credentials.
+enum Basic {
+    /// No `Authorization: Basic` header: the form carries them, if anything.
+    Absent,
+    /// A Basic header that cannot be read.
+    Malformed,
+    /// `client_id` and `client_secret`, form-decoded.
+    Sent(String, String),
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Basic {
+    let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return Basic::Absent;
+    };
+    let Some((scheme, encoded)) = value.trim().split_once(' ') else {
+        return Basic::Malformed;
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Basic::Absent;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok());
+    match decoded.as_deref().and_then(|text| text.split_once(':')) {
+        // RFC 6749 §2.3.1: both parts are form-urlencoded.
+        Some((id, secret)) => Basic::Sent(form_decode(id), form_decode(secret)),
+        None => Basic::Malformed,
     }
 }
 
@@ -214,6 +255,46 @@ mod tests {
             Some(("id:1".into(), "s cret".into()))
         );
         assert_eq!(form.presented_secret(&headers), Some("s cret".into()));
+    }
+
+    #[test]
+    fn a_public_client_identifies_itself_by_id_alone() {
+        let public = TokenForm {
+            client_id: Some("app".into()),
+            ..TokenForm::default()
+        };
+        assert_eq!(
+            public.client_identity(&HeaderMap::new()),
+            Some(("app".into(), None))
+        );
+        assert_eq!(public.client_credentials(&HeaderMap::new()), None);
+        assert_eq!(
+            TokenForm::default().client_identity(&HeaderMap::new()),
+            None
+        );
+
+        let mut headers = HeaderMap::new();
+        let basic = base64::engine::general_purpose::STANDARD.encode("basic-app:");
+        headers.insert(
+            AUTHORIZATION,
+            HeaderValue::from_str(&format!("Basic {basic}")).expect("header"),
+        );
+        assert_eq!(
+            public.client_identity(&headers),
+            Some(("basic-app".into(), None)),
+            "Basic wins over the form"
+        );
+        let secret = base64::engine::general_purpose::STANDARD.encode("basic-app:s3");
+        headers.insert(
+            AUTHORIZATION,
+            HeaderValue::from_str(&format!("Basic {secret}")).expect("header"),
+        );
+        assert_eq!(
+            public.client_identity(&headers),
+            Some(("basic-app".into(), Some("s3".into())))
+        );
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Basic !!!"));
+        assert_eq!(public.client_identity(&headers), None);
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The embedded demo authorization server, driven as an OAuth client would:
-//! metadata, registration, authorize with PKCE, consent, token, refresh,
-//! client credentials; and the tokens it issues calling tools.
+//! metadata, registration, authorize with PKCE, consent, token, refresh
+//! (and its reuse), client credentials; the tokens it issues calling tools;
+//! its per-address quotas and its issuer under `PUBLIC_URL`.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use e2e::{Sandbox, Server};
 use insta::assert_json_snapshot;
 use reqwest::blocking::Client;
@@ -355,6 +358,10 @@ fn the_login_helper_ends_on_a_page_with_a_working_token() {
         html.contains("tools:ping"),
         "the consent page lists the scopes"
     );
+    assert!(
+        !html.contains("unverified"),
+        "the login helper is the server's own client, not a self-registered one"
+    );
     let approved = no_redirects()
         .post(server.url("/oauth/authorize"))
         .form(&[("consent", consent_id(&html)), ("decision", "approve")])
@@ -470,4 +477,213 @@ fn registration_takes_small_json_only() {
         .send()
         .expect("register");
     assert_eq!(huge.status().as_u16(), 400);
+}
+
+/// Signs a fresh client in: its id and the first token response.
+fn signed_in(server: &Server) -> (String, Value) {
+    let client_id = register(server);
+    let code = authorize(server, &client_id, "tools:ping");
+    let (status, body) = token(
+        server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", &client_id),
+            ("code_verifier", VERIFIER),
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+    (client_id, body)
+}
+
+#[test]
+fn a_reused_refresh_token_revokes_its_whole_sign_in() {
+    let server = Server::start(&Sandbox::new());
+    let (client_id, first) = signed_in(&server);
+    let first = first["refresh_token"].as_str().expect("refresh token");
+
+    // The client id is required, and must be the one the token was issued to.
+    let (status, body) = token(
+        &server,
+        &[("grant_type", "refresh_token"), ("refresh_token", first)],
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("client_id is required")),
+        "{body}"
+    );
+
+    let (status, second) = token(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", first),
+            ("client_id", &client_id),
+        ],
+    );
+    assert_eq!(status, 200, "{second}");
+    let second = second["refresh_token"].as_str().expect("rotated");
+
+    // The rotated token comes back: someone else holds this sign-in's tokens.
+    let (status, body) = token(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", first),
+            ("client_id", &client_id),
+        ],
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let said = body["error_description"].as_str().unwrap_or_default();
+    assert!(
+        said.contains("reused") && said.contains("revoked") && said.contains("sign in again"),
+        "{said}"
+    );
+    // And the newest token of the sign-in stops working too.
+    let (status, body) = token(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", second),
+            ("client_id", &client_id),
+        ],
+    );
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("revoked")),
+        "{body}"
+    );
+}
+
+#[test]
+fn the_consent_page_shows_where_the_answer_goes_and_grants_no_admin_scope_unasked() {
+    let server = Server::start(&Sandbox::new());
+    let client_id = register(&server);
+    let page = no_redirects()
+        .get(server.url("/oauth/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .expect("authorize");
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().expect("html");
+    assert!(
+        html.contains("<code id=\"redirect-host\">127.0.0.1:9</code>"),
+        "{html}"
+    );
+    assert!(html.contains("(unverified)"), "{html}");
+    assert!(html.contains("tools:ping"), "{html}");
+    assert!(
+        !html.contains("admin:"),
+        "no scope asked for: no admin scope, {html}"
+    );
+}
+
+#[test]
+fn errors_before_the_client_and_redirect_uri_are_known_good_stay_on_the_server() {
+    let server = Server::start(&Sandbox::new());
+    let response = no_redirects()
+        .get(server.url("/oauth/authorize"))
+        .query(&[
+            ("client_id", "never-registered"),
+            ("redirect_uri", "https://evil.example/steal"),
+            ("response_type", "token"),
+            ("state", "s"),
+        ])
+        .send()
+        .expect("authorize");
+    assert_eq!(response.status().as_u16(), 400);
+    assert!(response.headers().get("location").is_none());
+    assert!(
+        response
+            .text()
+            .expect("page")
+            .contains("not registered here")
+    );
+}
+
+#[test]
+fn one_address_registering_past_its_quota_pushes_out_only_its_own_oldest_client() {
+    // Every request comes from 127.0.0.1: the server keys its quota by the
+    // connection's peer.
+    let server = Server::start(&Sandbox::new());
+    let clients: Vec<String> = (0..21).map(|_| register(&server)).collect();
+    let starts = |client_id: &str| {
+        no_redirects()
+            .get(server.url("/oauth/authorize"))
+            .query(&[
+                ("response_type", "code"),
+                ("client_id", client_id),
+                ("redirect_uri", REDIRECT),
+                ("code_challenge", CHALLENGE),
+                ("code_challenge_method", "S256"),
+            ])
+            .send()
+            .expect("authorize")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(
+        starts(&clients[0]),
+        400,
+        "the oldest registration was dropped"
+    );
+    assert_eq!(starts(&clients[1]), 200);
+    assert_eq!(starts(&clients[20]), 200);
+}
+
+#[test]
+fn with_a_public_url_a_forged_host_does_not_change_the_issuer() {
+    let public = "https://mcp.example.com";
+    let server = Server::start_with(
+        &Sandbox::new(),
+        e2e::Launch::default().env("PUBLIC_URL", public),
+    );
+    // `localhost` passes the Host guard with any port: the port is forged.
+    let metadata: Value = no_redirects()
+        .get(server.url("/.well-known/oauth-authorization-server"))
+        .header("Host", "localhost:6666")
+        .send()
+        .expect("metadata")
+        .json()
+        .expect("json");
+    assert_eq!(metadata["issuer"], public);
+    assert_eq!(metadata["jwks_uri"], format!("{public}/oauth/jwks"));
+
+    let minted: Value = no_redirects()
+        .post(server.url("/oauth/token"))
+        .header("Host", "localhost:6666")
+        .basic_auth("demo-machine", Some("demo_access_key_12345"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .expect("token")
+        .json()
+        .expect("json");
+    let access = minted["access_token"].as_str().expect("access token");
+    let payload = access.split('.').nth(1).expect("payload");
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url"))
+            .expect("claims");
+    assert_eq!(claims["iss"], public);
+    assert_eq!(claims["aud"], format!("{public}/mcp"));
+    // And the server, which accepts its configured issuer only, takes it.
+    assert_eq!(post_tool(&server, "ping", Some(access), "{}").status, 200);
 }

@@ -240,6 +240,9 @@ fn router(settings: &Settings, catalogue: Catalogue, identity: identity::Identit
                     access_keys: demo.access_keys,
                     access_ttl: demo.access_ttl,
                     refresh_ttl: demo.refresh_ttl,
+                    // The configured URL is the issuer; the request's Host
+                    // is consulted only without one.
+                    public_url: settings.public_url.clone(),
                 },
                 Arc::new(resource::ServedResource {
                     catalogue: catalogue.clone(),

@@ -1,5 +1,7 @@
 //! This server as the demo authorization server sees it: where a request
-//! reached it, and the scopes its active policies know.
+//! reached it (asked only when `PUBLIC_URL` is not set: the demo settings
+//! carry it, and it is then the only issuer), and the scopes its active
+//! policies know.
 
 use axum::http::HeaderMap;
 use demo_oauth::{Resource, Scope};
@@ -14,7 +16,7 @@ pub(super) struct ServedResource {
 }
 
 impl Resource for ServedResource {
-    fn base_url(&self, headers: &HeaderMap) -> String {
+    fn request_base_url(&self, headers: &HeaderMap) -> String {
         self.base.for_request(headers)
     }
 

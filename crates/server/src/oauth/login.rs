@@ -108,7 +108,9 @@ pub(super) async fn login(
                     .demo_clients
                     .lock()
                     .unwrap_or_else(|p| p.into_inner());
-                match clients.get(&base) {
+                // The demo server drops a client no login used for a day
+                // (or pushes it out when full): register again then.
+                match clients.get(&base).filter(|id| demo.has_client(id)) {
                     Some(id) => id.clone(),
                     None => {
                         match demo.register_client("orchestrator-mcp login helper", &redirect_uri) {

@@ -41,6 +41,68 @@ async fn in_demo_mode_the_metadata_points_at_this_server_as_the_issuer() {
 }
 
 #[tokio::test]
+async fn with_a_public_url_a_forged_host_changes_neither_issuer_nor_tokens() {
+    use base64::Engine as _;
+
+    let public = "https://mcp.example.com";
+    let app = TestApp::new(&format!("[server]\npublic_url = \"{public}\"\n")).await;
+    // `localhost` with any port passes the Host guard: only the port is forged.
+    let forged = |method: &str, uri: &str| {
+        axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::HOST, "localhost:6666")
+    };
+    let issuer = app
+        .send(
+            forged("GET", "/.well-known/oauth-authorization-server")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .json();
+    assert_eq!(issuer["issuer"], public);
+    assert_eq!(issuer["token_endpoint"], format!("{public}/oauth/token"));
+    let resource = app
+        .send(
+            forged("GET", "/.well-known/oauth-protected-resource/mcp")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .json();
+    assert_eq!(
+        resource["authorization_servers"],
+        serde_json::json!([public])
+    );
+
+    let answer = app
+        .send(
+            forged("POST", "/oauth/token")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(
+                    "grant_type=client_credentials&client_id=demo-machine&client_secret=demo_access_key_12345",
+                ))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let token = answer.json()["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let payload = token.split('.').nth(1).expect("payload");
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64url"),
+    )
+    .expect("json");
+    assert_eq!(claims["iss"], public);
+    assert_eq!(claims["aud"], format!("{public}/mcp"));
+}
+
+#[tokio::test]
 async fn a_demo_access_key_gets_a_token_for_this_server_only() {
     let app = TestApp::new("").await;
     let answer = app
