@@ -98,7 +98,22 @@ pub(crate) async fn authorize(
         );
     }
     let base = server.base_url(&headers);
+    // Anyone can register any redirect URI, so sending a dynamically
+    // registered client's malformed request straight back to it would make
+    // this server an open redirector (RFC 9700 §4.11.2): such errors stay
+    // on a page here. Clients the server knows get the usual redirect.
+    let unverified = client.dynamic;
     let fail = |error: &str, description: &str| {
+        if unverified {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "The authorization request is not valid ({error}): {description}. It came \
+                     from an unverified client, so you are not sent back to it; start again \
+                     from your client."
+                ),
+            );
+        }
         error_redirect(
             &redirect_uri,
             error,

@@ -561,8 +561,11 @@ async fn the_consent_page_names_where_the_answer_goes_and_flags_self_registered_
 
 #[tokio::test]
 async fn authorize_errors_stay_on_this_server_until_client_and_redirect_are_valid() {
-    let router = demo(None).router();
-    let client_id = register(&router, HERE, &[REDIRECT], "app").await;
+    let server = demo(None);
+    let router = server.router();
+    let client_id = server
+        .register_client("the server's own", REDIRECT)
+        .expect("an in-process client");
     let two = register(&router, HERE, &[REDIRECT, "http://localhost:7/cb"], "two").await;
     let evil = "https://evil.example/steal";
     let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
@@ -602,7 +605,17 @@ async fn authorize_errors_stay_on_this_server_until_client_and_redirect_are_vali
             answer.text
         );
     }
-    // Both valid: the error goes back to the client (RFC 6749 §4.1.2.1).
+    // A dynamically registered client's redirect URI is anyone's choice:
+    // its errors stay here too, or the server would be an open redirector.
+    let dynamic = register(&router, HERE, &[REDIRECT], "app").await;
+    let mut params = authorization(&dynamic, None);
+    params.retain(|(k, _)| *k != "response_type");
+    let answer = authorize(&router, HERE, &borrowed(&params)).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text);
+    assert!(answer.headers.get(LOCATION).is_none());
+    assert!(answer.text.contains("unverified client"), "{}", answer.text);
+    // Both valid for a client the server knows: the error goes back to it
+    // (RFC 6749 §4.1.2.1).
     let mut params = authorization(&client_id, None);
     params.retain(|(k, _)| *k != "response_type");
     let answer = authorize(&router, HERE, &borrowed(&params)).await;
@@ -727,7 +740,8 @@ async fn consent_pages_past_an_address_quota_push_out_its_own_oldest() {
 #[tokio::test]
 async fn a_configured_public_url_is_the_issuer_whatever_the_host_says() {
     let public = "https://mcp.example.com";
-    let router = demo(Some(public)).router();
+    let server = demo(Some(public));
+    let router = server.router();
     let forged = |method: &str, uri: &str| {
         let mut builder = request(method, uri, HERE);
         builder
@@ -771,7 +785,9 @@ async fn a_configured_public_url_is_the_issuer_whatever_the_host_says() {
 
     // A resource named after the forged host is refused, and the error
     // redirect names the configured issuer.
-    let client_id = register(&router, HERE, &[REDIRECT], "app").await;
+    let client_id = server
+        .register_client("the server's own", REDIRECT)
+        .expect("an in-process client");
     let mut params = authorization(&client_id, None);
     params.push(("resource", "http://evil.example:666/mcp".to_owned()));
     let uri = format!("/oauth/authorize?{}", encode(&borrowed(&params)));

@@ -56,7 +56,10 @@ pub async fn post_token_request(
     form: &[(&str, &str)],
     basic: Option<(&str, &str)>,
 ) -> Result<TokenEndpointReply, TokenRequestError> {
+    // A redirect would re-send the code and the client secret to wherever
+    // it points; the token endpoint is configured, never discovered.
     let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(10))
         .build()
         .map_err(|err| TokenRequestError::Client(err.to_string()))?;

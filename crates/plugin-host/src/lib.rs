@@ -403,6 +403,7 @@ impl PluginHost {
                 describe_duration(tool.timeout)
             )));
         };
+        abandon.answered();
         // The details of a plugin failure (panic messages, internal errors)
         // go to the log, not to the caller.
         let failed = || {

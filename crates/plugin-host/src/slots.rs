@@ -107,6 +107,7 @@ impl Slot {
         Abandon {
             state: Arc::clone(&self.state),
             abandoned: Arc::clone(&self.abandoned),
+            armed: true,
         }
     }
 }
@@ -119,15 +120,27 @@ impl Drop for Slot {
     }
 }
 
-/// The caller's side of a [`Slot`].
+/// The caller's side of a [`Slot`]. Dropped without [`Abandon::answered`]
+/// (the caller timed out, or its request was dropped with the client's
+/// connection), it counts the call as abandoned unless the call has ended.
 pub(crate) struct Abandon {
     state: Arc<AtomicU8>,
     abandoned: Arc<AtomicUsize>,
+    armed: bool,
 }
 
 impl Abandon {
+    /// The caller heard back: nothing to count.
+    pub(crate) fn answered(mut self) {
+        self.armed = false;
+    }
+
     /// Counts the call as abandoned, unless it has already ended.
     pub(crate) fn abandon(self) {
+        drop(self);
+    }
+
+    fn count(&self) {
         // Counted first, so that the slot's drop never takes away what was
         // not yet added.
         self.abandoned.fetch_add(1, Ordering::SeqCst);
@@ -137,6 +150,14 @@ impl Abandon {
             .is_err()
         {
             self.abandoned.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        if self.armed {
+            self.count();
         }
     }
 }
@@ -182,6 +203,17 @@ mod tests {
                 limit: 1
             }
         );
+    }
+
+    #[tokio::test]
+    async fn a_caller_dropped_with_its_request_abandons_the_call() {
+        let slots = Slots::new(1);
+        let slot = slots.take(0, NO_WAIT).await.expect("a slot");
+        drop(slot.watch());
+        assert_eq!(slots.load().abandoned, 1);
+        let answered = slots.take(1, NO_WAIT).await.expect("a slot");
+        answered.watch().answered();
+        assert_eq!(slots.load().abandoned, 1, "an answered call is not counted");
     }
 
     #[tokio::test]

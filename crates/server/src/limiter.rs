@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,14 @@ const WINDOW: Duration = Duration::from_secs(60);
 /// Past this many remembered callers, those whose allowance is whole again
 /// are forgotten: remembering them changes nothing.
 const PRUNE_ABOVE: usize = 4096;
+
+/// At most this many callers are remembered. Reached (callers that walk
+/// through many addresses can get there within a minute), those whose
+/// allowance is whole are forgotten at once whenever it was last done; if
+/// all are still counting, the oldest half of the table is forgotten too,
+/// which gives those callers their allowance back early, a lesser harm than
+/// memory without end.
+const REMEMBER_AT_MOST: usize = 100_000;
 
 /// Requests per minute, per caller (a principal id, or a client address).
 pub(crate) struct RateLimiter<K = String> {
@@ -67,8 +76,17 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         let due = state
             .pruned
             .is_none_or(|last| now.saturating_duration_since(last) >= WINDOW);
-        if state.arrivals.len() > PRUNE_ABOVE && due {
+        let full = state.arrivals.len() >= REMEMBER_AT_MOST;
+        if state.arrivals.len() > PRUNE_ABOVE && (due || full) {
             state.arrivals.retain(|_, arrival| *arrival > now);
+            if state.arrivals.len() >= REMEMBER_AT_MOST {
+                let mut arrivals: Vec<Instant> = state.arrivals.values().copied().collect();
+                let middle = arrivals.len() / 2;
+                let (_, median, _) = arrivals.select_nth_unstable(middle);
+                let median = *median;
+                state.arrivals.retain(|_, arrival| *arrival > median);
+            }
+            state.arrivals.shrink_to(PRUNE_ABOVE);
             state.pruned = Some(now);
         }
         let callers = &mut state.arrivals;
@@ -98,6 +116,27 @@ pub(crate) fn whole_seconds(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
+/// The address a client is counted under: itself for IPv4, its /64 for
+/// IPv6 (an IPv4 address written as IPv6 counts as the IPv4 address).
+pub(crate) fn counted_as(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => {
+            let segments = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(
+                segments[0],
+                segments[1],
+                segments[2],
+                segments[3],
+                0,
+                0,
+                0,
+                0,
+            ))
+        }
+        v4 => v4,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +164,18 @@ mod tests {
     }
 
     #[test]
+    fn the_table_never_grows_past_its_bound() {
+        let limiter = RateLimiter::<u32>::new(1).expect("a limit");
+        let start = Instant::now();
+        for caller in 0..(REMEMBER_AT_MOST as u32 + 10) {
+            // Every caller is still counting: none has a whole allowance.
+            assert_eq!(limiter.check(&caller, start), Ok(()));
+        }
+        let remembered = limiter.state.lock().expect("lock").arrivals.len();
+        assert!(remembered <= REMEMBER_AT_MOST, "{remembered}");
+    }
+
+    #[test]
     fn zero_turns_limiting_off() {
         assert!(RateLimiter::<String>::new(0).is_none());
     }
@@ -140,5 +191,14 @@ mod tests {
         assert_eq!(limiter.check("new", later), Ok(()));
         let remembered = limiter.state.lock().expect("lock").arrivals.len();
         assert_eq!(remembered, 1);
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_per_64_and_ipv4_as_itself() {
+        let ip = |text: &str| text.parse::<IpAddr>().expect("an address");
+        assert_eq!(counted_as(ip("2001:db8:1:2:a:b:c:d")), ip("2001:db8:1:2::"));
+        assert_eq!(counted_as(ip("2001:db8:1:2::ffff")), ip("2001:db8:1:2::"));
+        assert_eq!(counted_as(ip("203.0.113.9")), ip("203.0.113.9"));
+        assert_eq!(counted_as(ip("::ffff:203.0.113.9")), ip("203.0.113.9"));
     }
 }

@@ -49,16 +49,17 @@ fn client_of(peer: IpAddr, headers: &HeaderMap, proxies: &[TrustedProxy]) -> IpA
     if !trusts(proxies, peer) {
         return peer;
     }
-    // Several headers count as one list, in order.
-    let hops: Vec<&str> = headers
+    // Several headers count as one list, in order. Read as bytes: a
+    // proxy appends to whatever the client sent, and a byte the client
+    // chose must spoil only its own entries, not the proxy's.
+    let hops: Vec<&[u8]> = headers
         .get_all(X_FORWARDED_FOR)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
+        .flat_map(|value| value.as_bytes().split(|byte| *byte == b','))
         .collect();
     let mut client = peer;
     for hop in hops.iter().rev().take(MAX_HOPS) {
-        let Ok(address) = hop.trim().parse::<IpAddr>() else {
+        let Some(address) = hop_address(hop) else {
             // What a trusted proxy would not write ends the chain.
             break;
         };
@@ -68,6 +69,19 @@ fn client_of(peer: IpAddr, headers: &HeaderMap, proxies: &[TrustedProxy]) -> IpA
         }
     }
     client
+}
+
+/// The address in one `X-Forwarded-For` entry: `203.0.113.9`, `2001:db8::1`,
+/// or with a port as some proxies write it (`203.0.113.9:4711`,
+/// `[2001:db8::1]:4711`).
+fn hop_address(hop: &[u8]) -> Option<IpAddr> {
+    let hop = std::str::from_utf8(hop).ok()?.trim();
+    if let Ok(address) = hop.parse::<IpAddr>() {
+        return Some(address);
+    }
+    hop.parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|socket| socket.ip())
 }
 
 #[cfg(test)]
@@ -115,6 +129,23 @@ mod tests {
         assert_eq!(
             client_of(ip("10.0.0.2"), &HeaderMap::new(), &proxies()),
             ip("10.0.0.2")
+        );
+    }
+
+    #[test]
+    fn entries_with_ports_and_stray_bytes_from_the_client_are_read_right() {
+        let mut headers = HeaderMap::new();
+        let value = axum::http::HeaderValue::from_bytes(b"\x80garbage, 203.0.113.9:4711")
+            .expect("a header value");
+        headers.append(X_FORWARDED_FOR, value);
+        assert_eq!(
+            client_of(ip("10.0.0.2"), &headers, &proxies()),
+            ip("203.0.113.9")
+        );
+        let headers = forwarded(&["[2001:db8::1]:443"]);
+        assert_eq!(
+            client_of(ip("10.0.0.2"), &headers, &proxies()),
+            ip("2001:db8::1")
         );
     }
 

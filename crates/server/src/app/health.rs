@@ -8,7 +8,9 @@
 //! go only to a token with an `admin:` scope, or to a request made on this
 //! machine: a loopback peer, not relaying anyone (no `X-Forwarded-For`),
 //! addressed to an allowed host. A loopback peer with a foreign `Host` is
-//! what DNS rebinding looks like from a browser, and gets the summary.
+//! what DNS rebinding looks like from a browser, and gets the summary. A
+//! reverse proxy on the same machine must be listed in `TRUSTED_PROXIES`,
+//! or the requests it relays without marking them would pass for local.
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Request, State};
@@ -19,7 +21,7 @@ use core_auth::bearer_token;
 use serde_json::{Value, json};
 
 use super::AppState;
-use crate::settings::hosts_admit;
+use crate::settings::{hosts_admit, trusts};
 
 /// The summary for everyone, the details for operators.
 ///
@@ -73,12 +75,17 @@ fn degraded_reasons(state: &AppState) -> Vec<String> {
 
 /// Whether `request` comes from this machine, addressed to an allowed host.
 fn is_local(state: &AppState, request: &Request) -> bool {
+    // A reverse proxy on this machine is a loopback peer too: a peer listed
+    // in TRUSTED_PROXIES, or a request bearing any mark of being relayed or
+    // sent by a page, is not taken for a local one.
     let loopback_peer = request
         .extensions()
         .get::<ConnectInfo<std::net::SocketAddr>>()
-        .is_some_and(|ConnectInfo(peer)| peer.ip().to_canonical().is_loopback());
-    let relayed = request.headers().contains_key("x-forwarded-for")
-        || request.headers().contains_key("forwarded");
+        .map(|ConnectInfo(peer)| peer.ip().to_canonical())
+        .is_some_and(|peer| peer.is_loopback() && !trusts(&state.trusted_proxies, peer));
+    let relayed = ["x-forwarded-for", "forwarded", "x-real-ip", "via", "origin"]
+        .iter()
+        .any(|name| request.headers().contains_key(*name));
     let authority = request
         .headers()
         .get(HOST)

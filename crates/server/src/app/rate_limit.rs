@@ -10,7 +10,6 @@
 //! client is counted per /64, the block one subscriber is usually given,
 //! so that walking through its addresses buys nothing.
 
-use std::net::IpAddr;
 use std::time::Instant;
 
 use axum::extract::{Request, State};
@@ -23,6 +22,7 @@ use crate::catalogue::Caller;
 use crate::web::ApiError;
 
 pub(crate) use crate::limiter::RateLimiter;
+use crate::limiter::counted_as;
 
 /// Refuses a request past its caller's limit with 429 and `Retry-After`.
 /// Runs after authentication, which records the caller.
@@ -80,40 +80,5 @@ pub(crate) async fn limit_public(
             }
             .into_response()
         }
-    }
-}
-
-/// The address a client is counted under: itself for IPv4, its /64 for
-/// IPv6 (an IPv4 address written as IPv6 counts as the IPv4 address).
-pub(crate) fn counted_as(address: IpAddr) -> IpAddr {
-    match address.to_canonical() {
-        IpAddr::V6(v6) => {
-            let segments = v6.segments();
-            IpAddr::V6(std::net::Ipv6Addr::new(
-                segments[0],
-                segments[1],
-                segments[2],
-                segments[3],
-                0,
-                0,
-                0,
-                0,
-            ))
-        }
-        v4 => v4,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_ipv6_client_is_counted_per_64_and_ipv4_as_itself() {
-        let ip = |text: &str| text.parse::<IpAddr>().expect("an address");
-        assert_eq!(counted_as(ip("2001:db8:1:2:a:b:c:d")), ip("2001:db8:1:2::"));
-        assert_eq!(counted_as(ip("2001:db8:1:2::ffff")), ip("2001:db8:1:2::"));
-        assert_eq!(counted_as(ip("203.0.113.9")), ip("203.0.113.9"));
-        assert_eq!(counted_as(ip("::ffff:203.0.113.9")), ip("203.0.113.9"));
     }
 }

@@ -204,6 +204,9 @@ fn allowed_hosts(config: &Raw) -> Check {
         .and_then(|url| url.parse::<http::Uri>().ok())
         .and_then(|uri| uri.authority().cloned());
     let Some(authority) = authority else {
+        if let Err(problem) = config.own_url_known() {
+            return Check::new(Outcome::Fail, "allowed hosts", problem.to_string());
+        }
         return Check::new(
             Outcome::Warn,
             "allowed hosts",

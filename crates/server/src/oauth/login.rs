@@ -94,7 +94,9 @@ pub(super) async fn login(
     address: Option<Extension<ClientAddress>>,
     headers: HeaderMap,
 ) -> Response {
-    let address = address.map(|Extension(ClientAddress(address))| address);
+    // Counted as the rate limit counts it: an IPv6 client by its /64.
+    let address =
+        address.map(|Extension(ClientAddress(address))| crate::limiter::counted_as(address));
     let base = state.base.for_request(&headers);
     let redirect_uri = format!("{base}/auth/callback");
     let helper = &state.logins;

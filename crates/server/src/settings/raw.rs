@@ -301,6 +301,7 @@ impl Raw {
         check(self.allowed_hosts().map(drop));
         check(self.cors_origins().map(drop));
         check(self.trusted_proxies().map(drop));
+        check(self.own_url_known());
         check(self.bind_address().map(drop));
         problems
     }
@@ -388,6 +389,23 @@ impl Raw {
             })
             .collect::<Result<Vec<_>, _>>()
             .map(CorsPolicy::Origins)
+    }
+
+    /// The server must know the URLs it is reached at: tokens are accepted
+    /// only when issued for one of them, and the Origin check compares
+    /// against them. With neither `PUBLIC_URL` nor `ALLOWED_HOSTS` it knows
+    /// none (and every Host would be believed).
+    pub(crate) fn own_url_known(&self) -> Result<(), Problem> {
+        let no_public_url = matches!(self.public_url(), Ok(None));
+        if no_public_url && self.server.allowed_hosts.is_empty() {
+            return Err(Problem::new(
+                "ALLOWED_HOSTS",
+                "with ALLOWED_HOSTS empty and PUBLIC_URL unset the server cannot tell its own \
+                 URL, so no token could name it as its audience and any Host would be believed; \
+                 set PUBLIC_URL, or list the host names clients use",
+            ));
+        }
+        Ok(())
     }
 
     /// `TRUSTED_PROXIES`, parsed.

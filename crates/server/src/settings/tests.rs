@@ -323,6 +323,14 @@ fn every_origin_is_refused_while_the_public_demo_token_is_accepted() {
 }
 
 #[test]
+fn no_allowed_hosts_without_a_public_url_is_refused() {
+    let err = refusal("[server]\nallowed_hosts = []\n");
+    assert!(err.starts_with("ALLOWED_HOSTS"), "{err}");
+    assert!(err.contains("set PUBLIC_URL"), "{err}");
+    accepted("[server]\nallowed_hosts = []\npublic_url = \"http://127.0.0.1:8080\"\n");
+}
+
+#[test]
 fn demo_mode_on_a_public_address_needs_explicit_consent() {
     let err = refusal("[server]\nhost = \"0.0.0.0\"\n");
     assert!(err.starts_with("DESCOPE_DEMO_MODE"), "{err}");
