@@ -20,6 +20,8 @@
 
 mod callbacks;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod library;
 mod pool;
 
