@@ -121,13 +121,15 @@ pub(crate) fn status(mut command: Command) -> anyhow::Result<()> {
 
 fn run(args: &[String]) -> anyhow::Result<()> {
     let mut build = cargo();
-    // The test crate and xtask are not part of what is served.
+    // The test crates and xtask are not part of what is served.
     build.args([
         "build",
         "--release",
         "--workspace",
         "--exclude",
         "e2e",
+        "--exclude",
+        "fuzz-targets",
         "--exclude",
         "xtask",
     ]);
