@@ -200,15 +200,21 @@ fn session_settings_survives_its_seeds_and_their_mutations() {
 }
 
 /// `cargo xtask fuzz` runs what `fuzz/fuzz_targets/` holds; each of those
-/// needs a body here, seeds, and a test above.
+/// needs a binary in `fuzz/Cargo.toml`, a body here, seeds, and a test
+/// above.
 #[test]
 fn every_fuzz_target_has_a_body_and_seeds() {
     let bodies: BTreeSet<String> = TARGETS.iter().map(|(name, _)| (*name).to_owned()).collect();
     let dir = fuzz_dir();
     assert_eq!(names(&dir.join("fuzz_targets"), ".rs"), bodies);
     assert_eq!(names(&dir.join("seeds"), ""), bodies);
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("fuzz/Cargo.toml");
     let tests = include_str!("seeds.rs");
     for name in &bodies {
+        assert!(
+            manifest.contains(&format!("path = \"fuzz_targets/{name}.rs\"")),
+            "fuzz/Cargo.toml has no [[bin]] for {name}"
+        );
         assert!(
             tests.contains(&format!(
                 "fn {name}_survives_its_seeds_and_their_mutations()"
