@@ -9,7 +9,7 @@
 FROM rust:1.95-trixie AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --workspace --exclude e2e --exclude xtask
+RUN cargo build --release --locked --workspace --exclude e2e --exclude fuzz-targets --exclude xtask
 
 FROM debian:trixie-slim
 RUN apt-get update \

@@ -15,6 +15,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
+mod fuzz;
 mod generate;
 #[cfg(test)]
 mod layers;
@@ -47,6 +48,16 @@ enum Task {
     Lint,
     /// Run the benchmarks and print their figures against the targets.
     Bench,
+    /// Run the cargo-fuzz targets in fuzz/ on nightly (installing cargo-fuzz
+    /// if missing), each from a copy of its seeds, and fail naming the
+    /// artifact of any crash.
+    Fuzz {
+        /// How long each target runs, in seconds.
+        #[arg(default_value_t = 60)]
+        seconds: u64,
+        /// The targets to run (all of them when none is named).
+        targets: Vec<String>,
+    },
     /// Write the deployment files (Descope scope manifest and Terraform,
     /// smithery.yaml, .env.example, Dockerfile) from the policies and
     /// config/.
@@ -77,6 +88,7 @@ fn main() -> ExitCode {
         Task::InstallTools => install_tools().map(drop),
         Task::Lint => lint(),
         Task::Bench => bench(),
+        Task::Fuzz { seconds, targets } => fuzz::run(&root(), seconds, &targets),
         Task::Gen { check } => generate::run(&root(), check),
         Task::NewPlugin { name } => scaffold::new_plugin(&root(), &name),
         Task::Policy { task } => policy::run(task, &root()),
@@ -121,13 +133,15 @@ pub(crate) fn status(mut command: Command) -> anyhow::Result<()> {
 
 fn run(args: &[String]) -> anyhow::Result<()> {
     let mut build = cargo();
-    // The test crate and xtask are not part of what is served.
+    // The test crates and xtask are not part of what is served.
     build.args([
         "build",
         "--release",
         "--workspace",
         "--exclude",
         "e2e",
+        "--exclude",
+        "fuzz-targets",
         "--exclude",
         "xtask",
     ]);

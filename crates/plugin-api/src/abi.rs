@@ -12,7 +12,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::host::{HostApi, HostHandle, OutputSink, Status};
+use crate::host::{HostApi, HostHandle, OutputSink, Status, append_to_vec};
 use crate::types::IncomingCall;
 use crate::{Plugin, ToolContext};
 
@@ -102,6 +102,23 @@ unsafe extern "C" fn invoke_trampoline<P: Plugin>(
     };
     // SAFETY: `out` is the sink the host passed to this call.
     unsafe { guarded(out, work) }
+}
+
+/// Calls `P`'s exported `invoke` with `request` as a host that passes no
+/// callbacks would, and collects the answer: the boundary as the host
+/// meets it, without a library to load.
+pub(crate) fn invoke_without_host<P: Plugin>(request: &[u8]) -> (Status, Vec<u8>) {
+    let mut answer = Vec::new();
+    let sink = OutputSink {
+        ctx: (&mut answer as *mut Vec<u8>).cast(),
+        write: append_to_vec,
+    };
+    // SAFETY: `request` outlives the call, a null host means no callbacks,
+    // and the sink appends to `answer`, which outlives the call and is not
+    // otherwise borrowed during it.
+    let status =
+        unsafe { invoke_trampoline::<P>(request.as_ptr(), request.len(), std::ptr::null(), sink) };
+    (status, answer)
 }
 
 /// What an answer buffer starts with: most answers fit, so the buffer

@@ -234,13 +234,27 @@ fn call_through_host(
     // SAFETY: the host's callback for this call; the request and the sink's
     // buffer outlive it.
     let status = unsafe { (host.call_tool)(host.ctx, request.as_ptr(), request.len(), sink) };
+    read_outcome(name, status, &answer)
+}
+
+/// What came of a nested call to `name`, from the status and the bytes of
+/// the host's answer.
+pub(crate) fn read_outcome(
+    name: &str,
+    status: Status,
+    answer: &[u8],
+) -> Result<ToolResult, CallToolError> {
+    let invalid = |message: String| CallToolError {
+        reason: RefusalReason::Invalid,
+        message,
+    };
     if status != Status::OK {
         return Err(invalid(format!(
             "the server could not call `{name}`: {}",
-            String::from_utf8_lossy(&answer)
+            String::from_utf8_lossy(answer)
         )));
     }
-    match serde_json::from_slice::<NestedOutcome>(&answer) {
+    match serde_json::from_slice::<NestedOutcome>(answer) {
         Ok(NestedOutcome::Completed { result }) => Ok(result),
         Ok(NestedOutcome::Refused { reason, message }) => Err(CallToolError { reason, message }),
         Err(err) => Err(invalid(format!(
@@ -250,12 +264,13 @@ fn call_through_host(
 }
 
 /// The plugin's own write callback, for answers from the host.
-unsafe extern "C" fn append_to_vec(ctx: *mut c_void, data: *const u8, len: usize) {
+pub(crate) unsafe extern "C" fn append_to_vec(ctx: *mut c_void, data: *const u8, len: usize) {
     if ctx.is_null() || data.is_null() || len == 0 {
         return;
     }
-    // SAFETY: `ctx` is the `Vec` of `call_through_host`, alive and not
-    // otherwise borrowed during the callback, and `data` holds `len` bytes.
+    // SAFETY: `ctx` is the answer `Vec` of `call_through_host` (or of
+    // `invoke_without_host`), alive and not otherwise borrowed during the
+    // callback, and `data` holds `len` bytes.
     unsafe {
         (*ctx.cast::<Vec<u8>>()).extend_from_slice(std::slice::from_raw_parts(data, len));
     }

@@ -27,6 +27,8 @@
 //! the boundary.
 
 mod abi;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod host;
 pub mod tool;
 mod types;

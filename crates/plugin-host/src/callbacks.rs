@@ -68,6 +68,25 @@ impl CallScope<'_> {
         }
     }
 
+    /// The answer to a plugin's request for a nested call: a
+    /// [`NestedOutcome`] as JSON, or `None` when the host failed to make one
+    /// (a panic here, which must not unwind into the plugin).
+    pub(crate) fn answer_call(&self, request: &[u8]) -> Option<Vec<u8>> {
+        let answer = catch_unwind(AssertUnwindSafe(|| {
+            serde_json::to_vec(&self.call_tool(request)).unwrap_or_default()
+        }));
+        match answer {
+            Ok(bytes) if !bytes.is_empty() => Some(bytes),
+            Ok(_) => None,
+            Err(payload) => {
+                // Dropping a payload runs arbitrary code that may itself
+                // panic: leak it instead.
+                std::mem::forget(payload);
+                None
+            }
+        }
+    }
+
     fn call_tool(&self, request: &[u8]) -> NestedOutcome {
         let refused = |reason, message: String| NestedOutcome::Refused { reason, message };
         let call: NestedCall = match serde_json::from_slice(request) {
@@ -165,19 +184,13 @@ unsafe extern "C" fn call_tool_callback(
             },
         )
     };
-    let answer = catch_unwind(AssertUnwindSafe(|| {
-        serde_json::to_vec(&scope.call_tool(request)).unwrap_or_default()
-    }));
-    match answer {
-        Ok(bytes) if !bytes.is_empty() => {
+    match scope.answer_call(request) {
+        Some(bytes) => {
             // SAFETY: the sink the plugin passed to this callback.
             unsafe { out.write(&bytes) };
             Status::OK
         }
-        failed => {
-            if let Err(payload) = failed {
-                std::mem::forget(payload);
-            }
+        None => {
             tracing::error!(
                 plugin = scope.plugin,
                 tool = scope.tool,

@@ -21,6 +21,8 @@
 
 mod callbacks;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod library;
 mod pinned;
 mod pool;

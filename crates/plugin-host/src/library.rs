@@ -107,16 +107,13 @@ impl PluginLibrary {
     /// Reads and parses the plugin's descriptor.
     pub(crate) fn describe(&self) -> Result<PluginDescriptor, LoadError> {
         let mut bytes = Vec::new();
-        let payload = write_into(&mut bytes, |sink| {
+        let status = write_into(&mut bytes, |sink| {
             // SAFETY: `describe` is a valid function of a matching ABI; the
             // sink outlives the call.
             unsafe { (self.vtable.describe)(sink) }
         })
-        .and_then(|status| payload(status, &bytes))
         .map_err(|failure| LoadError::bad_descriptor(&self.file, failure.to_string()))?;
-        serde_json::from_slice(payload).map_err(|err| {
-            LoadError::bad_descriptor(&self.file, format!("descriptor is not valid JSON: {err}"))
-        })
+        read_descriptor(&self.file, status, &bytes)
     }
 
     /// Runs one call: `request` is a [`plugin_api::CallRequest`] as JSON, and
@@ -134,6 +131,19 @@ impl PluginLibrary {
             unsafe { (self.vtable.invoke)(request.as_ptr(), request.len(), host, sink) }
         })
     }
+}
+
+/// The descriptor in the answer of `file`'s plugin to `describe`.
+pub(crate) fn read_descriptor(
+    file: &Path,
+    status: Status,
+    bytes: &[u8],
+) -> Result<PluginDescriptor, LoadError> {
+    let payload = payload(status, bytes)
+        .map_err(|failure| LoadError::bad_descriptor(file, failure.to_string()))?;
+    serde_json::from_slice(payload).map_err(|err| {
+        LoadError::bad_descriptor(file, format!("descriptor is not valid JSON: {err}"))
+    })
 }
 
 /// The tool result in a plugin's answer to `invoke`.

@@ -30,4 +30,7 @@ mod settings;
 mod web;
 
 pub use app::{App, Server};
+/// Entry points for the fuzz targets; not a stable interface.
+#[doc(hidden)]
+pub use mcp::fuzzing;
 pub use settings::{ConfigError, Problem, Settings};

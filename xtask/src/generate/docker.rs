@@ -33,7 +33,7 @@ pub(crate) fn dockerfile(inputs: &Inputs) -> String {
 FROM {BUILD_IMAGE} AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --workspace --exclude e2e --exclude xtask
+RUN cargo build --release --locked --workspace --exclude e2e --exclude fuzz-targets --exclude xtask
 
 FROM {RUN_IMAGE}
 RUN apt-get update \

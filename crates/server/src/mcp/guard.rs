@@ -13,7 +13,7 @@ use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use rmcp::model::ClientJsonRpcMessage;
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest, JsonRpcRequest, RequestId};
 use serde_json::{Value, json};
 
 use super::McpState;
@@ -70,37 +70,90 @@ pub(super) async fn check_jsonrpc(
             );
         }
     };
-    let value: Value = match serde_json::from_slice(&bytes) {
-        Ok(value) => value,
-        Err(err) => {
-            return jsonrpc_error(
-                StatusCode::BAD_REQUEST,
-                Value::Null,
-                PARSE_ERROR,
-                format!("Parse error: the body is not valid JSON: {err}"),
-            );
-        }
+    let message = match read_message(&bytes) {
+        Ok(message) => message,
+        Err(refusal) => return refusal.into_response(),
     };
-    if let Err(err) = serde_json::from_value::<ClientJsonRpcMessage>(value.clone()) {
-        let id = value
-            .get("id")
-            .filter(|id| id.is_string() || id.is_number())
-            .cloned()
-            .unwrap_or(Value::Null);
-        return jsonrpc_error(
-            StatusCode::BAD_REQUEST,
-            id,
-            INVALID_REQUEST,
-            format!(
-                "Invalid Request: not a JSON-RPC 2.0 request or notification this server understands: {err}"
-            ),
-        );
-    }
-    if let Some(response) = refuse_denied_call(&state, &parts, &value) {
+    if let Some(response) = refuse_denied_call(&state, &parts, &message) {
         return response;
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// A body the guard answers itself, with a JSON-RPC error.
+#[derive(Debug)]
+pub(super) struct Refusal {
+    pub(super) status: StatusCode,
+    /// The request's id, when it has one a response may carry.
+    id: Value,
+    code: i64,
+    message: String,
+}
+
+impl Refusal {
+    /// The JSON-RPC error object answered.
+    pub(super) fn body(&self) -> Value {
+        error_body(&self.id, self.code, &self.message)
+    }
+
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body())).into_response()
+    }
+}
+
+/// Reads a whole `POST /mcp` body: the JSON-RPC message, or the error to
+/// answer instead.
+///
+/// The message is read exactly as the MCP transport reads it again (typed,
+/// from the bytes), so a body passed here is never one the transport
+/// refuses with plain text: read as a JSON value first, a body with a
+/// repeated key (`"id"` twice, say) passed here, the last one winning, and
+/// the transport then refused it.
+pub(super) fn read_message(bytes: &[u8]) -> Result<ClientJsonRpcMessage, Refusal> {
+    serde_json::from_slice::<ClientJsonRpcMessage>(bytes).map_err(|err| {
+        // Only a refused body is read again, to tell text that is not JSON
+        // from JSON that is not a message, and to find an id to answer with.
+        match serde_json::from_slice::<Value>(bytes) {
+            Err(parse) => Refusal {
+                status: StatusCode::BAD_REQUEST,
+                id: Value::Null,
+                code: PARSE_ERROR,
+                message: format!("Parse error: the body is not valid JSON: {parse}"),
+            },
+            Ok(value) => Refusal {
+                status: StatusCode::BAD_REQUEST,
+                id: value
+                    .get("id")
+                    .filter(|id| id.is_string() || id.is_number())
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                code: INVALID_REQUEST,
+                message: format!(
+                    "Invalid Request: not a JSON-RPC 2.0 request or notification this server understands: {err}"
+                ),
+            },
+        }
+    })
+}
+
+/// A `tools/call` request: its id, the tool it names and its arguments
+/// (`null` when it sends none), as the MCP service will dispatch it.
+pub(super) fn tool_call(message: &ClientJsonRpcMessage) -> Option<(&RequestId, &str, Value)> {
+    let ClientJsonRpcMessage::Request(JsonRpcRequest {
+        id,
+        request: ClientRequest::CallToolRequest(call),
+        ..
+    }) = message
+    else {
+        return None;
+    };
+    let arguments = call
+        .params
+        .arguments
+        .clone()
+        .map_or(Value::Null, Value::Object);
+    Some((id, &call.params.name, arguments))
 }
 
 /// A `tools/call` the policies deny is answered here with HTTP 403 and an
@@ -110,17 +163,10 @@ pub(super) async fn check_jsonrpc(
 fn refuse_denied_call(
     state: &McpState,
     parts: &axum::http::request::Parts,
-    message: &Value,
+    message: &ClientJsonRpcMessage,
 ) -> Option<Response> {
-    if message.get("method").and_then(Value::as_str) != Some("tools/call") {
-        return None;
-    }
-    let tool = message.pointer("/params/name").and_then(Value::as_str)?;
+    let (id, tool, arguments) = tool_call(message)?;
     let caller = parts.extensions.get::<Caller>()?;
-    let arguments = message
-        .pointer("/params/arguments")
-        .cloned()
-        .unwrap_or(Value::Null);
     let refusal = state.catalogue.denial(caller, tool, &arguments)?;
     let CallRefusal::Denied {
         accepted_scopes, ..
@@ -135,11 +181,6 @@ fn refuse_denied_call(
         resource_metadata: Some(format!("{base}/.well-known/oauth-protected-resource/mcp")),
         scope: Some(accepted_scopes.join(" ")).filter(|s| !s.is_empty()),
     });
-    let id = message
-        .get("id")
-        .filter(|id| id.is_string() || id.is_number())
-        .cloned()
-        .unwrap_or(Value::Null);
     let body = json!({
         "jsonrpc": "2.0",
         "id": id,
@@ -157,10 +198,19 @@ fn refuse_denied_call(
 }
 
 fn jsonrpc_error(status: StatusCode, id: Value, code: i64, message: String) -> Response {
-    let body = json!({
+    Refusal {
+        status,
+        id,
+        code,
+        message,
+    }
+    .into_response()
+}
+
+fn error_body(id: &Value, code: i64, message: &str) -> Value {
+    json!({
         "jsonrpc": "2.0",
         "id": id,
         "error": { "code": code, "message": message },
-    });
-    (status, Json(body)).into_response()
+    })
 }

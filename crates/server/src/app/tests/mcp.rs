@@ -25,6 +25,22 @@ async fn json_that_is_not_json_rpc_is_an_invalid_request_with_its_id() {
     assert_eq!(answer.json()["id"], 7);
 }
 
+/// Read as a JSON value, the body passed the guard (the last `id` won) and
+/// the MCP transport, which reads it typed, refused it with plain text.
+#[tokio::test]
+async fn a_body_with_a_repeated_key_is_an_invalid_request_not_a_transport_error() {
+    let app = TestApp::new("").await;
+    let answer = app
+        .send(post_json(
+            "/mcp",
+            r#"{"jsonrpc":"2.0","id":"2.0","id":2,"method":"tools/list","params":{}}"#,
+        ))
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.text);
+    assert_eq!(answer.json()["error"]["code"], -32600);
+    assert_eq!(answer.json()["id"], 2);
+}
+
 #[tokio::test]
 async fn a_denied_call_is_refused_with_403_and_a_step_up_challenge() {
     let app = TestApp::new(&demo_scopes(&["tools:ping"])).await;
