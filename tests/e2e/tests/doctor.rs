@@ -182,3 +182,23 @@ fn accepting_the_project_audience_is_a_warning_naming_the_setting() {
     assert!(line.contains("JWT_ACCEPT_PROJECT_AUDIENCE=true"), "{line}");
     assert!(line.contains("MCP server MS2server"), "{line}");
 }
+
+#[test]
+fn a_challenge_scope_no_policy_grants_fails_the_scopes_item() {
+    let descope = FakeDescope::start();
+    let sandbox = Sandbox::new();
+    let mut env = production(&descope);
+    env.push((
+        "CHALLENGE_SCOPES",
+        r#"["tools:ping", "tools:nothing"]"#.to_owned(),
+    ));
+    let output = doctor(&sandbox, &env, &manifest());
+    let text = report(&output, &descope, &sandbox);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "\nfail  scopes         CHALLENGE_SCOPES names scopes no policy grants: tools:nothing"
+        ),
+        "{text}"
+    );
+}

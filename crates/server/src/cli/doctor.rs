@@ -523,6 +523,25 @@ fn scopes(config: &Raw, manifest: &Path) -> Check {
             );
         }
     };
+    // The server refuses to start over these; say so before it does.
+    let unknown_offered: Vec<&str> = config
+        .server
+        .challenge_scopes
+        .iter()
+        .filter(|offered| !engine.scopes().iter().any(|scope| &scope.name == *offered))
+        .map(String::as_str)
+        .collect();
+    if !unknown_offered.is_empty() {
+        return Check::new(
+            Outcome::Fail,
+            "scopes",
+            format!(
+                "CHALLENGE_SCOPES names scopes no policy grants: {}; list scopes the policies \
+                 use, or leave it empty",
+                unknown_offered.join(", ")
+            ),
+        );
+    }
     let mut missing = Vec::new();
     for scope in engine.scopes() {
         match listed.get(&scope.name) {
