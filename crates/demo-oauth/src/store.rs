@@ -18,6 +18,8 @@ use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
+use oauth_kit::ClientAddress;
+
 /// How long a consent page stays valid.
 pub(crate) const CONSENT_TTL: Duration = Duration::from_secs(600);
 /// How long an authorization code stays valid (RFC 6749 recommends ≤ 10 min).
@@ -74,12 +76,9 @@ pub(crate) enum Origin {
 impl Origin {
     /// The quota key of a caller at `address`.
     pub(crate) fn of(address: IpAddr) -> Self {
-        match address {
+        match ClientAddress(address).counted_as() {
             IpAddr::V4(v4) => Self::V4(v4),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => Self::V4(v4),
-                None => Self::V6((v6.to_bits() >> 64) as u64),
-            },
+            IpAddr::V6(v6) => Self::V6((v6.to_bits() >> 64) as u64),
         }
     }
 }

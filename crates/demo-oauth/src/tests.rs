@@ -179,23 +179,12 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8(out).expect("utf-8")
 }
 
-fn form_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
+/// `params` as a query string or form body, encoded as the server's own
+/// pages encode them.
 fn encode(params: &[(&str, &str)]) -> String {
-    params
-        .iter()
-        .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    oauth_kit::with_query("", params)
+        .trim_start_matches('?')
+        .to_owned()
 }
 
 async fn send(router: &Router, request: Request<Body>) -> Answer {

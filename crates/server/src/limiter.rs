@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -116,27 +115,6 @@ pub(crate) fn whole_seconds(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
-/// The address a client is counted under: itself for IPv4, its /64 for
-/// IPv6 (an IPv4 address written as IPv6 counts as the IPv4 address).
-pub(crate) fn counted_as(address: IpAddr) -> IpAddr {
-    match address.to_canonical() {
-        IpAddr::V6(v6) => {
-            let segments = v6.segments();
-            IpAddr::V6(std::net::Ipv6Addr::new(
-                segments[0],
-                segments[1],
-                segments[2],
-                segments[3],
-                0,
-                0,
-                0,
-                0,
-            ))
-        }
-        v4 => v4,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,14 +169,5 @@ mod tests {
         assert_eq!(limiter.check("new", later), Ok(()));
         let remembered = limiter.state.lock().expect("lock").arrivals.len();
         assert_eq!(remembered, 1);
-    }
-
-    #[test]
-    fn an_ipv6_client_is_counted_per_64_and_ipv4_as_itself() {
-        let ip = |text: &str| text.parse::<IpAddr>().expect("an address");
-        assert_eq!(counted_as(ip("2001:db8:1:2:a:b:c:d")), ip("2001:db8:1:2::"));
-        assert_eq!(counted_as(ip("2001:db8:1:2::ffff")), ip("2001:db8:1:2::"));
-        assert_eq!(counted_as(ip("203.0.113.9")), ip("203.0.113.9"));
-        assert_eq!(counted_as(ip("::ffff:203.0.113.9")), ip("203.0.113.9"));
     }
 }

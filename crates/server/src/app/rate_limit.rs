@@ -22,7 +22,6 @@ use crate::catalogue::Caller;
 use crate::web::ApiError;
 
 pub(crate) use crate::limiter::RateLimiter;
-use crate::limiter::counted_as;
 
 /// Refuses a request past its caller's limit with 429 and `Retry-After`.
 /// Runs after authentication, which records the caller.
@@ -64,7 +63,7 @@ pub(crate) async fn limit_public(
     ) else {
         return next.run(request).await;
     };
-    match limiter.check(&counted_as(address), Instant::now()) {
+    match limiter.check(&ClientAddress(address).counted_as(), Instant::now()) {
         Ok(()) => next.run(request).await,
         Err(wait) => {
             tracing::info!(

@@ -95,8 +95,7 @@ pub(super) async fn login(
     headers: HeaderMap,
 ) -> Response {
     // Counted as the rate limit counts it: an IPv6 client by its /64.
-    let address =
-        address.map(|Extension(ClientAddress(address))| crate::limiter::counted_as(address));
+    let address = address.map(|Extension(address)| address.counted_as());
     let base = state.base.for_request(&headers);
     let redirect_uri = format!("{base}/auth/callback");
     let helper = &state.logins;
