@@ -12,15 +12,25 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use serde::Serialize;
+
 use crate::host::{HostApi, HostHandle, OutputSink, Status, append_to_vec};
-use crate::types::IncomingCall;
+use crate::types::{IncomingCall, PromptRequest, ResourceRequest};
 use crate::{Plugin, ToolContext};
 
-/// The version of the layout of [`PluginVTable`] and of the JSON payloads.
+/// The version of the layout of [`PluginVTable`], of [`HostApi`] and of the
+/// JSON payloads.
 ///
-/// Bumped on any incompatible change; the host refuses plugins built against
-/// another version. Version 2 added the host callbacks to `invoke`.
-pub const ABI_VERSION: u32 = 2;
+/// Bumped on any incompatible change. Version 2 added the host callbacks to
+/// `invoke`; version 3 added resources and prompts to the vtable, and
+/// progress, cancellation and logging to the client to the callbacks.
+pub const ABI_VERSION: u32 = 3;
+
+/// The oldest version the host still loads. A version 2 plugin's vtable is
+/// [`PluginVTableV2`], the first fields of [`PluginVTable`], and it reads
+/// only the first fields of the [`HostApi`] it is given; it has no
+/// resources or prompts.
+pub const OLDEST_ABI_VERSION: u32 = 2;
 
 /// The name of the symbol every plugin exports, NUL-terminated for the loader.
 ///
@@ -41,9 +51,31 @@ pub struct PluginVTable {
     /// a [`ToolResult`] as JSON to the sink. `host` points to the host's
     /// callbacks, valid (and callable from any thread) until `invoke` returns.
     pub invoke: InvokeFn,
+    /// Reads a [`ResourceRequest`] as JSON and writes a
+    /// [`ResourceOutcome`](crate::ResourceOutcome) as JSON to the sink.
+    /// Since version 3.
+    pub read_resource: InvokeFn,
+    /// Reads a [`PromptRequest`] as JSON and writes a
+    /// [`PromptOutcome`](crate::PromptOutcome) as JSON to the sink. Since
+    /// version 3.
+    pub get_prompt: InvokeFn,
 }
 
-/// The type of a plugin's `invoke`.
+/// The vtable of ABI version 2: the first fields of [`PluginVTable`], which
+/// is all a version 2 plugin exports.
+#[repr(C)]
+pub struct PluginVTableV2 {
+    /// 2.
+    pub abi_version: u32,
+    /// As in [`PluginVTable`].
+    pub describe: unsafe extern "C" fn(out: OutputSink) -> Status,
+    /// As in [`PluginVTable`]; the plugin reads only the version 2 fields of
+    /// the [`HostApi`] it is passed (`ctx`, `log`, `call_tool`).
+    pub invoke: InvokeFn,
+}
+
+/// The type of a plugin's `invoke` (and of `read_resource` and
+/// `get_prompt`, which take the same arguments).
 pub type InvokeFn = unsafe extern "C" fn(
     request: *const u8,
     request_len: usize,
@@ -58,6 +90,8 @@ impl PluginVTable {
             abi_version: ABI_VERSION,
             describe: describe_trampoline::<P>,
             invoke: invoke_trampoline::<P>,
+            read_resource: read_resource_trampoline::<P>,
+            get_prompt: get_prompt_trampoline::<P>,
         }
     }
 }
@@ -102,6 +136,65 @@ unsafe extern "C" fn invoke_trampoline<P: Plugin>(
     };
     // SAFETY: `out` is the sink the host passed to this call.
     unsafe { guarded(out, work) }
+}
+
+unsafe extern "C" fn read_resource_trampoline<P: Plugin>(
+    request: *const u8,
+    request_len: usize,
+    host: *const HostApi,
+    out: OutputSink,
+) -> Status {
+    let work = || {
+        // SAFETY: as in `invoke_trampoline`.
+        let request: ResourceRequest = unsafe { read_request(request, request_len, "resource") }?;
+        // SAFETY: as in `invoke_trampoline`.
+        let context = ToolContext::from_host(request.context, unsafe { HostHandle::new(host) });
+        encode(&P::read_resource(&request.uri, &context))
+    };
+    // SAFETY: `out` is the sink the host passed to this call.
+    unsafe { guarded(out, work) }
+}
+
+unsafe extern "C" fn get_prompt_trampoline<P: Plugin>(
+    request: *const u8,
+    request_len: usize,
+    host: *const HostApi,
+    out: OutputSink,
+) -> Status {
+    let work = || {
+        // SAFETY: as in `invoke_trampoline`.
+        let request: PromptRequest = unsafe { read_request(request, request_len, "prompt") }?;
+        // SAFETY: as in `invoke_trampoline`.
+        let context = ToolContext::from_host(request.context, unsafe { HostHandle::new(host) });
+        encode(&P::get_prompt(&request.name, &request.arguments, &context))
+    };
+    // SAFETY: `out` is the sink the host passed to this call.
+    unsafe { guarded(out, work) }
+}
+
+/// Reads a request of `kind` from the host's bytes.
+///
+/// # Safety
+///
+/// `request` must be null or point to `len` initialised bytes that outlive
+/// the call.
+unsafe fn read_request<T: serde::de::DeserializeOwned>(
+    request: *const u8,
+    len: usize,
+    kind: &str,
+) -> Result<T, String> {
+    let bytes = if request.is_null() || len == 0 {
+        &[][..]
+    } else {
+        // SAFETY: guaranteed by this function's caller.
+        unsafe { std::slice::from_raw_parts(request, len) }
+    };
+    serde_json::from_slice(bytes)
+        .map_err(|err| format!("{kind} request is not valid JSON for this ABI: {err}"))
+}
+
+fn encode<T: Serialize>(answer: &T) -> Result<Vec<u8>, String> {
+    serde_json::to_vec(answer).map_err(|err| format!("the answer could not be serialised: {err}"))
 }
 
 /// Calls `P`'s exported `invoke` with `request` as a host that passes no

@@ -54,6 +54,37 @@ impl HostHandle {
         unsafe { (host.log)(host.ctx, level, message.as_ptr(), message.len()) }
     }
 
+    /// Reports how far the call has come.
+    pub(crate) fn progress(&self, done: f64, total: Option<f64>, message: &str) {
+        let host = self.api();
+        // SAFETY: the callback is live for the call, and the message is a
+        // live UTF-8 slice for the duration of this call.
+        unsafe {
+            (host.progress)(
+                host.ctx,
+                done,
+                total.unwrap_or(f64::NAN),
+                message.as_ptr(),
+                message.len(),
+            )
+        }
+    }
+
+    /// Whether the client has cancelled the call or gone away.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        let host = self.api();
+        // SAFETY: the callback is live for the call.
+        unsafe { (host.is_cancelled)(host.ctx) != 0 }
+    }
+
+    /// Sends `message` to the client's log.
+    pub(crate) fn notify(&self, level: LogLevel, message: &str) {
+        let host = self.api();
+        // SAFETY: the callback is live for the call, and the message is a
+        // live UTF-8 slice for the duration of this call.
+        unsafe { (host.notify)(host.ctx, level, message.as_ptr(), message.len()) }
+    }
+
     /// Calls tool `name` through the host, for the same caller.
     pub(crate) fn call_tool(
         &self,
@@ -141,7 +172,19 @@ pub type CallToolFn = unsafe extern "C" fn(
     out: OutputSink,
 ) -> Status;
 
+/// The host's progress callback: `done` so far out of `total` (NaN when the
+/// total is unknown), with `message[..len]` as UTF-8 text (empty for none).
+pub type ProgressFn =
+    unsafe extern "C" fn(ctx: *const c_void, done: f64, total: f64, message: *const u8, len: usize);
+
+/// The host's cancellation check: non-zero once the client has cancelled
+/// the call or gone away.
+pub type IsCancelledFn = unsafe extern "C" fn(ctx: *const c_void) -> u32;
+
 /// The host's callbacks for one call.
+///
+/// Fields are only ever added at the end, so a plugin built against an
+/// older version reads the prefix it knows.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct HostApi {
@@ -151,6 +194,14 @@ pub struct HostApi {
     pub log: LogFn,
     /// Calls another tool for the caller of this call.
     pub call_tool: CallToolFn,
+    /// Reports progress to the client, when it asked for progress. Since
+    /// version 3.
+    pub progress: ProgressFn,
+    /// Whether the call was cancelled. Since version 3.
+    pub is_cancelled: IsCancelledFn,
+    /// Sends a message to the client's log (MCP `notifications/message`),
+    /// when the client asked for messages at that level. Since version 3.
+    pub notify: LogFn,
 }
 
 /// A tool call a plugin asks the host to make.
@@ -273,5 +324,102 @@ pub(crate) unsafe extern "C" fn append_to_vec(ctx: *mut c_void, data: *const u8,
     // callback, and `data` holds `len` bytes.
     unsafe {
         (*ctx.cast::<Vec<u8>>()).extend_from_slice(std::slice::from_raw_parts(data, len));
+    }
+}
+
+/// One progress report a tool made.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Progress {
+    /// How much is done, in the tool's own unit (steps, bytes).
+    pub done: f64,
+    /// How much there is in all, when known.
+    pub total: Option<f64>,
+    /// What the tool is doing now.
+    pub message: Option<String>,
+}
+
+type LocalTools = dyn Fn(&str, Value) -> Result<ToolResult, CallToolError> + Send + Sync;
+
+/// A host for running tools outside the server, in a plugin's own tests:
+/// it answers nested tool calls with a function, keeps the progress reports
+/// and client log messages a tool makes, and can be cancelled.
+#[derive(Default)]
+pub struct LocalHost {
+    tools: Option<Box<LocalTools>>,
+    progress: std::sync::Mutex<Vec<Progress>>,
+    messages: std::sync::Mutex<Vec<(LogLevel, String)>>,
+    cancelled: std::sync::atomic::AtomicBool,
+}
+
+impl LocalHost {
+    /// A host that refuses nested calls as unavailable.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A host whose nested tool calls are answered by `tools`.
+    pub fn with_tools(
+        tools: impl Fn(&str, Value) -> Result<ToolResult, CallToolError> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            tools: Some(Box::new(tools)),
+            ..Self::default()
+        }
+    }
+
+    /// Cancels the call, as a client sending `notifications/cancelled` would.
+    pub fn cancel(&self) {
+        self.cancelled
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The progress reports made so far, in order.
+    pub fn progress(&self) -> Vec<Progress> {
+        self.progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The messages sent to the client's log so far, in order.
+    pub fn messages(&self) -> Vec<(LogLevel, String)> {
+        self.messages
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn call_tool(
+        &self,
+        name: &str,
+        arguments: Value,
+    ) -> Result<ToolResult, CallToolError> {
+        match &self.tools {
+            Some(tools) => tools(name, arguments),
+            None => Err(CallToolError {
+                reason: RefusalReason::Unavailable,
+                message: format!(
+                    "cannot call `{name}`: this tool is running outside the server, with no host to call through"
+                ),
+            }),
+        }
+    }
+
+    pub(crate) fn record_progress(&self, progress: Progress) {
+        self.progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(progress);
+    }
+
+    pub(crate) fn record_message(&self, level: LogLevel, message: &str) {
+        self.messages
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((level, message.to_owned()));
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(std::sync::atomic::Ordering::Relaxed)
     }
 }

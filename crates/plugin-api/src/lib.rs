@@ -13,8 +13,15 @@
 //!   in MCP's tool format).
 //! - `invoke` reads a [`CallRequest`] (tool name, arguments, caller context)
 //!   and writes a [`ToolResult`] in MCP's `CallToolResult` format. The host
-//!   passes a [`HostApi`] with it: callbacks to log into the server's log and
-//!   to call other tools for the same caller (see [`host`]).
+//!   passes a [`HostApi`] with it: callbacks to log into the server's log,
+//!   to call other tools for the same caller, to report progress, to ask
+//!   whether the call was cancelled and to log to the client (see [`host`]).
+//! - `read_resource` reads a [`ResourceRequest`] and writes a
+//!   [`ResourceOutcome`]; `get_prompt` reads a [`PromptRequest`] and writes a
+//!   [`PromptOutcome`].
+//!
+//! The host loads plugins of [`ABI_VERSION`] and of every version back to
+//! [`OLDEST_ABI_VERSION`].
 //!
 //! Output always goes through an [`OutputSink`]: the host hands the plugin a
 //! callback that copies bytes into a host-owned buffer, so memory is freed by
@@ -27,19 +34,37 @@
 //! the boundary.
 
 mod abi;
+pub mod content;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod host;
+pub mod prompt;
+pub mod resource;
 pub mod tool;
 mod types;
+pub mod uri_template;
 mod wire;
+
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-pub use abi::{ABI_VERSION, ENTRY_SYMBOL, InvokeFn, PluginEntryFn, PluginVTable};
-pub use host::{CallToolError, HostApi, LogLevel, OutputSink, RefusalReason, Status, WriteFn};
-pub use tool::{Annotations, EncodeError, JsonSchema, Tool, ToolContext, ToolError};
-pub use types::{CallContext, CallRequest, PluginDescriptor, PrincipalKind, ToolResult};
+pub use abi::{
+    ABI_VERSION, ENTRY_SYMBOL, InvokeFn, OLDEST_ABI_VERSION, PluginEntryFn, PluginVTable,
+    PluginVTableV2,
+};
+pub use host::{
+    CallToolError, HostApi, LocalHost, LogLevel, OutputSink, Progress, RefusalReason, Status,
+    WriteFn,
+};
+pub use prompt::{Prompt, PromptArgument};
+pub use resource::{Contents, Resource, ResourceTemplate};
+pub use tool::{Annotations, EncodeError, Icon, JsonSchema, Tool, ToolContext, ToolError};
+pub use types::{
+    CallContext, CallRequest, Completion, CompletionRef, PluginDescriptor, PrincipalKind,
+    PromptOutcome, PromptRequest, ResourceOutcome, ResourceRequest, ToolResult,
+};
+pub use uri_template::UriTemplate;
 pub use wire::write_call_request;
 
 /// The schema derive, for `#[derive(JsonSchema)]` on tool inputs and outputs
@@ -88,6 +113,33 @@ pub trait Plugin {
         };
         tool::write_result(answer, &result)
     }
+
+    /// Reads the resource at `uri`: one of the plugin's resources, or a URI
+    /// one of its templates matches. The host only asks for URIs the
+    /// descriptor declares, and only once the policies allow the read.
+    ///
+    /// The default has no resources.
+    fn read_resource(uri: &str, context: &ToolContext) -> ResourceOutcome {
+        let _ = context;
+        ResourceOutcome::NotFound {
+            message: format!("no resource has the URI `{uri}`"),
+        }
+    }
+
+    /// Renders the prompt `name` with `arguments`. The host only asks for
+    /// prompts the descriptor declares, and only once the policies allow it.
+    ///
+    /// The default has no prompts.
+    fn get_prompt(
+        name: &str,
+        arguments: &BTreeMap<String, String>,
+        context: &ToolContext,
+    ) -> PromptOutcome {
+        let _ = (arguments, context);
+        PromptOutcome::NotFound {
+            message: format!("no prompt is named `{name}`"),
+        }
+    }
 }
 
 /// Exports a [`Plugin`] implementation as an orchestrator-mcp plugin.
@@ -106,7 +158,7 @@ pub trait Plugin {
 ///         PluginDescriptor {
 ///             name: "my-tools".to_owned(),
 ///             version: "0.1.0".to_owned(),
-///             tools: Vec::new(),
+///             ..PluginDescriptor::default()
 ///         }
 ///     }
 ///
@@ -143,13 +195,23 @@ mod tests {
             PluginDescriptor {
                 name: "echo".into(),
                 version: "1.0.0".into(),
-                tools: vec![],
+                ..PluginDescriptor::default()
             }
         }
 
         fn invoke(tool: &str, _arguments: Map<String, Value>, context: &ToolContext) -> ToolResult {
             match tool {
                 "boom" => panic!("boom was called"),
+                "steps" => {
+                    for step in 0..3_u8 {
+                        if context.is_cancelled() {
+                            return ToolResult::error(format!("cancelled after {step} steps"));
+                        }
+                        context.progress(f64::from(step + 1), Some(3.0), Some("step"));
+                        context.notify(LogLevel::INFO, "stepped");
+                    }
+                    ToolResult::text("3 steps")
+                }
                 "relay" => {
                     context.log(LogLevel::INFO, "relaying");
                     match context.call_tool("inner", serde_json::json!({"n": 1})) {
@@ -169,6 +231,58 @@ mod tests {
     #[derive(Default)]
     struct FakeHost {
         logs: std::sync::Mutex<Vec<(u32, String)>>,
+        progress: std::sync::Mutex<Vec<(f64, f64, String)>>,
+        notes: std::sync::Mutex<Vec<String>>,
+        cancelled: std::sync::atomic::AtomicBool,
+    }
+
+    unsafe extern "C" fn fake_progress(
+        ctx: *const c_void,
+        done: f64,
+        total: f64,
+        data: *const u8,
+        len: usize,
+    ) {
+        // SAFETY: tests pass a `FakeHost` and a valid slice.
+        let host = unsafe { &*(ctx as *const FakeHost) };
+        let text = String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(data, len) });
+        host.progress
+            .lock()
+            .expect("lock")
+            .push((done, total, text.into_owned()));
+        if done >= 2.0 {
+            host.cancelled
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    unsafe extern "C" fn fake_is_cancelled(ctx: *const c_void) -> u32 {
+        // SAFETY: tests pass a `FakeHost`.
+        let host = unsafe { &*(ctx as *const FakeHost) };
+        u32::from(host.cancelled.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    unsafe extern "C" fn fake_notify(
+        ctx: *const c_void,
+        _level: LogLevel,
+        data: *const u8,
+        len: usize,
+    ) {
+        // SAFETY: tests pass a `FakeHost` and a valid slice.
+        let host = unsafe { &*(ctx as *const FakeHost) };
+        let text = String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(data, len) });
+        host.notes.lock().expect("lock").push(text.into_owned());
+    }
+
+    fn fake_api(fake: &FakeHost) -> HostApi {
+        HostApi {
+            ctx: fake as *const FakeHost as *const c_void,
+            log: fake_log,
+            call_tool: fake_call_tool,
+            progress: fake_progress,
+            is_cancelled: fake_is_cancelled,
+            notify: fake_notify,
+        }
     }
 
     unsafe extern "C" fn fake_log(
@@ -270,11 +384,7 @@ mod tests {
     #[test]
     fn a_tool_logs_and_calls_other_tools_through_the_host() {
         let fake = FakeHost::default();
-        let host = HostApi {
-            ctx: &fake as *const FakeHost as *const c_void,
-            log: fake_log,
-            call_tool: fake_call_tool,
-        };
+        let host = fake_api(&fake);
         let (status, out) = call_with_host(&VTABLE, br#"{"tool":"relay"}"#, &host);
         assert_eq!(status, Status::OK);
         let result: ToolResult = serde_json::from_str(&out).expect("tool result JSON");
@@ -282,6 +392,55 @@ mod tests {
         assert_eq!(
             *fake.logs.lock().expect("lock"),
             vec![(LogLevel::INFO.0, "relaying".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_tool_reports_progress_and_stops_once_cancelled() {
+        let fake = FakeHost::default();
+        let host = fake_api(&fake);
+        let (status, out) = call_with_host(&VTABLE, br#"{"tool":"steps"}"#, &host);
+        assert_eq!(status, Status::OK);
+        let result: ToolResult = serde_json::from_str(&out).expect("tool result JSON");
+        // The host cancels once step 2 is reported; step 3 never starts.
+        assert_eq!(result.first_text(), Some("cancelled after 2 steps"));
+        assert_eq!(
+            *fake.progress.lock().expect("lock"),
+            vec![(1.0, 3.0, "step".to_owned()), (2.0, 3.0, "step".to_owned())]
+        );
+        assert_eq!(fake.notes.lock().expect("lock").len(), 2);
+    }
+
+    #[test]
+    fn the_default_plugin_has_no_resources_or_prompts() {
+        let mut buffer = Vec::new();
+        let sink = OutputSink {
+            ctx: &mut buffer as *mut Vec<u8> as *mut c_void,
+            write: append,
+        };
+        let request = br#"{"uri":"test://nothing"}"#;
+        let status = unsafe {
+            (VTABLE.read_resource)(request.as_ptr(), request.len(), std::ptr::null(), sink)
+        };
+        assert_eq!(status, Status::OK);
+        let outcome: ResourceOutcome = serde_json::from_slice(&buffer).expect("outcome JSON");
+        assert!(
+            matches!(outcome, ResourceOutcome::NotFound { .. }),
+            "{outcome:?}"
+        );
+        let mut buffer = Vec::new();
+        let sink = OutputSink {
+            ctx: &mut buffer as *mut Vec<u8> as *mut c_void,
+            write: append,
+        };
+        let request = b"{not json";
+        let status =
+            unsafe { (VTABLE.get_prompt)(request.as_ptr(), request.len(), std::ptr::null(), sink) };
+        assert_eq!(status, Status::ERROR);
+        assert!(
+            String::from_utf8_lossy(&buffer).starts_with("prompt request is not valid JSON"),
+            "{}",
+            String::from_utf8_lossy(&buffer)
         );
     }
 

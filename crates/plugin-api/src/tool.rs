@@ -13,7 +13,9 @@ use serde_json::{Map, Value, json};
 
 pub use schemars::JsonSchema;
 
-use crate::host::{CallToolError, HostHandle, LogLevel, RefusalReason};
+use std::sync::Arc;
+
+use crate::host::{CallToolError, HostHandle, LocalHost, LogLevel, Progress, RefusalReason};
 use crate::{CallContext, ToolResult};
 
 /// MCP's hints about what a tool does, shown to clients and read by the
@@ -41,6 +43,31 @@ impl Annotations {
     };
 }
 
+/// An icon a client may show beside a tool (MCP `Icon`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Icon {
+    /// Where the image is: an `https:` URL or a `data:` URI.
+    pub src: &'static str,
+    /// Its media type (`image/svg+xml`), when the URL does not make it clear.
+    pub mime_type: Option<&'static str>,
+    /// The sizes it suits (`48x48`, `any` for a vector image).
+    pub sizes: &'static [&'static str],
+}
+
+impl Icon {
+    /// The MCP `Icon` object.
+    pub fn to_json(&self) -> Value {
+        let mut icon = json!({ "src": self.src });
+        if let Some(mime_type) = self.mime_type {
+            icon["mimeType"] = json!(mime_type);
+        }
+        if !self.sizes.is_empty() {
+            icon["sizes"] = json!(self.sizes);
+        }
+        icon
+    }
+}
+
 /// Why a tool could not do what it was asked, in words for the caller: what
 /// was wrong and what to do about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,7 +87,9 @@ impl std::fmt::Display for ToolError {
 }
 
 /// What a tool knows about the call besides its arguments, and what it may
-/// ask of the host: to log, and to call other tools for the same caller.
+/// ask of the host: to log, to call other tools for the same caller, to
+/// report progress, to learn whether the call was cancelled, and to log to
+/// the client.
 ///
 /// A tool only ever sees a `&ToolContext` that lives for its call.
 pub struct ToolContext {
@@ -73,15 +102,14 @@ enum Host {
     Absent,
     /// The server's callbacks, valid for the call that made this context.
     Abi(HostHandle),
-    /// Stand-in tools, for a plugin's own tests.
-    Local(Box<LocalTools>),
+    /// A stand-in host, for a plugin's own tests.
+    Local(Arc<LocalHost>),
 }
-
-type LocalTools = dyn Fn(&str, Value) -> Result<ToolResult, CallToolError> + Send + Sync;
 
 impl ToolContext {
     /// A context for running a tool outside the server: in a plugin's own
-    /// tests, say. Log messages go nowhere and tool calls are refused.
+    /// tests, say. Log messages and progress go nowhere, tool calls are
+    /// refused and the call is never cancelled.
     pub fn new(caller: Option<CallContext>) -> Self {
         Self {
             caller,
@@ -95,9 +123,15 @@ impl ToolContext {
         caller: Option<CallContext>,
         tools: impl Fn(&str, Value) -> Result<ToolResult, CallToolError> + Send + Sync + 'static,
     ) -> Self {
+        Self::local(caller, Arc::new(LocalHost::with_tools(tools)))
+    }
+
+    /// A context backed by `host`, which keeps what the tool reports, for
+    /// testing a tool's progress, cancellation and client log.
+    pub fn local(caller: Option<CallContext>, host: Arc<LocalHost>) -> Self {
         Self {
             caller,
-            host: Host::Local(Box::new(tools)),
+            host: Host::Local(host),
         }
     }
 
@@ -124,6 +158,48 @@ impl ToolContext {
         }
     }
 
+    /// Reports how far the call has come: `done` out of `total` (when the
+    /// tool knows it), and what it is doing now. The client sees it as MCP
+    /// `notifications/progress` when it asked for progress; otherwise the
+    /// report goes nowhere, so a tool may always report. The host passes
+    /// reports on at a bounded rate, dropping those that come too fast, and
+    /// only the ones whose `done` grows.
+    pub fn progress(&self, done: f64, total: Option<f64>, message: Option<&str>) {
+        match &self.host {
+            Host::Absent => {}
+            Host::Abi(host) => host.progress(done, total, message.unwrap_or_default()),
+            Host::Local(host) => host.record_progress(Progress {
+                done,
+                total,
+                message: message.map(str::to_owned),
+            }),
+        }
+    }
+
+    /// True once the client has cancelled the call (MCP
+    /// `notifications/cancelled`), gone away, or the call ran past its time
+    /// limit. A tool doing work in steps should ask between steps and stop,
+    /// leaving nothing half-written: its answer will not be read.
+    pub fn is_cancelled(&self) -> bool {
+        match &self.host {
+            Host::Absent => false,
+            Host::Abi(host) => host.is_cancelled(),
+            Host::Local(host) => host.is_cancelled(),
+        }
+    }
+
+    /// Sends `message` to the client's log (MCP `notifications/message`),
+    /// when the client asked for messages at `level` or above; otherwise it
+    /// goes nowhere. The client reads it: never send secrets, and never
+    /// anything the caller may not see.
+    pub fn notify(&self, level: LogLevel, message: &str) {
+        match &self.host {
+            Host::Absent => {}
+            Host::Abi(host) => host.notify(level, message),
+            Host::Local(host) => host.record_message(level, message),
+        }
+    }
+
     /// Calls tool `name` with `arguments` for the same caller, as if the
     /// caller had called it: the policies decide it for them, so a tool can
     /// never do through another what its caller may not do.
@@ -139,7 +215,7 @@ impl ToolContext {
                     "cannot call `{name}`: this tool is running outside the server, with no host to call through"
                 ),
             }),
-            Host::Local(tools) => tools(name, arguments),
+            Host::Local(host) => host.call_tool(name, arguments),
             Host::Abi(host) => host.call_tool(name, arguments),
         }
     }
@@ -160,6 +236,8 @@ pub trait Tool {
     const DESCRIPTION: &'static str;
     /// MCP's behaviour hints.
     const ANNOTATIONS: Annotations;
+    /// Icons a client may show beside the tool; none by default.
+    const ICONS: &'static [Icon] = &[];
 
     /// Does the work. Deterministic for the same input, unless the tool's
     /// purpose says otherwise (the time, the caller).
@@ -192,7 +270,7 @@ fn schema_for<T: JsonSchema>(settings: SchemaSettings) -> Value {
 /// The MCP `Tool` object for `T`.
 pub fn descriptor<T: Tool>() -> Value {
     let hints = T::ANNOTATIONS;
-    json!({
+    let mut descriptor = json!({
         "name": T::NAME,
         "title": T::TITLE,
         "description": T::DESCRIPTION,
@@ -205,7 +283,11 @@ pub fn descriptor<T: Tool>() -> Value {
             "idempotentHint": hints.idempotent,
             "openWorldHint": hints.open_world,
         }
-    })
+    });
+    if !T::ICONS.is_empty() {
+        descriptor["icons"] = T::ICONS.iter().map(Icon::to_json).collect();
+    }
+    descriptor
 }
 
 /// Runs `T` for one call: decodes the arguments, runs the tool, and encodes
@@ -353,16 +435,33 @@ pub(crate) fn without_position(err: &serde_json::Error) -> String {
 /// ```
 #[macro_export]
 macro_rules! export_tools {
-    ($plugin:ident : [$($tool:ty),+ $(,)?]) => {
-        /// This crate's plugin: its tools, exported to the orchestrator-mcp host.
+    (
+        $plugin:ident : [$($tool:ty),* $(,)?]
+        $(, prompts: [$($prompt:ty),* $(,)?])?
+        $(, resources: [$($resource:ty),* $(,)?])?
+        $(, templates: [$($template:ty),* $(,)?])?
+        $(,)?
+    ) => {
+        /// This crate's plugin: its tools, prompts and resources, exported
+        /// to the orchestrator-mcp host.
         pub struct $plugin;
 
         impl $crate::Plugin for $plugin {
             fn describe() -> $crate::PluginDescriptor {
+                let completions: Vec<$crate::Completion> = ::std::iter::empty()
+                    $($(.chain($crate::prompt::completions::<$prompt>()))*)?
+                    $($(.chain($crate::resource::template_completions::<$template>()))*)?
+                    .collect();
                 $crate::PluginDescriptor {
                     name: env!("CARGO_PKG_NAME").to_owned(),
                     version: env!("CARGO_PKG_VERSION").to_owned(),
-                    tools: vec![$($crate::tool::descriptor::<$tool>()),+],
+                    tools: vec![$($crate::tool::descriptor::<$tool>()),*],
+                    prompts: vec![$($($crate::prompt::descriptor::<$prompt>()),*)?],
+                    resources: vec![$($($crate::resource::descriptor::<$resource>()),*)?],
+                    resource_templates: vec![
+                        $($($crate::resource::template_descriptor::<$template>()),*)?
+                    ],
+                    completions,
                 }
             }
 
@@ -375,7 +474,8 @@ macro_rules! export_tools {
                     if tool == <$tool as $crate::Tool>::NAME {
                         return $crate::tool::invoke::<$tool>(arguments, context);
                     }
-                )+
+                )*
+                let _ = (arguments, context);
                 Self::unknown_tool(tool)
             }
 
@@ -389,18 +489,64 @@ macro_rules! export_tools {
                     if tool == <$tool as $crate::Tool>::NAME {
                         return $crate::tool::invoke_json::<$tool>(arguments, context, answer);
                     }
-                )+
+                )*
+                let _ = (arguments, context);
                 $crate::tool::write_result(answer, &Self::unknown_tool(tool))
+            }
+
+            fn read_resource(
+                uri: &str,
+                context: &$crate::ToolContext,
+            ) -> $crate::ResourceOutcome {
+                $($(
+                    if uri == <$resource as $crate::Resource>::URI {
+                        return $crate::resource::read::<$resource>(context);
+                    }
+                )*)?
+                $($(
+                    if let Some(outcome) = $crate::resource::read_template::<$template>(uri, context) {
+                        return outcome;
+                    }
+                )*)?
+                let _ = context;
+                $crate::ResourceOutcome::NotFound {
+                    message: format!(
+                        "plugin {} has no resource with the URI `{}`",
+                        env!("CARGO_PKG_NAME"),
+                        uri
+                    ),
+                }
+            }
+
+            fn get_prompt(
+                name: &str,
+                arguments: &::std::collections::BTreeMap<String, String>,
+                context: &$crate::ToolContext,
+            ) -> $crate::PromptOutcome {
+                $($(
+                    if name == <$prompt as $crate::Prompt>::NAME {
+                        return $crate::prompt::get::<$prompt>(arguments, context);
+                    }
+                )*)?
+                let _ = (arguments, context);
+                $crate::PromptOutcome::NotFound {
+                    message: format!(
+                        "plugin {} has no prompt named `{}`",
+                        env!("CARGO_PKG_NAME"),
+                        name
+                    ),
+                }
             }
         }
 
         impl $plugin {
             fn unknown_tool(tool: &str) -> $crate::ToolResult {
+                let names: &[&str] = &[$(<$tool as $crate::Tool>::NAME),*];
                 $crate::ToolResult::error(format!(
                     "plugin {} has no tool named `{}`; it provides: {}",
                     env!("CARGO_PKG_NAME"),
                     tool,
-                    [$(<$tool as $crate::Tool>::NAME),+].join(", ")
+                    names.join(", ")
                 ))
             }
         }
@@ -468,6 +614,113 @@ mod tests {
     }
 
     crate::export_tools!(Adder: [Add]);
+
+    /// A prompt and a template, as a plugin would list them.
+    mod promptful {
+        use super::*;
+
+        /// Asks for a review of a language's code.
+        pub(super) struct Review;
+
+        impl crate::Prompt for Review {
+            const NAME: &'static str = "review";
+            const TITLE: &'static str = "Review";
+            const DESCRIPTION: &'static str = "Asks for a review.";
+            const ARGUMENTS: &'static [crate::PromptArgument] = &[crate::PromptArgument {
+                name: "language",
+                description: "the code's language",
+                required: true,
+                completions: &["python", "rust"],
+            }];
+
+            fn get(
+                arguments: &std::collections::BTreeMap<String, String>,
+                _context: &ToolContext,
+            ) -> Result<Vec<Value>, ToolError> {
+                let language = arguments.get("language").map_or("", String::as_str);
+                Ok(vec![crate::content::message(
+                    crate::content::Role::User,
+                    crate::content::text(format!("Review this {language} code.")),
+                )])
+            }
+        }
+
+        /// The numbers a plugin knows.
+        pub(super) struct Numbers;
+
+        impl crate::ResourceTemplate for Numbers {
+            const URI_TEMPLATE: &'static str = "numbers://{n}";
+            const NAME: &'static str = "number";
+            const TITLE: &'static str = "A number";
+            const DESCRIPTION: &'static str = "A number, doubled.";
+            const MIME_TYPE: &'static str = "text/plain";
+            const COMPLETIONS: &'static [(&'static str, &'static [&'static str])] =
+                &[("n", &["1", "2"])];
+
+            fn read(
+                _uri: &str,
+                parameters: &std::collections::BTreeMap<String, String>,
+                _context: &ToolContext,
+            ) -> Result<Option<crate::Contents>, ToolError> {
+                let n = parameters.get("n").and_then(|n| n.parse::<i64>().ok());
+                Ok(n.map(|n| crate::Contents::Text((n * 2).to_string())))
+            }
+        }
+    }
+
+    use promptful::{Numbers as NumbersTemplate, Review as ReviewPrompt};
+
+    #[test]
+    fn prompts_and_templates_are_described_completed_and_served() {
+        use crate::{PromptOutcome, ResourceOutcome, prompt, resource};
+        assert_eq!(
+            prompt::descriptor::<ReviewPrompt>()["arguments"][0]["name"],
+            "language"
+        );
+        assert_eq!(
+            resource::template_descriptor::<NumbersTemplate>()["uriTemplate"],
+            "numbers://{n}"
+        );
+        let completions: Vec<_> = prompt::completions::<ReviewPrompt>()
+            .chain(resource::template_completions::<NumbersTemplate>())
+            .collect();
+        assert_eq!(completions.len(), 2);
+        assert_eq!(completions[0].values, ["python", "rust"]);
+        let context = ToolContext::new(None);
+        let arguments = [("language".to_owned(), "rust".to_owned())].into();
+        let PromptOutcome::Got { messages, .. } = prompt::get::<ReviewPrompt>(&arguments, &context)
+        else {
+            panic!("the prompt renders");
+        };
+        assert_eq!(messages[0]["content"]["text"], "Review this rust code.");
+        let missing = prompt::get::<ReviewPrompt>(&Default::default(), &context);
+        assert!(
+            matches!(&missing, PromptOutcome::InvalidArguments { message } if message.contains("needs the argument `language`")),
+            "{missing:?}"
+        );
+        let unknown = [("tone".to_owned(), "kind".to_owned())].into();
+        let unknown = prompt::get::<ReviewPrompt>(&unknown, &context);
+        assert!(
+            matches!(&unknown, PromptOutcome::InvalidArguments { message } if message.contains("no argument `tone`; it takes: language")),
+            "{unknown:?}"
+        );
+        assert_eq!(
+            resource::read_template::<NumbersTemplate>("numbers://21", &context),
+            Some(ResourceOutcome::Read {
+                contents: vec![
+                    json!({"uri": "numbers://21", "mimeType": "text/plain", "text": "42"})
+                ]
+            })
+        );
+        assert!(matches!(
+            resource::read_template::<NumbersTemplate>("numbers://x", &context),
+            Some(ResourceOutcome::NotFound { .. })
+        ));
+        assert_eq!(
+            resource::read_template::<NumbersTemplate>("other://1", &context),
+            None
+        );
+    }
 
     fn call(arguments: Value) -> ToolResult {
         let Value::Object(arguments) = arguments else {

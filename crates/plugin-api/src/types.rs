@@ -1,21 +1,145 @@
 //! The JSON payloads exchanged over the ABI.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// What a plugin says about itself when loaded.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PluginDescriptor {
     /// The plugin's name, unique among loaded plugins (for example `core-tools`).
     pub name: String,
     /// The plugin's version, shown in `/health`.
     pub version: String,
     /// The tools the plugin provides, each an MCP `Tool` object: `name`,
-    /// `title`, `description`, `inputSchema`, `outputSchema`, `annotations`.
+    /// `title`, `description`, `inputSchema`, `outputSchema`, `annotations`,
+    /// `icons`.
     pub tools: Vec<Value>,
+    /// Resources with a fixed URI, each an MCP `Resource` object: `uri`,
+    /// `name`, `title`, `description`, `mimeType`. Since ABI version 3.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<Value>,
+    /// Families of resources, each an MCP `ResourceTemplate` object:
+    /// `uriTemplate` (RFC 6570 `{name}` parameters), `name`, `title`,
+    /// `description`, `mimeType`. Since ABI version 3.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_templates: Vec<Value>,
+    /// Prompts, each an MCP `Prompt` object: `name`, `title`,
+    /// `description`, `arguments`. Since ABI version 3.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompts: Vec<Value>,
+    /// The values that complete a prompt's argument or a template's
+    /// parameter (MCP `completion/complete`). Since ABI version 3.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub completions: Vec<Completion>,
+}
+
+/// The values an argument may take, offered to clients that complete it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Completion {
+    /// The prompt or resource template the argument belongs to.
+    #[serde(rename = "ref")]
+    pub reference: CompletionRef,
+    /// The argument's (or the template parameter's) name.
+    pub argument: String,
+    /// The values, in the order they are offered.
+    pub values: Vec<String>,
+}
+
+/// What a [`Completion`] completes, as MCP's `completion/complete` names it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum CompletionRef {
+    /// An argument of the prompt `name`.
+    #[serde(rename = "ref/prompt")]
+    Prompt {
+        /// The prompt's name.
+        name: String,
+    },
+    /// A parameter of the resource template `uri`.
+    #[serde(rename = "ref/resource")]
+    Resource {
+        /// The template, as its `uriTemplate` reads.
+        uri: String,
+    },
+}
+
+/// A resource read, as the plugin receives it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRequest {
+    /// The URI to read: one of the plugin's resources, or one its templates
+    /// match.
+    pub uri: String,
+    /// Who is reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<CallContext>,
+}
+
+/// What came of a resource read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ResourceOutcome {
+    /// The resource's contents, each an MCP `ResourceContents` object
+    /// (`uri`, `mimeType`, and `text` or base64 `blob`).
+    Read {
+        /// One or more contents.
+        contents: Vec<Value>,
+    },
+    /// Nothing has that URI (a template matched, but names nothing).
+    NotFound {
+        /// Words for the caller.
+        message: String,
+    },
+    /// The resource exists but could not be read.
+    Failed {
+        /// Words for the caller: what went wrong and what to do.
+        message: String,
+    },
+}
+
+/// A prompt request, as the plugin receives it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PromptRequest {
+    /// The prompt.
+    pub name: String,
+    /// Its arguments, by name.
+    #[serde(default)]
+    pub arguments: BTreeMap<String, String>,
+    /// Who is asking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<CallContext>,
+}
+
+/// What came of a prompt request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum PromptOutcome {
+    /// The prompt's messages.
+    Got {
+        /// A description of this rendering of the prompt.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        /// MCP `PromptMessage` objects (`role`, `content`).
+        messages: Vec<Value>,
+    },
+    /// The arguments are missing or wrong.
+    InvalidArguments {
+        /// Words for the caller: which argument, and what it should be.
+        message: String,
+    },
+    /// The plugin has no prompt with that name.
+    NotFound {
+        /// Words for the caller.
+        message: String,
+    },
+    /// The prompt could not be rendered.
+    Failed {
+        /// Words for the caller.
+        message: String,
+    },
 }
 
 /// The kind of caller, as the host authenticated it.

@@ -11,24 +11,61 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use plugin_api::host::{NestedCall, NestedOutcome, RefusalReason};
-use plugin_api::{HostApi, LogLevel, OutputSink, Status};
+use std::sync::Mutex;
 
-/// Makes the tool calls that plugins ask for during a call, on behalf of
-/// that call's caller. The server implements it: it authorises each nested
-/// call with the policies for the original caller, so a plugin can never do
-/// more than its caller may.
-pub trait ToolCaller: Send + Sync {
+use plugin_api::host::{NestedCall, NestedOutcome, RefusalReason};
+use plugin_api::{HostApi, LogLevel, OutputSink, Progress, Status};
+
+/// What a plugin reaches of its caller's side during a call: the tool calls
+/// it asks for, its progress reports and messages for the client's log, and
+/// whether the client has cancelled. The server implements it per call: it
+/// authorises each nested call with the policies for the original caller, so
+/// a plugin can never do more than its caller may, and it sends progress
+/// and messages only where the client asked for them.
+///
+/// Called from the plugin's thread, never from the async runtime.
+pub trait CallHooks: Send + Sync {
     /// Calls `tool` with `arguments` for the original caller.
     fn call_tool(
         &self,
         tool: String,
         arguments: serde_json::Value,
     ) -> Pin<Box<dyn Future<Output = NestedOutcome> + Send + 'static>>;
+
+    /// Passes on a progress report. The host has already checked it: its
+    /// numbers are finite, `done` grew since the last report passed on, and
+    /// the call has made no more than [`MAX_PROGRESS_REPORTS`].
+    fn progress(&self, progress: Progress) {
+        let _ = progress;
+    }
+
+    /// Passes on a message for the client's log (cut to 16 KiB).
+    fn notify(&self, level: LogLevel, message: String) {
+        let _ = (level, message);
+    }
+
+    /// True once the client has cancelled the call or gone away.
+    fn is_cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// The longest log message a plugin may write; longer ones are cut.
 const MAX_LOG_BYTES: usize = 16 * 1024;
+
+/// The most progress reports and client log messages one call passes on;
+/// later ones are dropped, so a plugin cannot make the server send without
+/// end.
+pub const MAX_PROGRESS_REPORTS: u32 = 1024;
+
+/// What the host remembers of a call's progress reports.
+#[derive(Default)]
+pub(crate) struct ProgressState {
+    /// Reports and messages passed on so far.
+    sent: u32,
+    /// The `done` of the last report passed on.
+    last: Option<f64>,
+}
 
 /// What the callbacks of one call need. Lives on the stack of the thread
 /// running the call, for as long as the call.
@@ -36,10 +73,12 @@ pub(crate) struct CallScope<'a> {
     pub(crate) plugin: &'a str,
     pub(crate) tool: &'a str,
     pub(crate) request_id: &'a str,
-    /// Makes the plugin's own tool calls, on the runtime that goes with it.
-    pub(crate) tool_caller: Option<(&'a dyn ToolCaller, &'a tokio::runtime::Handle)>,
+    /// Makes the plugin's own tool calls, on the runtime that goes with it,
+    /// and takes its progress, client messages and cancellation.
+    pub(crate) hooks: Option<(&'a dyn CallHooks, &'a tokio::runtime::Handle)>,
     /// Whether the caller of this call has stopped waiting for it.
     pub(crate) abandoned: &'a dyn Fn() -> bool,
+    pub(crate) progress: Mutex<ProgressState>,
 }
 
 impl CallScope<'_> {
@@ -49,7 +88,63 @@ impl CallScope<'_> {
             ctx: (self as *const Self).cast::<c_void>(),
             log: log_callback,
             call_tool: call_tool_callback,
+            progress: progress_callback,
+            is_cancelled: is_cancelled_callback,
+            notify: notify_callback,
         }
+    }
+
+    /// Whether the plugin should stop: its caller stopped waiting, or the
+    /// client cancelled.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        (self.abandoned)() || self.hooks.is_some_and(|(hooks, _)| hooks.is_cancelled())
+    }
+
+    /// Passes a progress report on if it is sound and new, within the
+    /// call's allowance.
+    fn progress(&self, done: f64, total: f64, message: String) {
+        let Some((hooks, _)) = self.hooks else {
+            return;
+        };
+        let total = (!total.is_nan()).then_some(total);
+        if !done.is_finite() || done < 0.0 || total.is_some_and(|t| !t.is_finite() || t < 0.0) {
+            return;
+        }
+        {
+            let mut state = self
+                .progress
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if state.sent >= MAX_PROGRESS_REPORTS || state.last.is_some_and(|last| done <= last) {
+                return;
+            }
+            state.sent += 1;
+            state.last = Some(done);
+        }
+        hooks.progress(Progress {
+            done,
+            total,
+            message: Some(message).filter(|message| !message.is_empty()),
+        });
+    }
+
+    /// Passes a message for the client's log on, within the call's
+    /// allowance.
+    fn notify(&self, level: LogLevel, message: String) {
+        let Some((hooks, _)) = self.hooks else {
+            return;
+        };
+        {
+            let mut state = self
+                .progress
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if state.sent >= MAX_PROGRESS_REPORTS {
+                return;
+            }
+            state.sent += 1;
+        }
+        hooks.notify(level, message);
     }
 
     fn log(&self, level: LogLevel, message: &str) {
@@ -107,7 +202,7 @@ impl CallScope<'_> {
                 ),
             );
         }
-        let Some((tool_caller, runtime)) = self.tool_caller else {
+        let Some((hooks, runtime)) = self.hooks else {
             return refused(
                 RefusalReason::Unavailable,
                 format!("`{}` cannot call other tools here", self.tool),
@@ -122,7 +217,7 @@ impl CallScope<'_> {
         );
         // This thread belongs to the plugin pool, not to the runtime, so it
         // may block on the nested call.
-        runtime.block_on(tool_caller.call_tool(call.tool, call.arguments))
+        runtime.block_on(hooks.call_tool(call.tool, call.arguments))
     }
 }
 
@@ -201,8 +296,71 @@ unsafe extern "C" fn call_tool_callback(
     }
 }
 
-/// Shared ownership of a [`ToolCaller`], as calls take it.
-pub(crate) type SharedToolCaller = Arc<dyn ToolCaller>;
+/// Reads `len` bytes of text from a plugin, cut to [`MAX_LOG_BYTES`].
+///
+/// # Safety
+///
+/// `data` must be null or point to `len` readable bytes.
+unsafe fn read_text(data: *const u8, len: usize) -> String {
+    if data.is_null() || len == 0 {
+        return String::new();
+    }
+    // SAFETY: guaranteed by the caller; only the first `MAX_LOG_BYTES + 1`
+    // bytes are read.
+    let bytes = unsafe { std::slice::from_raw_parts(data, len.min(MAX_LOG_BYTES + 1)) };
+    text_from(bytes, MAX_LOG_BYTES)
+}
+
+unsafe extern "C" fn progress_callback(
+    ctx: *const c_void,
+    done: f64,
+    total: f64,
+    data: *const u8,
+    len: usize,
+) {
+    if ctx.is_null() {
+        return;
+    }
+    // SAFETY: as in `log_callback`.
+    let (scope, message) = unsafe { (&*ctx.cast::<CallScope<'_>>(), read_text(data, len)) };
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| scope.progress(done, total, message))) {
+        std::mem::forget(payload);
+    }
+}
+
+unsafe extern "C" fn notify_callback(
+    ctx: *const c_void,
+    level: LogLevel,
+    data: *const u8,
+    len: usize,
+) {
+    if ctx.is_null() {
+        return;
+    }
+    // SAFETY: as in `log_callback`.
+    let (scope, message) = unsafe { (&*ctx.cast::<CallScope<'_>>(), read_text(data, len)) };
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| scope.notify(level, message))) {
+        std::mem::forget(payload);
+    }
+}
+
+unsafe extern "C" fn is_cancelled_callback(ctx: *const c_void) -> u32 {
+    if ctx.is_null() {
+        return 0;
+    }
+    // SAFETY: as in `log_callback`.
+    let scope = unsafe { &*ctx.cast::<CallScope<'_>>() };
+    match catch_unwind(AssertUnwindSafe(|| scope.is_cancelled())) {
+        Ok(cancelled) => u32::from(cancelled),
+        Err(payload) => {
+            std::mem::forget(payload);
+            1
+        }
+    }
+}
+
+/// Shared ownership of [`CallHooks`], as calls take them.
+pub(crate) type SharedHooks = Arc<dyn CallHooks>;
 
 #[cfg(test)]
 mod tests {

@@ -34,9 +34,10 @@ pub enum LoadError {
         /// The symbol that was looked for.
         symbol: String,
     },
-    /// The library was built against a different ABI version.
+    /// The library was built against an ABI version this host does not
+    /// load.
     #[error(
-        "plugin {}: ABI version {found}, but this server speaks ABI version {expected}; rebuild the plugin against this server's plugin-api",
+        "plugin {}: ABI version {found}, but this server loads ABI versions {oldest} to {expected}; rebuild the plugin against this server's plugin-api (`cargo build --release` in the plugin's crate, with plugin-api at the server's version)",
         file.display()
     )]
     AbiMismatch {
@@ -44,6 +45,8 @@ pub enum LoadError {
         file: PathBuf,
         /// The version the plugin declared.
         found: u32,
+        /// The oldest version this host loads.
+        oldest: u32,
         /// The version this host speaks.
         expected: u32,
     },

@@ -46,8 +46,9 @@ pub fn nested_call(request: &[u8]) -> Option<Vec<u8>> {
         plugin: FILE,
         tool: "fuzzed_tool",
         request_id: "fuzzing",
-        tool_caller: None,
+        hooks: None,
         abandoned: &|| false,
+        progress: std::sync::Mutex::default(),
     };
     scope.answer_call(request)
 }

@@ -10,7 +10,8 @@
 //! (see `pool`) under the tool's time limit so a slow tool never stalls the
 //! async runtime, then checks the structured output against the tool's
 //! output schema. During a call the plugin may log into the server's log and
-//! call other tools through a [`ToolCaller`] the server supplies.
+//! call other tools, report progress, log to the client and learn of a
+//! cancellation through the [`CallHooks`] the server supplies.
 //!
 //! Libraries are never unloaded: a plugin's code may still be referenced by
 //! its own threads or thread-locals, and unloading buys nothing for a server
@@ -23,6 +24,7 @@ mod callbacks;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod items;
 mod library;
 mod pinned;
 mod pool;
@@ -33,15 +35,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use callbacks::ToolCaller;
+pub use callbacks::{CallHooks, MAX_PROGRESS_REPORTS};
 pub use error::{Busy, CallError, LoadError, UnknownTool};
+pub use items::{Completed, MAX_COMPLETION_VALUES, PromptEntry, ResourceEntry};
 pub use plugin_api::host::{NestedOutcome, RefusalReason};
 pub use plugin_api::{CallContext, PrincipalKind, ToolResult};
+pub use plugin_api::{CompletionRef, PromptOutcome, ResourceOutcome};
 use serde_json::{Map, Value};
 pub use slots::CallLoad;
 
-use callbacks::{CallScope, SharedToolCaller};
-use library::PluginLibrary;
+use callbacks::{CallScope, SharedHooks};
+use library::{Entry, PluginLibrary};
 use pinned::Pinned;
 use pool::Pool;
 use slots::Slots;
@@ -138,6 +142,7 @@ pub struct PluginHost {
     slots: Slots,
     slot_wait: Duration,
     max_input_bytes: usize,
+    items: items::Items,
 }
 
 impl PluginHost {
@@ -187,6 +192,7 @@ impl PluginHost {
             slots: Slots::new(options.max_concurrency),
             slot_wait: options.slot_wait,
             max_input_bytes: options.max_input_bytes,
+            items: items::Items::new(options.timeout),
         };
         for file in &files {
             // A pinned or allowed library is known by the plugin name its file
@@ -247,6 +253,7 @@ impl PluginHost {
         }
         let mut tool_names = Vec::with_capacity(descriptor.tools.len());
         let plugin_name: Arc<str> = Arc::from(descriptor.name.as_str());
+        self.items.add(file, &descriptor, &plugin_name, &library)?;
         for tool in descriptor.tools {
             let (name, input_validator, output_validator) = check_tool_descriptor(file, &tool)?;
             if let Some(existing) = self.tools.get(&name) {
@@ -280,6 +287,7 @@ impl PluginHost {
             version = %descriptor.version,
             file = %file.display(),
             tools = ?tool_names,
+            abi = library.abi_version(),
             "plugin loaded"
         );
         self.plugins.push(PluginInfo {
@@ -316,8 +324,10 @@ impl PluginHost {
 
     /// Runs tool `name` with `arguments` for the caller in `context`.
     ///
-    /// `tool_caller` makes the tool calls the plugin asks for during the call
-    /// (on behalf of the same caller); without one, such calls are refused.
+    /// `hooks` make the tool calls the plugin asks for during the call (on
+    /// behalf of the same caller) and take its progress, its messages for
+    /// the client and the client's cancellation; without them, such calls
+    /// are refused and the rest goes nowhere.
     ///
     /// Only an unknown tool is an `Err`. Everything that goes wrong with a
     /// known tool (arguments that do not match its schema, a plugin error or
@@ -328,7 +338,7 @@ impl PluginHost {
         name: &str,
         arguments: Value,
         context: CallContext,
-        tool_caller: Option<Arc<dyn ToolCaller>>,
+        hooks: Option<Arc<dyn CallHooks>>,
         depth: usize,
     ) -> Result<ToolResult, CallError> {
         let tool = self.tools.get(name).ok_or_else(|| UnknownTool {
@@ -346,78 +356,57 @@ impl PluginHost {
         if let Some(message) = argument_errors(name, &tool.input_validator, &arguments) {
             return Ok(ToolResult::error(message));
         }
-        let Some(slot) = self.slots.take(depth, self.slot_wait).await else {
-            tracing::warn!(tool = %name, depth, limit = self.slots.load().limit, "no plugin call slot came free");
-            return Err(CallError::Busy(Busy {
-                limit: self.slots.load().limit,
-                retry_after: self.slot_wait,
-            }));
-        };
-        let abandon = slot.watch();
-        let plugin = &tool.plugin;
-        let request_id = context.request_id.clone();
-        // Everything the plugin thread touches is made here and comes back
-        // here to be read and freed: memory written on one core and freed on
-        // another costs more than the encoding itself.
-        let mut request = Vec::with_capacity(REQUEST_CAPACITY + size);
         let empty = Value::Object(Map::new());
         let arguments = if arguments.is_object() {
             &arguments
         } else {
             &empty
         };
+        // Everything the plugin thread touches is made here and comes back
+        // here to be read and freed: memory written on one core and freed on
+        // another costs more than the encoding itself.
+        let mut request = Vec::with_capacity(REQUEST_CAPACITY + size);
         if let Err(err) =
             plugin_api::write_call_request(&mut request, name, arguments, Some(&context))
         {
-            tracing::error!(%plugin, tool = %name, %err, "could not encode a plugin call");
+            tracing::error!(plugin = %tool.plugin, tool = %name, %err, "could not encode a plugin call");
             return Ok(ToolResult::error(format!(
                 "tool `{name}` could not be called: its arguments could not be encoded"
             )));
         }
-        let job = PluginJob {
-            request,
-            answer: Vec::with_capacity(ANSWER_CAPACITY),
-            context,
-            tool: Arc::clone(tool),
-            // The runtime is needed only to make nested calls, and taking a
-            // handle to it touches memory every runtime thread shares.
-            nested: tool_caller.map(|caller| NestedCalls {
-                caller,
-                runtime: tokio::runtime::Handle::current(),
-            }),
-            _slot: slot,
+        let plugin = &tool.plugin;
+        let request_id = context.request_id.clone();
+        let outcome = self
+            .run(
+                Job {
+                    library: Arc::clone(&tool.library),
+                    entry: Entry::Invoke,
+                    plugin: Arc::clone(&tool.plugin),
+                    item: tool.name.clone(),
+                    request,
+                    context,
+                    hooks,
+                },
+                tool.timeout,
+                depth,
+            )
+            .await?;
+        let answered = match outcome {
+            RunOutcome::Answered(answered) => answered,
+            RunOutcome::TimedOut => {
+                return Ok(ToolResult::error(format!(
+                    "tool `{name}` did not finish within its time limit of {}; try again with \
+                     smaller input, or ask the operator to raise plugins.tool_timeouts.{name}",
+                    describe_duration(tool.timeout)
+                )));
+            }
+            RunOutcome::Aborted => {
+                return Ok(failed_call(name, &request_id));
+            }
         };
-        let Ok(outcome) = self
-            .pool
-            .run(tool.timeout, move |abandoned| job.run(abandoned))
-            .await
-        else {
-            abandon.abandon();
-            tracing::error!(
-                %plugin,
-                tool = %name,
-                limit_ms = u64::try_from(tool.timeout.as_millis()).unwrap_or(u64::MAX),
-                "plugin call timed out"
-            );
-            return Ok(ToolResult::error(format!(
-                "tool `{name}` did not finish within its time limit of {}; try again with \
-                 smaller input, or ask the operator to raise plugins.tool_timeouts.{name}",
-                describe_duration(tool.timeout)
-            )));
-        };
-        abandon.answered();
         // The details of a plugin failure (panic messages, internal errors)
         // go to the log, not to the caller.
-        let failed = || {
-            ToolResult::error(format!(
-                "tool `{name}` failed inside its plugin; the server log has the details \
-                 under request id {request_id}"
-            ))
-        };
-        let Ok(answered) = outcome else {
-            tracing::error!(%plugin, tool = %name, "plugin call aborted");
-            return Ok(failed());
-        };
+        let failed = || failed_call(name, &request_id);
         let answer = answered
             .status
             .and_then(|status| library::read_result(status, &answered.job.answer));
@@ -446,25 +435,107 @@ const REQUEST_CAPACITY: usize = 512;
 /// Room for most answers, so the buffer rarely grows while a plugin writes.
 const ANSWER_CAPACITY: usize = 1024;
 
+/// What a tool call that failed inside its plugin answers; the details are
+/// in the log.
+fn failed_call(name: &str, request_id: &str) -> ToolResult {
+    ToolResult::error(format!(
+        "tool `{name}` failed inside its plugin; the server log has the details \
+         under request id {request_id}"
+    ))
+}
+
+/// One call into a plugin: which of its functions, with what request, for
+/// whom.
+struct Job {
+    library: Arc<PluginLibrary>,
+    entry: Entry,
+    plugin: Arc<str>,
+    /// The tool, resource or prompt, for the log.
+    item: String,
+    /// The encoded request.
+    request: Vec<u8>,
+    context: CallContext,
+    hooks: Option<Arc<dyn CallHooks>>,
+}
+
+/// How a [`Job`] ended.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "moved once per call; boxing the answer would allocate on every call"
+)]
+enum RunOutcome {
+    /// The plugin answered.
+    Answered(Answered),
+    /// It ran past its time limit; its slot stays taken until it returns.
+    TimedOut,
+    /// The thread running it was lost.
+    Aborted,
+}
+
+impl PluginHost {
+    /// Runs `job` on the plugin pool once a slot at `depth` is free, under
+    /// `timeout`.
+    async fn run(&self, job: Job, timeout: Duration, depth: usize) -> Result<RunOutcome, Busy> {
+        let Some(slot) = self.slots.take(depth, self.slot_wait).await else {
+            tracing::warn!(plugin = %job.plugin, item = %job.item, depth, limit = self.slots.load().limit, "no plugin call slot came free");
+            return Err(Busy {
+                limit: self.slots.load().limit,
+                retry_after: self.slot_wait,
+            });
+        };
+        let abandon = slot.watch();
+        let (plugin, item) = (Arc::clone(&job.plugin), job.item.clone());
+        let job = PluginJob {
+            answer: Vec::with_capacity(ANSWER_CAPACITY),
+            // The runtime is needed only to make nested calls, and taking a
+            // handle to it touches memory every runtime thread shares.
+            hooks: job.hooks.clone().map(|hooks| Hooks {
+                hooks,
+                runtime: tokio::runtime::Handle::current(),
+            }),
+            job,
+            _slot: slot,
+        };
+        let Ok(outcome) = self
+            .pool
+            .run(timeout, move |abandoned| job.run(abandoned))
+            .await
+        else {
+            abandon.abandon();
+            tracing::error!(
+                %plugin,
+                %item,
+                limit_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                "plugin call timed out"
+            );
+            return Ok(RunOutcome::TimedOut);
+        };
+        abandon.answered();
+        Ok(match outcome {
+            Ok(answered) => RunOutcome::Answered(answered),
+            Err(_) => {
+                tracing::error!(%plugin, %item, "plugin call aborted");
+                RunOutcome::Aborted
+            }
+        })
+    }
+}
+
 /// Everything one plugin call needs on its thread. The job travels there
 /// and back whole, so that what the caller allocated is freed by the caller.
 struct PluginJob {
-    /// The encoded [`plugin_api::CallRequest`].
-    request: Vec<u8>,
+    job: Job,
     /// Where the plugin writes its answer.
     answer: Vec<u8>,
-    context: CallContext,
-    tool: Arc<Tool>,
-    nested: Option<NestedCalls>,
+    hooks: Option<Hooks>,
     /// Held for as long as the plugin runs: dropped with the job, on the
     /// caller's side once answered, on the plugin's thread when abandoned.
     _slot: slots::Slot,
 }
 
-/// What a plugin's own tool calls go through: the caller's tool caller, and
-/// the runtime it runs on.
-struct NestedCalls {
-    caller: SharedToolCaller,
+/// The call's hooks, and the runtime nested calls run on.
+struct Hooks {
+    hooks: SharedHooks,
     runtime: tokio::runtime::Handle,
 }
 
@@ -488,19 +559,22 @@ impl PluginJob {
             };
         }
         let scope = CallScope {
-            plugin: &self.tool.plugin,
-            tool: &self.tool.name,
-            request_id: &self.context.request_id,
-            tool_caller: self
-                .nested
+            plugin: &self.job.plugin,
+            tool: &self.job.item,
+            request_id: &self.job.context.request_id,
+            hooks: self
+                .hooks
                 .as_ref()
-                .map(|nested| (&*nested.caller, &nested.runtime)),
+                .map(|hooks| (&*hooks.hooks, &hooks.runtime)),
             abandoned,
+            progress: std::sync::Mutex::default(),
         };
-        let status = self
-            .tool
-            .library
-            .invoke(&self.request, &mut self.answer, &scope.api());
+        let status = self.job.library.call(
+            self.job.entry,
+            &self.job.request,
+            &mut self.answer,
+            &scope.api(),
+        );
         Answered { job: self, status }
     }
 }

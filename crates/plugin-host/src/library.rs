@@ -13,16 +13,33 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use plugin_api::{
-    ABI_VERSION, ENTRY_SYMBOL, HostApi, OutputSink, PluginDescriptor, PluginEntryFn, PluginVTable,
-    Status, ToolResult,
+    ABI_VERSION, ENTRY_SYMBOL, HostApi, InvokeFn, OLDEST_ABI_VERSION, OutputSink, PluginDescriptor,
+    PluginEntryFn, PluginVTable, PluginVTableV2, Status, ToolResult,
 };
 
 use crate::LoadError;
 
-/// An opened plugin whose ABI version matched. Never unloaded.
+/// An opened plugin whose ABI version this host loads. Never unloaded.
 pub(crate) struct PluginLibrary {
     file: PathBuf,
-    vtable: &'static PluginVTable,
+    vtable: VTable,
+}
+
+/// A plugin's vtable, in the layout of the ABI version it declared.
+enum VTable {
+    V2(&'static PluginVTableV2),
+    V3(&'static PluginVTable),
+}
+
+/// What a plugin exports besides `describe`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// `invoke`: a tool call.
+    Invoke,
+    /// `read_resource` (ABI 3).
+    ReadResource,
+    /// `get_prompt` (ABI 3).
+    GetPrompt,
 }
 
 /// Why a call into a plugin produced no usable result.
@@ -88,20 +105,33 @@ impl PluginLibrary {
         // SAFETY: every ABI version keeps a `u32` version as the first field,
         // so reading it is valid whatever the rest of the layout is.
         let found = unsafe { *(raw as *const u32) };
-        if found != ABI_VERSION {
-            return Err(LoadError::AbiMismatch {
-                file: file.to_owned(),
-                found,
-                expected: ABI_VERSION,
-            });
-        }
-        // SAFETY: the version matches, so the layout is this crate's
-        // `PluginVTable`, and it is static in the never-unloaded library.
-        let vtable = unsafe { &*raw };
+        let vtable = match found {
+            // SAFETY: the version says the layout is `PluginVTable`, static
+            // in the never-unloaded library.
+            ABI_VERSION => VTable::V3(unsafe { &*raw }),
+            // SAFETY: version 2's layout is `PluginVTableV2`, likewise static.
+            OLDEST_ABI_VERSION => VTable::V2(unsafe { &*raw.cast::<PluginVTableV2>() }),
+            _ => {
+                return Err(LoadError::AbiMismatch {
+                    file: file.to_owned(),
+                    found,
+                    oldest: OLDEST_ABI_VERSION,
+                    expected: ABI_VERSION,
+                });
+            }
+        };
         Ok(Self {
             file: file.to_owned(),
             vtable,
         })
+    }
+
+    /// The ABI version the plugin was built against.
+    pub(crate) fn abi_version(&self) -> u32 {
+        match self.vtable {
+            VTable::V2(vtable) => vtable.abi_version,
+            VTable::V3(vtable) => vtable.abi_version,
+        }
     }
 
     /// Reads and parses the plugin's descriptor.
@@ -110,25 +140,46 @@ impl PluginLibrary {
         let status = write_into(&mut bytes, |sink| {
             // SAFETY: `describe` is a valid function of a matching ABI; the
             // sink outlives the call.
-            unsafe { (self.vtable.describe)(sink) }
+            unsafe {
+                match self.vtable {
+                    VTable::V2(vtable) => (vtable.describe)(sink),
+                    VTable::V3(vtable) => (vtable.describe)(sink),
+                }
+            }
         })
         .map_err(|failure| LoadError::bad_descriptor(&self.file, failure.to_string()))?;
         read_descriptor(&self.file, status, &bytes)
     }
 
-    /// Runs one call: `request` is a [`plugin_api::CallRequest`] as JSON, and
-    /// the plugin's answer is appended to `answer` (read it with
-    /// [`read_result`]). Blocking: the host calls this on its plugin threads.
-    pub(crate) fn invoke(
+    /// Runs one call of `entry`: `request` is the JSON it reads (a
+    /// [`plugin_api::CallRequest`] for `invoke`), and the plugin's answer is
+    /// appended to `answer` (read a tool's with [`read_result`]). Blocking:
+    /// the host calls this on its plugin threads.
+    pub(crate) fn call(
         &self,
+        entry: Entry,
         request: &[u8],
         answer: &mut Vec<u8>,
         host: &HostApi,
     ) -> Result<Status, PluginFailure> {
+        let function: InvokeFn = match (&self.vtable, entry) {
+            (VTable::V2(vtable), Entry::Invoke) => vtable.invoke,
+            (VTable::V3(vtable), Entry::Invoke) => vtable.invoke,
+            (VTable::V3(vtable), Entry::ReadResource) => vtable.read_resource,
+            (VTable::V3(vtable), Entry::GetPrompt) => vtable.get_prompt,
+            (VTable::V2(_), _) => {
+                return Err(PluginFailure::Reported(format!(
+                    "{} is built against ABI version 2, which has no resources or prompts",
+                    self.file.display()
+                )));
+            }
+        };
         write_into(answer, |sink| {
-            // SAFETY: `invoke` is a valid function of a matching ABI; the
-            // request bytes, the callbacks and the sink outlive the call.
-            unsafe { (self.vtable.invoke)(request.as_ptr(), request.len(), host, sink) }
+            // SAFETY: the function belongs to the plugin's vtable, in the
+            // layout of its version; the request bytes, the callbacks and the
+            // sink outlive the call. A version 2 plugin reads only the
+            // version 2 prefix of the callbacks.
+            unsafe { function(request.as_ptr(), request.len(), host, sink) }
         })
     }
 }
@@ -139,7 +190,7 @@ pub(crate) fn read_descriptor(
     status: Status,
     bytes: &[u8],
 ) -> Result<PluginDescriptor, LoadError> {
-    let payload = payload(status, bytes)
+    let payload = read_payload(status, bytes)
         .map_err(|failure| LoadError::bad_descriptor(file, failure.to_string()))?;
     serde_json::from_slice(payload).map_err(|err| {
         LoadError::bad_descriptor(file, format!("descriptor is not valid JSON: {err}"))
@@ -150,14 +201,14 @@ pub(crate) fn read_descriptor(
 pub(crate) fn read_result(status: Status, answer: &[u8]) -> Result<ToolResult, PluginFailure> {
     // Checking the whole answer as UTF-8 at once is much cheaper than
     // checking each string in it as it is parsed.
-    let answer = std::str::from_utf8(payload(status, answer)?)
+    let answer = std::str::from_utf8(read_payload(status, answer)?)
         .map_err(|err| PluginFailure::InvalidOutput(format!("not UTF-8: {err}")))?;
     serde_json::from_str(answer)
         .map_err(|err| PluginFailure::InvalidOutput(format!("not a tool result: {err}")))
 }
 
 /// The payload of an answer with `status`, or the failure it reports.
-fn payload(status: Status, bytes: &[u8]) -> Result<&[u8], PluginFailure> {
+pub(crate) fn read_payload(status: Status, bytes: &[u8]) -> Result<&[u8], PluginFailure> {
     let text = || String::from_utf8_lossy(bytes).into_owned();
     match status {
         Status::OK => Ok(bytes),

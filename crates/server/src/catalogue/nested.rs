@@ -1,7 +1,7 @@
 //! The tool calls a plugin makes while it runs, decided for the caller of
 //! the call that runs it.
 
-use plugin_host::{NestedOutcome, RefusalReason, ToolCaller};
+use plugin_host::{CallHooks, NestedOutcome, RefusalReason};
 use serde_json::Value;
 
 use super::{CallRefusal, Caller, Catalogue, MAX_NESTING};
@@ -15,7 +15,7 @@ pub(super) struct NestedCalls {
     pub(super) caller: Caller,
 }
 
-impl ToolCaller for NestedCalls {
+impl CallHooks for NestedCalls {
     fn call_tool(
         &self,
         tool: String,

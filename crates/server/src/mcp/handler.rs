@@ -21,6 +21,7 @@ pub(crate) const FORBIDDEN: ErrorCode = ErrorCode(-32003);
 
 /// The protocol versions this server speaks, newest first.
 const SUPPORTED_VERSIONS: &[ProtocolVersion] = &[
+    ProtocolVersion::V_2026_07_28,
     ProtocolVersion::V_2025_11_25,
     ProtocolVersion::V_2025_06_18,
     ProtocolVersion::V_2025_03_26,

@@ -3,22 +3,26 @@
 //! structured content its own output schema forbids.
 //!
 //! The vtable is written by hand, as a careless or hostile plugin could
-//! write it, so that the output is not forced through `ToolResult`.
+//! write it, so that the output is not forced through `ToolResult`. It is
+//! the vtable of ABI version 2, which the host still loads.
 
-#![expect(unsafe_code, reason = "a hand-written vtable, as a careless plugin could write it")]
+#![expect(
+    unsafe_code,
+    reason = "a hand-written vtable, as a careless plugin could write it"
+)]
 
-use plugin_api::{ABI_VERSION, CallRequest, HostApi, OutputSink, PluginVTable, Status};
+use plugin_api::{CallRequest, HostApi, OLDEST_ABI_VERSION, OutputSink, PluginVTableV2, Status};
 use serde_json::json;
 
-static VTABLE: PluginVTable = PluginVTable {
-    abi_version: ABI_VERSION,
+static VTABLE: PluginVTableV2 = PluginVTableV2 {
+    abi_version: OLDEST_ABI_VERSION,
     describe,
     invoke,
 };
 
 /// The entry point the host looks up.
 #[unsafe(no_mangle)]
-pub extern "C" fn orchestrator_plugin_entry() -> *const PluginVTable {
+pub extern "C" fn orchestrator_plugin_entry() -> *const PluginVTableV2 {
     &VTABLE
 }
 

@@ -19,6 +19,7 @@ impl Plugin for Panicking {
                 "description": "Panics.",
                 "inputSchema": {"type": "object"}
             })],
+            ..PluginDescriptor::default()
         }
     }
 
