@@ -35,6 +35,7 @@
 
 mod abi;
 pub mod content;
+mod export;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod host;

@@ -75,6 +75,8 @@ pub struct Counts {
     pub refused: usize,
     /// Steps not run because a step they depend on did not complete.
     pub skipped: usize,
+    /// Steps not started because the client cancelled the plan.
+    pub cancelled: usize,
 }
 
 /// What happened to one step.
@@ -110,6 +112,8 @@ pub enum StepStatus {
     Refused,
     /// A step it depends on did not complete.
     Skipped,
+    /// The client cancelled the plan before the step started.
+    Cancelled,
 }
 
 impl Tool for Orchestrate {
@@ -128,8 +132,10 @@ impl Tool for Orchestrate {
 
     fn run(plan: Plan, context: &ToolContext) -> Result<PlanReport, ToolError> {
         let waves = schedule(&plan.steps)?;
+        let total = plan.steps.len();
         let mut outcomes: HashMap<usize, StepReport> = HashMap::new();
-        for (number, wave) in waves.iter().enumerate() {
+        context.progress(0.0, Some(total as f64), Some("scheduled"));
+        'waves: for (number, wave) in waves.iter().enumerate() {
             let (runnable, skipped): (Vec<usize>, Vec<usize>) = wave.iter().partition(|&&index| {
                 plan.steps[index].depends_on.iter().all(|dependency| {
                     outcomes
@@ -142,6 +148,11 @@ impl Tool for Orchestrate {
                 outcomes.insert(index, skip(step, &outcomes));
             }
             for chunk in runnable.chunks(MAX_PARALLEL) {
+                // A cancelled plan starts no more steps; the ones running
+                // finish, so nothing is left half-done.
+                if context.is_cancelled() {
+                    break 'waves;
+                }
                 let reports = std::thread::scope(|scope| {
                     let running: Vec<_> = chunk
                         .iter()
@@ -168,8 +179,34 @@ impl Tool for Orchestrate {
                         })
                         .collect::<Vec<_>>()
                 });
+                for (_, report) in &reports {
+                    context.notify(
+                        LogLevel::INFO,
+                        &format!("step {} ({}): {:?}", report.id, report.tool, report.status)
+                            .to_lowercase(),
+                    );
+                }
                 outcomes.extend(reports);
+                let ids: Vec<&str> = chunk
+                    .iter()
+                    .map(|&index| plan.steps[index].id.as_str())
+                    .collect();
+                context.progress(
+                    outcomes.len() as f64,
+                    Some(total as f64),
+                    Some(&format!("wave {}: {} done", number + 1, ids.join(", "))),
+                );
             }
+        }
+        for (index, step) in plan.steps.iter().enumerate() {
+            outcomes.entry(index).or_insert_with(|| StepReport {
+                id: step.id.clone(),
+                tool: step.tool.clone(),
+                status: StepStatus::Cancelled,
+                wave: None,
+                text: "not started: the plan was cancelled".to_owned(),
+                structured: None,
+            });
         }
         let mut counts = Counts::default();
         let steps: Vec<StepReport> = (0..plan.steps.len())
@@ -180,6 +217,7 @@ impl Tool for Orchestrate {
                 StepStatus::Denied => counts.denied += 1,
                 StepStatus::Refused => counts.refused += 1,
                 StepStatus::Skipped => counts.skipped += 1,
+                StepStatus::Cancelled => counts.cancelled += 1,
             })
             .collect();
         let waves = waves
@@ -211,6 +249,9 @@ impl Tool for Orchestrate {
             counts.refused,
             counts.skipped
         );
+        if counts.cancelled > 0 {
+            text.push_str(&format!(", {} cancelled", counts.cancelled));
+        }
         for step in &report.steps {
             let first_line = step.text.lines().next().unwrap_or_default();
             text.push_str(&format!(
@@ -444,6 +485,63 @@ mod tests {
             summary.starts_with("3 steps in 2 waves: 1 completed, 0 failed, 1 denied"),
             "{summary}"
         );
+    }
+
+    #[test]
+    fn progress_is_reported_per_step_and_a_cancelled_plan_starts_no_more_steps() {
+        let host = Arc::new(plugin_api::LocalHost::with_tools(|tool, arguments| {
+            Ok(ToolResult::structured(arguments, format!("{tool} ran")))
+        }));
+        let steps = json!([
+            {"id": "a", "tool": "ping"},
+            {"id": "b", "tool": "ping", "depends_on": ["a"]},
+            {"id": "c", "tool": "ping", "depends_on": ["b"]},
+        ]);
+        let context = ToolContext::local(None, Arc::clone(&host));
+        let report = Orchestrate::run(plan(steps.clone()), &context).expect("runs");
+        assert_eq!(report.counts.completed, 3);
+        let progress: Vec<(f64, Option<f64>)> = host
+            .progress()
+            .iter()
+            .map(|report| (report.done, report.total))
+            .collect();
+        assert_eq!(
+            progress,
+            [
+                (0.0, Some(3.0)),
+                (1.0, Some(3.0)),
+                (2.0, Some(3.0)),
+                (3.0, Some(3.0))
+            ]
+        );
+        assert_eq!(
+            host.progress()[2].message.as_deref(),
+            Some("wave 2: b done")
+        );
+        assert_eq!(
+            host.messages()[0],
+            (LogLevel::INFO, "step a (ping): completed".to_owned())
+        );
+
+        // Cancelled while the first step runs: the rest never start.
+        let cancel: Arc<std::sync::OnceLock<Arc<plugin_api::LocalHost>>> = Arc::default();
+        let host = Arc::new(plugin_api::LocalHost::with_tools({
+            let cancel = Arc::clone(&cancel);
+            move |tool, arguments| {
+                if let Some(host) = cancel.get() {
+                    host.cancel();
+                }
+                Ok(ToolResult::structured(arguments, format!("{tool} ran")))
+            }
+        }));
+        let _ = cancel.set(Arc::clone(&host));
+        let context = ToolContext::local(None, Arc::clone(&host));
+        let report = Orchestrate::run(plan(steps), &context).expect("runs");
+        assert_eq!(report.steps[0].status, StepStatus::Completed);
+        assert_eq!(report.counts.cancelled, 2);
+        assert_eq!(report.steps[2].status, StepStatus::Cancelled);
+        assert_eq!(report.steps[2].text, "not started: the plan was cancelled");
+        assert!(Orchestrate::summary(&report).contains("cancelled"));
     }
 
     #[test]

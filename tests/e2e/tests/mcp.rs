@@ -252,3 +252,129 @@ fn a_foreign_host_header_is_refused_on_mcp() {
         .expect("send");
     assert_eq!(response.status().as_u16(), 403);
 }
+
+/// The events of an SSE body, as the JSON messages they carry.
+fn sse_messages(body: &serde_json::Value) -> Vec<serde_json::Value> {
+    let text = body.as_str().expect("an SSE body is text");
+    text.lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .filter_map(|data| serde_json::from_str(data.trim()).ok())
+        .collect()
+}
+
+#[test]
+fn orchestrate_reports_progress_per_step_before_its_answer() {
+    let server = Server::start(&Sandbox::new());
+    let steps = json!([
+        {"id": "a", "tool": "ping"},
+        {"id": "b", "tool": "ping", "depends_on": ["a"]},
+    ]);
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "tools/call",
+        "params": {
+            "name": "orchestrate",
+            "arguments": {"steps": steps},
+            "_meta": {"progressToken": "plan-1"},
+        },
+    })
+    .to_string();
+    let reply = post_mcp(&server, Some(DEMO_TOKEN), &body);
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/event-stream"),
+        "a call that reports progress answers as a stream"
+    );
+    let messages = sse_messages(&reply.body);
+    let progress: Vec<(f64, f64)> = messages
+        .iter()
+        .filter(|message| message["method"] == "notifications/progress")
+        .map(|message| {
+            assert_eq!(message["params"]["progressToken"], "plan-1");
+            (
+                message["params"]["progress"].as_f64().expect("progress"),
+                message["params"]["total"].as_f64().expect("total"),
+            )
+        })
+        .collect();
+    assert_eq!(progress, [(0.0, 2.0), (1.0, 2.0), (2.0, 2.0)]);
+    let last = messages.last().expect("an answer");
+    assert_eq!(last["id"], 7, "the answer comes after every report");
+    assert_eq!(
+        last["result"]["structuredContent"]["counts"]["completed"],
+        2
+    );
+
+    // Without a progress token the same call answers with plain JSON.
+    let body = jsonrpc(
+        8,
+        "tools/call",
+        json!({"name": "orchestrate", "arguments": {"steps": steps}}),
+    );
+    let reply = post_mcp(&server, Some(DEMO_TOKEN), &body);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(
+        reply.body["result"]["structuredContent"]["counts"]["completed"],
+        2
+    );
+}
+
+#[test]
+fn a_2026_07_28_request_carries_its_own_log_level_and_set_level_is_gone() {
+    let server = Server::start(&Sandbox::new());
+    let meta = |log_level: Option<&str>| {
+        let mut meta = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+        });
+        if let Some(level) = log_level {
+            meta["io.modelcontextprotocol/logLevel"] = json!(level);
+        }
+        meta
+    };
+    let post = |method: &str, name: Option<&str>, params: serde_json::Value| {
+        let mut request = crate::util::client()
+            .post(server.url("/mcp"))
+            .bearer_auth(DEMO_TOKEN)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .header("MCP-Protocol-Version", "2026-07-28")
+            .header("Mcp-Method", method);
+        if let Some(name) = name {
+            request = request.header("Mcp-Name", name);
+        }
+        let response = request
+            .body(jsonrpc(1, method, params).to_string())
+            .send()
+            .expect("POST /mcp");
+        (response.status().as_u16(), response.text().expect("body"))
+    };
+    let steps = json!([{"id": "only", "tool": "ping"}]);
+    let (status, body) = post(
+        "tools/call",
+        Some("orchestrate"),
+        json!({"name": "orchestrate", "arguments": {"steps": steps}, "_meta": meta(Some("info"))}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("notifications/message") && body.contains("step only (ping): completed"),
+        "{body}"
+    );
+    // No level, no messages.
+    let (_, body) = post(
+        "tools/call",
+        Some("orchestrate"),
+        json!({"name": "orchestrate", "arguments": {"steps": steps}, "_meta": meta(None)}),
+    );
+    assert!(!body.contains("notifications/message"), "{body}");
+    // logging/setLevel was removed in 2026-07-28.
+    let (status, body) = post(
+        "logging/setLevel",
+        None,
+        json!({"level": "debug", "_meta": meta(None)}),
+    );
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("-32601"), "{body}");
+}

@@ -11,7 +11,7 @@ use oauth_kit::ClientAddress;
 
 use super::AppState;
 use super::request_id::RequestId;
-use crate::catalogue::{CallBudget, Caller};
+use crate::catalogue::{CallBudget, Caller, ClientLink};
 use crate::web::{ApiError, discard_small_body};
 
 /// Verifies the bearer token and records the [`Caller`] (principal, request
@@ -59,6 +59,7 @@ pub(crate) async fn require_principal(
                 nesting: 0,
                 session: Arc::default(),
                 budget: Arc::new(CallBudget::new(state.max_tool_calls_per_request)),
+                client: ClientLink::default(),
             });
             next.run(request).await
         }

@@ -15,6 +15,7 @@ use policy::{PolicyEngine, RequestContext, ToolResource};
 use serde_json::Value;
 
 mod budget;
+mod client_link;
 mod nested;
 mod server_tools;
 mod session;
@@ -23,6 +24,7 @@ use crate::audit::{AuditLog, DecisionRecord};
 use crate::limiter::RateLimiter;
 use crate::policies::PolicyStore;
 pub(crate) use budget::CallBudget;
+pub(crate) use client_link::{ClientLink, Notice};
 pub(crate) use session::SessionSettings;
 
 use nested::NestedCalls;
@@ -48,6 +50,9 @@ pub(crate) struct Caller {
     /// The tool calls the client's request may still make, shared by every
     /// nested level (`MAX_TOOL_CALLS_PER_REQUEST`).
     pub(crate) budget: Arc<CallBudget>,
+    /// What the call may send back to the client, and its cancellation;
+    /// shared by every nested level.
+    pub(crate) client: ClientLink,
 }
 
 /// The deepest a tool call made by a tool may be. Bounds the threads and

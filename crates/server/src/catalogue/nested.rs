@@ -1,7 +1,8 @@
-//! The tool calls a plugin makes while it runs, decided for the caller of
-//! the call that runs it.
+//! What a plugin reaches during a call: the tool calls it makes, decided
+//! for the caller of the call that runs it, and the way back to the client
+//! for progress, messages and cancellation.
 
-use plugin_host::{CallHooks, NestedOutcome, RefusalReason};
+use plugin_host::{CallHooks, LogLevel, NestedOutcome, Progress, RefusalReason};
 use serde_json::Value;
 
 use super::{CallRefusal, Caller, Catalogue, MAX_NESTING};
@@ -16,6 +17,22 @@ pub(super) struct NestedCalls {
 }
 
 impl CallHooks for NestedCalls {
+    fn progress(&self, progress: Progress) {
+        // One progress token stands for the client's own call: a tool that
+        // a tool called reports to the tool, not the client.
+        if self.caller.nesting == 1 {
+            self.caller.client.progress(progress);
+        }
+    }
+
+    fn notify(&self, level: LogLevel, message: String) {
+        self.caller.client.log(level, message);
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.caller.client.is_cancelled()
+    }
+
     fn call_tool(
         &self,
         tool: String,

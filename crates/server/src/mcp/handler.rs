@@ -3,17 +3,24 @@
 
 use std::borrow::Cow;
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorCode, Implementation,
-    InitializeResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
-    ServerConfig, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ErrorCode, Implementation,
+    InitializeResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+    ProgressToken, ProtocolVersion, ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::RequestContext;
+#[expect(
+    deprecated,
+    reason = "MCP 2026-07-28 deprecates logging (SEP-2577); 2025 clients still set a level"
+)]
+use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam, SetLevelRequestParams};
+use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
 use super::session::SessionSettings;
-use crate::catalogue::{CallRefusal, Caller, Catalogue};
+use crate::catalogue::{CallRefusal, Caller, Catalogue, ClientLink, Notice};
 
 /// JSON-RPC error code for a call the policies deny. MCP defines none; this
 /// sits in the range JSON-RPC leaves to servers.
@@ -27,10 +34,126 @@ const SUPPORTED_VERSIONS: &[ProtocolVersion] = &[
     ProtocolVersion::V_2025_03_26,
 ];
 
-/// The MCP handler.
+/// How long a client may keep a list (tools, prompts, resources) before
+/// asking again. Lists follow the policies, which an operator may reload at
+/// any time; subscribed clients hear of a change at once.
+pub(crate) const LIST_TTL_MS: u64 = 30_000;
+
+/// The MCP handler. In session mode one serves a whole session, so what it
+/// holds besides the catalogue (the log level the client set) lasts the
+/// session; served statelessly, one serves one request.
 #[derive(Clone)]
 pub(crate) struct McpServer {
     pub(super) catalogue: Catalogue,
+    /// The level a 2025-era client set with `logging/setLevel`.
+    #[expect(deprecated, reason = "see the import")]
+    pub(super) log_level: Arc<Mutex<Option<LoggingLevel>>>,
+}
+
+impl McpServer {
+    pub(super) fn new(catalogue: Catalogue) -> Self {
+        Self {
+            catalogue,
+            log_level: Arc::default(),
+        }
+    }
+
+    /// The least severe message the client wants: the request's own
+    /// `logLevel` (2026-07-28), else the session's level, else none.
+    #[expect(deprecated, reason = "see the import")]
+    fn log_level(&self, context: &RequestContext<RoleServer>) -> Option<plugin_host::LogLevel> {
+        let level = context.meta.log_level().or_else(|| {
+            *self
+                .log_level
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        })?;
+        Some(match level {
+            LoggingLevel::Debug => plugin_host::LogLevel::DEBUG,
+            LoggingLevel::Info | LoggingLevel::Notice => plugin_host::LogLevel::INFO,
+            LoggingLevel::Warning => plugin_host::LogLevel::WARN,
+            _ => plugin_host::LogLevel::ERROR,
+        })
+    }
+}
+
+/// Whether the request comes from a client speaking 2026-07-28 or later,
+/// which declares its version in every request's `_meta`.
+fn is_stateless_revision(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .meta
+        .protocol_version()
+        .is_some_and(|version| version.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
+}
+
+/// Whether the client accepts an SSE answer, which notifications need.
+fn accepts_event_stream(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .is_some_and(|parts| {
+            parts
+                .headers
+                .get_all(http::header::ACCEPT)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .any(|accept| accept.contains("text/event-stream"))
+        })
+}
+
+/// Sends a call's notices to the client until the call is over, then the
+/// ones still queued, so that all of them precede the answer.
+async fn forward_notices(
+    peer: Peer<RoleServer>,
+    token: Option<ProgressToken>,
+    mut notices: tokio::sync::mpsc::Receiver<Notice>,
+    mut done: tokio::sync::oneshot::Receiver<()>,
+) {
+    loop {
+        let notice = tokio::select! {
+            biased;
+            notice = notices.recv() => notice,
+            _ = &mut done => break,
+        };
+        match notice {
+            Some(notice) => send_notice(&peer, token.as_ref(), notice).await,
+            None => return,
+        }
+    }
+    while let Ok(notice) = notices.try_recv() {
+        send_notice(&peer, token.as_ref(), notice).await;
+    }
+}
+
+#[expect(deprecated, reason = "see the import")]
+async fn send_notice(peer: &Peer<RoleServer>, token: Option<&ProgressToken>, notice: Notice) {
+    // A client gone away is not the call's failure: its answer will not be
+    // read either.
+    let _ = match notice {
+        Notice::Progress(progress) => {
+            let Some(token) = token else { return };
+            let mut params = ProgressNotificationParam::new(token.clone(), progress.done);
+            if let Some(total) = progress.total {
+                params = params.with_total(total);
+            }
+            if let Some(message) = progress.message {
+                params = params.with_message(message);
+            }
+            peer.notify_progress(params).await
+        }
+        Notice::Log(level, message) => {
+            let level = match level {
+                plugin_host::LogLevel::ERROR => LoggingLevel::Error,
+                plugin_host::LogLevel::WARN => LoggingLevel::Warning,
+                plugin_host::LogLevel::INFO => LoggingLevel::Info,
+                _ => LoggingLevel::Debug,
+            };
+            peer.notify_logging_message(
+                LoggingMessageNotificationParam::new(level, json!(message)).with_logger("tool"),
+            )
+            .await
+        }
+    };
 }
 
 /// The authenticated caller that the HTTP layers put on the request, as the
@@ -85,7 +208,12 @@ pub(crate) fn check_tool_descriptors(plugins: &plugin_host::PluginHost) -> anyho
 
 impl ServerHandler for McpServer {
     fn get_info(&self) -> ServerConfig {
-        InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
+        #[expect(deprecated, reason = "see the import")]
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_logging()
+            .build();
+        InitializeResult::new(capabilities)
             .with_protocol_version(ProtocolVersion::V_2025_11_25)
             .with_server_info(Implementation::new(
                 "orchestrator-mcp",
@@ -116,7 +244,30 @@ impl ServerHandler for McpServer {
             .iter()
             .filter_map(to_tool)
             .collect();
-        Ok(ListToolsResult::with_all_items(tools))
+        // The list is the caller's own: the policies decide what is in it.
+        Ok(ListToolsResult::with_all_items(tools)
+            .with_ttl_ms(LIST_TTL_MS)
+            .with_cache_scope(CacheScope::Private))
+    }
+
+    #[expect(deprecated, reason = "see the import")]
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        // 2026-07-28 removed the method: the level travels in each
+        // request's `_meta` instead.
+        if is_stateless_revision(&context) {
+            return Err(McpError::method_not_found::<
+                rmcp::model::SetLevelRequestMethod,
+            >());
+        }
+        *self
+            .log_level
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(request.level);
+        Ok(())
     }
 
     async fn call_tool(
@@ -126,11 +277,21 @@ impl ServerHandler for McpServer {
     ) -> Result<CallToolResponse, McpError> {
         let caller = caller(&context)?;
         let arguments = request.arguments.map_or(Value::Null, Value::Object);
-        let result = self
-            .catalogue
-            .call(&caller, &request.name, arguments)
-            .await
-            .map_err(refusal_to_error)?;
+        let token = context.meta.get_progress_token();
+        let streams = accepts_event_stream(&context);
+        let cancelled = context.ct.clone();
+        let (client, notices) = ClientLink::new(
+            token.is_some() && streams,
+            self.log_level(&context).filter(|_| streams),
+            Arc::new(move || cancelled.is_cancelled()),
+        );
+        let (finished, done) = tokio::sync::oneshot::channel();
+        let forwarding = tokio::spawn(forward_notices(context.peer.clone(), token, notices, done));
+        let caller = Caller { client, ..caller };
+        let outcome = self.catalogue.call(&caller, &request.name, arguments).await;
+        let _ = finished.send(());
+        let _ = forwarding.await;
+        let result = outcome.map_err(refusal_to_error)?;
         let value = serde_json::to_value(&result)
             .map_err(|err| McpError::internal_error(format!("tool result: {err}"), None))?;
         let result: CallToolResult = serde_json::from_value(value)

@@ -42,9 +42,7 @@ pub(crate) fn router(state: McpState) -> Router {
         .with_json_response(true)
         .disable_allowed_hosts()
         .with_max_request_body_bytes(state.max_request_bytes);
-    let server = McpServer {
-        catalogue: state.catalogue.clone(),
-    };
+    let server = McpServer::new(state.catalogue.clone());
     let service: StreamableHttpService<McpServer, NeverSessionManager> = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(NeverSessionManager::default()),
