@@ -21,7 +21,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use core_auth::Principal;
-use policy::{PolicyEngine, RequestContext, ToolResource};
+use policy::{PolicyEngine, RequestContext, Target};
 use serde_json::{Map, Value};
 
 /// The argument types the second policy set declares besides the
@@ -105,7 +105,7 @@ pub fn policy_context(data: &[u8]) {
 /// One call, as the input describes it.
 struct Call {
     principal: Arc<Principal>,
-    tool: Arc<ToolResource>,
+    tool: Arc<Target>,
     client_address: Option<IpAddr>,
     arguments: Value,
 }
@@ -127,7 +127,7 @@ impl Call {
         };
         let flag = |name: &str| fields.get(name).and_then(Value::as_bool);
         let name = text(&fields, "tool").unwrap_or_else(|| DEFAULT_TOOL.to_owned());
-        let mut tool = ToolResource::by_name(&name);
+        let mut tool = Target::by_name(&name);
         if let Some(plugin) = text(&fields, "plugin") {
             tool.plugin = plugin;
         }
@@ -184,7 +184,7 @@ fn decide_consistently(engine: &PolicyEngine, call: &Call) {
     let fresh = engine.decide(
         &Arc::new(Principal::clone(&call.principal)),
         action,
-        &Arc::new(ToolResource::clone(&call.tool)),
+        &Arc::new(Target::clone(&call.tool)),
         &context,
     );
     assert_eq!(fresh, decision, "asked past the caches about {}", shown());

@@ -39,7 +39,9 @@ pub trait Prompt {
 
     /// Renders the messages (built with [`crate::content::message`]).
     /// `arguments` holds every required argument and no unknown one:
-    /// [`get`] checks before calling.
+    /// [`get`] checks before calling. An `Err` says which argument cannot
+    /// be used and what to send instead; the client sees it as invalid
+    /// arguments.
     fn get(
         arguments: &BTreeMap<String, String>,
         context: &ToolContext,
@@ -125,6 +127,6 @@ pub fn get<P: Prompt>(
             description: Some(P::DESCRIPTION.to_owned()),
             messages,
         },
-        Err(error) => PromptOutcome::Failed { message: error.0 },
+        Err(error) => PromptOutcome::InvalidArguments { message: error.0 },
     }
 }

@@ -25,7 +25,7 @@ use cedar_policy::{
 };
 use core_auth::{Principal, PrincipalKind};
 use criterion::{Criterion, criterion_group, criterion_main};
-use policy::{Action, PolicyEngine, RequestContext, ToolResource};
+use policy::{Action, PolicyEngine, RequestContext, Target};
 use serde_json::json;
 
 const SIZES: [usize; 4] = [10, 100, 1_000, 10_000];
@@ -70,8 +70,9 @@ fn tool_count(policies: usize) -> usize {
     policies.div_ceil(PER_TOOL)
 }
 
-fn tool(index: usize) -> ToolResource {
-    ToolResource {
+fn tool(index: usize) -> Target {
+    Target {
+        kind: policy::Kind::Tool,
         name: format!("tool{index}"),
         plugin: format!("plugin{}", index % PLUGINS),
         read_only: false,
@@ -245,7 +246,7 @@ fn decisions(c: &mut Criterion) {
         let tools = fixture.tools;
         // As a server holds them: one `Arc` per verified token and per tool.
         let principals: Vec<Arc<Principal>> = (0..tools).map(|i| Arc::new(principal(i))).collect();
-        let resources: Vec<Arc<ToolResource>> = (0..tools).map(|i| Arc::new(tool(i))).collect();
+        let resources: Vec<Arc<Target>> = (0..tools).map(|i| Arc::new(tool(i))).collect();
         let context = RequestContext::now()
             .with_arguments(json!({ "environment": "staging", "name": "api" }))
             .with_client_address(Some([10, 1, 2, 3].into()));

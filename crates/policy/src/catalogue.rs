@@ -17,6 +17,11 @@ pub struct ScopeInfo {
     pub description: String,
     /// The tools named by the policies that carry this scope.
     pub tools: Vec<String>,
+    /// The resources (URIs or templates) named by the policies that carry
+    /// this scope.
+    pub resources: Vec<String>,
+    /// The prompts named by the policies that carry this scope.
+    pub prompts: Vec<String>,
     /// The `@id`s of the policies that carry this scope.
     pub policies: Vec<String>,
 }
@@ -24,8 +29,7 @@ pub struct ScopeInfo {
 /// Collects every `@scope` on a permit policy, with its `@description` and
 /// the tools the policy names.
 pub(crate) fn read(loaded: &LoadedPolicies) -> Result<Vec<ScopeInfo>, PolicyError> {
-    let mut scopes: BTreeMap<String, (String, String, BTreeSet<String>, BTreeSet<String>)> =
-        BTreeMap::new();
+    let mut scopes: BTreeMap<String, Collected> = BTreeMap::new();
     let mut policies: Vec<_> = loaded.policies.policies().collect();
     policies.sort_by_key(|policy| policy.id().to_string());
     for policy in policies {
@@ -41,42 +45,56 @@ pub(crate) fn read(loaded: &LoadedPolicies) -> Result<Vec<ScopeInfo>, PolicyErro
             .unwrap_or_default()
             .trim()
             .to_owned();
-        let entry = scopes.entry(scope.to_owned()).or_insert_with(|| {
-            (
-                description.clone(),
-                id.clone(),
-                BTreeSet::new(),
-                BTreeSet::new(),
-            )
+        let entry = scopes.entry(scope.to_owned()).or_insert_with(|| Collected {
+            description: description.clone(),
+            described_by: id.clone(),
+            ..Collected::default()
         });
-        if !description.is_empty() && entry.0.is_empty() {
-            entry.0 = description.clone();
-            entry.1 = id.clone();
-        } else if !description.is_empty() && entry.0 != description {
+        if !description.is_empty() && entry.description.is_empty() {
+            entry.description = description.clone();
+            entry.described_by = id.clone();
+        } else if !description.is_empty() && entry.description != description {
             return Err(PolicyError::ConflictingScope(Box::new(ScopeConflict {
                 file: loaded.files.get(&id).cloned().unwrap_or_default(),
                 line: loaded.lines.get(&id).copied(),
                 scope: scope.to_owned(),
                 description,
-                other: entry.0.clone(),
-                other_policy: entry.1.clone(),
+                other: entry.description.clone(),
+                other_policy: entry.described_by.clone(),
             })));
         }
-        match policy.resource_constraint() {
-            ResourceConstraint::Eq(uid) if uid.type_name().to_string() == "Tool" => {
-                entry.2.insert(uid.id().unescaped().to_owned());
-            }
-            _ => {}
+        if let ResourceConstraint::Eq(uid) = policy.resource_constraint() {
+            let named = uid.id().unescaped().to_owned();
+            match uid.type_name().to_string().as_str() {
+                "Tool" => entry.tools.insert(named),
+                "Resource" => entry.resources.insert(named),
+                "Prompt" => entry.prompts.insert(named),
+                _ => false,
+            };
         }
-        entry.3.insert(id);
+        entry.policies.insert(id);
     }
     Ok(scopes
         .into_iter()
-        .map(|(name, (description, _, tools, policies))| ScopeInfo {
+        .map(|(name, collected)| ScopeInfo {
             name,
-            description,
-            tools: tools.into_iter().collect(),
-            policies: policies.into_iter().collect(),
+            description: collected.description,
+            tools: collected.tools.into_iter().collect(),
+            resources: collected.resources.into_iter().collect(),
+            prompts: collected.prompts.into_iter().collect(),
+            policies: collected.policies.into_iter().collect(),
         })
         .collect())
+}
+
+/// What the policies say of one scope so far.
+#[derive(Default)]
+struct Collected {
+    description: String,
+    /// The policy the description was read from.
+    described_by: String,
+    tools: BTreeSet<String>,
+    resources: BTreeSet<String>,
+    prompts: BTreeSet<String>,
+    policies: BTreeSet<String>,
 }

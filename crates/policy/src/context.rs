@@ -386,7 +386,7 @@ pub(crate) fn check_schema(
     schema: &Schema,
     schema_file: &std::path::Path,
     declared: &DeclaredArguments,
-    actions: &[EntityUid],
+    actions: &[(EntityUid, &[crate::Kind])],
 ) -> Result<(), PolicyError> {
     let refuse = |message: String| PolicyError::schema(schema_file, message);
     // A sample with every declared argument, so their types are checked too.
@@ -403,24 +403,26 @@ pub(crate) fn check_schema(
     let context = ContextCache::default()
         .build(&request, Some("tenant"), declared)
         .map_err(&refuse)?;
-    for action in actions {
-        // Only the context is under test: the principal and resource types
-        // are the schema's own, so any that the action accepts will do.
-        let principal = crate::entities::uid("User", "sample").map_err(&refuse)?;
-        let resource = crate::entities::uid("Tool", "sample").map_err(&refuse)?;
-        Request::new(
-            principal,
-            action.clone(),
-            resource,
-            context.clone(),
-            Some(schema),
-        )
-        .map_err(|err| {
-            refuse(format!(
-                "action {action} must apply to User and Tool and accept the context the \
-                     server sends (arguments, client_address, time, tenant): {err}"
-            ))
-        })?;
+    for (action, kinds) in actions {
+        for kind in *kinds {
+            let principal = crate::entities::uid("User", "sample").map_err(&refuse)?;
+            let resource = crate::entities::uid(kind.entity_type(), "sample").map_err(&refuse)?;
+            Request::new(
+                principal,
+                action.clone(),
+                resource,
+                context.clone(),
+                Some(schema),
+            )
+            .map_err(|err| {
+                refuse(format!(
+                    "action {action} must apply to User and {} and accept the context the \
+                     server sends (arguments, client_address, time, tenant), as the shipped \
+                     schema declares it: {err}",
+                    kind.entity_type()
+                ))
+            })?;
+        }
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use cedar_policy::{
 };
 use core_auth::{Principal, PrincipalKind, TenantGrant};
 
-use crate::{PolicyError, ToolResource};
+use crate::{PolicyError, Target};
 
 /// Builds `type::"id"` without going through Cedar's parser, so ids with
 /// quotes or other syntax need no escaping.
@@ -125,9 +125,9 @@ pub(crate) struct ToolEntities {
 }
 
 impl ToolEntities {
-    pub(crate) fn build(tool: &ToolResource, schema: &Schema) -> Result<Self, String> {
+    pub(crate) fn build(tool: &Target, schema: &Schema) -> Result<Self, String> {
         let plugin_uid = uid("Plugin", &tool.plugin)?;
-        let tool_uid = uid("Tool", &tool.name)?;
+        let tool_uid = uid(tool.kind.entity_type(), &tool.name)?;
         let attrs = HashMap::from([
             (
                 "read_only".to_owned(),
@@ -141,7 +141,7 @@ impl ToolEntities {
         let entities = vec![
             Entity::new_no_attrs(plugin_uid.clone(), HashSet::new()),
             Entity::new(tool_uid.clone(), attrs, HashSet::from([plugin_uid]))
-                .map_err(|err| format!("tool entity: {err}"))?,
+                .map_err(|err| format!("{} entity: {err}", tool.kind.entity_type()))?,
         ];
         // Checked once here so that joining with a subject needs no schema.
         Entities::from_entities(entities.clone(), Some(schema)).map_err(|err| {
@@ -189,12 +189,22 @@ pub(crate) fn check_schema(schema: &Schema, schema_file: &Path) -> Result<(), Po
             ))
         })?;
     }
-    ToolEntities::build(&ToolResource::by_name("sample"), schema).map_err(|err| {
+    ToolEntities::build(&Target::by_name("sample"), schema).map_err(|err| {
         refuse(format!(
             "declare `entity Plugin;` and `entity Tool in [Plugin] {{ read_only: Bool, \
              destructive: Bool }};`, as the shipped schema does; {err}"
         ))
     })?;
+    for kind in [crate::Kind::Resource, crate::Kind::Prompt] {
+        let name = kind.entity_type();
+        ToolEntities::build(&Target::item(kind, "sample", "sample"), schema).map_err(|err| {
+            refuse(format!(
+                "the server decides resources and prompts too: declare `entity {name} in \
+                 [Plugin] {{ read_only: Bool, destructive: Bool }};`, as the shipped schema \
+                 does; {err}"
+            ))
+        })?;
+    }
     Ok(())
 }
 

@@ -35,18 +35,46 @@ pub use references::{Reference, References};
 use entities::{Subject, ToolEntities};
 use prepare::Prepared;
 
-/// What the server asks about a tool when it authorises a call.
+/// What a request is about, as the policies see it: a tool, a resource or
+/// a prompt, and the plugin that provides it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ToolResource {
-    /// The tool's name (`ping`).
+pub struct Target {
+    /// Tool, resource or prompt.
+    pub kind: Kind,
+    /// The tool's name (`ping`), the resource's URI (or, for a resource
+    /// read through a template, the template as written), or the prompt's
+    /// name.
     pub name: String,
     /// The plugin that provides it (`core-tools`; `server` for the server's
-    /// own tools).
+    /// own).
     pub plugin: String,
-    /// MCP `readOnlyHint`.
+    /// MCP `readOnlyHint`; always true for resources and prompts, which
+    /// only read.
     pub read_only: bool,
-    /// MCP `destructiveHint`.
+    /// MCP `destructiveHint`; always false for resources and prompts.
     pub destructive: bool,
+}
+
+/// What kind of thing a [`Target`] is: the Cedar entity type it becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `Tool::"<name>"`, with `read_only` and `destructive`.
+    Tool,
+    /// `Resource::"<uri or template>"`.
+    Resource,
+    /// `Prompt::"<name>"`.
+    Prompt,
+}
+
+impl Kind {
+    /// The Cedar entity type.
+    pub fn entity_type(self) -> &'static str {
+        match self {
+            Self::Tool => "Tool",
+            Self::Resource => "Resource",
+            Self::Prompt => "Prompt",
+        }
+    }
 }
 
 /// The plugin name the server's own tools carry.
@@ -56,14 +84,30 @@ pub const SERVER_PLUGIN: &str = "server";
 /// [`SERVER_PLUGIN`].
 pub const SERVER_TOOLS: [&str; 3] = ["audit_log", "reload_policies", "server_config"];
 
-impl ToolResource {
-    /// The action that calling this tool asks for: [`Action::Admin`] for the
-    /// server's own tools, [`Action::Call`] for plugin tools.
+impl Target {
+    /// A resource (by URI, or by template for a templated read) or a
+    /// prompt of `plugin`.
+    pub fn item(kind: Kind, name: &str, plugin: &str) -> Self {
+        Self {
+            kind,
+            name: name.to_owned(),
+            plugin: plugin.to_owned(),
+            read_only: true,
+            destructive: false,
+        }
+    }
+
+    /// The action the request asks for: [`Action::Admin`] for anything the
+    /// server itself provides, else [`Action::Call`] for a tool,
+    /// [`Action::Read`] for a resource and [`Action::Get`] for a prompt.
     pub fn action(&self) -> Action {
         if self.plugin == SERVER_PLUGIN {
-            Action::Admin
-        } else {
-            Action::Call
+            return Action::Admin;
+        }
+        match self.kind {
+            Kind::Tool => Action::Call,
+            Kind::Resource => Action::Read,
+            Kind::Prompt => Action::Get,
         }
     }
 
@@ -73,6 +117,7 @@ impl ToolResource {
     pub fn by_name(name: &str) -> Self {
         let server = SERVER_TOOLS.contains(&name);
         Self {
+            kind: Kind::Tool,
             name: name.to_owned(),
             plugin: if server { SERVER_PLUGIN } else { "" }.to_owned(),
             read_only: false,
@@ -86,19 +131,36 @@ impl ToolResource {
 pub enum Action {
     /// Calling a plugin's tool, or seeing it listed.
     Call,
-    /// Calling one of the server's administrative tools, or seeing it listed.
+    /// Using one of the server's own tools or resources, or seeing it
+    /// listed.
     Admin,
+    /// Reading a plugin's resource, or seeing it listed.
+    Read,
+    /// Getting a plugin's prompt, or seeing it listed.
+    Get,
 }
 
 impl Action {
     /// Every action, in the order the schema declares them.
-    pub const ALL: [Self; 2] = [Self::Call, Self::Admin];
+    pub const ALL: [Self; 4] = [Self::Call, Self::Admin, Self::Read, Self::Get];
+
+    /// What the action applies to.
+    pub fn kinds(self) -> &'static [Kind] {
+        match self {
+            Self::Call => &[Kind::Tool],
+            Self::Admin => &[Kind::Tool, Kind::Resource],
+            Self::Read => &[Kind::Resource],
+            Self::Get => &[Kind::Prompt],
+        }
+    }
 
     /// The action's name in the policies (`Action::"call"`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Call => "call",
             Self::Admin => "admin",
+            Self::Read => "read",
+            Self::Get => "get",
         }
     }
 }
@@ -153,7 +215,7 @@ struct Pinned<K, O> {
 type SubjectKey = Pinned<usize, Arc<Principal>>;
 
 /// A verified principal, an action and a tool.
-type PreparedKey = Pinned<(usize, usize, Action), (Arc<Principal>, Arc<ToolResource>)>;
+type PreparedKey = Pinned<(usize, usize, Action), (Arc<Principal>, Arc<Target>)>;
 
 fn address<T>(shared: &Arc<T>) -> usize {
     Arc::as_ptr(shared).addr()
@@ -195,12 +257,12 @@ pub struct PolicyEngine {
     catalogue: Vec<ScopeInfo>,
     references: References,
     index: slice::SliceIndex,
-    /// `Action::"call"` and `Action::"admin"`, in [`Action::ALL`] order.
+    /// Every action's uid, in [`Action::ALL`] order.
     action_uids: Vec<EntityUid>,
     subjects: Mutex<FastMap<SubjectKey, Arc<Subject>>>,
     prepared: RwLock<FastMap<PreparedKey, Arc<Prepared>>>,
     /// Per action (in [`Action::ALL`] order), the slice for each tool.
-    slices: [RwLock<FastMap<ToolResource, Arc<Slice>>>; 2],
+    slices: [RwLock<FastMap<Target, Arc<Slice>>>; 4],
     contexts: context::ContextCache,
 }
 
@@ -218,12 +280,12 @@ impl PolicyEngine {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|message| PolicyError::schema(&schema_file, message))?;
         entities::check_schema(&loaded.schema, &schema_file)?;
-        context::check_schema(
-            &loaded.schema,
-            &schema_file,
-            &loaded.arguments,
-            &action_uids,
-        )?;
+        let applies: Vec<(EntityUid, &[Kind])> = action_uids
+            .iter()
+            .cloned()
+            .zip(Action::ALL.iter().map(|action| action.kinds()))
+            .collect();
+        context::check_schema(&loaded.schema, &schema_file, &loaded.arguments, &applies)?;
         let catalogue = catalogue::read(&loaded)?;
         let references = references::read(&loaded);
         let index = slice::SliceIndex::new(&loaded.policies, &loaded.schema);
@@ -244,6 +306,12 @@ impl PolicyEngine {
     /// operators can tell which policy set a server runs.
     pub fn hash(&self) -> &str {
         &self.loaded.hash
+    }
+
+    /// The schema and every policy file as they were loaded, by file name:
+    /// the policies this engine decides by, whatever the files hold now.
+    pub fn files(&self) -> &[(String, String)] {
+        &self.loaded.texts
     }
 
     /// How many policies are loaded.
@@ -283,7 +351,7 @@ impl PolicyEngine {
         &self,
         principal: &Arc<Principal>,
         action: Action,
-        tool: &Arc<ToolResource>,
+        tool: &Arc<Target>,
         context: &RequestContext<'_>,
     ) -> Decision {
         let mut decision = self.evaluate(principal, action, tool, context);
@@ -299,7 +367,7 @@ impl PolicyEngine {
         &self,
         principal: &Arc<Principal>,
         action: Action,
-        tool: &Arc<ToolResource>,
+        tool: &Arc<Target>,
         context: &RequestContext<'_>,
     ) -> bool {
         self.evaluate(principal, action, tool, context).allowed
@@ -308,7 +376,7 @@ impl PolicyEngine {
     /// True when a policy that can apply to `action` on `tool` may look at
     /// the call's arguments, so the decision must wait for them. When false,
     /// a decision made without arguments is final.
-    pub fn reads_arguments(&self, action: Action, tool: &ToolResource) -> bool {
+    pub fn reads_arguments(&self, action: Action, tool: &Target) -> bool {
         self.slice(action, tool)
             .map_or(true, |slice| slice.cut.reads_arguments)
     }
@@ -317,7 +385,7 @@ impl PolicyEngine {
         &self,
         principal: &Arc<Principal>,
         action: Action,
-        tool: &Arc<ToolResource>,
+        tool: &Arc<Target>,
         context: &RequestContext<'_>,
     ) -> Decision {
         match self.prepared(principal, action, tool) {
@@ -353,7 +421,7 @@ impl PolicyEngine {
         &self,
         principal: &Arc<Principal>,
         action: Action,
-        tool: &Arc<ToolResource>,
+        tool: &Arc<Target>,
     ) -> Result<Arc<Prepared>, String> {
         let addresses = (address(principal), address(tool), action);
         if let Some(prepared) = self
@@ -388,7 +456,7 @@ impl PolicyEngine {
         &self,
         subject: &Subject,
         action: Action,
-        tool: &ToolResource,
+        tool: &Target,
     ) -> Result<Prepared, String> {
         let slice = self.slice(action, tool)?;
         Prepared::new(
@@ -421,7 +489,7 @@ impl PolicyEngine {
     }
 
     /// The policies that can apply to `action` on `tool`, cut once per tool.
-    fn slice(&self, action: Action, tool: &ToolResource) -> Result<Arc<Slice>, String> {
+    fn slice(&self, action: Action, tool: &Target) -> Result<Arc<Slice>, String> {
         let slices = &self.slices[action as usize];
         if let Some(slice) = slices
             .read()
@@ -459,7 +527,7 @@ impl PolicyEngine {
         &self,
         principal: &Principal,
         action: Action,
-        tool: &ToolResource,
+        tool: &Target,
         context: &RequestContext<'_>,
     ) -> Vec<String> {
         let Ok(slice) = self.slice(action, tool) else {

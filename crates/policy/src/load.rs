@@ -22,6 +22,9 @@ pub(crate) struct LoadedPolicies {
     /// Policy `@id` to the line of its `@id` annotation.
     pub(crate) lines: BTreeMap<String, usize>,
     pub(crate) hash: String,
+    /// Each file as it was read, by name (`schema.cedarschema` first, then
+    /// the policy files in order).
+    pub(crate) texts: Vec<(String, String)>,
     /// The argument fields the schema lets policies see.
     pub(crate) arguments: crate::context::DeclaredArguments,
 }
@@ -55,6 +58,17 @@ pub(crate) fn load_dir(dir: &Path) -> Result<LoadedPolicies, PolicyError> {
     }
 
     validate(&schema, &policies, &files, &sources)?;
+    let file_name = |path: &Path| {
+        path.file_name()
+            .map_or_else(String::new, |name| name.to_string_lossy().into_owned())
+    };
+    let texts = std::iter::once((SCHEMA_FILE.to_owned(), schema_text.clone()))
+        .chain(
+            sources
+                .iter()
+                .map(|(path, text)| (file_name(path), text.clone())),
+        )
+        .collect();
     let arguments = crate::context::DeclaredArguments::read(&schema_text)
         .map_err(|message| PolicyError::schema(&schema_path, message))?;
 
@@ -64,6 +78,7 @@ pub(crate) fn load_dir(dir: &Path) -> Result<LoadedPolicies, PolicyError> {
         files,
         lines,
         hash: format!("sha256:{}", hex(&hasher.finalize())),
+        texts,
         arguments,
     })
 }

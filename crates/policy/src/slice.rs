@@ -18,7 +18,7 @@ use cedar_policy::{
 };
 use serde_json::{Value, json};
 
-use crate::ToolResource;
+use crate::Target;
 use crate::entities::uid;
 
 /// The policies that can apply to one action on one tool.
@@ -36,12 +36,14 @@ pub(crate) struct Cut {
     pub(crate) literals: HashSet<String>,
 }
 
-/// Where each policy can apply, by the tool or plugin its scope names.
+/// Where each policy can apply, by the tool, resource, prompt or plugin its
+/// scope names.
 pub(crate) struct SliceIndex {
     policies: Vec<Policy>,
-    /// Policies whose resource scope names no particular tool or plugin.
+    /// Policies whose resource scope names no particular entity.
     general: Vec<usize>,
-    by_tool: HashMap<String, Vec<usize>>,
+    /// By entity type (`Tool`, `Resource`, `Prompt`) and id.
+    by_target: HashMap<(String, String), Vec<usize>>,
     by_plugin: HashMap<String, Vec<usize>>,
     /// Each action with its ancestors in the schema's action hierarchy.
     action_ancestry: HashMap<EntityUid, HashSet<EntityUid>>,
@@ -52,7 +54,7 @@ impl SliceIndex {
         let mut policies: Vec<Policy> = set.policies().cloned().collect();
         policies.sort_by_key(|policy| policy.id().to_string());
         let mut general = Vec::new();
-        let mut by_tool: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_target: HashMap<(String, String), Vec<usize>> = HashMap::new();
         let mut by_plugin: HashMap<String, Vec<usize>> = HashMap::new();
         for (index, policy) in policies.iter().enumerate() {
             let named = match policy.resource_constraint() {
@@ -63,17 +65,17 @@ impl SliceIndex {
             };
             let type_name = named.as_ref().map(|uid| uid.type_name().to_string());
             match (named.as_ref(), type_name.as_deref()) {
-                (Some(uid), Some("Tool")) => by_tool
-                    .entry(uid.id().unescaped().to_owned())
+                (Some(uid), Some(kind @ ("Tool" | "Resource" | "Prompt"))) => by_target
+                    .entry((kind.to_owned(), uid.id().unescaped().to_owned()))
                     .or_default()
                     .push(index),
                 (Some(uid), Some("Plugin")) => by_plugin
                     .entry(uid.id().unescaped().to_owned())
                     .or_default()
                     .push(index),
-                // Other entity types never hold a tool: such a policy cannot
-                // apply, but keeping it costs little and keeps the cut obviously
-                // safe.
+                // Other entity types never hold a target: such a policy
+                // cannot apply, but keeping it costs little and keeps the cut
+                // obviously safe.
                 _ => general.push(index),
             }
         }
@@ -92,21 +94,26 @@ impl SliceIndex {
         Self {
             policies,
             general,
-            by_tool,
+            by_target,
             by_plugin,
             action_ancestry,
         }
     }
 
     /// The policies that can apply to `action` on `tool`.
-    pub(crate) fn cut(&self, action: &EntityUid, tool: &ToolResource) -> Cut {
-        let tool_uid = uid("Tool", &tool.name).ok();
+    pub(crate) fn cut(&self, action: &EntityUid, tool: &Target) -> Cut {
+        let tool_uid = uid(tool.kind.entity_type(), &tool.name).ok();
         let plugin_uid = uid("Plugin", &tool.plugin).ok();
         let ancestry = self.action_ancestry.get(action);
         let candidates = self
             .general
             .iter()
-            .chain(self.by_tool.get(&tool.name).into_iter().flatten())
+            .chain(
+                self.by_target
+                    .get(&(tool.kind.entity_type().to_owned(), tool.name.clone()))
+                    .into_iter()
+                    .flatten(),
+            )
             .chain(self.by_plugin.get(&tool.plugin).into_iter().flatten());
         let mut scopes = PolicySet::new();
         let mut policies = HashMap::new();

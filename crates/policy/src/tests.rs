@@ -18,7 +18,7 @@ trait Ask {
         &self,
         principal: &Principal,
         action: Action,
-        tool: &ToolResource,
+        tool: &Target,
         context: &RequestContext<'_>,
     ) -> Decision;
 
@@ -26,7 +26,7 @@ trait Ask {
         &self,
         principal: &Principal,
         action: Action,
-        tool: &ToolResource,
+        tool: &Target,
         context: &RequestContext<'_>,
     ) -> bool {
         self.ask(principal, action, tool, context).allowed
@@ -38,7 +38,7 @@ impl Ask for PolicyEngine {
         &self,
         principal: &Principal,
         action: Action,
-        tool: &ToolResource,
+        tool: &Target,
         context: &RequestContext<'_>,
     ) -> Decision {
         self.decide(
@@ -65,8 +65,9 @@ fn now() -> RequestContext<'static> {
     RequestContext::now()
 }
 
-fn ping() -> ToolResource {
-    ToolResource {
+fn ping() -> Target {
+    Target {
+        kind: crate::Kind::Tool,
         name: "ping".into(),
         plugin: "core-tools".into(),
         read_only: true,
@@ -145,7 +146,8 @@ fn ping_is_denied_without_its_scope_and_names_it() {
 #[test]
 fn an_unknown_tool_is_denied_by_default() {
     let engine = PolicyEngine::load_dir(&repo_policies()).expect("load");
-    let tool = ToolResource {
+    let tool = Target {
+        kind: crate::Kind::Tool,
         name: "format_disk".into(),
         ..ping()
     };
@@ -376,7 +378,8 @@ fn each_scope_grants_its_tools_and_no_others() {
             Action::Call
         };
         for tool in &scope.tools {
-            let resource = ToolResource {
+            let resource = Target {
+                kind: crate::Kind::Tool,
                 name: tool.clone(),
                 ..ping()
             };
@@ -400,8 +403,9 @@ fn each_scope_grants_its_tools_and_no_others() {
     }
 }
 
-fn deploy() -> ToolResource {
-    ToolResource {
+fn deploy() -> Target {
+    Target {
+        kind: crate::Kind::Tool,
         name: "deploy_plan".into(),
         plugin: "delivery-tools".into(),
         read_only: false,
@@ -615,7 +619,8 @@ permit (principal in Role::"reviewer", action == Action::"call", resource in Plu
         roles: ["reviewer".to_owned()].into(),
         ..user(&[])
     };
-    let review = ToolResource {
+    let review = Target {
+        kind: crate::Kind::Tool,
         name: "review_code".into(),
         plugin: "code-tools".into(),
         read_only: true,
@@ -673,7 +678,8 @@ permit (principal in Role::"trusted", action == Action::"call", resource);
         roles: ["trusted".to_owned()].into(),
         ..user(&[])
     };
-    let reload = ToolResource {
+    let reload = Target {
+        kind: crate::Kind::Tool,
         name: "reload_policies".into(),
         plugin: "server".into(),
         read_only: false,
@@ -685,9 +691,101 @@ permit (principal in Role::"trusted", action == Action::"call", resource);
 }
 
 #[test]
+fn a_blanket_read_permit_does_not_grant_the_servers_own_resources() {
+    let dir = fixture(&[(
+        "everything.cedar",
+        r#"
+@id("trusted.all-resources")
+permit (principal in Role::"trusted", action == Action::"read", resource);
+"#,
+    )]);
+    let engine = PolicyEngine::load_dir(dir.path()).expect("load");
+    let trusted = Principal {
+        roles: ["trusted".to_owned()].into(),
+        ..user(&[])
+    };
+    let languages = Target::item(
+        crate::Kind::Resource,
+        "code-tools://languages/{language}",
+        "code-tools",
+    );
+    let policies = Target::item(crate::Kind::Resource, "orchestrator://policies", "server");
+    assert_eq!(languages.action(), Action::Read);
+    assert_eq!(policies.action(), Action::Admin);
+    let now = now();
+    assert!(engine.allows(&trusted, languages.action(), &languages, &now));
+    assert!(!engine.allows(&trusted, policies.action(), &policies, &now));
+    assert!(!engine.allows(&user(&[]), languages.action(), &languages, &now));
+}
+
+#[test]
+fn a_prompt_is_decided_with_the_get_action_and_its_arguments() {
+    let dir = fixture(&[(
+        "prompts.cedar",
+        r#"
+@id("review.rust-only")
+permit (principal, action == Action::"get", resource == Prompt::"review_code")
+  when { context.arguments has language && context.arguments.language == "rust" };
+"#,
+    )]);
+    let engine = PolicyEngine::load_dir(dir.path()).expect("load");
+    let review = Target::item(crate::Kind::Prompt, "review_code", "code-tools");
+    assert_eq!(review.action(), Action::Get);
+    let rust = serde_json::json!({"language": "rust"});
+    let python = serde_json::json!({"language": "python"});
+    let ask = |arguments: &serde_json::Value| {
+        engine.allows(
+            &user(&[]),
+            Action::Get,
+            &review,
+            &RequestContext::now().borrowing_arguments(arguments),
+        )
+    };
+    assert!(ask(&rust));
+    assert!(!ask(&python));
+    // A tool of the same name is another entity.
+    let tool = Target {
+        kind: crate::Kind::Tool,
+        ..Target::by_name("review_code")
+    };
+    assert!(!engine.allows(
+        &user(&[]),
+        Action::Call,
+        &tool,
+        &RequestContext::now().borrowing_arguments(&rust)
+    ));
+}
+
+#[test]
+fn a_schema_without_resources_or_prompts_is_refused_saying_what_to_declare() {
+    let dir = fixture(&[(
+        "tools.cedar",
+        "@id(\"x\") permit (principal, action == Action::\"call\", resource);",
+    )]);
+    let schema = std::fs::read_to_string(dir.path().join("schema.cedarschema")).expect("schema");
+    let start = schema.find("entity Resource").expect("declared");
+    let end = start + schema[start..].find("};").expect("closed") + 2;
+    let without = format!("{}{}", &schema[..start], &schema[end..])
+        .replace("resource: [Tool, Resource]", "resource: [Tool]")
+        .replace("resource: [Resource]", "resource: [Prompt]");
+    std::fs::write(dir.path().join("schema.cedarschema"), without).expect("write");
+    let err = PolicyEngine::load_dir(dir.path())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains(
+            "declare `entity Resource in [Plugin] { read_only: Bool, destructive: Bool };`"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn the_shipped_admin_policies_use_the_admin_action() {
     let engine = PolicyEngine::load_dir(&repo_policies()).expect("load");
-    let reload = ToolResource {
+    let reload = Target {
+        kind: crate::Kind::Tool,
         name: "reload_policies".into(),
         plugin: "server".into(),
         read_only: false,
@@ -759,18 +857,27 @@ fn sliced_decisions_match_cedar_over_the_whole_set() {
     let tools = [
         ping(),
         deploy(),
-        ToolResource {
+        Target {
+            kind: crate::Kind::Tool,
             name: "review_code".into(),
             plugin: "code-tools".into(),
             read_only: true,
             destructive: false,
         },
-        ToolResource {
+        Target {
+            kind: crate::Kind::Tool,
             name: "reload_policies".into(),
             plugin: "server".into(),
             read_only: false,
             destructive: false,
         },
+        Target::item(
+            crate::Kind::Resource,
+            "code-tools://languages/{language}",
+            "code-tools",
+        ),
+        Target::item(crate::Kind::Resource, "orchestrator://policies", "server"),
+        Target::item(crate::Kind::Prompt, "review", "code-tools"),
     ];
     let mut principals = Vec::new();
     for roles in [&[][..], &["root"], &["ops"]] {
@@ -799,7 +906,10 @@ fn sliced_decisions_match_cedar_over_the_whole_set() {
     let mut errored = false;
     for principal in &principals {
         for tool in &tools {
-            for action in Action::ALL {
+            let applicable = Action::ALL
+                .into_iter()
+                .filter(|action| action.kinds().contains(&tool.kind));
+            for action in applicable {
                 let sliced = engine.ask(principal, action, tool, &context);
                 let subject = entities::Subject::build(principal, &schema).expect("subject");
                 let tool_entities = entities::ToolEntities::build(tool, &schema).expect("tool");
@@ -847,7 +957,20 @@ fn sliced_decisions_match_cedar_over_the_whole_set() {
             }
         }
     }
-    assert_eq!(compared, principals.len() * tools.len() * 2);
+    let pairs: usize = tools
+        .iter()
+        .map(|tool| {
+            Action::ALL
+                .iter()
+                .filter(|action| action.kinds().contains(&tool.kind))
+                .count()
+        })
+        .sum();
+    assert_eq!(
+        pairs, 13,
+        "tools with call and admin, resources with read and admin, prompts with get"
+    );
+    assert_eq!(compared, principals.len() * pairs);
     assert!(errored, "some decision should meet an evaluation error");
     // And the slices are cuts, not copies.
     let call = entities::uid("Action", "call").expect("action");

@@ -26,6 +26,10 @@ pub(crate) struct DecisionRecord {
     pub(crate) principal_id: String,
     pub(crate) principal_kind: &'static str,
     pub(crate) tenant: Option<String>,
+    /// What was asked for: `tool`, `resource` or `prompt`.
+    pub(crate) kind: &'static str,
+    /// The tool's name, the resource's URI (or template) or the prompt's
+    /// name.
     pub(crate) tool: String,
     pub(crate) action: &'static str,
     /// `allow` or `deny`.
@@ -126,6 +130,7 @@ mod tests {
             principal_id: "p".into(),
             principal_kind: "user",
             tenant: None,
+            kind: "tool",
             tool: tool.into(),
             action: "call",
             decision: "allow",

@@ -243,7 +243,7 @@ mod tests {
             tenant: None,
             tenants: Default::default(),
         });
-        let tool = Arc::new(policy::ToolResource::by_name("ping"));
+        let tool = Arc::new(policy::Target::by_name("ping"));
         engine.is_allowed(
             &principal,
             tool.action(),

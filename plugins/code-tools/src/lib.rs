@@ -1,11 +1,14 @@
 //! Code tools: `review_code`, `fix_code` and `quality_report`, behind the
-//! `tools:review`, `tools:fix` and `legendary:quality` scopes.
+//! `tools:review`, `tools:fix` and `legendary:quality` scopes, and beside
+//! them the `code_review` prompt and the `code-tools://review-rules/{language}`
+//! resources, behind `tools:review`.
 //!
 //! Each tool takes the source text as `code`, with an optional `language`
 //! (guessed from the text when absent), and works on it deterministically:
 //! the same text always gets the same answer.
 
 mod fix;
+mod guidance;
 mod language;
 mod quality;
 mod review;
@@ -14,12 +17,17 @@ mod scan;
 use plugin_api::ToolError;
 
 pub use fix::FixCode;
+pub use guidance::{CodeReview, ReviewRules};
 pub use quality::QualityReport;
 pub use review::ReviewCode;
 
 use language::Language;
 
-plugin_api::export_tools!(CodeTools: [FixCode, QualityReport, ReviewCode]);
+plugin_api::export_tools!(
+    CodeTools: [FixCode, QualityReport, ReviewCode],
+    prompts: [CodeReview],
+    templates: [ReviewRules],
+);
 
 /// The most source text one call may send, in bytes. The server can set a
 /// lower limit for all plugin tools (`plugins.max_input_bytes`).

@@ -164,7 +164,7 @@ impl Tool for ReviewCode {
 
 impl Severity {
     /// The severity as the summary writes it (`error`).
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Error => "error",
             Self::Warning => "warning",
@@ -410,6 +410,16 @@ fn smells(language: Language) -> &'static [Smell] {
         Language::Shell => &SHELL,
         Language::Text => &[],
     }
+}
+
+/// The rules only `language` has: rule, severity and message, in the
+/// order they are checked.
+pub(crate) fn language_rules(
+    language: Language,
+) -> impl Iterator<Item = (&'static str, Severity, &'static str)> {
+    smells(language)
+        .iter()
+        .map(|(rule, severity, _, message)| (*rule, *severity, *message))
 }
 
 /// Every finding in `code`, ordered by line.

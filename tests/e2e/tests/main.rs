@@ -17,6 +17,7 @@ mod plugins;
 mod policies;
 mod policy_cli;
 mod python_sdk;
+mod resources;
 mod rest;
 mod session;
 mod startup;

@@ -35,7 +35,7 @@ fn policy_check_validates_the_configured_directory() {
     let report = text(&output);
     assert!(output.status.success(), "{report}");
     assert!(
-        report.starts_with("policy check: 13 policies, 12 scopes, sha256:"),
+        report.starts_with("policy check: 20 policies, 12 scopes, sha256:"),
         "{report}"
     );
 }

@@ -20,6 +20,12 @@ struct ManifestScope<'a> {
     description: &'a str,
     /// The tools a policy carrying this scope names.
     tools: &'a [String],
+    /// The resources (URIs or templates) a policy carrying it names.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    resources: &'a [String],
+    /// The prompts a policy carrying it names.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    prompts: &'a [String],
     /// The roles in `config/deploy.toml` that grant it.
     roles: Vec<&'a str>,
     /// The `@id`s of the policies that carry it.
@@ -44,6 +50,8 @@ pub(crate) fn scopes_json(inputs: &Inputs) -> anyhow::Result<String> {
                 name: &scope.name,
                 description: &scope.description,
                 tools: &scope.tools,
+                resources: &scope.resources,
+                prompts: &scope.prompts,
                 roles: deploy
                     .roles
                     .keys()

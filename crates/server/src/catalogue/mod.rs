@@ -11,12 +11,14 @@ use std::time::Instant;
 
 use core_auth::Principal;
 use plugin_host::{Busy, CallContext, CallError, PluginHost, ToolResult};
-use policy::{PolicyEngine, RequestContext, ToolResource};
+use policy::{PolicyEngine, RequestContext, Target};
 use serde_json::Value;
 
 mod budget;
 mod client_link;
+mod items;
 mod nested;
+mod server_resources;
 mod server_tools;
 mod session;
 
@@ -25,6 +27,13 @@ use crate::limiter::RateLimiter;
 use crate::policies::PolicyStore;
 pub(crate) use budget::CallBudget;
 pub(crate) use client_link::{ClientLink, Notice};
+pub(crate) use items::ItemRefusal;
+pub(crate) use server_resources::MANIFEST_FILE;
+
+/// Whether `uri` names one of the server's own resources.
+pub(crate) fn is_server_resource(uri: &str) -> bool {
+    server_resources::ServerResource::named(uri).is_some()
+}
 pub(crate) use session::SessionSettings;
 
 use nested::NestedCalls;
@@ -119,7 +128,7 @@ impl Entry<'_> {
 
 /// What the policies see of each tool, by name, built once: the policy
 /// engine keeps per-tool work keyed by these `Arc`s.
-type Resources = std::collections::HashMap<String, Arc<ToolResource>>;
+type Resources = std::collections::HashMap<String, Arc<Target>>;
 
 /// The plugins, policies and audit log that serve tool calls.
 #[derive(Clone)]
@@ -128,6 +137,8 @@ pub(crate) struct Catalogue {
     policies: Arc<PolicyStore>,
     audit: Arc<AuditLog>,
     resources: Arc<Resources>,
+    /// What the policies see of each resource, template and prompt.
+    items: Arc<items::Items>,
     /// The effective configuration, secrets redacted.
     settings: Arc<Value>,
     /// `RATE_LIMIT_PER_MINUTE`, per principal, which the calls tools make
@@ -153,6 +164,7 @@ impl Catalogue {
             resources.insert(name.to_owned(), Arc::new(plugin_tool_resource(name, tool)));
         }
         Self {
+            items: Arc::new(items::items(&plugins)),
             plugins,
             policies,
             audit,
@@ -242,7 +254,7 @@ impl Catalogue {
     }
 
     /// What the policies see of tool `name`; every tool has one.
-    fn resource(&self, name: &str) -> Option<&Arc<ToolResource>> {
+    fn resource(&self, name: &str) -> Option<&Arc<Target>> {
         self.resources.get(name)
     }
 
@@ -330,29 +342,6 @@ impl Catalogue {
         })
     }
 
-    /// The refusal for a call to a known tool that the policies deny, or
-    /// `None`. For the MCP layer, which must answer a denied `tools/call`
-    /// with HTTP 403 before the MCP service runs; an allowed call is decided
-    /// (and logged) again where it runs.
-    pub(crate) fn denial(
-        &self,
-        caller: &Caller,
-        name: &str,
-        arguments: &Value,
-    ) -> Option<CallRefusal> {
-        let resource = self.resource(name)?;
-        let started = Instant::now();
-        let decision = evaluate(caller, resource, arguments);
-        if decision.allowed {
-            return None;
-        }
-        self.audit_decision(caller, resource, &decision, started);
-        Some(CallRefusal::Denied {
-            tool: name.to_owned(),
-            accepted_scopes: decision.accepted_scopes,
-        })
-    }
-
     /// Authorises and runs one call.
     pub(crate) async fn call(
         &self,
@@ -372,7 +361,7 @@ impl Catalogue {
     fn decide(
         &self,
         caller: &Caller,
-        resource: &Arc<ToolResource>,
+        resource: &Arc<Target>,
         arguments: &Value,
     ) -> policy::Decision {
         let started = Instant::now();
@@ -385,7 +374,7 @@ impl Catalogue {
     fn audit_decision(
         &self,
         caller: &Caller,
-        resource: &ToolResource,
+        resource: &Target,
         decision: &policy::Decision,
         started: Instant,
     ) {
@@ -397,6 +386,11 @@ impl Catalogue {
             principal_id: principal.id.clone(),
             principal_kind: principal.kind.as_str(),
             tenant: principal.tenant.clone(),
+            kind: match resource.kind {
+                policy::Kind::Tool => "tool",
+                policy::Kind::Resource => "resource",
+                policy::Kind::Prompt => "prompt",
+            },
             tool: resource.name.clone(),
             action: resource.action().name(),
             decision: if decision.allowed { "allow" } else { "deny" },
@@ -408,7 +402,7 @@ impl Catalogue {
 }
 
 /// The caller's policy set's decision on calling `resource` with `arguments`.
-fn evaluate(caller: &Caller, resource: &Arc<ToolResource>, arguments: &Value) -> policy::Decision {
+fn evaluate(caller: &Caller, resource: &Arc<Target>, arguments: &Value) -> policy::Decision {
     caller.policies.decide(
         &caller.principal,
         resource.action(),
@@ -443,18 +437,7 @@ impl AuthorizedCall<'_> {
     }
 
     async fn invoke_plugin(self, arguments: Value) -> Result<ToolResult, Busy> {
-        let principal = &self.caller.principal;
-        let context = CallContext {
-            principal_id: principal.id.clone(),
-            principal_kind: match principal.kind {
-                core_auth::PrincipalKind::User => plugin_host::PrincipalKind::User,
-                core_auth::PrincipalKind::Machine => plugin_host::PrincipalKind::Machine,
-                core_auth::PrincipalKind::Anonymous => plugin_host::PrincipalKind::Anonymous,
-            },
-            scopes: principal.scopes.iter().cloned().collect(),
-            tenant: principal.tenant.clone(),
-            request_id: self.caller.request_id.clone(),
-        };
+        let context = call_context(self.caller);
         let nested = NestedCalls {
             catalogue: self.catalogue.clone(),
             caller: Caller {
@@ -478,9 +461,25 @@ impl AuthorizedCall<'_> {
     }
 }
 
+/// Who is calling, as a plugin sees it.
+fn call_context(caller: &Caller) -> CallContext {
+    let principal = &caller.principal;
+    CallContext {
+        principal_id: principal.id.clone(),
+        principal_kind: match principal.kind {
+            core_auth::PrincipalKind::User => plugin_host::PrincipalKind::User,
+            core_auth::PrincipalKind::Machine => plugin_host::PrincipalKind::Machine,
+            core_auth::PrincipalKind::Anonymous => plugin_host::PrincipalKind::Anonymous,
+        },
+        scopes: principal.scopes.iter().cloned().collect(),
+        tenant: principal.tenant.clone(),
+        request_id: caller.request_id.clone(),
+    }
+}
+
 /// What the policies see of tool `name`, as the server or the loaded
 /// plugin describes it; `None` for a tool nobody provides.
-pub(crate) fn tool_resource(plugins: &PluginHost, name: &str) -> Option<ToolResource> {
+pub(crate) fn tool_resource(plugins: &PluginHost, name: &str) -> Option<Target> {
     match ServerTool::named(name) {
         Some(tool) => Some(tool.resource()),
         None => plugins
@@ -490,7 +489,7 @@ pub(crate) fn tool_resource(plugins: &PluginHost, name: &str) -> Option<ToolReso
 }
 
 /// The policy view of a plugin's tool: its name, plugin and MCP annotations.
-fn plugin_tool_resource(name: &str, tool: &plugin_host::Tool) -> ToolResource {
+fn plugin_tool_resource(name: &str, tool: &plugin_host::Tool) -> Target {
     let hint = |key: &str| {
         tool.descriptor()
             .get("annotations")
@@ -498,7 +497,8 @@ fn plugin_tool_resource(name: &str, tool: &plugin_host::Tool) -> ToolResource {
             .and_then(Value::as_bool)
     };
     let read_only = hint("readOnlyHint").unwrap_or(false);
-    ToolResource {
+    Target {
+        kind: policy::Kind::Tool,
         name: name.to_owned(),
         plugin: tool.plugin().to_owned(),
         read_only,

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use plugin_host::ToolResult;
-use policy::ToolResource;
+use policy::Target;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -54,9 +54,10 @@ impl ServerTool {
         }
     }
 
-    pub(crate) fn resource(self) -> ToolResource {
+    pub(crate) fn resource(self) -> Target {
         let read_only = self != Self::ReloadPolicies;
-        ToolResource {
+        Target {
+            kind: policy::Kind::Tool,
             name: self.name().to_owned(),
             plugin: policy::SERVER_PLUGIN.to_owned(),
             read_only,

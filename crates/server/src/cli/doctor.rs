@@ -658,5 +658,5 @@ pub(crate) fn report(checks: &[Check], out: &mut impl std::io::Write) -> std::io
 
 /// The manifest doctor reads unless told otherwise.
 pub(crate) fn default_manifest() -> PathBuf {
-    PathBuf::from("config/descope/scopes.json")
+    PathBuf::from(crate::catalogue::MANIFEST_FILE)
 }

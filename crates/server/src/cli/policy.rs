@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use core_auth::principal_from_claims;
 use plugin_host::PluginHost;
-use policy::{Decision, PolicyEngine, RequestContext, ToolResource};
+use policy::{Decision, PolicyEngine, RequestContext, Target};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -47,7 +47,15 @@ struct TestFile {
 struct TestCase {
     name: String,
     claims: Map<String, Value>,
-    tool: String,
+    /// The tool called; or else
+    #[serde(default)]
+    tool: Option<String>,
+    /// the resource read (its URI, or its template as written); or else
+    #[serde(default)]
+    resource: Option<String>,
+    /// the prompt got.
+    #[serde(default)]
+    prompt: Option<String>,
     #[serde(default)]
     plugin: Option<String>,
     #[serde(default)]
@@ -126,15 +134,7 @@ fn run_case(engine: &PolicyEngine, case: &TestCase) -> Result<(), String> {
         claims.insert("dct".to_owned(), Value::String(tenant.clone()));
     }
     let principal = principal_from_claims(&claims).map_err(|err| format!("claims: {err}"))?;
-    let tool = Arc::new(ToolResource {
-        plugin: case
-            .plugin
-            .clone()
-            .unwrap_or_else(|| ToolResource::by_name(&case.tool).plugin),
-        read_only: case.read_only,
-        destructive: case.destructive,
-        ..ToolResource::by_name(&case.tool)
-    });
+    let tool = Arc::new(case_target(case)?);
     let context = RequestContext::now().with_arguments(
         case.arguments
             .clone()
@@ -167,6 +167,39 @@ fn run_case(engine: &PolicyEngine, case: &TestCase) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// What a case asks about: exactly one of `tool`, `resource` and `prompt`.
+fn case_target(case: &TestCase) -> Result<Target, String> {
+    match (&case.tool, &case.resource, &case.prompt) {
+        (Some(tool), None, None) => Ok(Target {
+            plugin: case
+                .plugin
+                .clone()
+                .unwrap_or_else(|| Target::by_name(tool).plugin),
+            read_only: case.read_only,
+            destructive: case.destructive,
+            ..Target::by_name(tool)
+        }),
+        (None, Some(uri), None) => {
+            let plugin = case.plugin.clone().unwrap_or_else(|| {
+                if catalogue::is_server_resource(uri) {
+                    policy::SERVER_PLUGIN.to_owned()
+                } else {
+                    String::new()
+                }
+            });
+            Ok(Target::item(policy::Kind::Resource, uri, &plugin))
+        }
+        (None, None, Some(name)) => Ok(Target::item(
+            policy::Kind::Prompt,
+            name,
+            case.plugin.as_deref().unwrap_or_default(),
+        )),
+        _ => Err(
+            "name exactly one of `tool`, `resource` (a URI or template) and `prompt`".to_owned(),
+        ),
+    }
 }
 
 fn reasons(decision: &Decision) -> String {
@@ -223,12 +256,12 @@ pub(crate) fn explain(
         Ok(plugins) => match catalogue::tool_resource(plugins, tool) {
             Some(resource) => (resource, "as its plugin describes it".to_owned()),
             None => (
-                ToolResource::by_name(tool),
+                Target::by_name(tool),
                 "guessed from its name: no loaded plugin provides it".to_owned(),
             ),
         },
         Err(why) => (
-            ToolResource::by_name(tool),
+            Target::by_name(tool),
             format!("guessed from its name: the plugins did not load: {why}"),
         ),
     };
@@ -431,5 +464,40 @@ expect = "allow"
         .expect("case parses");
         let failure = run_case(&engine, &file.cases[0]).expect_err("denied");
         assert!(failure.contains("argument `environment`"), "{failure}");
+    }
+
+    #[test]
+    fn a_case_names_exactly_one_tool_resource_or_prompt() {
+        let (_dir, engine) = engine();
+        let file: TestFile = toml::from_str(
+            r#"
+[[case]]
+name = "both"
+claims = { sub = "U2dev", scope = "tools:review" }
+tool = "review_code"
+prompt = "code_review"
+expect = "allow"
+
+[[case]]
+name = "neither"
+claims = { sub = "U2dev", scope = "tools:review" }
+expect = "allow"
+
+[[case]]
+name = "a server resource is decided with the admin action"
+claims = { sub = "U2dev", scope = "tools:review" }
+resource = "orchestrator://policies"
+expect = "deny"
+"#,
+        )
+        .expect("cases parse");
+        for case in &file.cases[..2] {
+            let failure = run_case(&engine, case).expect_err(&case.name);
+            assert!(
+                failure.contains("exactly one of `tool`, `resource`"),
+                "{failure}"
+            );
+        }
+        assert_eq!(run_case(&engine, &file.cases[2]), Ok(()));
     }
 }

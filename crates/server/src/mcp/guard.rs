@@ -9,18 +9,16 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::WWW_AUTHENTICATE;
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rmcp::model::{ClientJsonRpcMessage, ClientRequest, JsonRpcRequest, RequestId};
 use serde_json::{Value, json};
 
 use super::McpState;
-use super::handler::FORBIDDEN;
+use super::denial::DenialSlot;
 use super::session::SessionSettings;
-use crate::catalogue::{CallRefusal, Caller};
-use crate::web::{ApiError, Challenge, bearer_challenge, read_limited};
+use crate::web::{ApiError, read_limited};
 
 /// JSON-RPC: the body is not JSON.
 const PARSE_ERROR: i64 = -32700;
@@ -70,15 +68,37 @@ pub(super) async fn check_jsonrpc(
             );
         }
     };
-    let message = match read_message(&bytes) {
-        Ok(message) => message,
-        Err(refusal) => return refusal.into_response(),
-    };
-    if let Some(response) = refuse_denied_call(&state, &parts, &message) {
-        return response;
+    let denial = DenialSlot::default();
+    let mut parts = parts;
+    parts.extensions.insert(denial.clone());
+    let base = state.base.for_request(&parts.headers);
+    // The MCP service parses the body; only a body it refuses is read here
+    // again, to answer JSON-RPC instead of its plain text.
+    let mut response = next
+        .run(Request::from_parts(parts, Body::from(bytes.clone())))
+        .await;
+    denial.apply(&mut response, &base);
+    if refused_in_plain_text(&response)
+        && let Err(refusal) = read_message(&bytes)
+    {
+        return refusal.into_response();
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    response
+}
+
+/// Whether the MCP service refused the request with a plain-text client
+/// error, as it does (415) for a body it cannot read as a JSON-RPC message.
+fn refused_in_plain_text(response: &Response) -> bool {
+    let plain = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_none_or(|value| !value.contains("json"));
+    let refused = matches!(
+        response.status(),
+        StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    refused && plain
 }
 
 /// A body the guard answers itself, with a JSON-RPC error.
@@ -154,47 +174,6 @@ pub(super) fn tool_call(message: &ClientJsonRpcMessage) -> Option<(&RequestId, &
         .clone()
         .map_or(Value::Null, Value::Object);
     Some((id, &call.params.name, arguments))
-}
-
-/// A `tools/call` the policies deny is answered here with HTTP 403 and an
-/// `insufficient_scope` challenge naming the scopes that would be accepted,
-/// so MCP clients can ask the user for more (step-up authorization). The
-/// body is the JSON-RPC error the call would have got.
-fn refuse_denied_call(
-    state: &McpState,
-    parts: &axum::http::request::Parts,
-    message: &ClientJsonRpcMessage,
-) -> Option<Response> {
-    let (id, tool, arguments) = tool_call(message)?;
-    let caller = parts.extensions.get::<Caller>()?;
-    let refusal = state.catalogue.denial(caller, tool, &arguments)?;
-    let CallRefusal::Denied {
-        accepted_scopes, ..
-    } = &refusal
-    else {
-        return None;
-    };
-    let base = state.base.for_request(&parts.headers);
-    let challenge = bearer_challenge(&Challenge {
-        error: Some("insufficient_scope"),
-        description: Some(refusal.to_string()),
-        resource_metadata: Some(format!("{base}/.well-known/oauth-protected-resource/mcp")),
-        scope: Some(accepted_scopes.join(" ")).filter(|s| !s.is_empty()),
-    });
-    let body = json!({
-        "jsonrpc": "2.0",
-        "id": id,
-        "error": {
-            "code": FORBIDDEN.0,
-            "message": refusal.to_string(),
-            "data": { "tool": tool, "required_scopes": accepted_scopes },
-        },
-    });
-    let mut response = (StatusCode::FORBIDDEN, Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&challenge) {
-        response.headers_mut().insert(WWW_AUTHENTICATE, value);
-    }
-    Some(response)
 }
 
 fn jsonrpc_error(status: StatusCode, id: Value, code: i64, message: String) -> Response {

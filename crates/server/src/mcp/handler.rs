@@ -1,14 +1,17 @@
-//! The MCP handler: `initialize`, `tools/list` and `tools/call`, through
-//! the catalogue.
+//! The MCP handler: tools, resources, prompts, completion and logging,
+//! through the catalogue.
 
 use std::borrow::Cow;
-
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ErrorCode, Implementation,
-    InitializeResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
-    ProgressToken, ProtocolVersion, ServerCapabilities, ServerConfig, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
+    CompleteResult, CompletionInfo, ErrorCode, GetPromptRequestParams, GetPromptResponse,
+    GetPromptResult, Implementation, InitializeResult, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ProgressNotificationParam, ProgressToken, Prompt, PromptMessage, ProtocolVersion,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference, Resource,
+    ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig, Tool,
 };
 #[expect(
     deprecated,
@@ -20,7 +23,7 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
 use super::session::SessionSettings;
-use crate::catalogue::{CallRefusal, Caller, Catalogue, ClientLink, Notice};
+use crate::catalogue::{CallRefusal, Caller, Catalogue, ClientLink, ItemRefusal, Notice};
 
 /// JSON-RPC error code for a call the policies deny. MCP defines none; this
 /// sits in the range JSON-RPC leaves to servers.
@@ -211,6 +214,9 @@ impl ServerHandler for McpServer {
         #[expect(deprecated, reason = "see the import")]
         let capabilities = ServerCapabilities::builder()
             .enable_tools()
+            .enable_prompts()
+            .enable_resources()
+            .enable_completions()
             .enable_logging()
             .build();
         InitializeResult::new(capabilities)
@@ -248,6 +254,127 @@ impl ServerHandler for McpServer {
         Ok(ListToolsResult::with_all_items(tools)
             .with_ttl_ms(LIST_TTL_MS)
             .with_cache_scope(CacheScope::Private))
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let caller = caller(&context)?;
+        let resources = convert_all::<Resource>(self.catalogue.visible_resources(&caller))?;
+        Ok(ListResourcesResult::with_all_items(resources)
+            .with_ttl_ms(LIST_TTL_MS)
+            .with_cache_scope(CacheScope::Private))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        let caller = caller(&context)?;
+        let templates =
+            convert_all::<ResourceTemplate>(self.catalogue.visible_resource_templates(&caller))?;
+        Ok(ListResourceTemplatesResult::with_all_items(templates)
+            .with_ttl_ms(LIST_TTL_MS)
+            .with_cache_scope(CacheScope::Private))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let caller = caller(&context)?;
+        let contents = self
+            .catalogue
+            .read_resource(&caller, &request.uri)
+            .await
+            .map_err(|refusal| item_refusal_to_error(&context, refusal))?;
+        let contents = convert_all::<ResourceContents>(contents)?;
+        // What a read returns is the caller's: the policies decided it.
+        Ok(ReadResourceResult::new(contents)
+            .with_ttl_ms(0)
+            .with_cache_scope(CacheScope::Private)
+            .into())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        let caller = caller(&context)?;
+        let prompts = convert_all::<Prompt>(self.catalogue.visible_prompts(&caller))?;
+        Ok(ListPromptsResult::with_all_items(prompts)
+            .with_ttl_ms(LIST_TTL_MS)
+            .with_cache_scope(CacheScope::Private))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let caller = caller(&context)?;
+        let mut arguments = std::collections::BTreeMap::new();
+        for (name, value) in request.arguments.unwrap_or_default() {
+            let Value::String(value) = value else {
+                return Err(McpError::invalid_params(
+                    format!("prompt argument `{name}` is {value}; prompt arguments are strings"),
+                    Some(json!({ "prompt": request.name, "argument": name })),
+                ));
+            };
+            arguments.insert(name, value);
+        }
+        let (description, messages) = self
+            .catalogue
+            .get_prompt(&caller, &request.name, arguments)
+            .await
+            .map_err(|refusal| item_refusal_to_error(&context, refusal))?;
+        let messages = convert_all::<PromptMessage>(messages)?;
+        let mut result = GetPromptResult::new(messages);
+        if let Some(description) = description {
+            result = result.with_description(description);
+        }
+        Ok(result.into())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let caller = caller(&context)?;
+        let reference = match &request.r#ref {
+            Reference::Prompt(prompt) => plugin_host::CompletionRef::Prompt {
+                name: prompt.name.clone(),
+            },
+            Reference::Resource(template) => plugin_host::CompletionRef::Resource {
+                uri: template.uri.clone(),
+            },
+            _ => {
+                return Err(McpError::invalid_params(
+                    "completion/complete completes a prompt's argument (ref/prompt) or a resource template's parameter (ref/resource)",
+                    None,
+                ));
+            }
+        };
+        let completed = self
+            .catalogue
+            .complete(
+                &caller,
+                &reference,
+                &request.argument.name,
+                &request.argument.value,
+            )
+            .map_err(|refusal| item_refusal_to_error(&context, refusal))?;
+        let total = u32::try_from(completed.total).unwrap_or(u32::MAX);
+        let info =
+            CompletionInfo::with_pagination(completed.values, Some(total), completed.has_more)
+                .map_err(|err| McpError::internal_error(format!("completion: {err}"), None))?;
+        Ok(CompleteResult::new(info))
     }
 
     #[expect(deprecated, reason = "see the import")]
@@ -291,7 +418,7 @@ impl ServerHandler for McpServer {
         let outcome = self.catalogue.call(&caller, &request.name, arguments).await;
         let _ = finished.send(());
         let _ = forwarding.await;
-        let result = outcome.map_err(refusal_to_error)?;
+        let result = outcome.map_err(|refusal| refusal_to_error(&context, refusal))?;
         let value = serde_json::to_value(&result)
             .map_err(|err| McpError::internal_error(format!("tool result: {err}"), None))?;
         let result: CallToolResult = serde_json::from_value(value)
@@ -300,7 +427,57 @@ impl ServerHandler for McpServer {
     }
 }
 
-fn refusal_to_error(refusal: CallRefusal) -> McpError {
+/// Each of `values` as the rmcp type `T`: what plugins declare was checked
+/// at load, so a failure here is a fault in a plugin's answer.
+fn convert_all<T: serde::de::DeserializeOwned>(values: Vec<Value>) -> Result<Vec<T>, McpError> {
+    values
+        .into_iter()
+        .map(|value| {
+            serde_json::from_value(value).map_err(|err| {
+                McpError::internal_error(
+                    format!("a plugin answered with something that is not valid MCP: {err}"),
+                    None,
+                )
+            })
+        })
+        .collect()
+}
+
+/// The JSON-RPC error for a resource, prompt or completion that did not
+/// happen; a denial also asks the transport for a 403 with a challenge.
+fn item_refusal_to_error(context: &RequestContext<RoleServer>, refusal: ItemRefusal) -> McpError {
+    let message = refusal.to_string();
+    match refusal {
+        // MCP (2026-07-28, SEP-2164): a missing resource is invalid params
+        // naming the URI.
+        ItemRefusal::NotFound { kind, name } => McpError::invalid_params(
+            message,
+            Some(match kind {
+                policy::Kind::Resource => json!({ "uri": name }),
+                _ => json!({ "name": name }),
+            }),
+        ),
+        ItemRefusal::Denied {
+            kind,
+            name,
+            accepted_scopes,
+        } => {
+            super::denial::report(context, &message, &accepted_scopes);
+            let data = match kind {
+                policy::Kind::Resource => {
+                    json!({ "uri": name, "required_scopes": accepted_scopes })
+                }
+                _ => json!({ "name": name, "required_scopes": accepted_scopes }),
+            };
+            McpError::new(FORBIDDEN, message, Some(data))
+        }
+        ItemRefusal::InvalidArguments(_) => McpError::invalid_params(message, None),
+        ItemRefusal::Failed(_) => McpError::internal_error(message, None),
+        ItemRefusal::Busy(_) => McpError::internal_error(message, None),
+    }
+}
+
+fn refusal_to_error(context: &RequestContext<RoleServer>, refusal: CallRefusal) -> McpError {
     let message = refusal.to_string();
     match refusal {
         // MCP asks for "Invalid params" when the tool does not exist.
@@ -310,11 +487,14 @@ fn refusal_to_error(refusal: CallRefusal) -> McpError {
         CallRefusal::Denied {
             tool,
             accepted_scopes,
-        } => McpError::new(
-            FORBIDDEN,
-            message,
-            Some(json!({ "tool": tool, "required_scopes": accepted_scopes })),
-        ),
+        } => {
+            super::denial::report(context, &message, &accepted_scopes);
+            McpError::new(
+                FORBIDDEN,
+                message,
+                Some(json!({ "tool": tool, "required_scopes": accepted_scopes })),
+            )
+        }
         CallRefusal::OutsideSession { tool, .. } => {
             McpError::invalid_params(message, Some(json!({ "tool": tool })))
         }

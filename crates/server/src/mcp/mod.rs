@@ -6,6 +6,7 @@
 //! need nothing shared. Listing and calling go through the same
 //! [`Catalogue`] as the REST door, so the policies decide both.
 
+mod denial;
 pub mod fuzzing;
 mod guard;
 mod handler;

@@ -1,0 +1,68 @@
+//! Step-up authorization over MCP: a `tools/call`, `resources/read`,
+//! `prompts/get` or `completion/complete` the policies deny is answered with
+//! HTTP 403 and an `insufficient_scope` challenge naming the scopes that
+//! would be accepted, so a client can ask its user for more. The body stays
+//! the JSON-RPC error the handler answered.
+//!
+//! The decision is made once, by the handler, on the request rmcp parsed;
+//! the handler reports a denial through a slot the `/mcp` guard put on the
+//! request, and the guard sets the status and the header on the way out.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use rmcp::RoleServer;
+use rmcp::service::RequestContext;
+
+use crate::web::{Challenge, bearer_challenge};
+
+/// Where a handler leaves a denial for the guard to answer with a 403.
+#[derive(Clone, Default)]
+pub(super) struct DenialSlot(Arc<OnceLock<Denial>>);
+
+struct Denial {
+    message: String,
+    accepted_scopes: Vec<String>,
+}
+
+/// Records that the request was denied, with `message`, and the scopes any
+/// one of which would have allowed it.
+pub(super) fn report(
+    context: &RequestContext<RoleServer>,
+    message: &str,
+    accepted_scopes: &[String],
+) {
+    let slot = context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<DenialSlot>());
+    if let Some(slot) = slot {
+        // The first denial of a request is the one answered.
+        let _ = slot.0.set(Denial {
+            message: message.to_owned(),
+            accepted_scopes: accepted_scopes.to_vec(),
+        });
+    }
+}
+
+impl DenialSlot {
+    /// Turns `response` into a 403 with a challenge if the handler denied
+    /// the request; `base` is the server's URL, for the metadata link.
+    pub(super) fn apply(&self, response: &mut Response, base: &str) {
+        let Some(denial) = self.0.get() else {
+            return;
+        };
+        let challenge = bearer_challenge(&Challenge {
+            error: Some("insufficient_scope"),
+            description: Some(denial.message.clone()),
+            resource_metadata: Some(format!("{base}/.well-known/oauth-protected-resource/mcp")),
+            scope: Some(denial.accepted_scopes.join(" ")).filter(|scope| !scope.is_empty()),
+        });
+        *response.status_mut() = StatusCode::FORBIDDEN;
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            response.headers_mut().insert(WWW_AUTHENTICATE, value);
+        }
+    }
+}
