@@ -42,8 +42,13 @@ enum Task {
     /// test in the workspace.
     Test,
     /// Install every external tool the full test suite needs (Chromium and
-    /// ChromeDriver, the pinned MCP Python SDK), skipping what is there.
+    /// ChromeDriver, the pinned MCP Python SDK, the MCP conformance suite
+    /// and the Node.js it runs on), skipping what is there.
     InstallTools,
+    /// Install the official MCP conformance suite, then run both requirement
+    /// sets (2025-11-25 and 2026-07-28) against the server with the fixture
+    /// plugin (part of `cargo xtask test`).
+    Conformance,
     /// Check formatting and run clippy with warnings denied.
     Lint,
     /// Run the benchmarks and print their figures against the targets.
@@ -86,6 +91,7 @@ fn main() -> ExitCode {
         Task::Run { args } => run(&args),
         Task::Test => test(),
         Task::InstallTools => install_tools().map(drop),
+        Task::Conformance => conformance(),
         Task::Lint => lint(),
         Task::Bench => bench(),
         Task::Fuzz { seconds, targets } => fuzz::run(&root(), seconds, &targets),
@@ -173,7 +179,8 @@ fn test() -> anyhow::Result<()> {
         "--",
         "--include-ignored",
     ])
-    .env(PYTHON_ENV_VAR, &tools.python);
+    .env(PYTHON_ENV_VAR, &tools.python)
+    .env(CONFORMANCE_ENV_VAR, &tools.conformance);
     let mut totals = run_counting_tests(test)?;
     let policies = policy::test(&server_binary(), &root().join("policies"))?;
     totals.passed += policies.passed;
@@ -215,6 +222,8 @@ fn server_binary() -> PathBuf {
 struct Tools {
     /// The Python with the official MCP SDK.
     python: PathBuf,
+    /// The conformance suite's launcher.
+    conformance: PathBuf,
 }
 
 /// `cargo xtask install-tools`: every external tool the full suite needs,
@@ -230,7 +239,51 @@ fn install_tools() -> anyhow::Result<Tools> {
     browser.arg(root().join("tests/browser/install.sh"));
     status(browser).context("installing Chromium for the browser tests")?;
     println!("install-tools: Chromium and ChromeDriver in /usr/bin");
-    Ok(Tools { python })
+    let conformance = conformance_suite()?;
+    println!(
+        "install-tools: the MCP conformance suite at {}",
+        conformance.display()
+    );
+    Ok(Tools {
+        python,
+        conformance,
+    })
+}
+
+/// Tells the end-to-end tests where the conformance suite's launcher is.
+pub(crate) const CONFORMANCE_ENV_VAR: &str = "ORCHESTRATOR_TEST_CONFORMANCE";
+
+/// Installs the conformance suite and the Node.js it needs under
+/// `target/conformance` with tests/conformance/install.sh (a no-op when the
+/// pinned versions are there) and returns its launcher.
+fn conformance_suite() -> anyhow::Result<PathBuf> {
+    let dir = target_dir().join("conformance");
+    let mut install = Command::new("bash");
+    install
+        .arg(root().join("tests/conformance/install.sh"))
+        .arg(&dir);
+    status(install).context("installing the MCP conformance suite")?;
+    Ok(dir.join("bin").join("conformance"))
+}
+
+/// `cargo xtask conformance`: the conformance tests alone.
+fn conformance() -> anyhow::Result<()> {
+    let mut build = cargo();
+    build.args(["build", "--workspace", "--exclude", "xtask"]);
+    status(build)?;
+    let suite = conformance_suite()?;
+    let mut test = cargo();
+    test.args([
+        "test",
+        "--package",
+        "e2e",
+        "--",
+        "conformance::",
+        "--include-ignored",
+        "--nocapture",
+    ])
+    .env(CONFORMANCE_ENV_VAR, &suite);
+    status(test)
 }
 
 /// Tells the end-to-end tests which Python has the MCP SDK installed.

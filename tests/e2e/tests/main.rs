@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod browser;
 mod catalogue;
+mod conformance;
 mod demo_oauth;
 mod doctor;
 mod health;

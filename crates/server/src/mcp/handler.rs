@@ -11,7 +11,7 @@ use rmcp::model::{
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
     ProgressNotificationParam, ProgressToken, Prompt, PromptMessage, ProtocolVersion,
     ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference, Resource,
-    ResourceContents, ResourceTemplate, ServerCapabilities, ServerConfig, Tool,
+    ResourceContents, ResourceTemplate, ResultType, ServerCapabilities, ServerConfig, Tool,
 };
 #[expect(
     deprecated,
@@ -65,12 +65,14 @@ impl McpServer {
     /// `logLevel` (2026-07-28), else the session's level, else none.
     #[expect(deprecated, reason = "see the import")]
     fn log_level(&self, context: &RequestContext<RoleServer>) -> Option<plugin_host::LogLevel> {
-        let level = context.meta.log_level().or_else(|| {
-            *self
+        let level = if is_stateless_revision(context) {
+            context.meta.log_level()?
+        } else {
+            (*self
                 .log_level
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-        })?;
+                .unwrap_or_else(PoisonError::into_inner))?
+        };
         Some(match level {
             LoggingLevel::Debug => plugin_host::LogLevel::DEBUG,
             LoggingLevel::Info | LoggingLevel::Notice => plugin_host::LogLevel::INFO,
@@ -412,19 +414,75 @@ impl ServerHandler for McpServer {
             self.log_level(&context).filter(|_| streams),
             Arc::new(move || cancelled.is_cancelled()),
         );
+        let caller = Caller { client, ..caller };
+        // Decided first: what a tool needs of the client is only told to a
+        // caller who may call it.
+        let authorized = self
+            .catalogue
+            .authorize(&caller, &request.name, &arguments)
+            .map_err(|refusal| refusal_to_error(&context, refusal))?;
+        check_client_capabilities(&self.catalogue, &request.name, &context)?;
         let (finished, done) = tokio::sync::oneshot::channel();
         let forwarding = tokio::spawn(forward_notices(context.peer.clone(), token, notices, done));
-        let caller = Caller { client, ..caller };
-        let outcome = self.catalogue.call(&caller, &request.name, arguments).await;
+        // A busy server is a tool error the caller reads and may retry.
+        let result = authorized
+            .invoke(arguments)
+            .await
+            .unwrap_or_else(|busy| plugin_host::ToolResult::error(busy.to_string()));
         let _ = finished.send(());
         let _ = forwarding.await;
-        let result = outcome.map_err(|refusal| refusal_to_error(&context, refusal))?;
         let value = serde_json::to_value(&result)
             .map_err(|err| McpError::internal_error(format!("tool result: {err}"), None))?;
-        let result: CallToolResult = serde_json::from_value(value)
+        let mut result: CallToolResult = serde_json::from_value(value)
             .map_err(|err| McpError::internal_error(format!("tool result: {err}"), None))?;
+        // 2026-07-28 results say they are complete; rmcp drops the field for
+        // older clients.
+        result.result_type = Some(ResultType::COMPLETE);
         Ok(result.into())
     }
+}
+
+/// The `_meta` key under which a tool declares what it needs the client to
+/// offer (`{"sampling": {}}`), as MCP `ClientCapabilities`.
+pub(crate) const REQUIRED_CLIENT_CAPABILITIES: &str = "orchestrator-mcp/requiredClientCapabilities";
+
+/// Refuses, with MCP's -32021, a call to a tool that needs a capability the
+/// client did not declare. A client whose capabilities are unknown (a
+/// 2025-era request outside a session) is let through.
+fn check_client_capabilities(
+    catalogue: &Catalogue,
+    tool: &str,
+    context: &RequestContext<RoleServer>,
+) -> Result<(), McpError> {
+    let Some(descriptor) = catalogue.descriptor(tool) else {
+        return Ok(());
+    };
+    let Some(Value::Object(required)) = descriptor
+        .get("_meta")
+        .and_then(|meta| meta.get(REQUIRED_CLIENT_CAPABILITIES))
+    else {
+        return Ok(());
+    };
+    let declared = context.meta.client_capabilities().or_else(|| {
+        context
+            .peer
+            .peer_info()
+            .map(|info| info.capabilities.clone())
+    });
+    let Some(declared) = declared else {
+        return Ok(());
+    };
+    let declared = serde_json::to_value(declared).unwrap_or_default();
+    let missing: serde_json::Map<String, Value> = required
+        .iter()
+        .filter(|(name, _)| declared.get(name.as_str()).is_none_or(Value::is_null))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let missing = serde_json::from_value(Value::Object(missing)).unwrap_or_default();
+    Err(McpError::missing_required_client_capability(missing))
 }
 
 /// Each of `values` as the rmcp type `T`: what plugins declare was checked

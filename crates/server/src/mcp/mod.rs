@@ -43,9 +43,11 @@ pub(crate) fn router(state: McpState) -> Router {
         .with_json_response(true)
         .disable_allowed_hosts()
         .with_max_request_body_bytes(state.max_request_bytes);
-    let server = McpServer::new(state.catalogue.clone());
+    let catalogue = state.catalogue.clone();
+    // A handler per session (per request when stateless): what it keeps,
+    // such as a log level, is never another client's.
     let service: StreamableHttpService<McpServer, NeverSessionManager> = StreamableHttpService::new(
-        move || Ok(server.clone()),
+        move || Ok(McpServer::new(catalogue.clone())),
         Arc::new(NeverSessionManager::default()),
         config,
     );
