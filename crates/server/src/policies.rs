@@ -52,6 +52,9 @@ pub(crate) struct PolicyStore {
     last_reload: Mutex<Option<ReloadStatus>>,
     /// Serialises reloads, so two triggers at once cannot swap out of order.
     reloading: Mutex<()>,
+    /// How many times a new set was made active: what MCP subscribers watch
+    /// to tell clients their lists may have changed.
+    generation: tokio::sync::watch::Sender<u64>,
 }
 
 impl PolicyStore {
@@ -62,7 +65,13 @@ impl PolicyStore {
             active: ArcSwap::from_pointee(engine),
             last_reload: Mutex::new(None),
             reloading: Mutex::new(()),
+            generation: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// A receiver that sees each new policy set made active.
+    pub(crate) fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generation.subscribe()
     }
 
     /// The set new requests are decided under.
@@ -96,6 +105,7 @@ impl PolicyStore {
                 let hash = engine.hash().to_owned();
                 let count = engine.policy_count();
                 self.active.store(Arc::new(engine));
+                self.generation.send_modify(|generation| *generation += 1);
                 tracing::info!(
                     trigger = ?trigger,
                     policies = count,

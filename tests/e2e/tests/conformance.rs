@@ -43,9 +43,15 @@ fn run(requirements: &str) {
         std::fs::read(&policy).expect("the fixtures' policy"),
     );
     // The suite makes a few hundred requests in seconds.
+    let policies = sandbox.policy_dir();
     let server = Server::start_with(
         &sandbox,
-        Launch::default().env("RATE_LIMIT_PER_MINUTE", "100000"),
+        Launch::default()
+            .env("RATE_LIMIT_PER_MINUTE", "100000")
+            .env(
+                "CONFORMANCE_FIXTURES_POLICY_DIR",
+                &policies.to_string_lossy(),
+            ),
     );
     let proxy = TokenProxy::start(server.base_url(), DEMO_TOKEN);
     let results = sandbox.path().join("results");

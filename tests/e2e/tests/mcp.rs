@@ -79,7 +79,7 @@ fn an_mcp_client_without_a_token_is_refused() {
 }
 
 #[test]
-fn raw_initialize_negotiates_2025_11_25() {
+fn a_2025_initialize_opens_a_session_and_requests_without_one_stay_stateless() {
     let server = Server::start(&Sandbox::new());
     let reply = post_mcp(
         &server,
@@ -95,8 +95,64 @@ fn raw_initialize_negotiates_2025_11_25() {
         ),
     );
     assert_eq!(reply.status, 200, "{:?}", reply.body);
-    assert_eq!(reply.body["result"]["protocolVersion"], "2025-11-25");
-    assert!(reply.body["result"]["capabilities"]["tools"].is_object());
+    let session = reply
+        .header("mcp-session-id")
+        .expect("a session for a 2025-era client")
+        .to_owned();
+    let result = &sse_messages(&reply.body)[0]["result"];
+    assert_eq!(result["protocolVersion"], "2025-11-25");
+    assert_eq!(result["capabilities"]["tools"]["listChanged"], true);
+    assert_eq!(result["capabilities"]["resources"]["subscribe"], true);
+
+    let in_session = |body: &str| {
+        crate::util::client()
+            .post(server.url("/mcp"))
+            .bearer_auth(DEMO_TOKEN)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .header("MCP-Protocol-Version", "2025-11-25")
+            .header("Mcp-Session-Id", &session)
+            .body(body.to_owned())
+            .send()
+            .expect("POST /mcp")
+    };
+    let listed = in_session(&jsonrpc(2, "tools/list", json!({})));
+    assert_eq!(listed.status(), 200);
+    assert!(listed.text().expect("body").contains("\"ping\""));
+
+    // Without the session id the same request is served statelessly.
+    let stateless = post_mcp(
+        &server,
+        Some(DEMO_TOKEN),
+        &jsonrpc(3, "tools/list", json!({})),
+    );
+    assert_eq!(stateless.header("content-type"), Some("application/json"));
+    assert!(stateless.header("mcp-session-id").is_none());
+
+    // A session id nobody opened is 404, so the client initializes again.
+    let unknown = crate::util::client()
+        .post(server.url("/mcp"))
+        .bearer_auth(DEMO_TOKEN)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json, text/event-stream")
+        .header("Mcp-Session-Id", "not-a-session")
+        .body(jsonrpc(4, "tools/list", json!({})))
+        .send()
+        .expect("POST /mcp");
+    assert_eq!(unknown.status(), 404);
+
+    // Closing the session ends it.
+    let closed = crate::util::client()
+        .delete(server.url("/mcp"))
+        .bearer_auth(DEMO_TOKEN)
+        .header("Mcp-Session-Id", &session)
+        .send()
+        .expect("DELETE /mcp");
+    assert!(closed.status().is_success(), "{}", closed.status());
+    assert_eq!(
+        in_session(&jsonrpc(5, "tools/list", json!({}))).status(),
+        404
+    );
 }
 
 #[test]
@@ -377,4 +433,73 @@ fn a_2026_07_28_request_carries_its_own_log_level_and_set_level_is_gone() {
     );
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("-32601"), "{body}");
+}
+
+#[test]
+fn a_listening_client_hears_that_its_lists_changed_when_the_policies_do() {
+    use std::io::{BufRead, BufReader};
+
+    let sandbox = Sandbox::new();
+    let server = Server::start_with(&sandbox, Launch::default().env("POLICY_WATCH", "false"));
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    let listen = crate::util::client()
+        .post(server.url("/mcp"))
+        .bearer_auth(DEMO_TOKEN)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", "2026-07-28")
+        .header("Mcp-Method", "subscriptions/listen")
+        .body(
+            jsonrpc(
+                1,
+                "subscriptions/listen",
+                json!({"_meta": meta, "notifications": {"toolsListChanged": true, "resourceSubscriptions": ["orchestrator://policies"]}}),
+            )
+            .to_string(),
+        )
+        .send()
+        .expect("subscriptions/listen");
+    assert_eq!(listen.status(), 200);
+    let (heard, hear) = std::sync::mpsc::channel::<serde_json::Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(listen).lines() {
+            let Ok(line) = line else { return };
+            if let Some(data) = line.strip_prefix("data:")
+                && let Ok(message) = serde_json::from_str(data.trim())
+                && heard.send(message).is_err()
+            {
+                return;
+            }
+        }
+    });
+    let wait = |method: &str| loop {
+        let message = hear
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("no {method} within 10 s"));
+        if message["method"] == method {
+            return message;
+        }
+    };
+    let acknowledged = wait("notifications/subscriptions/acknowledged");
+    assert_eq!(
+        acknowledged["params"]["notifications"]["toolsListChanged"],
+        true
+    );
+
+    sandbox.write(
+        "policies/no-ping.cedar",
+        "@id(\"no-ping\") forbid (principal, action, resource == Tool::\"ping\");",
+    );
+    let reloaded = crate::util::post_tool_as_demo(&server, "reload_policies", "{}");
+    assert_eq!(reloaded.body["structuredContent"]["outcome"], "loaded");
+    let changed = wait("notifications/tools/list_changed");
+    assert_eq!(
+        changed["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        1
+    );
+    let updated = wait("notifications/resources/updated");
+    assert_eq!(updated["params"]["uri"], "orchestrator://policies");
 }

@@ -270,11 +270,11 @@ fn router(settings: &Settings, catalogue: Catalogue, identity: identity::Identit
         max_request_bytes,
         base: base.clone(),
     });
-    let mcp = mcp::router(McpState {
-        catalogue: catalogue.clone(),
+    let mcp = mcp::router(McpState::new(
+        catalogue.clone(),
         max_request_bytes,
-        base: base.clone(),
-    });
+        base.clone(),
+    ));
     let oauth = oauth::router(OAuthState {
         authorization_server,
         verifier: identity.verifier,

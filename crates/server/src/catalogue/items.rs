@@ -183,6 +183,29 @@ impl Catalogue {
         }
     }
 
+    /// Whether the caller may read `uri` (a resource, or one a template
+    /// names), arguments aside: what a subscription needs.
+    pub(crate) fn may_read(&self, caller: &Caller, uri: &str) -> Result<(), ItemRefusal> {
+        let not_found = || ItemRefusal::NotFound {
+            kind: Kind::Resource,
+            name: uri.to_owned(),
+        };
+        let key = match ServerResource::named(uri) {
+            Some(resource) => resource.uri(),
+            None => self.plugins.resource(uri).ok_or_else(not_found)?.key(),
+        };
+        let target = self.item(Kind::Resource, key).ok_or_else(not_found)?;
+        if self.admits(caller, target) {
+            return Ok(());
+        }
+        let decision = evaluate(caller, target, &Value::Null);
+        Err(ItemRefusal::Denied {
+            kind: Kind::Resource,
+            name: uri.to_owned(),
+            accepted_scopes: decision.accepted_scopes,
+        })
+    }
+
     /// Reads `uri` for the caller: the policies decide first, then the
     /// server or the plugin reads it. Returns MCP `ResourceContents`.
     pub(crate) async fn read_resource(

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::guard;
-use super::session::SessionSettings;
+use super::session_settings::SessionSettings;
 
 /// What the `/mcp` guard makes of a request body.
 #[derive(Debug)]

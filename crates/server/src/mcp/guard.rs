@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::McpState;
 use super::denial::DenialSlot;
-use super::session::SessionSettings;
+use super::session_settings::SessionSettings;
 use crate::web::{ApiError, read_limited};
 
 /// JSON-RPC: the body is not JSON.
@@ -45,10 +45,30 @@ pub(super) async fn check_jsonrpc(
             );
         }
     }
+    let principal = request
+        .extensions()
+        .get::<crate::catalogue::Caller>()
+        .map(|caller| caller.principal.id.clone())
+        .unwrap_or_default();
+    let session = request
+        .headers()
+        .get(MCP_SESSION_ID)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    if let Some(session) = &session {
+        // A session is only ever its own principal's.
+        if !state.sessions.owned_by(session, &principal) {
+            return session_not_found();
+        }
+        request.extensions_mut().insert(Route::Session);
+    }
     if request.method() != Method::POST {
+        if session.is_none() {
+            request.extensions_mut().insert(Route::Stateless);
+        }
         return next.run(request).await;
     }
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let bytes = match read_limited(&parts.headers, body, state.max_request_bytes).await {
         Ok(bytes) => bytes,
         Err(err @ ApiError::PayloadTooLarge { .. }) => {
@@ -68,8 +88,15 @@ pub(super) async fn check_jsonrpc(
             );
         }
     };
+    if session.is_none() {
+        let route = if opens_session(&parts.headers, &bytes) {
+            Route::OpenSession(principal)
+        } else {
+            Route::Stateless
+        };
+        parts.extensions.insert(route);
+    }
     let denial = DenialSlot::default();
-    let mut parts = parts;
     parts.extensions.insert(denial.clone());
     let base = state.base.for_request(&parts.headers);
     // The MCP service parses the body; only a body it refuses is read here
@@ -84,6 +111,51 @@ pub(super) async fn check_jsonrpc(
         return refusal.into_response();
     }
     response
+}
+
+/// The `Mcp-Session-Id` header.
+pub(super) const MCP_SESSION_ID: &str = "mcp-session-id";
+
+/// Which MCP service serves a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Route {
+    /// Statelessly: every request without a session.
+    Stateless,
+    /// In the session its `Mcp-Session-Id` names (checked to be the
+    /// caller's).
+    Session,
+    /// A 2025-era `initialize`, which opens a session for this principal.
+    OpenSession(String),
+}
+
+/// Whether a request with no session is a 2025-era `initialize`, which
+/// gets a session. Only the method name is looked for: the MCP service
+/// parses the message itself.
+fn opens_session(headers: &axum::http::HeaderMap, bytes: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Method<'a> {
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
+    }
+    let stateless_revision = headers
+        .get("mcp-protocol-version")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|version| version >= "2026-07-28");
+    !stateless_revision
+        && serde_json::from_slice::<Method<'_>>(bytes)
+            .is_ok_and(|skim| skim.method.as_deref() == Some("initialize"))
+}
+
+/// A session id that is unknown, ended, or another principal's: 404, as
+/// MCP asks, so the client starts over with `initialize`.
+fn session_not_found() -> Response {
+    jsonrpc_error(
+        StatusCode::NOT_FOUND,
+        Value::Null,
+        INVALID_REQUEST,
+        "Session not found: it ended or was never opened; send initialize again to open a new one"
+            .to_owned(),
+    )
 }
 
 /// Whether the MCP service refused the request with a plain-text client

@@ -18,11 +18,15 @@ use rmcp::model::{
     reason = "MCP 2026-07-28 deprecates logging (SEP-2577); 2025 clients still set a level"
 )]
 use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam, SetLevelRequestParams};
-use rmcp::service::{Peer, RequestContext};
+use rmcp::model::{SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams};
+use rmcp::service::{NotificationContext, Peer, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
-use super::session::SessionSettings;
+use super::session_settings::SessionSettings;
+use super::subscriptions::{
+    CHANGED_WITH_POLICIES, LISTENS_PER_PRINCIPAL, Listeners, ResourceSubscriptions, notify_session,
+};
 use crate::catalogue::{CallRefusal, Caller, Catalogue, ClientLink, ItemRefusal, Notice};
 
 /// JSON-RPC error code for a call the policies deny. MCP defines none; this
@@ -51,13 +55,23 @@ pub(crate) struct McpServer {
     /// The level a 2025-era client set with `logging/setLevel`.
     #[expect(deprecated, reason = "see the import")]
     pub(super) log_level: Arc<Mutex<Option<LoggingLevel>>>,
+    /// The resources a 2025-era session subscribed to.
+    subscriptions: ResourceSubscriptions,
+    /// The listening streams open per principal, shared by every handler.
+    listeners: Arc<Listeners>,
+    /// Dropped with the last copy of the handler, when its session ends:
+    /// stops the task that tells the session of changes.
+    ended: Arc<tokio::sync::watch::Sender<()>>,
 }
 
 impl McpServer {
-    pub(super) fn new(catalogue: Catalogue) -> Self {
+    pub(super) fn new(catalogue: Catalogue, listeners: Arc<Listeners>) -> Self {
         Self {
             catalogue,
             log_level: Arc::default(),
+            subscriptions: ResourceSubscriptions::default(),
+            listeners,
+            ended: Arc::new(tokio::sync::watch::Sender::new(())),
         }
     }
 
@@ -216,8 +230,12 @@ impl ServerHandler for McpServer {
         #[expect(deprecated, reason = "see the import")]
         let capabilities = ServerCapabilities::builder()
             .enable_tools()
+            .enable_tool_list_changed()
             .enable_prompts()
+            .enable_prompts_list_changed()
             .enable_resources()
+            .enable_resources_list_changed()
+            .enable_resources_subscribe()
             .enable_completions()
             .enable_logging()
             .build();
@@ -377,6 +395,106 @@ impl ServerHandler for McpServer {
             CompletionInfo::with_pagination(completed.values, Some(total), completed.has_more)
                 .map_err(|err| McpError::internal_error(format!("completion: {err}"), None))?;
         Ok(CompleteResult::new(info))
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        // Only a session lives past its requests: a stateless initialize
+        // has no stream to hear changes on.
+        if context.peer.peer_info().is_none() {
+            return;
+        }
+        tokio::spawn(notify_session(
+            context.peer.clone(),
+            self.catalogue.policy_store().changes(),
+            self.subscriptions.clone(),
+            self.ended.subscribe(),
+        ));
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let caller = caller(&context)?;
+        // Only what the caller may read, which also says whether it exists.
+        self.catalogue
+            .may_read(&caller, &request.uri)
+            .map_err(|refusal| item_refusal_to_error(&context, refusal))?;
+        if !self.subscriptions.add(&request.uri) {
+            return Err(McpError::invalid_request(
+                format!(
+                    "this session subscribes to {} resources already, the most it may; unsubscribe from one first",
+                    super::subscriptions::SUBSCRIPTIONS_PER_SESSION
+                ),
+                None,
+            ));
+        }
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.subscriptions.remove(&request.uri);
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let mut accepted = SubscriptionFilter::builder()
+            .tools_list_changed()
+            .prompts_list_changed()
+            .resources_list_changed()
+            .build();
+        let watched: Vec<String> = requested
+            .resource_subscriptions
+            .iter()
+            .flatten()
+            .filter(|uri| CHANGED_WITH_POLICIES.contains(&uri.as_str()))
+            .cloned()
+            .collect();
+        if !watched.is_empty() {
+            accepted.resource_subscriptions = Some(watched);
+        }
+        Some(accepted)
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        let caller = caller(context.request_context())?;
+        let Some(_listening) = self.listeners.enter(&caller.principal.id) else {
+            return Err(McpError::invalid_request(
+                format!(
+                    "this caller has {LISTENS_PER_PRINCIPAL} subscriptions/listen streams open already, the most it may; close one first"
+                ),
+                None,
+            ));
+        };
+        let mut changes = self.catalogue.policy_store().changes();
+        changes.mark_unchanged();
+        loop {
+            tokio::select! {
+                () = context.cancelled() => return Ok(()),
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+            // The sink sends only what the client asked for and was
+            // accepted; the rest is refused there, not an error here.
+            let sink = context.sink();
+            let _ = sink.notify_tool_list_changed().await;
+            let _ = sink.notify_prompt_list_changed().await;
+            let _ = sink.notify_resource_list_changed().await;
+            for uri in CHANGED_WITH_POLICIES {
+                let _ = sink.notify_resource_updated(uri).await;
+            }
+        }
     }
 
     #[expect(deprecated, reason = "see the import")]

@@ -1,20 +1,28 @@
 //! The MCP door: streamable HTTP at `/mcp`, with the guard that checks
-//! every body before the MCP service sees it and the session settings a
-//! client may narrow its tools with.
+//! every body before the MCP service sees it, routes it to a session or not,
+//! and reads the session settings a client may narrow its tools with.
 //!
-//! Served statelessly with JSON answers: every POST stands alone, so replicas
-//! need nothing shared. Listing and calling go through the same
-//! [`Catalogue`] as the REST door, so the policies decide both.
+//! Served statelessly: every POST without a session stands alone, so
+//! replicas need nothing shared. A 2025-era `initialize` opens a session
+//! (see `sessions.rs`), in which rmcp serves that client's later requests.
+//! Listing and calling go through the same [`Catalogue`] as the REST door,
+//! so the policies decide both.
 
 mod denial;
 pub mod fuzzing;
 mod guard;
 mod handler;
-mod session;
+mod session_settings;
+mod sessions;
+mod subscriptions;
 
 use std::sync::Arc;
 
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use axum::{Router, middleware};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
@@ -22,7 +30,10 @@ pub(crate) use handler::check_tool_descriptors;
 
 use crate::catalogue::Catalogue;
 use crate::web::PublicBase;
+use guard::{MCP_SESSION_ID, Route};
 use handler::McpServer;
+use sessions::SessionRegistry;
+use subscriptions::Listeners;
 
 /// What the MCP door needs.
 #[derive(Clone)]
@@ -31,6 +42,28 @@ pub(crate) struct McpState {
     /// `MAX_REQUEST_SIZE_MB`, in bytes.
     pub(crate) max_request_bytes: usize,
     pub(crate) base: PublicBase,
+    sessions: Arc<SessionRegistry>,
+    listeners: Arc<Listeners>,
+}
+
+impl McpState {
+    pub(crate) fn new(catalogue: Catalogue, max_request_bytes: usize, base: PublicBase) -> Self {
+        Self {
+            catalogue,
+            max_request_bytes,
+            base,
+            sessions: Arc::new(SessionRegistry::new()),
+            listeners: Arc::default(),
+        }
+    }
+}
+
+/// The two MCP services: one stateless, one with sessions.
+#[derive(Clone)]
+struct Services {
+    stateless: Arc<StreamableHttpService<McpServer, NeverSessionManager>>,
+    sessions: Arc<StreamableHttpService<McpServer, LocalSessionManager>>,
+    registry: Arc<SessionRegistry>,
 }
 
 /// `/mcp`. Expects the Host guard and the authentication layer in front of
@@ -39,19 +72,77 @@ pub(crate) fn router(state: McpState) -> Router {
     // The Host guard in front of every route is the one Host check, so
     // rmcp's own list stays off.
     let config = StreamableHttpServerConfig::default()
-        .with_legacy_session_mode(false)
-        .with_json_response(true)
         .disable_allowed_hosts()
         .with_max_request_body_bytes(state.max_request_bytes);
-    let catalogue = state.catalogue.clone();
     // A handler per session (per request when stateless): what it keeps,
-    // such as a log level, is never another client's.
-    let service: StreamableHttpService<McpServer, NeverSessionManager> = StreamableHttpService::new(
-        move || Ok(McpServer::new(catalogue.clone())),
+    // such as a log level or subscriptions, is never another client's.
+    let new_handler = {
+        let catalogue = state.catalogue.clone();
+        let listeners = Arc::clone(&state.listeners);
+        move || Ok(McpServer::new(catalogue.clone(), Arc::clone(&listeners)))
+    };
+    let stateless = StreamableHttpService::new(
+        new_handler.clone(),
         Arc::new(NeverSessionManager::default()),
-        config,
+        config
+            .clone()
+            .with_legacy_session_mode(false)
+            .with_json_response(true),
     );
+    let sessions = StreamableHttpService::new(
+        new_handler,
+        state.sessions.manager(),
+        config.with_legacy_session_mode(true),
+    );
+    let services = Services {
+        stateless: Arc::new(stateless),
+        sessions: Arc::new(sessions),
+        registry: Arc::clone(&state.sessions),
+    };
+    // Paths below /mcp reach the same service, as a nested service would.
     Router::new()
-        .nest_service("/mcp", service)
+        .route("/mcp", any(dispatch))
+        .route("/mcp/{*rest}", any(dispatch))
+        .with_state(services)
         .layer(middleware::from_fn_with_state(state, guard::check_jsonrpc))
+}
+
+/// Hands the request to the service the guard routed it to.
+async fn dispatch(State(services): State<Services>, request: Request) -> Response {
+    let route = request
+        .extensions()
+        .get::<Route>()
+        .cloned()
+        .unwrap_or(Route::Stateless);
+    let closing = request.method() == axum::http::Method::DELETE;
+    let session = request
+        .headers()
+        .get(MCP_SESSION_ID)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    match route {
+        Route::Stateless => services.stateless.handle(request).await.into_response(),
+        Route::Session => {
+            let response = services.sessions.handle(request).await;
+            if closing
+                && response.status().is_success()
+                && let Some(session) = session
+            {
+                services.registry.closed(&session);
+            }
+            response.into_response()
+        }
+        Route::OpenSession(principal) => {
+            let response = services.sessions.handle(request).await;
+            let opened = response
+                .headers()
+                .get(MCP_SESSION_ID)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned);
+            if let Some(opened) = opened {
+                services.registry.opened(opened, &principal).await;
+            }
+            response.into_response()
+        }
+    }
 }

@@ -3,6 +3,11 @@
 //! what the suite's scenario describes, written against the raw
 //! [`Plugin`] trait so every content type goes through the ABI as a plugin
 //! would send it.
+//!
+//! The trigger tools change what the caller may see the way an operator
+//! would: they write (or remove) a policy file in the directory named by
+//! `CONFORMANCE_FIXTURES_POLICY_DIR` that permits a toggled fixture, then
+//! reload the policies through the server's own `reload_policies`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -48,6 +53,33 @@ fn silent_wav() -> Vec<u8> {
 }
 
 const TEMPLATE: &str = "test://template/{id}/data";
+
+/// Names the policy directory the trigger tools write to.
+const POLICY_DIR_VARIABLE: &str = "CONFORMANCE_FIXTURES_POLICY_DIR";
+
+/// Permits the toggled fixture of `kind` if it is hidden, hides it if it
+/// is permitted, and reloads the policies.
+fn toggle(kind: &str, policy: &str, context: &ToolContext) -> ToolResult {
+    let Some(dir) = std::env::var_os(POLICY_DIR_VARIABLE) else {
+        return ToolResult::error(format!(
+            "set {POLICY_DIR_VARIABLE} to the server's policy directory"
+        ));
+    };
+    let file = std::path::Path::new(&dir).join(format!("conformance-toggle-{kind}.cedar"));
+    let written = if file.exists() {
+        std::fs::remove_file(&file)
+    } else {
+        std::fs::write(&file, policy)
+    };
+    if let Err(err) = written {
+        return ToolResult::error(format!("{}: {err}", file.display()));
+    }
+    match context.call_tool("reload_policies", json!({})) {
+        Ok(result) if !result.is_error => success(vec![text(format!("the {kind} list changed"))]),
+        Ok(result) => result,
+        Err(refused) => ToolResult::error(refused.message),
+    }
+}
 
 fn tool(name: &str, description: &str) -> Value {
     json!({
@@ -107,6 +139,18 @@ impl Plugin for Fixtures {
                     "Answers without asking the client anything.",
                 ),
                 needs_sampling,
+                tool(
+                    "test_trigger_tool_change",
+                    "Shows or hides test_toggled_tool by a policy change.",
+                ),
+                tool(
+                    "test_trigger_prompt_change",
+                    "Shows or hides test_toggled_prompt by a policy change.",
+                ),
+                tool(
+                    "test_toggled_tool",
+                    "Listed only while the trigger shows it.",
+                ),
             ],
             resources: vec![
                 json!({"uri": "test://static-text", "name": "static-text", "description": "A fixed text.", "mimeType": "text/plain"}),
@@ -135,6 +179,7 @@ impl Plugin for Fixtures {
                     "arguments": [{"name": "resourceUri", "description": "URI of the resource to embed", "required": true}],
                 }),
                 json!({"name": "test_prompt_with_image", "description": "A prompt with an image."}),
+                json!({"name": "test_toggled_prompt", "description": "Listed only while the trigger shows it."}),
             ],
             completions: vec![Completion {
                 reference: CompletionRef::Prompt {
@@ -194,6 +239,17 @@ impl Plugin for Fixtures {
             }
             "test_streaming_elicitation" => success(vec![text("Nothing was asked of the client")]),
             "test_missing_capability" => success(vec![text("The client offers sampling")]),
+            "test_trigger_tool_change" => toggle(
+                "tool",
+                r#"@id("conformance.toggle.tool") permit (principal, action == Action::"call", resource == Tool::"test_toggled_tool");"#,
+                context,
+            ),
+            "test_trigger_prompt_change" => toggle(
+                "prompt",
+                r#"@id("conformance.toggle.prompt") permit (principal, action == Action::"get", resource == Prompt::"test_toggled_prompt");"#,
+                context,
+            ),
+            "test_toggled_tool" => success(vec![text("The toggled tool is shown")]),
             other => ToolResult::error(format!("conformance-fixtures has no tool `{other}`")),
         }
     }
@@ -268,6 +324,9 @@ impl Plugin for Fixtures {
                         text("Please process the embedded resource above."),
                     ),
                 ]
+            }
+            "test_toggled_prompt" => {
+                vec![message(Role::User, text("The toggled prompt is shown."))]
             }
             "test_prompt_with_image" => vec![
                 message(Role::User, image(&RED_PIXEL, "image/png")),
