@@ -32,7 +32,8 @@ pub(crate) struct DecisionRecord {
     /// name.
     pub(crate) tool: String,
     pub(crate) action: &'static str,
-    /// `allow` or `deny`.
+    /// `allow` or `deny`; `cancelled` for an allowed call its client
+    /// cancelled before it finished (recorded after its `allow`).
     pub(crate) decision: &'static str,
     /// The `@id`s of the deciding policies.
     pub(crate) policies: Vec<String>,

@@ -363,6 +363,30 @@ fn orchestrate_reports_progress_per_step_before_its_answer() {
         2
     );
 
+    // A client that accepts only JSON gets its answer as JSON, with no
+    // reports before it.
+    let json_only = crate::util::client()
+        .post(server.url("/mcp"))
+        .bearer_auth(DEMO_TOKEN)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json")
+        .body(body.clone())
+        .send()
+        .expect("POST /mcp");
+    assert_eq!(json_only.status(), 200);
+    assert_eq!(
+        json_only
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok()),
+        Some("application/json")
+    );
+    let answer: serde_json::Value = json_only.json().expect("JSON");
+    assert_eq!(
+        answer["result"]["structuredContent"]["counts"]["completed"],
+        2
+    );
+
     // Without a progress token the same call answers with plain JSON.
     let body = jsonrpc(
         8,

@@ -295,3 +295,74 @@ fn a_call_past_its_time_limit_keeps_its_slot_and_further_calls_are_told_the_serv
     let config = call_tool(&server, "server_config");
     assert_ne!(config["isError"], true, "{config}");
 }
+
+#[test]
+fn a_call_its_client_cancels_is_answered_at_once_and_audited_as_cancelled() {
+    use std::io::{BufRead, BufReader};
+
+    let server = Server::start(&sandbox_with_misbehaving_plugin());
+    let post = |session: Option<&str>, body: String| {
+        let mut request = crate::util::client()
+            .post(server.url("/mcp"))
+            .bearer_auth(DEMO_TOKEN)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .header("MCP-Protocol-Version", "2025-11-25");
+        if let Some(session) = session {
+            request = request.header("Mcp-Session-Id", session);
+        }
+        request.body(body).send().expect("POST /mcp")
+    };
+    let opened = post(
+        None,
+        jsonrpc(
+            1,
+            "initialize",
+            json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "e2e", "version": "1"}}),
+        ),
+    );
+    let session = opened
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|value| value.to_str().ok())
+        .expect("a session")
+        .to_owned();
+    drop(opened);
+    post(
+        Some(&session),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
+    );
+    let started = std::time::Instant::now();
+    let call = post(
+        Some(&session),
+        jsonrpc(7, "tools/call", json!({"name": "hang", "arguments": {}})),
+    );
+    let (answered, answer) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let text: Vec<String> = BufReader::new(call).lines().map_while(Result::ok).collect();
+        let _ = answered.send(text.join("\n"));
+    });
+    // The call is running; the client gives up on it.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let cancel = post(
+        Some(&session),
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 7, "reason": "the user stopped it"}}).to_string(),
+    );
+    assert_eq!(cancel.status(), 202);
+    let _ = answer.recv_timeout(std::time::Duration::from_secs(10));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the cancelled call was waited for"
+    );
+    let logs = post_tool_as_demo(&server, "audit_log", r#"{"principal": "demo-user"}"#);
+    let records = logs.body["structuredContent"]["records"]
+        .as_array()
+        .expect("records")
+        .clone();
+    let hang: Vec<&str> = records
+        .iter()
+        .filter(|record| record["tool"] == "hang")
+        .map(|record| record["decision"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(hang, ["cancelled", "allow"], "newest first");
+}

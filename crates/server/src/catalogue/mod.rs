@@ -370,12 +370,39 @@ impl Catalogue {
         decision
     }
 
+    /// Records that a call the policies allowed was cancelled by its client
+    /// before it finished: no result was sent.
+    pub(crate) fn audit_cancelled(&self, caller: &Caller, name: &str) {
+        let Some(resource) = self.resource(name) else {
+            return;
+        };
+        let decision = policy::Decision {
+            allowed: true,
+            policies: Vec::new(),
+            errors: Vec::new(),
+            accepted_scopes: Vec::new(),
+        };
+        self.record(caller, resource, &decision, "cancelled", Instant::now());
+    }
+
     /// One audit record for one decision.
     fn audit_decision(
         &self,
         caller: &Caller,
         resource: &Target,
         decision: &policy::Decision,
+        started: Instant,
+    ) {
+        let outcome = if decision.allowed { "allow" } else { "deny" };
+        self.record(caller, resource, decision, outcome, started);
+    }
+
+    fn record(
+        &self,
+        caller: &Caller,
+        resource: &Target,
+        decision: &policy::Decision,
+        outcome: &'static str,
         started: Instant,
     ) {
         let principal = &caller.principal;
@@ -393,7 +420,7 @@ impl Catalogue {
             },
             tool: resource.name.clone(),
             action: resource.action().name(),
-            decision: if decision.allowed { "allow" } else { "deny" },
+            decision: outcome,
             policies: decision.policies.clone(),
             errors: decision.errors.clone(),
             latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),

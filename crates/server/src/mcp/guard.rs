@@ -88,8 +88,20 @@ pub(super) async fn check_jsonrpc(
             );
         }
     };
+    let json_only = !accepts_event_stream(&parts.headers);
+    if json_only {
+        // The transport insists on both types; a client that reads only
+        // JSON is answered in JSON, and is sent nothing before its answer.
+        parts.headers.insert(
+            axum::http::header::ACCEPT,
+            axum::http::HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        parts.extensions.insert(JsonOnly);
+    }
     if session.is_none() {
-        let route = if opens_session(&parts.headers, &bytes) {
+        // A session answers in streams: none for a client that cannot read
+        // them.
+        let route = if !json_only && opens_session(&parts.headers, &bytes) {
             Route::OpenSession(principal)
         } else {
             Route::Stateless
@@ -111,6 +123,21 @@ pub(super) async fn check_jsonrpc(
         return refusal.into_response();
     }
     response
+}
+
+/// Marks a request whose client accepts only JSON (or says nothing of what
+/// it accepts): its call reports no progress and sends no messages, so the
+/// answer stays plain JSON.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct JsonOnly;
+
+/// Whether the request's `Accept` names `text/event-stream`.
+fn accepts_event_stream(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|accept| accept.contains("text/event-stream"))
 }
 
 /// The `Mcp-Session-Id` header.

@@ -110,14 +110,7 @@ fn accepts_event_stream(context: &RequestContext<RoleServer>) -> bool {
     context
         .extensions
         .get::<http::request::Parts>()
-        .is_some_and(|parts| {
-            parts
-                .headers
-                .get_all(http::header::ACCEPT)
-                .iter()
-                .filter_map(|value| value.to_str().ok())
-                .any(|accept| accept.contains("text/event-stream"))
-        })
+        .is_some_and(|parts| parts.extensions.get::<super::guard::JsonOnly>().is_none())
 }
 
 /// Sends a call's notices to the client until the call is over, then the
@@ -542,13 +535,26 @@ impl ServerHandler for McpServer {
         check_client_capabilities(&self.catalogue, &request.name, &context)?;
         let (finished, done) = tokio::sync::oneshot::channel();
         let forwarding = tokio::spawn(forward_notices(context.peer.clone(), token, notices, done));
-        // A busy server is a tool error the caller reads and may retry.
-        let result = authorized
-            .invoke(arguments)
-            .await
-            .unwrap_or_else(|busy| plugin_host::ToolResult::error(busy.to_string()));
+        // A call the client cancels (notifications/cancelled in a session,
+        // or going away) is not waited for: its plugin is told through
+        // is_cancelled and its slot stays taken until it returns.
+        let cancelled = context.ct.clone();
+        let outcome = tokio::select! {
+            // A busy server is a tool error the caller reads and may retry.
+            result = authorized.invoke(arguments) => Some(
+                result.unwrap_or_else(|busy| plugin_host::ToolResult::error(busy.to_string())),
+            ),
+            () = cancelled.cancelled() => None,
+        };
         let _ = finished.send(());
         let _ = forwarding.await;
+        let Some(result) = outcome else {
+            self.catalogue.audit_cancelled(&caller, &request.name);
+            return Err(McpError::invalid_request(
+                format!("the call to `{}` was cancelled by the client", request.name),
+                None,
+            ));
+        };
         let value = serde_json::to_value(&result)
             .map_err(|err| McpError::internal_error(format!("tool result: {err}"), None))?;
         let mut result: CallToolResult = serde_json::from_value(value)
