@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""End-to-end check of orchestrator-mcp with the official MCP Python SDK (package `mcp`).
+"""End-to-end check of orchestrator-mcp with the official MCP Python SDK (package `mcp`):
+OAuth, tools, resources, prompts and progress.
 
 Usage: python mcp_oauth_client.py http://127.0.0.1:8080
 
@@ -14,6 +15,7 @@ exits 1 otherwise.
 """
 
 import html
+import json
 import re
 import socket
 import sys
@@ -134,9 +136,50 @@ async def run(base_url: str) -> None:
                 check(sc.get("message") == "from python", f"unexpected structuredContent: {sc}")
                 check(sc.get("principal_id") == "demo-user", f"unexpected structuredContent: {sc}")
 
+                await resources_prompts_and_progress(session)
+
     # Belt and braces: the ping above can only have succeeded with a token, but make the
     # OAuth path explicit rather than implied.
     check(user.result is not None, "the SDK never ran the authorization flow")
+
+
+async def resources_prompts_and_progress(session: ClientSession) -> None:
+    """Resources, prompts and progress, as the token's scopes allow them."""
+    resources = await session.list_resources()
+    uris = [str(r.uri) for r in resources.resources]
+    check("code-tools://languages" in uris, f"code-tools://languages not listed; resources: {uris}")
+    languages = await session.read_resource("code-tools://languages")
+    names = [entry["name"] for entry in json.loads(languages.contents[0].text)["languages"]]
+    check("rust" in names, f"unexpected languages: {names}")
+
+    templates = await session.list_resource_templates()
+    patterns = [t.uri_template for t in templates.resource_templates]
+    check("code-tools://review-rules/{language}" in patterns, f"templates: {patterns}")
+    rules = await session.read_resource("code-tools://review-rules/python")
+    rule_names = [rule["rule"] for rule in json.loads(rules.contents[0].text)["rules"]]
+    check("python.bare-except" in rule_names, f"unexpected rules: {rule_names}")
+
+    prompts = await session.list_prompts()
+    prompt_names = [p.name for p in prompts.prompts]
+    check("code_review" in prompt_names, f"code_review not listed; prompts: {prompt_names}")
+    prompt = await session.get_prompt("code_review", {"code": "eval(input())", "language": "python"})
+    text = prompt.messages[0].content.text
+    check(text.startswith("Review the following python code."), f"unexpected prompt: {text[:200]}")
+
+    reports: list[tuple[float, float | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reports.append((progress, total))
+
+    plan = {
+        "steps": [
+            {"id": "first", "tool": "ping"},
+            {"id": "second", "tool": "ping", "depends_on": ["first"]},
+        ]
+    }
+    result = await session.call_tool("orchestrate", plan, progress_callback=on_progress)
+    check(not result.is_error, f"orchestrate returned an error: {result.content}")
+    check(reports == [(0, 2), (1, 2), (2, 2)], f"unexpected progress: {reports}")
 
 
 def main() -> int:

@@ -5,10 +5,12 @@
 use std::collections::BTreeMap;
 
 use plugin_api::content::{Role, message, text};
-use plugin_api::{Contents, Prompt, PromptArgument, ResourceTemplate, ToolContext, ToolError};
+use plugin_api::{
+    Contents, Prompt, PromptArgument, Resource, ResourceTemplate, ToolContext, ToolError,
+};
 use serde_json::{Value, json};
 
-use crate::language::Language;
+use crate::language::{Language, accepted_names};
 use crate::review::language_rules;
 use crate::{check_size, language_of};
 
@@ -94,6 +96,35 @@ impl Prompt for CodeReview {
         }
         request.push_str(&format!("\n```{}\n{code}\n```", language.name()));
         Ok(vec![message(Role::User, text(request))])
+    }
+}
+
+/// `code-tools://languages`: the languages the code tools read, each with
+/// the names and file extensions that select it.
+pub struct Languages;
+
+impl Resource for Languages {
+    const URI: &'static str = "code-tools://languages";
+    const NAME: &'static str = "languages";
+    const TITLE: &'static str = "Languages the code tools read";
+    const DESCRIPTION: &'static str = "Every language review_code, fix_code and quality_report read, with the names and file extensions accepted for `language`, as JSON.";
+    const MIME_TYPE: &'static str = "application/json";
+
+    fn read(_context: &ToolContext) -> Result<Contents, ToolError> {
+        let languages: Vec<Value> = LANGUAGES
+            .iter()
+            .filter_map(|name| Language::named(name).ok())
+            .map(|language| {
+                let aliases: Vec<&str> = accepted_names()
+                    .filter(|(alias, named)| *named == language && *alias != language.name())
+                    .map(|(alias, _)| alias)
+                    .collect();
+                json!({"name": language.name(), "aliases": aliases})
+            })
+            .collect();
+        Ok(Contents::Text(
+            json!({ "languages": languages }).to_string(),
+        ))
     }
 }
 
@@ -208,6 +239,28 @@ mod tests {
             resource::read_template::<ReviewRules>("code-tools://review-rules/cobol", &context),
             Some(ResourceOutcome::NotFound { .. })
         ));
+    }
+
+    #[test]
+    fn the_languages_resource_names_each_language_with_its_aliases() {
+        let ResourceOutcome::Read { contents } =
+            resource::read::<Languages>(&ToolContext::new(None))
+        else {
+            panic!("reads");
+        };
+        let document: Value =
+            serde_json::from_str(contents[0]["text"].as_str().expect("text")).expect("JSON");
+        let rust = document["languages"]
+            .as_array()
+            .expect("languages")
+            .iter()
+            .find(|language| language["name"] == "rust")
+            .expect("rust");
+        assert_eq!(rust["aliases"], json!(["rs"]));
+        assert_eq!(
+            document["languages"].as_array().map(Vec::len),
+            Some(LANGUAGES.len())
+        );
     }
 
     #[test]

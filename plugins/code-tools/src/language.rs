@@ -47,6 +47,11 @@ const NAMES: &[(&str, Language)] = &[
     ("txt", Language::Text),
 ];
 
+/// Every name the tools accept, with the language it names.
+pub(crate) fn accepted_names() -> impl Iterator<Item = (&'static str, Language)> {
+    NAMES.iter().copied()
+}
+
 impl Language {
     /// The language named `name` (case-insensitive), or an error listing
     /// the names the tools know.

@@ -1,7 +1,8 @@
 //! Code tools: `review_code`, `fix_code` and `quality_report`, behind the
 //! `tools:review`, `tools:fix` and `legendary:quality` scopes, and beside
-//! them the `code_review` prompt and the `code-tools://review-rules/{language}`
-//! resources, behind `tools:review`.
+//! them the `code_review` prompt, the `code-tools://languages` resource and
+//! the `code-tools://review-rules/{language}` resources, behind
+//! `tools:review`.
 //!
 //! Each tool takes the source text as `code`, with an optional `language`
 //! (guessed from the text when absent), and works on it deterministically:
@@ -17,7 +18,7 @@ mod scan;
 use plugin_api::ToolError;
 
 pub use fix::FixCode;
-pub use guidance::{CodeReview, ReviewRules};
+pub use guidance::{CodeReview, Languages, ReviewRules};
 pub use quality::QualityReport;
 pub use review::ReviewCode;
 
@@ -26,6 +27,7 @@ use language::Language;
 plugin_api::export_tools!(
     CodeTools: [FixCode, QualityReport, ReviewCode],
     prompts: [CodeReview],
+    resources: [Languages],
     templates: [ReviewRules],
 );
 

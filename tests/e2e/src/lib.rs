@@ -68,6 +68,23 @@ fn ensure_built() {
     });
 }
 
+/// How many policies the shipped policy files hold (each has one `@id`).
+pub fn shipped_policy_count() -> usize {
+    std::fs::read_dir(workspace_root().join("policies"))
+        .expect("the policies directory")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "cedar"))
+        .map(|path| {
+            std::fs::read_to_string(&path)
+                .expect("a policy file")
+                .lines()
+                .filter(|line| line.trim_start().starts_with("@id("))
+                .count()
+        })
+        .sum()
+}
+
 /// A file built by the workspace, with a clear message when it is missing.
 fn built(name: &str) -> PathBuf {
     ensure_built();

@@ -1,6 +1,8 @@
 //! The official MCP Python SDK as the client: it discovers the metadata from
 //! the 401, registers, authorizes with PKCE against the demo authorization
-//! server, gets a token and calls `ping` (tests/python/mcp_oauth_client.py).
+//! server, gets a token, calls `ping`, lists and reads resources, gets a
+//! prompt and sees `orchestrate` report its progress
+//! (tests/python/mcp_oauth_client.py).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -22,7 +24,7 @@ fn python() -> PathBuf {
 
 #[test]
 #[ignore = "needs the official MCP Python SDK: `cargo xtask test` installs it and runs this test"]
-fn the_mcp_python_sdk_completes_oauth_and_calls_ping() {
+fn the_mcp_python_sdk_completes_oauth_and_uses_tools_resources_prompts_and_progress() {
     let server = Server::start(&Sandbox::new());
     let output = Command::new(python())
         .arg(workspace_root().join("tests/python/mcp_oauth_client.py"))

@@ -43,6 +43,7 @@ fn lists_show_what_the_caller_may_read_and_get_with_caching_hints() {
             "orchestrator://scopes",
             "orchestrator://descope/scopes.json",
             "orchestrator://decisions",
+            "code-tools://languages",
         ]
     );
     assert_eq!(result["cacheScope"], "private");
@@ -155,7 +156,10 @@ fn the_server_reads_its_own_resources_for_admins_only() {
     assert_eq!(review["prompts"], json!(["code_review"]));
     assert_eq!(
         review["resources"],
-        json!(["code-tools://review-rules/{language}"])
+        json!([
+            "code-tools://languages",
+            "code-tools://review-rules/{language}"
+        ])
     );
     let document = read_json(&server, "orchestrator://decisions");
     // Every read was decided and audited, newest first: this one, then
