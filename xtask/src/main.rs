@@ -42,8 +42,8 @@ enum Task {
     /// test in the workspace.
     Test,
     /// Install every external tool the full test suite needs (Chromium and
-    /// ChromeDriver, the pinned MCP Python SDK, the MCP conformance suite
-    /// and the Node.js it runs on), skipping what is there.
+    /// ChromeDriver, the pinned MCP Python SDK, the MCP conformance suite and
+    /// Inspector and the Node.js they run on), skipping what is there.
     InstallTools,
     /// Install the official MCP conformance suite, then run both requirement
     /// sets (2025-11-25 and 2026-07-28) against the server with the fixture
@@ -180,7 +180,7 @@ fn test() -> anyhow::Result<()> {
         "--include-ignored",
     ])
     .env(PYTHON_ENV_VAR, &tools.python)
-    .env(CONFORMANCE_ENV_VAR, &tools.conformance);
+    .env(MCP_CLIENTS_ENV_VAR, &tools.mcp_clients);
     let mut totals = run_counting_tests(test)?;
     let policies = policy::test(&server_binary(), &root().join("policies"))?;
     totals.passed += policies.passed;
@@ -222,8 +222,8 @@ fn server_binary() -> PathBuf {
 struct Tools {
     /// The Python with the official MCP SDK.
     python: PathBuf,
-    /// The conformance suite's launcher.
-    conformance: PathBuf,
+    /// Where the MCP clients' launchers are (`conformance`, `inspector`).
+    mcp_clients: PathBuf,
 }
 
 /// `cargo xtask install-tools`: every external tool the full suite needs,
@@ -239,31 +239,32 @@ fn install_tools() -> anyhow::Result<Tools> {
     browser.arg(root().join("tests/browser/install.sh"));
     status(browser).context("installing Chromium for the browser tests")?;
     println!("install-tools: Chromium and ChromeDriver in /usr/bin");
-    let conformance = conformance_suite()?;
+    let mcp_clients = mcp_clients()?;
     println!(
-        "install-tools: the MCP conformance suite at {}",
-        conformance.display()
+        "install-tools: the MCP conformance suite and Inspector in {}",
+        mcp_clients.display()
     );
     Ok(Tools {
         python,
-        conformance,
+        mcp_clients,
     })
 }
 
-/// Tells the end-to-end tests where the conformance suite's launcher is.
-pub(crate) const CONFORMANCE_ENV_VAR: &str = "ORCHESTRATOR_TEST_CONFORMANCE";
+/// Tells the end-to-end tests where the MCP clients' launchers are.
+pub(crate) const MCP_CLIENTS_ENV_VAR: &str = "ORCHESTRATOR_TEST_MCP_CLIENTS";
 
-/// Installs the conformance suite and the Node.js it needs under
-/// `target/conformance` with tests/conformance/install.sh (a no-op when the
-/// pinned versions are there) and returns its launcher.
-fn conformance_suite() -> anyhow::Result<PathBuf> {
-    let dir = target_dir().join("conformance");
+/// Installs the MCP clients the tests drive (the conformance suite, the
+/// Inspector) and the Node.js they need under `target/mcp-clients` with
+/// tests/mcp-clients/install.sh (a no-op when the pinned versions are
+/// there) and returns the directory of their launchers.
+fn mcp_clients() -> anyhow::Result<PathBuf> {
+    let dir = target_dir().join("mcp-clients");
     let mut install = Command::new("bash");
     install
-        .arg(root().join("tests/conformance/install.sh"))
+        .arg(root().join("tests/mcp-clients/install.sh"))
         .arg(&dir);
-    status(install).context("installing the MCP conformance suite")?;
-    Ok(dir.join("bin").join("conformance"))
+    status(install).context("installing the MCP conformance suite and Inspector")?;
+    Ok(dir.join("bin"))
 }
 
 /// `cargo xtask conformance`: the conformance tests alone.
@@ -271,7 +272,7 @@ fn conformance() -> anyhow::Result<()> {
     let mut build = cargo();
     build.args(["build", "--workspace", "--exclude", "xtask"]);
     status(build)?;
-    let suite = conformance_suite()?;
+    let clients = mcp_clients()?;
     let mut test = cargo();
     test.args([
         "test",
@@ -282,7 +283,7 @@ fn conformance() -> anyhow::Result<()> {
         "--include-ignored",
         "--nocapture",
     ])
-    .env(CONFORMANCE_ENV_VAR, &suite);
+    .env(MCP_CLIENTS_ENV_VAR, &clients);
     status(test)
 }
 

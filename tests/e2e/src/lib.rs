@@ -68,6 +68,22 @@ fn ensure_built() {
     });
 }
 
+/// The launcher of an installed MCP client (`conformance`, `inspector`),
+/// from the directory `cargo xtask test` names in
+/// `ORCHESTRATOR_TEST_MCP_CLIENTS` (or `target/mcp-clients/bin`).
+pub fn mcp_client(name: &str) -> PathBuf {
+    let launcher = std::env::var_os("ORCHESTRATOR_TEST_MCP_CLIENTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/mcp-clients/bin"))
+        .join(name);
+    assert!(
+        launcher.is_file(),
+        "{} is missing: run the tests with `cargo xtask test` (or `cargo xtask install-tools` first), which installs the MCP clients with tests/mcp-clients/install.sh",
+        launcher.display()
+    );
+    launcher
+}
+
 /// How many policies the shipped policy files hold (each has one `@id`).
 pub fn shipped_policy_count() -> usize {
     std::fs::read_dir(workspace_root().join("policies"))

@@ -1,5 +1,5 @@
 //! The official MCP conformance suite (`@modelcontextprotocol/conformance`,
-//! pinned in tests/conformance/package.json) against the real server, for
+//! pinned in tests/mcp-clients/package.json) against the real server, for
 //! both requirement sets it scores: 2025-11-25 and 2026-07-28.
 //!
 //! The server runs with the bundled plugins and, for this run only, the
@@ -16,18 +16,10 @@ use std::process::Command;
 use e2e::proxy::TokenProxy;
 use e2e::{DEMO_TOKEN, Launch, Sandbox, Server, test_plugin, workspace_root};
 
-/// The suite's launcher: set by `cargo xtask test` and `cargo xtask
-/// conformance`, which install it.
+/// The suite's launcher, which `cargo xtask conformance` and `cargo xtask
+/// test` install.
 fn suite() -> PathBuf {
-    let suite = std::env::var_os("ORCHESTRATOR_TEST_CONFORMANCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/conformance/bin/conformance"));
-    assert!(
-        suite.is_file(),
-        "{} is missing: run `cargo xtask conformance` (or `cargo xtask test`), which installs the MCP conformance suite",
-        suite.display()
-    );
-    suite
+    e2e::mcp_client("conformance")
 }
 
 #[expect(

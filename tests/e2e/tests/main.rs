@@ -11,6 +11,7 @@ mod conformance;
 mod demo_oauth;
 mod doctor;
 mod health;
+mod inspector;
 mod limits;
 mod logging;
 mod mcp;
