@@ -95,7 +95,7 @@ fn main() -> ExitCode {
         Task::Lint => lint(),
         Task::Bench => bench(),
         Task::Fuzz { seconds, targets } => fuzz::run(&root(), seconds, &targets),
-        Task::Gen { check } => generate::run(&root(), check),
+        Task::Gen { check } => gen_all(check),
         Task::NewPlugin { name } => scaffold::new_plugin(&root(), &name),
         Task::Policy { task } => policy::run(task, &root()),
     };
@@ -209,6 +209,16 @@ fn test() -> anyhow::Result<()> {
         bail!("no test ran");
     }
     Ok(())
+}
+
+/// `cargo xtask gen`: the deployment files, and the server card from the
+/// built server.
+fn gen_all(check: bool) -> anyhow::Result<()> {
+    generate::run(&root(), check)?;
+    let mut build = cargo();
+    build.args(["build", "--quiet", "--workspace", "--exclude", "xtask"]);
+    status(build).context("building the server and plugins for the server card")?;
+    generate::card::run(&root(), &server_binary(), check)
 }
 
 /// The debug build of the server, which `cargo build --workspace` made.

@@ -51,6 +51,13 @@ enum Command {
         #[command(subcommand)]
         command: cli::PolicyCommand,
     },
+    /// Print the server card served at /.well-known/mcp/server-card.json
+    /// (what `cargo xtask gen` writes to config/mcp/server-card.json).
+    ServerCard {
+        /// The server's URL (default: PUBLIC_URL, or http://HOST:PORT).
+        #[arg(long, value_name = "URL")]
+        base: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -61,5 +68,6 @@ fn main() -> ExitCode {
         Some(Command::Healthcheck) => cli::healthcheck(config),
         Some(Command::Doctor { manifest }) => cli::doctor(config, &manifest),
         Some(Command::Policy { command }) => cli::policy(config, command),
+        Some(Command::ServerCard { base }) => cli::server_card(config, base.as_deref()),
     }
 }

@@ -527,3 +527,43 @@ fn a_listening_client_hears_that_its_lists_changed_when_the_policies_do() {
     let updated = wait("notifications/resources/updated");
     assert_eq!(updated["params"]["uri"], "orchestrator://policies");
 }
+
+#[test]
+fn the_server_card_is_public_names_this_server_and_is_the_generated_one() {
+    let server = Server::start(&Sandbox::new());
+    let card = crate::util::get(&server, "/.well-known/mcp/server-card.json");
+    assert_eq!(card.status, 200, "{:?}", card.body);
+    let base = server.base_url().trim_end_matches('/');
+    assert_eq!(card.body["remotes"][0]["url"], format!("{base}/mcp"));
+    assert_eq!(card.body["supportedProtocolVersions"][0], "2026-07-28");
+    let catalogue = &card.body["_meta"]["orchestrator-mcp/catalogue"];
+    let tools: Vec<&str> = catalogue["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|tool| tool["name"].as_str())
+        .collect();
+    assert!(tools.contains(&"ping"), "{tools:?}");
+    // The server's own tools are not advertised.
+    assert!(!tools.contains(&"audit_log"), "{tools:?}");
+    let review = catalogue["prompts"]
+        .as_array()
+        .expect("prompts")
+        .iter()
+        .find(|prompt| prompt["name"] == "code_review")
+        .expect("code_review");
+    assert_eq!(review["scopes"], json!(["tools:review"]));
+
+    // What the server serves is what `cargo xtask gen` committed, for the
+    // default address.
+    let committed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(e2e::workspace_root().join("config/mcp/server-card.json"))
+            .expect("the generated card"),
+    )
+    .expect("JSON");
+    let mut committed = committed.as_object().expect("an object").clone();
+    committed.remove("$comment");
+    let served = card.body.to_string().replace(base, "http://127.0.0.1:8080");
+    let served: serde_json::Value = serde_json::from_str(&served).expect("JSON");
+    assert_eq!(served, serde_json::Value::Object(committed));
+}

@@ -14,6 +14,7 @@
 //! Every input is checked before anything is written, and every refusal
 //! names the file and line at fault.
 
+pub(crate) mod card;
 mod deploy;
 mod descope;
 mod docker;

@@ -275,6 +275,7 @@ fn router(settings: &Settings, catalogue: Catalogue, identity: identity::Identit
         max_request_bytes,
         base.clone(),
     ));
+    let card = mcp::card_router(catalogue.clone(), base.clone());
     let oauth = oauth::router(OAuthState {
         authorization_server,
         verifier: identity.verifier,
@@ -282,7 +283,7 @@ fn router(settings: &Settings, catalogue: Catalogue, identity: identity::Identit
         base,
         logins: Arc::default(),
     });
-    assemble(state, rest.merge(mcp), oauth.merge(demo_routes))
+    assemble(state, rest.merge(mcp), oauth.merge(demo_routes).merge(card))
 }
 
 /// The doors behind the layers.

@@ -18,6 +18,7 @@ mod budget;
 mod client_link;
 mod items;
 mod nested;
+mod server_card;
 mod server_resources;
 mod server_tools;
 mod session;
@@ -28,6 +29,9 @@ use crate::policies::PolicyStore;
 pub(crate) use budget::CallBudget;
 pub(crate) use client_link::{ClientLink, Notice};
 pub(crate) use items::ItemRefusal;
+#[cfg(test)]
+pub(crate) use server_card::PROTOCOL_VERSIONS;
+pub(crate) use server_card::server_card;
 pub(crate) use server_resources::MANIFEST_FILE;
 
 /// Whether `uri` names one of the server's own resources.

@@ -239,3 +239,43 @@ fn init_logging(settings: &Settings) {
         LogFormat::Text => builder.init(),
     }
 }
+
+/// `orchestrator-mcp server-card`: prints the server card the server serves
+/// at /.well-known/mcp/server-card.json, for `base` (or PUBLIC_URL, or
+/// http://HOST:PORT), from the plugins in PLUGIN_DIR and the policies in
+/// POLICY_DIR. `cargo xtask gen` writes it to config/mcp/server-card.json.
+pub fn server_card(config_file: Option<&Path>, base: Option<&str>) -> ExitCode {
+    let card = (|| -> anyhow::Result<serde_json::Value> {
+        let raw = Settings::inspect(config_file)?.raw;
+        let plugins = PluginHost::load(
+            &raw.plugin_dir()
+                .map_err(|problem| anyhow::anyhow!("{problem}"))?,
+            &raw.plugins.load_options(),
+        )?;
+        let policies = ::policy::PolicyEngine::load_dir(&raw.policies.dir)?;
+        let base = match base {
+            Some(base) => base.to_owned(),
+            None => raw
+                .public_url()
+                .map_err(|problem| anyhow::anyhow!("{problem}"))?
+                .unwrap_or_else(|| format!("http://{}:{}", raw.server.host, raw.server.port)),
+        };
+        Ok(crate::catalogue::server_card(&plugins, &policies, &base))
+    })();
+    match card.and_then(|card| Ok(serde_json::to_string_pretty(&card)?)) {
+        Ok(text) => {
+            #[expect(clippy::print_stdout, reason = "the card is the command's output")]
+            {
+                println!("{text}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            #[expect(clippy::print_stderr, reason = "the failure is the command's answer")]
+            {
+                eprintln!("orchestrator-mcp server-card: {err:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -33,7 +33,8 @@ use crate::catalogue::{CallRefusal, Caller, Catalogue, ClientLink, ItemRefusal, 
 /// sits in the range JSON-RPC leaves to servers.
 pub(crate) const FORBIDDEN: ErrorCode = ErrorCode(-32003);
 
-/// The protocol versions this server speaks, newest first.
+/// The protocol versions this server speaks, newest first (the server card
+/// lists the same: `catalogue::PROTOCOL_VERSIONS`).
 const SUPPORTED_VERSIONS: &[ProtocolVersion] = &[
     ProtocolVersion::V_2026_07_28,
     ProtocolVersion::V_2025_11_25,
@@ -684,5 +685,19 @@ fn refusal_to_error(context: &RequestContext<RoleServer>, refusal: CallRefusal) 
             message,
             Some(json!({ "tool": tool, "max_tool_calls_per_request": limit })),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_card_lists_the_versions_the_handler_speaks() {
+        let spoken: Vec<&str> = SUPPORTED_VERSIONS
+            .iter()
+            .map(ProtocolVersion::as_str)
+            .collect();
+        assert_eq!(spoken, crate::catalogue::PROTOCOL_VERSIONS);
     }
 }

@@ -107,6 +107,30 @@ pub(crate) fn router(state: McpState) -> Router {
         .layer(middleware::from_fn_with_state(state, guard::check_jsonrpc))
 }
 
+/// `GET /.well-known/mcp/server-card.json`: the server card, for the
+/// server's public URL (or the request's, without one). Public, like the
+/// other discovery documents.
+pub(crate) fn card_router(catalogue: Catalogue, base: PublicBase) -> Router {
+    async fn card(
+        State((catalogue, base)): State<(Catalogue, PublicBase)>,
+        headers: axum::http::HeaderMap,
+    ) -> Response {
+        let policies = catalogue.policies();
+        let card = crate::catalogue::server_card(
+            catalogue.plugins(),
+            &policies,
+            &base.for_request(&headers),
+        );
+        axum::Json(card).into_response()
+    }
+    Router::new()
+        .route(
+            "/.well-known/mcp/server-card.json",
+            axum::routing::get(card),
+        )
+        .with_state((catalogue, base))
+}
+
 /// Hands the request to the service the guard routed it to.
 async fn dispatch(State(services): State<Services>, request: Request) -> Response {
     let route = request

@@ -1,0 +1,132 @@
+//! The server card (`/.well-known/mcp/server-card.json`, MCP SEP-2127): what
+//! a directory or client reads before it connects: who the server is,
+//! where its MCP endpoint is, which protocol revisions it speaks, how to
+//! get a token, and what the scopes a token may carry grant.
+//!
+//! Built from the loaded plugins and the policies, so it cannot drift from
+//! what is served; `cargo xtask gen` writes the same card (for the default
+//! address) to config/mcp/server-card.json. Only what some non-`admin:`
+//! scope grants is listed: the server's own tools and resources are not
+//! advertised.
+
+use std::collections::BTreeMap;
+
+use plugin_host::PluginHost;
+use policy::PolicyEngine;
+use serde_json::{Value, json};
+
+/// The protocol revisions the server speaks, newest first.
+pub(crate) const PROTOCOL_VERSIONS: [&str; 4] =
+    ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"];
+
+/// The card for a server reached at `base` (`https://mcp.example.com`).
+pub(crate) fn server_card(plugins: &PluginHost, policies: &PolicyEngine, base: &str) -> Value {
+    let base = base.trim_end_matches('/');
+    let public: Vec<_> = policies
+        .scopes()
+        .iter()
+        .filter(|scope| !scope.name.starts_with("admin:"))
+        .collect();
+    let granting = |pick: fn(&policy::ScopeInfo) -> &[String], item: &str| -> Vec<String> {
+        public
+            .iter()
+            .filter(|scope| pick(scope).iter().any(|named| named == item))
+            .map(|scope| scope.name.clone())
+            .collect()
+    };
+    let with_scopes = |mut descriptor: Value, scopes: Vec<String>, keep: &[&str]| {
+        let mut entry = serde_json::Map::new();
+        for key in keep {
+            if let Some(value) = descriptor.get_mut(*key).map(Value::take) {
+                entry.insert((*key).to_owned(), value);
+            }
+        }
+        entry.insert("scopes".to_owned(), json!(scopes));
+        Value::Object(entry)
+    };
+    let mut tools = BTreeMap::new();
+    for (name, tool) in plugins.tools() {
+        let scopes = granting(|scope| &scope.tools, name);
+        if !scopes.is_empty() {
+            tools.insert(
+                name.to_owned(),
+                with_scopes(
+                    tool.descriptor().clone(),
+                    scopes,
+                    &["name", "title", "description"],
+                ),
+            );
+        }
+    }
+    let prompts: Vec<Value> = plugins
+        .prompts()
+        .filter_map(|prompt| {
+            let scopes = granting(|scope| &scope.prompts, prompt.name());
+            (!scopes.is_empty()).then(|| {
+                with_scopes(
+                    prompt.descriptor().clone(),
+                    scopes,
+                    &["name", "title", "description"],
+                )
+            })
+        })
+        .collect();
+    let resources: Vec<Value> = plugins
+        .resources()
+        .filter_map(|entry| {
+            let scopes = granting(|scope| &scope.resources, entry.key());
+            (!scopes.is_empty()).then(|| {
+                with_scopes(
+                    entry.descriptor().clone(),
+                    scopes,
+                    &["uri", "name", "title", "description", "mimeType"],
+                )
+            })
+        })
+        .collect();
+    let templates: Vec<Value> = plugins
+        .resource_templates()
+        .filter_map(|entry| {
+            let scopes = granting(|scope| &scope.resources, entry.key());
+            (!scopes.is_empty()).then(|| {
+                with_scopes(
+                    entry.descriptor().clone(),
+                    scopes,
+                    &["uriTemplate", "name", "title", "description", "mimeType"],
+                )
+            })
+        })
+        .collect();
+    let metadata = format!("{base}/.well-known/oauth-protected-resource/mcp");
+    json!({
+        "$schema": "https://static.modelcontextprotocol.io/schemas/v1/server-card.schema.json",
+        "name": "io.github.orchestrator-mcp/orchestrator-mcp",
+        "title": "orchestrator-mcp",
+        "description": "Policy-governed MCP tools: every tool call, resource read and prompt is decided by Cedar policies for the caller's token.",
+        "version": env!("CARGO_PKG_VERSION"),
+        "repository": {"url": "https://github.com/orchestrator-mcp/orchestrator-mcp", "source": "github"},
+        "remotes": [{
+            "type": "streamable-http",
+            "url": format!("{base}/mcp"),
+            "headers": [{
+                "name": "Authorization",
+                "description": format!("Bearer <token>, from the authorization server {metadata} names (OAuth 2.1 with PKCE, or an access key)"),
+                "isRequired": true,
+                "isSecret": true,
+            }],
+        }],
+        "supportedProtocolVersions": PROTOCOL_VERSIONS,
+        "_meta": {
+            "orchestrator-mcp/authorization": {
+                "protectedResourceMetadata": metadata,
+                "scopes": public.iter().map(|scope| json!({"name": scope.name, "description": scope.description})).collect::<Vec<_>>(),
+            },
+            "orchestrator-mcp/catalogue": {
+                "tools": tools.into_values().collect::<Vec<_>>(),
+                "prompts": prompts,
+                "resources": resources,
+                "resourceTemplates": templates,
+            },
+        },
+    })
+}
