@@ -39,12 +39,21 @@ pub(crate) struct ClientLink {
 impl ClientLink {
     /// A link that sends progress (when `progress`) and messages at
     /// `log_level` or above into a queue, and asks `cancelled`; the receiver
-    /// is for the door to forward from.
+    /// is for the door to forward from. When the client wants neither,
+    /// there is no queue (and no receiver): the call only learns of its
+    /// cancellation.
     pub(crate) fn new(
         progress: bool,
         log_level: Option<LogLevel>,
         cancelled: Arc<dyn Fn() -> bool + Send + Sync>,
-    ) -> (Self, mpsc::Receiver<Notice>) {
+    ) -> (Self, Option<mpsc::Receiver<Notice>>) {
+        if !progress && log_level.is_none() {
+            let link = Self {
+                cancelled: Some(cancelled),
+                ..Self::default()
+            };
+            return (link, None);
+        }
         let (sender, receiver) = mpsc::channel(QUEUE);
         (
             Self {
@@ -53,7 +62,7 @@ impl ClientLink {
                 log_level,
                 cancelled: Some(cancelled),
             },
-            receiver,
+            Some(receiver),
         )
     }
 
@@ -104,7 +113,8 @@ mod tests {
 
     #[test]
     fn only_what_the_client_asked_for_is_queued() {
-        let (link, mut queued) = ClientLink::new(false, Some(LogLevel::WARN), Arc::new(|| false));
+        let (link, queued) = ClientLink::new(false, Some(LogLevel::WARN), Arc::new(|| false));
+        let mut queued = queued.expect("a queue for the messages");
         link.progress(Progress {
             done: 1.0,
             total: None,
@@ -119,11 +129,15 @@ mod tests {
         }
         assert_eq!(received, [r#"Log(LogLevel(1), "failed")"#]);
         assert!(!ClientLink::default().is_cancelled());
+        let (quiet, none) = ClientLink::new(false, None, Arc::new(|| true));
+        assert!(none.is_none(), "no queue when the client wants nothing");
+        assert!(quiet.is_cancelled());
     }
 
     #[test]
     fn a_client_that_reads_slowly_loses_reports_not_memory() {
-        let (link, mut queued) = ClientLink::new(true, None, Arc::new(|| true));
+        let (link, queued) = ClientLink::new(true, None, Arc::new(|| true));
+        let mut queued = queued.expect("a queue for the reports");
         for step in 0..1000_u32 {
             link.progress(Progress {
                 done: f64::from(step),

@@ -534,8 +534,11 @@ impl ServerHandler for McpServer {
             .authorize(&caller, &request.name, &arguments)
             .map_err(|refusal| refusal_to_error(&context, refusal))?;
         check_client_capabilities(&self.catalogue, &request.name, &context)?;
+        // Forwarding runs only for a client that wants progress or messages.
         let (finished, done) = tokio::sync::oneshot::channel();
-        let forwarding = tokio::spawn(forward_notices(context.peer.clone(), token, notices, done));
+        let forwarding = notices.map(|notices| {
+            tokio::spawn(forward_notices(context.peer.clone(), token, notices, done))
+        });
         // A call the client cancels (notifications/cancelled in a session,
         // or going away) is not waited for: its plugin is told through
         // is_cancelled and its slot stays taken until it returns.
@@ -548,7 +551,9 @@ impl ServerHandler for McpServer {
             () = cancelled.cancelled() => None,
         };
         let _ = finished.send(());
-        let _ = forwarding.await;
+        if let Some(forwarding) = forwarding {
+            let _ = forwarding.await;
+        }
         let Some(result) = outcome else {
             self.catalogue.audit_cancelled(&caller, &request.name);
             return Err(McpError::invalid_request(
