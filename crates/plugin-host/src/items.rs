@@ -144,6 +144,17 @@ impl Items {
                     ),
                 ));
             }
+            // Another plugin's template must not be able to answer for it.
+            if let Some(other) = self.templates.iter().find(|other| {
+                other.plugin != *plugin
+                    && (other.key == uri
+                        || other
+                            .template
+                            .as_ref()
+                            .is_some_and(|template| template.matches(uri).is_some()))
+            }) {
+                return Err(overlap(file, uri, other));
+            }
             self.resources.insert(
                 uri.to_owned(),
                 Arc::new(ResourceEntry {
@@ -168,6 +179,25 @@ impl Items {
                         other.plugin
                     ),
                 ));
+            }
+            // No URI may be one another plugin answers for too.
+            let own_prefix = literal_prefix(text);
+            let clash = self
+                .resources
+                .values()
+                .find(|other| {
+                    other.plugin != *plugin
+                        && (other.key == text || parsed.matches(&other.key).is_some())
+                })
+                .or_else(|| {
+                    self.templates.iter().find(|other| {
+                        let theirs = literal_prefix(&other.key);
+                        other.plugin != *plugin
+                            && (own_prefix.starts_with(theirs) || theirs.starts_with(own_prefix))
+                    })
+                });
+            if let Some(other) = clash {
+                return Err(overlap(file, text, other));
             }
             parameters.insert(
                 CompletionRef::Resource {
@@ -251,6 +281,31 @@ impl Items {
         }
         Ok(())
     }
+}
+
+/// The text of a URI template before its first parameter.
+fn literal_prefix(template: &str) -> &str {
+    template.split('{').next().unwrap_or_default()
+}
+
+/// Refuses `uri` (a URI or template) that `other`, another plugin's, could
+/// also answer for.
+fn overlap(file: &Path, uri: &str, other: &ResourceEntry) -> LoadError {
+    LoadError::bad_descriptor(
+        file,
+        format!(
+            "resource `{uri}` overlaps `{}` of plugin `{}`: a URI could belong to both; give each \
+             plugin's resources a scheme or authority of its own (`{}://…`)",
+            other.key,
+            other.plugin,
+            file.file_stem()
+                .map(|stem| stem
+                    .to_string_lossy()
+                    .trim_start_matches("lib")
+                    .replace('_', "-"))
+                .unwrap_or_default()
+        ),
+    )
 }
 
 /// The values offered for an argument that starts with what was typed.

@@ -258,3 +258,39 @@ fn a_missing_resource_or_prompt_is_invalid_params_naming_it() {
     );
     assert_eq!(reply.body["error"]["code"], -32602);
 }
+
+#[test]
+fn a_huge_uri_or_name_is_refused_without_being_echoed_back() {
+    let server = Server::start(&Sandbox::new());
+    let huge = format!("code-tools://review-rules/{}", "x".repeat(100_000));
+    for (method, params) in [
+        ("resources/read", json!({"uri": huge})),
+        ("resources/subscribe", json!({"uri": huge})),
+        ("prompts/get", json!({"name": huge})),
+        ("tools/call", json!({"name": huge})),
+    ] {
+        let reply = ask(&server, method, params);
+        let text = reply.body.to_string();
+        assert!(text.len() < 2_000, "{method} echoed {} bytes", text.len());
+        assert_eq!(reply.body["error"]["code"], -32602, "{method}: {text}");
+        assert!(
+            text.contains("the server reads at most 2048"),
+            "{method}: {text}"
+        );
+    }
+    // Nor is it logged past the debug line of the request itself.
+    let logs = server.logs();
+    let logged: Vec<&str> = logs
+        .lines()
+        .filter(|line| !line.contains("DEBUG") && line.contains(&huge[..2_000]))
+        .collect();
+    let shown: Vec<&str> = logged
+        .iter()
+        .map(|line| &line[..line.len().min(300)])
+        .collect();
+    assert!(
+        logged.is_empty(),
+        "{} lines echo the URI: {shown:#?}",
+        logged.len()
+    );
+}

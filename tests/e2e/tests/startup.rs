@@ -185,3 +185,27 @@ fn a_challenge_scope_no_policy_grants_is_refused_naming_it() {
         failure.output
     );
 }
+
+#[test]
+fn a_plugin_claiming_the_servers_resources_or_another_plugins_stops_start_up() {
+    for (claim, wanted) in [
+        (
+            "server",
+            "uses the scheme `orchestrator://`, which the server keeps",
+        ),
+        ("template", "overlaps `code-tools://"),
+        (
+            "uri",
+            "overlaps `code-tools://review-rules/{language}` of plugin `code-tools`",
+        ),
+    ] {
+        let sandbox = Sandbox::new();
+        sandbox.add_plugin(&test_plugin("squatting"));
+        let failure = refused(&sandbox, Launch::default().env("SQUATTING_CLAIM", claim));
+        assert!(
+            failure.output.contains(wanted),
+            "{claim}: {}",
+            failure.output
+        );
+    }
+}

@@ -32,11 +32,13 @@ pub(super) fn items(plugins: &plugin_host::PluginHost) -> Items {
             Arc::new(resource.target()),
         );
     }
+    // A plugin never takes a key the server holds: `check_reserved_names`
+    // refuses such a plugin at start-up, and this keeps the server's
+    // (admin-decided) entry even if it did not.
     for entry in plugins.resources().chain(plugins.resource_templates()) {
-        items.insert(
-            (Kind::Resource, entry.key().to_owned()),
-            Arc::new(Target::item(Kind::Resource, entry.key(), entry.plugin())),
-        );
+        items
+            .entry((Kind::Resource, entry.key().to_owned()))
+            .or_insert_with(|| Arc::new(Target::item(Kind::Resource, entry.key(), entry.plugin())));
     }
     for prompt in plugins.prompts() {
         items.insert(
@@ -80,6 +82,7 @@ fn noun(kind: Kind) -> &'static str {
 }
 
 fn not_found(kind: Kind, name: &str) -> String {
+    let name = super::shorten(name);
     match kind {
         Kind::Resource => format!(
             "Resource not found: no resource has the URI `{name}`; resources/list and resources/templates/list show what you may read"
@@ -93,6 +96,7 @@ fn not_found(kind: Kind, name: &str) -> String {
 
 fn denial(kind: Kind, name: &str, accepted_scopes: &[String]) -> String {
     let noun = noun(kind);
+    let name = super::shorten(name);
     if accepted_scopes.is_empty() {
         format!("Access denied: the policies do not allow this caller the {noun} `{name}`")
     } else {

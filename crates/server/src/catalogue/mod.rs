@@ -84,7 +84,7 @@ impl Caller {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CallRefusal {
     /// No plugin provides the tool.
-    #[error("Unknown tool `{0}`: no loaded plugin provides it")]
+    #[error("Unknown tool `{}`: no loaded plugin provides it", shorten(.0))]
     UnknownTool(String),
     /// The policies deny the call.
     #[error("{}", denial_message(tool, accepted_scopes))]
@@ -102,6 +102,18 @@ pub(crate) enum CallRefusal {
     )]
     BudgetSpent { tool: String, limit: u32 },
 }
+
+/// `name` as an error message quotes it: whole when short, else its first
+/// [`QUOTED_CHARS`] characters, so an error never echoes a huge name back.
+pub(crate) fn shorten(name: &str) -> std::borrow::Cow<'_, str> {
+    match name.char_indices().nth(QUOTED_CHARS) {
+        None => std::borrow::Cow::Borrowed(name),
+        Some((end, _)) => std::borrow::Cow::Owned(format!("{}…", &name[..end])),
+    }
+}
+
+/// The most characters of a name an error message quotes.
+const QUOTED_CHARS: usize = 200;
 
 fn denial_message(tool: &str, accepted_scopes: &[String]) -> String {
     if accepted_scopes.is_empty() {
@@ -538,8 +550,9 @@ fn plugin_tool_resource(name: &str, tool: &plugin_host::Tool) -> Target {
     }
 }
 
-/// Refuses a plugin that claims a tool name or plugin name the server keeps
-/// for its own tools, so no plugin can stand in for an admin tool.
+/// Refuses a plugin that claims a tool name, a resource URI or template, or
+/// the plugin name the server keeps for its own, so no plugin can stand in
+/// for an admin tool or resource (and its decision).
 pub(crate) fn check_reserved_names(plugins: &PluginHost) -> anyhow::Result<()> {
     for plugin in plugins.plugins() {
         if plugin.name == policy::SERVER_PLUGIN {
@@ -557,6 +570,18 @@ pub(crate) fn check_reserved_names(plugins: &PluginHost) -> anyhow::Result<()> {
                 );
             }
         }
+    }
+    let claimed = plugins
+        .resources()
+        .chain(plugins.resource_templates())
+        .find(|entry| entry.key().starts_with(server_resources::SCHEME));
+    if let Some(entry) = claimed {
+        anyhow::bail!(
+            "plugin `{}`: the resource `{}` uses the scheme `{}`, which the server keeps for its own resources; give the plugin's resources a scheme of their own",
+            entry.plugin(),
+            entry.key(),
+            server_resources::SCHEME
+        );
     }
     Ok(())
 }

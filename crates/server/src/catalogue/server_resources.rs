@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 
 use crate::audit::AuditLog;
 
+/// The URI scheme of the server's own resources; no plugin may use it.
+pub(crate) const SCHEME: &str = "orchestrator://";
+
 /// Where `cargo xtask gen` writes the Descope scope manifest, relative to
 /// the server's working directory (the image copies it there too).
 pub(crate) const MANIFEST_FILE: &str = "config/descope/scopes.json";
@@ -50,6 +53,7 @@ impl ServerResource {
         }
     }
 
+    /// The server resource `uri` names. Every one starts with [`SCHEME`].
     pub(crate) fn named(uri: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|resource| resource.uri() == uri)
     }
@@ -133,5 +137,19 @@ impl ServerResource {
             }
         };
         Ok(document.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_server_resource_is_in_the_reserved_scheme_and_decided_with_admin() {
+        for resource in ServerResource::ALL {
+            assert!(resource.uri().starts_with(SCHEME), "{}", resource.uri());
+            assert_eq!(resource.target().action(), policy::Action::Admin);
+            assert_eq!(ServerResource::named(resource.uri()), Some(resource));
+        }
     }
 }

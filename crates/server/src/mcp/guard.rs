@@ -101,11 +101,14 @@ pub(super) async fn check_jsonrpc(
     if session.is_none() {
         // A session answers in streams: none for a client that cannot read
         // them.
-        let route = if !json_only && opens_session(&parts.headers, &bytes) {
-            Route::OpenSession(principal)
-        } else {
-            Route::Stateless
-        };
+        // A full server answers initialize statelessly rather than close
+        // anyone else's session.
+        let route =
+            if !json_only && opens_session(&parts.headers, &bytes) && state.sessions.has_room() {
+                Route::OpenSession(principal)
+            } else {
+                Route::Stateless
+            };
         parts.extensions.insert(route);
     }
     let denial = DenialSlot::default();

@@ -25,7 +25,8 @@ use serde_json::{Value, json};
 
 use super::session_settings::SessionSettings;
 use super::subscriptions::{
-    CHANGED_WITH_POLICIES, LISTENS_PER_PRINCIPAL, Listeners, ResourceSubscriptions, notify_session,
+    CHANGED_WITH_POLICIES, LISTENS_PER_PRINCIPAL, Listeners, MAX_LISTENS, ResourceSubscriptions,
+    notify_session,
 };
 use crate::catalogue::{CallRefusal, Caller, Catalogue, ClientLink, ItemRefusal, Notice};
 
@@ -63,6 +64,8 @@ pub(crate) struct McpServer {
     /// Dropped with the last copy of the handler, when its session ends:
     /// stops the task that tells the session of changes.
     ended: Arc<tokio::sync::watch::Sender<()>>,
+    /// Whether that task was started.
+    watching: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl McpServer {
@@ -73,6 +76,7 @@ impl McpServer {
             subscriptions: ResourceSubscriptions::default(),
             listeners,
             ended: Arc::new(tokio::sync::watch::Sender::new(())),
+            watching: Arc::default(),
         }
     }
 
@@ -300,6 +304,7 @@ impl ServerHandler for McpServer {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
+        check_length("resource URI", &request.uri)?;
         let caller = caller(&context)?;
         let contents = self
             .catalogue
@@ -331,6 +336,7 @@ impl ServerHandler for McpServer {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
+        check_length("prompt name", &request.name)?;
         let caller = caller(&context)?;
         let mut arguments = std::collections::BTreeMap::new();
         for (name, value) in request.arguments.unwrap_or_default() {
@@ -360,14 +366,22 @@ impl ServerHandler for McpServer {
         request: CompleteRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
+        check_length("argument name", &request.argument.name)?;
+        check_length("argument value", &request.argument.value)?;
         let caller = caller(&context)?;
         let reference = match &request.r#ref {
-            Reference::Prompt(prompt) => plugin_host::CompletionRef::Prompt {
-                name: prompt.name.clone(),
-            },
-            Reference::Resource(template) => plugin_host::CompletionRef::Resource {
-                uri: template.uri.clone(),
-            },
+            Reference::Prompt(prompt) => {
+                check_length("prompt name", &prompt.name)?;
+                plugin_host::CompletionRef::Prompt {
+                    name: prompt.name.clone(),
+                }
+            }
+            Reference::Resource(template) => {
+                check_length("resource template", &template.uri)?;
+                plugin_host::CompletionRef::Resource {
+                    uri: template.uri.clone(),
+                }
+            }
             _ => {
                 return Err(McpError::invalid_params(
                     "completion/complete completes a prompt's argument (ref/prompt) or a resource template's parameter (ref/resource)",
@@ -397,6 +411,14 @@ impl ServerHandler for McpServer {
         if context.peer.peer_info().is_none() {
             return;
         }
+        // One watcher per session, however often the client says it is
+        // initialized.
+        if self
+            .watching
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
         tokio::spawn(notify_session(
             context.peer.clone(),
             self.catalogue.policy_store().changes(),
@@ -410,20 +432,13 @@ impl ServerHandler for McpServer {
         request: SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        check_length("resource URI", &request.uri)?;
         let caller = caller(&context)?;
         // Only what the caller may read, which also says whether it exists.
         self.catalogue
             .may_read(&caller, &request.uri)
             .map_err(|refusal| item_refusal_to_error(&context, refusal))?;
-        if !self.subscriptions.add(&request.uri) {
-            return Err(McpError::invalid_request(
-                format!(
-                    "this session subscribes to {} resources already, the most it may; unsubscribe from one first",
-                    super::subscriptions::SUBSCRIPTIONS_PER_SESSION
-                ),
-                None,
-            ));
-        }
+        self.subscriptions.add(&request.uri);
         Ok(())
     }
 
@@ -459,11 +474,20 @@ impl ServerHandler for McpServer {
     }
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
-        let caller = caller(context.request_context())?;
-        let Some(_listening) = self.listeners.enter(&caller.principal.id) else {
+        // Only the principal is kept for the life of the stream, not its
+        // policy set: a stream may outlive many reloads.
+        let (principal, readable) = {
+            let caller = caller(context.request_context())?;
+            let readable: Vec<&'static str> = CHANGED_WITH_POLICIES
+                .into_iter()
+                .filter(|uri| self.catalogue.may_read(&caller, uri).is_ok())
+                .collect();
+            (caller.principal.id.clone(), readable)
+        };
+        let Some(_listening) = self.listeners.enter(&principal) else {
             return Err(McpError::invalid_request(
                 format!(
-                    "this caller has {LISTENS_PER_PRINCIPAL} subscriptions/listen streams open already, the most it may; close one first"
+                    "no more subscriptions/listen streams: a caller may hold {LISTENS_PER_PRINCIPAL} open and the server {MAX_LISTENS}; close one first"
                 ),
                 None,
             ));
@@ -485,8 +509,9 @@ impl ServerHandler for McpServer {
             let _ = sink.notify_tool_list_changed().await;
             let _ = sink.notify_prompt_list_changed().await;
             let _ = sink.notify_resource_list_changed().await;
-            for uri in CHANGED_WITH_POLICIES {
-                let _ = sink.notify_resource_updated(uri).await;
+            // Updates only for what the caller may read.
+            for uri in &readable {
+                let _ = sink.notify_resource_updated(*uri).await;
             }
         }
     }
@@ -516,6 +541,7 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        check_length("tool name", &request.name)?;
         let caller = caller(&context)?;
         let arguments = request.arguments.map_or(Value::Null, Value::Object);
         let token = context.meta.get_progress_token();
@@ -613,6 +639,25 @@ fn check_client_capabilities(
     }
     let missing = serde_json::from_value(Value::Object(missing)).unwrap_or_default();
     Err(McpError::missing_required_client_capability(missing))
+}
+
+/// The longest name or URI a request may give: nothing the server serves
+/// needs more, and an error never echoes a longer one back.
+const MAX_NAME_BYTES: usize = 2048;
+
+/// Refuses a `what` (a URI, a name) longer than [`MAX_NAME_BYTES`],
+/// without echoing it.
+fn check_length(what: &str, value: &str) -> Result<(), McpError> {
+    if value.len() <= MAX_NAME_BYTES {
+        return Ok(());
+    }
+    Err(McpError::invalid_params(
+        format!(
+            "the {what} is {} bytes; the server reads at most {MAX_NAME_BYTES}",
+            value.len()
+        ),
+        None,
+    ))
 }
 
 /// Each of `values` as the rmcp type `T`: what plugins declare was checked

@@ -157,16 +157,24 @@ async fn dispatch(State(services): State<Services>, request: Request) -> Respons
             response.into_response()
         }
         Route::OpenSession(principal) => {
-            let response = services.sessions.handle(request).await;
-            let opened = response
-                .headers()
-                .get(MCP_SESSION_ID)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned);
-            if let Some(opened) = opened {
-                services.registry.opened(opened, &principal).await;
+            // In a task of its own, so that a session rmcp opens is recorded
+            // (and counted) even if the client goes away meanwhile.
+            let opening = tokio::spawn(async move {
+                let response = services.sessions.handle(request).await;
+                let opened = response
+                    .headers()
+                    .get(MCP_SESSION_ID)
+                    .and_then(|value| value.to_str().ok())
+                    .map(str::to_owned);
+                if let Some(opened) = opened {
+                    services.registry.opened(opened, &principal);
+                }
+                response
+            });
+            match opening.await {
+                Ok(response) => response.into_response(),
+                Err(_) => axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
             }
-            response.into_response()
         }
     }
 }

@@ -10,8 +10,9 @@
 //! presenting its id is told it does not exist. Sessions end when idle
 //! (rmcp's keep-alive), and a principal holds at most
 //! [`SESSIONS_PER_PRINCIPAL`] of them: opening one more closes its oldest.
-//! The server holds at most [`MAX_SESSIONS`] in all, closing the one idle
-//! longest to make room.
+//! The server holds at most [`MAX_SESSIONS`] in all; while it is full, an
+//! `initialize` is answered statelessly, without a session, rather than
+//! closing anyone else's.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -28,6 +29,9 @@ pub(crate) const SESSIONS_PER_PRINCIPAL: usize = 8;
 
 /// The most sessions the server holds at once.
 pub(crate) const MAX_SESSIONS: usize = 4096;
+
+/// How long closing one pushed-out session may take.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// Who owns each session, and when it was last used.
 pub(crate) struct SessionRegistry {
@@ -58,6 +62,16 @@ impl SessionRegistry {
         Arc::clone(&self.manager)
     }
 
+    /// Whether a new session fits: the server holds fewer than
+    /// [`MAX_SESSIONS`] (sessions idle past [`SESSION_IDLE`] not counted).
+    pub(crate) fn has_room(&self) -> bool {
+        let owners = self.owners.lock().unwrap_or_else(PoisonError::into_inner);
+        owners.len() < MAX_SESSIONS
+            || owners
+                .values()
+                .any(|owner| owner.seen.elapsed() > SESSION_IDLE)
+    }
+
     /// Whether `session` is open and belongs to `principal`; marks it used.
     pub(crate) fn owned_by(&self, session: &str, principal: &str) -> bool {
         let mut owners = self.owners.lock().unwrap_or_else(PoisonError::into_inner);
@@ -71,10 +85,11 @@ impl SessionRegistry {
     }
 
     /// Records a session `principal` just opened, and closes what that
-    /// pushes out: its own oldest past [`SESSIONS_PER_PRINCIPAL`], the one
-    /// idle longest past [`MAX_SESSIONS`], and any idle past
-    /// [`SESSION_IDLE`] (which rmcp has ended already).
-    pub(crate) async fn opened(&self, session: String, principal: &str) {
+    /// pushes out: its own oldest past [`SESSIONS_PER_PRINCIPAL`], and any
+    /// idle past [`SESSION_IDLE`] (which rmcp has ended already). Should the
+    /// server be full all the same (sessions opened at once), the one idle
+    /// longest makes room.
+    pub(crate) fn opened(&self, session: String, principal: &str) {
         let closing = {
             let mut owners = self.owners.lock().unwrap_or_else(PoisonError::into_inner);
             let now = Instant::now();
@@ -123,10 +138,18 @@ impl SessionRegistry {
             );
             closing
         };
-        for id in closing {
-            // Closing a session that already ended is harmless.
-            let _ = self.manager.close_session(&id.into()).await;
+        if closing.is_empty() {
+            return;
         }
+        // Closed apart from the request that opened the new session: a
+        // session whose client stopped reading may take a while to close.
+        let manager = Arc::clone(&self.manager);
+        tokio::spawn(async move {
+            for id in closing {
+                // Closing a session that already ended is harmless.
+                let _ = tokio::time::timeout(CLOSE_WAIT, manager.close_session(&id.into())).await;
+            }
+        });
     }
 
     /// Forgets a session its client closed.
@@ -155,9 +178,10 @@ mod tests {
     async fn a_principal_keeps_its_newest_sessions_and_only_its_own() {
         let registry = SessionRegistry::new();
         for n in 0..SESSIONS_PER_PRINCIPAL + 2 {
-            registry.opened(format!("alice-{n}"), "alice").await;
+            registry.opened(format!("alice-{n}"), "alice");
         }
-        registry.opened("bob-0".to_owned(), "bob").await;
+        registry.opened("bob-0".to_owned(), "bob");
+        assert!(registry.has_room());
         assert_eq!(registry.count(), SESSIONS_PER_PRINCIPAL + 1);
         assert!(
             !registry.owned_by("alice-0", "alice"),

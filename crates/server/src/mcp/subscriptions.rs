@@ -19,6 +19,9 @@ use tokio::sync::watch;
 /// The most `subscriptions/listen` streams one principal may hold open.
 pub(crate) const LISTENS_PER_PRINCIPAL: usize = 8;
 
+/// The most `subscriptions/listen` streams the server holds open.
+pub(crate) const MAX_LISTENS: usize = 1024;
+
 /// The server resources a new policy set changes.
 pub(crate) const CHANGED_WITH_POLICIES: [&str; 2] =
     ["orchestrator://policies", "orchestrator://scopes"];
@@ -37,11 +40,15 @@ pub(crate) struct Listening {
 
 impl Listeners {
     /// Counts a new stream for `principal`, or `None` when it holds
-    /// [`LISTENS_PER_PRINCIPAL`] already.
+    /// [`LISTENS_PER_PRINCIPAL`] already or the server [`MAX_LISTENS`].
     pub(crate) fn enter(self: &Arc<Self>, principal: &str) -> Option<Listening> {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let total: usize = open.values().sum();
         let count = open.entry(principal.to_owned()).or_default();
-        if *count >= LISTENS_PER_PRINCIPAL {
+        if *count >= LISTENS_PER_PRINCIPAL || total >= MAX_LISTENS {
+            if *count == 0 {
+                open.remove(principal);
+            }
             return None;
         }
         *count += 1;
@@ -68,22 +75,24 @@ impl Drop for Listening {
     }
 }
 
-/// The resources a 2025-era session subscribed to.
+/// Which of the resources that change a 2025-era session subscribed to.
+///
+/// Only the server's policy and scope resources ever change (plugins'
+/// resources are fixed for the life of the process), so a subscription to
+/// any other resource the caller may read is accepted and needs nothing
+/// kept: what a session holds is bounded by [`CHANGED_WITH_POLICIES`].
 #[derive(Clone, Default)]
-pub(crate) struct ResourceSubscriptions(Arc<Mutex<BTreeSet<String>>>);
-
-/// The most resources one session may subscribe to.
-pub(crate) const SUBSCRIPTIONS_PER_SESSION: usize = 64;
+pub(crate) struct ResourceSubscriptions(Arc<Mutex<BTreeSet<&'static str>>>);
 
 impl ResourceSubscriptions {
-    /// Adds `uri`; `false` when the session holds its most already.
-    pub(crate) fn add(&self, uri: &str) -> bool {
-        let mut uris = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if uris.len() >= SUBSCRIPTIONS_PER_SESSION && !uris.contains(uri) {
-            return false;
+    /// Subscribes to `uri`.
+    pub(crate) fn add(&self, uri: &str) {
+        if let Some(changing) = CHANGED_WITH_POLICIES.iter().find(|known| **known == uri) {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(changing);
         }
-        uris.insert(uri.to_owned());
-        true
     }
 
     pub(crate) fn remove(&self, uri: &str) {
