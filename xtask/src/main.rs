@@ -186,7 +186,9 @@ fn test() -> anyhow::Result<()> {
     totals.passed += policies.passed;
     totals.failed += policies.failed;
     // Deployed configuration must be what the policies say.
-    let generated = generate::run(&root(), true);
+    // The server card comes from the server built above.
+    let generated = generate::run(&root(), true)
+        .and_then(|()| generate::card::run(&root(), &server_binary(), true));
     if let Err(err) = &generated {
         eprintln!("xtask: {err:#}");
     }
