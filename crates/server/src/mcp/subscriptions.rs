@@ -144,3 +144,59 @@ pub(crate) async fn notify_session(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_keeps_only_subscriptions_to_resources_that_change() {
+        let subscriptions = ResourceSubscriptions::default();
+        for n in 0..1000 {
+            subscriptions.add(&format!("code-tools://review-rules/{n}"));
+        }
+        subscriptions.add("orchestrator://policies");
+        subscriptions.add("orchestrator://policies");
+        let kept = subscriptions
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        assert_eq!(
+            kept.into_iter().collect::<Vec<_>>(),
+            ["orchestrator://policies"]
+        );
+        subscriptions.remove("orchestrator://policies");
+        assert!(!subscriptions.contains("orchestrator://policies"));
+    }
+
+    #[test]
+    fn listening_streams_are_bounded_per_principal_and_in_all() {
+        let listeners = Arc::new(Listeners::default());
+        let alice: Vec<Listening> = (0..LISTENS_PER_PRINCIPAL)
+            .map(|_| listeners.enter("alice").expect("room"))
+            .collect();
+        assert!(listeners.enter("alice").is_none(), "alice holds her most");
+        drop(alice);
+        assert!(
+            listeners.enter("alice").is_some(),
+            "closed streams free room"
+        );
+        let many: Vec<Listening> = (0..MAX_LISTENS)
+            .filter_map(|n| listeners.enter(&format!("principal-{n}")))
+            .collect();
+        assert_eq!(many.len(), MAX_LISTENS);
+        assert!(
+            listeners.enter("late").is_none(),
+            "the server holds its most"
+        );
+        assert!(
+            !listeners
+                .open
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains_key("late"),
+            "a refused principal leaves no entry"
+        );
+    }
+}
