@@ -30,6 +30,31 @@ pub enum Runtime {
     Binary,
 }
 
+/// Where a deployment goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Environment {
+    /// A developer's cluster: nothing is held back.
+    #[default]
+    Development,
+    /// A rehearsal of production.
+    Staging,
+    /// Where users are: an unpinned image or a single replica fails the
+    /// plan instead of warning.
+    Production,
+}
+
+impl Environment {
+    /// Its name, as the argument and the labels spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Staging => "staging",
+            Self::Production => "production",
+        }
+    }
+}
+
 /// A service to deploy.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -70,6 +95,12 @@ pub struct Service {
     /// The Kubernetes namespace.
     #[serde(default = "default_namespace")]
     pub namespace: String,
+    /// Where it goes: `development` (the default), `staging` or
+    /// `production`, which holds the plan to a release's standards. The
+    /// policies may look at it (a production deployment may need an
+    /// approval).
+    #[serde(default)]
+    pub environment: Environment,
 }
 
 fn default_health_path() -> String {
@@ -114,6 +145,8 @@ pub struct Check {
 /// The plan.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Plan {
+    /// Where it goes: `development`, `staging` or `production`.
+    pub environment: String,
     /// The Dockerfile.
     pub dockerfile: String,
     /// The Kubernetes Deployment, as YAML.
@@ -134,7 +167,7 @@ impl Tool for DeployPlan {
 
     const NAME: &'static str = "deploy_plan";
     const TITLE: &'static str = "Plan a deployment";
-    const DESCRIPTION: &'static str = "From a service description (name, port, environment, health path, runtime, replicas, resources) renders a Dockerfile, a Kubernetes Deployment and Service, and the shell steps to roll it out and roll it back, and checks the description for mistakes: secrets in plain environment variables, a PORT variable that disagrees with the port, privileged ports, unpinned images, a single replica.";
+    const DESCRIPTION: &'static str = "From a service description (name, port, environment variables, health path, runtime, replicas, resources) and where it goes (`environment`: development, staging or production) renders a Dockerfile, a Kubernetes Deployment and Service, and the shell steps to roll it out and roll it back, and checks the description for mistakes: secrets in plain environment variables, a PORT variable that disagrees with the port, privileged ports, unpinned images, a single replica (the last two fail a production plan).";
     const ANNOTATIONS: Annotations = Annotations::PURE;
 
     fn run(service: Service, _context: &ToolContext) -> Result<Plan, ToolError> {
@@ -151,6 +184,7 @@ impl Tool for DeployPlan {
             .unwrap_or_else(|| format!("{}:latest", service.name));
         let checks = checks(&service, &image, &secret_keys);
         Ok(Plan {
+            environment: service.environment.name().to_owned(),
             dockerfile: dockerfile(&service),
             deployment: deployment(&service, &image, &secret_keys),
             service: kubernetes_service(&service),
@@ -162,7 +196,8 @@ impl Tool for DeployPlan {
 
     fn summary(plan: &Plan) -> String {
         let mut text = format!(
-            "Deployment plan: {}.",
+            "Deployment plan for {}: {}.",
+            plan.environment,
             if plan.ready {
                 "ready to roll out"
             } else {
@@ -309,13 +344,21 @@ fn checks(service: &Service, image: &str, secret_keys: &[&str]) -> Vec<Check> {
         .rsplit_once(':')
         .map(|(_, tag)| tag)
         .filter(|tag| !tag.contains('/'));
+    // What only warns elsewhere stops a production plan.
+    let production = service.environment == Environment::Production;
+    let serious = if production { Level::Fail } else { Level::Warn };
     match tag {
         None | Some("latest") => check(
             "image",
-            Level::Warn,
+            serious,
             format!(
-                "image `{image}` is not pinned to a version: tag it (`{}:1.0.0`) so rollouts are reproducible and `rollout undo` returns to a known build",
-                image.split(':').next().unwrap_or(image)
+                "image `{image}` is not pinned to a version: tag it (`{}:1.0.0`) so rollouts are reproducible and `rollout undo` returns to a known build{}",
+                image.split(':').next().unwrap_or(image),
+                if production {
+                    "; production takes only pinned images"
+                } else {
+                    ""
+                }
             ),
         ),
         Some(tag) => check("image", Level::Pass, format!("image pinned to `{tag}`")),
@@ -323,9 +366,11 @@ fn checks(service: &Service, image: &str, secret_keys: &[&str]) -> Vec<Check> {
     if service.replicas == 1 {
         check(
             "replicas",
-            Level::Warn,
-            "one replica: the service is down whenever its pod restarts or moves; run at least 2"
-                .to_owned(),
+            serious,
+            format!(
+                "one replica: the service is down whenever its pod restarts or moves; run at least 2{}",
+                if production { " in production" } else { "" }
+            ),
         );
     } else {
         check(
@@ -415,6 +460,14 @@ fn labels(yaml: &mut Yaml, indent: usize, name: &str) {
         .string(indent + 1, "app.kubernetes.io/name", name);
 }
 
+/// The labels of the Deployment and the Service: the name, and where they
+/// run.
+fn environment_labels(yaml: &mut Yaml, indent: usize, service: &Service) {
+    yaml.open(indent, "labels")
+        .string(indent + 1, "app.kubernetes.io/name", &service.name)
+        .string(indent + 1, "environment", service.environment.name());
+}
+
 fn deployment(service: &Service, image: &str, secret_keys: &[&str]) -> String {
     let name = &service.name;
     let mut yaml = Yaml::default();
@@ -423,7 +476,7 @@ fn deployment(service: &Service, image: &str, secret_keys: &[&str]) -> String {
         .open(0, "metadata")
         .string(1, "name", name)
         .string(1, "namespace", &service.namespace);
-    labels(&mut yaml, 1, name);
+    environment_labels(&mut yaml, 1, service);
     yaml.open(0, "spec")
         .plain(1, "replicas", service.replicas)
         .open(1, "selector")
@@ -486,7 +539,7 @@ fn kubernetes_service(service: &Service) -> String {
         .open(0, "metadata")
         .string(1, "name", name)
         .string(1, "namespace", &service.namespace);
-    labels(&mut yaml, 1, name);
+    environment_labels(&mut yaml, 1, service);
     yaml.open(0, "spec")
         .string(1, "type", "ClusterIP")
         .open(1, "selector")
@@ -536,6 +589,43 @@ mod tests {
     fn plan(service: serde_json::Value) -> Result<Plan, ToolError> {
         let service: Service = serde_json::from_value(service).expect("a service");
         DeployPlan::run(service, &ToolContext::new(None))
+    }
+
+    #[test]
+    fn production_fails_what_elsewhere_only_warns_and_the_plan_says_where_it_goes() {
+        let service = json!({"name": "orders-api", "port": 8080, "replicas": 1});
+        let development = plan(service.clone()).expect("a plan");
+        assert_eq!(development.environment, "development");
+        assert!(development.ready, "unpinned and single replica only warn");
+        assert!(
+            development
+                .deployment
+                .contains("environment: \"development\"")
+        );
+
+        let mut production = service;
+        production["environment"] = json!("production");
+        let production = plan(production).expect("a plan");
+        assert_eq!(production.environment, "production");
+        assert!(!production.ready);
+        let failed: Vec<&str> = production
+            .checks
+            .iter()
+            .filter(|check| check.level == Level::Fail)
+            .map(|check| check.check.as_str())
+            .collect();
+        assert_eq!(failed, ["image", "replicas"]);
+        assert!(
+            DeployPlan::summary(&production).starts_with("Deployment plan for production: fix")
+        );
+
+        let unknown: Result<Service, _> =
+            serde_json::from_value(json!({"name": "x", "port": 80, "environment": "prod"}));
+        let err = unknown.expect_err("an unknown environment").to_string();
+        assert!(
+            err.contains("development, staging, production") || err.contains("`development`"),
+            "{err}"
+        );
     }
 
     #[test]
