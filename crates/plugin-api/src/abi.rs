@@ -144,15 +144,19 @@ unsafe extern "C" fn read_resource_trampoline<P: Plugin>(
     host: *const HostApi,
     out: OutputSink,
 ) -> Status {
-    let work = || {
-        // SAFETY: as in `invoke_trampoline`.
-        let request: ResourceRequest = unsafe { read_request(request, request_len, "resource") }?;
-        // SAFETY: as in `invoke_trampoline`.
-        let context = ToolContext::from_host(request.context, unsafe { HostHandle::new(host) });
-        encode(&P::read_resource(&request.uri, &context))
-    };
-    // SAFETY: `out` is the sink the host passed to this call.
-    unsafe { guarded(out, work) }
+    // SAFETY: the arguments are the host's for this call.
+    unsafe {
+        serve(
+            request,
+            request_len,
+            host,
+            out,
+            "resource",
+            |request: ResourceRequest, host| {
+                P::read_resource(&request.uri, &ToolContext::from_host(request.context, host))
+            },
+        )
+    }
 }
 
 unsafe extern "C" fn get_prompt_trampoline<P: Plugin>(
@@ -161,12 +165,49 @@ unsafe extern "C" fn get_prompt_trampoline<P: Plugin>(
     host: *const HostApi,
     out: OutputSink,
 ) -> Status {
+    // SAFETY: the arguments are the host's for this call.
+    unsafe {
+        serve(
+            request,
+            request_len,
+            host,
+            out,
+            "prompt",
+            |request: PromptRequest, host| {
+                let PromptRequest {
+                    name,
+                    arguments,
+                    context,
+                } = request;
+                P::get_prompt(&name, &arguments, &ToolContext::from_host(context, host))
+            },
+        )
+    }
+}
+
+/// Reads a request of `kind`, answers it with `answer` and writes the
+/// answer to `out`, never letting a panic unwind into the host.
+///
+/// # Safety
+///
+/// As for a plugin's `invoke`: `request` is null or points to `len`
+/// initialised bytes, `host` is null or the host's callbacks for this call,
+/// and `out` is the host's sink for this call.
+unsafe fn serve<R: serde::de::DeserializeOwned, A: Serialize>(
+    request: *const u8,
+    len: usize,
+    host: *const HostApi,
+    out: OutputSink,
+    kind: &str,
+    answer: impl FnOnce(R, Option<HostHandle>) -> A,
+) -> Status {
     let work = || {
-        // SAFETY: as in `invoke_trampoline`.
-        let request: PromptRequest = unsafe { read_request(request, request_len, "prompt") }?;
-        // SAFETY: as in `invoke_trampoline`.
-        let context = ToolContext::from_host(request.context, unsafe { HostHandle::new(host) });
-        encode(&P::get_prompt(&request.name, &request.arguments, &context))
+        // SAFETY: guaranteed by this function's caller.
+        let request: R = unsafe { read_request(request, len, kind) }?;
+        // SAFETY: the host's callbacks are valid, and callable from any
+        // thread, until this call returns; the context is dropped before then.
+        let host = unsafe { HostHandle::new(host) };
+        encode(&answer(request, host))
     };
     // SAFETY: `out` is the sink the host passed to this call.
     unsafe { guarded(out, work) }

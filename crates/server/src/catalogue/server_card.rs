@@ -9,8 +9,6 @@
 //! scope grants is listed: the server's own tools and resources are not
 //! advertised.
 
-use std::collections::BTreeMap;
-
 use plugin_host::PluginHost;
 use policy::PolicyEngine;
 use serde_json::{Value, json};
@@ -34,68 +32,56 @@ pub(crate) fn server_card(plugins: &PluginHost, policies: &PolicyEngine, base: &
             .map(|scope| scope.name.clone())
             .collect()
     };
-    let with_scopes = |mut descriptor: Value, scopes: Vec<String>, keep: &[&str]| {
-        let mut entry = serde_json::Map::new();
-        for key in keep {
-            if let Some(value) = descriptor.get_mut(*key).map(Value::take) {
-                entry.insert((*key).to_owned(), value);
-            }
+    // An item is listed, with the keys of its descriptor in `keep`, when some
+    // public scope grants it.
+    let listed = |descriptor: &Value,
+                  name: &str,
+                  pick: fn(&policy::ScopeInfo) -> &[String],
+                  keep: &[&str]|
+     -> Option<Value> {
+        let scopes = granting(pick, name);
+        if scopes.is_empty() {
+            return None;
         }
+        let mut entry: serde_json::Map<String, Value> = keep
+            .iter()
+            .filter_map(|key| Some(((*key).to_owned(), descriptor.get(*key)?.clone())))
+            .collect();
         entry.insert("scopes".to_owned(), json!(scopes));
-        Value::Object(entry)
+        Some(Value::Object(entry))
     };
-    let mut tools = BTreeMap::new();
-    for (name, tool) in plugins.tools() {
-        let scopes = granting(|scope| &scope.tools, name);
-        if !scopes.is_empty() {
-            tools.insert(
-                name.to_owned(),
-                with_scopes(
-                    tool.descriptor().clone(),
-                    scopes,
-                    &["name", "title", "description"],
-                ),
-            );
-        }
-    }
+    const NAMED: [&str; 3] = ["name", "title", "description"];
+    // Plugins list their tools by name and their prompts by name.
+    let tools: Vec<Value> = plugins
+        .tools()
+        .filter_map(|(name, tool)| listed(tool.descriptor(), name, |scope| &scope.tools, &NAMED))
+        .collect();
     let prompts: Vec<Value> = plugins
         .prompts()
         .filter_map(|prompt| {
-            let scopes = granting(|scope| &scope.prompts, prompt.name());
-            (!scopes.is_empty()).then(|| {
-                with_scopes(
-                    prompt.descriptor().clone(),
-                    scopes,
-                    &["name", "title", "description"],
-                )
-            })
+            listed(
+                prompt.descriptor(),
+                prompt.name(),
+                |scope| &scope.prompts,
+                &NAMED,
+            )
         })
         .collect();
+    let resource = |entry: &plugin_host::ResourceEntry, key: &'static str| {
+        listed(
+            entry.descriptor(),
+            entry.key(),
+            |scope| &scope.resources,
+            &[key, "name", "title", "description", "mimeType"],
+        )
+    };
     let resources: Vec<Value> = plugins
         .resources()
-        .filter_map(|entry| {
-            let scopes = granting(|scope| &scope.resources, entry.key());
-            (!scopes.is_empty()).then(|| {
-                with_scopes(
-                    entry.descriptor().clone(),
-                    scopes,
-                    &["uri", "name", "title", "description", "mimeType"],
-                )
-            })
-        })
+        .filter_map(|entry| resource(entry, "uri"))
         .collect();
     let templates: Vec<Value> = plugins
         .resource_templates()
-        .filter_map(|entry| {
-            let scopes = granting(|scope| &scope.resources, entry.key());
-            (!scopes.is_empty()).then(|| {
-                with_scopes(
-                    entry.descriptor().clone(),
-                    scopes,
-                    &["uriTemplate", "name", "title", "description", "mimeType"],
-                )
-            })
-        })
+        .filter_map(|entry| resource(entry, "uriTemplate"))
         .collect();
     let metadata = format!("{base}/.well-known/oauth-protected-resource/mcp");
     json!({
@@ -122,7 +108,7 @@ pub(crate) fn server_card(plugins: &PluginHost, policies: &PolicyEngine, base: &
                 "scopes": public.iter().map(|scope| json!({"name": scope.name, "description": scope.description})).collect::<Vec<_>>(),
             },
             "orchestrator-mcp/catalogue": {
-                "tools": tools.into_values().collect::<Vec<_>>(),
+                "tools": tools,
                 "prompts": prompts,
                 "resources": resources,
                 "resourceTemplates": templates,

@@ -7,6 +7,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest, JsonRpcRequest};
+
 use super::guard;
 use super::session_settings::SessionSettings;
 
@@ -22,19 +24,18 @@ pub enum GuardOutcome {
     },
     /// Passed on to the MCP service.
     Passed {
-        /// For a `tools/call`, the tool and the arguments the policies are
-        /// asked about before dispatch.
+        /// For a `tools/call`, the tool and the arguments the handler
+        /// decides, as read from the message.
         tool_call: Option<(String, Value)>,
     },
 }
 
-/// Runs a `POST /mcp` body through the guard's checks (JSON, then JSON-RPC,
-/// then the `tools/call` it names), as the guard does once the body is read.
+/// Reads a `POST /mcp` body as the guard does when the MCP service refused
+/// it (JSON, then JSON-RPC), and the `tools/call` a readable one names.
 pub fn mcp_guard(body: &[u8]) -> GuardOutcome {
     match guard::read_message(body) {
         Ok(message) => GuardOutcome::Passed {
-            tool_call: guard::tool_call(&message)
-                .map(|(_, tool, arguments)| (tool.to_owned(), arguments)),
+            tool_call: tool_call(&message),
         },
         Err(refusal) => GuardOutcome::Refused {
             status: refusal.status.as_u16(),
@@ -59,4 +60,21 @@ pub fn session_settings(uri: &http::Uri) -> Result<Narrowing, String> {
         read_only: settings.read_only,
         tools: settings.tools,
     })
+}
+
+/// A `tools/call` request's tool and arguments (`null` when it sends none).
+fn tool_call(message: &ClientJsonRpcMessage) -> Option<(String, Value)> {
+    let ClientJsonRpcMessage::Request(JsonRpcRequest {
+        request: ClientRequest::CallToolRequest(call),
+        ..
+    }) = message
+    else {
+        return None;
+    };
+    let arguments = call
+        .params
+        .arguments
+        .clone()
+        .map_or(Value::Null, Value::Object);
+    Some((call.params.name.to_string(), arguments))
 }

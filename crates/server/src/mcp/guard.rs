@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use rmcp::model::{ClientJsonRpcMessage, ClientRequest, JsonRpcRequest, RequestId};
+use rmcp::model::ClientJsonRpcMessage;
 use serde_json::{Value, json};
 
 use super::McpState;
@@ -257,25 +257,6 @@ pub(super) fn read_message(bytes: &[u8]) -> Result<ClientJsonRpcMessage, Refusal
             },
         }
     })
-}
-
-/// A `tools/call` request: its id, the tool it names and its arguments
-/// (`null` when it sends none), as the MCP service will dispatch it.
-pub(super) fn tool_call(message: &ClientJsonRpcMessage) -> Option<(&RequestId, &str, Value)> {
-    let ClientJsonRpcMessage::Request(JsonRpcRequest {
-        id,
-        request: ClientRequest::CallToolRequest(call),
-        ..
-    }) = message
-    else {
-        return None;
-    };
-    let arguments = call
-        .params
-        .arguments
-        .clone()
-        .map_or(Value::Null, Value::Object);
-    Some((id, &call.params.name, arguments))
 }
 
 fn jsonrpc_error(status: StatusCode, id: Value, code: i64, message: String) -> Response {

@@ -600,7 +600,7 @@ impl ServerHandler for McpServer {
 
 /// The `_meta` key under which a tool declares what it needs the client to
 /// offer (`{"sampling": {}}`), as MCP `ClientCapabilities`.
-pub(crate) const REQUIRED_CLIENT_CAPABILITIES: &str = "orchestrator-mcp/requiredClientCapabilities";
+const REQUIRED_CLIENT_CAPABILITIES: &str = "orchestrator-mcp/requiredClientCapabilities";
 
 /// Refuses, with MCP's -32021, a call to a tool that needs a capability the
 /// client did not declare. A client whose capabilities are unknown (a
@@ -610,11 +610,12 @@ fn check_client_capabilities(
     tool: &str,
     context: &RequestContext<RoleServer>,
 ) -> Result<(), McpError> {
-    let Some(descriptor) = catalogue.descriptor(tool) else {
-        return Ok(());
-    };
-    let Some(Value::Object(required)) = descriptor
-        .get("_meta")
+    // Only plugins' tools declare needs; the descriptor is borrowed, as
+    // this runs on every call.
+    let Some(Value::Object(required)) = catalogue
+        .plugins()
+        .tool(tool)
+        .and_then(|tool| tool.descriptor().get("_meta"))
         .and_then(|meta| meta.get(REQUIRED_CLIENT_CAPABILITIES))
     else {
         return Ok(());
