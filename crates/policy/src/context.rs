@@ -31,6 +31,9 @@ pub struct RequestContext<'a> {
     pub client_address: Option<IpAddr>,
     /// When the request arrived. Policies see it to the second.
     pub time: DateTime<Utc>,
+    /// Whether a person approved this very call (`context.approved`): the
+    /// caller's user accepted an approval form bound to its arguments.
+    pub approved: bool,
 }
 
 impl RequestContext<'static> {
@@ -40,6 +43,7 @@ impl RequestContext<'static> {
             arguments: Cow::Owned(Value::Object(Map::new())),
             client_address: None,
             time: Utc::now(),
+            approved: false,
         }
     }
 }
@@ -61,7 +65,15 @@ impl<'a> RequestContext<'a> {
             arguments: Cow::Borrowed(arguments),
             client_address: self.client_address,
             time: self.time,
+            approved: self.approved,
         }
+    }
+
+    /// The same context, approved (or not) by the caller's user.
+    #[must_use]
+    pub fn with_approval(mut self, approved: bool) -> Self {
+        self.approved = approved;
+        self
     }
 
     /// The same context with this client address.
@@ -236,6 +248,7 @@ struct ContextKey {
     second: i64,
     client_address: Option<IpAddr>,
     tenant: Option<String>,
+    approved: bool,
     /// The declared arguments present, by name.
     arguments: Vec<(String, Value)>,
 }
@@ -246,9 +259,11 @@ impl ContextKey {
         second: i64,
         address: Option<IpAddr>,
         tenant: Option<&str>,
+        approved: bool,
         arguments: &[(&str, &ArgumentType, &Value)],
     ) -> bool {
         self.second == second
+            && self.approved == approved
             && self.client_address == address
             && self.tenant.as_deref() == tenant
             && self.arguments.len() == arguments.len()
@@ -291,7 +306,7 @@ impl ContextCache {
         let fingerprint = {
             use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
             let mut state = self.hasher.build_hasher();
-            (second, request.client_address, tenant).hash(&mut state);
+            (second, request.client_address, tenant, request.approved).hash(&mut state);
             for (name, _, value) in &present {
                 name.hash(&mut state);
                 hash_json(value, &mut state);
@@ -302,7 +317,13 @@ impl ContextCache {
             let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some((key, context)) = entries.1.get(&fingerprint)
                 && entries.0 == second
-                && key.matches(second, request.client_address, tenant, &present)
+                && key.matches(
+                    second,
+                    request.client_address,
+                    tenant,
+                    request.approved,
+                    &present,
+                )
             {
                 return Ok(context.clone());
             }
@@ -319,6 +340,10 @@ impl ContextCache {
                 ),
             ),
         ];
+        pairs.push((
+            "approved".to_owned(),
+            RestrictedExpression::new_bool(request.approved),
+        ));
         if let Some(address) = request.client_address {
             pairs.push((
                 "client_address".to_owned(),
@@ -337,6 +362,7 @@ impl ContextCache {
             second,
             client_address: request.client_address,
             tenant: tenant.map(str::to_owned),
+            approved: request.approved,
             arguments: present
                 .iter()
                 .map(|(name, _, value)| ((*name).to_owned(), (*value).clone()))
@@ -417,7 +443,7 @@ pub(crate) fn check_schema(
             .map_err(|err| {
                 refuse(format!(
                     "action {action} must apply to User and {} and accept the context the \
-                     server sends (arguments, client_address, time, tenant), as the shipped \
+                     server sends (arguments, client_address, time, tenant, approved), as the shipped \
                      schema declares it: {err}",
                     kind.entity_type()
                 ))

@@ -179,6 +179,17 @@ pub struct Decision {
     /// For a denial: the scopes any one of which would have allowed the call,
     /// all else equal. Empty when allowed, or when no scope would help.
     pub accepted_scopes: Vec<String>,
+    /// For a denial that the caller's user could lift by approving the call
+    /// (the same request with `context.approved` true is allowed): the
+    /// policies that would then allow it. Empty otherwise.
+    pub approval_policies: Vec<String>,
+}
+
+impl Decision {
+    /// Whether the call is denied only until a person approves it.
+    pub fn needs_approval(&self) -> bool {
+        !self.allowed && !self.approval_policies.is_empty()
+    }
 }
 
 impl Decision {
@@ -188,6 +199,7 @@ impl Decision {
             policies: Vec::new(),
             errors: vec![reason],
             accepted_scopes: Vec::new(),
+            approval_policies: Vec::new(),
         }
     }
 }
@@ -357,6 +369,15 @@ impl PolicyEngine {
         let mut decision = self.evaluate(principal, action, tool, context);
         if !decision.allowed {
             decision.accepted_scopes = self.accepted_scopes(principal, action, tool, context);
+            if !context.approved {
+                // Asking Cedar again, as for scopes: exact whatever the
+                // policies say, and only paid on the denial path.
+                let approved = context.clone().with_approval(true);
+                let with_approval = self.evaluate(principal, action, tool, &approved);
+                if with_approval.allowed {
+                    decision.approval_policies = with_approval.policies;
+                }
+            }
         }
         decision
     }

@@ -146,6 +146,7 @@ impl Prepared {
             policies,
             errors,
             accepted_scopes: Vec::new(),
+            approval_policies: Vec::new(),
         }
     }
 }

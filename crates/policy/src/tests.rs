@@ -1040,7 +1040,14 @@ fn the_guides_staging_rule_decides_as_the_guide_says() {
     let denied = engine.ask(&developer, Action::Call, &deploy(), &production);
     assert_eq!(denied.policies, ["deploy.staging-only"]);
     assert!(!denied.allowed);
-    assert!(engine.allows(&admin, Action::Call, &deploy(), &production));
+    // The shipped policy asks a person to approve any production plan:
+    // an admin passes the guide's rule, and still needs that approval.
+    let waiting = engine.ask(&admin, Action::Call, &deploy(), &production);
+    assert!(waiting.needs_approval(), "{waiting:?}");
+    assert_eq!(waiting.approval_policies, ["tools.deploy"]);
+    let approved = production.clone().with_approval(true);
+    assert!(engine.allows(&admin, Action::Call, &deploy(), &approved));
+    assert!(!denied.needs_approval(), "approval does not lift a forbid");
     assert!(engine.allows(&developer, Action::Call, &deploy(), &staging));
     assert!(engine.allows(&developer, Action::Call, &deploy(), &now()));
 }
@@ -1193,4 +1200,41 @@ fn the_default_policies_test_only_the_scopes_they_describe() {
         .collect();
     assert_eq!(described, tested);
     assert_eq!(described.len(), 12);
+}
+
+#[test]
+fn a_denial_an_approval_would_lift_names_the_approving_policies() {
+    let engine = PolicyEngine::load_dir(&repo_policies()).expect("load");
+    let deployer = user(&["tools:deploy"]);
+    let production = with_args(serde_json::json!({"environment": "production"}));
+    let waiting = engine.ask(&deployer, Action::Call, &deploy(), &production);
+    assert!(!waiting.allowed);
+    assert!(waiting.needs_approval());
+    assert_eq!(waiting.approval_policies, ["tools.deploy"]);
+    let approved = engine.ask(
+        &deployer,
+        Action::Call,
+        &deploy(),
+        &production.clone().with_approval(true),
+    );
+    assert!(approved.allowed);
+    assert!(!approved.needs_approval());
+    // Without the scope no approval helps, and none is offered.
+    let stranger = engine.ask(&user(&["tools:ping"]), Action::Call, &deploy(), &production);
+    assert!(!stranger.allowed);
+    assert!(!stranger.needs_approval());
+    // Development needs none.
+    let development = engine.ask(&deployer, Action::Call, &deploy(), &now());
+    assert!(development.allowed);
+}
+
+#[test]
+fn a_schema_without_approved_in_its_context_is_refused() {
+    let dir = fixture(&[(
+        "a.cedar",
+        "@id(\"a\")\npermit (principal, action, resource);\n",
+    )]);
+    replace_in_schema(&dir, "  approved: Bool,\n", "");
+    let message = load_dir_error(&dir);
+    assert!(message.contains("approved"), "{message}");
 }

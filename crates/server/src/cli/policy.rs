@@ -68,6 +68,9 @@ struct TestCase {
     /// The tenant the caller acts in (overrides the claims' `dct`).
     #[serde(default)]
     tenant: Option<String>,
+    /// Whether the caller's user approved the call (`context.approved`).
+    #[serde(default)]
+    approved: bool,
     expect: Expected,
     /// The `@id`s of the policies that must decide.
     #[serde(default)]
@@ -79,6 +82,8 @@ struct TestCase {
 enum Expected {
     Allow,
     Deny,
+    /// Denied as asked, but allowed once a person approves the call.
+    Approval,
 }
 
 /// Runs every case; prints each failure with the actual decision.
@@ -122,6 +127,7 @@ impl Expected {
         match self {
             Self::Allow => "allow",
             Self::Deny => "deny",
+            Self::Approval => "approval",
         }
     }
 }
@@ -135,14 +141,18 @@ fn run_case(engine: &PolicyEngine, case: &TestCase) -> Result<(), String> {
     }
     let principal = principal_from_claims(&claims).map_err(|err| format!("claims: {err}"))?;
     let tool = Arc::new(case_target(case)?);
-    let context = RequestContext::now().with_arguments(
-        case.arguments
-            .clone()
-            .unwrap_or_else(|| Value::Object(Map::new())),
-    );
+    let context = RequestContext::now()
+        .with_arguments(
+            case.arguments
+                .clone()
+                .unwrap_or_else(|| Value::Object(Map::new())),
+        )
+        .with_approval(case.approved);
     let decision = engine.decide(&Arc::new(principal), tool.action(), &tool, &context);
     let actual = if decision.allowed {
         Expected::Allow
+    } else if decision.needs_approval() {
+        Expected::Approval
     } else {
         Expected::Deny
     };
@@ -216,12 +226,20 @@ fn reasons(decision: &Decision) -> String {
             decision.accepted_scopes.join(" or ")
         )
     };
+    let approval = if decision.needs_approval() {
+        format!(
+            "; would be allowed with a person's approval by {:?}",
+            decision.approval_policies
+        )
+    } else {
+        String::new()
+    };
     let errors = if decision.errors.is_empty() {
         String::new()
     } else {
         format!("; errors: {}", decision.errors.join("; "))
     };
-    format!("{policies}{scopes}{errors}")
+    format!("{policies}{scopes}{approval}{errors}")
 }
 
 /// Prints the decision for `claims` calling `tool` with `args`, with its
@@ -277,16 +295,24 @@ pub(crate) fn explain(
         yes_no(resource.destructive)
     );
     println!("action: {}", action.name());
-    println!(
-        "decision: {}",
-        if decision.allowed { "allow" } else { "deny" }
-    );
-    if decision.policies.is_empty() {
-        println!("deciding policies: none (default deny)");
+    if decision.needs_approval() {
+        println!("decision: allowed with approval");
+        println!(
+            "approving policies: {} (they allow the call once a person approves it; over MCP the server asks the caller's user)",
+            decision.approval_policies.join(", ")
+        );
     } else {
-        println!("deciding policies: {}", decision.policies.join(", "));
+        println!(
+            "decision: {}",
+            if decision.allowed { "allow" } else { "deny" }
+        );
+        if decision.policies.is_empty() {
+            println!("deciding policies: none (default deny)");
+        } else {
+            println!("deciding policies: {}", decision.policies.join(", "));
+        }
     }
-    if !decision.allowed {
+    if !decision.allowed && !decision.needs_approval() {
         if decision.accepted_scopes.is_empty() {
             println!("no single scope would allow it");
         } else {
@@ -333,10 +359,18 @@ expect = "deny"
 policies = ["deploy.staging-only"]
 
 [[case]]
-name = "admins deploy anywhere"
+name = "admins deploy anywhere, once a person approves production"
 claims = { sub = "U2ops", scope = "tools:deploy", roles = ["admin"] }
 tool = "deploy_plan"
 arguments = { environment = "production" }
+expect = "approval"
+
+[[case]]
+name = "an approved production deploy by an admin is allowed"
+claims = { sub = "U2ops", scope = "tools:deploy", roles = ["admin"] }
+tool = "deploy_plan"
+arguments = { environment = "production" }
+approved = true
 expect = "allow"
 policies = ["tools.deploy"]
 
@@ -438,10 +472,11 @@ expect = "deny"
             .iter()
             .map(|case| run_case(&engine, case))
             .collect();
-        for (case, result) in file.cases.iter().zip(&results).take(4) {
+        let (last, expected) = results.split_at(results.len() - 1);
+        for (case, result) in file.cases.iter().zip(last) {
             assert!(result.is_ok(), "{}: {result:?}", case.name);
         }
-        let failure = results[4]
+        let failure = expected[0]
             .as_ref()
             .expect_err("the wrong expectation fails");
         assert!(failure.contains("expected allow, got deny"), "{failure}");
