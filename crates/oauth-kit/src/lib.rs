@@ -24,6 +24,8 @@ pub use client::{TokenEndpointReply, TokenRequestError, post_token_request};
 pub use clock::unix_time;
 pub use fetch::{FetchError, get_capped, read_capped};
 pub use page::{NO_STORE, error_page, escape, html_page, with_query};
-pub use secret::{constant_time_eq, pkce_matches, pkce_s256, random_token, token_digest};
+pub use secret::{
+    constant_time_eq, load_or_create_secret, pkce_matches, pkce_s256, random_token, token_digest,
+};
 pub use signing::{KeyError, SigningKey};
 pub use wire::{OAuthError, TokenForm, is_json_content_type};

@@ -16,6 +16,39 @@ pub fn random_token() -> Result<String, KeyError> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// The secret kept in `path`: read when the file exists, else 32 random
+/// bytes written there (readable by the owner only) for every later start.
+/// The file holds the bytes as base64url text.
+pub fn load_or_create_secret(path: &std::path::Path) -> Result<Vec<u8>, KeyError> {
+    let io = |source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .ok()
+            .filter(|secret| secret.len() >= 32)
+            .ok_or_else(|| KeyError::InvalidSecret {
+                path: path.to_owned(),
+                reason: "not a base64url secret of at least 32 bytes; delete the file to have a new one generated".to_owned(),
+            }),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let mut secret = vec![0u8; 32];
+            SystemRandom::new()
+                .fill(&mut secret)
+                .map_err(|_| KeyError::Random)?;
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(io)?;
+            }
+            crate::signing::write_private(path, URL_SAFE_NO_PAD.encode(&secret).as_bytes())
+                .map_err(io)?;
+            Ok(secret)
+        }
+        Err(err) => Err(io(err)),
+    }
+}
+
 /// The S256 code challenge for `verifier`: base64url(SHA-256(verifier)).
 pub fn pkce_s256(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
@@ -46,6 +79,18 @@ pub fn token_digest(token: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_generated_secret_is_kept_and_read_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("nested/approval.key");
+        let first = load_or_create_secret(&path).expect("create");
+        assert_eq!(first.len(), 32);
+        assert_eq!(load_or_create_secret(&path).expect("read"), first);
+        std::fs::write(&path, "short").expect("write");
+        let refused = load_or_create_secret(&path).expect_err("too short");
+        assert!(refused.to_string().contains("approval.key"), "{refused}");
+    }
 
     #[test]
     fn the_rfc_7636_example_matches() {

@@ -37,6 +37,14 @@ pub enum KeyError {
         /// What the parser said.
         reason: String,
     },
+    /// A stored secret is not one the server wrote.
+    #[error("{}: {reason}", path.display())]
+    InvalidSecret {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Signing failed.
     #[error("cannot sign the token")]
     Sign,
@@ -162,7 +170,7 @@ fn public_components(pair: &KeyPair) -> PublicKeyComponents<Vec<u8>> {
 }
 
 #[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let mut file = std::fs::OpenOptions::new()
@@ -174,7 +182,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
 

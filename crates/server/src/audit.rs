@@ -33,7 +33,11 @@ pub(crate) struct DecisionRecord {
     pub(crate) tool: String,
     pub(crate) action: &'static str,
     /// `allow` or `deny`; `cancelled` for an allowed call its client
-    /// cancelled before it finished (recorded after its `allow`).
+    /// cancelled before it finished (recorded after its `allow`);
+    /// `approval_required` for a call the policies allow only once a
+    /// person approves it, then `approval_requested` when the server asks,
+    /// and `approval_accepted`, `approval_declined` or `approval_cancelled`
+    /// with the answer (an accepted approval is followed by the `allow`).
     pub(crate) decision: &'static str,
     /// The `@id`s of the deciding policies.
     pub(crate) policies: Vec<String>,
@@ -41,6 +45,9 @@ pub(crate) struct DecisionRecord {
     pub(crate) errors: Vec<String>,
     /// How long the decision took.
     pub(crate) latency_us: u64,
+    /// What the person who approved a call wrote with their approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) comment: Option<String>,
 }
 
 /// Where decision records go.
@@ -138,6 +145,7 @@ mod tests {
             policies: vec![],
             errors: vec![],
             latency_us: 1,
+            comment: None,
         }
     }
 

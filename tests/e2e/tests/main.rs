@@ -3,6 +3,7 @@
 //!
 //! One test binary (fast to link); one module per surface.
 
+mod approvals;
 mod audit;
 mod auth;
 mod browser;

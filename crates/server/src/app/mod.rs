@@ -95,8 +95,9 @@ impl App {
                 tracing::info!(project_id = %settings.project_id, "verifying Descope tokens");
             }
         }
+        let states = mcp::request_states(&settings.approvals)?;
         Ok(Self {
-            router: router(settings, catalogue, identity),
+            router: router(settings, catalogue, identity, states),
             _watcher: watcher,
         })
     }
@@ -214,7 +215,12 @@ fn load_catalogue(
 }
 
 /// Every route behind its layers.
-fn router(settings: &Settings, catalogue: Catalogue, identity: identity::Identity) -> Router {
+fn router(
+    settings: &Settings,
+    catalogue: Catalogue,
+    identity: identity::Identity,
+    states: Arc<mcp::RequestStates>,
+) -> Router {
     let base = PublicBase::new(settings.public_url.clone());
     let max_request_bytes = settings.max_request_bytes;
     let state = AppState {
@@ -274,6 +280,7 @@ fn router(settings: &Settings, catalogue: Catalogue, identity: identity::Identit
         catalogue.clone(),
         max_request_bytes,
         base.clone(),
+        states,
     ));
     let card = mcp::card_router(catalogue.clone(), base.clone());
     let oauth = oauth::router(OAuthState {

@@ -174,7 +174,7 @@ impl Catalogue {
         arguments: &Value,
     ) -> Result<(), ItemRefusal> {
         let started = Instant::now();
-        let decision = evaluate(caller, target, arguments);
+        let decision = evaluate(caller, target, arguments, super::Approval::None);
         self.audit_decision(caller, target, &decision, started);
         if decision.allowed {
             Ok(())
@@ -202,7 +202,7 @@ impl Catalogue {
         if self.admits(caller, target) {
             return Ok(());
         }
-        let decision = evaluate(caller, target, &Value::Null);
+        let decision = evaluate(caller, target, &Value::Null, super::Approval::None);
         Err(ItemRefusal::Denied {
             kind: Kind::Resource,
             name: uri.to_owned(),
@@ -325,7 +325,7 @@ impl Catalogue {
         // Completing reveals what the item accepts: only for those who may
         // use it, and not audited (a client completes as its user types).
         if !self.admits(caller, target) {
-            let decision = evaluate(caller, target, &Value::Null);
+            let decision = evaluate(caller, target, &Value::Null, super::Approval::None);
             return Err(ItemRefusal::Denied {
                 kind,
                 name: name.clone(),

@@ -80,6 +80,41 @@ impl Caller {
     }
 }
 
+/// Whether a person has approved the call being decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Approval {
+    /// Nobody has: `context.approved` is false.
+    None,
+    /// The caller's user accepted the approval form for these very
+    /// arguments: `context.approved` is true.
+    Given,
+}
+
+/// A step of asking a person to approve a call, as the audit log records
+/// it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ApprovalStep {
+    /// The server asked the caller's user.
+    Requested,
+    /// They approved.
+    Accepted,
+    /// They said no.
+    Declined,
+    /// They dismissed the form without answering.
+    Cancelled,
+}
+
+impl ApprovalStep {
+    fn decision(self) -> &'static str {
+        match self {
+            Self::Requested => "approval_requested",
+            Self::Accepted => "approval_accepted",
+            Self::Declined => "approval_declined",
+            Self::Cancelled => "approval_cancelled",
+        }
+    }
+}
+
 /// Why a call did not reach its tool.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CallRefusal {
@@ -92,6 +127,14 @@ pub(crate) enum CallRefusal {
         tool: String,
         accepted_scopes: Vec<String>,
     },
+    /// The policies allow the call only once a person approves it, and
+    /// nobody has yet.
+    #[error(
+        "`{tool}` needs a person's approval of these exact arguments before it runs (policies: {}); \
+         call it from an MCP client that supports elicitation, which shows the approval to its user",
+        policies.join(", ")
+    )]
+    NeedsApproval { tool: String, policies: Vec<String> },
     /// The client's session does not admit the tool (`readOnly`, `tools`).
     #[error("{message}")]
     OutsideSession { tool: String, message: String },
@@ -325,6 +368,19 @@ impl Catalogue {
         name: &'a str,
         arguments: &Value,
     ) -> Result<AuthorizedCall<'a>, CallRefusal> {
+        self.authorize_with(caller, name, arguments, Approval::None)
+    }
+
+    /// [`Self::authorize`], deciding with `approval` as `context.approved`.
+    /// Only a door that showed the caller's user these arguments and got
+    /// their approval passes [`Approval::Given`].
+    pub(crate) fn authorize_with<'a>(
+        &'a self,
+        caller: &'a Caller,
+        name: &'a str,
+        arguments: &Value,
+        approval: Approval,
+    ) -> Result<AuthorizedCall<'a>, CallRefusal> {
         let unknown = || CallRefusal::UnknownTool(name.to_owned());
         let entry = self.entry(name).ok_or_else(unknown)?;
         let resource = self.resource(name).ok_or_else(unknown)?;
@@ -343,7 +399,13 @@ impl Catalogue {
                 tool: name.to_owned(),
                 limit,
             })?;
-        let decision = self.decide(caller, resource, arguments);
+        let decision = self.decide(caller, resource, arguments, approval);
+        if decision.needs_approval() {
+            return Err(CallRefusal::NeedsApproval {
+                tool: name.to_owned(),
+                policies: decision.approval_policies,
+            });
+        }
         if !decision.allowed {
             return Err(CallRefusal::Denied {
                 tool: name.to_owned(),
@@ -379,11 +441,42 @@ impl Catalogue {
         caller: &Caller,
         resource: &Arc<Target>,
         arguments: &Value,
+        approval: Approval,
     ) -> policy::Decision {
         let started = Instant::now();
-        let decision = evaluate(caller, resource, arguments);
+        let decision = evaluate(caller, resource, arguments, approval);
         self.audit_decision(caller, resource, &decision, started);
         decision
+    }
+
+    /// Records a step of asking a person to approve a call to `name`, with
+    /// the policies that ask for the approval.
+    pub(crate) fn audit_approval(
+        &self,
+        caller: &Caller,
+        name: &str,
+        step: ApprovalStep,
+        policies: &[String],
+        comment: Option<String>,
+    ) {
+        let Some(resource) = self.resource(name) else {
+            return;
+        };
+        let decision = policy::Decision {
+            allowed: false,
+            policies: policies.to_vec(),
+            errors: Vec::new(),
+            accepted_scopes: Vec::new(),
+            approval_policies: policies.to_vec(),
+        };
+        self.record(
+            caller,
+            resource,
+            &decision,
+            step.decision(),
+            Instant::now(),
+            comment,
+        );
     }
 
     /// Records that a call the policies allowed was cancelled by its client
@@ -397,8 +490,16 @@ impl Catalogue {
             policies: Vec::new(),
             errors: Vec::new(),
             accepted_scopes: Vec::new(),
+            approval_policies: Vec::new(),
         };
-        self.record(caller, resource, &decision, "cancelled", Instant::now());
+        self.record(
+            caller,
+            resource,
+            &decision,
+            "cancelled",
+            Instant::now(),
+            None,
+        );
     }
 
     /// One audit record for one decision.
@@ -409,8 +510,14 @@ impl Catalogue {
         decision: &policy::Decision,
         started: Instant,
     ) {
-        let outcome = if decision.allowed { "allow" } else { "deny" };
-        self.record(caller, resource, decision, outcome, started);
+        let outcome = if decision.allowed {
+            "allow"
+        } else if decision.needs_approval() {
+            "approval_required"
+        } else {
+            "deny"
+        };
+        self.record(caller, resource, decision, outcome, started, None);
     }
 
     fn record(
@@ -420,6 +527,7 @@ impl Catalogue {
         decision: &policy::Decision,
         outcome: &'static str,
         started: Instant,
+        comment: Option<String>,
     ) {
         let principal = &caller.principal;
         self.audit.record(DecisionRecord {
@@ -437,20 +545,33 @@ impl Catalogue {
             tool: resource.name.clone(),
             action: resource.action().name(),
             decision: outcome,
-            policies: decision.policies.clone(),
+            // A call waiting for approval names the policies that ask for it.
+            policies: if decision.needs_approval() {
+                decision.approval_policies.clone()
+            } else {
+                decision.policies.clone()
+            },
             errors: decision.errors.clone(),
             latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            comment,
         });
     }
 }
 
 /// The caller's policy set's decision on calling `resource` with `arguments`.
-fn evaluate(caller: &Caller, resource: &Arc<Target>, arguments: &Value) -> policy::Decision {
+fn evaluate(
+    caller: &Caller,
+    resource: &Arc<Target>,
+    arguments: &Value,
+    approval: Approval,
+) -> policy::Decision {
     caller.policies.decide(
         &caller.principal,
         resource.action(),
         resource,
-        &caller.context(arguments),
+        &caller
+            .context(arguments)
+            .with_approval(approval == Approval::Given),
     )
 }
 

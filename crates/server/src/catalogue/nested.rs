@@ -69,9 +69,9 @@ impl CallHooks for NestedCalls {
                 Err(refusal) => NestedOutcome::Refused {
                     reason: match refusal {
                         CallRefusal::UnknownTool(_) => RefusalReason::UnknownTool,
-                        CallRefusal::Denied { .. } | CallRefusal::OutsideSession { .. } => {
-                            RefusalReason::Denied
-                        }
+                        CallRefusal::Denied { .. }
+                        | CallRefusal::NeedsApproval { .. }
+                        | CallRefusal::OutsideSession { .. } => RefusalReason::Denied,
                         CallRefusal::BudgetSpent { .. } => RefusalReason::Invalid,
                     },
                     message: refusal.to_string(),

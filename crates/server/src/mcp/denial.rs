@@ -25,6 +25,9 @@ pub(super) struct DenialSlot(Arc<OnceLock<Denial>>);
 struct Denial {
     message: String,
     accepted_scopes: Vec<String>,
+    /// Whether more scopes could help: an approval nobody can be asked
+    /// for is a 403 without an `insufficient_scope` challenge.
+    challenge: bool,
 }
 
 /// Records that the request was denied, with `message`, and the scopes any
@@ -34,16 +37,37 @@ pub(super) fn report(
     message: &str,
     accepted_scopes: &[String],
 ) {
+    set(
+        context,
+        Denial {
+            message: message.to_owned(),
+            accepted_scopes: accepted_scopes.to_vec(),
+            challenge: true,
+        },
+    );
+}
+
+/// Records a denial that no scope would lift (a call that needs a
+/// person's approval the client cannot show): a 403 without a challenge.
+pub(super) fn report_unchallenged(context: &RequestContext<RoleServer>, message: &str) {
+    set(
+        context,
+        Denial {
+            message: message.to_owned(),
+            accepted_scopes: Vec::new(),
+            challenge: false,
+        },
+    );
+}
+
+fn set(context: &RequestContext<RoleServer>, denial: Denial) {
     let slot = context
         .extensions
         .get::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<DenialSlot>());
     if let Some(slot) = slot {
         // The first denial of a request is the one answered.
-        let _ = slot.0.set(Denial {
-            message: message.to_owned(),
-            accepted_scopes: accepted_scopes.to_vec(),
-        });
+        let _ = slot.0.set(denial);
     }
 }
 
@@ -54,13 +78,16 @@ impl DenialSlot {
         let Some(denial) = self.0.get() else {
             return;
         };
+        *response.status_mut() = StatusCode::FORBIDDEN;
+        if !denial.challenge {
+            return;
+        }
         let challenge = bearer_challenge(&Challenge {
             error: Some("insufficient_scope"),
             description: Some(denial.message.clone()),
             resource_metadata: Some(format!("{base}/.well-known/oauth-protected-resource/mcp")),
             scope: Some(denial.accepted_scopes.join(" ")).filter(|scope| !scope.is_empty()),
         });
-        *response.status_mut() = StatusCode::FORBIDDEN;
         if let Ok(value) = HeaderValue::from_str(&challenge) {
             response.headers_mut().insert(WWW_AUTHENTICATE, value);
         }

@@ -23,12 +23,15 @@ use rmcp::service::{NotificationContext, Peer, RequestContext, SubscriptionConte
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
+use super::approval::{Pending, Sought};
+use super::asking::Channel;
+use super::request_state::{Binding, Progress, RequestStates};
 use super::session_settings::SessionSettings;
 use super::subscriptions::{
     CHANGED_WITH_POLICIES, LISTENS_PER_PRINCIPAL, Listeners, MAX_LISTENS, ResourceSubscriptions,
     notify_session,
 };
-use crate::catalogue::{CallRefusal, Caller, Catalogue, ClientLink, ItemRefusal, Notice};
+use crate::catalogue::{Approval, CallRefusal, Caller, Catalogue, ClientLink, ItemRefusal, Notice};
 
 /// JSON-RPC error code for a call the policies deny. MCP defines none; this
 /// sits in the range JSON-RPC leaves to servers.
@@ -66,11 +69,18 @@ pub(crate) struct McpServer {
     ended: Arc<tokio::sync::watch::Sender<()>>,
     /// Whether that task was started.
     watching: Arc<std::sync::atomic::AtomicBool>,
+    /// Seals and opens the `requestState` of calls that wait for a person.
+    pub(super) states: Arc<RequestStates>,
 }
 
 impl McpServer {
-    pub(super) fn new(catalogue: Catalogue, listeners: Arc<Listeners>) -> Self {
+    pub(super) fn new(
+        catalogue: Catalogue,
+        listeners: Arc<Listeners>,
+        states: Arc<RequestStates>,
+    ) -> Self {
         Self {
+            states,
             catalogue,
             log_level: Arc::default(),
             subscriptions: ResourceSubscriptions::default(),
@@ -553,12 +563,53 @@ impl ServerHandler for McpServer {
             Arc::new(move || cancelled.is_cancelled()),
         );
         let caller = Caller { client, ..caller };
+        let channel = Channel::of(&context, request.input_responses.as_ref());
+        // A retry's state is checked before anything else: it must be this
+        // caller's, for this very call, unaltered, unexpired and unused.
+        let mut progress = match request.request_state.as_deref() {
+            Some(state) => self
+                .states
+                .open(state, &Binding::of(&caller, &request.name, &arguments))
+                .map_err(|refusal| {
+                    McpError::invalid_params(
+                        refusal.to_string(),
+                        Some(json!({ "tool": request.name })),
+                    )
+                })?,
+            None => Progress::default(),
+        };
+        let approval = if progress.approved {
+            Approval::Given
+        } else {
+            Approval::None
+        };
         // Decided first: what a tool needs of the client is only told to a
         // caller who may call it.
-        let authorized = self
-            .catalogue
-            .authorize(&caller, &request.name, &arguments)
-            .map_err(|refusal| refusal_to_error(&context, refusal))?;
+        let authorized =
+            match self
+                .catalogue
+                .authorize_with(&caller, &request.name, &arguments, approval)
+            {
+                Ok(authorized) => authorized,
+                Err(CallRefusal::NeedsApproval { policies, .. }) => {
+                    let pending = Pending {
+                        catalogue: &self.catalogue,
+                        states: &self.states,
+                        caller: &caller,
+                        tool: &request.name,
+                        arguments: &arguments,
+                        policies: &policies,
+                    };
+                    match pending.seek(&context, &channel, &mut progress).await? {
+                        Sought::Answer(answer) => return Ok(*answer),
+                        Sought::Given => self
+                            .catalogue
+                            .authorize_with(&caller, &request.name, &arguments, Approval::Given)
+                            .map_err(|refusal| refusal_to_error(&context, refusal))?,
+                    }
+                }
+                Err(refusal) => return Err(refusal_to_error(&context, refusal)),
+            };
         check_client_capabilities(&self.catalogue, &request.name, &context)?;
         // Forwarding runs only for a client that wants progress or messages.
         let (finished, done) = tokio::sync::oneshot::channel();
@@ -727,6 +778,14 @@ fn refusal_to_error(context: &RequestContext<RoleServer>, refusal: CallRefusal) 
                 FORBIDDEN,
                 message,
                 Some(json!({ "tool": tool, "required_scopes": accepted_scopes })),
+            )
+        }
+        CallRefusal::NeedsApproval { tool, policies } => {
+            super::denial::report_unchallenged(context, &message);
+            McpError::new(
+                FORBIDDEN,
+                message,
+                Some(json!({ "tool": tool, "approval_required": true, "policies": policies })),
             )
         }
         CallRefusal::OutsideSession { tool, .. } => {

@@ -8,10 +8,13 @@
 //! Listing and calling go through the same [`Catalogue`] as the REST door,
 //! so the policies decide both.
 
+mod approval;
+mod asking;
 mod denial;
 pub mod fuzzing;
 mod guard;
 mod handler;
+mod request_state;
 mod session_settings;
 mod sessions;
 mod subscriptions;
@@ -27,6 +30,7 @@ use rmcp::transport::streamable_http_server::session::never::NeverSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
 pub(crate) use handler::check_tool_descriptors;
+pub(crate) use request_state::RequestStates;
 
 use crate::catalogue::Catalogue;
 use crate::web::PublicBase;
@@ -44,18 +48,47 @@ pub(crate) struct McpState {
     pub(crate) base: PublicBase,
     sessions: Arc<SessionRegistry>,
     listeners: Arc<Listeners>,
+    states: Arc<RequestStates>,
 }
 
 impl McpState {
-    pub(crate) fn new(catalogue: Catalogue, max_request_bytes: usize, base: PublicBase) -> Self {
+    pub(crate) fn new(
+        catalogue: Catalogue,
+        max_request_bytes: usize,
+        base: PublicBase,
+        states: Arc<RequestStates>,
+    ) -> Self {
         Self {
             catalogue,
             max_request_bytes,
             base,
             sessions: Arc::new(SessionRegistry::new()),
             listeners: Arc::default(),
+            states,
         }
     }
+}
+
+/// The file in `DATA_DIR` that holds the approval key when `APPROVAL_KEY`
+/// is not set.
+pub(crate) const APPROVAL_KEY_FILE: &str = "approval.key";
+
+/// What seals `requestState`: `APPROVAL_KEY`, or a key generated once and
+/// kept in `DATA_DIR`.
+pub(crate) fn request_states(
+    settings: &crate::settings::ApprovalSettings,
+) -> anyhow::Result<Arc<RequestStates>> {
+    use anyhow::Context as _;
+    let key = match &settings.key {
+        Some(key) => key.as_bytes().to_vec(),
+        None => {
+            let file = settings.data_dir.join(APPROVAL_KEY_FILE);
+            oauth_kit::load_or_create_secret(&file).with_context(
+                || "the approval key (set APPROVAL_KEY, or DATA_DIR to a writable directory)",
+            )?
+        }
+    };
+    Ok(Arc::new(RequestStates::new(&key, settings.ttl)?))
 }
 
 /// The two MCP services: one stateless, one with sessions.
@@ -79,7 +112,14 @@ pub(crate) fn router(state: McpState) -> Router {
     let new_handler = {
         let catalogue = state.catalogue.clone();
         let listeners = Arc::clone(&state.listeners);
-        move || Ok(McpServer::new(catalogue.clone(), Arc::clone(&listeners)))
+        let states = Arc::clone(&state.states);
+        move || {
+            Ok(McpServer::new(
+                catalogue.clone(),
+                Arc::clone(&listeners),
+                Arc::clone(&states),
+            ))
+        }
     };
     let stateless = StreamableHttpService::new(
         new_handler.clone(),

@@ -54,6 +54,8 @@ pub(crate) const ENV_VARS: &[(&str, &str, EnvValue)] = &[
         EnvValue::Parsed,
     ),
     ("CORS_ORIGINS", "server.cors_origins", EnvValue::Parsed),
+    ("APPROVAL_KEY", "approvals.key", EnvValue::Text),
+    ("APPROVAL_TTL_SECS", "approvals.ttl_secs", EnvValue::Parsed),
     ("DESCOPE_PROJECT_ID", "descope.project_id", EnvValue::Text),
     ("DESCOPE_DEMO_MODE", "descope.demo_mode", EnvValue::Parsed),
     ("DESCOPE_BASE_URL", "descope.base_url", EnvValue::Text),

@@ -158,6 +158,9 @@ pub struct Settings {
     /// `POLICY_DIR` and `POLICY_WATCH`.
     pub(crate) policy_dir: PathBuf,
     pub(crate) policy_watch: bool,
+    /// `APPROVAL_KEY` (if set), `DATA_DIR` (where a generated one is kept
+    /// otherwise) and `APPROVAL_TTL_SECS`.
+    pub(crate) approvals: ApprovalSettings,
     /// `AUDIT_LOG_FILE` (if set) and `AUDIT_RECENT`.
     pub(crate) audit_file: Option<PathBuf>,
     pub(crate) audit_recent: usize,
@@ -190,6 +193,28 @@ impl CorsPolicy {
                 .iter()
                 .any(|allowed| allowed.as_bytes() == origin.as_bytes()),
         }
+    }
+}
+
+/// How `requestState` (approvals and answers to a tool's questions) is
+/// sealed.
+#[derive(Clone)]
+pub(crate) struct ApprovalSettings {
+    /// `APPROVAL_KEY`; `None` keeps a generated key in `data_dir`.
+    pub(crate) key: Option<String>,
+    /// `DATA_DIR`.
+    pub(crate) data_dir: PathBuf,
+    /// `APPROVAL_TTL_SECS`: how long a person has to answer.
+    pub(crate) ttl: Duration,
+}
+
+impl std::fmt::Debug for ApprovalSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApprovalSettings")
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("data_dir", &self.data_dir)
+            .field("ttl", &self.ttl)
+            .finish()
     }
 }
 
@@ -367,6 +392,11 @@ impl Settings {
             plugin_options: raw.plugins.load_options(),
             policy_dir: raw.policies.dir.clone(),
             policy_watch: raw.policies.watch,
+            approvals: ApprovalSettings {
+                key: Some(raw.approvals.key.clone()).filter(|key| !key.is_empty()),
+                data_dir: raw.demo_auth.data_dir.clone(),
+                ttl: secs(raw.approvals.ttl_secs.max(1)),
+            },
             audit_file: Some(raw.audit.file.clone()).filter(|path| !path.as_os_str().is_empty()),
             audit_recent: raw.audit.recent,
             log_filter: raw.log.filter.clone(),

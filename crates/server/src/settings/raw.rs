@@ -24,6 +24,10 @@ const PLACEHOLDER_PROJECT_IDS: &[&str] = &[
 ];
 
 /// The whole configuration, as written.
+/// The fewest bytes `APPROVAL_KEY` may have: an HMAC-SHA256 key shorter
+/// than its output weakens it.
+pub(crate) const MIN_APPROVAL_KEY_BYTES: usize = 32;
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Raw {
@@ -36,7 +40,34 @@ pub(crate) struct Raw {
     pub(crate) plugins: PluginsSection,
     pub(crate) policies: PoliciesSection,
     pub(crate) audit: AuditSection,
+    pub(crate) approvals: ApprovalsSection,
     pub(crate) log: LogSection,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApprovalsSection {
+    /// `APPROVAL_KEY`: the secret that seals `requestState`; empty keeps
+    /// one in `DATA_DIR`.
+    pub(crate) key: String,
+    /// `APPROVAL_TTL_SECS`.
+    pub(crate) ttl_secs: u64,
+}
+
+impl std::fmt::Debug for ApprovalsSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApprovalsSection")
+            .field(
+                "key",
+                &if self.key.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("ttl_secs", &self.ttl_secs)
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -275,6 +306,21 @@ impl Raw {
             check(Err(Problem::new(
                 "MAX_REQUEST_SIZE_MB",
                 "must be at least 1",
+            )));
+        }
+        if !self.approvals.key.is_empty() && self.approvals.key.len() < MIN_APPROVAL_KEY_BYTES {
+            check(Err(Problem::new(
+                "APPROVAL_KEY",
+                format!(
+                    "is {} bytes; it must be at least {MIN_APPROVAL_KEY_BYTES} random bytes (for example the output of `openssl rand -base64 48`), or empty to keep a generated key in DATA_DIR",
+                    self.approvals.key.len()
+                ),
+            )));
+        }
+        if self.approvals.ttl_secs == 0 {
+            check(Err(Problem::new(
+                "APPROVAL_TTL_SECS",
+                "must be at least 1: it is how long a person has to answer an approval or input request",
             )));
         }
         if self.server.max_tool_calls_per_request == 0 {

@@ -5,6 +5,7 @@
 const SECRET_KEYS: &[&str] = &[
     "descope.client_secret",
     "demo.token",
+    "approvals.key",
     "demo_auth.access_keys[].client_secret",
 ];
 

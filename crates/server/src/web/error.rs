@@ -76,9 +76,11 @@ impl ApiError {
             Self::WithMetadata { error, .. } => error.status(),
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Refused(CallRefusal::UnknownTool(_)) => StatusCode::NOT_FOUND,
-            Self::Refused(CallRefusal::Denied { .. } | CallRefusal::OutsideSession { .. }) => {
-                StatusCode::FORBIDDEN
-            }
+            Self::Refused(
+                CallRefusal::Denied { .. }
+                | CallRefusal::NeedsApproval { .. }
+                | CallRefusal::OutsideSession { .. },
+            ) => StatusCode::FORBIDDEN,
             Self::Refused(CallRefusal::BudgetSpent { .. }) => StatusCode::TOO_MANY_REQUESTS,
             Self::InvalidJson(_) | Self::BodyRead(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -98,6 +100,7 @@ impl ApiError {
             Self::Unauthorized(err) => err.oauth_error_code().unwrap_or("unauthorized"),
             Self::Refused(CallRefusal::UnknownTool(_)) => "unknown_tool",
             Self::Refused(CallRefusal::Denied { .. }) => "insufficient_scope",
+            Self::Refused(CallRefusal::NeedsApproval { .. }) => "approval_required",
             Self::Refused(CallRefusal::OutsideSession { .. }) => "outside_session",
             Self::Refused(CallRefusal::BudgetSpent { .. }) => "tool_call_budget_spent",
             Self::InvalidJson(_) => "invalid_json",
@@ -125,6 +128,10 @@ impl ApiError {
             }) => {
                 body["tool"] = json!(tool);
                 body["required_scopes"] = json!(accepted_scopes);
+            }
+            Self::Refused(CallRefusal::NeedsApproval { tool, policies }) => {
+                body["tool"] = json!(tool);
+                body["policies"] = json!(policies);
             }
             Self::Refused(
                 CallRefusal::UnknownTool(tool)

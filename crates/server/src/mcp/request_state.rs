@@ -1,0 +1,388 @@
+//! The `requestState` of MCP 2026-07-28's multi-round-trip requests: what a
+//! call that waits for a person (an approval, an answer to a tool's
+//! question) hands the client to echo back on its retry.
+//!
+//! The client holds it, so it is sealed (HMAC-SHA256 with the server's
+//! `APPROVAL_KEY`, through rmcp's codec), and bound to everything the
+//! answer applies to: the principal, the tool, a digest of the exact
+//! arguments and the policy set's hash. It expires (`APPROVAL_TTL_SECS`)
+//! and opens once: a replay is refused. Each refusal says which of these
+//! failed.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use rmcp::model::{RequestStateCodec, RequestStateError, SealOptions};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
+
+use crate::catalogue::Caller;
+
+/// The longest `requestState` the server opens: a state it sealed is far
+/// shorter, and a longer one is refused before any work on it.
+pub(crate) const MAX_STATE_BYTES: usize = 256 * 1024;
+
+/// The most states the server remembers as used at once. Each is kept
+/// until it would have expired anyway; past this many, new states are
+/// refused (fail closed) rather than replays let through.
+const MAX_USED: usize = 100_000;
+
+/// What a call is, for binding a state to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Binding {
+    /// The principal, with its kind and the tenant it acts in.
+    principal: String,
+    tool: String,
+    /// A SHA-256 digest of the arguments, keys sorted at every depth.
+    arguments: String,
+    /// The policy set's hash.
+    policies: String,
+}
+
+impl Binding {
+    /// The binding of `caller` calling `tool` with `arguments`.
+    pub(crate) fn of(caller: &Caller, tool: &str, arguments: &Value) -> Self {
+        let principal = &caller.principal;
+        Self {
+            principal: format!(
+                "{}:{}@{}",
+                principal.kind.as_str(),
+                principal.id,
+                principal.tenant.as_deref().unwrap_or_default()
+            ),
+            tool: tool.to_owned(),
+            arguments: arguments_digest(arguments),
+            policies: caller.policies.hash().to_owned(),
+        }
+    }
+}
+
+/// A digest of `arguments` that does not depend on the order of keys.
+pub(crate) fn arguments_digest(arguments: &Value) -> String {
+    let mut hasher = Sha256::new();
+    feed(&mut hasher, arguments);
+    let digest = hasher.finalize();
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Feeds a canonical form of `value` (object keys sorted, every value
+/// tagged with its kind and length) to `hasher`.
+fn feed(hasher: &mut Sha256, value: &Value) {
+    let mut text = |tag: u8, bytes: &[u8]| {
+        hasher.update([tag]);
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    match value {
+        Value::Null => text(b'n', b""),
+        Value::Bool(flag) => text(b'b', if *flag { b"1" } else { b"0" }),
+        Value::Number(number) => text(b'#', number.to_string().as_bytes()),
+        Value::String(string) => text(b's', string.as_bytes()),
+        Value::Array(items) => {
+            text(b'[', &(items.len() as u64).to_le_bytes());
+            for item in items {
+                feed(hasher, item);
+            }
+        }
+        Value::Object(fields) => {
+            text(b'{', &(fields.len() as u64).to_le_bytes());
+            let mut keys: Vec<&String> = fields.keys().collect();
+            keys.sort_unstable();
+            for key in keys {
+                feed(hasher, &Value::String(key.clone()));
+                if let Some(field) = fields.get(key) {
+                    feed(hasher, field);
+                }
+            }
+        }
+    }
+}
+
+/// What a sealed state records besides its binding.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Progress {
+    /// A person approved the call.
+    pub(crate) approved: bool,
+    /// The server asked for an approval that has not been answered yet.
+    pub(crate) awaiting_approval: bool,
+    /// The answers to the tool's questions so far, by the tool's keys,
+    /// each checked against the question when it was given.
+    pub(crate) answers: Map<String, Value>,
+}
+
+/// The sealed payload.
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    principal: String,
+    tool: String,
+    arguments: String,
+    policies: String,
+    /// Unique per state: what makes it single-use.
+    nonce: String,
+    #[serde(default)]
+    approved: bool,
+    #[serde(default)]
+    awaiting_approval: bool,
+    #[serde(default)]
+    answers: Map<String, Value>,
+}
+
+/// Why an echoed `requestState` was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub(crate) enum StateRefusal {
+    #[error(
+        "the requestState is {0} bytes; a state this server issued is far shorter. Send back the requestState exactly as it was received"
+    )]
+    TooLong(usize),
+    #[error(
+        "the requestState failed its integrity check: it was altered, or issued by a server with another APPROVAL_KEY. Call the tool again without requestState to start over"
+    )]
+    Tampered,
+    #[error(
+        "the requestState has expired (APPROVAL_TTL_SECS): the answer came too late. Call the tool again without requestState to start over"
+    )]
+    Expired,
+    #[error(
+        "the requestState was already used: each one answers a single retry. Call the tool again without requestState to start over"
+    )]
+    Replayed,
+    #[error(
+        "the requestState was issued to another caller; only the caller it was issued to may answer with it"
+    )]
+    OtherPrincipal,
+    #[error(
+        "the requestState was issued for tool `{issued}`, not `{called}`; retry the call it was issued for"
+    )]
+    OtherTool { issued: String, called: String },
+    #[error(
+        "the arguments differ from those the requestState was issued for: an approval or answer holds only for the exact arguments shown. Call the tool again without requestState to ask anew"
+    )]
+    ArgumentsChanged,
+    #[error(
+        "the policies changed since the requestState was issued, so what was asked may no longer be what they require. Call the tool again without requestState to ask anew"
+    )]
+    PoliciesChanged,
+    #[error(
+        "the server holds as many unanswered requests as it may ({MAX_USED}); try again in a few minutes"
+    )]
+    Full,
+}
+
+/// Seals and opens states, and remembers the ones used.
+pub(crate) struct RequestStates {
+    codec: RequestStateCodec,
+    ttl: Duration,
+    /// Nonces of the states opened, with when each may be forgotten.
+    used: Mutex<HashMap<String, Instant>>,
+}
+
+impl RequestStates {
+    /// States sealed with `key` that expire after `ttl`.
+    pub(crate) fn new(key: &[u8], ttl: Duration) -> anyhow::Result<Self> {
+        let codec = RequestStateCodec::try_new(key.to_vec())
+            .map_err(|err| anyhow::anyhow!("APPROVAL_KEY: {err}; use at least 32 random bytes"))?;
+        Ok(Self {
+            codec,
+            ttl,
+            used: Mutex::default(),
+        })
+    }
+
+    /// How long a state holds.
+    pub(crate) fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// A new state for the call `binding` names, recording `progress`.
+    pub(crate) fn seal(&self, binding: &Binding, progress: &Progress) -> Result<String, String> {
+        let nonce = oauth_kit::random_token().map_err(|err| err.to_string())?;
+        let sealed = Sealed {
+            principal: binding.principal.clone(),
+            tool: binding.tool.clone(),
+            arguments: binding.arguments.clone(),
+            policies: binding.policies.clone(),
+            nonce,
+            approved: progress.approved,
+            awaiting_approval: progress.awaiting_approval,
+            answers: progress.answers.clone(),
+        };
+        let state = self
+            .codec
+            .seal_json_with(&sealed, &SealOptions::new().ttl(self.ttl))
+            .map_err(|err| err.to_string())?;
+        if state.len() > MAX_STATE_BYTES {
+            return Err(format!(
+                "the answers so far make a requestState of {} bytes, more than the {MAX_STATE_BYTES} the server accepts back",
+                state.len()
+            ));
+        }
+        Ok(state)
+    }
+
+    /// Opens `state` for the call `binding` names, once.
+    pub(crate) fn open(&self, state: &str, binding: &Binding) -> Result<Progress, StateRefusal> {
+        if state.len() > MAX_STATE_BYTES {
+            return Err(StateRefusal::TooLong(state.len()));
+        }
+        let sealed: Sealed = self.codec.open_json(state).map_err(|err| match err {
+            RequestStateError::Expired => StateRefusal::Expired,
+            _ => StateRefusal::Tampered,
+        })?;
+        if sealed.principal != binding.principal {
+            return Err(StateRefusal::OtherPrincipal);
+        }
+        if sealed.tool != binding.tool {
+            return Err(StateRefusal::OtherTool {
+                issued: sealed.tool,
+                called: binding.tool.clone(),
+            });
+        }
+        if sealed.arguments != binding.arguments {
+            return Err(StateRefusal::ArgumentsChanged);
+        }
+        if sealed.policies != binding.policies {
+            return Err(StateRefusal::PoliciesChanged);
+        }
+        self.use_once(sealed.nonce)?;
+        Ok(Progress {
+            approved: sealed.approved,
+            awaiting_approval: sealed.awaiting_approval,
+            answers: sealed.answers,
+        })
+    }
+
+    /// Records `nonce` as used, refusing it if it already was.
+    fn use_once(&self, nonce: String) -> Result<(), StateRefusal> {
+        let now = Instant::now();
+        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
+        if used.contains_key(&nonce) {
+            return Err(StateRefusal::Replayed);
+        }
+        if used.len() >= MAX_USED {
+            used.retain(|_, forget_at| *forget_at > now);
+            if used.len() >= MAX_USED {
+                return Err(StateRefusal::Full);
+            }
+        }
+        // Kept until the state has expired for sure: the codec's expiry
+        // is in whole seconds.
+        used.insert(nonce, now + self.ttl + Duration::from_secs(1));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn states(ttl: Duration) -> RequestStates {
+        RequestStates::new(&[7u8; 32], ttl).expect("key")
+    }
+
+    fn binding(tool: &str, arguments: &Value) -> Binding {
+        Binding {
+            principal: "user:U1@".to_owned(),
+            tool: tool.to_owned(),
+            arguments: arguments_digest(arguments),
+            policies: "sha256:aa".to_owned(),
+        }
+    }
+
+    fn approved() -> Progress {
+        Progress {
+            approved: true,
+            ..Progress::default()
+        }
+    }
+
+    #[test]
+    fn a_state_opens_once_for_the_call_it_was_sealed_for() {
+        let states = states(Duration::from_secs(60));
+        let call = binding("deploy_plan", &json!({"environment": "production"}));
+        let state = states.seal(&call, &approved()).expect("seal");
+        assert_eq!(states.open(&state, &call), Ok(approved()));
+        assert_eq!(states.open(&state, &call), Err(StateRefusal::Replayed));
+    }
+
+    #[test]
+    fn every_way_of_retargeting_a_state_is_refused_by_name() {
+        let states = states(Duration::from_secs(60));
+        let arguments = json!({"environment": "production", "replicas": 3});
+        let call = binding("deploy_plan", &arguments);
+        let seal = || states.seal(&call, &approved()).expect("seal");
+        let other_principal = Binding {
+            principal: "user:U2@".to_owned(),
+            ..call.clone()
+        };
+        assert_eq!(
+            states.open(&seal(), &other_principal),
+            Err(StateRefusal::OtherPrincipal)
+        );
+        assert_eq!(
+            states.open(&seal(), &binding("ping", &arguments)),
+            Err(StateRefusal::OtherTool {
+                issued: "deploy_plan".to_owned(),
+                called: "ping".to_owned()
+            })
+        );
+        let changed = binding(
+            "deploy_plan",
+            &json!({"environment": "production", "replicas": 4}),
+        );
+        assert_eq!(
+            states.open(&seal(), &changed),
+            Err(StateRefusal::ArgumentsChanged)
+        );
+        let reloaded = Binding {
+            policies: "sha256:bb".to_owned(),
+            ..call.clone()
+        };
+        assert_eq!(
+            states.open(&seal(), &reloaded),
+            Err(StateRefusal::PoliciesChanged)
+        );
+        let mut tampered = seal();
+        tampered.push('x');
+        assert_eq!(states.open(&tampered, &call), Err(StateRefusal::Tampered));
+        let other_key = RequestStates::new(&[8u8; 32], Duration::from_secs(60)).expect("key");
+        assert_eq!(other_key.open(&seal(), &call), Err(StateRefusal::Tampered));
+        assert_eq!(
+            states.open(&"a".repeat(MAX_STATE_BYTES + 1), &call),
+            Err(StateRefusal::TooLong(MAX_STATE_BYTES + 1))
+        );
+    }
+
+    #[test]
+    fn an_expired_state_is_refused() {
+        let states = states(Duration::from_secs(1));
+        let call = binding("deploy_plan", &json!({}));
+        let state = states.seal(&call, &approved()).expect("seal");
+        std::thread::sleep(Duration::from_millis(2100));
+        assert_eq!(states.open(&state, &call), Err(StateRefusal::Expired));
+    }
+
+    #[test]
+    fn the_arguments_digest_ignores_key_order_but_not_values() {
+        let one: Value =
+            serde_json::from_str(r#"{"a": 1, "b": {"c": [1, "2"], "d": null}}"#).expect("json");
+        let other: Value =
+            serde_json::from_str(r#"{"b": {"d": null, "c": [1, "2"]}, "a": 1}"#).expect("json");
+        assert_eq!(arguments_digest(&one), arguments_digest(&other));
+        for changed in [
+            json!({"a": 2, "b": {"c": [1, "2"], "d": null}}),
+            json!({"a": 1, "b": {"c": [1, 2], "d": null}}),
+            json!({"a": 1, "b": {"c": ["2", 1], "d": null}}),
+            json!({"a": 1, "b": {"c": [1, "2"]}}),
+            json!({"a": "1", "b": {"c": [1, "2"], "d": null}}),
+        ] {
+            assert_ne!(
+                arguments_digest(&one),
+                arguments_digest(&changed),
+                "{changed}"
+            );
+        }
+    }
+}
