@@ -2,7 +2,9 @@
 //! the 401, registers, authorizes with PKCE against the demo authorization
 //! server, gets a token, calls `ping`, lists and reads resources, gets a
 //! prompt and sees `orchestrate` report its progress
-//! (tests/python/mcp_oauth_client.py).
+//! (tests/python/mcp_oauth_client.py); and it approves and declines a
+//! production `deploy_plan` through its elicitation callback, in a 2025-11-25
+//! session and on a 2026-07-28 connection (tests/python/mcp_approval_client.py).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -48,5 +50,25 @@ fn the_mcp_python_sdk_completes_oauth_and_uses_tools_resources_prompts_and_progr
     assert!(
         logs.contains("demo token issued"),
         "no token issued:\n{logs}"
+    );
+}
+
+#[test]
+#[ignore = "needs the official MCP Python SDK: `cargo xtask test` installs it and runs this test"]
+fn the_mcp_python_sdk_approves_and_declines_a_production_plan_on_both_protocol_generations() {
+    let server = Server::start(&Sandbox::new());
+    let output = Command::new(python())
+        .arg(workspace_root().join("tests/python/mcp_approval_client.py"))
+        .arg(server.base_url())
+        .arg(e2e::DEMO_TOKEN)
+        .output()
+        .expect("run the Python client");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("python mcp sdk approvals: ok"),
+        "the Python SDK client failed ({}):\n{stdout}\n{stderr}\nserver log:\n{}",
+        output.status,
+        server.logs()
     );
 }
