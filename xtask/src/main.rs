@@ -434,6 +434,12 @@ fn bench() -> anyhow::Result<()> {
 
     // The overload run prints its own figures: one principal at ten times
     // its rate limit beside well-behaved ones, and the server's memory.
+    // What an approved retry adds to a call, against the same tool called
+    // without needing an approval.
+    let mut approval = cargo();
+    approval.args(["bench", "--package", "e2e", "--bench", "approval"]);
+    status(approval)?;
+
     let mut overload = cargo();
     overload.args(["bench", "--package", "e2e", "--bench", "overload"]);
     status(overload)
