@@ -39,6 +39,7 @@ mod export;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod host;
+pub mod input;
 pub mod prompt;
 pub mod resource;
 pub mod tool;
@@ -58,6 +59,7 @@ pub use host::{
     CallToolError, HostApi, LocalHost, LogLevel, OutputSink, Progress, RefusalReason, Status,
     WriteFn,
 };
+pub use input::{Field, Form, FormAnswer, InputKind, InputRequest, InputRequests, Root};
 pub use prompt::{Prompt, PromptArgument};
 pub use resource::{Contents, Resource, ResourceTemplate};
 pub use tool::{Annotations, EncodeError, Icon, JsonSchema, Tool, ToolContext, ToolError};

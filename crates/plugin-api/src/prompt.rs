@@ -127,6 +127,9 @@ pub fn get<P: Prompt>(
             description: Some(P::DESCRIPTION.to_owned()),
             messages,
         },
-        Err(error) => PromptOutcome::InvalidArguments { message: error.0 },
+        Err(error) => match error.into_needs() {
+            Ok(requests) => PromptOutcome::InputRequired { requests },
+            Err(message) => PromptOutcome::InvalidArguments { message },
+        },
     }
 }

@@ -111,7 +111,9 @@ pub fn read<R: Resource>(context: &ToolContext) -> ResourceOutcome {
         Ok(contents) => ResourceOutcome::Read {
             contents: vec![contents.to_json(R::URI, R::MIME_TYPE)],
         },
-        Err(error) => ResourceOutcome::Failed { message: error.0 },
+        Err(error) => ResourceOutcome::Failed {
+            message: error.message().to_owned(),
+        },
     }
 }
 
@@ -129,6 +131,8 @@ pub fn read_template<T: ResourceTemplate>(
         Ok(None) => ResourceOutcome::NotFound {
             message: format!("no {} has the URI `{uri}`", T::NAME),
         },
-        Err(error) => ResourceOutcome::Failed { message: error.0 },
+        Err(error) => ResourceOutcome::Failed {
+            message: error.message().to_owned(),
+        },
     })
 }

@@ -16,6 +16,7 @@ pub use schemars::JsonSchema;
 use std::sync::Arc;
 
 use crate::host::{CallToolError, HostHandle, LocalHost, LogLevel, Progress, RefusalReason};
+use crate::input::{FormAnswer, InputKind, InputRequests, Root};
 use crate::{CallContext, ToolResult};
 
 /// MCP's hints about what a tool does, shown to clients and read by the
@@ -69,14 +70,46 @@ impl Icon {
 }
 
 /// Why a tool could not do what it was asked, in words for the caller: what
-/// was wrong and what to do about it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ToolError(pub String);
+/// was wrong and what to do about it; or what it needs from the client
+/// before it can ([`ToolError::needs_input`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolError(
+    /// The words for the caller.
+    pub String,
+    /// What the tool needs asked, when that is why it stopped.
+    Option<InputRequests>,
+);
 
 impl ToolError {
     /// A tool error with this message.
     pub fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
+        Self(message.into(), None)
+    }
+
+    /// Not an error: the tool needs `requests` answered before it can go
+    /// on. The server asks the client and runs the tool again with the
+    /// answers (see [`crate::input`]).
+    pub fn needs_input(requests: InputRequests) -> Self {
+        let keys: Vec<&str> = requests.keys().map(String::as_str).collect();
+        Self(format!("needs input: {}", keys.join(", ")), Some(requests))
+    }
+
+    /// The words for the caller.
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+
+    /// The requests, when the error is a need for input; else the message.
+    pub(crate) fn into_needs(self) -> Result<InputRequests, String> {
+        self.1.ok_or(self.0)
+    }
+
+    /// The result the host reads: a tool error, or the requests.
+    fn into_result(self) -> ToolResult {
+        match self.1 {
+            Some(requests) => ToolResult::needs_input(requests),
+            None => ToolResult::error(self.0),
+        }
     }
 }
 
@@ -147,6 +180,36 @@ impl ToolContext {
     /// (in a plugin's own unit tests, say).
     pub fn caller(&self) -> Option<&CallContext> {
         self.caller.as_ref()
+    }
+
+    /// Whether the client can be asked for `kind` during this call.
+    pub fn can_ask(&self, kind: InputKind) -> bool {
+        self.caller
+            .as_ref()
+            .is_some_and(|caller| caller.can_ask.contains(&kind))
+    }
+
+    /// The answer to what the tool asked under `key`, as the client gave
+    /// it (an MCP `ElicitResult`, `CreateMessageResult` or
+    /// `ListRootsResult`); `None` until it is answered.
+    pub fn input(&self, key: &str) -> Option<&Value> {
+        self.caller.as_ref()?.inputs.get(key)
+    }
+
+    /// What a person did with the form asked under `key`; `None` until they
+    /// answered. An accepted form's fields fit the form: the server checked.
+    pub fn form_answer(&self, key: &str) -> Option<FormAnswer<'_>> {
+        crate::input::form_answer(self.input(key)?)
+    }
+
+    /// The text the client's model answered to the request under `key`.
+    pub fn sampled_text(&self, key: &str) -> Option<&str> {
+        crate::input::sampled_text(self.input(key)?)
+    }
+
+    /// The roots the client listed in answer to the request under `key`.
+    pub fn roots(&self, key: &str) -> Option<Vec<Root>> {
+        crate::input::roots(self.input(key)?)
     }
 
     /// Writes `message` to the server's log, attributed to this plugin and
@@ -306,7 +369,7 @@ pub fn invoke<T: Tool>(arguments: Map<String, Value>, context: &ToolContext) -> 
                 ToolResult::error(format!("`{}` could not encode its result: {err}", T::NAME))
             }
         },
-        Err(error) => ToolResult::error(error.0),
+        Err(error) => error.into_result(),
     }
 }
 
@@ -338,7 +401,10 @@ pub fn invoke_json<T: Tool>(
     };
     let output = match T::run(input, context) {
         Ok(output) => output,
-        Err(error) => return failed(answer, error.0),
+        Err(error) => {
+            answer.truncate(start);
+            return write_result(answer, &error.into_result());
+        }
     };
     let summary = T::summary(&output);
     let written = crate::wire::write_structured_answer(answer, &summary, &output);

@@ -140,6 +140,13 @@ pub enum PromptOutcome {
         /// Words for the caller.
         message: String,
     },
+    /// The prompt needs these answered first (see [`crate::input`]); the
+    /// server asks, and gets the prompt again with the answers in its
+    /// context. Since ABI version 3.
+    InputRequired {
+        /// The requests, by the prompt's own keys.
+        requests: crate::InputRequests,
+    },
 }
 
 /// The kind of caller, as the host authenticated it.
@@ -171,6 +178,15 @@ pub struct CallContext {
     pub tenant: Option<String>,
     /// The id of the HTTP request that carried the call, for log correlation.
     pub request_id: String,
+    /// What the tool may ask the client for during this call; empty when
+    /// the client can be asked nothing. Since ABI version 3.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub can_ask: Vec<crate::InputKind>,
+    /// The answers to what the tool asked earlier in this call, by the
+    /// tool's keys, as the client gave them and the server checked them.
+    /// Since ABI version 3.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub inputs: Map<String, Value>,
 }
 
 /// One tool call, as the plugin receives it.
@@ -212,6 +228,11 @@ pub struct ToolResult {
     /// True when the tool failed; the text says why.
     #[serde(default)]
     pub is_error: bool,
+    /// What the tool needs from the client before it can answer: the server
+    /// asks, and calls the tool again with the answers. `None` for a result.
+    /// Since ABI version 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_requests: Option<Box<crate::InputRequests>>,
 }
 
 impl ToolResult {
@@ -221,6 +242,7 @@ impl ToolResult {
             content: vec![text_block(text.into())],
             structured_content: None,
             is_error: false,
+            input_requests: None,
         }
     }
 
@@ -230,6 +252,7 @@ impl ToolResult {
             content: vec![text_block(summary.into())],
             structured_content: Some(structured),
             is_error: false,
+            input_requests: None,
         }
     }
 
@@ -239,6 +262,18 @@ impl ToolResult {
             content: vec![text_block(message.into())],
             structured_content: None,
             is_error: true,
+            input_requests: None,
+        }
+    }
+
+    /// No result yet: the tool needs `requests` answered first (see
+    /// [`crate::input`]).
+    pub fn needs_input(requests: crate::InputRequests) -> Self {
+        Self {
+            content: Vec::new(),
+            structured_content: None,
+            is_error: false,
+            input_requests: Some(Box::new(requests)),
         }
     }
 

@@ -64,6 +64,25 @@ fn write_context(out: &mut Vec<u8>, context: &CallContext) {
     }
     out.extend_from_slice(b",\"request_id\":");
     write_str(out, &context.request_id);
+    if !context.can_ask.is_empty() {
+        out.extend_from_slice(b",\"can_ask\":[");
+        for (index, kind) in context.can_ask.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(match kind {
+                crate::InputKind::Elicitation => b"\"elicitation\"".as_slice(),
+                crate::InputKind::Sampling => b"\"sampling\"",
+                crate::InputKind::Roots => b"\"roots\"",
+            });
+        }
+        out.push(b']');
+    }
+    if !context.inputs.is_empty() {
+        out.extend_from_slice(b",\"inputs\":");
+        // Answers are rare and small: serde_json writes them.
+        let _ = serde_json::to_writer(&mut *out, &context.inputs);
+    }
     out.push(b'}');
 }
 
@@ -109,7 +128,7 @@ fn write_str(out: &mut Vec<u8>, text: &str) {
 mod tests {
     use super::*;
     use crate::CallRequest;
-    use serde_json::json;
+    use serde_json::{Map, json};
 
     /// Strings that need every kind of escape, and some that need none.
     const AWKWARD: [&str; 8] = [
@@ -130,6 +149,8 @@ mod tests {
             scopes: vec![text.to_owned(), "tools:ping".to_owned()],
             tenant: tenant.map(str::to_owned),
             request_id: format!("{text}-request"),
+            can_ask: Vec::new(),
+            inputs: Map::new(),
         }
     }
 
@@ -161,6 +182,33 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn what_a_tool_may_ask_and_its_answers_are_written_as_serde_json_writes_them() {
+        let mut context = context("U1", PrincipalKind::User, None);
+        context.can_ask = vec![
+            crate::InputKind::Elicitation,
+            crate::InputKind::Sampling,
+            crate::InputKind::Roots,
+        ];
+        context.inputs = json!({"port": {"action": "accept", "content": {"port": 8080}}})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let mut written = Vec::new();
+        write_call_request(&mut written, "deploy_plan", &json!({}), Some(&context))
+            .expect("encodes");
+        let expected = serde_json::to_vec(&CallRequest {
+            tool: "deploy_plan".to_owned(),
+            arguments: Map::new(),
+            context: Some(context),
+        })
+        .expect("encodes");
+        assert_eq!(
+            String::from_utf8_lossy(&written),
+            String::from_utf8_lossy(&expected)
+        );
     }
 
     #[test]

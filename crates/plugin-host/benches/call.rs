@@ -25,6 +25,8 @@ fn context() -> CallContext {
         scopes: vec!["tools:ping".to_owned()],
         tenant: None,
         request_id: "bench".to_owned(),
+        can_ask: Vec::new(),
+        inputs: Map::new(),
     }
 }
 

@@ -39,7 +39,10 @@ pub use callbacks::{CallHooks, MAX_PROGRESS_REPORTS};
 pub use error::{Busy, CallError, LoadError, UnknownTool};
 pub use items::{Completed, MAX_COMPLETION_VALUES, PromptEntry, ResourceEntry};
 pub use plugin_api::host::{NestedOutcome, RefusalReason};
-pub use plugin_api::{CallContext, LogLevel, PrincipalKind, Progress, ToolResult};
+pub use plugin_api::{
+    CallContext, InputKind, InputRequest, InputRequests, LogLevel, PrincipalKind, Progress,
+    ToolResult,
+};
 pub use plugin_api::{CompletionRef, PromptOutcome, ResourceOutcome};
 use serde_json::{Map, Value};
 pub use slots::CallLoad;

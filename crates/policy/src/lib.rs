@@ -138,11 +138,15 @@ pub enum Action {
     Read,
     /// Getting a plugin's prompt, or seeing it listed.
     Get,
+    /// Letting a plugin's tool ask the client's model for a completion
+    /// (MCP sampling): spending the user's model, which an operator allows
+    /// per tool.
+    Sample,
 }
 
 impl Action {
     /// Every action, in the order the schema declares them.
-    pub const ALL: [Self; 4] = [Self::Call, Self::Admin, Self::Read, Self::Get];
+    pub const ALL: [Self; 5] = [Self::Call, Self::Admin, Self::Read, Self::Get, Self::Sample];
 
     /// What the action applies to.
     pub fn kinds(self) -> &'static [Kind] {
@@ -151,6 +155,7 @@ impl Action {
             Self::Admin => &[Kind::Tool, Kind::Resource],
             Self::Read => &[Kind::Resource],
             Self::Get => &[Kind::Prompt],
+            Self::Sample => &[Kind::Tool],
         }
     }
 
@@ -161,6 +166,7 @@ impl Action {
             Self::Admin => "admin",
             Self::Read => "read",
             Self::Get => "get",
+            Self::Sample => "sample",
         }
     }
 }
@@ -274,7 +280,7 @@ pub struct PolicyEngine {
     subjects: Mutex<FastMap<SubjectKey, Arc<Subject>>>,
     prepared: RwLock<FastMap<PreparedKey, Arc<Prepared>>>,
     /// Per action (in [`Action::ALL`] order), the slice for each tool.
-    slices: [RwLock<FastMap<Target, Arc<Slice>>>; 4],
+    slices: [RwLock<FastMap<Target, Arc<Slice>>>; 5],
     contexts: context::ContextCache,
 }
 

@@ -967,8 +967,8 @@ fn sliced_decisions_match_cedar_over_the_whole_set() {
         })
         .sum();
     assert_eq!(
-        pairs, 13,
-        "tools with call and admin, resources with read and admin, prompts with get"
+        pairs, 17,
+        "tools with call, admin and sample, resources with read and admin, prompts with get"
     );
     assert_eq!(compared, principals.len() * pairs);
     assert!(errored, "some decision should meet an evaluation error");

@@ -78,7 +78,9 @@ async fn call_tool(
             .authorize(&caller, &name, &arguments)
             .map_err(refused)?,
     };
-    let result = call.invoke(arguments).await?;
+    let result = call
+        .invoke(arguments, &crate::catalogue::Asking::default())
+        .await?;
     if result.is_error {
         return Err(ApiError::ToolFailed {
             message: result

@@ -80,6 +80,8 @@ mod tests {
             scopes: vec!["tools:ping".into()],
             tenant: None,
             request_id: "req-1".into(),
+            can_ask: Vec::new(),
+            inputs: plugin_api::serde_json::Map::new(),
         }));
         CoreTools::invoke("ping", arguments, &context)
     }

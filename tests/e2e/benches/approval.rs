@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use e2e::{DEMO_TOKEN, Sandbox, Server};
+use e2e::{DEMO_TOKEN, Launch, Sandbox, Server};
 use serde_json::{Value, json};
 
 /// Timed calls of each kind.
@@ -43,8 +43,8 @@ fn call(client: &reqwest::blocking::Client, server: &Server, params: Value) -> (
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
     });
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params})
-        .to_string();
+    let body =
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}).to_string();
     let started = Instant::now();
     let response = client
         .post(server.url("/mcp"))
@@ -60,6 +60,7 @@ fn call(client: &reqwest::blocking::Client, server: &Server, params: Value) -> (
     let text = response.text().expect("body");
     let took = started.elapsed();
     let reply: Value = serde_json::from_str(&text).expect("JSON");
+    assert!(reply.get("error").is_none(), "{reply}");
     (reply["result"].clone(), took)
 }
 
@@ -70,7 +71,11 @@ fn plain(client: &reqwest::blocking::Client, server: &Server) -> Duration {
 }
 
 fn approved_retry(client: &reqwest::blocking::Client, server: &Server) -> Duration {
-    let (asked, _) = call(client, server, json!({"arguments": arguments("production")}));
+    let (asked, _) = call(
+        client,
+        server,
+        json!({"arguments": arguments("production")}),
+    );
     assert_eq!(asked["resultType"], "input_required", "{asked}");
     let (result, took) = call(
         client,
@@ -96,7 +101,11 @@ fn median_and_p90(samples: &mut [Duration]) -> (f64, f64) {
 
 fn main() {
     let sandbox = Sandbox::new();
-    let server = Server::start(&sandbox);
+    // Thousands of calls a minute from one caller: no rate limit.
+    let server = Server::start_with(
+        &sandbox,
+        Launch::default().env("RATE_LIMIT_PER_MINUTE", "0"),
+    );
     let client = reqwest::blocking::Client::new();
     for _ in 0..WARM_UP {
         plain(&client, &server);
@@ -113,7 +122,9 @@ fn main() {
     let (retry_median, retry_p90) = median_and_p90(&mut retries);
     let added = retry_median - plain_median;
     println!();
-    println!("approved retry, deploy_plan over MCP 2026-07-28 on loopback ({SAMPLES} of each, interleaved)");
+    println!(
+        "approved retry, deploy_plan over MCP 2026-07-28 on loopback ({SAMPLES} of each, interleaved)"
+    );
     println!("  {:<34} {:>10} {:>10}", "", "median µs", "p90 µs");
     println!(
         "  {:<34} {plain_median:>10.1} {plain_p90:>10.1}",

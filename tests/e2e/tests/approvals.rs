@@ -93,9 +93,9 @@ fn a_production_plan_runs_only_after_a_person_accepts_the_form_showing_its_argum
     let message = request["params"]["message"].as_str().expect("message");
     for shown in [
         "deploy_plan",
-        "environment: \"production\"",
-        "image: \"registry.example/shop:1.4.2\"",
-        "replicas: 3",
+        "\"environment\": \"production\"",
+        "\"image\": \"registry.example/shop:1.4.2\"",
+        "\"replicas\": 3",
         "tools.deploy",
         "Caller: ",
     ] {
@@ -222,7 +222,7 @@ fn every_way_of_tampering_with_the_request_state_is_refused_and_nothing_runs() {
     );
     // Another caller: a machine with its own token.
     let state = ask(&server)["requestState"].clone();
-    let machine = machine_token(&server);
+    let machine = machine_token(&server, "demo-machine", "demo_access_key_12345");
     refused(
         retry(&machine, "deploy_plan", production(), &state),
         "another caller",
@@ -331,11 +331,11 @@ fn the_rest_door_answers_approval_required_naming_the_policy() {
     assert!(reply.header("www-authenticate").is_none());
 }
 
-/// A token for the demo access key's machine.
-fn machine_token(server: &Server) -> String {
+/// A token for the machine of the access key `id` with `secret`.
+fn machine_token(server: &Server, id: &str, secret: &str) -> String {
     let response = client()
         .post(server.url("/oauth/token"))
-        .basic_auth("demo-machine", Some("demo_access_key_12345"))
+        .basic_auth(id, Some(secret))
         .form(&[("grant_type", "client_credentials")])
         .send()
         .expect("token");
@@ -344,4 +344,89 @@ fn machine_token(server: &Server) -> String {
         .as_str()
         .expect("access token")
         .to_owned()
+}
+
+#[test]
+fn a_machine_cannot_approve_a_call_even_through_a_client_that_offers_forms() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.write(
+        "deployer.toml",
+        "[[demo_auth.access_keys]]\nclient_id = \"deployer\"\nclient_secret = \"deployer-secret\"\n\
+         principal_id = \"K2deployer\"\nscopes = [\"tools:deploy\"]\n",
+    );
+    let server = Server::start_with(&sandbox, Launch::default().config(&config));
+    let machine = machine_token(&server, "deployer", "deployer-secret");
+    let (status, body) = call(
+        &server,
+        &machine,
+        "deploy_plan",
+        json!({"arguments": production()}),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["data"]["approval_required"], true, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("not a person"), "{message}");
+}
+
+#[test]
+fn an_approved_call_counts_once_against_the_request_budget() {
+    let sandbox = Sandbox::new();
+    let server = Server::start_with(
+        &sandbox,
+        Launch::default().env("MAX_TOOL_CALLS_PER_REQUEST", "1"),
+    );
+    let asked = ask(&server);
+    let (_, body) = call(
+        &server,
+        DEMO_TOKEN,
+        "deploy_plan",
+        json!({"arguments": production(), "inputResponses": accept(), "requestState": asked["requestState"]}),
+    );
+    assert_eq!(body["result"]["isError"], false, "{body}");
+}
+
+#[test]
+fn any_tool_a_policy_gates_on_approval_is_listed_and_asks_for_one() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "policies/approve-fixes.cedar",
+        "@id(\"fixes.approved\")\nforbid (principal, action == Action::\"call\", resource == Tool::\"fix_code\")\nunless { context.approved };\n",
+    );
+    let server = Server::start(&sandbox);
+    let listed = server.call_tool(DEMO_TOKEN, "ping", json!({}));
+    assert_eq!(listed["result"]["isError"], false, "{listed}");
+    let tools = crate::util::post_mcp(
+        &server,
+        Some(DEMO_TOKEN),
+        &jsonrpc(2, "tools/list", json!({})).to_string(),
+    );
+    let names: Vec<&str> = tools.body["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|tool| tool["name"].as_str())
+        .collect();
+    assert!(names.contains(&"fix_code"), "{names:?}");
+    let arguments = json!({"code": "x = 1   \n", "language": "python"});
+    let (_, asked) = call(
+        &server,
+        DEMO_TOKEN,
+        "fix_code",
+        json!({"arguments": arguments}),
+    );
+    assert_eq!(asked["result"]["resultType"], "input_required", "{asked}");
+    let message = asked["result"]["inputRequests"][APPROVAL]["params"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("fixes.approved") || message.contains("tools.fix"),
+        "{message}"
+    );
+    let (_, fixed) = call(
+        &server,
+        DEMO_TOKEN,
+        "fix_code",
+        json!({"arguments": arguments, "inputResponses": accept(), "requestState": asked["result"]["requestState"]}),
+    );
+    assert_eq!(fixed["result"]["isError"], false, "{fixed}");
 }

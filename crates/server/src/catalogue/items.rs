@@ -49,6 +49,17 @@ pub(super) fn items(plugins: &plugin_host::PluginHost) -> Items {
     items
 }
 
+/// What getting a prompt came to.
+pub(crate) enum Prompted {
+    /// Its description and MCP `PromptMessage`s.
+    Got {
+        description: Option<String>,
+        messages: Vec<Value>,
+    },
+    /// It needs these answered first.
+    NeedsInput(plugin_host::InputRequests),
+}
+
 /// Why a read, a prompt or a completion did not happen.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ItemRefusal {
@@ -251,7 +262,12 @@ impl Catalogue {
         self.authorize_item(caller, target, &arguments)?;
         let outcome = self
             .plugins
-            .read_resource(uri, call_context(caller), None, usize::from(caller.nesting))
+            .read_resource(
+                uri,
+                call_context(caller, &super::Asking::default()),
+                None,
+                usize::from(caller.nesting),
+            )
             .await?;
         match outcome {
             ResourceOutcome::Read { contents } => Ok(contents),
@@ -261,14 +277,16 @@ impl Catalogue {
     }
 
     /// Renders prompt `name` with `arguments` for the caller, the policies
-    /// deciding first with the arguments. Returns the description and the
-    /// MCP `PromptMessage`s.
+    /// deciding first with the arguments: the description and the MCP
+    /// `PromptMessage`s, or what the prompt needs asked first (which only
+    /// a caller `asking` can ask is answered that way).
     pub(crate) async fn get_prompt(
         &self,
         caller: &Caller,
         name: &str,
         arguments: BTreeMap<String, String>,
-    ) -> Result<(Option<String>, Vec<Value>), ItemRefusal> {
+        asking: &super::Asking,
+    ) -> Result<Prompted, ItemRefusal> {
         let not_found = || ItemRefusal::NotFound {
             kind: Kind::Prompt,
             name: name.to_owned(),
@@ -286,7 +304,7 @@ impl Catalogue {
             .get_prompt(
                 name,
                 arguments,
-                call_context(caller),
+                call_context(caller, asking),
                 None,
                 usize::from(caller.nesting),
             )
@@ -295,7 +313,19 @@ impl Catalogue {
             PromptOutcome::Got {
                 description,
                 messages,
-            } => Ok((description, messages)),
+            } => Ok(Prompted::Got {
+                description,
+                messages,
+            }),
+            PromptOutcome::InputRequired { requests } if asking.covers(&requests) => {
+                Ok(Prompted::NeedsInput(requests))
+            }
+            PromptOutcome::InputRequired { requests } => Err(ItemRefusal::Failed(
+                super::unaskable(name, &requests)
+                    .first_text()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )),
             PromptOutcome::InvalidArguments { message } => {
                 Err(ItemRefusal::InvalidArguments(message))
             }

@@ -28,7 +28,7 @@ use crate::limiter::RateLimiter;
 use crate::policies::PolicyStore;
 pub(crate) use budget::CallBudget;
 pub(crate) use client_link::{ClientLink, Notice};
-pub(crate) use items::ItemRefusal;
+pub(crate) use items::{ItemRefusal, Prompted};
 #[cfg(test)]
 pub(crate) use server_card::PROTOCOL_VERSIONS;
 pub(crate) use server_card::server_card;
@@ -78,6 +78,40 @@ impl Caller {
             .with_client_address(self.client_address)
             .borrowing_arguments(arguments)
     }
+}
+
+/// What the tool or prompt being called may ask its client during this
+/// call, and the answers it has so far; nothing for a door that cannot ask
+/// (REST) and for the calls tools make.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Asking {
+    /// What the client offers and the policies allow.
+    pub(crate) can_ask: Vec<plugin_host::InputKind>,
+    /// The answers, by the tool's keys, each checked against its request.
+    pub(crate) inputs: serde_json::Map<String, Value>,
+}
+
+impl Asking {
+    /// Whether the client can answer every one of `requests`.
+    fn covers(&self, requests: &plugin_host::InputRequests) -> bool {
+        requests.values().all(|request| {
+            request
+                .kind()
+                .is_some_and(|kind| self.can_ask.contains(&kind))
+        })
+    }
+}
+
+/// A tool error for a tool that needs input its caller cannot give here.
+fn unaskable(tool: &str, requests: &plugin_host::InputRequests) -> ToolResult {
+    let asked: Vec<String> = requests
+        .iter()
+        .map(|(key, request)| format!("{key} ({})", request.method))
+        .collect();
+    ToolResult::error(format!(
+        "`{tool}` needs input this caller cannot give here: {}. Call it from an MCP client that offers elicitation (and sampling or roots where asked), or pass what it asks for as arguments",
+        asked.join(", ")
+    ))
 }
 
 /// Whether a person has approved the call being decided.
@@ -336,12 +370,35 @@ impl Catalogue {
             .filter_map(|name| Some((self.entry(name)?, self.resource(name)?)))
             .filter(|(_, resource)| caller.session.admits(&resource.name, resource.read_only))
             .filter(|(_, resource)| {
-                caller
-                    .policies
-                    .is_allowed(&caller.principal, resource.action(), resource, &context)
+                // A tool allowed once a person approves it is listed: a
+                // client could not call it otherwise.
+                let allowed = |context: &RequestContext<'_>| {
+                    caller.policies.is_allowed(
+                        &caller.principal,
+                        resource.action(),
+                        resource,
+                        context,
+                    )
+                };
+                allowed(&context) || allowed(&context.clone().with_approval(true))
             })
             .map(|(entry, _)| entry.descriptor())
             .collect()
+    }
+
+    /// Whether the policies let tool `name` ask the caller's model for a
+    /// completion (the `sample` action). The server's own tools never do.
+    pub(crate) fn may_sample(&self, caller: &Caller, name: &str) -> bool {
+        let Some(resource) = self.resource(name) else {
+            return false;
+        };
+        resource.plugin != policy::SERVER_PLUGIN
+            && caller.policies.is_allowed(
+                &caller.principal,
+                policy::Action::Sample,
+                resource,
+                &caller.context(&Value::Null),
+            )
     }
 
     /// The MCP tool object for `name`, whether or not anyone may call it.
@@ -381,6 +438,29 @@ impl Catalogue {
         arguments: &Value,
         approval: Approval,
     ) -> Result<AuthorizedCall<'a>, CallRefusal> {
+        self.authorize_charged(caller, name, arguments, approval, true)
+    }
+
+    /// Decides again, approved, a call that was refused only for want of
+    /// an approval in this same request: its tool call was already counted
+    /// against the request's budget.
+    pub(crate) fn authorize_approved<'a>(
+        &'a self,
+        caller: &'a Caller,
+        name: &'a str,
+        arguments: &Value,
+    ) -> Result<AuthorizedCall<'a>, CallRefusal> {
+        self.authorize_charged(caller, name, arguments, Approval::Given, false)
+    }
+
+    fn authorize_charged<'a>(
+        &'a self,
+        caller: &'a Caller,
+        name: &'a str,
+        arguments: &Value,
+        approval: Approval,
+        charge: bool,
+    ) -> Result<AuthorizedCall<'a>, CallRefusal> {
         let unknown = || CallRefusal::UnknownTool(name.to_owned());
         let entry = self.entry(name).ok_or_else(unknown)?;
         let resource = self.resource(name).ok_or_else(unknown)?;
@@ -392,13 +472,15 @@ impl Catalogue {
                 message,
             });
         }
-        caller
-            .budget
-            .take()
-            .map_err(|limit| CallRefusal::BudgetSpent {
-                tool: name.to_owned(),
-                limit,
-            })?;
+        if charge {
+            caller
+                .budget
+                .take()
+                .map_err(|limit| CallRefusal::BudgetSpent {
+                    tool: name.to_owned(),
+                    limit,
+                })?;
+        }
         let decision = self.decide(caller, resource, arguments, approval);
         if decision.needs_approval() {
             return Err(CallRefusal::NeedsApproval {
@@ -431,7 +513,7 @@ impl Catalogue {
         // tool error the caller reads and may retry.
         Ok(self
             .authorize(caller, name, &arguments)?
-            .invoke(arguments)
+            .invoke(arguments, &Asking::default())
             .await
             .unwrap_or_else(|busy| ToolResult::error(busy.to_string())))
     }
@@ -586,7 +668,24 @@ pub(crate) struct AuthorizedCall<'a> {
 impl AuthorizedCall<'_> {
     /// Runs the tool. Failures of the tool are results with `is_error` set;
     /// `Err` when no slot for a plugin call came free in time.
-    pub(crate) async fn invoke(self, arguments: Value) -> Result<ToolResult, Busy> {
+    ///
+    /// `asking` says what the tool may ask its client and the answers so
+    /// far; a tool that asks for what the client cannot give gets a tool
+    /// error saying so, and one that asks for what it can comes back with
+    /// its requests for the door to put to the client.
+    pub(crate) async fn invoke(
+        &self,
+        arguments: Value,
+        asking: &Asking,
+    ) -> Result<ToolResult, Busy> {
+        let result = self.run(arguments, asking).await?;
+        Ok(match &result.input_requests {
+            Some(requests) if !asking.covers(requests) => unaskable(self.name, requests),
+            _ => result,
+        })
+    }
+
+    async fn run(&self, arguments: Value, asking: &Asking) -> Result<ToolResult, Busy> {
         match self.entry {
             Entry::Server(tool) => {
                 let context = ServerToolContext {
@@ -596,12 +695,12 @@ impl AuthorizedCall<'_> {
                 };
                 Ok(tool.run(context, arguments).await)
             }
-            Entry::Plugin(_) => self.invoke_plugin(arguments).await,
+            Entry::Plugin(_) => self.invoke_plugin(arguments, asking).await,
         }
     }
 
-    async fn invoke_plugin(self, arguments: Value) -> Result<ToolResult, Busy> {
-        let context = call_context(self.caller);
+    async fn invoke_plugin(&self, arguments: Value, asking: &Asking) -> Result<ToolResult, Busy> {
+        let context = call_context(self.caller, asking);
         let nested = NestedCalls {
             catalogue: self.catalogue.clone(),
             caller: Caller {
@@ -626,7 +725,7 @@ impl AuthorizedCall<'_> {
 }
 
 /// Who is calling, as a plugin sees it.
-fn call_context(caller: &Caller) -> CallContext {
+fn call_context(caller: &Caller, asking: &Asking) -> CallContext {
     let principal = &caller.principal;
     CallContext {
         principal_id: principal.id.clone(),
@@ -638,6 +737,8 @@ fn call_context(caller: &Caller) -> CallContext {
         scopes: principal.scopes.iter().cloned().collect(),
         tenant: principal.tenant.clone(),
         request_id: caller.request_id.clone(),
+        can_ask: asking.can_ask.clone(),
+        inputs: asking.inputs.clone(),
     }
 }
 

@@ -46,27 +46,40 @@ impl Pending<'_> {
         channel: &Channel,
         progress: &mut Progress,
     ) -> Result<Sought, McpError> {
+        if self.caller.principal.kind != core_auth::PrincipalKind::User {
+            return Err(self.unaskable(
+                context,
+                "the caller is not a person: only a user signed in through OAuth can approve a call, never a machine's access key",
+            ));
+        }
         if !channel.can_elicit() {
-            return Err(self.unaskable(context, channel));
+            return Err(self.unaskable(context, unaskable_client(channel)));
         }
         match channel {
             Channel::Retry { responses, .. } => {
                 if progress.awaiting_approval
                     && let Some(answer) = responses.get(APPROVAL_KEY)
                 {
-                    let answer = read_form_answer(APPROVAL_KEY, &approval_schema(), answer)
-                        .map_err(|why| self.invalid(why))?;
+                    let answer = self.read(answer)?;
                     return Ok(self.settle(answer, progress));
                 }
                 self.ask_in_retry(progress)
             }
             Channel::Stream { peer, .. } => {
-                self.audit(ApprovalStep::Requested, None);
                 let form = approval_form(self.caller, self.tool, self.arguments, self.policies)?;
-                let answer = match peer
-                    .create_elicitation_with_timeout(form, Some(self.states.ttl()))
-                    .await
-                {
+                self.audit(ApprovalStep::Requested, None);
+                let asked = peer.create_elicitation_with_timeout(form, Some(self.states.ttl()));
+                let answer = tokio::select! {
+                    answer = asked => answer,
+                    () = context.ct.cancelled() => {
+                        self.audit(ApprovalStep::Cancelled, None);
+                        return Err(McpError::invalid_request(
+                            format!("the call to `{}` was cancelled by the client while its approval was asked", self.tool),
+                            None,
+                        ));
+                    }
+                };
+                let answer = match answer {
                     Ok(answer) => serde_json::to_value(answer).unwrap_or_default(),
                     Err(err) => {
                         self.audit(ApprovalStep::Cancelled, None);
@@ -76,11 +89,20 @@ impl Pending<'_> {
                         ))));
                     }
                 };
-                let answer = read_form_answer(APPROVAL_KEY, &approval_schema(), &answer)
-                    .map_err(|why| self.invalid(why))?;
+                let answer = self.read(&answer)?;
+                // A reload while the person read the form may have changed
+                // what the call needs: the call starts over rather than be
+                // decided by the set it began under.
+                if self.catalogue.policies().hash() != self.caller.policies.hash() {
+                    self.audit(ApprovalStep::Cancelled, None);
+                    return Ok(Sought::Answer(tool_error(format!(
+                        "The policies changed while the approval of this call to `{}` was asked, so it may no longer be what they require. Nothing ran; call it again.",
+                        self.tool
+                    ))));
+                }
                 Ok(self.settle(answer, progress))
             }
-            Channel::Closed => Err(self.unaskable(context, channel)),
+            Channel::Closed => Err(self.unaskable(context, unaskable_client(channel))),
         }
     }
 
@@ -143,22 +165,19 @@ impl Pending<'_> {
             .audit_approval(self.caller, self.tool, step, self.policies, comment);
     }
 
-    fn invalid(&self, why: String) -> McpError {
-        McpError::invalid_params(why, Some(json!({ "tool": self.tool })))
+    /// Reads the person's answer; a malformed one ends the approval,
+    /// audited as cancelled, with the field named.
+    fn read(&self, answer: &Value) -> Result<FormAnswer, McpError> {
+        read_form_answer(APPROVAL_KEY, &approval_schema(), answer).map_err(|why| {
+            self.audit(ApprovalStep::Cancelled, None);
+            McpError::invalid_params(why, Some(json!({ "tool": self.tool })))
+        })
     }
 
-    /// The denial for a client that cannot show a person the approval.
-    fn unaskable(&self, context: &RequestContext<RoleServer>, channel: &Channel) -> McpError {
-        let why = match channel {
-            Channel::Closed => {
-                "this request cannot be asked anything: it came outside a session from a client that predates MCP 2026-07-28 (initialize to open a session)"
-            }
-            _ => {
-                "this client declared no elicitation capability, so it cannot show a person the approval"
-            }
-        };
+    /// The denial for a call nobody can approve here, saying `why`.
+    fn unaskable(&self, context: &RequestContext<RoleServer>, why: &str) -> McpError {
         let message = format!(
-            "`{}` needs a person's approval of these exact arguments before it runs (policies: {}), and {why}. Call it from an MCP client that supports elicitation.",
+            "`{}` needs a person's approval of these exact arguments before it runs (policies: {}), and {why}.",
             self.tool,
             self.policies.join(", ")
         );
@@ -172,6 +191,18 @@ impl Pending<'_> {
                 "policies": self.policies,
             })),
         )
+    }
+}
+
+/// Why `channel`'s client cannot show a person the approval.
+fn unaskable_client(channel: &Channel) -> &'static str {
+    match channel {
+        Channel::Closed => {
+            "this request cannot be asked anything: it came outside a session from a client that predates MCP 2026-07-28. Call it from an MCP client that supports elicitation, in a session (initialize) or over 2026-07-28"
+        }
+        _ => {
+            "this client declared no elicitation capability, so it cannot show a person the approval. Call it from an MCP client that supports elicitation"
+        }
     }
 }
 

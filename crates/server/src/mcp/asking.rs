@@ -8,12 +8,21 @@
 //! or `roots/list` on the call's own stream, and the call waits for the
 //! answer (`Channel::Stream`). Anything else cannot be asked.
 
-use rmcp::model::{ClientCapabilities, ElicitRequestParams, ProtocolVersion};
+#![expect(
+    deprecated,
+    reason = "MCP 2026-07-28 deprecates sampling and roots (SEP-2577); clients still offer them"
+)]
+
+use plugin_host::{InputKind, InputRequests};
+use rmcp::model::{
+    ClientCapabilities, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
+    InputRequest, ListRootsResult, ProtocolVersion,
+};
 use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer};
 use serde_json::{Map, Value, json};
 
-use crate::catalogue::Caller;
+use crate::catalogue::{Asking, AuthorizedCall, Caller};
 
 /// The key under which the server asks for a person's approval, among the
 /// input requests of a 2026-07-28 input-required result. Tools' own keys
@@ -23,9 +32,13 @@ pub(super) const APPROVAL_KEY: &str = "orchestrator-mcp/approval";
 /// The longest the comment of an approval may be.
 const MAX_COMMENT_CHARS: u64 = 500;
 
-/// How much of the arguments an approval form shows before it says how
-/// much it left out.
-const MAX_SUMMARY_CHARS: usize = 4000;
+/// How much of one argument's value an approval form shows before it says
+/// how much it left out.
+const MAX_VALUE_CHARS: usize = 300;
+
+/// The most arguments an approval form shows: a call with more cannot be
+/// approved.
+const MAX_SHOWN_ARGUMENTS: usize = 40;
 
 /// How the client of a call can be asked something.
 pub(super) enum Channel {
@@ -110,6 +123,290 @@ impl Channel {
             Self::Retry { offers, .. } | Self::Stream { offers, .. } => offers.elicitation,
             Self::Closed => false,
         }
+    }
+
+    /// Whether the client offers sampling at all (before asking the
+    /// policies whether the tool may use it).
+    pub(super) fn offers_sampling(&self) -> bool {
+        match self {
+            Self::Retry { offers, .. } | Self::Stream { offers, .. } => offers.sampling,
+            Self::Closed => false,
+        }
+    }
+
+    /// What a tool may ask this client for; sampling only where
+    /// `may_sample` (the policies let the tool spend the user's model).
+    pub(super) fn can_ask(&self, may_sample: bool) -> Vec<InputKind> {
+        let offers = match self {
+            Self::Retry { offers, .. } | Self::Stream { offers, .. } => *offers,
+            Self::Closed => return Vec::new(),
+        };
+        let mut kinds = Vec::new();
+        if offers.elicitation {
+            kinds.push(InputKind::Elicitation);
+        }
+        if offers.sampling && may_sample {
+            kinds.push(InputKind::Sampling);
+        }
+        if offers.roots {
+            kinds.push(InputKind::Roots);
+        }
+        kinds
+    }
+
+    /// Puts a tool's (or a prompt's) `requests` to the client and records
+    /// the answers in `answers`. On a 2025 session's stream every request
+    /// is asked and answered here; in a 2026-07-28 retry the answers are
+    /// taken from the request, and what is still unanswered is returned, to
+    /// be asked in an input-required result.
+    pub(super) async fn put(
+        &self,
+        requests: &InputRequests,
+        answers: &mut Map<String, Value>,
+        timeout: std::time::Duration,
+    ) -> Result<rmcp::model::InputRequests, Unasked> {
+        check_requests(requests)?;
+        let mut unanswered = rmcp::model::InputRequests::new();
+        for (key, request) in requests {
+            let kind = request
+                .kind()
+                .ok_or_else(|| Unasked::Tool(format!("asked `{key}` with `{}`", request.method)))?;
+            let answer = match self {
+                Self::Retry { responses, .. } => match responses.get(key) {
+                    Some(answer) => answer.clone(),
+                    None => {
+                        unanswered.insert(key.clone(), to_rmcp(key, request)?);
+                        continue;
+                    }
+                },
+                Self::Stream { peer, .. } => {
+                    ask_on_stream(peer, key, kind, request, timeout).await?
+                }
+                Self::Closed => {
+                    return Err(Unasked::Tool(format!(
+                        "asked `{key}`, and this client cannot be asked anything"
+                    )));
+                }
+            };
+            check_answer(key, kind, request, &answer).map_err(Unasked::Answer)?;
+            answers.insert(key.clone(), answer);
+        }
+        Ok(unanswered)
+    }
+}
+
+/// The most times one request may run a tool that keeps asking.
+const MAX_ROUNDS: usize = 8;
+
+/// How a call's rounds of asking ended.
+pub(super) enum Round {
+    /// The tool answered (or failed, or was refused what it asked).
+    Done(plugin_host::ToolResult),
+    /// The client's answer does not fit what was asked.
+    Invalid(String),
+    /// A 2026-07-28 client must answer these first; the answers so far and
+    /// the arguments go into the `requestState`.
+    Ask {
+        requests: rmcp::model::InputRequests,
+        answers: Map<String, Value>,
+        arguments: Value,
+    },
+}
+
+/// Runs a tool, asking its client for what it needs, and runs it again
+/// with the answers, until it answers.
+pub(super) struct Rounds<'a> {
+    pub(super) tool: &'a str,
+    pub(super) channel: &'a Channel,
+    /// How long a person has to answer on a session's stream.
+    pub(super) timeout: std::time::Duration,
+}
+
+impl Rounds<'_> {
+    pub(super) async fn run(
+        &self,
+        call: &AuthorizedCall<'_>,
+        arguments: Value,
+        mut asking: Asking,
+    ) -> Round {
+        // Kept only where the tool can ask, and so may run again.
+        let again = (!asking.can_ask.is_empty()).then(|| arguments.clone());
+        let mut result = match call.invoke(arguments, &asking).await {
+            Ok(result) => result,
+            // A busy server is a tool error the caller reads and may retry.
+            Err(busy) => return Round::Done(plugin_host::ToolResult::error(busy.to_string())),
+        };
+        for _ in 1..MAX_ROUNDS {
+            let (Some(requests), Some(again)) = (result.input_requests.take(), &again) else {
+                return Round::Done(result);
+            };
+            match self
+                .channel
+                .put(&requests, &mut asking.inputs, self.timeout)
+                .await
+            {
+                Ok(unanswered) if unanswered.is_empty() => {}
+                Ok(requests) => {
+                    return Round::Ask {
+                        requests,
+                        answers: asking.inputs,
+                        arguments: again.clone(),
+                    };
+                }
+                Err(Unasked::Answer(why)) => return Round::Invalid(why),
+                Err(Unasked::Tool(why)) => {
+                    return Round::Done(plugin_host::ToolResult::error(format!(
+                        "`{}` {why}",
+                        self.tool
+                    )));
+                }
+                Err(Unasked::Client(why)) => {
+                    return Round::Done(plugin_host::ToolResult::error(format!(
+                        "`{}` could not be given what it asked for: {why}. Nothing was done.",
+                        self.tool
+                    )));
+                }
+            }
+            result = match call.invoke(again.clone(), &asking).await {
+                Ok(result) => result,
+                Err(busy) => return Round::Done(plugin_host::ToolResult::error(busy.to_string())),
+            };
+        }
+        if result.input_requests.is_some() {
+            return Round::Done(plugin_host::ToolResult::error(format!(
+                "`{}` asked for input {MAX_ROUNDS} times in one request, the most a tool may; nothing more was asked",
+                self.tool
+            )));
+        }
+        Round::Done(result)
+    }
+}
+
+/// The most requests one round of asking may make.
+const MAX_REQUESTS: usize = 8;
+
+/// The longest key a tool may ask under.
+const MAX_KEY_CHARS: usize = 100;
+
+/// Why a tool's requests were not put to the client.
+#[derive(Debug)]
+pub(super) enum Unasked {
+    /// The tool asked for something it may not: a tool error, saying what.
+    Tool(String),
+    /// The client's answer does not fit what was asked: invalid params.
+    Answer(String),
+    /// The client failed to answer on its stream: a tool error.
+    Client(String),
+}
+
+fn check_requests(requests: &InputRequests) -> Result<(), Unasked> {
+    if requests.is_empty() || requests.len() > MAX_REQUESTS {
+        return Err(Unasked::Tool(format!(
+            "asked for {} inputs at once; a tool may ask for 1 to {MAX_REQUESTS}",
+            requests.len()
+        )));
+    }
+    for key in requests.keys() {
+        if key.is_empty() || key.chars().count() > MAX_KEY_CHARS {
+            return Err(Unasked::Tool(format!(
+                "asked under a key of {} characters; keys have 1 to {MAX_KEY_CHARS}",
+                key.chars().count()
+            )));
+        }
+        if key.starts_with("orchestrator-mcp/") {
+            return Err(Unasked::Tool(format!(
+                "asked under `{}`; keys starting with `orchestrator-mcp/` are the server's",
+                crate::catalogue::shorten(key)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A tool's request as rmcp's, checked to be valid MCP.
+fn to_rmcp(key: &str, request: &plugin_host::InputRequest) -> Result<InputRequest, Unasked> {
+    serde_json::from_value(json!({"method": request.method, "params": request.params})).map_err(
+        |err| {
+            Unasked::Tool(format!(
+                "asked `{key}` with a `{}` request MCP does not allow: {err}",
+                request.method
+            ))
+        },
+    )
+}
+
+/// Asks one request on a 2025 session's stream; the client's answer as
+/// JSON.
+async fn ask_on_stream(
+    peer: &Peer<RoleServer>,
+    key: &str,
+    kind: InputKind,
+    request: &plugin_host::InputRequest,
+    timeout: std::time::Duration,
+) -> Result<Value, Unasked> {
+    let invalid = |err: serde_json::Error| {
+        Unasked::Tool(format!(
+            "asked `{key}` with a `{}` request MCP does not allow: {err}",
+            request.method
+        ))
+    };
+    let failed = |err: rmcp::service::ServiceError| {
+        Unasked::Client(format!("the client did not answer `{key}`: {err}"))
+    };
+    let answer = match kind {
+        InputKind::Elicitation => {
+            let params: ElicitRequestParams =
+                serde_json::from_value(request.params.clone()).map_err(invalid)?;
+            serde_json::to_value(
+                peer.create_elicitation_with_timeout(params, Some(timeout))
+                    .await
+                    .map_err(failed)?,
+            )
+        }
+        InputKind::Sampling => {
+            let params: CreateMessageRequestParams =
+                serde_json::from_value(request.params.clone()).map_err(invalid)?;
+            serde_json::to_value(peer.create_message(params).await.map_err(failed)?)
+        }
+        InputKind::Roots => {
+            #[expect(deprecated, reason = "2025-era clients still list roots")]
+            let roots = peer.list_roots().await.map_err(failed)?;
+            serde_json::to_value(roots)
+        }
+    };
+    answer.map_err(|err| Unasked::Client(format!("the answer to `{key}`: {err}")))
+}
+
+/// Checks the client's answer to the request under `key`.
+fn check_answer(
+    key: &str,
+    kind: InputKind,
+    request: &plugin_host::InputRequest,
+    answer: &Value,
+) -> Result<(), String> {
+    match kind {
+        InputKind::Elicitation => {
+            let schema = request
+                .params
+                .get("requestedSchema")
+                .cloned()
+                .unwrap_or_default();
+            read_form_answer(key, &schema, answer).map(drop)
+        }
+        InputKind::Sampling => serde_json::from_value::<CreateMessageResult>(answer.clone())
+            .map(drop)
+            .map_err(|err| {
+                format!(
+                    "the response to `{key}` is not a sampling result (role, content, model): {err}"
+                )
+            }),
+        InputKind::Roots => serde_json::from_value::<ListRootsResult>(answer.clone())
+            .map(drop)
+            .map_err(|err| {
+                format!(
+                    "the response to `{key}` is not a roots list (`roots`: [{{uri, name}}]): {err}"
+                )
+            }),
     }
 }
 
@@ -318,17 +615,18 @@ pub(super) fn approval_form(
     let tenant = principal
         .tenant
         .as_deref()
-        .map(|tenant| format!(", tenant {tenant}"))
+        .map(|tenant| format!(", tenant {}", Value::String(tenant.to_owned())))
         .unwrap_or_default();
+    let summary = summarize(arguments)
+        .map_err(|why| McpError::invalid_params(why, Some(json!({ "tool": tool }))))?;
     let message = format!(
         "Approve this call to `{tool}`?\n\n\
          Caller: {} ({}{tenant})\n\
-         Arguments:\n{}\n\
+         Arguments:\n{summary}\n\
          Required by policy: {}\n\n\
          Accept runs it once, with exactly these arguments. Decline or cancel refuses it, and nothing runs.",
-        principal.id,
+        Value::String(principal.id.clone()),
         principal.kind.as_str(),
-        summarize(arguments),
         policies.join(", "),
     );
     serde_json::from_value(json!({
@@ -339,22 +637,46 @@ pub(super) fn approval_form(
     .map_err(|err| McpError::internal_error(format!("the approval form: {err}"), None))
 }
 
-/// The arguments as a person reads them: one line per argument, values as
-/// JSON, cut (saying so) past [`MAX_SUMMARY_CHARS`].
-fn summarize(arguments: &Value) -> String {
-    let lines: Vec<String> = match arguments {
-        Value::Object(fields) if !fields.is_empty() => fields
-            .iter()
-            .map(|(name, value)| format!("  {name}: {value}"))
-            .collect(),
-        Value::Object(_) | Value::Null => vec!["  (none)".to_owned()],
-        other => vec![format!("  {other}")],
+/// The arguments as a person reads them: one line per argument, sorted by
+/// name, names and values as JSON (so no name or value can pass for another
+/// line), each value cut past [`MAX_VALUE_CHARS`] saying how much was left
+/// out. Refused when there are more arguments than a form can show.
+fn summarize(arguments: &Value) -> Result<String, String> {
+    let fields = match arguments {
+        Value::Object(fields) if !fields.is_empty() => fields,
+        Value::Object(_) | Value::Null => return Ok("  (none)".to_owned()),
+        other => return Ok(format!("  {}", shown(other))),
     };
-    let text = lines.join("\n");
-    match text.char_indices().nth(MAX_SUMMARY_CHARS) {
+    if fields.len() > MAX_SHOWN_ARGUMENTS {
+        return Err(format!(
+            "the call has {} arguments, and an approval form shows at most {MAX_SHOWN_ARGUMENTS}: a person could not see what they approve",
+            fields.len()
+        ));
+    }
+    let mut names: Vec<&String> = fields.keys().collect();
+    names.sort_unstable();
+    let lines: Vec<String> = names
+        .into_iter()
+        .filter_map(|name| {
+            let value = fields.get(name)?;
+            Some(format!(
+                "  {}: {}",
+                Value::String(name.clone()),
+                shown(value)
+            ))
+        })
+        .collect();
+    Ok(lines.join("\n"))
+}
+
+/// A value as JSON, cut past [`MAX_VALUE_CHARS`] saying how much was left
+/// out.
+fn shown(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(MAX_VALUE_CHARS) {
         None => text,
         Some((end, _)) => format!(
-            "{}\n  … ({} more characters not shown; the approval holds only for the arguments as sent)",
+            "{}… ({} more characters not shown; the approval holds only for the value as sent)",
             &text[..end],
             text[end..].chars().count()
         ),
@@ -434,10 +756,29 @@ mod tests {
     }
 
     #[test]
-    fn a_long_argument_summary_says_what_it_left_out() {
-        let summary = summarize(&json!({"code": "x".repeat(MAX_SUMMARY_CHARS * 2)}));
+    fn a_long_value_cannot_push_another_argument_out_of_the_approval_form() {
+        let summary = summarize(&json!({
+            "env": {"NOTE": "x".repeat(10_000)},
+            "environment": "production",
+        }))
+        .expect("shown");
         assert!(summary.contains("more characters not shown"), "{summary}");
-        assert!(summary.chars().count() < MAX_SUMMARY_CHARS + 200);
-        assert_eq!(summarize(&json!({})), "  (none)");
+        assert!(
+            summary.contains("\"environment\": \"production\""),
+            "{summary}"
+        );
+        assert!(summary.chars().count() < 2 * MAX_VALUE_CHARS + 200);
+        assert_eq!(summarize(&json!({})).as_deref(), Ok("  (none)"));
+    }
+
+    #[test]
+    fn an_argument_name_cannot_pass_for_another_line_of_the_form() {
+        let summary = summarize(&json!({"a\nRequired by policy: none": 1})).expect("shown");
+        assert_eq!(summary.lines().count(), 1, "{summary}");
+        let many: Map<String, Value> = (0..=MAX_SHOWN_ARGUMENTS)
+            .map(|index| (format!("a{index}"), json!(index)))
+            .collect();
+        let refused = summarize(&Value::Object(many)).expect_err("too many to show");
+        assert!(refused.contains("at most 40"), "{refused}");
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
     CompleteResult, CompletionInfo, ErrorCode, GetPromptRequestParams, GetPromptResponse,
-    GetPromptResult, Implementation, InitializeResult, ListPromptsResult,
+    GetPromptResult, Implementation, InitializeResult, InputRequiredResult, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
     ProgressNotificationParam, ProgressToken, Prompt, PromptMessage, ProtocolVersion,
     ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Reference, Resource,
@@ -24,14 +24,19 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
 use super::approval::{Pending, Sought};
-use super::asking::Channel;
+use super::asking::{Channel, Round, Rounds, Unasked};
 use super::request_state::{Binding, Progress, RequestStates};
 use super::session_settings::SessionSettings;
 use super::subscriptions::{
     CHANGED_WITH_POLICIES, LISTENS_PER_PRINCIPAL, Listeners, MAX_LISTENS, ResourceSubscriptions,
     notify_session,
 };
-use crate::catalogue::{Approval, CallRefusal, Caller, Catalogue, ClientLink, ItemRefusal, Notice};
+use crate::catalogue::{
+    Approval, Asking, CallRefusal, Caller, Catalogue, ClientLink, ItemRefusal, Notice, Prompted,
+};
+
+/// The most times one `prompts/get` may render a prompt that keeps asking.
+const MAX_PROMPT_ROUNDS: usize = 8;
 
 /// JSON-RPC error code for a call the policies deny. MCP defines none; this
 /// sits in the range JSON-RPC leaves to servers.
@@ -358,11 +363,91 @@ impl ServerHandler for McpServer {
             };
             arguments.insert(name, value);
         }
-        let (description, messages) = self
-            .catalogue
-            .get_prompt(&caller, &request.name, arguments)
-            .await
-            .map_err(|refusal| item_refusal_to_error(&context, refusal))?;
+        // A prompt may ask its client for input, as a tool may: its answers
+        // are bound to the prompt (named apart from tools) and its arguments.
+        let channel = Channel::of(&context, request.input_responses.as_ref());
+        let bound = || {
+            let decided = Value::Object(
+                arguments
+                    .iter()
+                    .map(|(key, value)| (key.clone(), Value::String(value.clone())))
+                    .collect(),
+            );
+            Binding::of(&caller, &format!("prompt:{}", request.name), &decided)
+        };
+        let mut asking = Asking {
+            can_ask: channel.can_ask(false),
+            inputs: match request.request_state.as_deref() {
+                Some(state) => {
+                    self.states
+                        .open(state, &bound())
+                        .map_err(|refusal| {
+                            McpError::invalid_params(
+                                refusal.to_string(),
+                                Some(json!({ "name": request.name })),
+                            )
+                        })?
+                        .answers
+                }
+                None => serde_json::Map::new(),
+            },
+        };
+        let mut rounds = 0;
+        let (description, messages) = loop {
+            let prompted = self
+                .catalogue
+                .get_prompt(&caller, &request.name, arguments.clone(), &asking)
+                .await
+                .map_err(|refusal| item_refusal_to_error(&context, refusal))?;
+            let requests = match prompted {
+                Prompted::Got {
+                    description,
+                    messages,
+                } => break (description, messages),
+                Prompted::NeedsInput(requests) => requests,
+            };
+            rounds += 1;
+            if rounds >= MAX_PROMPT_ROUNDS {
+                return Err(McpError::internal_error(
+                    format!(
+                        "prompt `{}` asked for input {MAX_PROMPT_ROUNDS} times in one request, the most it may",
+                        request.name
+                    ),
+                    None,
+                ));
+            }
+            let unanswered = match channel
+                .put(&requests, &mut asking.inputs, self.states.ttl())
+                .await
+            {
+                Ok(unanswered) => unanswered,
+                Err(Unasked::Answer(why)) => {
+                    return Err(McpError::invalid_params(
+                        why,
+                        Some(json!({ "name": request.name })),
+                    ));
+                }
+                Err(Unasked::Tool(why) | Unasked::Client(why)) => {
+                    return Err(McpError::internal_error(
+                        format!("prompt `{}` {why}", request.name),
+                        None,
+                    ));
+                }
+            };
+            if !unanswered.is_empty() {
+                let state = self
+                    .states
+                    .seal(
+                        &bound(),
+                        &Progress {
+                            answers: asking.inputs,
+                            ..Progress::default()
+                        },
+                    )
+                    .map_err(|why| McpError::internal_error(why, None))?;
+                return Ok(InputRequiredResult::new(Some(unanswered), Some(state)).into());
+            }
+        };
         let messages = convert_all::<PromptMessage>(messages)?;
         let mut result = GetPromptResult::new(messages);
         if let Some(description) = description {
@@ -604,7 +689,7 @@ impl ServerHandler for McpServer {
                         Sought::Answer(answer) => return Ok(*answer),
                         Sought::Given => self
                             .catalogue
-                            .authorize_with(&caller, &request.name, &arguments, Approval::Given)
+                            .authorize_approved(&caller, &request.name, &arguments)
                             .map_err(|refusal| refusal_to_error(&context, refusal))?,
                     }
                 }
@@ -620,23 +705,59 @@ impl ServerHandler for McpServer {
         // or going away) is not waited for: its plugin is told through
         // is_cancelled and its slot stays taken until it returns.
         let cancelled = context.ct.clone();
+        let can_ask = channel.can_ask(
+            channel.offers_sampling() && self.catalogue.may_sample(&caller, &request.name),
+        );
+        let asking = Asking {
+            can_ask,
+            inputs: std::mem::take(&mut progress.answers),
+        };
+        let rounds = Rounds {
+            tool: &request.name,
+            channel: &channel,
+            timeout: self.states.ttl(),
+        };
         let outcome = tokio::select! {
-            // A busy server is a tool error the caller reads and may retry.
-            result = authorized.invoke(arguments) => Some(
-                result.unwrap_or_else(|busy| plugin_host::ToolResult::error(busy.to_string())),
-            ),
+            round = rounds.run(&authorized, arguments, asking) => Some(round),
             () = cancelled.cancelled() => None,
         };
         let _ = finished.send(());
         if let Some(forwarding) = forwarding {
             let _ = forwarding.await;
         }
-        let Some(result) = outcome else {
-            self.catalogue.audit_cancelled(&caller, &request.name);
-            return Err(McpError::invalid_request(
-                format!("the call to `{}` was cancelled by the client", request.name),
-                None,
-            ));
+        let result = match outcome {
+            None => {
+                self.catalogue.audit_cancelled(&caller, &request.name);
+                return Err(McpError::invalid_request(
+                    format!("the call to `{}` was cancelled by the client", request.name),
+                    None,
+                ));
+            }
+            Some(Round::Done(result)) => result,
+            Some(Round::Invalid(why)) => {
+                return Err(McpError::invalid_params(
+                    why,
+                    Some(json!({ "tool": request.name })),
+                ));
+            }
+            Some(Round::Ask {
+                requests,
+                answers,
+                arguments,
+            }) => {
+                let state = self
+                    .states
+                    .seal(
+                        &Binding::of(&caller, &request.name, &arguments),
+                        &Progress {
+                            approved: progress.approved,
+                            awaiting_approval: false,
+                            answers,
+                        },
+                    )
+                    .map_err(|why| McpError::internal_error(why, None))?;
+                return Ok(InputRequiredResult::new(Some(requests), Some(state)).into());
+            }
         };
         let value = serde_json::to_value(&result)
             .map_err(|err| McpError::internal_error(format!("tool result: {err}"), None))?;

@@ -9,7 +9,7 @@
 //! and opens once: a replay is refused. Each refusal says which of these
 //! failed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,10 @@ pub(crate) const MAX_STATE_BYTES: usize = 256 * 1024;
 /// refused (fail closed) rather than replays let through.
 const MAX_USED: usize = 100_000;
 
+/// The most of those one principal may hold, so that one caller opening
+/// states as fast as it can does not use up everyone's room.
+const MAX_USED_PER_PRINCIPAL: usize = 1_000;
+
 /// What a call is, for binding a state to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Binding {
@@ -46,12 +50,9 @@ impl Binding {
     pub(crate) fn of(caller: &Caller, tool: &str, arguments: &Value) -> Self {
         let principal = &caller.principal;
         Self {
-            principal: format!(
-                "{}:{}@{}",
-                principal.kind.as_str(),
-                principal.id,
-                principal.tenant.as_deref().unwrap_or_default()
-            ),
+            // As JSON, so no id and tenant can run together into another's.
+            principal: serde_json::json!([principal.kind.as_str(), principal.id, principal.tenant])
+                .to_string(),
             tool: tool.to_owned(),
             arguments: arguments_digest(arguments),
             policies: caller.policies.hash().to_owned(),
@@ -165,17 +166,51 @@ pub(crate) enum StateRefusal {
     )]
     PoliciesChanged,
     #[error(
-        "the server holds as many unanswered requests as it may ({MAX_USED}); try again in a few minutes"
+        "the server holds as many answered requests as it may ({MAX_USED}); try again in a few minutes"
     )]
     Full,
+    #[error(
+        "this caller has answered {MAX_USED_PER_PRINCIPAL} requests within APPROVAL_TTL_SECS, the most it may; try again in a few minutes"
+    )]
+    TooManyForCaller,
 }
 
 /// Seals and opens states, and remembers the ones used.
 pub(crate) struct RequestStates {
     codec: RequestStateCodec,
     ttl: Duration,
-    /// Nonces of the states opened, with when each may be forgotten.
-    used: Mutex<HashMap<String, Instant>>,
+    /// The states opened and not yet expired.
+    used: Mutex<Used>,
+}
+
+/// The nonces of the states opened, oldest first, with how many each
+/// principal holds. States expire in the order they are opened (one TTL
+/// for all), so forgetting the expired ones is popping from the front.
+#[derive(Default)]
+struct Used {
+    order: VecDeque<(Instant, String, String)>,
+    nonces: HashSet<String>,
+    per_principal: HashMap<String, usize>,
+}
+
+impl Used {
+    fn forget_expired(&mut self, now: Instant) {
+        while let Some((forget_at, _, _)) = self.order.front() {
+            if *forget_at > now {
+                break;
+            }
+            let Some((_, nonce, principal)) = self.order.pop_front() else {
+                break;
+            };
+            self.nonces.remove(&nonce);
+            if let Some(count) = self.per_principal.get_mut(&principal) {
+                *count -= 1;
+                if *count == 0 {
+                    self.per_principal.remove(&principal);
+                }
+            }
+        }
+    }
 }
 
 impl RequestStates {
@@ -245,7 +280,7 @@ impl RequestStates {
         if sealed.policies != binding.policies {
             return Err(StateRefusal::PoliciesChanged);
         }
-        self.use_once(sealed.nonce)?;
+        self.use_once(sealed.nonce, sealed.principal)?;
         Ok(Progress {
             approved: sealed.approved,
             awaiting_approval: sealed.awaiting_approval,
@@ -253,22 +288,30 @@ impl RequestStates {
         })
     }
 
-    /// Records `nonce` as used, refusing it if it already was.
-    fn use_once(&self, nonce: String) -> Result<(), StateRefusal> {
+    /// Records `nonce` as used by `principal`, refusing it if it already
+    /// was.
+    fn use_once(&self, nonce: String, principal: String) -> Result<(), StateRefusal> {
         let now = Instant::now();
         let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
-        if used.contains_key(&nonce) {
+        used.forget_expired(now);
+        if used.nonces.contains(&nonce) {
             return Err(StateRefusal::Replayed);
         }
-        if used.len() >= MAX_USED {
-            used.retain(|_, forget_at| *forget_at > now);
-            if used.len() >= MAX_USED {
-                return Err(StateRefusal::Full);
-            }
+        if used.nonces.len() >= MAX_USED {
+            return Err(StateRefusal::Full);
         }
+        let held = used.per_principal.entry(principal.clone()).or_default();
+        if *held >= MAX_USED_PER_PRINCIPAL {
+            return Err(StateRefusal::TooManyForCaller);
+        }
+        *held += 1;
         // Kept until the state has expired for sure: the codec's expiry
         // is in whole seconds.
-        used.insert(nonce, now + self.ttl + Duration::from_secs(1));
+        let forget_at = now
+            .checked_add(self.ttl + Duration::from_secs(1))
+            .unwrap_or(now);
+        used.nonces.insert(nonce.clone());
+        used.order.push_back((forget_at, nonce, principal));
         Ok(())
     }
 }
@@ -284,7 +327,7 @@ mod tests {
 
     fn binding(tool: &str, arguments: &Value) -> Binding {
         Binding {
-            principal: "user:U1@".to_owned(),
+            principal: "[\"user\",\"U1\",null]".to_owned(),
             tool: tool.to_owned(),
             arguments: arguments_digest(arguments),
             policies: "sha256:aa".to_owned(),
@@ -314,7 +357,7 @@ mod tests {
         let call = binding("deploy_plan", &arguments);
         let seal = || states.seal(&call, &approved()).expect("seal");
         let other_principal = Binding {
-            principal: "user:U2@".to_owned(),
+            principal: "[\"user\",\"U2\",null]".to_owned(),
             ..call.clone()
         };
         assert_eq!(
@@ -353,6 +396,27 @@ mod tests {
             states.open(&"a".repeat(MAX_STATE_BYTES + 1), &call),
             Err(StateRefusal::TooLong(MAX_STATE_BYTES + 1))
         );
+    }
+
+    #[test]
+    fn one_caller_cannot_use_up_the_room_for_everyone_else() {
+        let states = states(Duration::from_secs(60));
+        let call = binding("deploy_plan", &json!({}));
+        for _ in 0..MAX_USED_PER_PRINCIPAL {
+            let state = states.seal(&call, &approved()).expect("seal");
+            assert!(states.open(&state, &call).is_ok());
+        }
+        let state = states.seal(&call, &approved()).expect("seal");
+        assert_eq!(
+            states.open(&state, &call),
+            Err(StateRefusal::TooManyForCaller)
+        );
+        let other = Binding {
+            principal: "[\"user\",\"U3\",null]".to_owned(),
+            ..call
+        };
+        let state = states.seal(&other, &approved()).expect("seal");
+        assert!(states.open(&state, &other).is_ok());
     }
 
     #[test]

@@ -28,6 +28,9 @@ const PLACEHOLDER_PROJECT_IDS: &[&str] = &[
 /// than its output weakens it.
 pub(crate) const MIN_APPROVAL_KEY_BYTES: usize = 32;
 
+/// The longest `APPROVAL_TTL_SECS` may be: a day.
+pub(crate) const MAX_APPROVAL_TTL_SECS: u64 = 86_400;
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Raw {
@@ -317,10 +320,13 @@ impl Raw {
                 ),
             )));
         }
-        if self.approvals.ttl_secs == 0 {
+        if !(1..=MAX_APPROVAL_TTL_SECS).contains(&self.approvals.ttl_secs) {
             check(Err(Problem::new(
                 "APPROVAL_TTL_SECS",
-                "must be at least 1: it is how long a person has to answer an approval or input request",
+                format!(
+                    "is {}; it must be between 1 and {MAX_APPROVAL_TTL_SECS} (a day): it is how long a person has to answer an approval or input request",
+                    self.approvals.ttl_secs
+                ),
             )));
         }
         if self.server.max_tool_calls_per_request == 0 {

@@ -9,6 +9,8 @@
 //! `CONFORMANCE_FIXTURES_POLICY_DIR` that permits a toggled fixture, then
 //! reload the policies through the server's own `reload_policies`.
 
+mod asking;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -94,6 +96,7 @@ fn success(content: Vec<Value>) -> ToolResult {
         content,
         structured_content: None,
         is_error: false,
+        input_requests: None,
     }
 }
 
@@ -109,49 +112,51 @@ impl Plugin for Fixtures {
         );
         needs_sampling["_meta"] =
             json!({"orchestrator-mcp/requiredClientCapabilities": {"sampling": {}}});
+        let mut tools = vec![
+            tool("test_simple_text", "Returns one text block."),
+            tool("test_image_content", "Returns a PNG image."),
+            tool("test_audio_content", "Returns a WAV recording."),
+            tool(
+                "test_embedded_resource",
+                "Returns an embedded text resource.",
+            ),
+            tool(
+                "test_multiple_content_types",
+                "Returns text, an image and an embedded resource.",
+            ),
+            tool(
+                "test_tool_with_logging",
+                "Logs three messages to the client while it runs.",
+            ),
+            tool("test_logging_tool", "Logs one message to the client."),
+            tool("test_error_handling", "Always fails."),
+            tool(
+                "test_tool_with_progress",
+                "Reports progress 0, 50 and 100 of 100.",
+            ),
+            tool(
+                "test_streaming_elicitation",
+                "Answers without asking the client anything.",
+            ),
+            needs_sampling,
+            tool(
+                "test_trigger_tool_change",
+                "Shows or hides test_toggled_tool by a policy change.",
+            ),
+            tool(
+                "test_trigger_prompt_change",
+                "Shows or hides test_toggled_prompt by a policy change.",
+            ),
+            tool(
+                "test_toggled_tool",
+                "Listed only while the trigger shows it.",
+            ),
+        ];
+        tools.extend(asking::tools());
         PluginDescriptor {
             name: "conformance-fixtures".to_owned(),
             version: "0.0.0".to_owned(),
-            tools: vec![
-                tool("test_simple_text", "Returns one text block."),
-                tool("test_image_content", "Returns a PNG image."),
-                tool("test_audio_content", "Returns a WAV recording."),
-                tool(
-                    "test_embedded_resource",
-                    "Returns an embedded text resource.",
-                ),
-                tool(
-                    "test_multiple_content_types",
-                    "Returns text, an image and an embedded resource.",
-                ),
-                tool(
-                    "test_tool_with_logging",
-                    "Logs three messages to the client while it runs.",
-                ),
-                tool("test_logging_tool", "Logs one message to the client."),
-                tool("test_error_handling", "Always fails."),
-                tool(
-                    "test_tool_with_progress",
-                    "Reports progress 0, 50 and 100 of 100.",
-                ),
-                tool(
-                    "test_streaming_elicitation",
-                    "Answers without asking the client anything.",
-                ),
-                needs_sampling,
-                tool(
-                    "test_trigger_tool_change",
-                    "Shows or hides test_toggled_tool by a policy change.",
-                ),
-                tool(
-                    "test_trigger_prompt_change",
-                    "Shows or hides test_toggled_prompt by a policy change.",
-                ),
-                tool(
-                    "test_toggled_tool",
-                    "Listed only while the trigger shows it.",
-                ),
-            ],
+            tools,
             resources: vec![
                 json!({"uri": "test://static-text", "name": "static-text", "description": "A fixed text.", "mimeType": "text/plain"}),
                 json!({"uri": "test://static-binary", "name": "static-binary", "description": "A fixed PNG image.", "mimeType": "image/png"}),
@@ -180,6 +185,7 @@ impl Plugin for Fixtures {
                 }),
                 json!({"name": "test_prompt_with_image", "description": "A prompt with an image."}),
                 json!({"name": "test_toggled_prompt", "description": "Listed only while the trigger shows it."}),
+                asking::prompt(),
             ],
             completions: vec![Completion {
                 reference: CompletionRef::Prompt {
@@ -193,7 +199,10 @@ impl Plugin for Fixtures {
         }
     }
 
-    fn invoke(tool: &str, _arguments: Map<String, Value>, context: &ToolContext) -> ToolResult {
+    fn invoke(tool: &str, arguments: Map<String, Value>, context: &ToolContext) -> ToolResult {
+        if let Some(result) = asking::invoke(tool, &arguments, context) {
+            return result;
+        }
         match tool {
             "test_simple_text" => {
                 success(vec![text("This is a simple text response for testing.")])
@@ -287,8 +296,11 @@ impl Plugin for Fixtures {
     fn get_prompt(
         name: &str,
         arguments: &BTreeMap<String, String>,
-        _context: &ToolContext,
+        context: &ToolContext,
     ) -> PromptOutcome {
+        if name == "test_input_required_result_prompt" {
+            return asking::get_prompt(context);
+        }
         let argument = |key: &str| arguments.get(key).cloned();
         let messages = match name {
             "test_simple_prompt" => vec![message(
