@@ -90,8 +90,9 @@ impl HostHandle {
         &self,
         name: &str,
         arguments: Value,
+        inputs: serde_json::Map<String, Value>,
     ) -> Result<ToolResult, CallToolError> {
-        call_through_host(self.api(), name, arguments)
+        call_through_host(self.api(), name, arguments, inputs)
     }
 }
 
@@ -212,6 +213,11 @@ pub struct NestedCall {
     /// Its arguments (an object).
     #[serde(default)]
     pub arguments: Value,
+    /// Answers to what the called tool asked in an earlier round, by its
+    /// keys, which the calling tool passes on (see [`crate::input`]).
+    /// Since ABI version 3.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub inputs: serde_json::Map<String, Value>,
 }
 
 /// What came of a [`NestedCall`].
@@ -267,6 +273,7 @@ fn call_through_host(
     host: &HostApi,
     name: &str,
     arguments: Value,
+    inputs: serde_json::Map<String, Value>,
 ) -> Result<ToolResult, CallToolError> {
     let invalid = |message: String| CallToolError {
         reason: RefusalReason::Invalid,
@@ -275,6 +282,7 @@ fn call_through_host(
     let request = serde_json::to_vec(&NestedCall {
         tool: name.to_owned(),
         arguments,
+        inputs,
     })
     .map_err(|err| invalid(format!("cannot encode the call to `{name}`: {err}")))?;
     let mut answer = Vec::new();

@@ -195,11 +195,21 @@ impl Field {
         self
     }
 
-    /// The least and the most a number may be.
+    /// The least and the most a number may be (whole numbers for an
+    /// [`Field::integer`], as MCP asks).
     #[must_use]
     pub fn range(mut self, minimum: f64, maximum: f64) -> Self {
-        self.schema.insert("minimum".to_owned(), json!(minimum));
-        self.schema.insert("maximum".to_owned(), json!(maximum));
+        let whole = self.schema.get("type") == Some(&json!("integer"));
+        let bound = |value: f64| {
+            if whole {
+                // Saturating: a bound past i64 is no bound a form can show.
+                json!(value.round() as i64)
+            } else {
+                json!(value)
+            }
+        };
+        self.schema.insert("minimum".to_owned(), bound(minimum));
+        self.schema.insert("maximum".to_owned(), bound(maximum));
         self
     }
 
@@ -289,7 +299,7 @@ mod tests {
                     "type": "object",
                     "properties": {
                         "template": {"type": "string", "title": "Template", "enum": ["rust-axum", "python-fastapi"], "default": "rust-axum"},
-                        "port": {"type": "integer", "title": "Port", "minimum": 1.0, "maximum": 65535.0},
+                        "port": {"type": "integer", "title": "Port", "minimum": 1, "maximum": 65535},
                         "tests": {"type": "boolean", "title": "Tests", "default": true},
                     },
                     "required": ["template"],

@@ -113,6 +113,13 @@ impl ToolError {
     }
 }
 
+impl From<ToolError> for ToolResult {
+    /// The result the host reads: a tool error, or the requests.
+    fn from(error: ToolError) -> Self {
+        error.into_result()
+    }
+}
+
 impl std::fmt::Display for ToolError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -166,6 +173,21 @@ impl ToolContext {
             caller,
             host: Host::Local(host),
         }
+    }
+
+    /// A context for testing a tool that asks its client (see
+    /// [`crate::input`]): a user's call whose client can be asked
+    /// `can_ask`, with `inputs` answered.
+    pub fn answering(can_ask: Vec<InputKind>, inputs: Map<String, Value>) -> Self {
+        Self::new(Some(CallContext {
+            principal_id: "test-user".to_owned(),
+            principal_kind: crate::PrincipalKind::User,
+            scopes: Vec::new(),
+            tenant: None,
+            request_id: "test".to_owned(),
+            can_ask,
+            inputs,
+        }))
     }
 
     /// A context backed by the host's callbacks, if the host passed any.
@@ -270,7 +292,36 @@ impl ToolContext {
     /// `Ok` holds the tool's result, which may itself be a tool error;
     /// `Err` says why the call did not run (denied, unknown tool, nested too
     /// deeply, or no server to call through).
+    ///
+    /// A called tool that asks for input (see [`crate::input`]) is a tool
+    /// error here; [`Self::call_tool_with_inputs`] passes its questions on.
     pub fn call_tool(&self, name: &str, arguments: Value) -> Result<ToolResult, CallToolError> {
+        let result = self.call_tool_with_inputs(name, arguments, Map::new())?;
+        Ok(match &result.input_requests {
+            Some(requests) => ToolResult::error(format!(
+                "`{name}` needs input ({}) that this tool does not ask its caller for",
+                requests
+                    .keys()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            None => result,
+        })
+    }
+
+    /// [`Self::call_tool`], passing on `inputs`: answers to what the called
+    /// tool asked for in an earlier round of this call. A called tool that
+    /// asks comes back with [`ToolResult::input_requests`] set; a tool that
+    /// cannot ask for it itself should fail the step, and one that can (see
+    /// [`crate::input`]) asks its own client under keys of its own and
+    /// passes the answers back here.
+    pub fn call_tool_with_inputs(
+        &self,
+        name: &str,
+        arguments: Value,
+        inputs: Map<String, Value>,
+    ) -> Result<ToolResult, CallToolError> {
         match &self.host {
             Host::Absent => Err(CallToolError {
                 reason: RefusalReason::Unavailable,
@@ -279,7 +330,7 @@ impl ToolContext {
                 ),
             }),
             Host::Local(host) => host.call_tool(name, arguments),
-            Host::Abi(host) => host.call_tool(name, arguments),
+            Host::Abi(host) => host.call_tool(name, arguments, inputs),
         }
     }
 }

@@ -25,11 +25,13 @@ use plugin_api::{HostApi, LogLevel, OutputSink, Progress, Status};
 ///
 /// Called from the plugin's thread, never from the async runtime.
 pub trait CallHooks: Send + Sync {
-    /// Calls `tool` with `arguments` for the original caller.
+    /// Calls `tool` with `arguments` for the original caller, with the
+    /// answers (`inputs`) to what it asked in an earlier round.
     fn call_tool(
         &self,
         tool: String,
         arguments: serde_json::Value,
+        inputs: serde_json::Map<String, serde_json::Value>,
     ) -> Pin<Box<dyn Future<Output = NestedOutcome> + Send + 'static>>;
 
     /// Passes on a progress report. The host has already checked it: its
@@ -217,7 +219,7 @@ impl CallScope<'_> {
         );
         // This thread belongs to the plugin pool, not to the runtime, so it
         // may block on the nested call.
-        runtime.block_on(hooks.call_tool(call.tool, call.arguments))
+        runtime.block_on(hooks.call_tool(call.tool, call.arguments, call.inputs))
     }
 }
 

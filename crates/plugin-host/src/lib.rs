@@ -420,7 +420,10 @@ impl PluginHost {
                 return Ok(failed());
             }
         };
-        if let Some(problem) = output_problem(tool, &result) {
+        // A tool that asks for input has no output yet to check.
+        if result.input_requests.is_none()
+            && let Some(problem) = output_problem(tool, &result)
+        {
             tracing::error!(%plugin, tool = %name, %problem, "plugin output breaks its schema");
             return Ok(ToolResult::error(format!(
                 "tool `{name}` returned output that does not match its output schema \

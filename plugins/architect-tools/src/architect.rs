@@ -88,6 +88,10 @@ pub struct Design {
     pub decisions: Vec<String>,
     /// The design as a Mermaid flowchart.
     pub mermaid: String,
+    /// The client's model's suggestions on this design, when the client
+    /// offers sampling and the policies let `architect` use it; labelled,
+    /// and never part of the design above.
+    pub refinement: Option<crate::refine::Refinement>,
 }
 
 /// A rule: the words that trigger it, and what it adds.
@@ -396,7 +400,7 @@ impl Tool for Architect {
     const DESCRIPTION: &'static str = "From a project description and constraints (concurrent users, high availability, compliance) derives the components, their interfaces and data stores by explicit rules (each component says which rule added it), the links between them, the decisions the constraints force, and a Mermaid flowchart of the design.";
     const ANNOTATIONS: Annotations = Annotations::PURE;
 
-    fn run(brief: Brief, _context: &ToolContext) -> Result<Design, ToolError> {
+    fn run(brief: Brief, context: &ToolContext) -> Result<Design, ToolError> {
         let text = brief.description.to_lowercase();
         let constraints = &brief.constraints;
         for regime in &constraints.compliance {
@@ -474,12 +478,26 @@ impl Tool for Architect {
         }
         order(&mut b.components);
         let mermaid = mermaid(&b.components, &b.links);
-        Ok(Design {
+        let mut design = Design {
             components: b.components,
             links: b.links,
             decisions: b.decisions,
             mermaid,
-        })
+            refinement: None,
+        };
+        design.refinement = crate::refine::refinement(
+            context,
+            "You review software architectures. Answer with at most five concrete improvements, one per line, each naming the component it changes.",
+            || {
+                format!(
+                    "A system must do this: {}\n\nRules derived this design:\n{}\n\nWhat would you change, and why?",
+                    brief.description,
+                    Self::summary(&design)
+                )
+            },
+            600,
+        )?;
+        Ok(design)
     }
 
     fn summary(design: &Design) -> String {
@@ -498,6 +516,7 @@ impl Tool for Architect {
             text.push_str(&format!("\nDecision: {decision}"));
         }
         text.push_str(&format!("\n\n```mermaid\n{}```", design.mermaid));
+        text.push_str(&crate::refine::paragraph(design.refinement.as_ref()));
         text
     }
 }

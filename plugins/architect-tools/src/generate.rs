@@ -1,7 +1,10 @@
 //! `generate_application`: a small project scaffolded from a named template
 //! and parameters, returned as files with their contents and a tree.
 
-use plugin_api::{Annotations, JsonSchema, Tool, ToolContext, ToolError};
+use plugin_api::{
+    Annotations, Field, Form, FormAnswer, InputKind, InputRequest, InputRequests, JsonSchema, Tool,
+    ToolContext, ToolError,
+};
 use serde::{Deserialize, Serialize};
 
 /// Scaffolds a project.
@@ -23,8 +26,10 @@ pub enum Template {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
-    /// The template.
-    pub template: Template,
+    /// The template. When it is left out, a client that can show its user
+    /// a form is asked which.
+    #[serde(default)]
+    pub template: Option<Template>,
     /// The project's name: lowercase letters, digits and `-` (`orders-api`).
     pub name: String,
     /// One line on what it does.
@@ -66,6 +71,9 @@ pub struct Project {
     pub template: String,
     /// The project's directory name.
     pub root: String,
+    /// Where to create it: the client's first root with the project's
+    /// name, when the client listed its roots.
+    pub directory: Option<String>,
     /// The files, ordered by path.
     pub files: Vec<File>,
     /// The file tree, as `tree` would draw it.
@@ -83,9 +91,26 @@ impl Tool for GenerateApplication {
     const DESCRIPTION: &'static str = "Scaffolds a small project from a named template (`rust-cli`, `python-fastapi`, `node-express`) and parameters (name, description, port, licence): every file with its contents, the file tree, and the commands that build and test it. The same request always produces the same files.";
     const ANNOTATIONS: Annotations = Annotations::PURE;
 
-    fn run(request: Request, _context: &ToolContext) -> Result<Project, ToolError> {
+    fn run(request: Request, context: &ToolContext) -> Result<Project, ToolError> {
         check(&request)?;
-        let (mut files, next_steps) = match request.template {
+        let mut asks = InputRequests::new();
+        let template = match request.template {
+            Some(template) => Some(template),
+            None => asked_template(context, &mut asks)?,
+        };
+        // The client's roots propose where the project goes; a client that
+        // lists them is asked once, with the template if that is missing.
+        if context.can_ask(InputKind::Roots) && context.input(ROOTS_KEY).is_none() {
+            asks.insert(ROOTS_KEY.to_owned(), InputRequest::roots());
+        }
+        let Some(template) = template.filter(|_| asks.is_empty()) else {
+            return Err(ToolError::needs_input(asks));
+        };
+        let directory = context
+            .roots(ROOTS_KEY)
+            .and_then(|roots| roots.into_iter().next())
+            .and_then(|root| directory_in(&root.uri, &request.name));
+        let (mut files, next_steps) = match template {
             Template::RustCli => rust_cli(&request),
             Template::PythonFastapi => python_fastapi(&request),
             Template::NodeExpress => node_express(&request),
@@ -93,8 +118,9 @@ impl Tool for GenerateApplication {
         files.sort_by(|a, b| a.path.cmp(&b.path));
         let tree = tree(&request.name, &files);
         Ok(Project {
-            template: template_name(request.template).to_owned(),
+            template: template_name(template).to_owned(),
             root: request.name.clone(),
+            directory,
             files,
             tree,
             next_steps,
@@ -102,8 +128,13 @@ impl Tool for GenerateApplication {
     }
 
     fn summary(project: &Project) -> String {
+        let directory = project
+            .directory
+            .as_ref()
+            .map(|directory| format!(" (to create in {directory})"))
+            .unwrap_or_default();
         format!(
-            "{} files from template {}:\n{}\nNext:\n{}",
+            "{} files from template {}{directory}:\n{}\nNext:\n{}",
             project.files.len(),
             project.template,
             project.tree,
@@ -115,6 +146,61 @@ impl Tool for GenerateApplication {
                 .join("\n")
         )
     }
+}
+
+/// The key the template is asked under.
+const TEMPLATE_KEY: &str = "template";
+
+/// The key the client's roots are asked under.
+const ROOTS_KEY: &str = "roots";
+
+/// The template the caller's user chose when asked; or `None`, with the
+/// request to ask them added to `asks` (when their client can show a
+/// form); or why there is none.
+fn asked_template(
+    context: &ToolContext,
+    asks: &mut InputRequests,
+) -> Result<Option<Template>, ToolError> {
+    let names = ["rust-cli", "python-fastapi", "node-express"];
+    let missing = format!("`template` is missing: pass one of {}", names.join(", "));
+    match context.form_answer(TEMPLATE_KEY) {
+        Some(FormAnswer::Accepted(fields)) => fields
+            .get("template")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|chosen| match chosen {
+                "rust-cli" => Some(Template::RustCli),
+                "python-fastapi" => Some(Template::PythonFastapi),
+                "node-express" => Some(Template::NodeExpress),
+                _ => None,
+            })
+            .map(Some)
+            .ok_or_else(|| ToolError::new(missing.clone())),
+        Some(FormAnswer::Declined | FormAnswer::Cancelled) => Err(ToolError::new(format!(
+            "{missing}; none was chosen when asked"
+        ))),
+        None if context.can_ask(InputKind::Elicitation) => {
+            let form = Form::new(vec![
+                Field::choice("template", "Template", &names)
+                    .description("rust-cli: a command-line program; python-fastapi and node-express: a web API with a health endpoint")
+                    .default("rust-cli")
+                    .required(),
+            ]);
+            asks.insert(
+                TEMPLATE_KEY.to_owned(),
+                InputRequest::form("Which template should the project start from?", &form),
+            );
+            Ok(None)
+        }
+        None => Err(ToolError::new(missing)),
+    }
+}
+
+/// `name` inside the directory a `file://` root names; `None` for a root
+/// that is not a local directory.
+fn directory_in(root: &str, name: &str) -> Option<String> {
+    let path = root.strip_prefix("file://")?;
+    let path = path.trim_end_matches('/');
+    Some(format!("{path}/{name}"))
 }
 
 fn template_name(template: Template) -> &'static str {

@@ -10,6 +10,7 @@ mod architect;
 mod brief;
 mod generate;
 mod prompt;
+mod refine;
 
 pub use architect::Architect;
 pub use brief::ArchitectureBrief;

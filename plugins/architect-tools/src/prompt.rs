@@ -54,6 +54,10 @@ pub struct PromptReport {
     pub improved: String,
     /// What was changed to make it.
     pub changes: Vec<String>,
+    /// The client's model's own rewrite, when the client offers sampling
+    /// and the policies let `optimize_prompt` use it; labelled, and never
+    /// mixed into `improved`.
+    pub refinement: Option<crate::refine::Refinement>,
 }
 
 /// Instruction words that pull against each other.
@@ -130,7 +134,7 @@ impl Tool for OptimizePrompt {
     const DESCRIPTION: &'static str = "Lints a prompt template: placeholders ({{name}}) left unfilled or variables never used, a missing role, a missing output format, contradictory instructions (concise and detailed, formal and casual), vague wording, repeated sentences and length. Returns the issues, an improved version organised as role, task, constraints and output format, and the list of changes made.";
     const ANNOTATIONS: Annotations = Annotations::PURE;
 
-    fn run(input: PromptInput, _context: &ToolContext) -> Result<PromptReport, ToolError> {
+    fn run(input: PromptInput, context: &ToolContext) -> Result<PromptReport, ToolError> {
         let prompt = input.prompt.trim();
         if prompt.is_empty() {
             return Err(ToolError::new(
@@ -229,12 +233,23 @@ impl Tool for OptimizePrompt {
             );
         }
         let (improved, changes) = improve(prompt, &sentences, &repeated, has_role, has_format);
+        let refinement = crate::refine::refinement(
+            context,
+            "You improve prompts for language models. Answer with the improved prompt only, keeping every {{placeholder}} as written.",
+            || {
+                format!(
+                    "Improve this prompt:\n\n{prompt}\n\nA rule-based rewrite, for reference:\n\n{improved}"
+                )
+            },
+            1000,
+        )?;
         Ok(PromptReport {
             issues,
             placeholders,
             words,
             improved,
             changes,
+            refinement,
         })
     }
 
@@ -248,6 +263,7 @@ impl Tool for OptimizePrompt {
         }
         text.push_str("\n\nImproved prompt:\n");
         text.push_str(&report.improved);
+        text.push_str(&crate::refine::paragraph(report.refinement.as_ref()));
         text
     }
 }

@@ -10,7 +10,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use plugin_api::{Annotations, JsonSchema, LogLevel, RefusalReason, Tool, ToolContext, ToolError};
+use plugin_api::{
+    Annotations, InputRequests, JsonSchema, LogLevel, RefusalReason, Tool, ToolContext, ToolError,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -96,6 +98,11 @@ pub struct StepReport {
     /// The tool's structured result, when it returned one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub structured: Option<Value>,
+    /// What the step's tool asked the client for: passed on, under the
+    /// step's id, and the plan runs again with the answers.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub asked: Option<InputRequests>,
 }
 
 /// How a step ended.
@@ -174,6 +181,7 @@ impl Tool for Orchestrate {
                                 wave: Some(number + 1),
                                 text: "the step's thread panicked".to_owned(),
                                 structured: None,
+                                asked: None,
                             });
                             (index, report)
                         })
@@ -206,7 +214,22 @@ impl Tool for Orchestrate {
                 wave: None,
                 text: "not started: the plan was cancelled".to_owned(),
                 structured: None,
+                asked: None,
             });
+        }
+        // The questions the steps' tools asked go to the client, each under
+        // its step's id; the plan runs again with the answers.
+        let asked: InputRequests = outcomes
+            .values_mut()
+            .filter_map(|report| Some((report.id.clone(), report.asked.take()?)))
+            .flat_map(|(id, requests)| {
+                requests
+                    .into_iter()
+                    .map(move |(key, request)| (format!("{id}/{key}"), request))
+            })
+            .collect();
+        if !asked.is_empty() {
+            return Err(ToolError::needs_input(asked));
         }
         let mut counts = Counts::default();
         let steps: Vec<StepReport> = (0..plan.steps.len())
@@ -275,8 +298,31 @@ fn run_step(step: &Step, wave: usize, context: &ToolContext) -> StepReport {
         wave: Some(wave),
         text,
         structured,
+        asked: None,
     };
-    match context.call_tool(&step.tool, Value::Object(step.arguments.clone())) {
+    // The answers to what this step's tool asked, under the step's id.
+    let prefix = format!("{}/", step.id);
+    let inputs: Map<String, Value> = context
+        .caller()
+        .map(|caller| {
+            caller
+                .inputs
+                .iter()
+                .filter_map(|(key, answer)| {
+                    Some((key.strip_prefix(&prefix)?.to_owned(), answer.clone()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    match context.call_tool_with_inputs(&step.tool, Value::Object(step.arguments.clone()), inputs) {
+        Ok(mut result) if result.input_requests.is_some() => StepReport {
+            asked: result.input_requests.take().map(|requests| *requests),
+            ..report(
+                StepStatus::Failed,
+                "waiting for what the tool asked the client".to_owned(),
+                None,
+            )
+        },
         Ok(result) => {
             let status = if result.is_error {
                 StepStatus::Failed
@@ -318,6 +364,7 @@ fn skip(step: &Step, outcomes: &HashMap<usize, StepReport>) -> StepReport {
             blocking.join(", ")
         ),
         structured: None,
+        asked: None,
     }
 }
 

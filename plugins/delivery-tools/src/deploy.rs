@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use plugin_api::{Annotations, JsonSchema, Tool, ToolContext, ToolError};
+use plugin_api::{
+    Annotations, Field, Form, FormAnswer, InputKind, InputRequest, InputRequests, JsonSchema, Tool,
+    ToolContext, ToolError,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::check_name;
@@ -61,9 +64,11 @@ impl Environment {
 pub struct Service {
     /// The service's name: a DNS label such as `orders-api`.
     pub name: String,
-    /// The port the service listens on inside its container.
+    /// The port the service listens on inside its container. When it is
+    /// left out, a client that can show its user a form is asked for it.
+    #[serde(default)]
     #[schemars(range(min = 1, max = 65535))]
-    pub port: u16,
+    pub port: Option<u16>,
     /// Environment variables, by name. Values of variables whose names say
     /// they are secret (`*_PASSWORD`, `*_TOKEN`, `*_KEY`, `*_SECRET`) are
     /// moved to a Kubernetes Secret and never written into the manifests.
@@ -170,7 +175,10 @@ impl Tool for DeployPlan {
     const DESCRIPTION: &'static str = "From a service description (name, port, environment variables, health path, runtime, replicas, resources) and where it goes (`environment`: development, staging or production) renders a Dockerfile, a Kubernetes Deployment and Service, and the shell steps to roll it out and roll it back, and checks the description for mistakes: secrets in plain environment variables, a PORT variable that disagrees with the port, privileged ports, unpinned images, a single replica (the last two fail a production plan).";
     const ANNOTATIONS: Annotations = Annotations::PURE;
 
-    fn run(service: Service, _context: &ToolContext) -> Result<Plan, ToolError> {
+    fn run(mut service: Service, context: &ToolContext) -> Result<Plan, ToolError> {
+        if service.port.is_none() {
+            service.port = Some(asked_port(context)?);
+        }
         validate(&service)?;
         let secret_keys: Vec<&str> = service
             .env
@@ -219,6 +227,47 @@ impl Tool for DeployPlan {
             text.push_str(&format!("{}. {step}\n", number + 1));
         }
         text
+    }
+}
+
+impl Service {
+    /// The port, once given or asked for.
+    fn port(&self) -> u16 {
+        self.port.unwrap_or_default()
+    }
+}
+
+/// The key the port is asked under.
+const PORT_KEY: &str = "port";
+
+/// The port the caller's user gave when asked, or the request to ask them
+/// (when their client can show a form), or why there is none.
+fn asked_port(context: &ToolContext) -> Result<u16, ToolError> {
+    let missing = "`port` is missing: pass `port`, the port the service listens on inside its container (for example 8080)";
+    match context.form_answer(PORT_KEY) {
+        Some(FormAnswer::Accepted(fields)) => fields
+            .get("port")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|port| u16::try_from(port).ok())
+            .filter(|port| *port > 0)
+            .ok_or_else(|| ToolError::new("the port given must be a whole number from 1 to 65535")),
+        Some(FormAnswer::Declined | FormAnswer::Cancelled) => Err(ToolError::new(format!(
+            "{missing}; none was given when asked"
+        ))),
+        None if context.can_ask(InputKind::Elicitation) => {
+            let form = Form::new(vec![
+                Field::integer("port", "Port")
+                    .description("The port the service listens on inside its container")
+                    .range(1.0, 65535.0)
+                    .default(8080)
+                    .required(),
+            ]);
+            Err(ToolError::needs_input(InputRequests::from([(
+                PORT_KEY.to_owned(),
+                InputRequest::form("Which port does the service listen on?", &form),
+            )])))
+        }
+        None => Err(ToolError::new(missing)),
     }
 }
 
@@ -298,20 +347,20 @@ fn checks(service: &Service, image: &str, secret_keys: &[&str]) -> Vec<Check> {
         });
     };
     match service.env.get("PORT") {
-        Some(port) if port.trim() != service.port.to_string() => check(
+        Some(port) if port.trim() != service.port().to_string() => check(
             "port",
             Level::Fail,
             format!(
                 "PORT is {port} but the service is said to listen on {}: traffic and probes would go to a port nothing listens on; make them agree",
-                service.port
+                service.port()
             ),
         ),
-        _ if service.port < 1024 => check(
+        _ if service.port() < 1024 => check(
             "port",
             Level::Warn,
             format!(
                 "port {} is privileged, and the container runs as a non-root user: listen on a port of 1024 or above (the Service still answers on 80)",
-                service.port
+                service.port()
             ),
         ),
         _ => check(
@@ -319,7 +368,7 @@ fn checks(service: &Service, image: &str, secret_keys: &[&str]) -> Vec<Check> {
             Level::Pass,
             format!(
                 "the container listens on {}; the Service answers on 80",
-                service.port
+                service.port()
             ),
         ),
     }
@@ -387,7 +436,8 @@ fn checks(service: &Service, image: &str, secret_keys: &[&str]) -> Vec<Check> {
         Level::Pass,
         format!(
             "readiness and liveness probes call GET {} on port {}",
-            service.health_path, service.port
+            service.health_path,
+            service.port()
         ),
     );
     checks
@@ -406,7 +456,7 @@ fn default_command(service: &Service) -> Vec<String> {
 
 fn dockerfile(service: &Service) -> String {
     let name = &service.name;
-    let port = service.port;
+    let port = service.port();
     let command = service
         .command
         .clone()
@@ -496,7 +546,7 @@ fn deployment(service: &Service, image: &str, secret_keys: &[&str]) -> String {
         .item(3, "name", name)
         .string(4, "image", image)
         .open(4, "ports")
-        .item_plain(4, "containerPort", service.port);
+        .item_plain(4, "containerPort", service.port());
     if !service.env.is_empty() {
         yaml.open(4, "env");
         for (key, value) in &service.env {
@@ -521,7 +571,7 @@ fn deployment(service: &Service, image: &str, secret_keys: &[&str]) -> String {
         yaml.open(4, probe)
             .open(5, "httpGet")
             .string(6, "path", &service.health_path)
-            .plain(6, "port", service.port)
+            .plain(6, "port", service.port())
             .plain(5, "initialDelaySeconds", delay)
             .plain(5, "periodSeconds", 10);
     }
@@ -547,7 +597,7 @@ fn kubernetes_service(service: &Service) -> String {
         .open(1, "ports")
         .item(1, "name", "http")
         .plain(2, "port", 80)
-        .plain(2, "targetPort", service.port);
+        .plain(2, "targetPort", service.port());
     yaml.finish()
 }
 
@@ -589,6 +639,52 @@ mod tests {
     fn plan(service: serde_json::Value) -> Result<Plan, ToolError> {
         let service: Service = serde_json::from_value(service).expect("a service");
         DeployPlan::run(service, &ToolContext::new(None))
+    }
+
+    /// A context whose client can be asked for `can_ask`, with `inputs`
+    /// answered.
+    fn asking(can_ask: Vec<InputKind>, inputs: serde_json::Value) -> ToolContext {
+        ToolContext::answering(can_ask, inputs.as_object().cloned().unwrap_or_default())
+    }
+
+    #[test]
+    fn a_missing_port_is_asked_for_where_the_client_can_show_a_form() {
+        let service = || -> Service {
+            serde_json::from_value(json!({"name": "orders-api"})).expect("a service")
+        };
+        let refused = DeployPlan::run(service(), &ToolContext::new(None)).expect_err("no port");
+        assert!(refused.message().contains("`port` is missing"), "{refused}");
+
+        let form = asking(vec![InputKind::Elicitation], json!({}));
+        let asked = DeployPlan::run(service(), &form).expect_err("asks");
+        let result = plugin_api::ToolResult::from(asked);
+        let requests = result.input_requests.expect("a request");
+        assert_eq!(requests["port"].kind(), Some(InputKind::Elicitation));
+        assert_eq!(
+            requests["port"].params["requestedSchema"]["properties"]["port"]["default"],
+            8080
+        );
+
+        let answered = asking(
+            vec![InputKind::Elicitation],
+            json!({"port": {"action": "accept", "content": {"port": 3000}}}),
+        );
+        let plan = DeployPlan::run(service(), &answered).expect("a plan");
+        assert!(
+            plan.service.contains("targetPort: 3000"),
+            "{}",
+            plan.service
+        );
+
+        let declined = asking(
+            vec![InputKind::Elicitation],
+            json!({"port": {"action": "decline"}}),
+        );
+        let refused = DeployPlan::run(service(), &declined).expect_err("declined");
+        assert!(
+            refused.message().contains("none was given when asked"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::util::{client, jsonrpc, post_tool_as_demo};
 const APPROVAL: &str = "orchestrator-mcp/approval";
 
 /// A 2026-07-28 request's `_meta`, declaring `capabilities`.
-fn meta(capabilities: Value) -> Value {
+pub(crate) fn meta(capabilities: Value) -> Value {
     json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientCapabilities": capabilities,
@@ -20,7 +20,7 @@ fn meta(capabilities: Value) -> Value {
 
 /// A 2026-07-28 `tools/call` of `tool` as `token`, with extra `params`
 /// (`inputResponses`, `requestState`); the HTTP status and the body.
-fn call(server: &Server, token: &str, tool: &str, params: Value) -> (u16, Value) {
+pub(crate) fn call(server: &Server, token: &str, tool: &str, params: Value) -> (u16, Value) {
     let mut params = params;
     params["name"] = json!(tool);
     if params.get("_meta").is_none() {

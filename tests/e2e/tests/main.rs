@@ -4,6 +4,7 @@
 //! One test binary (fast to link); one module per surface.
 
 mod approvals;
+mod asking;
 mod audit;
 mod auth;
 mod browser;

@@ -79,6 +79,42 @@ fn policy_test_runs_the_shipped_cases_and_fails_on_a_wrong_expectation() {
 }
 
 #[test]
+fn policy_explain_shows_a_production_plan_as_allowed_with_approval() {
+    let sandbox = Sandbox::new();
+    let claims = sandbox.write(
+        "claims.json",
+        r#"{"sub": "U2dev", "scope": "tools:deploy"}"#,
+    );
+    let claims = claims.to_string_lossy().into_owned();
+    let explain = |arguments: &str| {
+        let output = policy(
+            &sandbox,
+            &[
+                "explain",
+                "--claims",
+                &claims,
+                "--tool",
+                "deploy_plan",
+                "--args",
+                arguments,
+            ],
+        );
+        text(&output)
+    };
+    let report = explain(r#"{"environment": "production"}"#);
+    assert!(
+        report.contains("decision: allowed with approval"),
+        "{report}"
+    );
+    assert!(
+        report.contains("approving policies: tools.deploy"),
+        "{report}"
+    );
+    let report = explain(r#"{"environment": "staging"}"#);
+    assert!(report.contains("decision: allow\n"), "{report}");
+}
+
+#[test]
 fn policy_explain_sees_the_tool_as_its_plugin_describes_it() {
     let sandbox = Sandbox::new();
     let claims = sandbox.write("claims.json", r#"{"sub": "U2dev", "scope": "tools:ping"}"#);

@@ -4,7 +4,10 @@
 //! prompt and sees `orchestrate` report its progress
 //! (tests/python/mcp_oauth_client.py); and it approves and declines a
 //! production `deploy_plan` through its elicitation callback, in a 2025-11-25
-//! session and on a 2026-07-28 connection (tests/python/mcp_approval_client.py).
+//! session and on a 2026-07-28 connection (tests/python/mcp_approval_client.py);
+//! and its elicitation, sampling and roots callbacks answer what
+//! `deploy_plan`, `generate_application` and `architect` ask, on both
+//! generations (tests/python/mcp_asking_client.py).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -53,12 +56,11 @@ fn the_mcp_python_sdk_completes_oauth_and_uses_tools_resources_prompts_and_progr
     );
 }
 
-#[test]
-#[ignore = "needs the official MCP Python SDK: `cargo xtask test` installs it and runs this test"]
-fn the_mcp_python_sdk_approves_and_declines_a_production_plan_on_both_protocol_generations() {
-    let server = Server::start(&Sandbox::new());
+/// Runs `script` (in tests/python) against `server` with the demo token,
+/// and checks it printed `ok_line`.
+fn run_with_demo_token(server: &Server, script: &str, ok_line: &str) {
     let output = Command::new(python())
-        .arg(workspace_root().join("tests/python/mcp_approval_client.py"))
+        .arg(workspace_root().join("tests/python").join(script))
         .arg(server.base_url())
         .arg(e2e::DEMO_TOKEN)
         .output()
@@ -66,9 +68,27 @@ fn the_mcp_python_sdk_approves_and_declines_a_production_plan_on_both_protocol_g
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        output.status.success() && stdout.contains("python mcp sdk approvals: ok"),
+        output.status.success() && stdout.contains(ok_line),
         "the Python SDK client failed ({}):\n{stdout}\n{stderr}\nserver log:\n{}",
         output.status,
         server.logs()
     );
+}
+
+#[test]
+#[ignore = "needs the official MCP Python SDK: `cargo xtask test` installs it and runs this test"]
+fn the_mcp_python_sdk_approves_and_declines_a_production_plan_on_both_protocol_generations() {
+    let server = Server::start(&Sandbox::new());
+    run_with_demo_token(
+        &server,
+        "mcp_approval_client.py",
+        "python mcp sdk approvals: ok",
+    );
+}
+
+#[test]
+#[ignore = "needs the official MCP Python SDK: `cargo xtask test` installs it and runs this test"]
+fn the_mcp_python_sdk_answers_the_tools_questions_with_its_user_model_and_roots() {
+    let server = Server::start(&Sandbox::new());
+    run_with_demo_token(&server, "mcp_asking_client.py", "python mcp sdk asking: ok");
 }

@@ -502,18 +502,19 @@ impl Catalogue {
         })
     }
 
-    /// Authorises and runs one call.
+    /// Authorises and runs one call; the tool may ask what `asking` allows.
     pub(crate) async fn call(
         &self,
         caller: &Caller,
         name: &str,
         arguments: Value,
+        asking: &Asking,
     ) -> Result<ToolResult, CallRefusal> {
         // Over MCP, and to a plugin making the call, a busy server is a
         // tool error the caller reads and may retry.
         Ok(self
             .authorize(caller, name, &arguments)?
-            .invoke(arguments, &Asking::default())
+            .invoke(arguments, asking)
             .await
             .unwrap_or_else(|busy| ToolResult::error(busy.to_string())))
     }
@@ -707,6 +708,7 @@ impl AuthorizedCall<'_> {
                 nesting: self.caller.nesting.saturating_add(1),
                 ..self.caller.clone()
             },
+            can_ask: asking.can_ask.clone(),
         };
         let depth = usize::from(self.caller.nesting);
         match self

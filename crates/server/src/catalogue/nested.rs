@@ -14,6 +14,9 @@ pub(super) struct NestedCalls {
     pub(super) catalogue: Catalogue,
     /// The original caller, one level deeper.
     pub(super) caller: Caller,
+    /// What the client may be asked: the calling tool may pass on what a
+    /// tool it calls asks for.
+    pub(super) can_ask: Vec<plugin_host::InputKind>,
 }
 
 impl CallHooks for NestedCalls {
@@ -37,9 +40,22 @@ impl CallHooks for NestedCalls {
         &self,
         tool: String,
         arguments: Value,
+        inputs: serde_json::Map<String, Value>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = NestedOutcome> + Send + 'static>> {
         let catalogue = self.catalogue.clone();
         let caller = self.caller.clone();
+        // A called tool may ask what its caller may, and the model only
+        // where the policies let it sample too.
+        let can_ask = self
+            .can_ask
+            .iter()
+            .copied()
+            .filter(|kind| {
+                *kind != plugin_host::InputKind::Sampling
+                    || self.catalogue.may_sample(&self.caller, &tool)
+            })
+            .collect();
+        let asking = super::Asking { can_ask, inputs };
         Box::pin(async move {
             if caller.nesting > MAX_NESTING {
                 return NestedOutcome::Refused {
@@ -64,7 +80,7 @@ impl CallHooks for NestedCalls {
                     ),
                 };
             }
-            match catalogue.call(&caller, &tool, arguments).await {
+            match catalogue.call(&caller, &tool, arguments, &asking).await {
                 Ok(result) => NestedOutcome::Completed { result },
                 Err(refusal) => NestedOutcome::Refused {
                     reason: match refusal {

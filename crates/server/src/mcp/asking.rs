@@ -366,7 +366,12 @@ async fn ask_on_stream(
         InputKind::Sampling => {
             let params: CreateMessageRequestParams =
                 serde_json::from_value(request.params.clone()).map_err(invalid)?;
-            serde_json::to_value(peer.create_message(params).await.map_err(failed)?)
+            // A client or its user may decline to spend the model: the tool
+            // hears so and answers without it.
+            match peer.create_message(params).await {
+                Ok(answer) => serde_json::to_value(answer),
+                Err(err) => Ok(json!({ "declined": err.to_string() })),
+            }
         }
         InputKind::Roots => {
             #[expect(deprecated, reason = "2025-era clients still list roots")]
@@ -375,6 +380,16 @@ async fn ask_on_stream(
         }
     };
     answer.map_err(|err| Unasked::Client(format!("the answer to `{key}`: {err}")))
+}
+
+/// Whether a sampling answer says the client would not sample: the
+/// server's own note for a client that refused on a session's stream, or a
+/// JSON-RPC error object a 2026-07-28 client sends instead of a result.
+fn declined(answer: &Value) -> bool {
+    answer.get("declined").is_some_and(Value::is_string)
+        || (answer.get("code").is_some_and(Value::is_i64)
+            && answer.get("message").is_some_and(Value::is_string)
+            && answer.get("content").is_none())
 }
 
 /// Checks the client's answer to the request under `key`.
@@ -393,6 +408,9 @@ fn check_answer(
                 .unwrap_or_default();
             read_form_answer(key, &schema, answer).map(drop)
         }
+        // A declined request is an answer too: the tool goes on without
+        // the model.
+        InputKind::Sampling if declined(answer) => Ok(()),
         InputKind::Sampling => serde_json::from_value::<CreateMessageResult>(answer.clone())
             .map(drop)
             .map_err(|err| {

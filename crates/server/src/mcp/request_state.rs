@@ -27,11 +27,11 @@ pub(crate) const MAX_STATE_BYTES: usize = 256 * 1024;
 /// The most states the server remembers as used at once. Each is kept
 /// until it would have expired anyway; past this many, new states are
 /// refused (fail closed) rather than replays let through.
-const MAX_USED: usize = 100_000;
+const MAX_USED: usize = 200_000;
 
 /// The most of those one principal may hold, so that one caller opening
 /// states as fast as it can does not use up everyone's room.
-const MAX_USED_PER_PRINCIPAL: usize = 1_000;
+const MAX_USED_PER_PRINCIPAL: usize = 10_000;
 
 /// What a call is, for binding a state to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
