@@ -87,11 +87,16 @@ fn deploy_plan_asks_for_a_missing_port_and_plans_with_the_answer() {
         .unwrap_or_default();
     assert!(manifest.contains("targetPort: 3000"), "{manifest}");
 
-    // A client that cannot show a form hears what is missing.
-    let missing = ask(&server, "deploy_plan", service, json!({}));
+    // A client that cannot show a form hears what is missing, and so does
+    // the REST door, which cannot ask anyone.
+    let missing = ask(&server, "deploy_plan", service.clone(), json!({}));
     assert_eq!(missing["isError"], true, "{missing}");
     let text = missing["content"][0]["text"].as_str().unwrap_or_default();
     assert!(text.contains("`port` is missing"), "{text}");
+    let reply = crate::util::post_tool_as_demo(&server, "deploy_plan", &service.to_string());
+    assert_eq!(reply.status, 422, "{:?}", reply.body);
+    let message = reply.body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("`port` is missing"), "{message}");
 }
 
 #[test]
