@@ -37,7 +37,7 @@ pub struct Plan {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
-    /// The step's id, unique in the plan (`lint`, `deploy-1`).
+    /// The step's id, unique in the plan (`lint`, `deploy-1`), without `/`.
     #[schemars(length(min = 1, max = 64))]
     pub id: String,
     /// The tool to call.
@@ -382,6 +382,14 @@ fn schedule(steps: &[Step]) -> Result<Vec<Vec<usize>>, ToolError> {
     }
     let mut index_of: BTreeMap<&str, usize> = BTreeMap::new();
     for (index, step) in steps.iter().enumerate() {
+        // The questions a step's tool asks go to the client under
+        // `<id>/<key>`: an id with a `/` could pass for another step's.
+        if step.id.is_empty() || step.id.contains('/') {
+            return Err(ToolError::new(format!(
+                "step id `{}` must be non-empty and may not contain `/`",
+                step.id
+            )));
+        }
         if index_of.insert(step.id.as_str(), index).is_some() {
             return Err(ToolError::new(format!(
                 "step id `{}` is used twice; give each step its own id",
@@ -493,6 +501,16 @@ mod tests {
 
     fn run(steps: Value) -> Result<PlanReport, ToolError> {
         Orchestrate::run(plan(steps), &context(Arc::default()))
+    }
+
+    #[test]
+    fn a_step_id_that_could_pass_for_another_steps_questions_is_refused() {
+        let refused =
+            run(json!([{"id": "deploy/port", "tool": "ping"}])).expect_err("a `/` in an id");
+        assert!(
+            refused.message().contains("may not contain `/`"),
+            "{refused}"
+        );
     }
 
     #[test]

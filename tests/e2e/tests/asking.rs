@@ -299,3 +299,50 @@ fn orchestrate_passes_on_a_steps_question_for_the_clients_model() {
     assert_eq!(step["status"], "completed", "{report}");
     assert_eq!(step["structured"]["refinement"]["text"], "Add a queue.");
 }
+
+#[test]
+fn re_asked_questions_cannot_stretch_an_approval_past_its_time() {
+    let sandbox = Sandbox::new();
+    let server = Server::start_with(
+        &sandbox,
+        e2e::Launch::default().env("APPROVAL_TTL_SECS", "3"),
+    );
+    let forms = json!({"elicitation": {}});
+    let service = json!({"name": "shop", "image": "registry.example/shop:1.4.2", "replicas": 3, "environment": "production"});
+    let asked = ask(&server, "deploy_plan", service.clone(), forms.clone());
+    let mut state = answer(
+        &server,
+        "deploy_plan",
+        service.clone(),
+        forms.clone(),
+        &asked,
+        json!({"orchestrator-mcp/approval": {"action": "accept"}}),
+    );
+    let approved_at = std::time::Instant::now();
+    // Leave the port unanswered, again and again: each retry is asked for
+    // it anew with a fresh state, but the approval keeps its first expiry.
+    let lapsed = loop {
+        assert!(
+            approved_at.elapsed() < std::time::Duration::from_secs(10),
+            "the approval never lapsed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let (_, body) = call(
+            &server,
+            DEMO_TOKEN,
+            "deploy_plan",
+            json!({"arguments": service, "_meta": meta(forms.clone()), "inputResponses": {}, "requestState": state["requestState"]}),
+        );
+        if body.get("error").is_some() {
+            break body;
+        }
+        assert_eq!(body["result"]["resultType"], "input_required", "{body}");
+        state = body["result"].clone();
+    };
+    let message = lapsed["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("approval this requestState carries has lapsed"),
+        "{message}"
+    );
+    assert!(approved_at.elapsed() >= std::time::Duration::from_secs(3));
+}

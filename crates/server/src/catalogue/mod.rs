@@ -92,13 +92,15 @@ pub(crate) struct Asking {
 }
 
 impl Asking {
-    /// Whether the client can answer every one of `requests`.
+    /// Whether the client can answer every one of `requests` (and there
+    /// is something to answer).
     fn covers(&self, requests: &plugin_host::InputRequests) -> bool {
-        requests.values().all(|request| {
-            request
-                .kind()
-                .is_some_and(|kind| self.can_ask.contains(&kind))
-        })
+        !requests.is_empty()
+            && requests.values().all(|request| {
+                request
+                    .kind()
+                    .is_some_and(|kind| self.can_ask.contains(&kind))
+            })
     }
 }
 
@@ -709,6 +711,7 @@ impl AuthorizedCall<'_> {
                 ..self.caller.clone()
             },
             can_ask: asking.can_ask.clone(),
+            answers: Arc::new(asking.inputs.clone()),
         };
         let depth = usize::from(self.caller.nesting);
         match self

@@ -17,6 +17,9 @@ pub(super) struct NestedCalls {
     /// What the client may be asked: the calling tool may pass on what a
     /// tool it calls asks for.
     pub(super) can_ask: Vec<plugin_host::InputKind>,
+    /// The answers the server checked for the calling tool: the only ones
+    /// it may pass on to the tools it calls.
+    pub(super) answers: std::sync::Arc<serde_json::Map<String, Value>>,
 }
 
 impl CallHooks for NestedCalls {
@@ -55,8 +58,21 @@ impl CallHooks for NestedCalls {
                     || self.catalogue.may_sample(&self.caller, &tool)
             })
             .collect();
+        // A tool passes on only answers the client gave and the server
+        // checked; it cannot make one up for the tool it calls.
+        let forged = inputs
+            .values()
+            .any(|answer| !self.answers.values().any(|checked| checked == answer));
         let asking = super::Asking { can_ask, inputs };
         Box::pin(async move {
+            if forged {
+                return NestedOutcome::Refused {
+                    reason: RefusalReason::Invalid,
+                    message: format!(
+                        "`{tool}` was not called: the calling tool passed on answers its client did not give"
+                    ),
+                };
+            }
             if caller.nesting > MAX_NESTING {
                 return NestedOutcome::Refused {
                     reason: RefusalReason::Invalid,

@@ -114,9 +114,9 @@ impl Pending<'_> {
             .seal(
                 &Binding::of(self.caller, self.tool, self.arguments),
                 &Progress {
-                    approved: false,
                     awaiting_approval: true,
                     answers: progress.answers.clone(),
+                    ..Progress::default()
                 },
             )
             .map_err(|why| McpError::internal_error(why, None))?;
@@ -139,8 +139,7 @@ impl Pending<'_> {
         match answer {
             FormAnswer::Accepted(fields) => {
                 self.audit(ApprovalStep::Accepted, comment(&fields));
-                progress.approved = true;
-                progress.awaiting_approval = false;
+                progress.approve(self.states.ttl());
                 Sought::Given
             }
             FormAnswer::Declined => {

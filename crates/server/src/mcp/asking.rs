@@ -20,6 +20,8 @@ use rmcp::model::{
 };
 use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData as McpError, RoleServer};
+use std::collections::HashSet;
+
 use serde_json::{Map, Value, json};
 
 use crate::catalogue::{Asking, AuthorizedCall, Caller};
@@ -159,23 +161,29 @@ impl Channel {
     /// is asked and answered here; in a 2026-07-28 retry the answers are
     /// taken from the request, and what is still unanswered is returned, to
     /// be asked in an input-required result.
+    ///
+    /// A response is used once (`consumed`): a tool that asks the same key
+    /// again is asked anew rather than handed the answer it refused.
     pub(super) async fn put(
         &self,
         requests: &InputRequests,
         answers: &mut Map<String, Value>,
+        consumed: &mut HashSet<String>,
         timeout: std::time::Duration,
-    ) -> Result<rmcp::model::InputRequests, Unasked> {
+    ) -> Result<InputRequests, Unasked> {
         check_requests(requests)?;
-        let mut unanswered = rmcp::model::InputRequests::new();
+        let mut unanswered = InputRequests::new();
         for (key, request) in requests {
             let kind = request
                 .kind()
                 .ok_or_else(|| Unasked::Tool(format!("asked `{key}` with `{}`", request.method)))?;
+            // Checked to be valid MCP whichever way it is asked.
+            to_rmcp(key, request)?;
             let answer = match self {
                 Self::Retry { responses, .. } => match responses.get(key) {
-                    Some(answer) => answer.clone(),
-                    None => {
-                        unanswered.insert(key.clone(), to_rmcp(key, request)?);
+                    Some(answer) if consumed.insert(key.clone()) => answer.clone(),
+                    _ => {
+                        unanswered.insert(key.clone(), request.clone());
                         continue;
                     }
                 },
@@ -188,11 +196,52 @@ impl Channel {
                     )));
                 }
             };
-            check_answer(key, kind, request, &answer).map_err(Unasked::Answer)?;
+            let answer = check_answer(key, kind, request, answer).map_err(Unasked::Answer)?;
             answers.insert(key.clone(), answer);
         }
         Ok(unanswered)
     }
+
+    /// Takes a 2026-07-28 retry's answers to what the call asked before
+    /// (`pending`, sealed in its `requestState`), so that the tool runs with
+    /// them at once. Each is checked against its request.
+    pub(super) fn take_pending(
+        &self,
+        pending: &InputRequests,
+        answers: &mut Map<String, Value>,
+        consumed: &mut HashSet<String>,
+    ) -> Result<(), String> {
+        let Self::Retry { responses, .. } = self else {
+            return Ok(());
+        };
+        for (key, request) in pending {
+            let (Some(answer), Some(kind)) = (responses.get(key), request.kind()) else {
+                continue;
+            };
+            let answer = check_answer(key, kind, request, answer.clone())?;
+            consumed.insert(key.clone());
+            answers.insert(key.clone(), answer);
+        }
+        Ok(())
+    }
+}
+
+/// `requests` as rmcp's, for an input-required result.
+pub(super) fn to_rmcp_all(
+    requests: &InputRequests,
+) -> Result<rmcp::model::InputRequests, McpError> {
+    requests
+        .iter()
+        .map(|(key, request)| {
+            to_rmcp(key, request)
+                .map(|request| (key.clone(), request))
+                .map_err(|unasked| match unasked {
+                    Unasked::Tool(why) | Unasked::Answer(why) | Unasked::Client(why) => {
+                        McpError::internal_error(why, None)
+                    }
+                })
+        })
+        .collect()
 }
 
 /// The most times one request may run a tool that keeps asking.
@@ -204,10 +253,10 @@ pub(super) enum Round {
     Done(plugin_host::ToolResult),
     /// The client's answer does not fit what was asked.
     Invalid(String),
-    /// A 2026-07-28 client must answer these first; the answers so far and
-    /// the arguments go into the `requestState`.
+    /// A 2026-07-28 client must answer these first; they, the answers so
+    /// far and the arguments go into the `requestState`.
     Ask {
-        requests: rmcp::model::InputRequests,
+        requests: InputRequests,
         answers: Map<String, Value>,
         arguments: Value,
     },
@@ -228,6 +277,7 @@ impl Rounds<'_> {
         call: &AuthorizedCall<'_>,
         arguments: Value,
         mut asking: Asking,
+        mut consumed: HashSet<String>,
     ) -> Round {
         // Kept only where the tool can ask, and so may run again.
         let again = (!asking.can_ask.is_empty()).then(|| arguments.clone());
@@ -242,7 +292,7 @@ impl Rounds<'_> {
             };
             match self
                 .channel
-                .put(&requests, &mut asking.inputs, self.timeout)
+                .put(&requests, &mut asking.inputs, &mut consumed, self.timeout)
                 .await
             {
                 Ok(unanswered) if unanswered.is_empty() => {}
@@ -366,16 +416,24 @@ async fn ask_on_stream(
         InputKind::Sampling => {
             let params: CreateMessageRequestParams =
                 serde_json::from_value(request.params.clone()).map_err(invalid)?;
-            // A client or its user may decline to spend the model: the tool
-            // hears so and answers without it.
-            match peer.create_message(params).await {
-                Ok(answer) => serde_json::to_value(answer),
-                Err(err) => Ok(json!({ "declined": err.to_string() })),
+            // A client or its user may decline to spend the model, or take
+            // too long: the tool hears so and answers without it.
+            match tokio::time::timeout(timeout, peer.create_message(params)).await {
+                Ok(Ok(answer)) => serde_json::to_value(answer),
+                Ok(Err(err)) => Ok(json!({ "declined": err.to_string() })),
+                Err(_) => Ok(json!({ "declined": "the client did not answer in time" })),
             }
         }
         InputKind::Roots => {
             #[expect(deprecated, reason = "2025-era clients still list roots")]
-            let roots = peer.list_roots().await.map_err(failed)?;
+            let roots = tokio::time::timeout(timeout, peer.list_roots())
+                .await
+                .map_err(|_| {
+                    Unasked::Client(format!(
+                        "the client did not list its roots for `{key}` in time"
+                    ))
+                })?
+                .map_err(failed)?;
             serde_json::to_value(roots)
         }
     };
@@ -392,21 +450,28 @@ fn declined(answer: &Value) -> bool {
             && answer.get("content").is_none())
 }
 
-/// Checks the client's answer to the request under `key`.
+/// Checks the client's answer to the request under `key`: the answer a
+/// tool may see (a form's fields cut to those it asked for), or what is
+/// wrong with it.
 fn check_answer(
     key: &str,
     kind: InputKind,
     request: &plugin_host::InputRequest,
-    answer: &Value,
-) -> Result<(), String> {
-    match kind {
+    answer: Value,
+) -> Result<Value, String> {
+    let answer = &answer;
+    let checked = match kind {
         InputKind::Elicitation => {
             let schema = request
                 .params
                 .get("requestedSchema")
                 .cloned()
                 .unwrap_or_default();
-            read_form_answer(key, &schema, answer).map(drop)
+            return match read_form_answer(key, &schema, answer)? {
+                FormAnswer::Accepted(fields) => Ok(json!({"action": "accept", "content": fields})),
+                FormAnswer::Declined => Ok(json!({"action": "decline"})),
+                FormAnswer::Cancelled => Ok(json!({"action": "cancel"})),
+            };
         }
         // A declined request is an answer too: the tool goes on without
         // the model.
@@ -425,7 +490,8 @@ fn check_answer(
                     "the response to `{key}` is not a roots list (`roots`: [{{uri, name}}]): {err}"
                 )
             }),
-    }
+    };
+    checked.map(|()| answer.clone())
 }
 
 /// What a person answered to a form.
@@ -480,6 +546,13 @@ pub(super) fn read_form_answer(
         }
     };
     check_form(schema, &content).map_err(|why| format!("the response to `{key}`: {why}"))?;
+    // Only the fields the form asked for go on: the rest are ignored, and
+    // neither reach the tool nor grow the state.
+    let declared = schema.get("properties").and_then(Value::as_object);
+    let content = content
+        .into_iter()
+        .filter(|(name, _)| declared.is_some_and(|fields| fields.contains_key(name)))
+        .collect();
     Ok(FormAnswer::Accepted(content))
 }
 

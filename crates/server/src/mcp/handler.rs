@@ -375,23 +375,20 @@ impl ServerHandler for McpServer {
             );
             Binding::of(&caller, &format!("prompt:{}", request.name), &decided)
         };
+        let progress = match request.request_state.as_deref() {
+            Some(state) => self.states.open(state, &bound()).map_err(|refusal| {
+                McpError::invalid_params(refusal.to_string(), Some(json!({ "name": request.name })))
+            })?,
+            None => Progress::default(),
+        };
         let mut asking = Asking {
             can_ask: channel.can_ask(false),
-            inputs: match request.request_state.as_deref() {
-                Some(state) => {
-                    self.states
-                        .open(state, &bound())
-                        .map_err(|refusal| {
-                            McpError::invalid_params(
-                                refusal.to_string(),
-                                Some(json!({ "name": request.name })),
-                            )
-                        })?
-                        .answers
-                }
-                None => serde_json::Map::new(),
-            },
+            inputs: progress.answers,
         };
+        let mut consumed = std::collections::HashSet::new();
+        channel
+            .take_pending(&progress.pending, &mut asking.inputs, &mut consumed)
+            .map_err(|why| McpError::invalid_params(why, Some(json!({ "name": request.name }))))?;
         let mut rounds = 0;
         let (description, messages) = loop {
             let prompted = self
@@ -416,10 +413,21 @@ impl ServerHandler for McpServer {
                     None,
                 ));
             }
-            let unanswered = match channel
-                .put(&requests, &mut asking.inputs, self.states.ttl())
-                .await
-            {
+            let asked = channel.put(
+                &requests,
+                &mut asking.inputs,
+                &mut consumed,
+                self.states.ttl(),
+            );
+            let unanswered = match tokio::select! {
+                unanswered = asked => unanswered,
+                () = context.ct.cancelled() => {
+                    return Err(McpError::invalid_request(
+                        format!("getting prompt `{}` was cancelled by the client", request.name),
+                        None,
+                    ));
+                }
+            } {
                 Ok(unanswered) => unanswered,
                 Err(Unasked::Answer(why)) => {
                     return Err(McpError::invalid_params(
@@ -441,10 +449,12 @@ impl ServerHandler for McpServer {
                         &bound(),
                         &Progress {
                             answers: asking.inputs,
+                            pending: unanswered.clone(),
                             ..Progress::default()
                         },
                     )
                     .map_err(|why| McpError::internal_error(why, None))?;
+                let unanswered = super::asking::to_rmcp_all(&unanswered)?;
                 return Ok(InputRequiredResult::new(Some(unanswered), Some(state)).into());
             }
         };
@@ -708,17 +718,23 @@ impl ServerHandler for McpServer {
         let can_ask = channel.can_ask(
             channel.offers_sampling() && self.catalogue.may_sample(&caller, &request.name),
         );
-        let asking = Asking {
+        let mut asking = Asking {
             can_ask,
             inputs: std::mem::take(&mut progress.answers),
         };
+        // A retry's answers to what was asked before go to the tool's first
+        // run, checked against the questions sealed in the state.
+        let mut consumed = std::collections::HashSet::new();
+        channel
+            .take_pending(&progress.pending, &mut asking.inputs, &mut consumed)
+            .map_err(|why| McpError::invalid_params(why, Some(json!({ "tool": request.name }))))?;
         let rounds = Rounds {
             tool: &request.name,
             channel: &channel,
             timeout: self.states.ttl(),
         };
         let outcome = tokio::select! {
-            round = rounds.run(&authorized, arguments, asking) => Some(round),
+            round = rounds.run(&authorized, arguments, asking, consumed) => Some(round),
             () = cancelled.cancelled() => None,
         };
         let _ = finished.send(());
@@ -753,9 +769,12 @@ impl ServerHandler for McpServer {
                             approved: progress.approved,
                             awaiting_approval: false,
                             answers,
+                            approved_until: progress.approved_until,
+                            pending: requests.clone(),
                         },
                     )
                     .map_err(|why| McpError::internal_error(why, None))?;
+                let requests = super::asking::to_rmcp_all(&requests)?;
                 return Ok(InputRequiredResult::new(Some(requests), Some(state)).into());
             }
         };

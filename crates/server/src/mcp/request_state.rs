@@ -111,6 +111,26 @@ pub(crate) struct Progress {
     /// The answers to the tool's questions so far, by the tool's keys,
     /// each checked against the question when it was given.
     pub(crate) answers: Map<String, Value>,
+    /// When the approval lapses (Unix seconds): a state that carries an
+    /// approval forward keeps its first expiry, so re-asked questions
+    /// cannot stretch it.
+    pub(crate) approved_until: Option<u64>,
+    /// The questions asked and not yet answered: a retry's answers to them
+    /// are checked and handed to the tool's first run.
+    pub(crate) pending: plugin_host::InputRequests,
+}
+
+impl Progress {
+    /// Records a person's approval, good for `ttl` from now.
+    pub(crate) fn approve(&mut self, ttl: Duration) {
+        self.approved = true;
+        self.awaiting_approval = false;
+        self.approved_until = Some(unix_now().saturating_add(ttl.as_secs()));
+    }
+}
+
+fn unix_now() -> u64 {
+    oauth_kit::unix_time().as_secs()
 }
 
 /// The sealed payload.
@@ -128,6 +148,10 @@ struct Sealed {
     awaiting_approval: bool,
     #[serde(default)]
     answers: Map<String, Value>,
+    #[serde(default)]
+    approved_until: Option<u64>,
+    #[serde(default)]
+    pending: plugin_host::InputRequests,
 }
 
 /// Why an echoed `requestState` was refused.
@@ -149,6 +173,10 @@ pub(crate) enum StateRefusal {
         "the requestState was already used: each one answers a single retry. Call the tool again without requestState to start over"
     )]
     Replayed,
+    #[error(
+        "the approval this requestState carries has lapsed (APPROVAL_TTL_SECS after it was given). Call the tool again without requestState to be asked anew"
+    )]
+    ApprovalLapsed,
     #[error(
         "the requestState was issued to another caller; only the caller it was issued to may answer with it"
     )]
@@ -242,6 +270,8 @@ impl RequestStates {
             approved: progress.approved,
             awaiting_approval: progress.awaiting_approval,
             answers: progress.answers.clone(),
+            approved_until: progress.approved_until,
+            pending: progress.pending.clone(),
         };
         let state = self
             .codec
@@ -280,11 +310,16 @@ impl RequestStates {
         if sealed.policies != binding.policies {
             return Err(StateRefusal::PoliciesChanged);
         }
+        if sealed.approved && sealed.approved_until.is_none_or(|until| until < unix_now()) {
+            return Err(StateRefusal::ApprovalLapsed);
+        }
         self.use_once(sealed.nonce, sealed.principal)?;
         Ok(Progress {
             approved: sealed.approved,
             awaiting_approval: sealed.awaiting_approval,
             answers: sealed.answers,
+            approved_until: sealed.approved_until,
+            pending: sealed.pending,
         })
     }
 
@@ -335,10 +370,9 @@ mod tests {
     }
 
     fn approved() -> Progress {
-        Progress {
-            approved: true,
-            ..Progress::default()
-        }
+        let mut progress = Progress::default();
+        progress.approve(Duration::from_secs(60));
+        progress
     }
 
     #[test]
@@ -417,6 +451,31 @@ mod tests {
         };
         let state = states.seal(&other, &approved()).expect("seal");
         assert!(states.open(&state, &other).is_ok());
+    }
+
+    #[test]
+    fn an_approval_carried_forward_keeps_its_first_expiry() {
+        let states = states(Duration::from_secs(60));
+        let call = binding("deploy_plan", &json!({}));
+        let lapsed = Progress {
+            approved: true,
+            approved_until: Some(unix_now() - 1),
+            ..Progress::default()
+        };
+        let state = states.seal(&call, &lapsed).expect("seal");
+        assert_eq!(
+            states.open(&state, &call),
+            Err(StateRefusal::ApprovalLapsed)
+        );
+        let unbounded = Progress {
+            approved: true,
+            ..Progress::default()
+        };
+        let state = states.seal(&call, &unbounded).expect("seal");
+        assert_eq!(
+            states.open(&state, &call),
+            Err(StateRefusal::ApprovalLapsed)
+        );
     }
 
     #[test]
