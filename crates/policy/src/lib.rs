@@ -282,6 +282,8 @@ pub struct PolicyEngine {
     /// Per action (in [`Action::ALL`] order), the slice for each tool.
     slices: [RwLock<FastMap<Target, Arc<Slice>>>; 5],
     contexts: context::ContextCache,
+    /// The set with its shadow policies promoted, when it has any.
+    shadow: Option<Box<PolicyEngine>>,
 }
 
 impl PolicyEngine {
@@ -304,6 +306,33 @@ impl PolicyEngine {
             .zip(Action::ALL.iter().map(|action| action.kinds()))
             .collect();
         context::check_schema(&loaded.schema, &schema_file, &loaded.arguments, &applies)?;
+        // The shadow set: the enforced policies with the shadow ones added,
+        // as the set would be if they were promoted.
+        let shadow = if loaded.shadow.is_empty() {
+            None
+        } else {
+            let mut promoted = loaded.clone();
+            for policy in loaded.shadow.policies() {
+                promoted
+                    .policies
+                    .add(policy.clone())
+                    .map_err(|err| PolicyError::schema(&schema_file, err.to_string()))?;
+            }
+            promoted.shadow = cedar_policy::PolicySet::new();
+            Some(Box::new(Self::from_loaded(
+                promoted,
+                action_uids.clone(),
+                None,
+            )?))
+        };
+        Self::from_loaded(loaded, action_uids, shadow)
+    }
+
+    fn from_loaded(
+        loaded: load::LoadedPolicies,
+        action_uids: Vec<EntityUid>,
+        shadow: Option<Box<Self>>,
+    ) -> Result<Self, PolicyError> {
         let catalogue = catalogue::read(&loaded)?;
         let references = references::read(&loaded);
         let index = slice::SliceIndex::new(&loaded.policies, &loaded.schema);
@@ -317,7 +346,35 @@ impl PolicyEngine {
             prepared: RwLock::default(),
             slices: Default::default(),
             contexts: context::ContextCache::default(),
+            shadow,
         })
+    }
+
+    /// The `@id`s of the shadow policies (`@mode("shadow")`), ordered:
+    /// evaluated beside the enforced ones, never deciding.
+    pub fn shadow_policies(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self
+            .loaded
+            .shadow
+            .policies()
+            .filter_map(|policy| policy.annotation("id"))
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// What the set would decide with its shadow policies promoted; `None`
+    /// when it has none. Never changes a decision: it is for the audit log
+    /// to show where they would.
+    pub fn shadow_decide(
+        &self,
+        principal: &Arc<Principal>,
+        action: Action,
+        tool: &Arc<Target>,
+        context: &RequestContext<'_>,
+    ) -> Option<Decision> {
+        let shadow = self.shadow.as_ref()?;
+        Some(shadow.evaluate(principal, action, tool, context))
     }
 
     /// A hash of the schema and every policy file (names and contents), so
@@ -332,7 +389,7 @@ impl PolicyEngine {
         &self.loaded.texts
     }
 
-    /// How many policies are loaded.
+    /// How many policies are loaded and enforced (shadow ones not counted).
     pub fn policy_count(&self) -> usize {
         self.loaded.policies.policies().count()
     }

@@ -14,6 +14,7 @@ use crate::error::CedarDiagnostic;
 pub(crate) const SCHEMA_FILE: &str = "schema.cedarschema";
 
 /// A parsed, validated policy set and where each policy came from.
+#[derive(Clone)]
 pub(crate) struct LoadedPolicies {
     pub(crate) schema: Schema,
     pub(crate) policies: PolicySet,
@@ -27,6 +28,50 @@ pub(crate) struct LoadedPolicies {
     pub(crate) texts: Vec<(String, String)>,
     /// The argument fields the schema lets policies see.
     pub(crate) arguments: crate::context::DeclaredArguments,
+    /// The policies marked `@mode("shadow")`: validated with the rest, but
+    /// not in `policies` (see [`split_shadow`]).
+    pub(crate) shadow: PolicySet,
+}
+
+/// The annotation that marks a policy as shadow, and its one value.
+const MODE: &str = "mode";
+const SHADOW: &str = "shadow";
+
+/// Moves the `@mode("shadow")` policies out of `loaded.policies` into
+/// `loaded.shadow`; any other `@mode` is refused, naming the policy.
+fn split_shadow(loaded: &mut LoadedPolicies) -> Result<(), PolicyError> {
+    let mut enforced = PolicySet::new();
+    let mut shadow = PolicySet::new();
+    for policy in loaded.policies.policies() {
+        let id = policy.id().to_string();
+        let target = match policy.annotation(MODE).map(str::trim) {
+            None => &mut enforced,
+            Some(SHADOW) => &mut shadow,
+            Some(other) => {
+                return Err(PolicyError::Syntax {
+                    file: loaded.files.get(&id).cloned().unwrap_or_default(),
+                    line: loaded.lines.get(&id).copied(),
+                    column: None,
+                    message: format!(
+                        "policy `{id}` has @mode(\"{other}\"); the only mode is \"shadow\" (evaluated beside the enforced policies, never deciding); remove @mode to enforce it"
+                    ),
+                    cause: None,
+                });
+            }
+        };
+        target
+            .add(policy.clone())
+            .map_err(|err| PolicyError::Syntax {
+                file: loaded.files.get(&id).cloned().unwrap_or_default(),
+                line: None,
+                column: None,
+                message: err.to_string(),
+                cause: Some(CedarDiagnostic::new(err)),
+            })?;
+    }
+    loaded.policies = enforced;
+    loaded.shadow = shadow;
+    Ok(())
 }
 
 pub(crate) fn load_dir(dir: &Path) -> Result<LoadedPolicies, PolicyError> {
@@ -72,7 +117,7 @@ pub(crate) fn load_dir(dir: &Path) -> Result<LoadedPolicies, PolicyError> {
     let arguments = crate::context::DeclaredArguments::read(&schema_text)
         .map_err(|message| PolicyError::schema(&schema_path, message))?;
 
-    Ok(LoadedPolicies {
+    let mut loaded = LoadedPolicies {
         schema,
         policies,
         files,
@@ -80,7 +125,10 @@ pub(crate) fn load_dir(dir: &Path) -> Result<LoadedPolicies, PolicyError> {
         hash: format!("sha256:{}", hex(&hasher.finalize())),
         texts,
         arguments,
-    })
+        shadow: PolicySet::new(),
+    };
+    split_shadow(&mut loaded)?;
+    Ok(loaded)
 }
 
 fn read(path: &Path) -> Result<String, PolicyError> {

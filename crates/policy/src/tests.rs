@@ -1238,3 +1238,51 @@ fn a_schema_without_approved_in_its_context_is_refused() {
     let message = load_dir_error(&dir);
     assert!(message.contains("approved"), "{message}");
 }
+
+#[test]
+fn a_shadow_policy_never_decides_but_says_what_it_would_have_decided() {
+    let dir = fixture(&[(
+        "a.cedar",
+        "@id(\"ping\")\npermit (principal, action == Action::\"call\", resource == Tool::\"ping\");\n\
+         @id(\"no-ping-at-night\")\n@mode(\"shadow\")\nforbid (principal, action == Action::\"call\", resource == Tool::\"ping\");\n",
+    )]);
+    let engine = PolicyEngine::load_dir(dir.path()).expect("load");
+    assert_eq!(engine.shadow_policies(), ["no-ping-at-night"]);
+    assert_eq!(engine.policy_count(), 1, "shadow policies are not enforced");
+    let ping = Arc::new(Target::by_name("ping"));
+    let principal = Arc::new(user(&[]));
+    let enforced = engine.decide(&principal, Action::Call, &ping, &now());
+    assert!(enforced.allowed);
+    assert_eq!(enforced.policies, ["ping"]);
+    let shadow = engine
+        .shadow_decide(&principal, Action::Call, &ping, &now())
+        .expect("a shadow set");
+    assert!(!shadow.allowed);
+    assert_eq!(shadow.policies, ["no-ping-at-night"]);
+
+    let plain = fixture(&[(
+        "a.cedar",
+        "@id(\"ping\")\npermit (principal, action == Action::\"call\", resource == Tool::\"ping\");\n",
+    )]);
+    let engine = PolicyEngine::load_dir(plain.path()).expect("load");
+    assert!(engine.shadow_policies().is_empty());
+    assert!(
+        engine
+            .shadow_decide(&principal, Action::Call, &ping, &now())
+            .is_none()
+    );
+}
+
+#[test]
+fn a_mode_other_than_shadow_is_refused_naming_the_policy() {
+    let dir = fixture(&[(
+        "a.cedar",
+        "@id(\"ping\")\n@mode(\"dry-run\")\npermit (principal, action == Action::\"call\", resource == Tool::\"ping\");\n",
+    )]);
+    let message = load_dir_error(&dir);
+    assert!(
+        message.contains("policy `ping` has @mode(\"dry-run\")"),
+        "{message}"
+    );
+    assert!(message.contains("a.cedar"), "{message}");
+}

@@ -48,6 +48,13 @@ pub(crate) struct DecisionRecord {
     /// What the person who approved a call wrote with their approval.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) comment: Option<String>,
+    /// What the policy set would have decided with its shadow policies
+    /// (`@mode("shadow")`) promoted, when that differs from `decision`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) shadow_decision: Option<&'static str>,
+    /// The policies that would then have decided.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) shadow_policies: Vec<String>,
 }
 
 /// Where decision records go.
@@ -146,6 +153,8 @@ mod tests {
             errors: vec![],
             latency_us: 1,
             comment: None,
+            shadow_decision: None,
+            shadow_policies: Vec::new(),
         }
     }
 

@@ -24,5 +24,6 @@ mod python_sdk;
 mod resources;
 mod rest;
 mod session;
+mod shadow;
 mod startup;
 mod util;

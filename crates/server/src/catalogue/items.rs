@@ -186,7 +186,9 @@ impl Catalogue {
     ) -> Result<(), ItemRefusal> {
         let started = Instant::now();
         let decision = evaluate(caller, target, arguments, super::Approval::None);
-        self.audit_decision(caller, target, &decision, started);
+        let shadow =
+            super::shadow_disagreement(caller, target, arguments, super::Approval::None, &decision);
+        self.audit_decision(caller, target, &decision, shadow, started);
         if decision.allowed {
             Ok(())
         } else {

@@ -530,7 +530,8 @@ impl Catalogue {
     ) -> policy::Decision {
         let started = Instant::now();
         let decision = evaluate(caller, resource, arguments, approval);
-        self.audit_decision(caller, resource, &decision, started);
+        let shadow = shadow_disagreement(caller, resource, arguments, approval, &decision);
+        self.audit_decision(caller, resource, &decision, shadow, started);
         decision
     }
 
@@ -593,6 +594,7 @@ impl Catalogue {
         caller: &Caller,
         resource: &Target,
         decision: &policy::Decision,
+        shadow: Option<policy::Decision>,
         started: Instant,
     ) {
         let outcome = if decision.allowed {
@@ -602,7 +604,14 @@ impl Catalogue {
         } else {
             "deny"
         };
-        self.record(caller, resource, decision, outcome, started, None);
+        let record = self.record_of(caller, resource, decision, outcome, started, None);
+        self.audit.record(DecisionRecord {
+            shadow_decision: shadow
+                .as_ref()
+                .map(|shadow| if shadow.allowed { "allow" } else { "deny" }),
+            shadow_policies: shadow.map(|shadow| shadow.policies).unwrap_or_default(),
+            ..record
+        });
     }
 
     fn record(
@@ -614,8 +623,21 @@ impl Catalogue {
         started: Instant,
         comment: Option<String>,
     ) {
+        let record = self.record_of(caller, resource, decision, outcome, started, comment);
+        self.audit.record(record);
+    }
+
+    fn record_of(
+        &self,
+        caller: &Caller,
+        resource: &Target,
+        decision: &policy::Decision,
+        outcome: &'static str,
+        started: Instant,
+        comment: Option<String>,
+    ) -> DecisionRecord {
         let principal = &caller.principal;
-        self.audit.record(DecisionRecord {
+        DecisionRecord {
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             request_id: caller.request_id.clone(),
             client_request_id: caller.client_request_id.clone(),
@@ -639,8 +661,32 @@ impl Catalogue {
             errors: decision.errors.clone(),
             latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
             comment,
-        });
+            shadow_decision: None,
+            shadow_policies: Vec::new(),
+        }
     }
+}
+
+/// What the caller's policy set would decide with its shadow policies
+/// promoted, when that differs from `decision`.
+fn shadow_disagreement(
+    caller: &Caller,
+    resource: &Arc<Target>,
+    arguments: &Value,
+    approval: Approval,
+    decision: &policy::Decision,
+) -> Option<policy::Decision> {
+    caller
+        .policies
+        .shadow_decide(
+            &caller.principal,
+            resource.action(),
+            resource,
+            &caller
+                .context(arguments)
+                .with_approval(approval == Approval::Given),
+        )
+        .filter(|shadow| shadow.allowed != decision.allowed)
 }
 
 /// The caller's policy set's decision on calling `resource` with `arguments`.

@@ -71,13 +71,14 @@ impl ServerTool {
             Self::AuditLog => json!({
                 "name": "audit_log",
                 "title": "Decision audit log",
-                "description": "The latest authorization decisions, newest first, filterable by principal, tool and decision.",
+                "description": "The latest authorization decisions, newest first, filterable by principal, tool, decision and disagreement with the shadow policies.",
                 "inputSchema": {
                     "type": "object",
                     "properties": {
                         "principal": { "type": "string", "description": "Only decisions about this principal id." },
                         "tool": { "type": "string", "description": "Only decisions about this tool." },
                         "decision": { "type": "string", "enum": ["allow", "deny"], "description": "Only allows or only denials." },
+                        "shadow_disagreements": { "type": "boolean", "description": "Only the decisions the shadow policies (@mode(\"shadow\")) would have made otherwise." },
                         "limit": { "type": "integer", "minimum": 1, "maximum": MAX_AUDIT_LIMIT, "description": "At most this many records (default 100)." }
                     },
                     "additionalProperties": false
@@ -155,6 +156,8 @@ struct AuditQuery {
     principal: Option<String>,
     tool: Option<String>,
     decision: Option<DecisionFilter>,
+    #[serde(default)]
+    shadow_disagreements: bool,
     limit: Option<u64>,
 }
 
@@ -200,6 +203,7 @@ fn audit_log(audit: &AuditLog, arguments: Value) -> ToolResult {
                 .as_ref()
                 .is_none_or(|p| &record.principal_id == p)
                 && query.tool.as_ref().is_none_or(|t| &record.tool == t)
+                && (!query.shadow_disagreements || record.shadow_decision.is_some())
                 && query.decision.is_none_or(|d| {
                     record.decision
                         == match d {

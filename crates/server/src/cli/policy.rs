@@ -32,6 +32,23 @@ pub(crate) fn check(dir: &Path) -> anyhow::Result<PolicyEngine> {
         engine.hash(),
         dir.display()
     );
+    let shadow = engine.shadow_policies();
+    if !shadow.is_empty() {
+        println!(
+            "shadow policies ({}), evaluated beside the enforced ones and never deciding:",
+            shadow.len()
+        );
+        for id in shadow {
+            let place = engine
+                .location(id)
+                .map(|(file, line)| match line {
+                    Some(line) => format!("{}:{line}", file.display()),
+                    None => file.display().to_string(),
+                })
+                .unwrap_or_default();
+            println!("  {id} ({place})");
+        }
+    }
     Ok(engine)
 }
 
