@@ -198,6 +198,18 @@ impl DeclaredArguments {
         Ok(Self { fields })
     }
 
+    /// The declared arguments present in `arguments`, as given (whatever
+    /// their type): what a decision could have looked at.
+    pub(crate) fn pick(&self, arguments: &Value) -> Map<String, Value> {
+        let Some(given) = arguments.as_object() else {
+            return Map::new();
+        };
+        self.fields
+            .iter()
+            .filter_map(|(name, _, _)| Some((name.clone(), given.get(name)?.clone())))
+            .collect()
+    }
+
     /// The declared arguments present in `arguments`, in declaration
     /// order, with their types; an error for a required one that is missing.
     fn present<'a>(

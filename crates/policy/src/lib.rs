@@ -350,6 +350,15 @@ impl PolicyEngine {
         })
     }
 
+    /// The arguments in `arguments` that the schema lets policies see: the
+    /// part of a call's arguments a decision can depend on.
+    pub fn declared_arguments(
+        &self,
+        arguments: &serde_json::Value,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        self.loaded.arguments.pick(arguments)
+    }
+
     /// The `@id`s of the shadow policies (`@mode("shadow")`), ordered:
     /// evaluated beside the enforced ones, never deciding.
     pub fn shadow_policies(&self) -> Vec<&str> {

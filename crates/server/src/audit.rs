@@ -55,6 +55,84 @@ pub(crate) struct DecisionRecord {
     /// The policies that would then have decided.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) shadow_policies: Vec<String>,
+    /// The hash of the policy set that decided.
+    pub(crate) policy_hash: String,
+    /// The principal as the policies saw it, so the decision can be
+    /// replayed against other policies.
+    pub(crate) subject: Subject,
+    /// The call's arguments the schema lets policies see (those whose
+    /// names look secret replaced by a digest); absent from records that
+    /// are not decisions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) arguments: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The caller's address, as the policies saw it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) client_address: Option<String>,
+    /// A person approved the call (`context.approved`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) approved: bool,
+}
+
+/// What the policies see of a principal besides its id, kind and tenant.
+#[derive(Clone, Debug, Default, Serialize)]
+pub(crate) struct Subject {
+    pub(crate) scopes: Vec<String>,
+    pub(crate) roles: Vec<String>,
+    /// Its roles in the tenant it acts in.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) tenant_roles: Vec<String>,
+    /// Its permissions in the tenant it acts in.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) tenant_permissions: Vec<String>,
+}
+
+impl Subject {
+    pub(crate) fn of(principal: &core_auth::Principal) -> Self {
+        let grant = principal
+            .tenant
+            .as_ref()
+            .and_then(|tenant| principal.tenants.get(tenant));
+        Self {
+            scopes: principal.scopes.iter().cloned().collect(),
+            roles: principal.roles.iter().cloned().collect(),
+            tenant_roles: grant
+                .map(|grant| grant.roles.iter().cloned().collect())
+                .unwrap_or_default(),
+            tenant_permissions: grant
+                .map(|grant| grant.permissions.iter().cloned().collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Parts of argument names that mark a value as secret.
+const SECRET_NAMES: [&str; 8] = [
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "key",
+    "credential",
+    "auth",
+    "private",
+];
+
+/// `arguments` as a record keeps them: values of arguments whose names look
+/// secret replaced by `sha256:<hex>` of their JSON, so a record never holds
+/// a secret but equal values still compare equal.
+pub(crate) fn recorded_arguments(
+    mut arguments: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    use sha2::{Digest as _, Sha256};
+    for (name, value) in &mut arguments {
+        let lower = name.to_ascii_lowercase();
+        if SECRET_NAMES.iter().any(|part| lower.contains(part)) {
+            let digest = Sha256::digest(value.to_string().as_bytes());
+            let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+            *value = serde_json::Value::String(format!("sha256:{hex}"));
+        }
+    }
+    arguments
 }
 
 /// Where decision records go.
@@ -135,6 +213,32 @@ impl AuditLog {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_record_keeps_a_digest_of_secret_looking_arguments_never_the_value() {
+        let arguments = serde_json::json!({
+            "environment": "production",
+            "api_key": "sk-live-123",
+            "DB_PASSWORD": "hunter2",
+            "auth_token": {"nested": true},
+        });
+        let recorded = recorded_arguments(arguments.as_object().cloned().unwrap_or_default());
+        assert_eq!(recorded["environment"], "production");
+        for name in ["api_key", "DB_PASSWORD", "auth_token"] {
+            let kept = recorded[name].as_str().unwrap_or_default();
+            assert!(
+                kept.starts_with("sha256:") && kept.len() == 71,
+                "{name}: {kept}"
+            );
+        }
+        let text = serde_json::to_string(&recorded).unwrap_or_default();
+        assert!(
+            !text.contains("sk-live-123") && !text.contains("hunter2"),
+            "{text}"
+        );
+        let again = recorded_arguments(arguments.as_object().cloned().unwrap_or_default());
+        assert_eq!(recorded, again, "equal values, equal digests");
+    }
+
     use super::*;
 
     fn record(tool: &str) -> DecisionRecord {
@@ -155,6 +259,11 @@ mod tests {
             comment: None,
             shadow_decision: None,
             shadow_policies: Vec::new(),
+            policy_hash: "sha256:test".to_owned(),
+            subject: Subject::default(),
+            arguments: None,
+            client_address: None,
+            approved: false,
         }
     }
 

@@ -35,12 +35,37 @@ fn a_shadow_policy_changes_no_decision_and_its_disagreements_are_audited() {
     assert_eq!(record["decision"], "allow");
     assert_eq!(record["shadow_decision"], "deny");
     assert_eq!(record["shadow_policies"], json!(["shadow.no-ping"]));
+    // What was decided on is kept, for replaying against other policies.
+    assert!(
+        record["policy_hash"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("sha256:"),
+        "{record}"
+    );
+    assert!(
+        record["subject"]["scopes"]
+            .as_array()
+            .is_some_and(|scopes| scopes.contains(&json!("tools:ping"))),
+        "{record}"
+    );
+    assert_eq!(
+        record["arguments"],
+        json!({}),
+        "ping has no declared arguments"
+    );
 
     // Agreeing decisions carry no shadow fields.
     let all = server.call_tool(DEMO_TOKEN, "audit_log", json!({"tool": "review_code"}));
     let review = &all["result"]["structuredContent"]["records"][0];
     assert_eq!(review["decision"], "allow", "{all}");
     assert!(review.get("shadow_decision").is_none(), "{review}");
+    // Of the arguments, only those the policies may see are kept.
+    assert_eq!(
+        review["arguments"],
+        json!({"language": "python"}),
+        "{review}"
+    );
 }
 
 #[test]

@@ -188,7 +188,17 @@ impl Catalogue {
         let decision = evaluate(caller, target, arguments, super::Approval::None);
         let shadow =
             super::shadow_disagreement(caller, target, arguments, super::Approval::None, &decision);
-        self.audit_decision(caller, target, &decision, shadow, started);
+        self.audit_decision(
+            caller,
+            target,
+            &decision,
+            super::Decided {
+                arguments,
+                approval: super::Approval::None,
+                shadow,
+            },
+            started,
+        );
         if decision.allowed {
             Ok(())
         } else {

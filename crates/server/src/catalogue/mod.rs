@@ -531,7 +531,17 @@ impl Catalogue {
         let started = Instant::now();
         let decision = evaluate(caller, resource, arguments, approval);
         let shadow = shadow_disagreement(caller, resource, arguments, approval, &decision);
-        self.audit_decision(caller, resource, &decision, shadow, started);
+        self.audit_decision(
+            caller,
+            resource,
+            &decision,
+            Decided {
+                arguments,
+                approval,
+                shadow,
+            },
+            started,
+        );
         decision
     }
 
@@ -594,9 +604,10 @@ impl Catalogue {
         caller: &Caller,
         resource: &Target,
         decision: &policy::Decision,
-        shadow: Option<policy::Decision>,
+        decided: Decided<'_>,
         started: Instant,
     ) {
+        let shadow = decided.shadow;
         let outcome = if decision.allowed {
             "allow"
         } else if decision.needs_approval() {
@@ -610,6 +621,10 @@ impl Catalogue {
                 .as_ref()
                 .map(|shadow| if shadow.allowed { "allow" } else { "deny" }),
             shadow_policies: shadow.map(|shadow| shadow.policies).unwrap_or_default(),
+            arguments: Some(crate::audit::recorded_arguments(
+                caller.policies.declared_arguments(decided.arguments),
+            )),
+            approved: decided.approval == Approval::Given,
             ..record
         });
     }
@@ -663,8 +678,21 @@ impl Catalogue {
             comment,
             shadow_decision: None,
             shadow_policies: Vec::new(),
+            policy_hash: caller.policies.hash().to_owned(),
+            subject: crate::audit::Subject::of(principal),
+            arguments: None,
+            client_address: caller.client_address.map(|address| address.to_string()),
+            approved: false,
         }
     }
+}
+
+/// What a decision was made on, for its record.
+struct Decided<'a> {
+    arguments: &'a Value,
+    approval: Approval,
+    /// The shadow set's decision, when it disagrees.
+    shadow: Option<policy::Decision>,
 }
 
 /// What the caller's policy set would decide with its shadow policies
