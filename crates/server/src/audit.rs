@@ -57,6 +57,11 @@ pub(crate) struct DecisionRecord {
     pub(crate) shadow_policies: Vec<String>,
     /// The hash of the policy set that decided.
     pub(crate) policy_hash: String,
+    /// The plugin that provides what was asked for (`server` for the
+    /// server's own), and its hints, as the policies saw them.
+    pub(crate) plugin: String,
+    pub(crate) read_only: bool,
+    pub(crate) destructive: bool,
     /// The principal as the policies saw it, so the decision can be
     /// replayed against other policies.
     pub(crate) subject: Subject,
@@ -260,6 +265,9 @@ mod tests {
             shadow_decision: None,
             shadow_policies: Vec::new(),
             policy_hash: "sha256:test".to_owned(),
+            plugin: "core-tools".to_owned(),
+            read_only: true,
+            destructive: false,
             subject: Subject::default(),
             arguments: None,
             client_address: None,

@@ -197,3 +197,109 @@ fn explain_says_why_it_could_only_guess_when_the_plugins_do_not_load() {
         "{report}"
     );
 }
+
+/// Copies the sandbox's policies to `name` inside it, adding `extra` as
+/// `extra.cedar` when given; the copy's path.
+fn candidate(sandbox: &Sandbox, name: &str, extra: Option<&str>) -> String {
+    let dir = sandbox.path().join(name);
+    std::fs::create_dir_all(&dir).expect("candidate dir");
+    for entry in std::fs::read_dir(sandbox.policy_dir()).expect("policies") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    if let Some(extra) = extra {
+        std::fs::write(dir.join("extra.cedar"), extra).expect("extra policy");
+    }
+    dir.to_string_lossy().into_owned()
+}
+
+#[test]
+fn policy_diff_replays_real_decisions_under_a_widening_a_narrowing_and_a_rewrite() {
+    let sandbox = Sandbox::new();
+    let log = sandbox.path().join("audit.jsonl");
+    let server = e2e::Server::start_with(
+        &sandbox,
+        e2e::Launch::default().env("AUDIT_LOG_FILE", &log.to_string_lossy()),
+    );
+    // What happened: the demo user pinged and reviewed code; a machine
+    // without tools:review tried to review and was denied.
+    let pinged = server.call_tool(e2e::DEMO_TOKEN, "ping", serde_json::json!({}));
+    assert_eq!(pinged["result"]["isError"], false, "{pinged}");
+    let review = serde_json::json!({"code": "x = 1\n", "language": "python"});
+    server.call_tool(e2e::DEMO_TOKEN, "review_code", review.clone());
+    let machine = {
+        let response = reqwest::blocking::Client::new()
+            .post(server.url("/oauth/token"))
+            .basic_auth("demo-machine", Some("demo_access_key_12345"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .expect("token");
+        let body: serde_json::Value = response.json().expect("json");
+        body["access_token"].as_str().expect("token").to_owned()
+    };
+    let denied = server.call_tool(&machine, "review_code", review);
+    assert!(denied.get("error").is_some(), "{denied}");
+    drop(server);
+    let log = log.to_string_lossy().into_owned();
+    let diff = |candidate: &str, extra: &[&str]| {
+        let mut args = vec!["diff", "--candidate", candidate, "--replay", &log];
+        args.extend_from_slice(extra);
+        let output = policy(&sandbox, &args);
+        (output.status.code(), text(&output))
+    };
+
+    // An equivalent rewrite changes nothing.
+    let same = candidate(&sandbox, "same", None);
+    let (code, report) = diff(&same, &["--forbid-new-allows", "--forbid-new-denials"]);
+    assert_eq!(code, Some(0), "{report}");
+    assert!(
+        report.contains("3 replayed: 3 unchanged, 0 newly allowed, 0 newly denied"),
+        "{report}"
+    );
+
+    // A narrowing: no more pings.
+    let narrower = candidate(
+        &sandbox,
+        "narrower",
+        Some(
+            "@id(\"no-ping\")\nforbid (principal, action == Action::\"call\", resource == Tool::\"ping\");\n",
+        ),
+    );
+    let (code, report) = diff(&narrower, &[]);
+    assert_eq!(code, Some(0), "{report}");
+    assert!(report.contains("demo-user (user) call `ping`"), "{report}");
+    assert!(
+        report.contains(": allow → deny (was decided by [tools.ping], now by [no-ping])"),
+        "{report}"
+    );
+    assert!(
+        report.contains("0 newly allowed, 1 newly denied"),
+        "{report}"
+    );
+    let (code, _) = diff(&narrower, &["--forbid-new-denials"]);
+    assert_eq!(code, Some(1));
+    let (code, _) = diff(&narrower, &["--forbid-new-allows"]);
+    assert_eq!(code, Some(0));
+
+    // A widening: anyone may review code.
+    let wider = candidate(
+        &sandbox,
+        "wider",
+        Some(
+            "@id(\"anyone-reviews\")\npermit (principal, action == Action::\"call\", resource == Tool::\"review_code\");\n",
+        ),
+    );
+    let (code, report) = diff(&wider, &["--forbid-new-allows"]);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(
+        report.contains("K2demomachine (machine) call `review_code`"),
+        "{report}"
+    );
+    assert!(report.contains(": deny → allow"), "{report}");
+    assert!(
+        report.contains("1 newly allowed, 0 newly denied"),
+        "{report}"
+    );
+}

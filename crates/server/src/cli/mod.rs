@@ -3,6 +3,7 @@
 //! takes what the command line said and answers with an exit code; the top
 //! layer, so it may use every other.
 
+mod diff;
 mod doctor;
 mod healthcheck;
 mod policy;
@@ -130,6 +131,24 @@ pub enum PolicyCommand {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Replay the decisions an audit log recorded under a candidate policy
+    /// directory and show every one it would change; exits non-zero when a
+    /// change goes a way forbidden with --forbid-new-allows or
+    /// --forbid-new-denials.
+    Diff {
+        /// The candidate policy directory.
+        #[arg(long, value_name = "DIR")]
+        candidate: PathBuf,
+        /// The JSON-lines audit log to replay (what AUDIT_LOG_FILE writes).
+        #[arg(long, value_name = "FILE")]
+        replay: PathBuf,
+        /// Fail when the candidate would allow a call that was denied.
+        #[arg(long)]
+        forbid_new_allows: bool,
+        /// Fail when the candidate would deny a call that was allowed.
+        #[arg(long)]
+        forbid_new_denials: bool,
+    },
 }
 
 impl PolicyCommand {
@@ -137,11 +156,12 @@ impl PolicyCommand {
     fn dir(&self) -> Option<&Path> {
         match self {
             Self::Check { dir } | Self::Test { dir } | Self::Explain { dir, .. } => dir.as_deref(),
+            Self::Diff { candidate, .. } => Some(candidate),
         }
     }
 }
 
-/// `orchestrator-mcp policy check | test | explain`.
+/// `orchestrator-mcp policy check | test | explain | diff`.
 pub fn policy(config_file: Option<&Path>, command: PolicyCommand) -> ExitCode {
     // The policy tools need only the policy and plugin settings, so a
     // deployment whose other settings would stop the server can still be
@@ -166,6 +186,19 @@ pub fn policy(config_file: Option<&Path>, command: PolicyCommand) -> ExitCode {
         }
     };
     let outcome = match command {
+        PolicyCommand::Diff {
+            candidate,
+            replay,
+            forbid_new_allows,
+            forbid_new_denials,
+        } => diff::replay(
+            &candidate,
+            &replay,
+            diff::Forbidden {
+                new_allows: forbid_new_allows,
+                new_denials: forbid_new_denials,
+            },
+        ),
         PolicyCommand::Check { dir } => {
             policy::check(&policy::policy_dir(dir, config.as_ref())).map(|_| true)
         }
