@@ -558,21 +558,15 @@ impl Catalogue {
         let Some(resource) = self.resource(name) else {
             return;
         };
-        let decision = policy::Decision {
-            allowed: false,
-            policies: policies.to_vec(),
-            errors: Vec::new(),
-            accepted_scopes: Vec::new(),
-            approval_policies: policies.to_vec(),
-        };
-        self.record(
+        let record = self.record_of(
             caller,
             resource,
-            &decision,
             step.decision(),
+            policies.to_vec(),
+            Vec::new(),
             Instant::now(),
-            comment,
         );
+        self.audit.record(DecisionRecord { comment, ..record });
     }
 
     /// Records that a call the policies allowed was cancelled by its client
@@ -581,21 +575,15 @@ impl Catalogue {
         let Some(resource) = self.resource(name) else {
             return;
         };
-        let decision = policy::Decision {
-            allowed: true,
-            policies: Vec::new(),
-            errors: Vec::new(),
-            accepted_scopes: Vec::new(),
-            approval_policies: Vec::new(),
-        };
-        self.record(
+        let record = self.record_of(
             caller,
             resource,
-            &decision,
             "cancelled",
+            Vec::new(),
+            Vec::new(),
             Instant::now(),
-            None,
         );
+        self.audit.record(record);
     }
 
     /// One audit record for one decision.
@@ -615,7 +603,20 @@ impl Catalogue {
         } else {
             "deny"
         };
-        let record = self.record_of(caller, resource, decision, outcome, started, None);
+        // A call waiting for approval names the policies that ask for it.
+        let policies = if decision.needs_approval() {
+            decision.approval_policies.clone()
+        } else {
+            decision.policies.clone()
+        };
+        let record = self.record_of(
+            caller,
+            resource,
+            outcome,
+            policies,
+            decision.errors.clone(),
+            started,
+        );
         self.audit.record(DecisionRecord {
             shadow_decision: shadow
                 .as_ref()
@@ -629,27 +630,16 @@ impl Catalogue {
         });
     }
 
-    fn record(
-        &self,
-        caller: &Caller,
-        resource: &Target,
-        decision: &policy::Decision,
-        outcome: &'static str,
-        started: Instant,
-        comment: Option<String>,
-    ) {
-        let record = self.record_of(caller, resource, decision, outcome, started, comment);
-        self.audit.record(record);
-    }
-
+    /// The record of `outcome` for `caller` and `resource`, decided by
+    /// `policies`; the caller adds what it alone knows.
     fn record_of(
         &self,
         caller: &Caller,
         resource: &Target,
-        decision: &policy::Decision,
         outcome: &'static str,
+        policies: Vec<String>,
+        errors: Vec<String>,
         started: Instant,
-        comment: Option<String>,
     ) -> DecisionRecord {
         let principal = &caller.principal;
         DecisionRecord {
@@ -667,15 +657,10 @@ impl Catalogue {
             tool: resource.name.clone(),
             action: resource.action().name(),
             decision: outcome,
-            // A call waiting for approval names the policies that ask for it.
-            policies: if decision.needs_approval() {
-                decision.approval_policies.clone()
-            } else {
-                decision.policies.clone()
-            },
-            errors: decision.errors.clone(),
+            policies,
+            errors,
             latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            comment,
+            comment: None,
             shadow_decision: None,
             shadow_policies: Vec::new(),
             policy_hash: caller.policies.hash().to_owned(),

@@ -43,7 +43,7 @@ impl Pending<'_> {
     pub(super) async fn seek(
         &self,
         context: &RequestContext<RoleServer>,
-        channel: &Channel,
+        channel: &Channel<'_>,
         progress: &mut Progress,
     ) -> Result<Sought, McpError> {
         if self.caller.principal.kind != core_auth::PrincipalKind::User {
@@ -194,7 +194,7 @@ impl Pending<'_> {
 }
 
 /// Why `channel`'s client cannot show a person the approval.
-fn unaskable_client(channel: &Channel) -> &'static str {
+fn unaskable_client(channel: &Channel<'_>) -> &'static str {
     match channel {
         Channel::Closed => {
             "this request cannot be asked anything: it came outside a session from a client that predates MCP 2026-07-28. Call it from an MCP client that supports elicitation, in a session (initialize) or over 2026-07-28"

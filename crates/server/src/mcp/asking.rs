@@ -43,13 +43,13 @@ const MAX_VALUE_CHARS: usize = 300;
 const MAX_SHOWN_ARGUMENTS: usize = 40;
 
 /// How the client of a call can be asked something.
-pub(super) enum Channel {
+pub(super) enum Channel<'a> {
     /// MCP 2026-07-28: the answer is an input-required result, and the
     /// client's retry brings the responses.
     Retry {
         offers: Offers,
         /// The responses the request carries, by key.
-        responses: Map<String, Value>,
+        responses: &'a std::collections::BTreeMap<String, Value>,
     },
     /// A 2025-era session: requests go on the call's stream.
     Stream {
@@ -79,12 +79,12 @@ impl Offers {
     }
 }
 
-impl Channel {
+impl<'a> Channel<'a> {
     /// How the client of the request in `context` can be asked; `responses`
     /// are the request's `inputResponses`.
     pub(super) fn of(
         context: &RequestContext<RoleServer>,
-        responses: Option<&std::collections::BTreeMap<String, Value>>,
+        responses: Option<&'a std::collections::BTreeMap<String, Value>>,
     ) -> Self {
         let stateless = context
             .meta
@@ -98,14 +98,7 @@ impl Channel {
                 .unwrap_or_default();
             return Self::Retry {
                 offers,
-                responses: responses
-                    .map(|responses| {
-                        responses
-                            .iter()
-                            .map(|(key, value)| (key.clone(), value.clone()))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                responses: responses.unwrap_or(&NO_RESPONSES),
             };
         }
         // Only a session has a client that answers requests: a stateless
@@ -244,6 +237,9 @@ pub(super) fn to_rmcp_all(
         .collect()
 }
 
+/// The responses of a retry that sent none.
+static NO_RESPONSES: std::collections::BTreeMap<String, Value> = std::collections::BTreeMap::new();
+
 /// The most times one request may run a tool that keeps asking.
 const MAX_ROUNDS: usize = 8;
 
@@ -266,7 +262,7 @@ pub(super) enum Round {
 /// with the answers, until it answers.
 pub(super) struct Rounds<'a> {
     pub(super) tool: &'a str,
-    pub(super) channel: &'a Channel,
+    pub(super) channel: &'a Channel<'a>,
     /// How long a person has to answer on a session's stream.
     pub(super) timeout: std::time::Duration,
 }
