@@ -180,11 +180,16 @@ fn test() -> anyhow::Result<()> {
         "--include-ignored",
     ])
     .env(PYTHON_ENV_VAR, &tools.python)
-    .env(MCP_CLIENTS_ENV_VAR, &tools.mcp_clients);
+    .env(MCP_CLIENTS_ENV_VAR, &tools.mcp_clients)
+    .env(CVC5_ENV_VAR, &tools.cvc5);
     let mut totals = run_counting_tests(test)?;
     let policies = policy::test(&server_binary(), &root().join("policies"))?;
     totals.passed += policies.passed;
     totals.failed += policies.failed;
+    // The standing properties, proven for every request.
+    let properties = policy::verify(&server_binary(), &root().join("policies"), &tools.cvc5)?;
+    totals.passed += properties.passed;
+    totals.failed += properties.failed;
     // Deployed configuration must be what the policies say.
     // The server card comes from the server built above.
     let generated = generate::run(&root(), true)
@@ -236,11 +241,14 @@ struct Tools {
     python: PathBuf,
     /// Where the MCP clients' launchers are (`conformance`, `inspector`).
     mcp_clients: PathBuf,
+    /// The cvc5 solver the symbolic policy commands drive.
+    cvc5: PathBuf,
 }
 
 /// `cargo xtask install-tools`: every external tool the full suite needs,
 /// installed where missing (Debian's Chromium and ChromeDriver, a Python
-/// environment with the pinned MCP SDK). Idempotent: what is there stays.
+/// environment with the pinned MCP SDK, the MCP conformance suite and
+/// Inspector, the cvc5 solver). Idempotent: what is there stays.
 fn install_tools() -> anyhow::Result<Tools> {
     let python = python_environment()?;
     println!(
@@ -256,10 +264,26 @@ fn install_tools() -> anyhow::Result<Tools> {
         "install-tools: the MCP conformance suite and Inspector in {}",
         mcp_clients.display()
     );
+    let cvc5 = cvc5()?;
+    println!("install-tools: the cvc5 solver at {}", cvc5.display());
     Ok(Tools {
         python,
         mcp_clients,
+        cvc5,
     })
+}
+
+/// Tells the end-to-end tests where the cvc5 solver is.
+pub(crate) const CVC5_ENV_VAR: &str = "ORCHESTRATOR_TEST_CVC5";
+
+/// Installs cvc5 (from PyPI, with the command in tools/cvc5) under
+/// `target/cvc5` with tools/cvc5/install.sh and returns its command.
+pub(crate) fn cvc5() -> anyhow::Result<PathBuf> {
+    let dir = target_dir().join("cvc5");
+    let mut install = Command::new("bash");
+    install.arg(root().join("tools/cvc5/install.sh")).arg(&dir);
+    status(install).context("installing the cvc5 solver")?;
+    Ok(dir.join("bin").join("cvc5"))
 }
 
 /// Tells the end-to-end tests where the MCP clients' launchers are.

@@ -1,4 +1,4 @@
-//! `cargo xtask policy check | test | explain`: the policy tooling of the
+//! `cargo xtask policy check | test | verify | explain`: the policy tooling of the
 //! shipped binary (`orchestrator-mcp policy …`), run on this workspace.
 
 use std::path::{Path, PathBuf};
@@ -18,6 +18,13 @@ pub(crate) enum PolicyTask {
     },
     /// Run the cases in <dir>/tests/*.toml.
     Test {
+        /// The policy directory.
+        #[arg(long, default_value = "policies")]
+        dir: PathBuf,
+    },
+    /// Prove the standing properties in <dir>/properties.toml (installs
+    /// the cvc5 solver under target/ when missing).
+    Verify {
         /// The policy directory.
         #[arg(long, default_value = "policies")]
         dir: PathBuf,
@@ -64,6 +71,13 @@ pub(crate) fn run(task: PolicyTask, root: &Path) -> anyhow::Result<()> {
         }
         PolicyTask::Test { dir } => {
             command.arg("test").arg("--dir").arg(root.join(dir));
+        }
+        PolicyTask::Verify { dir } => {
+            command
+                .arg("verify")
+                .arg("--dir")
+                .arg(root.join(dir))
+                .env("CVC5", crate::cvc5()?);
         }
         PolicyTask::Explain {
             claims,
@@ -116,22 +130,54 @@ fn server_dir() -> PathBuf {
 /// Runs `orchestrator-mcp policy test` on `dir` with `binary`, echoing its
 /// report, and returns its counts.
 pub(crate) fn test(binary: &Path, dir: &Path) -> anyhow::Result<Outcome> {
-    let output = Command::new(binary)
-        .args(["policy", "test", "--dir"])
+    let mut command = Command::new(binary);
+    command.args(["policy", "test", "--dir"]).arg(dir);
+    summarised(command, "test", dir, counts)
+}
+
+/// Runs `orchestrator-mcp policy verify` on `dir` with `binary` and the
+/// solver `cvc5`, echoing its report; each property is a test.
+pub(crate) fn verify(binary: &Path, dir: &Path, cvc5: &Path) -> anyhow::Result<Outcome> {
+    let mut command = Command::new(binary);
+    command
+        .args(["policy", "verify", "--dir"])
         .arg(dir)
+        .env("CVC5", cvc5);
+    summarised(command, "verify", dir, verified)
+}
+
+/// Runs a `policy` command, echoing its report, and reads its counts from
+/// the last line `summary` understands.
+fn summarised(
+    mut command: Command,
+    name: &str,
+    dir: &Path,
+    summary: fn(&str) -> Option<Outcome>,
+) -> anyhow::Result<Outcome> {
+    let output = command
         .output()
-        .with_context(|| format!("could not start {}", binary.display()))?;
+        .with_context(|| format!("could not start {:?}", command.get_program()))?;
     let report = String::from_utf8_lossy(&output.stdout);
     print!("{report}");
     eprint!("{}", String::from_utf8_lossy(&output.stderr));
-    match report.lines().rev().find_map(counts) {
+    match report.lines().rev().find_map(summary) {
         Some(outcome) => Ok(outcome),
         None => bail!(
-            "`orchestrator-mcp policy test` on {} ended with {} and no summary",
+            "`orchestrator-mcp policy {name}` on {} ended with {} and no summary",
             dir.display(),
             output.status
         ),
     }
+}
+
+/// `policy verify: 5 hold, 0 fail` to its counts.
+fn verified(line: &str) -> Option<Outcome> {
+    let rest = line.strip_prefix("policy verify: ")?;
+    let (held, failed) = rest.split_once(", ")?;
+    Some(Outcome {
+        passed: held.strip_suffix(" hold")?.parse().ok()?,
+        failed: failed.strip_suffix(" fail")?.parse().ok()?,
+    })
 }
 
 /// `policy: 33 passed, 0 failed` to its counts.
@@ -153,5 +199,12 @@ mod tests {
         let outcome = counts("policy: 33 passed, 2 failed").expect("counts");
         assert_eq!((outcome.passed, outcome.failed), (33, 2));
         assert!(counts("policy check: 13 policies").is_none());
+    }
+
+    #[test]
+    fn the_verify_summary_gives_the_counts() {
+        let outcome = verified("policy verify: 4 hold, 1 fail").expect("counts");
+        assert_eq!((outcome.passed, outcome.failed), (4, 1));
+        assert!(verified("policy verify: 5 properties of x").is_none());
     }
 }

@@ -9,7 +9,7 @@
 //! The scope catalogue ([`ScopeInfo`]) is read from the policies' `@scope`
 //! and `@description` annotations; nothing else in the project lists scopes.
 //!
-//! This is the only crate that knows Cedar, and it does no network I/O.
+//! This is the only crate that decides with Cedar, and it does no network I/O.
 
 mod catalogue;
 mod context;
@@ -396,6 +396,18 @@ impl PolicyEngine {
     /// the policies this engine decides by, whatever the files hold now.
     pub fn files(&self) -> &[(String, String)] {
         &self.loaded.texts
+    }
+
+    /// The enforced policies as Cedar holds them (shadow ones left out): for
+    /// tools that reason about the set as a whole, such as a symbolic
+    /// comparison of two sets.
+    pub fn cedar_policies(&self) -> &cedar_policy::PolicySet {
+        &self.loaded.policies
+    }
+
+    /// The schema the policies were validated against.
+    pub fn cedar_schema(&self) -> &cedar_policy::Schema {
+        &self.loaded.schema
     }
 
     /// How many policies are loaded and enforced (shadow ones not counted).

@@ -1,5 +1,5 @@
 //! The commands the binary runs: serving, `doctor`, `healthcheck` and
-//! `policy check | test | explain`. Each
+//! `policy check | test | explain | diff | verify`. Each
 //! takes what the command line said and answers with an exit code; the top
 //! layer, so it may use every other.
 
@@ -7,6 +7,8 @@ mod diff;
 mod doctor;
 mod healthcheck;
 mod policy;
+mod revision;
+mod symbolic;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -131,17 +133,36 @@ pub enum PolicyCommand {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
-    /// Replay the decisions an audit log recorded under a candidate policy
-    /// directory and show every one it would change; exits non-zero when a
-    /// change goes a way forbidden with --forbid-new-allows or
-    /// --forbid-new-denials.
+    /// Compare the active policies with a candidate: prove, for every kind
+    /// of request and every tool a policy names, that the candidate allows
+    /// no more and no less (needs the cvc5 solver: CVC5 or cvc5 on PATH),
+    /// and with --replay, replay an audit log's decisions under it. Exits 1
+    /// when a change goes a way forbidden with --forbid-new-allows or
+    /// --forbid-new-denials, and 3 when there is no solver.
     Diff {
-        /// The candidate policy directory.
+        /// The active policy directory (default: POLICY_DIR).
         #[arg(long, value_name = "DIR")]
-        candidate: PathBuf,
-        /// The JSON-lines audit log to replay (what AUDIT_LOG_FILE writes).
+        dir: Option<PathBuf>,
+        /// Take the active policies from this git revision of the policy
+        /// directory instead of the files on disk.
+        #[arg(long, value_name = "REV")]
+        base_rev: Option<String>,
+        /// The candidate policy directory.
+        #[arg(
+            long,
+            value_name = "DIR",
+            required_unless_present = "candidate_rev",
+            conflicts_with = "candidate_rev"
+        )]
+        candidate: Option<PathBuf>,
+        /// Take the candidate from this git revision of the policy
+        /// directory.
+        #[arg(long, value_name = "REV")]
+        candidate_rev: Option<String>,
+        /// Also replay the decisions of this JSON-lines audit log (what
+        /// AUDIT_LOG_FILE writes) under the candidate.
         #[arg(long, value_name = "FILE")]
-        replay: PathBuf,
+        replay: Option<PathBuf>,
         /// Fail when the candidate would allow a call that was denied.
         #[arg(long)]
         forbid_new_allows: bool,
@@ -149,19 +170,49 @@ pub enum PolicyCommand {
         #[arg(long)]
         forbid_new_denials: bool,
     },
+    /// Prove the standing properties in <DIR>/properties.toml for every
+    /// request (needs the cvc5 solver). Exits 1 when one fails and 3 when
+    /// there is no solver.
+    Verify {
+        /// The policy directory (default: POLICY_DIR).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The properties file (default: <DIR>/properties.toml).
+        #[arg(long, value_name = "FILE")]
+        properties: Option<PathBuf>,
+    },
 }
 
 impl PolicyCommand {
     /// The `--dir` given, if any.
     fn dir(&self) -> Option<&Path> {
         match self {
-            Self::Check { dir } | Self::Test { dir } | Self::Explain { dir, .. } => dir.as_deref(),
-            Self::Diff { candidate, .. } => Some(candidate),
+            Self::Check { dir }
+            | Self::Test { dir }
+            | Self::Explain { dir, .. }
+            | Self::Diff { dir, .. }
+            | Self::Verify { dir, .. } => dir.as_deref(),
         }
     }
 }
 
-/// `orchestrator-mcp policy check | test | explain | diff`.
+/// A command's answer: yes, no, or it could not ask the solver.
+pub(crate) enum Answer {
+    Yes,
+    No,
+    NoSolver,
+}
+
+impl From<bool> for Answer {
+    fn from(yes: bool) -> Self {
+        if yes { Self::Yes } else { Self::No }
+    }
+}
+
+/// The exit code of a proof that could not be made for want of a solver.
+const NO_SOLVER: u8 = 3;
+
+/// `orchestrator-mcp policy check | test | explain | diff | verify`.
 pub fn policy(config_file: Option<&Path>, command: PolicyCommand) -> ExitCode {
     // The policy tools need only the policy and plugin settings, so a
     // deployment whose other settings would stop the server can still be
@@ -187,24 +238,33 @@ pub fn policy(config_file: Option<&Path>, command: PolicyCommand) -> ExitCode {
     };
     let outcome = match command {
         PolicyCommand::Diff {
+            dir,
+            base_rev,
             candidate,
+            candidate_rev,
             replay,
             forbid_new_allows,
             forbid_new_denials,
-        } => diff::replay(
-            &candidate,
-            &replay,
+        } => diff(
+            &policy::policy_dir(dir, config.as_ref()),
+            base_rev.as_deref(),
+            candidate.as_deref(),
+            candidate_rev.as_deref(),
+            replay.as_deref(),
             diff::Forbidden {
                 new_allows: forbid_new_allows,
                 new_denials: forbid_new_denials,
             },
         ),
+        PolicyCommand::Verify { dir, properties } => symbolic::verify(
+            &policy::policy_dir(dir, config.as_ref()),
+            properties.as_deref(),
+        ),
         PolicyCommand::Check { dir } => {
-            policy::check(&policy::policy_dir(dir, config.as_ref())).map(|_| true)
+            policy::check(&policy::policy_dir(dir, config.as_ref())).map(|_| Answer::Yes)
         }
-        PolicyCommand::Test { dir } => {
-            policy::test(&policy::policy_dir(dir, config.as_ref())).map(|run| run.failed == 0)
-        }
+        PolicyCommand::Test { dir } => policy::test(&policy::policy_dir(dir, config.as_ref()))
+            .map(|run| Answer::from(run.failed == 0)),
         PolicyCommand::Explain {
             claims,
             tool,
@@ -228,12 +288,13 @@ pub fn policy(config_file: Option<&Path>, command: PolicyCommand) -> ExitCode {
                 &tool,
                 args.as_deref(),
             )
-            .map(|()| true)
+            .map(|()| Answer::Yes)
         }
     };
     match outcome {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+        Ok(Answer::Yes) => ExitCode::SUCCESS,
+        Ok(Answer::No) => ExitCode::FAILURE,
+        Ok(Answer::NoSolver) => ExitCode::from(NO_SOLVER),
         Err(err) => {
             #[expect(clippy::print_stderr, reason = "the failure is the command's answer")]
             {
@@ -242,6 +303,53 @@ pub fn policy(config_file: Option<&Path>, command: PolicyCommand) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `policy diff`: the replay when asked for, then the symbolic comparison.
+fn diff(
+    dir: &Path,
+    base_rev: Option<&str>,
+    candidate: Option<&Path>,
+    candidate_rev: Option<&str>,
+    replay: Option<&Path>,
+    forbidden: diff::Forbidden,
+) -> anyhow::Result<Answer> {
+    // The checked-out revisions live as long as the comparison.
+    let base = base_rev
+        .map(|rev| revision::checkout(dir, rev))
+        .transpose()?;
+    let checked_out = candidate_rev
+        .map(|rev| revision::checkout(dir, rev))
+        .transpose()?;
+    let active = base.as_ref().map_or(dir, |base| base.path());
+    let candidate = match (&checked_out, candidate) {
+        (Some(checked_out), _) => checked_out.path(),
+        (None, Some(candidate)) => candidate,
+        (None, None) => {
+            anyhow::bail!("name the candidate with --candidate DIR or --candidate-rev REV")
+        }
+    };
+    let replayed = replay
+        .map(|log| diff::replay(candidate, log, forbidden))
+        .transpose()?;
+    let compared = symbolic::compare(active, candidate, forbidden)?;
+    #[expect(clippy::print_stdout, reason = "a command's report is its output")]
+    {
+        println!(
+            "policy diff: ran {}",
+            match (&replayed, &compared) {
+                (Some(_), Answer::NoSolver) =>
+                    "the replay only (no solver for the symbolic comparison)",
+                (Some(_), _) => "the replay and the symbolic comparison",
+                (None, Answer::NoSolver) => "nothing (no solver for the symbolic comparison)",
+                (None, _) => "the symbolic comparison",
+            }
+        );
+    }
+    Ok(match (replayed, compared) {
+        (Some(false), _) | (_, Answer::No) => Answer::No,
+        (_, answer) => answer,
+    })
 }
 
 /// The settings, or `None` after saying on stderr why they cannot be used.
