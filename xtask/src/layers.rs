@@ -560,7 +560,7 @@ pub(crate) const SERVER_LAYERS: &[&[&str]] = &[
     &["audit", "policies"],
     &["catalogue"],
     &["web"],
-    &["rest", "mcp", "oauth"],
+    &["rest", "mcp", "oauth", "console"],
     &["app"],
     &["cli"],
 ];

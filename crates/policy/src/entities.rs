@@ -195,6 +195,13 @@ pub(crate) fn check_schema(schema: &Schema, schema_file: &Path) -> Result<(), Po
              destructive: Bool }};`, as the shipped schema does; {err}"
         ))
     })?;
+    ToolEntities::build(&Target::console(), schema).map_err(|err| {
+        refuse(format!(
+            "the server decides who may use its admin console: declare `entity Console in \
+             [Plugin] {{ read_only: Bool, destructive: Bool }};` and add `Console` to the \
+             resources of the `admin` action, as the shipped schema does; {err}"
+        ))
+    })?;
     for kind in [crate::Kind::Resource, crate::Kind::Prompt] {
         let name = kind.entity_type();
         ToolEntities::build(&Target::item(kind, "sample", "sample"), schema).map_err(|err| {

@@ -64,6 +64,8 @@ pub enum Kind {
     Resource,
     /// `Prompt::"<name>"`.
     Prompt,
+    /// `Console::"admin"`: the server's admin console.
+    Console,
 }
 
 impl Kind {
@@ -73,12 +75,26 @@ impl Kind {
             Self::Tool => "Tool",
             Self::Resource => "Resource",
             Self::Prompt => "Prompt",
+            Self::Console => "Console",
+        }
+    }
+
+    /// The word for it in messages and decision records (`tool`).
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::Tool => "tool",
+            Self::Resource => "resource",
+            Self::Prompt => "prompt",
+            Self::Console => "console",
         }
     }
 }
 
 /// The plugin name the server's own tools carry.
 pub const SERVER_PLUGIN: &str = "server";
+
+/// The name of the one [`Kind::Console`] entity.
+pub const CONSOLE: &str = "admin";
 
 /// The server's own tools: decided with [`Action::Admin`] and provided by
 /// [`SERVER_PLUGIN`].
@@ -108,7 +124,14 @@ impl Target {
             Kind::Tool => Action::Call,
             Kind::Resource => Action::Read,
             Kind::Prompt => Action::Get,
+            Kind::Console => Action::Admin,
         }
+    }
+
+    /// The server's admin console (`Console::"admin"`), decided with
+    /// [`Action::Admin`].
+    pub fn console() -> Self {
+        Self::item(Kind::Console, CONSOLE, SERVER_PLUGIN)
     }
 
     /// How a tool known only by name is seen: a server tool when
@@ -152,7 +175,7 @@ impl Action {
     pub fn kinds(self) -> &'static [Kind] {
         match self {
             Self::Call => &[Kind::Tool],
-            Self::Admin => &[Kind::Tool, Kind::Resource],
+            Self::Admin => &[Kind::Tool, Kind::Resource, Kind::Console],
             Self::Read => &[Kind::Resource],
             Self::Get => &[Kind::Prompt],
             Self::Sample => &[Kind::Tool],

@@ -766,7 +766,10 @@ fn a_schema_without_resources_or_prompts_is_refused_saying_what_to_declare() {
     let start = schema.find("entity Resource").expect("declared");
     let end = start + schema[start..].find("};").expect("closed") + 2;
     let without = format!("{}{}", &schema[..start], &schema[end..])
-        .replace("resource: [Tool, Resource]", "resource: [Tool]")
+        .replace(
+            "resource: [Tool, Resource, Console]",
+            "resource: [Tool, Console]",
+        )
         .replace("resource: [Resource]", "resource: [Prompt]");
     std::fs::write(dir.path().join("schema.cedarschema"), without).expect("write");
     let err = PolicyEngine::load_dir(dir.path())
@@ -779,6 +782,47 @@ fn a_schema_without_resources_or_prompts_is_refused_saying_what_to_declare() {
         ),
         "{err}"
     );
+}
+
+#[test]
+fn a_schema_without_the_console_is_refused_saying_what_to_declare() {
+    let dir = fixture(&[(
+        "tools.cedar",
+        "@id(\"x\") permit (principal, action == Action::\"call\", resource);",
+    )]);
+    let schema = std::fs::read_to_string(dir.path().join("schema.cedarschema")).expect("schema");
+    let start = schema.find("entity Console").expect("declared");
+    let end = start + schema[start..].find("};").expect("closed") + 2;
+    let without = format!("{}{}", &schema[..start], &schema[end..]).replace(
+        "resource: [Tool, Resource, Console]",
+        "resource: [Tool, Resource]",
+    );
+    std::fs::write(dir.path().join("schema.cedarschema"), without).expect("write");
+    let err = PolicyEngine::load_dir(dir.path())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains(
+            "declare `entity Console in [Plugin] { read_only: Bool, destructive: Bool };`"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn only_admin_scopes_open_the_console() {
+    let engine = PolicyEngine::load_dir(&repo_policies()).expect("load");
+    let console = Target::console();
+    let now = now();
+    assert!(engine.allows(&user(&["admin:config"]), Action::Admin, &console, &now));
+    for scopes in [&[][..], &["tools:ping", "tools:deploy", "tools:review"][..]] {
+        let denied = engine.ask(&user(scopes), Action::Admin, &console, &now);
+        assert!(!denied.allowed, "{scopes:?}");
+        assert_eq!(denied.accepted_scopes, ["admin:config"]);
+    }
+    // The console is not a tool: no scope calls it.
+    assert!(!engine.allows(&user(&["admin:config"]), Action::Call, &console, &now));
 }
 
 #[test]

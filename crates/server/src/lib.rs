@@ -9,7 +9,8 @@
 //! 3. `audit`, `policies`: the decision log and the reloadable policy set.
 //! 4. `catalogue`: listing, deciding and calling tools.
 //! 5. `web`: what the doors share (error bodies, body limits, base URLs).
-//! 6. `rest`, `mcp`, `oauth`: one door each, each with its own router.
+//! 6. `rest`, `mcp`, `oauth`, `console`: one door each, each with its own
+//!    router.
 //! 7. `app`: the shared state, the layers, and the assembled application.
 //! 8. `cli`: the commands.
 //!
@@ -20,6 +21,7 @@ mod app;
 mod audit;
 mod catalogue;
 pub mod cli;
+mod console;
 mod identity;
 mod limiter;
 mod mcp;

@@ -10,6 +10,7 @@ mod auth;
 mod browser;
 mod catalogue;
 mod conformance;
+mod console;
 mod demo_oauth;
 mod doctor;
 mod health;

@@ -32,12 +32,14 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 use crate::audit::AuditLog;
 use crate::catalogue::{self, Catalogue};
+use crate::console::{self, ConsoleState};
 use crate::identity::{self, Authority};
 use crate::mcp::{self, McpState};
 use crate::oauth::{self, AuthorizationServer, OAuthState};
 use crate::policies::{self, PolicyStore};
 use crate::rest::{self, RestState};
 use crate::settings::{AllowedHost, AuthoritySettings, CorsPolicy, Settings};
+use crate::web::console_session::ConsoleSessions;
 use crate::web::{ApiError, PublicBase};
 use rate_limit::RateLimiter;
 
@@ -223,13 +225,14 @@ fn router(
 ) -> Router {
     let base = PublicBase::new(settings.public_url.clone());
     let max_request_bytes = settings.max_request_bytes;
+    let public_rate_limiter = RateLimiter::new(settings.rate_limit_public_per_minute).map(Arc::new);
     let state = AppState {
         catalogue: catalogue.clone(),
         verifier: Arc::clone(&identity.verifier),
         allowed_hosts: settings.allowed_hosts.clone().into(),
         base: base.clone(),
         rate_limiter: catalogue.rate_limiter().cloned(),
-        public_rate_limiter: RateLimiter::new(settings.rate_limit_public_per_minute).map(Arc::new),
+        public_rate_limiter: public_rate_limiter.clone(),
         trusted_proxies: settings.trusted_proxies.clone().into(),
         max_tool_calls_per_request: settings.max_tool_calls_per_request,
         cors: Arc::new(settings.cors.clone()),
@@ -283,20 +286,37 @@ fn router(
         states,
     ));
     let card = mcp::card_router(catalogue.clone(), base.clone());
+    // One table: the login helper opens the sessions the console finds.
+    let console_sessions = Arc::new(ConsoleSessions::default());
+    let console = console::router(ConsoleState {
+        catalogue: catalogue.clone(),
+        sessions: Arc::clone(&console_sessions),
+        base: base.clone(),
+        public_rate_limiter,
+        rate_limiter: catalogue.rate_limiter().cloned(),
+    });
     let oauth = oauth::router(OAuthState {
         authorization_server,
         verifier: identity.verifier,
         catalogue,
         base,
         logins: Arc::default(),
+        console_sessions,
     });
-    assemble(state, rest.merge(mcp), oauth.merge(demo_routes).merge(card))
+    assemble(
+        state,
+        rest.merge(mcp),
+        oauth.merge(demo_routes).merge(card),
+        console,
+    )
 }
 
 /// The doors behind the layers.
 ///
-/// `protected` routes need a caller; `discovery` routes are public.
-fn assemble(state: AppState, protected: Router, discovery: Router) -> Router {
+/// `protected` routes need a caller; `discovery` routes are public; the
+/// `console` signs its own people in and limits them itself (a signed-in
+/// page polling for decisions is not an anonymous caller).
+fn assemble(state: AppState, protected: Router, discovery: Router, console: Router) -> Router {
     let cors = cors::layer(&state.cors);
     // Authentication runs before any body is read, so an anonymous caller
     // cannot make the server buffer a large body.
@@ -322,6 +342,7 @@ fn assemble(state: AppState, protected: Router, discovery: Router) -> Router {
     // served only to allowed hosts too.
     let guarded = protected
         .merge(discovery)
+        .merge(console)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             host_guard::check_host,

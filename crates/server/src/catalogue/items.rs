@@ -85,11 +85,7 @@ pub(crate) enum ItemRefusal {
 }
 
 fn noun(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Tool => "tool",
-        Kind::Resource => "resource",
-        Kind::Prompt => "prompt",
-    }
+    kind.noun()
 }
 
 fn not_found(kind: Kind, name: &str) -> String {
@@ -102,6 +98,7 @@ fn not_found(kind: Kind, name: &str) -> String {
             "Prompt not found: no prompt is named `{name}`; prompts/list shows the prompts you may get"
         ),
         Kind::Tool => format!("Unknown tool `{name}`: no loaded plugin provides it"),
+        Kind::Console => format!("Unknown console `{name}`: the server has one, at /admin"),
     }
 }
 

@@ -306,6 +306,29 @@ impl Catalogue {
             .collect()
     }
 
+    /// The scopes that let a person into the admin console: those the
+    /// active policies would accept for `admin` on `Console::"admin"` from
+    /// someone holding none (`admin:config` with the shipped policies).
+    /// A console sign-in asks for these and no more.
+    pub(crate) fn console_scopes(&self) -> Vec<String> {
+        let nobody = Arc::new(Principal {
+            id: String::new(),
+            kind: core_auth::PrincipalKind::User,
+            scopes: Default::default(),
+            roles: Default::default(),
+            tenant: None,
+            tenants: Default::default(),
+        });
+        self.policies()
+            .decide(
+                &nobody,
+                policy::Action::Admin,
+                &Arc::new(Target::console()),
+                &RequestContext::now(),
+            )
+            .accepted_scopes
+    }
+
     /// The same catalogue, charging every call tools make to `limiter`.
     pub(crate) fn with_rate_limiter(self, limiter: Option<Arc<RateLimiter>>) -> Self {
         Self {
@@ -317,6 +340,10 @@ impl Catalogue {
     /// The per-principal rate limiter, if limiting is on.
     pub(crate) fn rate_limiter(&self) -> Option<&Arc<RateLimiter>> {
         self.rate_limiter.as_ref()
+    }
+
+    pub(crate) fn audit(&self) -> &AuditLog {
+        &self.audit
     }
 
     pub(crate) fn plugins(&self) -> &PluginHost {
@@ -649,11 +676,7 @@ impl Catalogue {
             principal_id: principal.id.clone(),
             principal_kind: principal.kind.as_str(),
             tenant: principal.tenant.clone(),
-            kind: match resource.kind {
-                policy::Kind::Tool => "tool",
-                policy::Kind::Resource => "resource",
-                policy::Kind::Prompt => "prompt",
-            },
+            kind: resource.kind.noun(),
             tool: resource.name.clone(),
             action: resource.action().name(),
             decision: outcome,

@@ -70,9 +70,12 @@ struct TestCase {
     /// the resource read (its URI, or its template as written); or else
     #[serde(default)]
     resource: Option<String>,
-    /// the prompt got.
+    /// the prompt got; or else
     #[serde(default)]
     prompt: Option<String>,
+    /// the admin console used (`console = true`).
+    #[serde(default)]
+    console: bool,
     #[serde(default)]
     plugin: Option<String>,
     #[serde(default)]
@@ -199,6 +202,11 @@ fn run_case(engine: &PolicyEngine, case: &TestCase) -> Result<(), String> {
 /// What a case asks about: exactly one of `tool`, `resource` and `prompt`.
 fn case_target(case: &TestCase) -> Result<Target, String> {
     match (&case.tool, &case.resource, &case.prompt) {
+        (None, None, None) if case.console => Ok(Target::console()),
+        _ if case.console => Err(
+            "`console = true` names the admin console: leave out `tool`, `resource` and `prompt`"
+                .to_owned(),
+        ),
         (Some(tool), None, None) => Ok(Target {
             plugin: case
                 .plugin
@@ -224,7 +232,7 @@ fn case_target(case: &TestCase) -> Result<Target, String> {
             case.plugin.as_deref().unwrap_or_default(),
         )),
         _ => Err(
-            "name exactly one of `tool`, `resource` (a URI or template) and `prompt`".to_owned(),
+            "name exactly one of `tool`, `resource` (a URI or template), `prompt` and `console = true`".to_owned(),
         ),
     }
 }

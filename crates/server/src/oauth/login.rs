@@ -1,7 +1,9 @@
 //! The browser login helper: `GET /auth/login` starts authorization code +
 //! PKCE against the configured authorization server (Descope, or the demo
 //! one), `GET /auth/callback` finishes it and shows the token with a
-//! ready-to-paste MCP client configuration.
+//! ready-to-paste MCP client configuration. `GET /auth/login?for=console`
+//! signs in to the admin console instead: the callback verifies the token,
+//! opens a console session and never shows the token.
 //!
 //! The helper is an ordinary OAuth client of whichever server issues tokens:
 //! it talks to the demo server over HTTP exactly as it talks to Descope.
@@ -13,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use axum::Extension;
 use axum::extract::{Query, State};
-use axum::http::header::LOCATION;
+use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use demo_oauth::{AUTHORIZE_PATH, DemoOAuth};
@@ -39,12 +41,34 @@ const MAX_DEMO_CLIENTS: usize = 32;
 struct Pending {
     /// Who started it, for the per-address quota.
     address: Option<IpAddr>,
+    purpose: Purpose,
     verifier: String,
     redirect_uri: String,
     client_id: String,
     base: String,
     started: Instant,
 }
+
+/// What a login is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    /// Showing the person their token.
+    Token,
+    /// Opening an admin console session.
+    Console,
+}
+
+/// `GET /auth/login`'s query.
+#[derive(Deserialize)]
+pub(super) struct LoginQuery {
+    #[serde(rename = "for")]
+    purpose: Option<String>,
+}
+
+/// The cookie that ties a console login to the browser that started it, so
+/// a login someone else started cannot sign this browser in (login CSRF).
+/// `Lax`: it must come back on the authorization server's redirect.
+const CONSOLE_LOGIN_COOKIE: &str = "orchestrator_console_login";
 
 /// Where the helper signs people in.
 enum Backend<'a> {
@@ -92,8 +116,22 @@ pub(crate) struct Logins {
 pub(super) async fn login(
     State(state): State<OAuthState>,
     address: Option<Extension<ClientAddress>>,
+    Query(query): Query<LoginQuery>,
     headers: HeaderMap,
 ) -> Response {
+    let purpose = match query.purpose.as_deref() {
+        None => Purpose::Token,
+        Some("console") => Purpose::Console,
+        Some(other) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "`for={}` is not something to sign in for: leave it out to get a token, or use `for=console` for the admin console.",
+                    crate::catalogue::shorten(other)
+                ),
+            );
+        }
+    };
     // Counted as the rate limit counts it: an IPv6 client by its /64.
     let address = address.map(|Extension(address)| address.counted_as());
     let base = state.base.for_request(&headers);
@@ -152,6 +190,7 @@ pub(super) async fn login(
             login_state.clone(),
             Pending {
                 address,
+                purpose,
                 verifier: verifier.clone(),
                 redirect_uri: redirect_uri.clone(),
                 client_id: client_id.clone(),
@@ -160,7 +199,17 @@ pub(super) async fn login(
             },
         );
     }
-    let scopes = state.catalogue.challenge_scopes().join(" ");
+    // A console sign-in asks for what the console needs, not for tools.
+    let scopes = match purpose {
+        Purpose::Console => state.catalogue.console_scopes(),
+        Purpose::Token => Vec::new(),
+    };
+    let scopes = if scopes.is_empty() {
+        state.catalogue.challenge_scopes()
+    } else {
+        scopes
+    }
+    .join(" ");
     let resource = format!("{base}/mcp");
     let challenge = pkce_s256(&verifier);
     let location = with_query(
@@ -176,13 +225,28 @@ pub(super) async fn login(
             ("resource", &resource),
         ],
     );
-    match HeaderValue::from_str(&location) {
-        Ok(value) => (StatusCode::FOUND, [(LOCATION, value)]).into_response(),
-        Err(_) => error_page(
+    let Ok(location) = HeaderValue::from_str(&location) else {
+        return error_page(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Could not build the authorization URL.",
-        ),
+        );
+    };
+    let mut response = (StatusCode::FOUND, [(LOCATION, location)]).into_response();
+    if purpose == Purpose::Console {
+        let secure = if base.starts_with("https://") {
+            "; Secure"
+        } else {
+            ""
+        };
+        let cookie = format!(
+            "{CONSOLE_LOGIN_COOKIE}={login_state}; Path=/auth/callback; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+            LOGIN_TTL.as_secs()
+        );
+        if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(SET_COOKIE, cookie);
+        }
     }
+    response
 }
 
 /// Drops the oldest logins until one more from `address` fits both the
@@ -226,6 +290,7 @@ pub(crate) struct CallbackQuery {
 pub(super) async fn callback(
     State(state): State<OAuthState>,
     Query(query): Query<CallbackQuery>,
+    headers: HeaderMap,
 ) -> Response {
     let Some(pending) = query.state.as_deref().and_then(|key| {
         let mut pending = state
@@ -252,19 +317,96 @@ pub(super) async fn callback(
     let Some(code) = query.code.as_deref() else {
         return error_page(StatusCode::BAD_REQUEST, "The callback carries no code.");
     };
-    let descope = match state.login_backend() {
-        None => return unconfigured(),
-        Some(Backend::Demo(demo)) => {
-            return exchanged_in_process(
-                demo.exchange_code(
-                    &pending.base,
-                    code,
-                    &pending.verifier,
-                    &pending.redirect_uri,
-                    &pending.client_id,
-                ),
-                &pending.base,
+    if pending.purpose == Purpose::Console
+        && crate::web::console_session::cookie(&headers, CONSOLE_LOGIN_COOKIE)
+            != query.state.as_deref()
+    {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "This console sign-in was started in another browser. Start again at /admin.",
+        );
+    }
+    let (token, expires_in) = match exchange(&state, &pending, code).await {
+        Ok(issued) => issued,
+        Err(page) => return *page,
+    };
+    match pending.purpose {
+        Purpose::Token => token_page(&pending.base, &token, expires_in),
+        Purpose::Console => console_session(&state, &pending.base, &token, expires_in).await,
+    }
+}
+
+/// Verifies a console sign-in's token, opens its session and sends the
+/// browser on to the console. The token itself is never shown.
+async fn console_session(
+    state: &OAuthState,
+    base: &str,
+    token: &str,
+    expires_in: Option<u64>,
+) -> Response {
+    use crate::web::console_session;
+    let principal = match state.verifier.verify(token).await {
+        Ok(principal) => principal,
+        Err(err) => {
+            return error_page(
+                StatusCode::BAD_GATEWAY,
+                &format!("The token the sign-in returned does not verify: {err}"),
             );
+        }
+    };
+    let lifetime = Duration::from_secs(expires_in.unwrap_or(3600));
+    let Some(id) = state.console_sessions.open(principal, lifetime) else {
+        return error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Could not open a console session.",
+        );
+    };
+    let secure = base.starts_with("https://");
+    let Some(cookie) = console_session::session_cookie(&id, secure, lifetime) else {
+        return error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Could not open a console session.",
+        );
+    };
+    // A page, not a redirect: the browser arrived here from the
+    // authorization server, and a redirect would carry that cross-site
+    // origin on to /admin, where a SameSite=Strict cookie is not sent.
+    // The page's own navigation is same-site.
+    let body = "<h1>Signed in</h1>\
+        <p><a id=\"continue\" href=\"/admin\">Continue to the console</a></p>";
+    let mut response = oauth_kit::html_page(StatusCode::OK, "Signed in", body).into_response();
+    let headers = response.headers_mut();
+    headers.append(SET_COOKIE, cookie);
+    headers.append(
+        SET_COOKIE,
+        HeaderValue::from_static(
+            "orchestrator_console_login=; Path=/auth/callback; Max-Age=0; HttpOnly; SameSite=Lax",
+        ),
+    );
+    headers.insert(
+        axum::http::header::REFRESH,
+        HeaderValue::from_static("0; url=/admin"),
+    );
+    response
+}
+
+/// Exchanges the code for a token: in process with the demo server, over
+/// HTTPS with Descope. The token and its lifetime, or the error page.
+async fn exchange(
+    state: &OAuthState,
+    pending: &Pending,
+    code: &str,
+) -> Result<(String, Option<u64>), Box<Response>> {
+    let descope = match state.login_backend() {
+        None => return Err(Box::new(unconfigured())),
+        Some(Backend::Demo(demo)) => {
+            return exchanged_in_process(demo.exchange_code(
+                &pending.base,
+                code,
+                &pending.verifier,
+                &pending.redirect_uri,
+                &pending.client_id,
+            ));
         }
         Some(Backend::Descope(descope)) => descope,
     };
@@ -282,10 +424,10 @@ pub(super) async fn callback(
     let reply = match post_token_request(&descope.token_url, &form, secret).await {
         Ok(reply) => reply,
         Err(err) => {
-            return error_page(
+            return Err(Box::new(error_page(
                 StatusCode::BAD_GATEWAY,
                 &format!("The token request failed: {err}"),
-            );
+            )));
         }
     };
     let Some(token) = reply.body.get("access_token").and_then(|t| t.as_str()) else {
@@ -293,36 +435,40 @@ pub(super) async fn callback(
             .body
             .get("error_description")
             .or_else(|| reply.body.get("error"));
-        return error_page(
+        return Err(Box::new(error_page(
             StatusCode::BAD_GATEWAY,
             &format!(
                 "The token endpoint answered {} without a token: {}",
                 reply.status,
                 error.map(ToString::to_string).unwrap_or_default()
             ),
-        );
+        )));
     };
-    token_page(
-        &pending.base,
-        token,
+    Ok((
+        token.to_owned(),
         reply.body.get("expires_in").and_then(|e| e.as_u64()),
-    )
+    ))
 }
 
-/// The page for a code the demo server exchanged in-process.
+/// The token from a code the demo server exchanged in-process.
 fn exchanged_in_process(
     outcome: Result<serde_json::Value, oauth_kit::OAuthError>,
-    base: &str,
-) -> Response {
+) -> Result<(String, Option<u64>), Box<Response>> {
     match outcome {
         Ok(body) => match body.get("access_token").and_then(|t| t.as_str()) {
-            Some(token) => token_page(base, token, body.get("expires_in").and_then(|e| e.as_u64())),
-            None => error_page(StatusCode::BAD_GATEWAY, "The demo server issued no token."),
+            Some(token) => Ok((
+                token.to_owned(),
+                body.get("expires_in").and_then(|e| e.as_u64()),
+            )),
+            None => Err(Box::new(error_page(
+                StatusCode::BAD_GATEWAY,
+                "The demo server issued no token.",
+            ))),
         },
-        Err(refusal) => error_page(
+        Err(refusal) => Err(Box::new(error_page(
             StatusCode::BAD_REQUEST,
             &format!("The code was refused: {}", refusal.description),
-        ),
+        ))),
     }
 }
 
@@ -362,6 +508,7 @@ mod tests {
     fn login(address: &str, started: Instant) -> Pending {
         Pending {
             address: Some(address.parse().expect("an address")),
+            purpose: Purpose::Token,
             verifier: String::new(),
             redirect_uri: String::new(),
             client_id: String::new(),

@@ -48,6 +48,8 @@ pub(crate) struct OAuthState {
     pub(crate) base: PublicBase,
     /// The login helper's logins in flight.
     pub(crate) logins: Arc<login::Logins>,
+    /// Where a console sign-in opens its session.
+    pub(crate) console_sessions: Arc<crate::web::console_session::ConsoleSessions>,
 }
 
 /// The door's routes, answered to allowed hosts only (the app's Host guard).

@@ -4,6 +4,7 @@
 //! Above the catalogue (a refusal is one of its errors), below the doors.
 
 mod body;
+pub(crate) mod console_session;
 mod error;
 
 use std::sync::Arc;

@@ -7,6 +7,7 @@
 //! surfaces through the real binary.
 
 mod auth;
+mod console;
 mod mcp;
 mod oauth;
 mod rest;

@@ -12,6 +12,8 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
+pub(crate) mod replay;
+
 /// One decision.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct DecisionRecord {
@@ -142,7 +144,10 @@ pub(crate) fn recorded_arguments(
 
 /// Where decision records go.
 pub(crate) struct AuditLog {
-    recent: Mutex<VecDeque<DecisionRecord>>,
+    /// The latest records, each with its number in the order recorded.
+    recent: Mutex<VecDeque<(u64, DecisionRecord)>>,
+    /// How many records were ever kept in `recent`.
+    kept: std::sync::atomic::AtomicU64,
     capacity: usize,
     file: Option<Mutex<File>>,
 }
@@ -159,6 +164,7 @@ impl AuditLog {
         };
         Ok(Self {
             recent: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+            kept: std::sync::atomic::AtomicU64::new(0),
             capacity,
             file,
         })
@@ -201,7 +207,9 @@ impl AuditLog {
             if recent.len() >= self.capacity {
                 recent.pop_front();
             }
-            recent.push_back(record);
+            // Numbered under the lock, so numbers grow in the list's order.
+            let number = self.kept.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            recent.push_back((number, record));
         }
     }
 
@@ -211,8 +219,16 @@ impl AuditLog {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .cloned()
+            .map(|(_, record)| record.clone())
             .collect()
+    }
+
+    /// The latest records numbered above `after`, newest last, each with
+    /// its number: what a live view asks for again and again.
+    pub(crate) fn since(&self, after: u64) -> Vec<(u64, DecisionRecord)> {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let start = recent.partition_point(|(number, _)| *number <= after);
+        recent.range(start..).cloned().collect()
     }
 }
 

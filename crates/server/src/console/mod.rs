@@ -1,0 +1,214 @@
+//! The admin console at `/admin`: the server's state, its policies, its
+//! decisions as they happen, what-if questions and candidate replays, in a
+//! browser.
+//!
+//! A person signs in through the login helper (`/auth/login?for=console`),
+//! which opens a session ([`ConsoleSessions`]); every console route but the
+//! two static files then decides `admin` on `Console::"admin"` with the
+//! policies active at that moment, so revoking the scope (or changing the
+//! policy) closes the console at the next request. A browser without a
+//! session gets the sign-in page (401), a principal the policies refuse
+//! gets 403. Every form carries the session's CSRF token, every answer a
+//! strict Content-Security-Policy with no inline script, and nothing the
+//! console shows holds a token or a secret (recorded arguments whose names
+//! look secret are digests, and the console does not show arguments).
+
+mod html;
+mod pages;
+mod tryout;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use core_auth::Principal;
+use oauth_kit::ClientAddress;
+use policy::{Action, RequestContext, Target};
+
+use crate::catalogue::Catalogue;
+use crate::limiter::RateLimiter;
+use crate::web::console_session::ConsoleSessions;
+use crate::web::{ApiError, PublicBase};
+
+/// What the console reaches.
+#[derive(Clone)]
+pub(crate) struct ConsoleState {
+    pub(crate) catalogue: Catalogue,
+    pub(crate) sessions: Arc<ConsoleSessions>,
+    pub(crate) base: PublicBase,
+    /// `RATE_LIMIT_PUBLIC_PER_MINUTE`, charged per client address for
+    /// every request without a session.
+    pub(crate) public_rate_limiter: Option<Arc<RateLimiter<IpAddr>>>,
+    /// `RATE_LIMIT_PER_MINUTE`, charged per principal for every form a
+    /// signed-in person posts (the pages and the live view are reads).
+    pub(crate) rate_limiter: Option<Arc<RateLimiter>>,
+}
+
+/// The signed-in person a console request is from, once the policies let
+/// them in.
+#[derive(Clone)]
+pub(crate) struct Admin {
+    pub(crate) principal: Arc<Principal>,
+    /// The token the session's forms carry back.
+    pub(crate) csrf: String,
+}
+
+/// The strictest policy the pages work under: their own stylesheet and
+/// script, their own origin for the live view, forms posted only here, and
+/// never framed.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The largest form the console reads: a candidate policy file (at most
+/// [`tryout::MAX_CANDIDATE_BYTES`]) percent-encoded, with room to spare.
+const MAX_FORM_BYTES: usize = 4 * tryout::MAX_CANDIDATE_BYTES;
+
+/// The console's routes.
+pub(crate) fn router(state: ConsoleState) -> Router {
+    let guarded = Router::new()
+        .route("/admin", get(pages::overview))
+        .route("/admin/policies", get(pages::policies))
+        .route("/admin/decisions", get(pages::decisions))
+        .route("/admin/decisions.json", get(pages::decisions_json))
+        .route(
+            "/admin/what-if",
+            get(tryout::what_if_form).post(tryout::what_if),
+        )
+        .route("/admin/diff", get(tryout::diff_form).post(tryout::diff))
+        .route("/admin/sign-out", post(tryout::sign_out))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
+    Router::new()
+        .merge(guarded)
+        .route("/admin/console.css", get(stylesheet))
+        .route("/admin/console.js", get(script))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+        .layer(middleware::from_fn(secure_headers))
+        .with_state(state)
+}
+
+/// Lets in a session whose principal the active policies allow `admin` on
+/// the console; the sign-in page (401) without a session, 403 otherwise.
+async fn require_admin(
+    State(state): State<ConsoleState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let json = request.uri().path().ends_with(".json");
+    let address = request
+        .extensions()
+        .get::<ClientAddress>()
+        .map(|ClientAddress(address)| *address);
+    let Some(session) = state.sessions.find(request.headers()) else {
+        if let (Some(limiter), Some(address)) = (&state.public_rate_limiter, address)
+            && let Err(wait) = limiter.check(&ClientAddress(address).counted_as(), Instant::now())
+        {
+            return ApiError::RateLimited {
+                per_minute: limiter.per_minute,
+                per: "client address",
+                setting: "RATE_LIMIT_PUBLIC_PER_MINUTE",
+                retry_after_secs: crate::limiter::whole_seconds(wait),
+            }
+            .into_response();
+        }
+        return if json {
+            (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(serde_json::json!({
+                    "error": "not_signed_in",
+                    "error_description": "Sign in to the console at /admin first."
+                })),
+            )
+                .into_response()
+        } else {
+            html::sign_in_page()
+        };
+    };
+    if request.method() == Method::POST
+        && let Some(limiter) = &state.rate_limiter
+        && let Err(wait) = limiter.check(&session.principal.id, Instant::now())
+    {
+        return ApiError::RateLimited {
+            per_minute: limiter.per_minute,
+            per: "caller",
+            setting: "RATE_LIMIT_PER_MINUTE",
+            retry_after_secs: crate::limiter::whole_seconds(wait),
+        }
+        .into_response();
+    }
+    let console = Arc::new(Target::console());
+    let decision = state.catalogue.policies().decide(
+        &session.principal,
+        Action::Admin,
+        &console,
+        &RequestContext::now().with_client_address(address),
+    );
+    if !decision.allowed {
+        tracing::info!(
+            principal = %session.principal.id,
+            "the policies refuse this principal the admin console"
+        );
+        return html::forbidden_page(&session.principal, &decision.accepted_scopes, json);
+    }
+    request.extensions_mut().insert(Admin {
+        principal: session.principal,
+        csrf: session.csrf,
+    });
+    next.run(request).await
+}
+
+/// The headers every console answer carries.
+async fn secure_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Pages show live state; only the two files may be kept (their URLs
+    // carry the version).
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// How long a browser keeps the stylesheet and the script.
+const ASSET_CACHE: HeaderValue = HeaderValue::from_static("private, max-age=3600");
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (CACHE_CONTROL, ASSET_CACHE),
+        ],
+        include_str!("assets/console.css"),
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (CACHE_CONTROL, ASSET_CACHE),
+        ],
+        include_str!("assets/console.js"),
+    )
+        .into_response()
+}
