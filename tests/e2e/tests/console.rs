@@ -81,7 +81,20 @@ fn assert_shows_no_secret(browser: &Browser, page: &str) {
 #[ignore = "needs Chromium and ChromeDriver: `cargo xtask test` installs them and runs this test"]
 fn the_console_in_chromium_shows_every_page_live_decisions_a_what_if_and_a_diff() {
     let sandbox = Sandbox::new();
+    // A rule on trial: it would refuse review_code, but it only watches.
+    sandbox.write(
+        "policies/trial.cedar",
+        "@id(\"trial.no-review\")\n@mode(\"shadow\")\n\
+         forbid (principal, action == Action::\"call\", resource == Tool::\"review_code\");\n",
+    );
     let server = Server::start(&sandbox);
+    let reviewed = post_tool(
+        &server,
+        "review_code",
+        Some(DEMO_TOKEN),
+        r#"{"code": "x = 1\n", "language": "python"}"#,
+    );
+    assert_eq!(reviewed.status, 200, "{reviewed:?}");
     // Decisions to show and to replay: a secret argument among them.
     let pinged = post_tool(
         &server,
@@ -123,7 +136,11 @@ fn the_console_in_chromium_shows_every_page_live_decisions_a_what_if_and_a_diff(
     browser.open(&server.url("/admin/policies"));
     assert!(browser.count("pre.cedar .k") > 10);
     assert!(browser.text("#scopes").contains("admin:config"));
-    assert!(browser.text("#shadow").contains("None"));
+    assert!(
+        browser
+            .text("#shadow")
+            .contains("trial.no-review (trial.cedar:")
+    );
 
     // The decisions page: the pings are there, and a new decision arrives
     // without a reload.
@@ -148,6 +165,22 @@ fn the_console_in_chromium_shows_every_page_live_decisions_a_what_if_and_a_diff(
         "{}",
         browser.text("#decisions tbody")
     );
+    // Only the shadow disagreements: the review the trial rule would refuse.
+    browser.click("#filter input[name=shadow]");
+    browser.click("#filter button");
+    browser.wait_until("the shadow filter to apply", || {
+        browser.current_url().contains("shadow=on")
+    });
+    let disagreements = browser.text("#decisions tbody");
+    assert!(
+        disagreements.contains("review_code")
+            && disagreements.contains("deny by [trial.no-review]")
+            && !disagreements.contains("ping"),
+        "{disagreements}"
+    );
+    browser.screenshot(&screenshots().join("desktop-shadow-disagreements.png"));
+    browser.open(&server.url("/admin/decisions"));
+
     // Filtered to one principal and to denials.
     browser.fill("#filter input[name=principal]", "K2demomachine");
     browser.click("#filter select[name=decision] option[value=deny]");

@@ -690,7 +690,7 @@ never = true
         report.contains("  FAILS  production-deploys-need-approval: "),
         "{report}"
     );
-    assert!(report.contains("policy verify: 4 hold, 1 fail"), "{report}");
+    assert!(report.contains("policy verify: 5 hold, 1 fail"), "{report}");
 }
 
 #[test]
