@@ -16,7 +16,9 @@ fn the_login_page_in_chromium_ends_with_a_working_token() {
     assert!(browser.text("#scopes").contains("tools:ping"));
     browser.click("#approve");
 
-    // Back at the helper's callback, which shows the token.
+    // Back at the helper's callback, which shows the token (the click
+    // returns before the form's navigation ends).
+    browser.wait_for("#access-token");
     let landed = browser.current_url();
     assert!(
         landed.starts_with(&server.url("/auth/callback")),

@@ -294,6 +294,7 @@ fn router(
         base: base.clone(),
         public_rate_limiter,
         rate_limiter: catalogue.rate_limiter().cloned(),
+        replays: Arc::new(tokio::sync::Semaphore::new(1)),
     });
     let oauth = oauth::router(OAuthState {
         authorization_server,

@@ -83,16 +83,38 @@ pub(crate) struct Change {
     pub(crate) arguments_digest: String,
 }
 
-/// Decides `record` again under `engine`.
-pub(crate) fn replay(engine: &PolicyEngine, record: &Recorded) -> Replay {
+/// A recorded decision decided again under some policy set.
+pub(crate) struct Again {
+    /// `allow`, `deny` or `approval_required`.
+    pub(crate) outcome: &'static str,
+    /// Whether it is allowed (without an approval).
+    pub(crate) allowed: bool,
+    /// The policies that decided it (for an approval, those asking for it).
+    pub(crate) deciding: Vec<String>,
+    /// A short digest of the recorded arguments.
+    pub(crate) arguments_digest: String,
+}
+
+/// What deciding a record again gives.
+pub(crate) enum Redecided {
+    /// The record is not a decision (an approval's answer, a cancellation).
+    NotADecision,
+    /// The record cannot be replayed, and why.
+    Skipped(&'static str),
+    /// The decision `engine` makes for the recorded request.
+    Decided(Again),
+}
+
+/// Decides the request `record` was made for again under `engine`.
+pub(crate) fn decide_again(engine: &PolicyEngine, record: &Recorded) -> Redecided {
     if !matches!(
         record.decision.as_str(),
         "allow" | "deny" | "approval_required"
     ) {
-        return Replay::NotADecision;
+        return Redecided::NotADecision;
     }
     let Some(request) = Replayable::of(record) else {
-        return Replay::Skipped("written before records kept what was decided on");
+        return Redecided::Skipped("written before records kept what was decided on");
     };
     let decision = engine.decide(
         &request.principal,
@@ -100,22 +122,33 @@ pub(crate) fn replay(engine: &PolicyEngine, record: &Recorded) -> Replay {
         &request.target,
         &request.context(),
     );
-    let now = outcome(&decision);
-    if now == record.decision {
-        return Replay::Unchanged;
-    }
     let deciding = if decision.needs_approval() {
         decision.approval_policies.clone()
     } else {
         decision.policies.clone()
     };
-    Replay::Changed(Change {
-        now,
-        was_allowed: record.decision == "allow",
-        now_allowed: decision.allowed,
+    Redecided::Decided(Again {
+        outcome: outcome(&decision),
+        allowed: decision.allowed,
         deciding,
         arguments_digest: arguments_digest(&request.arguments),
     })
+}
+
+/// Replays `record` under `engine` against what was recorded.
+pub(crate) fn replay(engine: &PolicyEngine, record: &Recorded) -> Replay {
+    match decide_again(engine, record) {
+        Redecided::NotADecision => Replay::NotADecision,
+        Redecided::Skipped(why) => Replay::Skipped(why),
+        Redecided::Decided(again) if again.outcome == record.decision => Replay::Unchanged,
+        Redecided::Decided(again) => Replay::Changed(Change {
+            now: again.outcome,
+            was_allowed: record.decision == "allow",
+            now_allowed: again.allowed,
+            deciding: again.deciding,
+            arguments_digest: again.arguments_digest,
+        }),
+    }
 }
 
 /// A recorded decision, rebuilt as a request.

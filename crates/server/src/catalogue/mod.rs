@@ -306,10 +306,43 @@ impl Catalogue {
             .collect()
     }
 
-    /// The scopes that let a person into the admin console: those the
-    /// active policies would accept for `admin` on `Console::"admin"` from
-    /// someone holding none (`admin:config` with the shipped policies).
-    /// A console sign-in asks for these and no more.
+    /// Whether the active policies let `principal` into the admin console
+    /// (`admin` on `Console::"admin"`), from `address`.
+    pub(crate) fn console_decision(
+        &self,
+        principal: &Arc<Principal>,
+        address: Option<IpAddr>,
+    ) -> policy::Decision {
+        self.policies().decide(
+            principal,
+            policy::Action::Admin,
+            &Arc::new(Target::console()),
+            &RequestContext::now().with_client_address(address),
+        )
+    }
+
+    /// Whether the active policies let `principal` read the decision
+    /// records ([`decisions_resource`]), from `address`.
+    pub(crate) fn reads_decisions(
+        &self,
+        principal: &Arc<Principal>,
+        address: Option<IpAddr>,
+    ) -> bool {
+        self.policies()
+            .decide(
+                principal,
+                policy::Action::Admin,
+                &Arc::new(decisions_resource()),
+                &RequestContext::now().with_client_address(address),
+            )
+            .allowed
+    }
+
+    /// The scopes a console sign-in asks for: those the active policies
+    /// would accept for `admin` on `Console::"admin"` (`admin:config` with
+    /// the shipped policies), and on the decision records the console
+    /// shows ([`decisions_resource`], `admin:logs`), from someone holding
+    /// none.
     pub(crate) fn console_scopes(&self) -> Vec<String> {
         let nobody = Arc::new(Principal {
             id: String::new(),
@@ -319,14 +352,23 @@ impl Catalogue {
             tenant: None,
             tenants: Default::default(),
         });
-        self.policies()
-            .decide(
-                &nobody,
-                policy::Action::Admin,
-                &Arc::new(Target::console()),
-                &RequestContext::now(),
-            )
-            .accepted_scopes
+        let policies = self.policies();
+        let mut scopes: Vec<String> = [Target::console(), decisions_resource()]
+            .into_iter()
+            .flat_map(|target| {
+                policies
+                    .decide(
+                        &nobody,
+                        policy::Action::Admin,
+                        &Arc::new(target),
+                        &RequestContext::now(),
+                    )
+                    .accepted_scopes
+            })
+            .collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        scopes
     }
 
     /// The same catalogue, charging every call tools make to `limiter`.
@@ -830,6 +872,13 @@ fn call_context(caller: &Caller, asking: &Asking) -> CallContext {
         can_ask: asking.can_ask.clone(),
         inputs: asking.inputs.clone(),
     }
+}
+
+/// What the policies see of the recent decision records
+/// (`orchestrator://decisions`): the console shows them only to those the
+/// policies allow to read them.
+pub(crate) fn decisions_resource() -> Target {
+    server_resources::ServerResource::Decisions.target()
 }
 
 /// What the policies see of tool `name`, as the server or the loaded

@@ -87,7 +87,12 @@ pub(super) fn sign_in_page() -> Response {
 }
 
 /// What a signed-in principal the policies refuse sees.
-pub(super) fn forbidden_page(principal: &Principal, scopes: &[String], json: bool) -> Response {
+pub(super) fn forbidden_page(
+    principal: &Principal,
+    csrf: &str,
+    scopes: &[String],
+    json: bool,
+) -> Response {
     let needs = if scopes.is_empty() {
         "a policy that permits the `admin` action on `Console::\"admin\"`".to_owned()
     } else {
@@ -108,9 +113,12 @@ pub(super) fn forbidden_page(principal: &Principal, scopes: &[String], json: boo
         "Not allowed",
         &format!(
             "<p id=\"forbidden\">The policies do not allow {} the admin console. It needs {}.</p>\
+             <form method=\"post\" action=\"/admin/sign-out\">{}\
+             <button type=\"submit\" id=\"sign-out\">Sign out</button></form>\
              <p><a href=\"/auth/login?for=console\">Sign in as someone else</a></p>",
             escape(&principal.id),
-            escape(&needs)
+            escape(&needs),
+            csrf_field(csrf),
         ),
     )
 }

@@ -4,14 +4,18 @@
 //!
 //! A person signs in through the login helper (`/auth/login?for=console`),
 //! which opens a session ([`ConsoleSessions`]); every console route but the
-//! two static files then decides `admin` on `Console::"admin"` with the
-//! policies active at that moment, so revoking the scope (or changing the
-//! policy) closes the console at the next request. A browser without a
-//! session gets the sign-in page (401), a principal the policies refuse
-//! gets 403. Every form carries the session's CSRF token, every answer a
-//! strict Content-Security-Policy with no inline script, and nothing the
-//! console shows holds a token or a secret (recorded arguments whose names
-//! look secret are digests, and the console does not show arguments).
+//! two static files and signing out then decides `admin` on
+//! `Console::"admin"` with the policies active at that moment, so a policy
+//! change closes the console at the next request (a scope taken away at
+//! the identity provider, when the session ends: it lasts as long as the
+//! token did, at most an hour). A browser without a session gets the
+//! sign-in page (401), a principal the policies refuse gets 403. The
+//! decision records are shown only to those the policies also allow to
+//! read `orchestrator://decisions`. Every form carries the session's CSRF
+//! token, every answer a strict Content-Security-Policy with no inline
+//! script, and nothing the console shows holds a token or a secret
+//! (recorded arguments whose names look secret are digests, and the
+//! console does not show arguments).
 
 mod html;
 mod pages;
@@ -33,7 +37,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use core_auth::Principal;
 use oauth_kit::ClientAddress;
-use policy::{Action, RequestContext, Target};
+use tokio::sync::Semaphore;
 
 use crate::catalogue::Catalogue;
 use crate::limiter::RateLimiter;
@@ -52,6 +56,9 @@ pub(crate) struct ConsoleState {
     /// `RATE_LIMIT_PER_MINUTE`, charged per principal for every form a
     /// signed-in person posts (the pages and the live view are reads).
     pub(crate) rate_limiter: Option<Arc<RateLimiter>>,
+    /// One candidate replay at a time: each loads a policy set and decides
+    /// every recent record again.
+    pub(crate) replays: Arc<Semaphore>,
 }
 
 /// The signed-in person a console request is from, once the policies let
@@ -61,6 +68,8 @@ pub(crate) struct Admin {
     pub(crate) principal: Arc<Principal>,
     /// The token the session's forms carry back.
     pub(crate) csrf: String,
+    /// Whether the policies let them read the decision records.
+    pub(crate) reads_decisions: bool,
 }
 
 /// The strictest policy the pages work under: their own stylesheet and
@@ -85,10 +94,11 @@ pub(crate) fn router(state: ConsoleState) -> Router {
             get(tryout::what_if_form).post(tryout::what_if),
         )
         .route("/admin/diff", get(tryout::diff_form).post(tryout::diff))
-        .route("/admin/sign-out", post(tryout::sign_out))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     Router::new()
         .merge(guarded)
+        // Anyone signed in may sign out, let in or not.
+        .route("/admin/sign-out", post(tryout::sign_out))
         .route("/admin/console.css", get(stylesheet))
         .route("/admin/console.js", get(script))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
@@ -108,7 +118,11 @@ async fn require_admin(
         .extensions()
         .get::<ClientAddress>()
         .map(|ClientAddress(address)| *address);
-    let Some(session) = state.sessions.find(request.headers()) else {
+    let secure = state
+        .base
+        .for_request(request.headers())
+        .starts_with("https://");
+    let Some(session) = state.sessions.find(request.headers(), secure) else {
         if let (Some(limiter), Some(address)) = (&state.public_rate_limiter, address)
             && let Err(wait) = limiter.check(&ClientAddress(address).counted_as(), Instant::now())
         {
@@ -145,23 +159,28 @@ async fn require_admin(
         }
         .into_response();
     }
-    let console = Arc::new(Target::console());
-    let decision = state.catalogue.policies().decide(
-        &session.principal,
-        Action::Admin,
-        &console,
-        &RequestContext::now().with_client_address(address),
-    );
+    let decision = state
+        .catalogue
+        .console_decision(&session.principal, address);
     if !decision.allowed {
         tracing::info!(
+            target: "orchestrator::console",
             principal = %session.principal.id,
+            path = request.uri().path(),
             "the policies refuse this principal the admin console"
         );
-        return html::forbidden_page(&session.principal, &decision.accepted_scopes, json);
+        return html::forbidden_page(
+            &session.principal,
+            &session.csrf,
+            &decision.accepted_scopes,
+            json,
+        );
     }
+    let reads_decisions = state.catalogue.reads_decisions(&session.principal, address);
     request.extensions_mut().insert(Admin {
         principal: session.principal,
         csrf: session.csrf,
+        reads_decisions,
     });
     next.run(request).await
 }

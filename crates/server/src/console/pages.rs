@@ -180,17 +180,43 @@ impl Filter {
 /// How many records a page or a poll shows at most, newest first.
 const SHOWN: usize = 200;
 
-fn matching(state: &ConsoleState, filter: &Filter) -> Vec<(u64, DecisionRecord)> {
-    let mut records: Vec<(u64, DecisionRecord)> = state
-        .catalogue
-        .audit()
-        .since(filter.after)
+/// The records after `filter.after` that it admits, newest first, at most
+/// [`SHOWN`]; the number of the newest record there is (admitted or not),
+/// from the same look at the log; and whether some admitted ones were left
+/// out.
+fn matching(state: &ConsoleState, filter: &Filter) -> (Vec<(u64, DecisionRecord)>, u64, bool) {
+    let all = state.catalogue.audit().since(filter.after);
+    let latest = all.last().map_or(filter.after, |(number, _)| *number);
+    let mut records: Vec<(u64, DecisionRecord)> = all
         .into_iter()
         .filter(|(_, record)| filter.admits(record))
         .collect();
     records.reverse();
+    let truncated = records.len() > SHOWN;
     records.truncate(SHOWN);
-    records
+    (records, latest, truncated)
+}
+
+/// The page for someone let into the console but not to the records.
+fn records_refused(admin: &Admin, json: bool) -> Response {
+    let message = "Reading the decision records needs a policy that allows `admin` on \
+                   `Resource::\"orchestrator://decisions\"` (with the shipped policies, the \
+                   admin:logs scope).";
+    if json {
+        return (
+            axum::http::StatusCode::FORBIDDEN,
+            Json(json!({"error": "forbidden", "error_description": message})),
+        )
+            .into_response();
+    }
+    let mut response = page(
+        "/admin/decisions",
+        "Decisions",
+        admin,
+        &format!("<p id=\"forbidden\">{}</p>", escape(message)),
+    );
+    *response.status_mut() = axum::http::StatusCode::FORBIDDEN;
+    response
 }
 
 /// What a row shows of a record: never its arguments.
@@ -246,14 +272,11 @@ pub(super) async fn decisions(
     Extension(admin): Extension<Admin>,
     Query(filter): Query<Filter>,
 ) -> Response {
+    if !admin.reads_decisions {
+        return records_refused(&admin, false);
+    }
     let filter = Filter { after: 0, ..filter };
-    let records = matching(&state, &filter);
-    let latest = state
-        .catalogue
-        .audit()
-        .since(0)
-        .last()
-        .map_or(0, |(number, _)| *number);
+    let (records, latest, _) = matching(&state, &filter);
     let rows: String = records
         .iter()
         .map(|(number, record)| row_html(*number, record))
@@ -263,8 +286,10 @@ pub(super) async fn decisions(
         ("allow", "allow"),
         ("deny", "deny"),
         ("approval_required", "approval required"),
+        ("approval_requested", "approval requested"),
         ("approval_accepted", "approval accepted"),
         ("approval_declined", "approval declined"),
+        ("approval_cancelled", "approval cancelled"),
         ("cancelled", "cancelled"),
     ]
     .iter()
@@ -301,13 +326,20 @@ pub(super) async fn decisions(
 }
 
 /// `GET /admin/decisions.json?after=N&…`: the records numbered above `N`
-/// that the filters admit, newest first.
+/// that the filters admit, newest first (at most 200: `truncated` says
+/// when more were left out), and the newest number to ask after next.
 pub(super) async fn decisions_json(
     State(state): State<ConsoleState>,
+    Extension(admin): Extension<Admin>,
     Query(filter): Query<Filter>,
 ) -> Response {
-    let records = matching(&state, &filter);
+    if !admin.reads_decisions {
+        return records_refused(&admin, true);
+    }
+    let (records, latest, truncated) = matching(&state, &filter);
     Json(json!({
+        "latest": latest,
+        "truncated": truncated,
         "records": records
             .iter()
             .map(|(number, record)| row_json(*number, record))

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::extract::rejection::FormRejection;
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +19,8 @@ use serde_json::{Map, Value};
 
 use super::html::{csrf_field, page, problem};
 use super::{Admin, ConsoleState};
-use crate::audit::replay::{self, Recorded, Replay};
+use crate::audit::DecisionRecord;
+use crate::audit::replay::{self, Again, Recorded, Redecided};
 use crate::web::console_session;
 
 /// The largest candidate policy file the diff page takes.
@@ -27,12 +29,12 @@ pub(super) const MAX_CANDIDATE_BYTES: usize = 256 * 1024;
 /// Whether a posted form may be acted on: sent by one of the console's
 /// own pages (the browser says so in `Sec-Fetch-Site` when it can) with
 /// the session's CSRF token.
-fn forged(headers: &HeaderMap, admin: &Admin, sent: &str) -> Option<Response> {
+fn forged(headers: &HeaderMap, csrf: &str, sent: &str) -> Option<Response> {
     let site = headers
         .get("sec-fetch-site")
         .and_then(|value| value.to_str().ok());
     let same_origin = site.is_none_or(|site| site == "same-origin");
-    if same_origin && constant_time_eq(sent.as_bytes(), admin.csrf.as_bytes()) {
+    if same_origin && constant_time_eq(sent.as_bytes(), csrf.as_bytes()) {
         return None;
     }
     Some(
@@ -87,8 +89,9 @@ fn what_if_page(state: &ConsoleState, admin: &Admin, form: &WhatIf, answer: &str
         })
         .collect();
     let body = format!(
-        "<p>The decision the active policies would make, with its reasons, as \
-         <code>orchestrator-mcp policy explain</code> gives it.</p>\
+        "<p>The decision the active policies would make now, with its reasons, as \
+         <code>orchestrator-mcp policy explain</code> gives it: for a call without an \
+         approval, from no particular client address.</p>\
          <form method=\"post\" action=\"/admin/what-if\" id=\"what-if\" class=\"stack\">{csrf}\
          <label>Claims (the token's, as JSON)<textarea name=\"claims\" rows=\"4\" spellcheck=\"false\">{claims}</textarea></label>\
          <label>Tool <select name=\"tool\">{options}</select></label>\
@@ -108,7 +111,7 @@ pub(super) async fn what_if(
     headers: HeaderMap,
     Form(form): Form<WhatIf>,
 ) -> Response {
-    if let Some(refusal) = forged(&headers, &admin, &form.csrf) {
+    if let Some(refusal) = forged(&headers, &admin.csrf, &form.csrf) {
         return refusal;
     }
     let answer = match decide(&state, &form) {
@@ -259,10 +262,10 @@ pub(super) async fn diff(
     headers: HeaderMap,
     Form(form): Form<Candidate>,
 ) -> Response {
-    if let Some(refusal) = forged(&headers, &admin, &form.csrf) {
+    if let Some(refusal) = forged(&headers, &admin.csrf, &form.csrf) {
         return refusal;
     }
-    let answer = match replay_candidate(&state, &form) {
+    let answer = match replay_candidate(&state, &admin, &form).await {
         Ok(answer) => answer,
         Err(message) => problem(&message),
     };
@@ -281,7 +284,72 @@ fn valid_file_name(name: &str) -> bool {
     name == "schema.cedarschema" || name.strip_suffix(".cedar").is_some_and(stem_ok)
 }
 
-fn replay_candidate(state: &ConsoleState, form: &Candidate) -> Result<String, String> {
+/// The most tokens one statement (a policy, a schema declaration) of a
+/// candidate may have. Cedar's parser and validator recurse once per
+/// level of nesting, and a statement nests at most as deep as it has
+/// tokens, so this bounds the stack a candidate can take; the shipped
+/// policies' longest statement has well under a hundred.
+pub(super) const MAX_STATEMENT_TOKENS: usize = 1_000;
+
+/// The stack the candidate is loaded and replayed on: enough for
+/// [`MAX_STATEMENT_TOKENS`] levels of nesting with room to spare (only
+/// what is used is ever touched).
+const REPLAY_STACK_BYTES: usize = 256 * 1024 * 1024;
+
+/// The 1-based line of the first statement of `source` with more than
+/// [`MAX_STATEMENT_TOKENS`] tokens, counting words, numbers, strings and
+/// each other character as one, outside comments.
+fn overlong_statement(source: &str) -> Option<usize> {
+    let mut chars = source.char_indices().peekable();
+    let (mut tokens, mut line, mut statement_line) = (0usize, 1usize, 1usize);
+    while let Some((_, c)) = chars.next() {
+        if tokens == 0 && !c.is_whitespace() && c != ';' {
+            statement_line = line;
+        }
+        match c {
+            '\n' => line += 1,
+            c if c.is_whitespace() => {}
+            '/' if chars.peek().is_some_and(|(_, next)| *next == '/') => {
+                while chars.next_if(|(_, next)| *next != '\n').is_some() {}
+            }
+            '"' => {
+                tokens += 1;
+                while let Some((_, inner)) = chars.next() {
+                    match inner {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        '\n' => line += 1,
+                        _ => {}
+                    }
+                }
+            }
+            c if c.is_alphanumeric() || c == '_' => {
+                tokens += 1;
+                while chars
+                    .next_if(|(_, next)| next.is_alphanumeric() || *next == '_')
+                    .is_some()
+                {}
+            }
+            ';' => {
+                tokens = 0;
+                continue;
+            }
+            _ => tokens += 1,
+        }
+        if tokens > MAX_STATEMENT_TOKENS {
+            return Some(statement_line);
+        }
+    }
+    None
+}
+
+async fn replay_candidate(
+    state: &ConsoleState,
+    admin: &Admin,
+    form: &Candidate,
+) -> Result<String, String> {
     if !valid_file_name(&form.file) {
         return Err(format!(
             "`{}` is not a policy file name: use letters, digits, `-`, `_` and `.`, ending in `.cedar` (or `schema.cedarschema`).",
@@ -294,81 +362,179 @@ fn replay_candidate(state: &ConsoleState, form: &Candidate) -> Result<String, St
             form.policy.len()
         ));
     }
-    let active = state.catalogue.policies();
-    let dir = tempfile::Builder::new()
-        .prefix("orchestrator-mcp-candidate-")
-        .tempdir()
-        .map_err(|err| format!("Could not make room for the candidate: {err}"))?;
-    for (name, text) in active.files() {
-        std::fs::write(dir.path().join(name), text)
-            .map_err(|err| format!("Could not copy the active policies: {err}"))?;
-    }
-    std::fs::write(dir.path().join(&form.file), &form.policy)
-        .map_err(|err| format!("Could not write the candidate: {err}"))?;
-    let candidate = PolicyEngine::load_dir(dir.path()).map_err(|err| {
-        // Name the file as the person knows it, not where it was written.
-        let prefix = format!("{}/", dir.path().display());
-        format!(
-            "The candidate does not load: {}",
-            err.to_string().replace(&prefix, "")
-        )
-    })?;
-    let (mut unchanged, mut allows, mut denials, mut other) = (0, 0, 0, 0);
-    let mut rows = String::new();
-    for (_, record) in state.catalogue.audit().since(0) {
-        let Ok(recorded) =
-            serde_json::to_value(&record).and_then(serde_json::from_value::<Recorded>)
-        else {
-            continue;
-        };
-        let change = match replay::replay(&candidate, &recorded) {
-            Replay::Changed(change) => change,
-            Replay::Unchanged => {
-                unchanged += 1;
-                continue;
-            }
-            Replay::NotADecision | Replay::Skipped(_) => continue,
-        };
-        match (change.was_allowed, change.now_allowed) {
-            (false, true) => allows += 1,
-            (true, false) => denials += 1,
-            _ => other += 1,
-        }
-        rows.push_str(&format!(
-            "<tr><td class=\"mono\">{}</td><td>{} <small>{}</small></td><td class=\"mono\">{}</td>\
-             <td>{}</td><td class=\"change\">{} → {}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>",
-            escape(&recorded.time),
-            escape(&recorded.principal_id),
-            escape(&recorded.principal_kind),
-            escape(&recorded.tool),
-            escape(&change.arguments_digest),
-            escape(&recorded.decision),
-            change.now,
-            escape(&recorded.policies.join(", ")),
-            if change.deciding.is_empty() {
-                "none (no policy permits)".to_owned()
-            } else {
-                escape(&change.deciding.join(", "))
-            },
+    if let Some(line) = overlong_statement(&form.policy) {
+        return Err(format!(
+            "The statement starting on line {line} of the candidate has more than {MAX_STATEMENT_TOKENS} tokens; the console takes policies of ordinary size. Split it into smaller policies."
         ));
     }
-    let replayed = unchanged + allows + denials + other;
-    let table = if rows.is_empty() {
-        "<p id=\"no-changes\">No recent decision would change.</p>".to_owned()
-    } else {
-        format!(
-            "<div class=\"scroll\"><table id=\"changes\"><thead><tr><th>Time</th><th>Principal</th>\
-             <th>Target</th><th>Arguments</th><th>Change</th><th>Was decided by</th>\
-             <th>Now decided by</th></tr></thead><tbody>{rows}</tbody></table></div>"
-        )
+    let Ok(_permit) = Arc::clone(&state.replays).try_acquire_owned() else {
+        return Err(
+            "Another candidate is being replayed right now; send this one again in a moment."
+                .to_owned(),
+        );
     };
-    Ok(format!(
-        "<section class=\"answer\" id=\"answer\"><h2>Replay</h2>\
-         <p id=\"counts\">{replayed} replayed: {unchanged} unchanged, {allows} newly allowed, \
-         {denials} newly denied, {other} otherwise changed</p>\
-         <p class=\"mono\">candidate {}</p>{table}</section>",
-        escape(candidate.hash())
-    ))
+    let job = Job {
+        active: state.catalogue.policies(),
+        records: state
+            .catalogue
+            .audit()
+            .since(0)
+            .into_iter()
+            .map(|(_, record)| record)
+            .collect(),
+        file: form.file.clone(),
+        text: form.policy.clone(),
+        show_records: admin.reads_decisions,
+    };
+    let (sent, answer) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("console-replay".to_owned())
+        .stack_size(REPLAY_STACK_BYTES)
+        .spawn(move || {
+            let _ = sent.send(job.run());
+        })
+        .map_err(|err| format!("Could not start the replay: {err}"))?;
+    answer
+        .await
+        .map_err(|_| "The replay stopped before it answered.".to_owned())?
+}
+
+/// A candidate replay, run on its own thread.
+struct Job {
+    active: Arc<PolicyEngine>,
+    records: Vec<DecisionRecord>,
+    file: String,
+    text: String,
+    /// Whether the answer may list the records (else only the counts).
+    show_records: bool,
+}
+
+impl Job {
+    /// Loads the active files with the candidate in place of (or beside)
+    /// its namesake, decides every recent record under both sets, and
+    /// lists those the two decide differently.
+    fn run(self) -> Result<String, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("orchestrator-mcp-candidate-")
+            .tempdir()
+            .map_err(|_| {
+                "Could not make room for the candidate (the temporary directory is not writable)."
+                    .to_owned()
+            })?;
+        for (name, text) in self.active.files() {
+            std::fs::write(dir.path().join(name), text).map_err(|_| {
+                "Could not copy the active policies to a temporary directory.".to_owned()
+            })?;
+        }
+        std::fs::write(dir.path().join(&self.file), &self.text)
+            .map_err(|_| "Could not write the candidate to a temporary directory.".to_owned())?;
+        let candidate = PolicyEngine::load_dir(dir.path()).map_err(|err| {
+            // Name the file as the person knows it, not where it was written.
+            let prefix = format!("{}/", dir.path().display());
+            format!(
+                "The candidate does not load: {}",
+                err.to_string().replace(&prefix, "")
+            )
+        })?;
+        let mut counts = Counts::default();
+        let mut rows = String::new();
+        for record in &self.records {
+            let Ok(recorded) =
+                serde_json::to_value(record).and_then(serde_json::from_value::<Recorded>)
+            else {
+                counts.skipped += 1;
+                continue;
+            };
+            let (was, now) = match (
+                replay::decide_again(&self.active, &recorded),
+                replay::decide_again(&candidate, &recorded),
+            ) {
+                (Redecided::Decided(was), Redecided::Decided(now)) => (was, now),
+                (Redecided::NotADecision, _) | (_, Redecided::NotADecision) => continue,
+                _ => {
+                    counts.skipped += 1;
+                    continue;
+                }
+            };
+            if was.outcome == now.outcome {
+                counts.unchanged += 1;
+                continue;
+            }
+            match (was.allowed, now.allowed) {
+                (false, true) => counts.allows += 1,
+                (true, false) => counts.denials += 1,
+                _ => counts.other += 1,
+            }
+            if self.show_records {
+                rows.push_str(&change_row(&recorded, &was, &now));
+            }
+        }
+        let table = if !self.show_records {
+            "<p id=\"no-records\">Which decisions would change is shown to those the policies \
+             allow to read the decision records (<code>orchestrator://decisions</code>).</p>"
+                .to_owned()
+        } else if rows.is_empty() {
+            "<p id=\"no-changes\">No recent decision would change.</p>".to_owned()
+        } else {
+            format!(
+                "<div class=\"scroll\"><table id=\"changes\"><thead><tr><th>Time</th><th>Principal</th>\
+                 <th>Target</th><th>Arguments</th><th>Change</th><th>Now decided by</th>\
+                 <th>Then decided by</th></tr></thead><tbody>{rows}</tbody></table></div>"
+            )
+        };
+        let Counts {
+            unchanged,
+            allows,
+            denials,
+            other,
+            skipped,
+        } = counts;
+        let replayed = unchanged + allows + denials + other;
+        Ok(format!(
+            "<section class=\"answer\" id=\"answer\"><h2>Replay</h2>\
+             <p id=\"counts\">{replayed} replayed: {unchanged} unchanged, {allows} newly allowed, \
+             {denials} newly denied, {other} otherwise changed; {skipped} not replayable</p>\
+             <p class=\"hint\">Each recent decision is decided again by the active policies \
+             and by the candidate set, and compared.</p>\
+             <p class=\"mono\">active {}<br>candidate {}</p>{table}</section>",
+            escape(self.active.hash()),
+            escape(candidate.hash())
+        ))
+    }
+}
+
+/// What a replay counted.
+#[derive(Default)]
+struct Counts {
+    unchanged: usize,
+    allows: usize,
+    denials: usize,
+    other: usize,
+    skipped: usize,
+}
+
+/// One decision the candidate changes, as a table row.
+fn change_row(recorded: &Recorded, was: &Again, now: &Again) -> String {
+    let deciding = |again: &Again| {
+        if again.deciding.is_empty() {
+            "none (no policy permits)".to_owned()
+        } else {
+            escape(&again.deciding.join(", "))
+        }
+    };
+    format!(
+        "<tr><td class=\"mono\">{}</td><td>{} <small>{}</small></td><td class=\"mono\">{}</td>\
+         <td>{}</td><td class=\"change\">{} → {}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>",
+        escape(&recorded.time),
+        escape(&recorded.principal_id),
+        escape(&recorded.principal_kind),
+        escape(&recorded.tool),
+        escape(&now.arguments_digest),
+        was.outcome,
+        now.outcome,
+        deciding(was),
+        deciding(now),
+    )
 }
 
 /// The sign-out form's field.
@@ -378,18 +544,22 @@ pub(super) struct SignOut {
     csrf: String,
 }
 
-/// `POST /admin/sign-out`: ends the session and forgets the cookie.
+/// `POST /admin/sign-out`: ends the session and forgets the cookie. Open
+/// to every session, let in or not, with its CSRF token.
 pub(super) async fn sign_out(
     State(state): State<ConsoleState>,
-    Extension(admin): Extension<Admin>,
     headers: HeaderMap,
-    Form(form): Form<SignOut>,
+    form: Result<Form<SignOut>, FormRejection>,
 ) -> Response {
-    if let Some(refusal) = forged(&headers, &admin, &form.csrf) {
+    let secure = state.base.for_request(&headers).starts_with("https://");
+    let Some(session) = state.sessions.find(&headers, secure) else {
+        return super::html::sign_in_page();
+    };
+    let sent = form.map(|Form(form)| form.csrf).unwrap_or_default();
+    if let Some(refusal) = forged(&headers, &session.csrf, &sent) {
         return refusal;
     }
-    state.sessions.close(&headers);
-    let secure = state.base.for_request(&headers).starts_with("https://");
+    state.sessions.close(&headers, secure);
     (
         StatusCode::SEE_OTHER,
         [
@@ -403,6 +573,26 @@ pub(super) async fn sign_out(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlong_statements_are_found_by_their_line() {
+        let ordinary = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/tools.cedar"),
+        )
+        .expect("tools.cedar");
+        assert_eq!(overlong_statement(&ordinary), None);
+        let long_chain = format!(
+            "// a comment; with ((( in it\npermit (principal, action, resource);\n\
+             forbid (principal, action, resource)\nwhen {{ {} }};",
+            vec!["true"; MAX_STATEMENT_TOKENS].join(" && ")
+        );
+        assert_eq!(overlong_statement(&long_chain), Some(3));
+        let in_strings = format!(
+            "permit (principal, action, resource == Tool::\"{}\");",
+            "(".repeat(5000)
+        );
+        assert_eq!(overlong_statement(&in_strings), None);
+    }
 
     #[test]
     fn only_plain_policy_file_names_are_taken() {

@@ -69,6 +69,18 @@ pub(super) struct LoginQuery {
 /// a login someone else started cannot sign this browser in (login CSRF).
 /// `Lax`: it must come back on the authorization server's redirect.
 const CONSOLE_LOGIN_COOKIE: &str = "orchestrator_console_login";
+/// Its name over https: `__Host-`, so no sibling domain or plain-http
+/// answer can plant one.
+const SECURE_CONSOLE_LOGIN_COOKIE: &str = "__Host-orchestrator_console_login";
+
+/// The login cookie's name and path over https (`secure`) or http.
+fn login_cookie_name(secure: bool) -> (&'static str, &'static str) {
+    if secure {
+        (SECURE_CONSOLE_LOGIN_COOKIE, "/; Secure")
+    } else {
+        (CONSOLE_LOGIN_COOKIE, "/auth/callback")
+    }
+}
 
 /// Where the helper signs people in.
 enum Backend<'a> {
@@ -233,13 +245,9 @@ pub(super) async fn login(
     };
     let mut response = (StatusCode::FOUND, [(LOCATION, location)]).into_response();
     if purpose == Purpose::Console {
-        let secure = if base.starts_with("https://") {
-            "; Secure"
-        } else {
-            ""
-        };
+        let (name, path) = login_cookie_name(base.starts_with("https://"));
         let cookie = format!(
-            "{CONSOLE_LOGIN_COOKIE}={login_state}; Path=/auth/callback; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+            "{name}={login_state}; Path={path}; Max-Age={}; HttpOnly; SameSite=Lax",
             LOGIN_TTL.as_secs()
         );
         if let Ok(cookie) = HeaderValue::from_str(&cookie) {
@@ -317,9 +325,9 @@ pub(super) async fn callback(
     let Some(code) = query.code.as_deref() else {
         return error_page(StatusCode::BAD_REQUEST, "The callback carries no code.");
     };
+    let (login_cookie, _) = login_cookie_name(pending.base.starts_with("https://"));
     if pending.purpose == Purpose::Console
-        && crate::web::console_session::cookie(&headers, CONSOLE_LOGIN_COOKIE)
-            != query.state.as_deref()
+        && crate::web::console_session::cookie(&headers, login_cookie) != query.state.as_deref()
     {
         return error_page(
             StatusCode::BAD_REQUEST,
@@ -332,14 +340,18 @@ pub(super) async fn callback(
     };
     match pending.purpose {
         Purpose::Token => token_page(&pending.base, &token, expires_in),
-        Purpose::Console => console_session(&state, &pending.base, &token, expires_in).await,
+        Purpose::Console => {
+            console_session(&state, &headers, &pending.base, &token, expires_in).await
+        }
     }
 }
 
-/// Verifies a console sign-in's token, opens its session and sends the
-/// browser on to the console. The token itself is never shown.
+/// Verifies a console sign-in's token, opens its session (closing the
+/// one this browser had) and sends the browser on to the console. The
+/// token itself is never shown.
 async fn console_session(
     state: &OAuthState,
+    headers: &HeaderMap,
     base: &str,
     token: &str,
     expires_in: Option<u64>,
@@ -354,14 +366,25 @@ async fn console_session(
             );
         }
     };
-    let lifetime = Duration::from_secs(expires_in.unwrap_or(3600));
-    let Some(id) = state.console_sessions.open(principal, lifetime) else {
+    let secure = base.starts_with("https://");
+    // Decided now only to bound how long a refused session lasts: every
+    // console request is decided again.
+    let admitted = state.catalogue.console_decision(&principal, None).allowed;
+    tracing::info!(
+        target: "orchestrator::console",
+        principal = %principal.id,
+        admitted,
+        "console sign-in"
+    );
+    // A token that expires at once still shows the person where they are.
+    let lifetime = Duration::from_secs(expires_in.unwrap_or(3600).max(60));
+    state.console_sessions.close(headers, secure);
+    let Some((id, lifetime)) = state.console_sessions.open(principal, admitted, lifetime) else {
         return error_page(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Could not open a console session.",
         );
     };
-    let secure = base.starts_with("https://");
     let Some(cookie) = console_session::session_cookie(&id, secure, lifetime) else {
         return error_page(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -377,12 +400,12 @@ async fn console_session(
     let mut response = oauth_kit::html_page(StatusCode::OK, "Signed in", body).into_response();
     let headers = response.headers_mut();
     headers.append(SET_COOKIE, cookie);
-    headers.append(
-        SET_COOKIE,
-        HeaderValue::from_static(
-            "orchestrator_console_login=; Path=/auth/callback; Max-Age=0; HttpOnly; SameSite=Lax",
-        ),
-    );
+    let (name, path) = login_cookie_name(secure);
+    if let Ok(forget) = HeaderValue::from_str(&format!(
+        "{name}=; Path={path}; Max-Age=0; HttpOnly; SameSite=Lax"
+    )) {
+        headers.append(SET_COOKIE, forget);
+    }
     headers.insert(
         axum::http::header::REFRESH,
         HeaderValue::from_static("0; url=/admin"),

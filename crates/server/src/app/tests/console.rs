@@ -165,12 +165,97 @@ async fn a_principal_without_admin_scopes_gets_403_on_every_console_route() {
             })
             .await;
         assert_eq!(answer.status, StatusCode::FORBIDDEN, "{method} {path}");
+        // Signing out is open to them, with the session's token.
+        let needs = if path == "/admin/sign-out" {
+            "CSRF token"
+        } else {
+            "admin:config"
+        };
         assert!(
-            answer.text.contains("admin:config"),
-            "{method} {path} names the scope it needs: {}",
+            answer.text.contains(needs),
+            "{method} {path} says what it needs: {}",
             answer.text
         );
     }
+    // The refusal page carries the session's sign-out form.
+    let refused = app.send(get("/admin", Some(&signed.cookie))).await;
+    let out = app
+        .send(form(
+            "/admin/sign-out",
+            &signed.cookie,
+            &[("csrf", &field(&refused.text, "csrf"))],
+        ))
+        .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER, "{}", out.text);
+    let after = app.send(get("/admin", Some(&signed.cookie))).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_decision_records_need_the_right_to_read_them_too() {
+    let app = TestApp::new(&demo_scopes(&["admin:config"])).await;
+    let signed = sign_in(&app).await;
+    assert!(!signed.csrf.is_empty(), "admin:config opens the console");
+    for path in ["/admin/decisions", "/admin/decisions.json"] {
+        let answer = app.send(get(path, Some(&signed.cookie))).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(
+            answer.text.contains("admin:logs"),
+            "{path}: {}",
+            answer.text
+        );
+    }
+    let answer = app
+        .send(form(
+            "/admin/diff",
+            &signed.cookie,
+            &[
+                ("csrf", &signed.csrf),
+                ("file", "extra.cedar"),
+                ("policy", "// nothing new"),
+            ],
+        ))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert!(answer.text.contains("id=\"counts\""), "{}", answer.text);
+    assert!(answer.text.contains("id=\"no-records\""), "{}", answer.text);
+}
+
+#[tokio::test]
+async fn a_candidate_nested_past_the_bound_is_refused_and_one_inside_it_loads() {
+    let app = TestApp::new("").await;
+    let signed = sign_in(&app).await;
+    let nested = |depth: usize| {
+        format!(
+            "@id(\"deep\")\npermit (principal, action, resource)\nwhen {{ {}true{} }};\n",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        )
+    };
+    let send = |policy: String| {
+        app.send(form(
+            "/admin/diff",
+            &signed.cookie,
+            &[
+                ("csrf", signed.csrf.as_str()),
+                ("file", "deep.cedar"),
+                ("policy", policy.as_str()),
+            ],
+        ))
+    };
+    // Deep enough to overflow a worker thread's stack in Cedar's parser.
+    let refused = send(nested(20_000)).await;
+    assert_eq!(refused.status, StatusCode::OK);
+    assert!(
+        refused
+            .text
+            .contains("starting on line 1 of the candidate has more than 1000 tokens"),
+        "{}",
+        refused.text
+    );
+    // Just inside the bound, on the replay's own stack.
+    let loaded = send(nested(480)).await;
+    assert!(loaded.text.contains("id=\"counts\""), "{}", loaded.text);
 }
 
 #[tokio::test]

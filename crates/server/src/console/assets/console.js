@@ -59,15 +59,17 @@ function liveDecisions(table) {
         return;
       }
       if (response.ok) {
-        const { records } = await response.json();
+        const answer = await response.json();
         // Newest first: insert the oldest of the batch first, each at the top.
-        for (const record of records.slice().reverse()) {
+        for (const record of answer.records.slice().reverse()) {
           body.insertBefore(row(record), body.firstChild);
-          latest = Math.max(latest, record.number);
         }
+        latest = Math.max(latest, answer.latest);
         while (body.rows.length > SHOWN) body.deleteRow(body.rows.length - 1);
         table.dataset.latest = String(latest);
-        live.textContent = "Live: newest first, updated " + new Date().toLocaleTimeString() + ".";
+        live.textContent = answer.truncated
+          ? "More decisions arrived than the page shows: reload to see the newest " + SHOWN + "."
+          : "Live: newest first, updated " + new Date().toLocaleTimeString() + ".";
       }
     } catch (_) {
       live.textContent = "The server did not answer; trying again.";
@@ -84,7 +86,11 @@ function upload(input) {
     const chosen = input.files && input.files[0];
     if (!chosen) return;
     text.value = await chosen.text();
-    file.value = chosen.name;
+    // The browser's name for the file ("tools (1).cedar") may not be one
+    // the server takes; then the name typed in the form stays.
+    if (/^(?!\.)[A-Za-z0-9._-]+\.cedar$|^schema\.cedarschema$/.test(chosen.name)) {
+      file.value = chosen.name;
+    }
   });
 }
 
