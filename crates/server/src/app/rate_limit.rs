@@ -10,8 +10,6 @@
 //! client is counted per /64, the block one subscriber is usually given,
 //! so that walking through its addresses buys nothing.
 
-use std::time::Instant;
-
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -19,7 +17,6 @@ use oauth_kit::ClientAddress;
 
 use super::AppState;
 use crate::catalogue::Caller;
-use crate::web::ApiError;
 
 pub(crate) use crate::limiter::RateLimiter;
 
@@ -30,21 +27,11 @@ pub(crate) async fn limit(State(state): State<AppState>, request: Request, next:
     else {
         return next.run(request).await;
     };
-    match limiter.check(&caller.principal.id, Instant::now()) {
+    match crate::web::charge_caller(limiter, &caller.principal.id) {
         Ok(()) => next.run(request).await,
-        Err(wait) => {
-            tracing::info!(
-                principal = %caller.principal.id,
-                retry_after_secs = wait.as_secs_f64().ceil(),
-                "rate limit exceeded"
-            );
-            ApiError::RateLimited {
-                per_minute: limiter.per_minute,
-                per: "caller",
-                setting: "RATE_LIMIT_PER_MINUTE",
-                retry_after_secs: crate::limiter::whole_seconds(wait),
-            }
-            .into_response()
+        Err(refusal) => {
+            tracing::info!(principal = %caller.principal.id, "rate limit exceeded");
+            refusal.into_response()
         }
     }
 }
@@ -63,21 +50,11 @@ pub(crate) async fn limit_public(
     ) else {
         return next.run(request).await;
     };
-    match limiter.check(&ClientAddress(address).counted_as(), Instant::now()) {
+    match crate::web::charge_address(limiter, address) {
         Ok(()) => next.run(request).await,
-        Err(wait) => {
-            tracing::info!(
-                client_address = %address,
-                retry_after_secs = wait.as_secs_f64().ceil(),
-                "public rate limit exceeded"
-            );
-            ApiError::RateLimited {
-                per_minute: limiter.per_minute,
-                per: "client address",
-                setting: "RATE_LIMIT_PUBLIC_PER_MINUTE",
-                retry_after_secs: crate::limiter::whole_seconds(wait),
-            }
-            .into_response()
+        Err(refusal) => {
+            tracing::info!(client_address = %address, "public rate limit exceeded");
+            refusal.into_response()
         }
     }
 }

@@ -23,7 +23,6 @@ mod tryout;
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -41,8 +40,8 @@ use tokio::sync::Semaphore;
 
 use crate::catalogue::Catalogue;
 use crate::limiter::RateLimiter;
+use crate::web::PublicBase;
 use crate::web::console_session::ConsoleSessions;
-use crate::web::{ApiError, PublicBase};
 
 /// What the console reaches.
 #[derive(Clone)]
@@ -124,15 +123,9 @@ async fn require_admin(
         .starts_with("https://");
     let Some(session) = state.sessions.find(request.headers(), secure) else {
         if let (Some(limiter), Some(address)) = (&state.public_rate_limiter, address)
-            && let Err(wait) = limiter.check(&ClientAddress(address).counted_as(), Instant::now())
+            && let Err(refusal) = crate::web::charge_address(limiter, address)
         {
-            return ApiError::RateLimited {
-                per_minute: limiter.per_minute,
-                per: "client address",
-                setting: "RATE_LIMIT_PUBLIC_PER_MINUTE",
-                retry_after_secs: crate::limiter::whole_seconds(wait),
-            }
-            .into_response();
+            return refusal.into_response();
         }
         return if json {
             (
@@ -149,15 +142,9 @@ async fn require_admin(
     };
     if request.method() == Method::POST
         && let Some(limiter) = &state.rate_limiter
-        && let Err(wait) = limiter.check(&session.principal.id, Instant::now())
+        && let Err(refusal) = crate::web::charge_caller(limiter, &session.principal.id)
     {
-        return ApiError::RateLimited {
-            per_minute: limiter.per_minute,
-            per: "caller",
-            setting: "RATE_LIMIT_PER_MINUTE",
-            retry_after_secs: crate::limiter::whole_seconds(wait),
-        }
-        .into_response();
+        return refusal.into_response();
     }
     let decision = state
         .catalogue

@@ -7,13 +7,49 @@ mod body;
 pub(crate) mod console_session;
 mod error;
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::http::HeaderMap;
 use axum::http::header::HOST;
 
 pub(crate) use body::{discard_small_body, read_limited};
 pub(crate) use error::{ApiError, Challenge, bearer_challenge};
+
+use crate::limiter::{RateLimiter, whole_seconds};
+
+/// Counts one request from the principal `caller` against
+/// `RATE_LIMIT_PER_MINUTE`; the 429 to answer past it.
+pub(crate) fn charge_caller(limiter: &RateLimiter, caller: &str) -> Result<(), ApiError> {
+    limiter
+        .check(caller, Instant::now())
+        .map_err(|wait| ApiError::RateLimited {
+            per_minute: limiter.per_minute,
+            per: "caller",
+            setting: "RATE_LIMIT_PER_MINUTE",
+            retry_after_secs: whole_seconds(wait),
+        })
+}
+
+/// Counts one request from a client `address` (an IPv6 one by its /64)
+/// against `RATE_LIMIT_PUBLIC_PER_MINUTE`; the 429 to answer past it.
+pub(crate) fn charge_address(
+    limiter: &RateLimiter<IpAddr>,
+    address: IpAddr,
+) -> Result<(), ApiError> {
+    limiter
+        .check(
+            &oauth_kit::ClientAddress(address).counted_as(),
+            Instant::now(),
+        )
+        .map_err(|wait| ApiError::RateLimited {
+            per_minute: limiter.per_minute,
+            per: "client address",
+            setting: "RATE_LIMIT_PUBLIC_PER_MINUTE",
+            retry_after_secs: whole_seconds(wait),
+        })
+}
 
 /// Where the server is reached: `PUBLIC_URL`, or the `Host` of each request.
 #[derive(Clone, Debug, Default)]
