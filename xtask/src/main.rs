@@ -181,7 +181,8 @@ fn test() -> anyhow::Result<()> {
     ])
     .env(PYTHON_ENV_VAR, &tools.python)
     .env(MCP_CLIENTS_ENV_VAR, &tools.mcp_clients)
-    .env(CVC5_ENV_VAR, &tools.cvc5);
+    .env(CVC5_ENV_VAR, &tools.cvc5)
+    .env(REDIS_SERVER_ENV_VAR, &tools.redis_server);
     let mut totals = run_counting_tests(test)?;
     let policies = policy::test(&server_binary(), &root().join("policies"))?;
     totals.passed += policies.passed;
@@ -243,12 +244,15 @@ struct Tools {
     mcp_clients: PathBuf,
     /// The cvc5 solver the symbolic policy commands drive.
     cvc5: PathBuf,
+    /// The Redis the multi-replica tests start their own servers of.
+    redis_server: PathBuf,
 }
 
 /// `cargo xtask install-tools`: every external tool the full suite needs,
 /// installed where missing (Debian's Chromium and ChromeDriver, a Python
 /// environment with the pinned MCP SDK, the MCP conformance suite and
-/// Inspector, the cvc5 solver). Idempotent: what is there stays.
+/// Inspector, the cvc5 solver, Debian's redis-server). Idempotent: what is
+/// there stays.
 fn install_tools() -> anyhow::Result<Tools> {
     let python = python_environment()?;
     println!(
@@ -266,12 +270,21 @@ fn install_tools() -> anyhow::Result<Tools> {
     );
     let cvc5 = cvc5()?;
     println!("install-tools: the cvc5 solver at {}", cvc5.display());
+    let mut redis = Command::new("bash");
+    redis.arg(root().join("tools/redis/install.sh"));
+    status(redis).context("installing redis-server for the multi-replica tests")?;
+    let redis_server = PathBuf::from("/usr/bin/redis-server");
+    println!("install-tools: redis-server at {}", redis_server.display());
     Ok(Tools {
         python,
         mcp_clients,
         cvc5,
+        redis_server,
     })
 }
+
+/// Tells the tests which `redis-server` to start.
+const REDIS_SERVER_ENV_VAR: &str = "ORCHESTRATOR_TEST_REDIS_SERVER";
 
 /// Tells the end-to-end tests where the cvc5 solver is.
 pub(crate) const CVC5_ENV_VAR: &str = "ORCHESTRATOR_TEST_CVC5";
