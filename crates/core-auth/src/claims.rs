@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use crate::{AuthError, Principal, PrincipalKind, TenantGrant, TokenRejection};
+use crate::{AuthError, Credential, Principal, PrincipalKind, TenantGrant, TokenRejection};
 
 /// Builds the principal from a verified token's claims (also used by the
 /// policy tooling, which starts from claims written by hand).
@@ -52,6 +52,14 @@ pub fn principal_from_claims(claims: &Map<String, Value>) -> Result<Principal, A
         roles,
         tenant,
         tenants,
+        credential: Credential {
+            id: claims
+                .get("jti")
+                .and_then(Value::as_str)
+                .filter(|jti| !jti.is_empty())
+                .map(str::to_owned),
+            issued_at: claims.get("iat").and_then(Value::as_u64),
+        },
     })
 }
 

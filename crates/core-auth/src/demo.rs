@@ -60,6 +60,7 @@ impl DemoVerifier {
                 roles: config.roles.clone(),
                 tenant: config.tenant.clone(),
                 tenants: Default::default(),
+                credential: Default::default(),
             }),
         }
     }

@@ -28,7 +28,7 @@ pub use demo::{DemoPrincipalConfig, DemoVerifier};
 pub use jsonwebtoken::Algorithm;
 pub use jwks::{JwksError, JwksStatus, KeySet, KeySource, check_jwks_url};
 pub use jwt::{JwtConfig, JwtVerifier};
-pub use principal::{Principal, PrincipalKind, TenantGrant};
+pub use principal::{Credential, Principal, PrincipalKind, TenantGrant};
 pub use rejection::TokenRejection;
 
 /// A boxed future, so [`TokenVerifier`] can be used as a trait object.

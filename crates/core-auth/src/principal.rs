@@ -46,6 +46,20 @@ pub struct Principal {
     /// Every tenant the caller belongs to, with its tenant-level grants.
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantGrant>,
+    /// The token this principal was verified from, for revocation: never
+    /// decided on, never recorded.
+    #[serde(skip)]
+    pub credential: Credential,
+}
+
+/// What identifies the token a principal came from: enough to tell
+/// whether it was revoked.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Credential {
+    /// The token's `jti`, if it has one.
+    pub id: Option<String>,
+    /// The token's `iat`, in seconds since the epoch, if it has one.
+    pub issued_at: Option<u64>,
 }
 
 /// Roles and permissions a principal holds inside one tenant.

@@ -115,6 +115,10 @@ pub enum TokenRejection {
     /// token is accepted.
     #[error("Token is not valid: in demo mode the server accepts only the configured demo token")]
     NotTheDemoToken,
+    /// An admin revoked the token (the `revoke_tokens` tool): by its `jti`,
+    /// its subject, or everything issued before a time.
+    #[error("Token has been revoked: sign in again for a new one")]
+    Revoked,
 }
 
 impl TokenRejection {
@@ -144,6 +148,7 @@ impl TokenRejection {
             Self::IssuedInFuture => "issued_in_future",
             Self::TooOld { .. } => "too_old",
             Self::NotTheDemoToken => "not_the_demo_token",
+            Self::Revoked => "revoked",
         }
     }
 }

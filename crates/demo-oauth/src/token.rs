@@ -302,7 +302,10 @@ fn issue(server: &DemoOAuth, base: &str, grant: &Grant, to: Issue) -> Result<Val
     let now = unix_time().as_secs();
     let expires_in = settings.access_ttl.as_secs();
     let scope = grant.scopes.join(" ");
+    // A token id, so an admin can revoke this one token.
+    let jti = oauth_kit::random_token().map_err(|_| server_error())?;
     let mut claims = json!({
+        "jti": jti,
         "iss": base,
         "sub": grant.subject,
         "aud": grant.resource,

@@ -147,6 +147,7 @@ impl Call {
             roles: Default::default(),
             tenant: None,
             tenants: Default::default(),
+            credential: Default::default(),
         });
         Self {
             principal: Arc::new(principal),

@@ -82,13 +82,7 @@ impl SigningKey {
             source,
         };
         match std::fs::read(path) {
-            Ok(der) => {
-                let pair = KeyPair::from_pkcs8(&der).map_err(|err| KeyError::Invalid {
-                    path: path.to_owned(),
-                    reason: err.to_string(),
-                })?;
-                Ok(Self::from_pair(pair))
-            }
+            Ok(der) => Self::from_pkcs8(&der, path),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 let key = Self::generate()?;
                 if let Some(parent) = path.parent() {
@@ -99,6 +93,16 @@ impl SigningKey {
             }
             Err(err) => Err(io(err)),
         }
+    }
+
+    /// The key in PKCS#8 DER (as [`Self::to_pkcs8`] writes it); `source`
+    /// names where it came from, for the error.
+    pub fn from_pkcs8(der: &[u8], source: &Path) -> Result<Self, KeyError> {
+        let pair = KeyPair::from_pkcs8(der).map_err(|err| KeyError::Invalid {
+            path: source.to_owned(),
+            reason: err.to_string(),
+        })?;
+        Ok(Self::from_pair(pair))
     }
 
     fn from_pair(pair: KeyPair) -> Self {

@@ -89,6 +89,7 @@ fn principal(index: usize) -> Principal {
         roles: BTreeSet::from(["member".to_owned()]),
         tenant: Some("acme".to_owned()),
         tenants: Default::default(),
+        credential: Default::default(),
     }
 }
 

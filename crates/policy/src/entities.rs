@@ -179,6 +179,7 @@ pub(crate) fn check_schema(schema: &Schema, schema_file: &Path) -> Result<(), Po
                     permissions: BTreeSet::new(),
                 },
             )]),
+            credential: Default::default(),
         };
         Subject::build(&principal, schema).map_err(|err| {
             refuse(format!(

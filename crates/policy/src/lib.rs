@@ -98,7 +98,12 @@ pub const CONSOLE: &str = "admin";
 
 /// The server's own tools: decided with [`Action::Admin`] and provided by
 /// [`SERVER_PLUGIN`].
-pub const SERVER_TOOLS: [&str; 3] = ["audit_log", "reload_policies", "server_config"];
+pub const SERVER_TOOLS: [&str; 4] = [
+    "audit_log",
+    "reload_policies",
+    "revoke_tokens",
+    "server_config",
+];
 
 impl Target {
     /// A resource (by URI, or by template for a templated read) or a

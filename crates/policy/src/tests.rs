@@ -58,6 +58,7 @@ fn user(scopes: &[&str]) -> Principal {
         roles: BTreeSet::new(),
         tenant: None,
         tenants: Default::default(),
+        credential: Default::default(),
     }
 }
 
@@ -365,7 +366,10 @@ fn the_catalogue_holds_the_guides_twelve_scopes() {
         .iter()
         .find(|s| s.name == "admin:config")
         .expect("admin:config");
-    assert_eq!(config.tools, ["reload_policies", "server_config"]);
+    assert_eq!(
+        config.tools,
+        ["reload_policies", "revoke_tokens", "server_config"]
+    );
 }
 
 #[test]

@@ -6,12 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use core_auth::{
     AccessKeyExchange, DemoVerifier, JwtConfig, JwtVerifier, KeySet, KeySource, TokenVerifier,
 };
 use oauth_kit::SigningKey;
 
 use crate::settings::{AuthoritySettings, DemoSettings, DescopeClient, Settings};
+use crate::shared::Shared;
 
 /// The file, inside `DATA_DIR`, that holds the demo server's signing key.
 const DEMO_KEY_FILE: &str = "demo-signing-key.der";
@@ -55,7 +58,11 @@ pub(crate) fn public_bases(settings: &Settings, port: u16) -> Vec<String> {
 
 /// Builds the verifier: Descope's JWKS in production; in demo mode the demo
 /// token plus the demo authorization server's own key.
-pub(crate) async fn build(settings: &Settings, bases: &[String]) -> anyhow::Result<Identity> {
+pub(crate) async fn build(
+    settings: &Settings,
+    bases: &[String],
+    shared: &Shared,
+) -> anyhow::Result<Identity> {
     let mut audiences = Vec::new();
     for base in bases {
         audiences.push(format!("{base}/mcp"));
@@ -81,7 +88,7 @@ pub(crate) async fn build(settings: &Settings, bases: &[String]) -> anyhow::Resu
 
     let descope = match &settings.authority {
         AuthoritySettings::Demo(demo) => {
-            let key = load_demo_key(&demo.data_dir.join(DEMO_KEY_FILE))?;
+            let key = load_demo_key(&demo.data_dir.join(DEMO_KEY_FILE), shared).await?;
             // The demo server's issuer is this server's base URL.
             jwt.extra_issuers.extend(bases.iter().cloned());
             let keys = Arc::new(
@@ -132,12 +139,32 @@ pub(crate) async fn build(settings: &Settings, bases: &[String]) -> anyhow::Resu
     })
 }
 
-fn load_demo_key(path: &Path) -> anyhow::Result<SigningKey> {
+/// The demo server's signing key: the one in `path` (made there the first
+/// time), or, with Redis, the one every replica shares (the first
+/// replica's), so a token minted on one replica verifies on all.
+async fn load_demo_key(path: &Path, shared: &Shared) -> anyhow::Result<SigningKey> {
     let key = SigningKey::load_or_create(path)
         .with_context(|| "the demo authorization server's signing key (set DATA_DIR)")?;
-    tracing::info!(file = %path.display(), kid = key.kid(), "demo signing key ready");
+    let Some(redis) = shared.redis() else {
+        tracing::info!(file = %path.display(), kid = key.kid(), "demo signing key ready");
+        return Ok(key);
+    };
+    let own = STANDARD.encode(key.to_pkcs8().context("encoding the demo signing key")?);
+    let stored = redis
+        .shared_secret(DEMO_KEY_SECRET, &own)
+        .await
+        .context("sharing the demo signing key through Redis")?;
+    let der = STANDARD
+        .decode(stored.as_bytes())
+        .context("the demo signing key in Redis is not base64; delete it and restart")?;
+    let key = SigningKey::from_pkcs8(&der, Path::new("Redis"))
+        .context("the demo signing key in Redis; delete it and restart")?;
+    tracing::info!(kid = key.kid(), "demo signing key shared by every replica");
     Ok(key)
 }
+
+/// The name the demo signing key is shared under in Redis.
+const DEMO_KEY_SECRET: &str = "demo-signing-key";
 
 /// Fetches the keys every `interval`, so rotations are picked up and an
 /// outage shows in `/health` even when no unknown key is presented.

@@ -3,16 +3,17 @@
 //!
 //! The modules are layers, each importing only those below it:
 //!
-//! 1. `settings`: the configuration, read and checked in one place;
-//!    `limiter`: the rate-limiting algorithm.
-//! 2. `identity`: the token verifier and the authorization server behind it.
-//! 3. `audit`, `policies`: the decision log and the reloadable policy set.
-//! 4. `catalogue`: listing, deciding and calling tools.
-//! 5. `web`: what the doors share (error bodies, body limits, base URLs).
-//! 6. `rest`, `mcp`, `oauth`, `console`: one door each, each with its own
+//! 1. `settings`: the configuration, read and checked in one place.
+//! 2. `shared`: what replicas share (Redis, or this process's memory):
+//!    rate limits, revocations.
+//! 3. `identity`: the token verifier and the authorization server behind it.
+//! 4. `audit`, `policies`: the decision log and the reloadable policy set.
+//! 5. `catalogue`: listing, deciding and calling tools.
+//! 6. `web`: what the doors share (error bodies, body limits, base URLs).
+//! 7. `rest`, `mcp`, `oauth`, `console`: one door each, each with its own
 //!    router.
-//! 7. `app`: the shared state, the layers, and the assembled application.
-//! 8. `cli`: the commands.
+//! 8. `app`: the shared state, the layers, and the assembled application.
+//! 9. `cli`: the commands.
 //!
 //! `the_server_modules_import_only_lower_layers` (in `xtask`) holds the
 //! imports to that order.
@@ -23,12 +24,12 @@ mod catalogue;
 pub mod cli;
 mod console;
 mod identity;
-mod limiter;
 mod mcp;
 mod oauth;
 mod policies;
 mod rest;
 mod settings;
+mod shared;
 mod web;
 
 pub use app::{App, Server};

@@ -7,6 +7,13 @@
 //! `/health`, and the old set keeps serving. The swap is a single atomic
 //! pointer store; each request takes the set once when it starts and
 //! finishes under it.
+//!
+//! With Redis, a set loaded on one replica reaches the others
+//! ([`replicate`]): the loading replica announces its hash (and, with
+//! `POLICY_SOURCE=redis`, stores its files); each other replica reloads
+//! its own directory, or loads the stored files. A reload an announcement
+//! caused is never announced again, so replicas whose directories differ
+//! cannot set each other off.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,7 +21,10 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use policy::PolicyEngine;
+use redis_state::{PolicyBundle, RedisState, Replica};
 use serde::Serialize;
+
+use crate::settings::PolicySource;
 
 /// What asked for a reload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -26,6 +36,8 @@ pub(crate) enum Trigger {
     Signal,
     /// An administrator called `reload_policies`.
     Admin,
+    /// Another replica announced a new set.
+    Replica,
 }
 
 /// The result of the latest reload attempt, for `/health` and the
@@ -55,6 +67,8 @@ pub(crate) struct PolicyStore {
     /// How many times a new set was made active: what MCP subscribers watch
     /// to tell clients their lists may have changed.
     generation: tokio::sync::watch::Sender<u64>,
+    /// How sets travel between replicas, once [`replicate`] set it up.
+    replication: std::sync::OnceLock<Replication>,
 }
 
 impl PolicyStore {
@@ -66,6 +80,7 @@ impl PolicyStore {
             last_reload: Mutex::new(None),
             reloading: Mutex::new(()),
             generation: tokio::sync::watch::Sender::new(0),
+            replication: std::sync::OnceLock::new(),
         }
     }
 
@@ -91,12 +106,18 @@ impl PolicyStore {
     ///
     /// Blocking (reads files, validates); call it off the async workers.
     pub(crate) fn reload(&self, trigger: Trigger) -> ReloadStatus {
+        self.reload_from(trigger, &self.dir)
+    }
+
+    /// [`Self::reload`], reading the set from `dir` instead of the policy
+    /// directory (a bundle another replica stored, written out).
+    fn reload_from(&self, trigger: Trigger, dir: &Path) -> ReloadStatus {
         let _one_at_a_time = self
             .reloading
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let before = self.current();
-        let status = match PolicyEngine::load_dir(&self.dir) {
+        let status = match PolicyEngine::load_dir(dir) {
             Ok(engine) if engine.hash() == before.hash() => {
                 tracing::info!(trigger = ?trigger, hash = before.hash(), "policies unchanged");
                 self.status(trigger, "unchanged", before.hash(), None)
@@ -162,7 +183,22 @@ impl PolicyStore {
 /// Reloads off the async workers.
 pub(crate) async fn reload(store: &Arc<PolicyStore>, trigger: Trigger) -> ReloadStatus {
     let worker = Arc::clone(store);
-    match tokio::task::spawn_blocking(move || worker.reload(trigger)).await {
+    let status = reload_blocking(store, trigger, move || worker.reload(trigger)).await;
+    if status.outcome == "loaded"
+        && trigger != Trigger::Replica
+        && let Some(replication) = store.replication.get()
+    {
+        replication.announce(&store.current()).await;
+    }
+    status
+}
+
+async fn reload_blocking(
+    store: &Arc<PolicyStore>,
+    trigger: Trigger,
+    work: impl FnOnce() -> ReloadStatus + Send + 'static,
+) -> ReloadStatus {
+    match tokio::task::spawn_blocking(work).await {
         Ok(status) => status,
         // A panic inside Cedar while loading: nothing was swapped.
         Err(err) => store.remember(store.status(
@@ -226,6 +262,213 @@ pub(crate) fn reload_on_hangup(store: Arc<PolicyStore>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// How sets travel between replicas.
+struct Replication {
+    redis: RedisState,
+    source: PolicySource,
+}
+
+impl Replication {
+    /// Tells the other replicas that `engine` is the set to run.
+    async fn announce(&self, engine: &PolicyEngine) {
+        let bundle = (self.source == PolicySource::Redis).then(|| bundle_of(engine));
+        match self
+            .redis
+            .publish_policy(engine.hash(), bundle.as_ref())
+            .await
+        {
+            Ok(()) => tracing::info!(
+                hash = engine.hash(),
+                "policy set announced to the other replicas"
+            ),
+            Err(err) => tracing::warn!(
+                hash = engine.hash(),
+                error = %err,
+                "the other replicas could not be told of the new policy set; they load it on their next reload"
+            ),
+        }
+    }
+}
+
+/// Every file of `engine`'s set, for the other replicas.
+fn bundle_of(engine: &PolicyEngine) -> PolicyBundle {
+    PolicyBundle {
+        hash: engine.hash().to_owned(),
+        files: engine.files().iter().cloned().collect(),
+    }
+}
+
+/// The first set, with `POLICY_SOURCE=redis`: the stored bundle, or, when
+/// none is stored, `dir`'s set, which is stored for the replicas after.
+pub(crate) async fn load_first(redis: &RedisState, dir: &Path) -> anyhow::Result<PolicyEngine> {
+    use anyhow::Context as _;
+    let stored = redis
+        .policy_bundle()
+        .await
+        .context("reading the policy bundle from Redis (POLICY_SOURCE=redis)")?;
+    if let Some(bundle) = stored {
+        let engine = tokio::task::spawn_blocking(move || load_bundle(&bundle))
+            .await
+            .context("loading the policy bundle")??;
+        tracing::info!(
+            hash = engine.hash(),
+            "policies loaded from the bundle in Redis"
+        );
+        return Ok(engine);
+    }
+    let owned = dir.to_owned();
+    let engine = tokio::task::spawn_blocking(move || PolicyEngine::load_dir(&owned))
+        .await
+        .context("loading the policies")?
+        .with_context(|| {
+            format!(
+                "loading policies from {} (set POLICY_DIR to the directory holding schema.cedarschema)",
+                dir.display()
+            )
+        })?;
+    let bundle = bundle_of(&engine);
+    if redis
+        .store_policy_bundle_if_absent(&bundle)
+        .await
+        .context("storing the policy bundle in Redis (POLICY_SOURCE=redis)")?
+    {
+        tracing::info!(hash = engine.hash(), dir = %dir.display(), "no policy bundle in Redis: stored this replica's POLICY_DIR");
+        return Ok(engine);
+    }
+    // Another replica stored one first: run that one.
+    Box::pin(load_first(redis, dir)).await
+}
+
+/// Loads the set in `bundle`, written out to a private temporary directory.
+fn load_bundle(bundle: &PolicyBundle) -> anyhow::Result<PolicyEngine> {
+    let dir = write_bundle(bundle)?;
+    let engine = PolicyEngine::load_dir(dir.path()).map_err(|err| {
+        let prefix = format!("{}/", dir.path().display());
+        anyhow::anyhow!(
+            "the policy bundle in Redis does not load: {}",
+            err.to_string().replace(&prefix, "")
+        )
+    })?;
+    Ok(engine)
+}
+
+/// `bundle`'s files in a new private temporary directory.
+fn write_bundle(bundle: &PolicyBundle) -> anyhow::Result<tempfile::TempDir> {
+    use anyhow::Context as _;
+    let dir = tempfile::Builder::new()
+        .prefix("orchestrator-mcp-bundle-")
+        .tempdir()
+        .context("making a temporary directory for the policy bundle")?;
+    for (name, text) in &bundle.files {
+        // Names come from Redis: only plain file names of a policy set.
+        let plain = !name.is_empty()
+            && !name.contains(['/', '\\'])
+            && !name.starts_with('.')
+            && (name.ends_with(".cedar")
+                || name == "schema.cedarschema"
+                || name.ends_with(".json"));
+        anyhow::ensure!(
+            plain,
+            "the policy bundle in Redis names a file `{}` no policy set has; store a good one by reloading a replica whose POLICY_DIR is right",
+            name.escape_debug()
+        );
+        std::fs::write(dir.path().join(name), text)
+            .context("writing the policy bundle to a temporary directory")?;
+    }
+    Ok(dir)
+}
+
+/// How often a replica renews its heartbeat, and how long one lasts.
+const HEARTBEAT: Duration = Duration::from_secs(2);
+const HEARTBEAT_TTL: Duration = Duration::from_secs(6);
+
+/// Makes `store` follow the sets other replicas announce, announce its own,
+/// and beat its heartbeat (with the hash it runs) as `replica`.
+pub(crate) fn replicate(
+    store: &Arc<PolicyStore>,
+    redis: RedisState,
+    source: PolicySource,
+    replica: String,
+) {
+    let mut announced = redis.watch_policy();
+    let _ = store.replication.set(Replication {
+        redis: redis.clone(),
+        source,
+    });
+    let follower = Arc::clone(store);
+    tokio::spawn(async move {
+        while announced.changed().await.is_ok() {
+            let Some(hash) = announced.borrow_and_update().clone() else {
+                continue;
+            };
+            follow(&follower, &hash).await;
+        }
+    });
+    let beating = Arc::downgrade(store);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(HEARTBEAT);
+        loop {
+            ticker.tick().await;
+            let Some(store) = beating.upgrade() else {
+                return;
+            };
+            let beat = Replica {
+                id: replica.clone(),
+                policy_hash: store.current().hash().to_owned(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            };
+            let _ = redis.heartbeat(&beat, HEARTBEAT_TTL).await;
+        }
+    });
+}
+
+/// Loads the set announced as `hash`, unless it is the one running.
+async fn follow(store: &Arc<PolicyStore>, hash: &str) {
+    if store.current().hash() == hash {
+        return;
+    }
+    let Some(replication) = store.replication.get() else {
+        return;
+    };
+    let status = match replication.source {
+        PolicySource::Directory => {
+            let worker = Arc::clone(store);
+            reload_blocking(store, Trigger::Replica, move || {
+                worker.reload(Trigger::Replica)
+            })
+            .await
+        }
+        PolicySource::Redis => match replication.redis.policy_bundle().await {
+            Ok(Some(bundle)) if bundle.hash == hash => {
+                let worker = Arc::clone(store);
+                reload_blocking(store, Trigger::Replica, move || {
+                    match write_bundle(&bundle) {
+                        Ok(dir) => worker.reload_from(Trigger::Replica, dir.path()),
+                        Err(err) => worker.remember(worker.status(
+                            Trigger::Replica,
+                            "rejected",
+                            worker.current().hash(),
+                            Some(err.to_string()),
+                        )),
+                    }
+                })
+                .await
+            }
+            // A newer announcement is on its way, or Redis is away: the
+            // next announcement, or the next subscription, brings it.
+            _ => return,
+        },
+    };
+    if status.outcome != "rejected" && store.current().hash() != hash {
+        tracing::warn!(
+            announced = hash,
+            running = store.current().hash(),
+            dir = %store.dir().display(),
+            "another replica runs a policy set this replica's POLICY_DIR does not hold; deploy the same files to every replica, or set POLICY_SOURCE=redis"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +495,7 @@ mod tests {
             roles: Default::default(),
             tenant: None,
             tenants: Default::default(),
+            credential: Default::default(),
         });
         let tool = Arc::new(policy::Target::by_name("ping"));
         engine.is_allowed(

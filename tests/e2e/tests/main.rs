@@ -22,6 +22,7 @@ mod plugins;
 mod policies;
 mod policy_cli;
 mod python_sdk;
+mod replicas;
 mod resources;
 mod rest;
 mod session;

@@ -20,6 +20,7 @@ pub(crate) const EVERY_TOOL: &[&str] = &[
     "quality_report",
     "reload_policies",
     "review_code",
+    "revoke_tokens",
     "server_config",
 ];
 

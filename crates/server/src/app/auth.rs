@@ -6,17 +6,20 @@ use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use core_auth::{AuthError, bearer_token};
+use core_auth::{AuthError, TokenRejection, bearer_token};
 use oauth_kit::ClientAddress;
 
 use super::AppState;
 use super::request_id::RequestId;
 use crate::catalogue::{CallBudget, Caller, ClientLink};
-use crate::web::{ApiError, discard_small_body};
+use crate::shared::Refusal;
+use crate::web::{ApiError, discard_small_body, refused};
 
-/// Verifies the bearer token and records the [`Caller`] (principal, request
-/// id, client address and the policy set the request is decided under), or
-/// answers 401.
+/// Verifies the bearer token, admits it (refusing a revoked token with 401,
+/// and charging `RATE_LIMIT_PER_MINUTE`: 429 past it, 503 with Redis away
+/// and `REDIS_FAILURE=closed`), and records the [`Caller`] (principal,
+/// request id, client address and the policy set the request is decided
+/// under); or answers 401.
 pub(crate) async fn require_principal(
     State(state): State<AppState>,
     mut request: Request,
@@ -43,6 +46,32 @@ pub(crate) async fn require_principal(
     match outcome {
         Ok(principal) => {
             tracing::debug!(principal = %principal.id, kind = principal.kind.as_str(), "authenticated");
+            // Revoked tokens are refused and the caller's allowance charged
+            // in one step: one Redis round trip, when there is one.
+            match state
+                .shared
+                .admit(&principal, state.rate_limiter.as_deref())
+                .await
+            {
+                Ok(()) => {}
+                Err(Refusal::Revoked) => {
+                    return reject(
+                        &state,
+                        request,
+                        AuthError::InvalidToken(TokenRejection::Revoked),
+                    )
+                    .await;
+                }
+                Err(refusal) => {
+                    tracing::info!(principal = %principal.id, ?refusal, "request refused");
+                    let per_minute = state
+                        .rate_limiter
+                        .as_ref()
+                        .map_or(0, |limit| limit.per_minute());
+                    return refused(refusal, per_minute, "caller", "RATE_LIMIT_PER_MINUTE")
+                        .into_response();
+                }
+            }
             let ids = request.extensions().get::<RequestId>();
             let request_id = ids.map(|ids| ids.id.to_string()).unwrap_or_default();
             let client_request_id = ids.and_then(|ids| ids.client.as_deref().map(str::to_owned));

@@ -21,7 +21,7 @@ use core_auth::bearer_token;
 use serde_json::{Value, json};
 
 use super::AppState;
-use crate::settings::{hosts_admit, trusts};
+use crate::settings::{RedisFailure, hosts_admit, trusts};
 
 /// The summary for everyone, the details for operators.
 ///
@@ -40,6 +40,7 @@ pub(crate) async fn health(State(state): State<AppState>, request: Request) -> J
     let local = is_local(&state, &request);
     if local || holds_admin_scope(&state, request.headers()).await {
         add_details(&state, &mut body);
+        add_replicas(&state, &mut body).await;
     }
     Json(body)
 }
@@ -61,6 +62,15 @@ fn degraded_reasons(state: &AppState) -> Vec<String> {
         && jwks.stale
     {
         reasons.push("the signing keys could not be refreshed; cached keys serve".to_owned());
+    }
+    let shared = state.shared.health();
+    if let Some(redis) = &shared.redis
+        && !redis.up
+    {
+        reasons.push(match shared.failure {
+            RedisFailure::Closed => "Redis is unreachable; requests that need it (every authenticated one) are refused with 503 until it is back (REDIS_FAILURE=closed)".to_owned(),
+            RedisFailure::Open => "Redis is unreachable; requests are served with this replica's own rate limits and no revocation check until it is back (REDIS_FAILURE=open)".to_owned(),
+        });
     }
     let load = state.catalogue.plugins().load_now();
     if load.abandoned * 2 >= load.limit && load.abandoned > 0 {
@@ -125,6 +135,18 @@ async fn holds_admin_scope(state: &AppState, headers: &HeaderMap) -> bool {
     })
 }
 
+/// Every replica sharing this one's Redis, with the policy set each runs,
+/// as their heartbeats say.
+async fn add_replicas(state: &AppState, body: &mut Value) {
+    let Some(redis) = state.shared.redis() else {
+        return;
+    };
+    body["replicas"] = match redis.replicas().await {
+        Ok(replicas) => json!(replicas),
+        Err(unavailable) => json!({ "error": unavailable.to_string() }),
+    };
+}
+
 /// Version, auth mode, keys, plugins and tools, plugin call load, and the
 /// active policy set with the latest reload attempt. File names, no paths.
 fn add_details(state: &AppState, body: &mut Value) {
@@ -147,6 +169,21 @@ fn add_details(state: &AppState, body: &mut Value) {
     body["plugins"] = json!(plugin_list);
     body["tools"] = json!(state.catalogue.tool_names());
     body["plugin_calls"] = json!(plugins.load_now());
+    let shared = state.shared.health();
+    body["shared_state"] = match &shared.redis {
+        None => json!({ "backend": shared.backend }),
+        Some(redis) => json!({
+            "backend": shared.backend,
+            "status": if redis.up { "up" } else { "down" },
+            "reason": redis.reason,
+            "failure_mode": match shared.failure {
+                RedisFailure::Closed => "closed",
+                RedisFailure::Open => "open",
+            },
+            "round_trips": redis.round_trips,
+            "errors": redis.errors,
+        }),
+    };
     body["policy"] = json!({
         "hash": policies.hash(),
         "policies": policies.policy_count(),

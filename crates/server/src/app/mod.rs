@@ -38,10 +38,10 @@ use crate::mcp::{self, McpState};
 use crate::oauth::{self, AuthorizationServer, OAuthState};
 use crate::policies::{self, PolicyStore};
 use crate::rest::{self, RestState};
-use crate::settings::{AllowedHost, AuthoritySettings, CorsPolicy, Settings};
+use crate::settings::{AllowedHost, AuthoritySettings, CorsPolicy, PolicySource, Settings};
+use crate::shared::{Limit, Shared};
 use crate::web::console_session::ConsoleSessions;
 use crate::web::{ApiError, PublicBase};
-use rate_limit::RateLimiter;
 
 /// What the cross-cutting layers and `/health` reach.
 #[derive(Clone)]
@@ -52,9 +52,11 @@ pub(crate) struct AppState {
     pub(crate) allowed_hosts: Arc<[AllowedHost]>,
     pub(crate) base: PublicBase,
     /// `RATE_LIMIT_PER_MINUTE`; `None` when it is 0 (no limit).
-    pub(crate) rate_limiter: Option<Arc<RateLimiter>>,
+    pub(crate) rate_limiter: Option<Arc<Limit>>,
     /// `RATE_LIMIT_PUBLIC_PER_MINUTE`, per client address; `None` when 0.
-    pub(crate) public_rate_limiter: Option<Arc<RateLimiter<std::net::IpAddr>>>,
+    pub(crate) public_rate_limiter: Option<Arc<Limit<std::net::IpAddr>>>,
+    /// What replicas share: revocations, and where limits are counted.
+    pub(crate) shared: Arc<Shared>,
     /// `TRUSTED_PROXIES`.
     pub(crate) trusted_proxies: Arc<[crate::settings::TrustedProxy]>,
     /// `MAX_TOOL_CALLS_PER_REQUEST`.
@@ -77,7 +79,8 @@ impl App {
     /// route, for a server that clients reach on `port` (token audiences
     /// and the demo issuer name it when `PUBLIC_URL` is not set).
     pub async fn build(settings: &Settings, port: u16) -> anyhow::Result<Self> {
-        let (catalogue, watcher) = load_catalogue(settings)?;
+        let shared = Shared::connect(settings).await?;
+        let (catalogue, watcher) = load_catalogue(settings, &shared).await?;
         Self::assemble(settings, catalogue, watcher, port).await
     }
 
@@ -88,7 +91,8 @@ impl App {
         port: u16,
     ) -> anyhow::Result<Self> {
         let bases = identity::public_bases(settings, port);
-        let identity = identity::build(settings, &bases).await?;
+        let shared = Arc::clone(catalogue.shared());
+        let identity = identity::build(settings, &bases, &shared).await?;
         match &settings.authority {
             AuthoritySettings::Demo(_) => tracing::warn!(
                 "demo mode: the static demo token is accepted; set DESCOPE_DEMO_MODE=false in production"
@@ -97,7 +101,7 @@ impl App {
                 tracing::info!(project_id = %settings.project_id, "verifying Descope tokens");
             }
         }
-        let states = mcp::request_states(&settings.approvals)?;
+        let states = mcp::request_states(&settings.approvals, &shared).await?;
         Ok(Self {
             router: router(settings, catalogue, identity, states),
             _watcher: watcher,
@@ -121,8 +125,10 @@ impl Server {
     /// builds every route. Fails, naming the setting, when any of that
     /// cannot be done.
     pub async fn bind(settings: Settings) -> anyhow::Result<Self> {
-        // Plugins and policies first: their errors are the likelier ones.
-        let (catalogue, watcher) = load_catalogue(&settings)?;
+        // Redis, plugins and policies first: their errors are the likelier
+        // ones.
+        let shared = Shared::connect(&settings).await?;
+        let (catalogue, watcher) = load_catalogue(&settings, &shared).await?;
         let address = settings.bind;
         let listener = tokio::net::TcpListener::bind(address)
             .await
@@ -155,10 +161,12 @@ impl Server {
     }
 }
 
-/// The plugins, the policies (watched for changes when configured) and the
-/// audit log, joined in the catalogue.
-fn load_catalogue(
+/// The plugins, the policies (watched for changes when configured, and
+/// following the other replicas' with Redis) and the audit log, joined in
+/// the catalogue.
+async fn load_catalogue(
     settings: &Settings,
+    shared: &Arc<Shared>,
 ) -> anyhow::Result<(Catalogue, Option<notify::RecommendedWatcher>)> {
     let plugin_dir = settings
         .plugin_dir()
@@ -169,12 +177,17 @@ fn load_catalogue(
     if plugins.plugins().is_empty() {
         tracing::warn!(dir = %plugin_dir.display(), "no plugins found: no tools will be served");
     }
-    let policies = PolicyEngine::load_dir(&settings.policy_dir).with_context(|| {
-        format!(
-            "loading policies from {} (set POLICY_DIR to the directory holding schema.cedarschema)",
-            settings.policy_dir.display()
-        )
-    })?;
+    let policies = match (settings.policy_source, shared.redis()) {
+        (PolicySource::Redis, Some(redis)) => {
+            policies::load_first(redis, &settings.policy_dir).await?
+        }
+        _ => PolicyEngine::load_dir(&settings.policy_dir).with_context(|| {
+            format!(
+                "loading policies from {} (set POLICY_DIR to the directory holding schema.cedarschema)",
+                settings.policy_dir.display()
+            )
+        })?,
+    };
     tracing::info!(
         policies = policies.policy_count(),
         hash = policies.hash(),
@@ -205,13 +218,22 @@ fn load_catalogue(
     };
     #[cfg(unix)]
     policies::reload_on_hangup(Arc::clone(&policies)).context("listening for SIGHUP")?;
+    if let Some(redis) = shared.redis() {
+        policies::replicate(
+            &policies,
+            redis.clone(),
+            settings.policy_source,
+            replica_id(),
+        );
+    }
     let catalogue = Catalogue::new(
         Arc::new(plugins),
         policies,
         Arc::new(audit),
         Arc::clone(&settings.effective),
+        Arc::clone(shared),
     )
-    .with_rate_limiter(RateLimiter::new(settings.rate_limit_per_minute).map(Arc::new))
+    .with_rate_limiter(Limit::new("caller", settings.rate_limit_per_minute, shared).map(Arc::new))
     .with_challenge_scopes(&settings.challenge_scopes)?;
     Ok((catalogue, watcher))
 }
@@ -225,7 +247,12 @@ fn router(
 ) -> Router {
     let base = PublicBase::new(settings.public_url.clone());
     let max_request_bytes = settings.max_request_bytes;
-    let public_rate_limiter = RateLimiter::new(settings.rate_limit_public_per_minute).map(Arc::new);
+    let public_rate_limiter = Limit::new(
+        "public",
+        settings.rate_limit_public_per_minute,
+        catalogue.shared(),
+    )
+    .map(Arc::new);
     let state = AppState {
         catalogue: catalogue.clone(),
         verifier: Arc::clone(&identity.verifier),
@@ -233,6 +260,7 @@ fn router(
         base: base.clone(),
         rate_limiter: catalogue.rate_limiter().cloned(),
         public_rate_limiter: public_rate_limiter.clone(),
+        shared: Arc::clone(catalogue.shared()),
         trusted_proxies: settings.trusted_proxies.clone().into(),
         max_tool_calls_per_request: settings.max_tool_calls_per_request,
         cors: Arc::new(settings.cors.clone()),
@@ -324,10 +352,6 @@ fn assemble(state: AppState, protected: Router, discovery: Router, console: Rout
     let protected = protected
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            rate_limit::limit,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
             auth::require_principal,
         ))
         .layer(middleware::from_fn_with_state(
@@ -370,6 +394,18 @@ async fn no_route(request: Request) -> Response {
         path: request.uri().path().to_owned(),
     }
     .into_response()
+}
+
+/// What this replica is called in heartbeats: its host name and process
+/// id (a pod's name, in Kubernetes).
+fn replica_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "replica".to_owned());
+    format!("{host}:{}", std::process::id())
 }
 
 /// Resolves on Ctrl-C or SIGTERM, so in-flight requests can finish.

@@ -1,7 +1,7 @@
-//! Rate limits, answered with 429 and `Retry-After` past the limit:
-//! `RATE_LIMIT_PER_MINUTE` per caller on the protected routes, and
-//! `RATE_LIMIT_PUBLIC_PER_MINUTE` per client address on the routes that
-//! need no token.
+//! The public routes' rate limit: `RATE_LIMIT_PUBLIC_PER_MINUTE` per
+//! client address, answered with 429 and `Retry-After` past it. (The
+//! protected routes' limit, per principal, is charged when the request is
+//! admitted after authentication, with the revocation check.)
 //!
 //! Protected routes tell callers apart by their principal id, not their
 //! address: many callers share an address behind a gateway (Smithery's, a
@@ -16,25 +16,6 @@ use axum::response::{IntoResponse, Response};
 use oauth_kit::ClientAddress;
 
 use super::AppState;
-use crate::catalogue::Caller;
-
-pub(crate) use crate::limiter::RateLimiter;
-
-/// Refuses a request past its caller's limit with 429 and `Retry-After`.
-/// Runs after authentication, which records the caller.
-pub(crate) async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let (Some(limiter), Some(caller)) = (&state.rate_limiter, request.extensions().get::<Caller>())
-    else {
-        return next.run(request).await;
-    };
-    match crate::web::charge_caller(limiter, &caller.principal.id) {
-        Ok(()) => next.run(request).await,
-        Err(refusal) => {
-            tracing::info!(principal = %caller.principal.id, "rate limit exceeded");
-            refusal.into_response()
-        }
-    }
-}
 
 /// Refuses a request to a public route past its client address's limit
 /// with 429 and `Retry-After`. A request whose address is unknown (served
@@ -50,7 +31,7 @@ pub(crate) async fn limit_public(
     ) else {
         return next.run(request).await;
     };
-    match crate::web::charge_address(limiter, address) {
+    match crate::web::charge_address(limiter, address).await {
         Ok(()) => next.run(request).await,
         Err(refusal) => {
             tracing::info!(client_address = %address, "public rate limit exceeded");

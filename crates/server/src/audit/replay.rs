@@ -188,6 +188,7 @@ impl Replayable {
             roles: subject.roles.clone(),
             tenant: record.tenant.clone(),
             tenants,
+            credential: Default::default(),
         };
         let target = Target {
             kind: match record.kind.as_str() {

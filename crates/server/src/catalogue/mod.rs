@@ -24,8 +24,8 @@ mod server_tools;
 mod session;
 
 use crate::audit::{AuditLog, DecisionRecord};
-use crate::limiter::RateLimiter;
 use crate::policies::PolicyStore;
+use crate::shared::{Limit, Shared};
 pub(crate) use budget::CallBudget;
 pub(crate) use client_link::{ClientLink, Notice};
 pub(crate) use items::{ItemRefusal, Prompted};
@@ -238,7 +238,9 @@ pub(crate) struct Catalogue {
     settings: Arc<Value>,
     /// `RATE_LIMIT_PER_MINUTE`, per principal, which the calls tools make
     /// are charged to like the client's own; `None` when off.
-    rate_limiter: Option<Arc<RateLimiter>>,
+    rate_limiter: Option<Arc<Limit>>,
+    /// What replicas share: where `revoke_tokens` revokes.
+    shared: Arc<Shared>,
     /// `CHALLENGE_SCOPES`: what a 401 asks clients to request; empty
     /// offers every scope of the policies but the `admin:` ones.
     challenge_scopes: Arc<[String]>,
@@ -250,6 +252,7 @@ impl Catalogue {
         policies: Arc<PolicyStore>,
         audit: Arc<AuditLog>,
         settings: Arc<Value>,
+        shared: Arc<Shared>,
     ) -> Self {
         let mut resources = Resources::new();
         for tool in ServerTool::ALL {
@@ -266,6 +269,7 @@ impl Catalogue {
             resources: Arc::new(resources),
             settings,
             rate_limiter: None,
+            shared,
             challenge_scopes: Arc::new([]),
         }
     }
@@ -351,6 +355,7 @@ impl Catalogue {
             roles: Default::default(),
             tenant: None,
             tenants: Default::default(),
+            credential: Default::default(),
         });
         let policies = self.policies();
         let mut scopes: Vec<String> = [Target::console(), decisions_resource()]
@@ -372,7 +377,7 @@ impl Catalogue {
     }
 
     /// The same catalogue, charging every call tools make to `limiter`.
-    pub(crate) fn with_rate_limiter(self, limiter: Option<Arc<RateLimiter>>) -> Self {
+    pub(crate) fn with_rate_limiter(self, limiter: Option<Arc<Limit>>) -> Self {
         Self {
             rate_limiter: limiter,
             ..self
@@ -380,8 +385,13 @@ impl Catalogue {
     }
 
     /// The per-principal rate limiter, if limiting is on.
-    pub(crate) fn rate_limiter(&self) -> Option<&Arc<RateLimiter>> {
+    pub(crate) fn rate_limiter(&self) -> Option<&Arc<Limit>> {
         self.rate_limiter.as_ref()
+    }
+
+    /// What replicas share.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     pub(crate) fn audit(&self) -> &AuditLog {
@@ -822,6 +832,7 @@ impl AuthorizedCall<'_> {
                     audit: &self.catalogue.audit,
                     policies: &self.catalogue.policies,
                     settings: &self.catalogue.settings,
+                    shared: &self.catalogue.shared,
                 };
                 Ok(tool.run(context, arguments).await)
             }

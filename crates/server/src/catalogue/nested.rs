@@ -6,6 +6,8 @@ use plugin_host::{CallHooks, LogLevel, NestedOutcome, Progress, RefusalReason};
 use serde_json::Value;
 
 use super::{CallRefusal, Caller, Catalogue, MAX_NESTING};
+use crate::shared::Refusal;
+use crate::shared::limiter::whole_seconds;
 
 /// The tool calls a plugin makes during a call: each authorised for the
 /// caller of that call, under the same policy set, and audited like any
@@ -83,17 +85,23 @@ impl CallHooks for NestedCalls {
                 };
             }
             if let Some(limiter) = catalogue.rate_limiter()
-                && let Err(wait) = limiter.check(&caller.principal.id, std::time::Instant::now())
+                && let Err(refusal) = limiter.charge(caller.principal.id.as_str()).await
             {
+                let why = match refusal {
+                    Refusal::Limited(wait) => format!(
+                        "the calls tools make count against the caller's rate limit, at most {} \
+                         requests per minute (RATE_LIMIT_PER_MINUTE); retry after {} s",
+                        limiter.per_minute(),
+                        whole_seconds(wait)
+                    ),
+                    Refusal::Unavailable => "rate limits are kept in Redis, which is unreachable \
+                                             (REDIS_FAILURE=closed); retry once it is back"
+                        .to_owned(),
+                    Refusal::Revoked => "the caller's token has been revoked".to_owned(),
+                };
                 return NestedOutcome::Refused {
                     reason: RefusalReason::Invalid,
-                    message: format!(
-                        "`{tool}` was not called: the calls tools make count against the \
-                         caller's rate limit, at most {} requests per minute \
-                         (RATE_LIMIT_PER_MINUTE); retry after {} s",
-                        limiter.per_minute,
-                        crate::limiter::whole_seconds(wait)
-                    ),
+                    message: format!("`{tool}` was not called: {why}"),
                 };
             }
             match catalogue.call(&caller, &tool, arguments, &asking).await {

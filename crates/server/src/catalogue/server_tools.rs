@@ -1,5 +1,5 @@
-//! The server's own tools: `audit_log`, `server_config` and
-//! `reload_policies`.
+//! The server's own tools: `audit_log`, `server_config`,
+//! `reload_policies` and `revoke_tokens`.
 //!
 //! They need the server's internals (the decision log, the policy store), so
 //! they run inside the server; they go through the same catalogue as plugin
@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::audit::AuditLog;
 use crate::policies::{self, PolicyStore, Trigger};
 use crate::settings::ENV_VARS;
+use crate::shared::{Revocation, Shared};
 
 /// What the server's own tools work on, and nothing more.
 #[derive(Clone, Copy)]
@@ -26,6 +27,8 @@ pub(crate) struct ServerToolContext<'a> {
     pub(crate) policies: &'a Arc<PolicyStore>,
     /// The effective configuration `server_config` shows, secrets redacted.
     pub(crate) settings: &'a Value,
+    /// Where `revoke_tokens` records revocations.
+    pub(crate) shared: &'a Shared,
 }
 
 /// One of the server's own tools.
@@ -34,13 +37,19 @@ pub(crate) enum ServerTool {
     AuditLog,
     ServerConfig,
     ReloadPolicies,
+    RevokeTokens,
 }
 
 /// Largest `limit` `audit_log` accepts.
 const MAX_AUDIT_LIMIT: u64 = 1000;
 
 impl ServerTool {
-    pub(crate) const ALL: [Self; 3] = [Self::AuditLog, Self::ServerConfig, Self::ReloadPolicies];
+    pub(crate) const ALL: [Self; 4] = [
+        Self::AuditLog,
+        Self::ServerConfig,
+        Self::ReloadPolicies,
+        Self::RevokeTokens,
+    ];
 
     pub(crate) fn named(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|tool| tool.name() == name)
@@ -51,11 +60,12 @@ impl ServerTool {
             Self::AuditLog => "audit_log",
             Self::ServerConfig => "server_config",
             Self::ReloadPolicies => "reload_policies",
+            Self::RevokeTokens => "revoke_tokens",
         }
     }
 
     pub(crate) fn resource(self) -> Target {
-        let read_only = self != Self::ReloadPolicies;
+        let read_only = !matches!(self, Self::ReloadPolicies | Self::RevokeTokens);
         Target {
             kind: policy::Kind::Tool,
             name: self.name().to_owned(),
@@ -136,6 +146,34 @@ impl ServerTool {
                 },
                 "annotations": { "readOnlyHint": false, "destructiveHint": false, "idempotentHint": true, "openWorldHint": false }
             }),
+            Self::RevokeTokens => json!({
+                "name": "revoke_tokens",
+                "title": "Revoke tokens",
+                "description": "Refuses tokens from now on, on every replica: the one with a `jti`, a subject's tokens issued until now (or before `issued_before`), or every token issued before `issued_before`. A revoked token's holder gets 401 and must sign in again.",
+                "inputSchema": {
+                    "type": "object",
+                    "properties": {
+                        "jti": { "type": "string", "minLength": 1, "maxLength": 512, "description": "Revoke the token with this `jti` claim." },
+                        "subject": { "type": "string", "minLength": 1, "maxLength": 512, "description": "Revoke this subject's (`sub`) tokens issued until now, or before `issued_before`." },
+                        "issued_before": {
+                            "type": ["integer", "string"],
+                            "description": "A time, as seconds since the epoch or RFC 3339 (`2026-12-03T09:00:00Z`), no later than now: tokens issued before it are revoked (only the subject's, with `subject`)."
+                        }
+                    },
+                    "additionalProperties": false
+                },
+                "outputSchema": {
+                    "type": "object",
+                    "properties": {
+                        "revoked": { "type": "string", "enum": ["token", "subject", "all"] },
+                        "issued_before": { "type": "integer" },
+                        "replicas": { "type": "string", "enum": ["all", "this"] },
+                        "kept_for_secs": { "type": "integer" }
+                    },
+                    "required": ["revoked", "replicas", "kept_for_secs"]
+                },
+                "annotations": { "readOnlyHint": false, "destructiveHint": true, "idempotentHint": true, "openWorldHint": false }
+            }),
         }
     }
 
@@ -145,6 +183,7 @@ impl ServerTool {
             Self::AuditLog => audit_log(context.audit, arguments),
             Self::ServerConfig => server_config(context.settings, arguments),
             Self::ReloadPolicies => reload_policies(context.policies, arguments).await,
+            Self::RevokeTokens => revoke_tokens(context.shared, arguments).await,
         }
     }
 }
@@ -292,6 +331,112 @@ async fn reload_policies(store: &Arc<PolicyStore>, arguments: Value) -> ToolResu
             ),
         ),
     }
+}
+
+/// `revoke_tokens`' arguments.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeArguments {
+    jti: Option<String>,
+    subject: Option<String>,
+    issued_before: Option<TimeArgument>,
+}
+
+/// A time given as seconds since the epoch or as RFC 3339.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum TimeArgument {
+    Seconds(u64),
+    Text(String),
+}
+
+/// How far ahead of the clock `issued_before` may be: a cutoff in the
+/// future would refuse tokens not yet issued.
+const CUTOFF_SLACK_SECS: u64 = 60;
+
+async fn revoke_tokens(shared: &Shared, arguments: Value) -> ToolResult {
+    let invalid =
+        |why: &str| ToolResult::error(format!("Invalid arguments for tool `revoke_tokens`: {why}"));
+    let arguments: RevokeArguments = match parse("revoke_tokens", arguments) {
+        Ok(arguments) => arguments,
+        Err(error) => return error,
+    };
+    let now = oauth_kit::unix_time().as_secs();
+    let cutoff = match &arguments.issued_before {
+        None => None,
+        Some(TimeArgument::Seconds(seconds)) => Some(*seconds),
+        Some(TimeArgument::Text(text)) => match chrono::DateTime::parse_from_rfc3339(text) {
+            Ok(time) => match u64::try_from(time.timestamp()) {
+                Ok(seconds) => Some(seconds),
+                Err(_) => return invalid("issued_before is before 1970"),
+            },
+            Err(err) => {
+                return invalid(&format!(
+                    "issued_before is neither seconds since the epoch nor an RFC 3339 time                      such as 2026-12-03T09:00:00Z ({err})"
+                ));
+            }
+        },
+    };
+    if cutoff.is_some_and(|cutoff| cutoff > now + CUTOFF_SLACK_SECS) {
+        return invalid(
+            "issued_before is in the future, which would refuse tokens not yet issued; give a time no later than now",
+        );
+    }
+    let (revocation, kind) = match (arguments.jti, arguments.subject, cutoff) {
+        (Some(jti), None, None) if !jti.is_empty() => (Revocation::Token(jti), "token"),
+        (None, Some(subject), cutoff) if !subject.is_empty() => (
+            Revocation::Subject {
+                subject,
+                // Until now: tokens issued in this very second too.
+                issued_before: cutoff.unwrap_or(now + 1),
+            },
+            "subject",
+        ),
+        (None, None, Some(cutoff)) => (Revocation::IssuedBefore(cutoff), "all"),
+        _ => {
+            return invalid(
+                "give exactly one of `jti`, `subject` (optionally with `issued_before`) or `issued_before`, none of them empty",
+            );
+        }
+    };
+    if let Err(error) = shared.revoke(&revocation).await {
+        return ToolResult::error(format!("No token was revoked: {error}"));
+    }
+    let replicas = if shared.redis().is_some() {
+        "all"
+    } else {
+        "this"
+    };
+    let kept_for_secs = shared.revocations_kept_for().as_secs();
+    let mut structured = json!({
+        "revoked": kind,
+        "replicas": replicas,
+        "kept_for_secs": kept_for_secs,
+    });
+    let summary = match &revocation {
+        Revocation::Token(_) => "Revoked the token with that jti".to_owned(),
+        Revocation::Subject {
+            subject,
+            issued_before,
+        } => {
+            structured["issued_before"] = json!(issued_before);
+            format!(
+                "Revoked the tokens of `{subject}` issued before {issued_before} (seconds since the epoch)"
+            )
+        }
+        Revocation::IssuedBefore(cutoff) => {
+            structured["issued_before"] = json!(cutoff);
+            format!("Revoked every token issued before {cutoff} (seconds since the epoch)")
+        }
+    };
+    tracing::warn!(target: "orchestrator::revocation", revoked = kind, replicas, "tokens revoked");
+    ToolResult::structured(
+        structured,
+        format!(
+            "{summary}, on {} replica(s); kept for {kept_for_secs} s, past which no such token is accepted anyway",
+            if replicas == "all" { "every" } else { "this" }
+        ),
+    )
 }
 
 #[cfg(test)]

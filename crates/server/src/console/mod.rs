@@ -39,7 +39,7 @@ use oauth_kit::ClientAddress;
 use tokio::sync::Semaphore;
 
 use crate::catalogue::Catalogue;
-use crate::limiter::RateLimiter;
+use crate::shared::Limit;
 use crate::web::PublicBase;
 use crate::web::console_session::ConsoleSessions;
 
@@ -51,10 +51,10 @@ pub(crate) struct ConsoleState {
     pub(crate) base: PublicBase,
     /// `RATE_LIMIT_PUBLIC_PER_MINUTE`, charged per client address for
     /// every request without a session.
-    pub(crate) public_rate_limiter: Option<Arc<RateLimiter<IpAddr>>>,
+    pub(crate) public_rate_limiter: Option<Arc<Limit<IpAddr>>>,
     /// `RATE_LIMIT_PER_MINUTE`, charged per principal for every form a
     /// signed-in person posts (the pages and the live view are reads).
-    pub(crate) rate_limiter: Option<Arc<RateLimiter>>,
+    pub(crate) rate_limiter: Option<Arc<Limit>>,
     /// One candidate replay at a time: each loads a policy set and decides
     /// every recent record again.
     pub(crate) replays: Arc<Semaphore>,
@@ -123,7 +123,7 @@ async fn require_admin(
         .starts_with("https://");
     let Some(session) = state.sessions.find(request.headers(), secure) else {
         if let (Some(limiter), Some(address)) = (&state.public_rate_limiter, address)
-            && let Err(refusal) = crate::web::charge_address(limiter, address)
+            && let Err(refusal) = crate::web::charge_address(limiter, address).await
         {
             return refusal.into_response();
         }
@@ -142,7 +142,7 @@ async fn require_admin(
     };
     if request.method() == Method::POST
         && let Some(limiter) = &state.rate_limiter
-        && let Err(refusal) = crate::web::charge_caller(limiter, &session.principal.id)
+        && let Err(refusal) = crate::web::charge_caller(limiter, &session.principal.id).await
     {
         return refusal.into_response();
     }

@@ -74,22 +74,42 @@ impl McpState {
 pub(crate) const APPROVAL_KEY_FILE: &str = "approval.key";
 
 /// What seals `requestState`: `APPROVAL_KEY`, or a key generated once and
-/// kept in `DATA_DIR`.
-pub(crate) fn request_states(
+/// kept in `DATA_DIR`; with Redis and no `APPROVAL_KEY`, the first
+/// replica's, which every replica shares, so an approval begun on one is
+/// accepted by all.
+pub(crate) async fn request_states(
     settings: &crate::settings::ApprovalSettings,
+    shared: &crate::shared::Shared,
 ) -> anyhow::Result<Arc<RequestStates>> {
     use anyhow::Context as _;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
     let key = match &settings.key {
         Some(key) => key.as_bytes().to_vec(),
         None => {
             let file = settings.data_dir.join(APPROVAL_KEY_FILE);
-            oauth_kit::load_or_create_secret(&file).with_context(
+            let own = oauth_kit::load_or_create_secret(&file).with_context(
                 || "the approval key (set APPROVAL_KEY, or DATA_DIR to a writable directory)",
-            )?
+            )?;
+            match shared.redis() {
+                None => own,
+                Some(redis) => {
+                    let stored = redis
+                        .shared_secret(APPROVAL_KEY_SECRET, &STANDARD.encode(&own))
+                        .await
+                        .context("sharing the approval key through Redis (or set APPROVAL_KEY)")?;
+                    STANDARD.decode(stored.as_bytes()).context(
+                        "the approval key in Redis is not base64; delete it and restart, or set APPROVAL_KEY",
+                    )?
+                }
+            }
         }
     };
     Ok(Arc::new(RequestStates::new(&key, settings.ttl)?))
 }
+
+/// The name the approval key is shared under in Redis.
+const APPROVAL_KEY_SECRET: &str = "approval-key";
 
 /// The two MCP services: one stateless, one with sessions.
 #[derive(Clone)]

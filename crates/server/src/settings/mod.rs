@@ -20,7 +20,7 @@ use demo_oauth::AccessKey;
 pub(crate) use env::ENV_VARS;
 pub(crate) use hosts::{AllowedHost, admits as hosts_admit};
 pub(crate) use proxies::{TrustedProxy, trusts};
-pub(crate) use raw::{LogFormat, Raw, cors_origin};
+pub(crate) use raw::{LogFormat, PolicySource, Raw, RedisFailure, cors_origin};
 
 use redact::redact;
 
@@ -158,6 +158,11 @@ pub struct Settings {
     /// `POLICY_DIR` and `POLICY_WATCH`.
     pub(crate) policy_dir: PathBuf,
     pub(crate) policy_watch: bool,
+    /// `POLICY_SOURCE`.
+    pub(crate) policy_source: PolicySource,
+    /// `REDIS_URL`, `REDIS_KEY_PREFIX` and `REDIS_FAILURE`; `None` without
+    /// a Redis.
+    pub(crate) redis: Option<RedisSettings>,
     /// `APPROVAL_KEY` (if set), `DATA_DIR` (where a generated one is kept
     /// otherwise) and `APPROVAL_TTL_SECS`.
     pub(crate) approvals: ApprovalSettings,
@@ -193,6 +198,27 @@ impl CorsPolicy {
                 .iter()
                 .any(|allowed| allowed.as_bytes() == origin.as_bytes()),
         }
+    }
+}
+
+/// The Redis replicas share.
+#[derive(Clone)]
+pub(crate) struct RedisSettings {
+    /// `REDIS_URL`; may hold a password, so never shown.
+    pub(crate) url: String,
+    /// `REDIS_KEY_PREFIX`.
+    pub(crate) key_prefix: String,
+    /// `REDIS_FAILURE`.
+    pub(crate) failure: RedisFailure,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &"<redacted>")
+            .field("key_prefix", &self.key_prefix)
+            .field("failure", &self.failure)
+            .finish()
     }
 }
 
@@ -392,6 +418,12 @@ impl Settings {
             plugin_options: raw.plugins.load_options(),
             policy_dir: raw.policies.dir.clone(),
             policy_watch: raw.policies.watch,
+            policy_source: raw.policies.source,
+            redis: raw.redis_url().map_err(invalid)?.map(|url| RedisSettings {
+                url,
+                key_prefix: raw.redis.key_prefix.trim().to_owned(),
+                failure: raw.redis.failure,
+            }),
             approvals: ApprovalSettings {
                 key: Some(raw.approvals.key.clone()).filter(|key| !key.is_empty()),
                 data_dir: raw.demo_auth.data_dir.clone(),

@@ -44,7 +44,59 @@ pub(crate) struct Raw {
     pub(crate) policies: PoliciesSection,
     pub(crate) audit: AuditSection,
     pub(crate) approvals: ApprovalsSection,
+    pub(crate) redis: RedisSection,
     pub(crate) log: LogSection,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RedisSection {
+    /// `REDIS_URL`: empty keeps everything in this process.
+    pub(crate) url: String,
+    /// `REDIS_KEY_PREFIX`.
+    pub(crate) key_prefix: String,
+    /// `REDIS_FAILURE`.
+    pub(crate) failure: RedisFailure,
+}
+
+impl std::fmt::Debug for RedisSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password.
+        f.debug_struct("RedisSection")
+            .field(
+                "url",
+                &if self.url.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("key_prefix", &self.key_prefix)
+            .field("failure", &self.failure)
+            .finish()
+    }
+}
+
+/// What requests meet while Redis is unreachable (`REDIS_FAILURE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RedisFailure {
+    /// 503 until Redis is back: limits and revocations hold or nothing is
+    /// served.
+    Closed,
+    /// Served, with each replica's own limits and without revocation
+    /// checks, until Redis is back.
+    Open,
+}
+
+/// Where replicas take the policy set from (`POLICY_SOURCE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum PolicySource {
+    /// Each replica's own `POLICY_DIR`.
+    Directory,
+    /// The bundle the last replica to load a set stored in Redis.
+    Redis,
 }
 
 #[derive(Clone, Deserialize)]
@@ -195,6 +247,7 @@ impl PluginsSection {
 pub(crate) struct PoliciesSection {
     pub(crate) dir: PathBuf,
     pub(crate) watch: bool,
+    pub(crate) source: PolicySource,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -215,6 +268,25 @@ pub(crate) enum LogFormat {
 }
 
 impl Raw {
+    /// `REDIS_URL`, trimmed; `None` when empty.
+    pub(crate) fn redis_url(&self) -> Result<Option<String>, Problem> {
+        let url = self.redis.url.trim();
+        if url.is_empty() {
+            return Ok(None);
+        }
+        let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+        match scheme {
+            Some("redis" | "rediss") if url.len() > scheme.map_or(0, str::len) + 3 => {
+                Ok(Some(url.to_owned()))
+            }
+            // Never echo the value: it may hold a password.
+            _ => Err(Problem::new(
+                "REDIS_URL",
+                "is not a Redis URL; write redis://[user:password@]host:port[/db], or rediss:// for TLS",
+            )),
+        }
+    }
+
     /// Reads the configuration: defaults, then `file` if given, then `.env`
     /// (from the working directory, if present) and the environment.
     pub(crate) fn read(file: Option<&Path>) -> Result<(Self, Figment), ConfigError> {
@@ -327,6 +399,19 @@ impl Raw {
                     "is {}; it must be between 1 and {MAX_APPROVAL_TTL_SECS} (a day): it is how long a person has to answer an approval or input request",
                     self.approvals.ttl_secs
                 ),
+            )));
+        }
+        check(self.redis_url().map(drop));
+        if self.policies.source == PolicySource::Redis && self.redis.url.trim().is_empty() {
+            check(Err(Problem::new(
+                "POLICY_SOURCE",
+                "is `redis`, which needs REDIS_URL: set REDIS_URL, or POLICY_SOURCE=directory",
+            )));
+        }
+        if self.redis.key_prefix.trim().is_empty() {
+            check(Err(Problem::new(
+                "REDIS_KEY_PREFIX",
+                "must not be empty: every key the server keeps in Redis starts with it",
             )));
         }
         if self.server.max_tool_calls_per_request == 0 {

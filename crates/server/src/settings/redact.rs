@@ -6,6 +6,7 @@ const SECRET_KEYS: &[&str] = &[
     "descope.client_secret",
     "demo.token",
     "approvals.key",
+    "redis.url",
     "demo_auth.access_keys[].client_secret",
 ];
 

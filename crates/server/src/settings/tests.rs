@@ -208,13 +208,13 @@ fn cors_origins_are_origins_or_a_lone_star() {
 fn secrets_are_redacted_in_the_effective_settings() {
     let mut settings: serde_json::Value = Figment::from(Toml::string(DEFAULT_TOML))
         .merge(Toml::string(
-            "[descope]\nclient_secret = \"s3cr3t\"\n[[demo_auth.access_keys]]\nclient_id = \"c\"\nclient_secret = \"k3y\"\nprincipal_id = \"m\"\nscopes = []\n",
+            "[redis]\nurl = \"redis://:r3d1s@cache\"\n[descope]\nclient_secret = \"s3cr3t\"\n[[demo_auth.access_keys]]\nclient_id = \"c\"\nclient_secret = \"k3y\"\nprincipal_id = \"m\"\nscopes = []\n",
         ))
         .extract()
         .expect("settings");
     redact(&mut settings);
     let text = settings.to_string();
-    for secret in ["s3cr3t", "k3y", "demo_token_12345"] {
+    for secret in ["s3cr3t", "k3y", "demo_token_12345", "r3d1s"] {
         assert!(!text.contains(secret), "{secret} leaked: {text}");
     }
     assert_eq!(settings["descope"]["client_secret"], REDACTED);
@@ -407,4 +407,40 @@ fn every_problem_is_named_not_just_the_first() {
         err.contains("\n  CORS_ORIGINS: `nope` is not an origin"),
         "{err}"
     );
+}
+
+#[test]
+fn a_redis_url_must_be_one_and_is_never_echoed() {
+    let message = refusal("[redis]\nurl = \"http://user:hunter2@cache:6379\"\n");
+    assert!(
+        message.starts_with("REDIS_URL: is not a Redis URL"),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+    let settings = accepted("[redis]\nurl = \"rediss://:hunter2@cache:6380/1\"\n");
+    let redis = settings.redis.as_ref().expect("a Redis");
+    assert_eq!(redis.url, "rediss://:hunter2@cache:6380/1");
+    assert!(!format!("{settings:?}").contains("hunter2"));
+    assert!(accepted("").redis.is_none());
+}
+
+#[test]
+fn policies_from_redis_need_a_redis() {
+    assert_eq!(
+        refusal("[policies]\nsource = \"redis\"\n"),
+        "POLICY_SOURCE: is `redis`, which needs REDIS_URL: set REDIS_URL, or POLICY_SOURCE=directory"
+    );
+    let settings =
+        accepted("[policies]\nsource = \"redis\"\n[redis]\nurl = \"redis://localhost\"\n");
+    assert_eq!(settings.policy_source, super::PolicySource::Redis);
+}
+
+#[test]
+fn a_redis_failure_mode_is_closed_or_open() {
+    let settings = accepted("[redis]\nurl = \"redis://localhost\"\nfailure = \"open\"\n");
+    assert_eq!(
+        settings.redis.expect("a Redis").failure,
+        super::RedisFailure::Open
+    );
+    assert!(from_toml("[redis]\nfailure = \"sometimes\"\n").is_err());
 }

@@ -236,6 +236,7 @@ mod tests {
             roles: Default::default(),
             tenant: None,
             tenants: Default::default(),
+            credential: Default::default(),
         })
     }
 

@@ -49,6 +49,13 @@ pub(crate) enum ApiError {
         setting: &'static str,
         retry_after_secs: u64,
     },
+    /// Redis holds the limits and revocations, is unreachable, and
+    /// `REDIS_FAILURE=closed`.
+    #[error(
+        "Service unavailable: rate limits and token revocations are kept in Redis, which is \
+         unreachable; requests are refused until it is back (REDIS_FAILURE=closed)"
+    )]
+    SharedStateUnavailable,
     /// Any of the above, with the protected-resource metadata URL (and, for
     /// a 401, the scopes to ask for) to put in its challenge.
     #[error("{error}")]
@@ -90,6 +97,7 @@ impl ApiError {
             Self::HostNotAllowed(_) | Self::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::SharedStateUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -113,6 +121,7 @@ impl ApiError {
             Self::OriginNotAllowed(_) => "origin_not_allowed",
             Self::Busy(_) => "server_busy",
             Self::RateLimited { .. } => "rate_limited",
+            Self::SharedStateUnavailable => "shared_state_unavailable",
         }
     }
 
@@ -141,7 +150,7 @@ impl ApiError {
             | Self::ToolFailed { tool, .. } => {
                 body["tool"] = json!(tool);
             }
-            Self::RateLimited { .. } | Self::Busy(_) => {
+            Self::RateLimited { .. } | Self::Busy(_) | Self::SharedStateUnavailable => {
                 body["retry_after_secs"] = json!(self.retry_after_secs());
             }
             _ => {}
@@ -157,6 +166,7 @@ impl ApiError {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
             Self::Busy(busy) => Some(busy.retry_after.as_secs().max(1)),
+            Self::SharedStateUnavailable => Some(1),
             _ => None,
         }
     }

@@ -9,7 +9,6 @@ mod error;
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::http::HeaderMap;
 use axum::http::header::HOST;
@@ -17,38 +16,59 @@ use axum::http::header::HOST;
 pub(crate) use body::{discard_small_body, read_limited};
 pub(crate) use error::{ApiError, Challenge, bearer_challenge};
 
-use crate::limiter::{RateLimiter, whole_seconds};
+use crate::shared::limiter::whole_seconds;
+use crate::shared::{Limit, Refusal};
 
 /// Counts one request from the principal `caller` against
-/// `RATE_LIMIT_PER_MINUTE`; the 429 to answer past it.
-pub(crate) fn charge_caller(limiter: &RateLimiter, caller: &str) -> Result<(), ApiError> {
-    limiter
-        .check(caller, Instant::now())
-        .map_err(|wait| ApiError::RateLimited {
-            per_minute: limiter.per_minute,
-            per: "caller",
-            setting: "RATE_LIMIT_PER_MINUTE",
-            retry_after_secs: whole_seconds(wait),
-        })
+/// `RATE_LIMIT_PER_MINUTE`; the 429 (or, Redis away, 503) to answer past it.
+pub(crate) async fn charge_caller(limit: &Limit, caller: &str) -> Result<(), ApiError> {
+    let refusal = limit.charge(caller).await;
+    refusal.map_err(|refusal| {
+        refused(
+            refusal,
+            limit.per_minute(),
+            "caller",
+            "RATE_LIMIT_PER_MINUTE",
+        )
+    })
 }
 
 /// Counts one request from a client `address` (an IPv6 one by its /64)
-/// against `RATE_LIMIT_PUBLIC_PER_MINUTE`; the 429 to answer past it.
-pub(crate) fn charge_address(
-    limiter: &RateLimiter<IpAddr>,
-    address: IpAddr,
-) -> Result<(), ApiError> {
-    limiter
-        .check(
-            &oauth_kit::ClientAddress(address).counted_as(),
-            Instant::now(),
+/// against `RATE_LIMIT_PUBLIC_PER_MINUTE`; the 429 (or, Redis away, 503) to
+/// answer past it.
+pub(crate) async fn charge_address(limit: &Limit<IpAddr>, address: IpAddr) -> Result<(), ApiError> {
+    let counted = oauth_kit::ClientAddress(address).counted_as();
+    let refusal = limit.charge(&counted).await;
+    refusal.map_err(|refusal| {
+        refused(
+            refusal,
+            limit.per_minute(),
+            "client address",
+            "RATE_LIMIT_PUBLIC_PER_MINUTE",
         )
-        .map_err(|wait| ApiError::RateLimited {
-            per_minute: limiter.per_minute,
-            per: "client address",
-            setting: "RATE_LIMIT_PUBLIC_PER_MINUTE",
+    })
+}
+
+/// The answer to a request refused by a limit of `per_minute` requests
+/// per `per` (`setting`).
+pub(crate) fn refused(
+    refusal: Refusal,
+    per_minute: u32,
+    per: &'static str,
+    setting: &'static str,
+) -> ApiError {
+    match refusal {
+        Refusal::Limited(wait) => ApiError::RateLimited {
+            per_minute,
+            per,
+            setting,
             retry_after_secs: whole_seconds(wait),
-        })
+        },
+        Refusal::Unavailable => ApiError::SharedStateUnavailable,
+        Refusal::Revoked => ApiError::Unauthorized(core_auth::AuthError::InvalidToken(
+            core_auth::TokenRejection::Revoked,
+        )),
+    }
 }
 
 /// Where the server is reached: `PUBLIC_URL`, or the `Host` of each request.

@@ -4,7 +4,9 @@
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 
-use super::{TestApp, post_json, request};
+use serde_json::Value;
+
+use super::{Answer, DEMO_TOKEN, TestApp, post_json, request};
 
 #[tokio::test]
 async fn no_token_is_401_with_a_bare_challenge_pointing_at_the_metadata() {
@@ -225,4 +227,109 @@ async fn the_401_challenge_offers_no_admin_scope_unless_configured_to() {
     let configured =
         offered_scopes("[server]\nchallenge_scopes = [\"tools:ping\", \"admin:logs\"]\n").await;
     assert_eq!(configured, "tools:ping admin:logs");
+}
+
+/// A token for the embedded demo access key, from `/auth/token`.
+async fn machine_token(app: &TestApp) -> String {
+    let answer = app
+        .send(
+            request("POST", "/auth/token")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(
+                    "grant_type=client_credentials&client_id=demo-machine&client_secret=demo_access_key_12345",
+                ))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    answer.json()["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned()
+}
+
+/// `tools/list` over MCP with `token`.
+async fn list_tools(app: &TestApp, token: &str) -> Answer {
+    app.send(
+        request("POST", "/mcp")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, "application/json, text/event-stream")
+            .body(Body::from(
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+            ))
+            .expect("request"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_401_invalid_token_and_other_tokens_are_not() {
+    let app = TestApp::new("").await;
+    let revoked = machine_token(&app).await;
+    let kept = machine_token(&app).await;
+    assert_ne!(revoked, kept, "every token has its own jti");
+    let payload = revoked.split('.').nth(1).expect("a JWT");
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .expect("base64url"),
+    )
+    .expect("claims");
+    let body = serde_json::json!({ "jti": claims["jti"] }).to_string();
+    let answer = app.send(post_json("/tools/revoke_tokens", &body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.json()["structuredContent"]["replicas"], "this");
+
+    let refused = list_tools(&app, &revoked).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.text);
+    assert!(
+        refused
+            .header(header::WWW_AUTHENTICATE)
+            .contains("error=\"invalid_token\""),
+        "{:?}",
+        refused.headers
+    );
+    assert!(
+        refused.text.contains("Token has been revoked"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(list_tools(&app, &kept).await.status, StatusCode::OK);
+
+    // A subject's tokens, the static demo token (which has no `iat`)
+    // included.
+    let body = r#"{"subject":"demo-user"}"#;
+    let answer = app.send(post_json("/tools/revoke_tokens", body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(
+        list_tools(&app, DEMO_TOKEN).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(list_tools(&app, &kept).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn revoke_tokens_refuses_a_future_cutoff_and_a_muddled_request_by_name() {
+    let app = TestApp::new("").await;
+    for (body, expected) in [
+        (r#"{}"#, "give exactly one of `jti`, `subject`"),
+        (
+            r#"{"jti":"a","subject":"b"}"#,
+            "give exactly one of `jti`, `subject`",
+        ),
+        (
+            r#"{"issued_before":"tomorrow"}"#,
+            "neither seconds since the epoch nor an RFC 3339 time",
+        ),
+        (
+            r#"{"issued_before":"2999-01-01T00:00:00Z"}"#,
+            "is in the future",
+        ),
+    ] {
+        let answer = app.send(post_json("/tools/revoke_tokens", body)).await;
+        assert!(answer.text.contains(expected), "{body}: {}", answer.text);
+        assert_ne!(answer.status, StatusCode::OK, "{body}");
+    }
+    // Nothing was revoked: the caller is still served.
+    assert_eq!(list_tools(&app, DEMO_TOKEN).await.status, StatusCode::OK);
 }

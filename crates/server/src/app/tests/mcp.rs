@@ -81,7 +81,12 @@ async fn tools_list_shows_only_what_the_policies_let_the_caller_use() {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     assert_eq!(
         names(answer),
-        ["audit_log", "reload_policies", "server_config"]
+        [
+            "audit_log",
+            "reload_policies",
+            "revoke_tokens",
+            "server_config"
+        ]
     );
 
     let logs_only = TestApp::new(&demo_scopes(&["admin:logs"])).await;

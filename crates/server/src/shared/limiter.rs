@@ -31,7 +31,6 @@ const REMEMBER_AT_MOST: usize = 100_000;
 
 /// Requests per minute, per caller (a principal id, or a client address).
 pub(crate) struct RateLimiter<K = String> {
-    pub(crate) per_minute: u32,
     interval: Duration,
     state: Mutex<Callers<K>>,
 }
@@ -58,7 +57,6 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     /// which turns limiting off.
     pub(crate) fn new(per_minute: u32) -> Option<Self> {
         (per_minute > 0).then(|| Self {
-            per_minute,
             interval: WINDOW / per_minute,
             state: Mutex::default(),
         })
