@@ -45,13 +45,13 @@ pub(crate) fn call(server: &Server, token: &str, tool: &str, params: Value) -> (
     )
 }
 
-fn production() -> Value {
+pub(crate) fn production() -> Value {
     json!({"name": "shop", "port": 8080, "image": "registry.example/shop:1.4.2", "replicas": 3, "environment": "production"})
 }
 
 /// Asks for a production plan: the input-required result, checked to ask
 /// for the approval.
-fn ask(server: &Server) -> Value {
+pub(crate) fn ask(server: &Server) -> Value {
     let (status, body) = call(
         server,
         DEMO_TOKEN,
@@ -65,7 +65,7 @@ fn ask(server: &Server) -> Value {
     result.clone()
 }
 
-fn accept() -> Value {
+pub(crate) fn accept() -> Value {
     json!({ APPROVAL: {"action": "accept", "content": {"comment": "release 1.4.2"}} })
 }
 

@@ -391,3 +391,27 @@ fn a_replica_killed_under_load_fails_no_request_on_the_survivor() {
         statuses.iter().filter(|s| **s != 200).collect::<Vec<_>>()
     );
 }
+
+#[test]
+#[ignore = "needs redis-server: cargo xtask install-tools"]
+fn an_approval_asked_on_one_replica_is_given_on_the_other_once() {
+    use crate::approvals::{accept, ask, call, production};
+
+    let redis = TestRedis::start();
+    let (_a, first) = replica(&redis, &[]);
+    let (_b, second) = replica(&redis, &[]);
+    let asked = ask(&first);
+    let approved = json!({
+        "arguments": production(),
+        "inputResponses": accept(),
+        "requestState": asked["requestState"],
+    });
+    let (status, body) = call(&second, DEMO_TOKEN, "deploy_plan", approved.clone());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["resultType"], "complete", "{body}");
+    assert_eq!(body["result"]["isError"], false, "{body}");
+    // The state answered one retry, on any replica.
+    let (_, replayed) = call(&first, DEMO_TOKEN, "deploy_plan", approved);
+    let message = replayed["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("already used"), "{replayed}");
+}

@@ -376,7 +376,7 @@ impl ServerHandler for McpServer {
             Binding::of(&caller, &format!("prompt:{}", request.name), &decided)
         };
         let progress = match request.request_state.as_deref() {
-            Some(state) => self.states.open(state, &bound()).map_err(|refusal| {
+            Some(state) => self.states.open(state, &bound()).await.map_err(|refusal| {
                 McpError::invalid_params(refusal.to_string(), Some(json!({ "name": request.name })))
             })?,
             None => Progress::default(),
@@ -665,6 +665,7 @@ impl ServerHandler for McpServer {
             Some(state) => self
                 .states
                 .open(state, &Binding::of(&caller, &request.name, &arguments))
+                .await
                 .map_err(|refusal| {
                     McpError::invalid_params(
                         refusal.to_string(),

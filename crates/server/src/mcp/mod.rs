@@ -79,7 +79,7 @@ pub(crate) const APPROVAL_KEY_FILE: &str = "approval.key";
 /// accepted by all.
 pub(crate) async fn request_states(
     settings: &crate::settings::ApprovalSettings,
-    shared: &crate::shared::Shared,
+    shared: &Arc<crate::shared::Shared>,
 ) -> anyhow::Result<Arc<RequestStates>> {
     use anyhow::Context as _;
     use base64::Engine as _;
@@ -105,7 +105,9 @@ pub(crate) async fn request_states(
             }
         }
     };
-    Ok(Arc::new(RequestStates::new(&key, settings.ttl)?))
+    Ok(Arc::new(
+        RequestStates::new(&key, settings.ttl)?.shared_by(Arc::clone(shared)),
+    ))
 }
 
 /// The name the approval key is shared under in Redis.

@@ -10,7 +10,7 @@
 //! failed.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rmcp::model::{RequestStateCodec, RequestStateError, SealOptions};
@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
 use crate::catalogue::Caller;
+use crate::shared::Shared;
 
 /// The longest `requestState` the server opens: a state it sealed is far
 /// shorter, and a longer one is refused before any work on it.
@@ -201,14 +202,22 @@ pub(crate) enum StateRefusal {
         "this caller has answered {MAX_USED_PER_PRINCIPAL} requests within APPROVAL_TTL_SECS, the most it may; try again in a few minutes"
     )]
     TooManyForCaller,
+    /// Replicas remember used states in Redis, which is unreachable, and
+    /// `REDIS_FAILURE=closed`.
+    #[error(
+        "the requestState cannot be checked now: used states are remembered in Redis, which is unreachable (REDIS_FAILURE=closed); retry with the same requestState in a moment"
+    )]
+    Unavailable,
 }
 
 /// Seals and opens states, and remembers the ones used.
 pub(crate) struct RequestStates {
     codec: RequestStateCodec,
     ttl: Duration,
-    /// The states opened and not yet expired.
+    /// The states opened on this replica and not yet expired.
     used: Mutex<Used>,
+    /// Where every replica remembers the states opened, with Redis.
+    shared: Option<Arc<Shared>>,
 }
 
 /// The nonces of the states opened, oldest first, with how many each
@@ -250,7 +259,17 @@ impl RequestStates {
             codec,
             ttl,
             used: Mutex::default(),
+            shared: None,
         })
+    }
+
+    /// The same states, each opened once across every replica that shares
+    /// `shared`'s Redis (a state used on one replica is refused on all).
+    pub(crate) fn shared_by(self, shared: Arc<Shared>) -> Self {
+        Self {
+            shared: Some(shared),
+            ..self
+        }
     }
 
     /// How long a state holds.
@@ -286,8 +305,13 @@ impl RequestStates {
         Ok(state)
     }
 
-    /// Opens `state` for the call `binding` names, once.
-    pub(crate) fn open(&self, state: &str, binding: &Binding) -> Result<Progress, StateRefusal> {
+    /// Opens `state` for the call `binding` names, once (on every replica,
+    /// with Redis).
+    pub(crate) async fn open(
+        &self,
+        state: &str,
+        binding: &Binding,
+    ) -> Result<Progress, StateRefusal> {
         if state.len() > MAX_STATE_BYTES {
             return Err(StateRefusal::TooLong(state.len()));
         }
@@ -312,6 +336,15 @@ impl RequestStates {
         }
         if sealed.approved && sealed.approved_until.is_none_or(|until| until < unix_now()) {
             return Err(StateRefusal::ApprovalLapsed);
+        }
+        if let Some(shared) = &self.shared {
+            // Kept until the state has expired for sure, as below.
+            let keep = self.ttl + Duration::from_secs(1);
+            match shared.use_once("request-state", &sealed.nonce, keep).await {
+                Ok(true) => {}
+                Ok(false) => return Err(StateRefusal::Replayed),
+                Err(_) => return Err(StateRefusal::Unavailable),
+            }
         }
         self.use_once(sealed.nonce, sealed.principal)?;
         Ok(Progress {
@@ -375,17 +408,20 @@ mod tests {
         progress
     }
 
-    #[test]
-    fn a_state_opens_once_for_the_call_it_was_sealed_for() {
+    #[tokio::test]
+    async fn a_state_opens_once_for_the_call_it_was_sealed_for() {
         let states = states(Duration::from_secs(60));
         let call = binding("deploy_plan", &json!({"environment": "production"}));
         let state = states.seal(&call, &approved()).expect("seal");
-        assert_eq!(states.open(&state, &call), Ok(approved()));
-        assert_eq!(states.open(&state, &call), Err(StateRefusal::Replayed));
+        assert_eq!(states.open(&state, &call).await, Ok(approved()));
+        assert_eq!(
+            states.open(&state, &call).await,
+            Err(StateRefusal::Replayed)
+        );
     }
 
-    #[test]
-    fn every_way_of_retargeting_a_state_is_refused_by_name() {
+    #[tokio::test]
+    async fn every_way_of_retargeting_a_state_is_refused_by_name() {
         let states = states(Duration::from_secs(60));
         let arguments = json!({"environment": "production", "replicas": 3});
         let call = binding("deploy_plan", &arguments);
@@ -395,11 +431,11 @@ mod tests {
             ..call.clone()
         };
         assert_eq!(
-            states.open(&seal(), &other_principal),
+            states.open(&seal(), &other_principal).await,
             Err(StateRefusal::OtherPrincipal)
         );
         assert_eq!(
-            states.open(&seal(), &binding("ping", &arguments)),
+            states.open(&seal(), &binding("ping", &arguments)).await,
             Err(StateRefusal::OtherTool {
                 issued: "deploy_plan".to_owned(),
                 called: "ping".to_owned()
@@ -410,7 +446,7 @@ mod tests {
             &json!({"environment": "production", "replicas": 4}),
         );
         assert_eq!(
-            states.open(&seal(), &changed),
+            states.open(&seal(), &changed).await,
             Err(StateRefusal::ArgumentsChanged)
         );
         let reloaded = Binding {
@@ -418,31 +454,37 @@ mod tests {
             ..call.clone()
         };
         assert_eq!(
-            states.open(&seal(), &reloaded),
+            states.open(&seal(), &reloaded).await,
             Err(StateRefusal::PoliciesChanged)
         );
         let mut tampered = seal();
         tampered.push('x');
-        assert_eq!(states.open(&tampered, &call), Err(StateRefusal::Tampered));
-        let other_key = RequestStates::new(&[8u8; 32], Duration::from_secs(60)).expect("key");
-        assert_eq!(other_key.open(&seal(), &call), Err(StateRefusal::Tampered));
         assert_eq!(
-            states.open(&"a".repeat(MAX_STATE_BYTES + 1), &call),
+            states.open(&tampered, &call).await,
+            Err(StateRefusal::Tampered)
+        );
+        let other_key = RequestStates::new(&[8u8; 32], Duration::from_secs(60)).expect("key");
+        assert_eq!(
+            other_key.open(&seal(), &call).await,
+            Err(StateRefusal::Tampered)
+        );
+        assert_eq!(
+            states.open(&"a".repeat(MAX_STATE_BYTES + 1), &call).await,
             Err(StateRefusal::TooLong(MAX_STATE_BYTES + 1))
         );
     }
 
-    #[test]
-    fn one_caller_cannot_use_up_the_room_for_everyone_else() {
+    #[tokio::test]
+    async fn one_caller_cannot_use_up_the_room_for_everyone_else() {
         let states = states(Duration::from_secs(60));
         let call = binding("deploy_plan", &json!({}));
         for _ in 0..MAX_USED_PER_PRINCIPAL {
             let state = states.seal(&call, &approved()).expect("seal");
-            assert!(states.open(&state, &call).is_ok());
+            assert!(states.open(&state, &call).await.is_ok());
         }
         let state = states.seal(&call, &approved()).expect("seal");
         assert_eq!(
-            states.open(&state, &call),
+            states.open(&state, &call).await,
             Err(StateRefusal::TooManyForCaller)
         );
         let other = Binding {
@@ -450,11 +492,11 @@ mod tests {
             ..call
         };
         let state = states.seal(&other, &approved()).expect("seal");
-        assert!(states.open(&state, &other).is_ok());
+        assert!(states.open(&state, &other).await.is_ok());
     }
 
-    #[test]
-    fn an_approval_carried_forward_keeps_its_first_expiry() {
+    #[tokio::test]
+    async fn an_approval_carried_forward_keeps_its_first_expiry() {
         let states = states(Duration::from_secs(60));
         let call = binding("deploy_plan", &json!({}));
         let lapsed = Progress {
@@ -464,7 +506,7 @@ mod tests {
         };
         let state = states.seal(&call, &lapsed).expect("seal");
         assert_eq!(
-            states.open(&state, &call),
+            states.open(&state, &call).await,
             Err(StateRefusal::ApprovalLapsed)
         );
         let unbounded = Progress {
@@ -473,22 +515,22 @@ mod tests {
         };
         let state = states.seal(&call, &unbounded).expect("seal");
         assert_eq!(
-            states.open(&state, &call),
+            states.open(&state, &call).await,
             Err(StateRefusal::ApprovalLapsed)
         );
     }
 
-    #[test]
-    fn an_expired_state_is_refused() {
+    #[tokio::test]
+    async fn an_expired_state_is_refused() {
         let states = states(Duration::from_secs(1));
         let call = binding("deploy_plan", &json!({}));
         let state = states.seal(&call, &approved()).expect("seal");
         std::thread::sleep(Duration::from_millis(2100));
-        assert_eq!(states.open(&state, &call), Err(StateRefusal::Expired));
+        assert_eq!(states.open(&state, &call).await, Err(StateRefusal::Expired));
     }
 
-    #[test]
-    fn the_arguments_digest_ignores_key_order_but_not_values() {
+    #[tokio::test]
+    async fn the_arguments_digest_ignores_key_order_but_not_values() {
         let one: Value =
             serde_json::from_str(r#"{"a": 1, "b": {"c": [1, "2"], "d": null}}"#).expect("json");
         let other: Value =

@@ -163,6 +163,26 @@ impl Shared {
         }
     }
 
+    /// Marks `id` (of `kind`) used for `keep` on every replica: `false`
+    /// when one already had. Without Redis, or with Redis away and
+    /// `REDIS_FAILURE=open`, `true`: this replica's own memory is then all
+    /// there is, and the caller keeps that.
+    pub(crate) async fn use_once(
+        &self,
+        kind: &str,
+        id: &str,
+        keep: Duration,
+    ) -> Result<bool, Refusal> {
+        let Some(redis) = &self.redis else {
+            return Ok(true);
+        };
+        match redis.mark_once(kind, id, keep).await {
+            Ok(first) => Ok(first),
+            Err(_) if self.failure == RedisFailure::Open => Ok(true),
+            Err(_) => Err(Refusal::Unavailable),
+        }
+    }
+
     /// Revokes tokens on every replica (in Redis), or on this one.
     pub(crate) async fn revoke(&self, revocation: &Revocation) -> Result<(), String> {
         if let Some(redis) = &self.redis {
