@@ -1,8 +1,11 @@
 //! A local stand-in for Descope: a JWKS endpoint on loopback, backed by a
-//! real RSA key, that tests can take down to simulate an outage.
+//! real RSA key, that tests can take down to simulate an outage; the
+//! access-key exchange; and an inbound app's authorization-code flow with
+//! PKCE (its authorize step signs the user in at once).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
@@ -27,12 +30,23 @@ fn signing_key() -> &'static SigningKey {
     KEY.get_or_init(|| SigningKey::generate().expect("generate RSA key"))
 }
 
+/// The inbound app's client id the fake knows, and the user it signs in.
+pub const CLIENT_ID: &str = "UA2e2eloginhelper";
+/// The user the fake's authorize step signs in.
+pub const USER: &str = "U2e2eperson";
+
 #[derive(Clone)]
 struct Shared {
     up: Arc<AtomicBool>,
     jwks_requests: Arc<AtomicUsize>,
     base_url: Arc<OnceLock<String>>,
+    /// Codes issued, with what each was issued for.
+    codes: Arc<Mutex<HashMap<String, IssuedCode>>>,
 }
+
+/// What a code was issued for: the PKCE challenge, the redirect URI and
+/// the scopes.
+type IssuedCode = (String, String, String);
 
 /// A running fake Descope. Stops when dropped.
 pub struct FakeDescope {
@@ -53,6 +67,7 @@ impl FakeDescope {
             up: Arc::new(AtomicBool::new(true)),
             jwks_requests: Arc::new(AtomicUsize::new(0)),
             base_url: Arc::new(OnceLock::new()),
+            codes: Arc::default(),
         };
         let app = axum::Router::new()
             .route(&format!("/{PROJECT}/.well-known/jwks.json"), get(jwks))
@@ -61,6 +76,8 @@ impl FakeDescope {
                 get(openid_configuration),
             )
             .route("/v1/auth/accesskey/exchange", post(exchange))
+            .route("/oauth2/v1/apps/authorize", get(authorize))
+            .route("/oauth2/v1/apps/token", post(token))
             .with_state(shared.clone());
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -184,6 +201,81 @@ async fn exchange(
     let jwt = signing_key().sign(&claims).expect("sign");
     Ok(axum::Json(
         json!({"keyId": ACCESS_KEY_ID, "sessionJwt": jwt, "expiration": now + 900}),
+    ))
+}
+
+/// `GET /oauth2/v1/apps/authorize`: signs [`USER`] in at once and sends
+/// the browser back with a code (Descope would show its sign-in first).
+async fn authorize(
+    State(shared): State<Shared>,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> Result<axum::response::Redirect, StatusCode> {
+    let field = |name: &str| query.get(name).cloned().ok_or(StatusCode::BAD_REQUEST);
+    if field("client_id")? != CLIENT_ID || field("code_challenge_method")? != "S256" {
+        return Err(StatusCode::BAD_REQUEST);
+    }
+    let redirect_uri = field("redirect_uri")?;
+    let code = oauth_kit::random_token().map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+    shared
+        .codes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(
+            code.clone(),
+            (
+                field("code_challenge")?,
+                redirect_uri.clone(),
+                query.get("scope").cloned().unwrap_or_default(),
+            ),
+        );
+    let location = oauth_kit::with_query(
+        &redirect_uri,
+        &[("code", &code), ("state", &field("state")?)],
+    );
+    Ok(axum::response::Redirect::to(&location))
+}
+
+/// `POST /oauth2/v1/apps/token`: a code, once, for the verifier of its
+/// challenge.
+async fn token(
+    State(shared): State<Shared>,
+    axum::extract::Form(form): axum::extract::Form<HashMap<String, String>>,
+) -> Result<axum::Json<Value>, (StatusCode, axum::Json<Value>)> {
+    let refused = |why: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "invalid_grant", "error_description": why})),
+        )
+    };
+    let code = form.get("code").ok_or_else(|| refused("no code"))?;
+    let (challenge, redirect_uri, scope) = shared
+        .codes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(code)
+        .ok_or_else(|| refused("unknown code"))?;
+    let verifier = form
+        .get("code_verifier")
+        .ok_or_else(|| refused("no verifier"))?;
+    if !oauth_kit::pkce_matches(verifier, &challenge)
+        || form.get("redirect_uri") != Some(&redirect_uri)
+        || form.get("client_id").map(String::as_str) != Some(CLIENT_ID)
+    {
+        return Err(refused("the code was issued for another request"));
+    }
+    let now = unix_now();
+    let base = shared.base_url.get().cloned().unwrap_or_default();
+    let claims = json!({
+        "iss": format!("{base}/v1/apps/{PROJECT}"),
+        "sub": USER,
+        "aud": [PROJECT],
+        "iat": now,
+        "exp": now + 900,
+        "scope": scope,
+    });
+    let jwt = signing_key().sign(&claims).expect("sign");
+    Ok(axum::Json(
+        json!({"access_token": jwt, "token_type": "Bearer", "expires_in": 900}),
     ))
 }
 

@@ -27,7 +27,17 @@ fn replica(redis: &TestRedis, env: &[(&str, &str)]) -> (Sandbox, Server) {
 }
 
 fn replica_in(sandbox: &Sandbox, redis: &TestRedis, env: &[(&str, &str)]) -> Server {
-    let launch = Launch::default()
+    replica_from(sandbox, redis, Launch::default(), env)
+}
+
+/// A replica started from `launch`, on `redis`, with `env` on top.
+fn replica_from(
+    sandbox: &Sandbox,
+    redis: &TestRedis,
+    launch: Launch,
+    env: &[(&str, &str)],
+) -> Server {
+    let launch = launch
         .env("REDIS_URL", &redis.url())
         .env("PUBLIC_URL", PUBLIC_URL);
     let launch = env
@@ -414,4 +424,49 @@ fn an_approval_asked_on_one_replica_is_given_on_the_other_once() {
     let (_, replayed) = call(&first, DEMO_TOKEN, "deploy_plan", approved);
     let message = replayed["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("already used"), "{replayed}");
+}
+
+#[test]
+#[ignore = "needs redis-server: cargo xtask install-tools"]
+fn a_login_begun_on_one_replica_is_finished_on_the_other() {
+    use e2e::descope::{CLIENT_ID, FakeDescope, USER};
+
+    let redis = TestRedis::start();
+    let descope = FakeDescope::start();
+    let launch = descope.launch().env("DESCOPE_CLIENT_ID", CLIENT_ID);
+    let (first_sandbox, second_sandbox) = (Sandbox::new(), Sandbox::new());
+    let first = replica_from(&first_sandbox, &redis, launch.clone(), &[]);
+    let second = replica_from(&second_sandbox, &redis, launch, &[]);
+    let browser = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let location = |response: reqwest::blocking::Response| -> String {
+        assert!(response.status().is_redirection(), "{}", response.status());
+        response.headers()["location"]
+            .to_str()
+            .expect("a location")
+            .to_owned()
+    };
+    let to_descope = location(browser.get(first.url("/auth/login")).send().expect("login"));
+    assert!(to_descope.starts_with(descope.base_url()), "{to_descope}");
+    let back = location(browser.get(&to_descope).send().expect("authorize"));
+    let callback = back
+        .strip_prefix(PUBLIC_URL)
+        .expect("back to the public URL");
+    assert!(callback.starts_with("/auth/callback?"), "{callback}");
+    // The load balancer sends the callback to the other replica.
+    let page = browser.get(second.url(callback)).send().expect("callback");
+    assert_eq!(page.status(), 200);
+    let text = page.text().expect("the page");
+    assert!(text.contains("Signed in"), "{text}");
+    let token = text
+        .split("<pre id=\"access-token\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the token on the page");
+    assert_eq!(claim(token, "sub"), USER);
+    // The login is spent: the first replica does not know it any more.
+    let again = browser.get(first.url(callback)).send().expect("callback");
+    assert_eq!(again.status(), 400);
 }

@@ -324,12 +324,13 @@ fn router(
         rate_limiter: catalogue.rate_limiter().cloned(),
         replays: Arc::new(tokio::sync::Semaphore::new(1)),
     });
+    let logins = Arc::new(oauth::Logins::shared_by(Arc::clone(catalogue.shared())));
     let oauth = oauth::router(OAuthState {
         authorization_server,
         verifier: identity.verifier,
         catalogue,
         base,
-        logins: Arc::default(),
+        logins,
         console_sessions,
     });
     assemble(

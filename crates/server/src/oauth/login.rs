@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Extension;
@@ -21,11 +21,12 @@ use axum::response::{IntoResponse, Response};
 use demo_oauth::{AUTHORIZE_PATH, DemoOAuth};
 use oauth_kit::{ClientAddress, escape, html_page, with_query};
 use oauth_kit::{pkce_s256, post_token_request, random_token};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{AuthorizationServer, OAuthState};
 use crate::settings::DescopeClient;
+use crate::shared::Shared;
 
 /// How long a started login may take to come back.
 const LOGIN_TTL: Duration = Duration::from_secs(600);
@@ -49,8 +50,46 @@ struct Pending {
     started: Instant,
 }
 
+/// A login as replicas share it in Redis (its age is Redis's expiry).
+#[derive(Serialize, Deserialize)]
+struct SharedPending {
+    purpose: Purpose,
+    verifier: String,
+    redirect_uri: String,
+    client_id: String,
+    base: String,
+}
+
+impl SharedPending {
+    fn of(pending: &Pending) -> Self {
+        Self {
+            purpose: pending.purpose,
+            verifier: pending.verifier.clone(),
+            redirect_uri: pending.redirect_uri.clone(),
+            client_id: pending.client_id.clone(),
+            base: pending.base.clone(),
+        }
+    }
+
+    fn into_pending(self) -> Pending {
+        Pending {
+            address: None,
+            purpose: self.purpose,
+            verifier: self.verifier,
+            redirect_uri: self.redirect_uri,
+            client_id: self.client_id,
+            base: self.base,
+            started: Instant::now(),
+        }
+    }
+}
+
+/// The kind logins are kept under in Redis.
+const LOGIN_FLOW: &str = "login";
+
 /// What a login is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 enum Purpose {
     /// Showing the person their token.
     Token,
@@ -116,12 +155,90 @@ impl OAuthState {
     }
 }
 
-/// Logins in flight, by `state`.
+/// Logins in flight, by `state`: in this process, or, with Redis, where
+/// every replica finds them (a login begun on one replica comes back to
+/// whichever the load balancer picks).
 #[derive(Default)]
 pub(crate) struct Logins {
     pending: Mutex<HashMap<String, Pending>>,
     /// The helper's own client id at the demo server, per base URL.
     demo_clients: Mutex<HashMap<String, String>>,
+    /// Where replicas share logins.
+    shared: Option<Arc<Shared>>,
+}
+
+impl Logins {
+    /// Logins every replica sharing `shared`'s Redis can finish (in this
+    /// process without one).
+    pub(crate) fn shared_by(shared: Arc<Shared>) -> Self {
+        Self {
+            shared: Some(shared),
+            ..Self::default()
+        }
+    }
+
+    /// Keeps `pending` under `key`; `Err` with the page to show when it
+    /// cannot be kept.
+    async fn put(&self, key: &str, pending: Pending) -> Result<(), Box<Response>> {
+        if let Some(redis) = self.shared.as_ref().and_then(|shared| shared.redis()) {
+            let text = serde_json::to_string(&SharedPending::of(&pending))
+                .map_err(|_| Box::new(could_not_start()))?;
+            match redis.put_flow(LOGIN_FLOW, key, &text, LOGIN_TTL).await {
+                Ok(()) => return Ok(()),
+                Err(_) if !self.fails_open() => return Err(Box::new(redis_away())),
+                Err(_) => {}
+            }
+        }
+        let mut logins = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        logins.retain(|_, login| login.started.elapsed() < LOGIN_TTL);
+        make_room(&mut logins, pending.address);
+        logins.insert(key.to_owned(), pending);
+        Ok(())
+    }
+
+    /// Takes the login under `key`, if it is there and unexpired.
+    async fn take(&self, key: &str) -> Result<Option<Pending>, Box<Response>> {
+        let local = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key)
+            .filter(|login| login.started.elapsed() < LOGIN_TTL);
+        if local.is_some() {
+            return Ok(local);
+        }
+        let Some(redis) = self.shared.as_ref().and_then(|shared| shared.redis()) else {
+            return Ok(None);
+        };
+        match redis.take_flow(LOGIN_FLOW, key).await {
+            Ok(text) => Ok(text
+                .and_then(|text| serde_json::from_str::<SharedPending>(&text).ok())
+                .map(SharedPending::into_pending)),
+            Err(_) if self.fails_open() => Ok(None),
+            Err(_) => Err(Box::new(redis_away())),
+        }
+    }
+
+    fn fails_open(&self) -> bool {
+        self.shared
+            .as_ref()
+            .is_some_and(|shared| shared.fails_open())
+    }
+}
+
+fn could_not_start() -> Response {
+    error_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Could not start the login.",
+    )
+}
+
+/// The page while Redis, where logins are kept, is unreachable.
+fn redis_away() -> Response {
+    error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Sign-ins are kept in Redis, which is unreachable (REDIS_FAILURE=closed); try again in a moment.",
+    )
 }
 
 /// `GET /auth/login`.
@@ -189,17 +306,11 @@ pub(super) async fn login(
         Backend::Descope(descope) => (descope.client_id.clone(), descope.authorize_url.clone()),
     };
     let (Ok(verifier), Ok(login_state)) = (random_token(), random_token()) else {
-        return error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Could not start the login.",
-        );
+        return could_not_start();
     };
-    {
-        let mut pending = helper.pending.lock().unwrap_or_else(|p| p.into_inner());
-        pending.retain(|_, login| login.started.elapsed() < LOGIN_TTL);
-        make_room(&mut pending, address);
-        pending.insert(
-            login_state.clone(),
+    let kept = helper
+        .put(
+            &login_state,
             Pending {
                 address,
                 purpose,
@@ -209,7 +320,10 @@ pub(super) async fn login(
                 base: base.clone(),
                 started: Instant::now(),
             },
-        );
+        )
+        .await;
+    if let Err(page) = kept {
+        return *page;
     }
     // A console sign-in asks for what the console needs, not for tools.
     let scopes = match purpose {
@@ -300,16 +414,15 @@ pub(super) async fn callback(
     Query(query): Query<CallbackQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(pending) = query.state.as_deref().and_then(|key| {
-        let mut pending = state
-            .logins
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        pending
-            .remove(key)
-            .filter(|login| login.started.elapsed() < LOGIN_TTL)
-    }) else {
+    let taken = match query.state.as_deref() {
+        Some(key) => state.logins.take(key).await,
+        None => Ok(None),
+    };
+    let pending = match taken {
+        Ok(pending) => pending,
+        Err(page) => return *page,
+    };
+    let Some(pending) = pending else {
         return error_page(
             StatusCode::BAD_REQUEST,
             "This login is unknown or has expired. Start again at /auth/login.",

@@ -10,6 +10,8 @@ mod login;
 mod metadata;
 mod token;
 
+pub(crate) use login::Logins;
+
 use std::sync::Arc;
 
 use axum::Router;

@@ -106,6 +106,12 @@ impl Shared {
         self.redis.as_ref()
     }
 
+    /// Whether requests are served without Redis while it is away
+    /// (`REDIS_FAILURE=open`).
+    pub(crate) fn fails_open(&self) -> bool {
+        self.failure == RedisFailure::Open
+    }
+
     /// How long a revocation is kept.
     pub(crate) fn revocations_kept_for(&self) -> Duration {
         self.keep_revocations
