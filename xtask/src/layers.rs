@@ -555,7 +555,7 @@ pub(crate) fn find_cycle(graph: &Graph) -> Option<Vec<String>> {
 /// The server's layers, bottom first; a module may import only modules of
 /// lower layers. `lib.rs` documents the same order.
 pub(crate) const SERVER_LAYERS: &[&[&str]] = &[
-    &["settings"],
+    &["settings", "telemetry"],
     &["shared"],
     &["identity"],
     &["audit", "policies"],

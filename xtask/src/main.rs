@@ -194,7 +194,8 @@ fn test() -> anyhow::Result<()> {
     // Deployed configuration must be what the policies say.
     // The server card comes from the server built above.
     let generated = generate::run(&root(), true)
-        .and_then(|()| generate::card::run(&root(), &server_binary(), true));
+        .and_then(|()| generate::card::run(&root(), &server_binary(), true))
+        .and_then(|()| generate::dashboard::run(&root(), &server_binary(), true));
     if let Err(err) = &generated {
         eprintln!("xtask: {err:#}");
     }
@@ -226,7 +227,8 @@ fn gen_all(check: bool) -> anyhow::Result<()> {
     let mut build = cargo();
     build.args(["build", "--quiet", "--workspace", "--exclude", "xtask"]);
     status(build).context("building the server and plugins for the server card")?;
-    generate::card::run(&root(), &server_binary(), check)
+    generate::card::run(&root(), &server_binary(), check)?;
+    generate::dashboard::run(&root(), &server_binary(), check)
 }
 
 /// The debug build of the server, which `cargo build --workspace` made.

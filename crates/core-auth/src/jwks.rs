@@ -317,6 +317,7 @@ impl KeySet {
             .await
             .map_err(JwksError::from)
             .and_then(|bytes| parse_jwks(&bytes));
+        crate::metrics::fetched(outcome.as_ref().is_ok_and(|keys| !keys.is_empty()));
         let mut state = self.write();
         match outcome {
             Ok(keys) if keys.is_empty() => {

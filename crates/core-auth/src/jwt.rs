@@ -118,8 +118,10 @@ impl JwtVerifier {
         }
         let hash = TokenCache::hash(token);
         if let Some(principal) = self.cache.get(&hash) {
+            crate::metrics::cache(true);
             return Ok(principal);
         }
+        crate::metrics::cache(false);
         let verified = self.verify_uncached(token).await?;
         let principal = Arc::new(verified.principal);
         // Remembered only while the key that verified it is still the one

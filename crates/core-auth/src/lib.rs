@@ -15,6 +15,7 @@ mod demo;
 mod issuer;
 mod jwks;
 mod jwt;
+mod metrics;
 mod principal;
 mod rejection;
 
@@ -28,6 +29,7 @@ pub use demo::{DemoPrincipalConfig, DemoVerifier};
 pub use jsonwebtoken::Algorithm;
 pub use jwks::{JwksError, JwksStatus, KeySet, KeySource, check_jwks_url};
 pub use jwt::{JwtConfig, JwtVerifier};
+pub use metrics::{JWKS_FETCHES_METRIC, TOKEN_CACHE_METRIC, enable_metrics};
 pub use principal::{Credential, Principal, PrincipalKind, TenantGrant};
 pub use rejection::TokenRejection;
 
@@ -76,6 +78,17 @@ impl AuthError {
             Self::MissingToken => None,
             Self::MalformedHeader(_) => Some("invalid_request"),
             Self::InvalidToken(_) => Some("invalid_token"),
+        }
+    }
+
+    /// A short stable name for the error (`missing_token`,
+    /// `malformed_header`, or the rejection's [`TokenRejection::code`]),
+    /// for metrics and structured logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::MalformedHeader(_) => "malformed_header",
+            Self::InvalidToken(rejection) => rejection.code(),
         }
     }
 }

@@ -26,6 +26,7 @@ mod error;
 pub mod fuzzing;
 mod items;
 mod library;
+mod metrics;
 mod pinned;
 mod pool;
 mod slots;
@@ -38,6 +39,7 @@ use std::time::Duration;
 pub use callbacks::{CallHooks, MAX_PROGRESS_REPORTS};
 pub use error::{Busy, CallError, LoadError, UnknownTool};
 pub use items::{Completed, MAX_COMPLETION_VALUES, PromptEntry, ResourceEntry};
+pub use metrics::{TIMEOUTS_METRIC, enable_metrics};
 pub use plugin_api::host::{NestedOutcome, RefusalReason};
 pub use plugin_api::{
     CallContext, InputKind, InputRequest, InputRequests, LogLevel, PrincipalKind, Progress,
@@ -397,6 +399,7 @@ impl PluginHost {
         let answered = match outcome {
             RunOutcome::Answered(answered) => answered,
             RunOutcome::TimedOut => {
+                metrics::timed_out(name, plugin);
                 return Ok(ToolResult::error(format!(
                     "tool `{name}` did not finish within its time limit of {}; try again with \
                      smaller input, or ask the operator to raise plugins.tool_timeouts.{name}",

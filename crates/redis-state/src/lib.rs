@@ -44,6 +44,20 @@ pub use policy::PolicyBundle;
 pub use replicas::Replica;
 pub use revoke::Revocation;
 
+/// Round trips to Redis (`outcome`: `ok`, `error`), for the server's
+/// Prometheus metrics.
+pub const ROUND_TRIPS_METRIC: &str = "orchestrator_redis_round_trips_total";
+/// Round-trip latency, in seconds.
+pub const ROUND_TRIP_DURATION_METRIC: &str = "orchestrator_redis_round_trip_duration_seconds";
+
+static METRICS: AtomicBool = AtomicBool::new(false);
+
+/// Starts counting round trips in the metrics (once the server installed a
+/// recorder); off, counting costs one relaxed atomic load.
+pub fn enable_metrics() {
+    METRICS.store(true, Ordering::Release);
+}
+
 /// How long one operation may take before Redis is taken to be down.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -235,8 +249,18 @@ impl RedisState {
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         self.inner.round_trips.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
         let outcome =
             tokio::time::timeout(OPERATION_TIMEOUT, operation(self.inner.connection.clone())).await;
+        if METRICS.load(Ordering::Relaxed) {
+            let result = if matches!(outcome, Ok(Ok(_))) {
+                "ok"
+            } else {
+                "error"
+            };
+            metrics::counter!(ROUND_TRIPS_METRIC, "outcome" => result).increment(1);
+            metrics::histogram!(ROUND_TRIP_DURATION_METRIC).record(started.elapsed().as_secs_f64());
+        }
         let reason = match outcome {
             Ok(Ok(value)) => return Ok(value),
             // An error Redis answered with (a script's, a wrong type) says

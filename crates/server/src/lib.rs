@@ -3,7 +3,8 @@
 //!
 //! The modules are layers, each importing only those below it:
 //!
-//! 1. `settings`: the configuration, read and checked in one place.
+//! 1. `settings`: the configuration, read and checked in one place;
+//!    `telemetry`: the metrics every layer records.
 //! 2. `shared`: what replicas share (Redis, or this process's memory):
 //!    rate limits, revocations.
 //! 3. `identity`: the token verifier and the authorization server behind it.
@@ -30,6 +31,7 @@ mod policies;
 mod rest;
 mod settings;
 mod shared;
+mod telemetry;
 mod web;
 
 pub use app::{App, Server};

@@ -58,6 +58,10 @@ enum Command {
         #[arg(long, value_name = "URL")]
         base: Option<String>,
     },
+    /// Print every Prometheus metric the server exposes at /metrics, with
+    /// its type, help and labels, as JSON (what `cargo xtask gen` builds
+    /// the Grafana dashboard from).
+    Metrics,
 }
 
 fn main() -> ExitCode {
@@ -69,5 +73,6 @@ fn main() -> ExitCode {
         Some(Command::Doctor { manifest }) => cli::doctor(config, &manifest),
         Some(Command::Policy { command }) => cli::policy(config, command),
         Some(Command::ServerCard { base }) => cli::server_card(config, base.as_deref()),
+        Some(Command::Metrics) => cli::metrics(),
     }
 }

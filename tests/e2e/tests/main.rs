@@ -18,6 +18,7 @@ mod inspector;
 mod limits;
 mod logging;
 mod mcp;
+mod metrics;
 mod plugins;
 mod policies;
 mod policy_cli;

@@ -54,27 +54,5 @@ pub(crate) fn run(root: &Path, server: &Path, check_only: bool) -> anyhow::Resul
     banner.extend(fields);
     let mut card = serde_json::to_string_pretty(&serde_json::Value::Object(banner))?;
     card.push('\n');
-    let path = root.join(CARD);
-    let committed = std::fs::read_to_string(&path).ok();
-    if check_only {
-        if committed.as_deref() == Some(card.as_str()) {
-            println!("gen --check: {CARD} is up to date");
-            return Ok(());
-        }
-        bail!(
-            "{CARD} differs from the card the server builds from the plugins and policies; run \
-             `cargo xtask gen` and commit the result"
-        );
-    }
-    if committed.as_deref() == Some(card.as_str()) {
-        println!("gen: unchanged {CARD}");
-        return Ok(());
-    }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    std::fs::write(&path, card).with_context(|| format!("writing {}", path.display()))?;
-    println!("gen: wrote     {CARD}");
-    Ok(())
+    super::write_or_check(root, CARD, &card, check_only)
 }

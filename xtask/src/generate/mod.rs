@@ -15,6 +15,7 @@
 //! names the file and line at fault.
 
 pub(crate) mod card;
+pub(crate) mod dashboard;
 mod deploy;
 mod descope;
 mod docker;
@@ -331,6 +332,40 @@ pub(crate) fn run(root: &Path, check_only: bool) -> anyhow::Result<()> {
             file.path
         );
     }
+    Ok(())
+}
+
+/// Writes `text` to `relative` under `root` (or, with `check_only`, fails
+/// when the committed file differs): for the files made from the built
+/// server rather than from [`SOURCES`].
+pub(crate) fn write_or_check(
+    root: &Path,
+    relative: &str,
+    text: &str,
+    check_only: bool,
+) -> anyhow::Result<()> {
+    let path = root.join(relative);
+    let committed = std::fs::read_to_string(&path).ok();
+    if check_only {
+        if committed.as_deref() == Some(text) {
+            println!("gen --check: {relative} is up to date");
+            return Ok(());
+        }
+        bail!(
+            "{relative} differs from what the built server describes; run `cargo xtask gen` and \
+             commit the result"
+        );
+    }
+    if committed.as_deref() == Some(text) {
+        println!("gen: unchanged {relative}");
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    println!("gen: wrote     {relative}");
     Ok(())
 }
 

@@ -13,6 +13,7 @@ use super::AppState;
 use super::request_id::RequestId;
 use crate::catalogue::{CallBudget, Caller, ClientLink};
 use crate::shared::Refusal;
+use crate::telemetry::metrics;
 use crate::web::{ApiError, discard_small_body, refused};
 
 /// Verifies the bearer token, admits it (refusing a revoked token with 401,
@@ -43,6 +44,10 @@ pub(crate) async fn require_principal(
         Ok(token) => state.verifier.verify(token).await,
         Err(err) => Err(err),
     };
+    metrics::token_verification(match &outcome {
+        Ok(_) => "ok",
+        Err(err) => err.code(),
+    });
     match outcome {
         Ok(principal) => {
             tracing::debug!(principal = %principal.id, kind = principal.kind.as_str(), "authenticated");

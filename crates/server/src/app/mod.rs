@@ -8,6 +8,7 @@ mod client_address;
 mod cors;
 mod health;
 mod host_guard;
+mod metrics;
 mod origin_guard;
 mod rate_limit;
 mod request_id;
@@ -70,6 +71,8 @@ pub(crate) struct AppState {
 /// long as it serves (the policy watcher).
 pub struct App {
     router: Router,
+    /// `/metrics` for `METRICS_ADDR`'s listener, when metrics are on.
+    metrics_router: Option<Router>,
     /// Kept alive for as long as the application serves.
     _watcher: Option<notify::RecommendedWatcher>,
 }
@@ -102,8 +105,25 @@ impl App {
             }
         }
         let states = mcp::request_states(&settings.approvals, &shared).await?;
+        let scrape = if settings.metrics_addr.is_some() || settings.metrics_token.is_some() {
+            Some(metrics::Scrape::new(
+                crate::telemetry::metrics::install()?,
+                Arc::clone(&identity.verifier),
+                Arc::clone(&shared),
+            ))
+        } else {
+            None
+        };
+        let metrics_router = scrape
+            .as_ref()
+            .filter(|_| settings.metrics_addr.is_some())
+            .map(|scrape| scrape.clone().router());
+        let scrape_here = scrape
+            .zip(settings.metrics_token.clone())
+            .map(|(scrape, token)| scrape.behind(token).router());
         Ok(Self {
-            router: router(settings, catalogue, identity, states),
+            router: router(settings, catalogue, identity, states, scrape_here),
+            metrics_router,
             _watcher: watcher,
         })
     }
@@ -117,6 +137,8 @@ impl App {
 /// A server bound to its address, ready to serve.
 pub struct Server {
     listener: tokio::net::TcpListener,
+    /// `METRICS_ADDR`'s listener, when set.
+    metrics_listener: Option<tokio::net::TcpListener>,
     app: App,
 }
 
@@ -135,8 +157,20 @@ impl Server {
             .with_context(|| format!("binding {address} (set HOST and PORT)"))?;
         // Token audiences and the demo issuer depend on the port actually bound.
         let port = listener.local_addr()?.port();
+        let metrics_listener = match settings.metrics_addr {
+            Some(address) => Some(
+                tokio::net::TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("binding {address} (set METRICS_ADDR)"))?,
+            ),
+            None => None,
+        };
         let app = App::assemble(&settings, catalogue, watcher, port).await?;
-        Ok(Self { listener, app })
+        Ok(Self {
+            listener,
+            metrics_listener,
+            app,
+        })
     }
 
     /// The address the server listens on.
@@ -147,6 +181,17 @@ impl Server {
     /// Serves until Ctrl-C or SIGTERM, letting in-flight requests finish.
     pub async fn run(self) -> anyhow::Result<()> {
         let local = self.listener.local_addr()?;
+        if let (Some(listener), Some(router)) =
+            (self.metrics_listener, self.app.metrics_router.clone())
+        {
+            let address = listener.local_addr()?;
+            tracing::info!(%address, "serving metrics at /metrics");
+            tokio::spawn(async move {
+                if let Err(err) = axum::serve(listener, router).await {
+                    tracing::error!(%err, "the metrics listener stopped");
+                }
+            });
+        }
         tracing::info!(address = %local, url = %format!("http://{local}"), "listening");
         axum::serve(
             self.listener,
@@ -244,6 +289,7 @@ fn router(
     catalogue: Catalogue,
     identity: identity::Identity,
     states: Arc<mcp::RequestStates>,
+    scrape: Option<Router>,
 ) -> Router {
     let base = PublicBase::new(settings.public_url.clone());
     let max_request_bytes = settings.max_request_bytes;
@@ -333,12 +379,18 @@ fn router(
         logins,
         console_sessions,
     });
-    assemble(
+    let assembled = assemble(
         state,
         rest.merge(mcp),
         oauth.merge(demo_routes).merge(card),
         console,
-    )
+    );
+    match scrape {
+        // Beside /health: a scraper comes by address, not by an allowed
+        // host name, and bears the metrics token, not a user's.
+        Some(scrape) => scrape.merge(assembled),
+        None => assembled,
+    }
 }
 
 /// The doors behind the layers.
@@ -381,6 +433,7 @@ fn assemble(state: AppState, protected: Router, discovery: Router, console: Rout
         .fallback(no_route)
         .layer(resolve_client)
         .layer(middleware::from_fn(request_id::assign))
+        .layer(middleware::from_fn(metrics::record))
         // Outside authentication and the host guard: a browser's preflight
         // carries neither credentials nor, always, an allowed host.
         .layer(tower::util::option_layer(cors))

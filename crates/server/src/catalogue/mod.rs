@@ -26,6 +26,7 @@ mod session;
 use crate::audit::{AuditLog, DecisionRecord};
 use crate::policies::PolicyStore;
 use crate::shared::{Limit, Shared};
+use crate::telemetry::metrics;
 pub(crate) use budget::CallBudget;
 pub(crate) use client_link::{ClientLink, Notice};
 pub(crate) use items::{ItemRefusal, Prompted};
@@ -141,6 +142,16 @@ pub(crate) enum ApprovalStep {
 }
 
 impl ApprovalStep {
+    /// The step as the approvals metric counts it.
+    fn outcome(self) -> &'static str {
+        match self {
+            Self::Requested => "asked",
+            Self::Accepted => "accepted",
+            Self::Declined => "declined",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
     fn decision(self) -> &'static str {
         match self {
             Self::Requested => "approval_requested",
@@ -609,6 +620,11 @@ impl Catalogue {
     ) -> policy::Decision {
         let started = Instant::now();
         let decision = evaluate(caller, resource, arguments, approval);
+        metrics::decision(
+            resource.action().name(),
+            decision.allowed,
+            decision.policies.first().map(String::as_str),
+        );
         let shadow = shadow_disagreement(caller, resource, arguments, approval, &decision);
         self.audit_decision(
             caller,
@@ -634,6 +650,7 @@ impl Catalogue {
         policies: &[String],
         comment: Option<String>,
     ) {
+        metrics::approval(step.outcome());
         let Some(resource) = self.resource(name) else {
             return;
         };
@@ -818,7 +835,20 @@ impl AuthorizedCall<'_> {
         arguments: Value,
         asking: &Asking,
     ) -> Result<ToolResult, Busy> {
-        let result = self.run(arguments, asking).await?;
+        let plugin = match self.entry {
+            Entry::Server(_) => policy::SERVER_PLUGIN,
+            Entry::Plugin(tool) => tool.plugin(),
+        };
+        let measured = metrics::tool_call(self.name, plugin);
+        let result = self.run(arguments, asking).await;
+        if let Some(measured) = measured {
+            measured.finish(match &result {
+                Err(_) => "busy",
+                Ok(result) if result.is_error => "error",
+                Ok(_) => "ok",
+            });
+        }
+        let result = result?;
         Ok(match &result.input_requests {
             Some(requests) if !asking.covers(requests) => unaskable(self.name, requests),
             _ => result,

@@ -88,12 +88,15 @@ impl CallHooks for NestedCalls {
                 && let Err(refusal) = limiter.charge(caller.principal.id.as_str()).await
             {
                 let why = match refusal {
-                    Refusal::Limited(wait) => format!(
-                        "the calls tools make count against the caller's rate limit, at most {} \
+                    Refusal::Limited(wait) => {
+                        crate::telemetry::metrics::rate_limited("caller");
+                        format!(
+                            "the calls tools make count against the caller's rate limit, at most {} \
                          requests per minute (RATE_LIMIT_PER_MINUTE); retry after {} s",
-                        limiter.per_minute(),
-                        whole_seconds(wait)
-                    ),
+                            limiter.per_minute(),
+                            whole_seconds(wait)
+                        )
+                    }
                     Refusal::Unavailable => "rate limits are kept in Redis, which is unreachable \
                                              (REDIS_FAILURE=closed); retry once it is back"
                         .to_owned(),

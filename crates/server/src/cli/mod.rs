@@ -381,6 +381,32 @@ fn init_logging(settings: &Settings) {
     }
 }
 
+/// `orchestrator-mcp metrics`: prints the metrics the server exposes at
+/// `/metrics`, as JSON: name, type, help and labels of each.
+pub fn metrics() -> ExitCode {
+    let catalogue: Vec<serde_json::Value> = crate::telemetry::metrics::METRICS
+        .iter()
+        .map(|metric| {
+            serde_json::json!({
+                "name": metric.name,
+                "type": metric.kind.name(),
+                "help": metric.help,
+                "labels": metric.labels,
+            })
+        })
+        .collect();
+    match serde_json::to_string_pretty(&catalogue) {
+        Ok(text) => {
+            #[expect(clippy::print_stdout, reason = "the list is the command's output")]
+            {
+                println!("{text}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
 /// `orchestrator-mcp server-card`: prints the server card the server serves
 /// at /.well-known/mcp/server-card.json, for `base` (or PUBLIC_URL, or
 /// http://HOST:PORT), from the plugins in PLUGIN_DIR and the policies in

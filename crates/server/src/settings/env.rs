@@ -142,6 +142,8 @@ pub(crate) const ENV_VARS: &[(&str, &str, EnvValue)] = &[
     ("REDIS_URL", "redis.url", EnvValue::Text),
     ("REDIS_KEY_PREFIX", "redis.key_prefix", EnvValue::Text),
     ("REDIS_FAILURE", "redis.failure", EnvValue::Text),
+    ("METRICS_ADDR", "metrics.addr", EnvValue::Text),
+    ("METRICS_TOKEN", "metrics.token", EnvValue::Text),
     ("AUDIT_LOG_FILE", "audit.file", EnvValue::Text),
     ("AUDIT_RECENT", "audit.recent", EnvValue::Parsed),
     ("RUST_LOG", "log.filter", EnvValue::Text),

@@ -163,6 +163,10 @@ pub struct Settings {
     /// `REDIS_URL`, `REDIS_KEY_PREFIX` and `REDIS_FAILURE`; `None` without
     /// a Redis.
     pub(crate) redis: Option<RedisSettings>,
+    /// `METRICS_ADDR`: where a listener of its own serves `/metrics`.
+    pub(crate) metrics_addr: Option<SocketAddr>,
+    /// `METRICS_TOKEN`: the bearer token `/metrics` on the main port takes.
+    pub(crate) metrics_token: Option<SecretText>,
     /// `APPROVAL_KEY` (if set), `DATA_DIR` (where a generated one is kept
     /// otherwise) and `APPROVAL_TTL_SECS`.
     pub(crate) approvals: ApprovalSettings,
@@ -198,6 +202,16 @@ impl CorsPolicy {
                 .iter()
                 .any(|allowed| allowed.as_bytes() == origin.as_bytes()),
         }
+    }
+}
+
+/// A secret setting's text: never shown by `Debug`.
+#[derive(Clone)]
+pub(crate) struct SecretText(pub(crate) String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
     }
 }
 
@@ -419,6 +433,10 @@ impl Settings {
             policy_dir: raw.policies.dir.clone(),
             policy_watch: raw.policies.watch,
             policy_source: raw.policies.source,
+            metrics_addr: raw.metrics_addr().map_err(invalid)?,
+            metrics_token: Some(raw.metrics.token.clone())
+                .filter(|token| !token.is_empty())
+                .map(SecretText),
             redis: raw.redis_url().map_err(invalid)?.map(|url| RedisSettings {
                 url,
                 key_prefix: raw.redis.key_prefix.trim().to_owned(),

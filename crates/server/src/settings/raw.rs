@@ -45,8 +45,38 @@ pub(crate) struct Raw {
     pub(crate) audit: AuditSection,
     pub(crate) approvals: ApprovalsSection,
     pub(crate) redis: RedisSection,
+    pub(crate) metrics: MetricsSection,
     pub(crate) log: LogSection,
 }
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MetricsSection {
+    /// `METRICS_ADDR`: a listener of its own for `/metrics`; empty for none.
+    pub(crate) addr: String,
+    /// `METRICS_TOKEN`: `/metrics` on the main port for this bearer token;
+    /// empty for none.
+    pub(crate) token: String,
+}
+
+impl std::fmt::Debug for MetricsSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSection")
+            .field("addr", &self.addr)
+            .field(
+                "token",
+                &if self.token.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
+            .finish()
+    }
+}
+
+/// The fewest bytes `METRICS_TOKEN` may have.
+pub(crate) const MIN_METRICS_TOKEN_BYTES: usize = 32;
 
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -268,6 +298,23 @@ pub(crate) enum LogFormat {
 }
 
 impl Raw {
+    /// `METRICS_ADDR`, parsed; `None` when empty.
+    pub(crate) fn metrics_addr(&self) -> Result<Option<SocketAddr>, Problem> {
+        let addr = self.metrics.addr.trim();
+        if addr.is_empty() {
+            return Ok(None);
+        }
+        addr.parse().map(Some).map_err(|_| {
+            Problem::new(
+                "METRICS_ADDR",
+                format!(
+                    "`{}` is not an address and port to listen on; write one such as 127.0.0.1:9090, or leave it empty",
+                    addr.chars().take(100).collect::<String>()
+                ),
+            )
+        })
+    }
+
     /// `REDIS_URL`, trimmed; `None` when empty.
     pub(crate) fn redis_url(&self) -> Result<Option<String>, Problem> {
         let url = self.redis.url.trim();
@@ -402,6 +449,16 @@ impl Raw {
             )));
         }
         check(self.redis_url().map(drop));
+        check(self.metrics_addr().map(drop));
+        if !self.metrics.token.is_empty() && self.metrics.token.len() < MIN_METRICS_TOKEN_BYTES {
+            check(Err(Problem::new(
+                "METRICS_TOKEN",
+                format!(
+                    "is {} bytes; it must be at least {MIN_METRICS_TOKEN_BYTES} random bytes (for example the output of `openssl rand -hex 32`), or empty",
+                    self.metrics.token.len()
+                ),
+            )));
+        }
         if self.policies.source == PolicySource::Redis && self.redis.url.trim().is_empty() {
             check(Err(Problem::new(
                 "POLICY_SOURCE",

@@ -7,6 +7,7 @@ const SECRET_KEYS: &[&str] = &[
     "demo.token",
     "approvals.key",
     "redis.url",
+    "metrics.token",
     "demo_auth.access_keys[].client_secret",
 ];
 

@@ -444,3 +444,23 @@ fn a_redis_failure_mode_is_closed_or_open() {
     );
     assert!(from_toml("[redis]\nfailure = \"sometimes\"\n").is_err());
 }
+
+#[test]
+fn metrics_settings_are_checked_and_the_token_never_shown() {
+    assert_eq!(
+        refusal("[metrics]\naddr = \"metrics.local\"\n"),
+        "METRICS_ADDR: `metrics.local` is not an address and port to listen on; write one such as 127.0.0.1:9090, or leave it empty"
+    );
+    let short = refusal("[metrics]\ntoken = \"short\"\n");
+    assert!(short.starts_with("METRICS_TOKEN: is 5 bytes"), "{short}");
+    assert!(!short.contains("short\""), "{short}");
+    let token = "m".repeat(40);
+    let settings = accepted(&format!(
+        "[metrics]\naddr = \"127.0.0.1:9090\"\ntoken = \"{token}\"\n"
+    ));
+    assert_eq!(
+        settings.metrics_addr,
+        Some("127.0.0.1:9090".parse().expect("an address"))
+    );
+    assert!(!format!("{settings:?}").contains(&token));
+}

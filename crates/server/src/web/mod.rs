@@ -58,12 +58,19 @@ pub(crate) fn refused(
     setting: &'static str,
 ) -> ApiError {
     match refusal {
-        Refusal::Limited(wait) => ApiError::RateLimited {
-            per_minute,
-            per,
-            setting,
-            retry_after_secs: whole_seconds(wait),
-        },
+        Refusal::Limited(wait) => {
+            crate::telemetry::metrics::rate_limited(if per == "caller" {
+                "caller"
+            } else {
+                "public"
+            });
+            ApiError::RateLimited {
+                per_minute,
+                per,
+                setting,
+                retry_after_secs: whole_seconds(wait),
+            }
+        }
         Refusal::Unavailable => ApiError::SharedStateUnavailable,
         Refusal::Revoked => ApiError::Unauthorized(core_auth::AuthError::InvalidToken(
             core_auth::TokenRejection::Revoked,
