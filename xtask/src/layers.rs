@@ -555,8 +555,8 @@ pub(crate) fn find_cycle(graph: &Graph) -> Option<Vec<String>> {
 /// The server's layers, bottom first; a module may import only modules of
 /// lower layers. `lib.rs` documents the same order.
 pub(crate) const SERVER_LAYERS: &[&[&str]] = &[
-    &["settings", "telemetry"],
-    &["shared"],
+    &["settings"],
+    &["shared", "telemetry"],
     &["identity"],
     &["audit", "policies"],
     &["catalogue"],

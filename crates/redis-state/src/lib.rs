@@ -250,8 +250,12 @@ impl RedisState {
     {
         self.inner.round_trips.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();
-        let outcome =
-            tokio::time::timeout(OPERATION_TIMEOUT, operation(self.inner.connection.clone())).await;
+        let span = tracing::debug_span!("redis", otel.kind = "client", db.system = "redis");
+        let outcome = tokio::time::timeout(
+            OPERATION_TIMEOUT,
+            tracing::Instrument::instrument(operation(self.inner.connection.clone()), span),
+        )
+        .await;
         if METRICS.load(Ordering::Relaxed) {
             let result = if matches!(outcome, Ok(Ok(_))) {
                 "ok"

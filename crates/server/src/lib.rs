@@ -3,10 +3,10 @@
 //!
 //! The modules are layers, each importing only those below it:
 //!
-//! 1. `settings`: the configuration, read and checked in one place;
-//!    `telemetry`: the metrics every layer records.
+//! 1. `settings`: the configuration, read and checked in one place.
 //! 2. `shared`: what replicas share (Redis, or this process's memory):
-//!    rate limits, revocations.
+//!    rate limits, revocations; `telemetry`: the metrics every layer
+//!    records, and the traces.
 //! 3. `identity`: the token verifier and the authorization server behind it.
 //! 4. `audit`, `policies`: the decision log and the reloadable policy set.
 //! 5. `catalogue`: listing, deciding and calling tools.

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 pub mod browser;
 pub mod descope;
+pub mod otlp;
 pub mod proxy;
 pub mod secrets;
 

@@ -29,4 +29,5 @@ mod rest;
 mod session;
 mod shadow;
 mod startup;
+mod traces;
 mod util;

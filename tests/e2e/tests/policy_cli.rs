@@ -481,7 +481,7 @@ fn policy_diff_proves_a_rewrite_the_same_and_refutes_a_widening_and_a_narrowing_
             "{report}"
         );
         assert!(!lines.contains("tools:review"), "{report}");
-        assert!(lines.contains("(and 13 more proven the same)"), "{report}");
+        assert!(lines.contains("(and 14 more proven the same)"), "{report}");
     }
     assert!(report.contains("call on Tool by User: differs"), "{report}");
     assert!(

@@ -8,6 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use core_auth::{AuthError, TokenRejection, bearer_token};
 use oauth_kit::ClientAddress;
+use tracing::Instrument as _;
 
 use super::AppState;
 use super::request_id::RequestId;
@@ -41,7 +42,13 @@ pub(crate) async fn require_principal(
         },
     };
     let outcome = match bearer_token(header) {
-        Ok(token) => state.verifier.verify(token).await,
+        Ok(token) => {
+            state
+                .verifier
+                .verify(token)
+                .instrument(tracing::debug_span!("verify_token"))
+                .await
+        }
         Err(err) => Err(err),
     };
     metrics::token_verification(match &outcome {
@@ -56,6 +63,7 @@ pub(crate) async fn require_principal(
             match state
                 .shared
                 .admit(&principal, state.rate_limiter.as_deref())
+                .instrument(tracing::debug_span!("admit"))
                 .await
             {
                 Ok(()) => {}

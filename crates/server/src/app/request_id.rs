@@ -37,19 +37,29 @@ pub(crate) async fn assign(mut request: Request, next: Next) -> Response {
         .and_then(|value| value.to_str().ok())
         .filter(|value| is_acceptable_id(value))
         .map(Into::into);
+    let route = crate::telemetry::metrics::route_label(request.uri().path());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         client_request_id = client.as_deref(),
         method = %request.method(),
         path = %request.uri().path(),
+        otel.name = %format_args!("{} {route}", request.method()),
+        otel.kind = "server",
+        http.route = route,
+        http.response.status_code = tracing::field::Empty,
     );
+    // A caller's `traceparent` makes this request a part of its trace.
+    if let Some(parent) = crate::telemetry::traces::parent_from_headers(request.headers()) {
+        crate::telemetry::traces::continue_trace(&span, parent);
+    }
     request.extensions_mut().insert(RequestId {
         id: Arc::clone(&id),
         client,
     });
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
+    span.record("http.response.status_code", response.status().as_u16());
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),

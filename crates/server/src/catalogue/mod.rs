@@ -34,6 +34,7 @@ pub(crate) use items::{ItemRefusal, Prompted};
 pub(crate) use server_card::PROTOCOL_VERSIONS;
 pub(crate) use server_card::server_card;
 pub(crate) use server_resources::MANIFEST_FILE;
+use tracing::Instrument as _;
 
 /// Whether `uri` names one of the server's own resources.
 pub(crate) fn is_server_resource(uri: &str) -> bool {
@@ -618,6 +619,12 @@ impl Catalogue {
         arguments: &Value,
         approval: Approval,
     ) -> policy::Decision {
+        let _span = tracing::debug_span!(
+            "decide",
+            action = resource.action().name(),
+            resource = %resource.name
+        )
+        .entered();
         let started = Instant::now();
         let decision = evaluate(caller, resource, arguments, approval);
         metrics::decision(
@@ -840,7 +847,8 @@ impl AuthorizedCall<'_> {
             Entry::Plugin(tool) => tool.plugin(),
         };
         let measured = metrics::tool_call(self.name, plugin);
-        let result = self.run(arguments, asking).await;
+        let span = tracing::debug_span!("tool_call", tool = self.name, plugin);
+        let result = self.run(arguments, asking).instrument(span).await;
         if let Some(measured) = measured {
             measured.finish(match &result {
                 Err(_) => "busy",
@@ -873,6 +881,8 @@ impl AuthorizedCall<'_> {
     async fn invoke_plugin(&self, arguments: Value, asking: &Asking) -> Result<ToolResult, Busy> {
         let context = call_context(self.caller, asking);
         let nested = NestedCalls {
+            // The calls the tool makes are children of this call's span.
+            span: tracing::Span::current(),
             catalogue: self.catalogue.clone(),
             caller: Caller {
                 nesting: self.caller.nesting.saturating_add(1),

@@ -13,6 +13,9 @@ use crate::shared::limiter::whole_seconds;
 /// caller of that call, under the same policy set, and audited like any
 /// other call.
 pub(super) struct NestedCalls {
+    /// The calling tool's span: every call it makes is a child of it,
+    /// whichever thread the plugin makes it from.
+    pub(super) span: tracing::Span,
     pub(super) catalogue: Catalogue,
     /// The original caller, one level deeper.
     pub(super) caller: Caller,
@@ -66,60 +69,66 @@ impl CallHooks for NestedCalls {
             .values()
             .any(|answer| !self.answers.values().any(|checked| checked == answer));
         let asking = super::Asking { can_ask, inputs };
-        Box::pin(async move {
-            if forged {
-                return NestedOutcome::Refused {
-                    reason: RefusalReason::Invalid,
-                    message: format!(
-                        "`{tool}` was not called: the calling tool passed on answers its client did not give"
-                    ),
-                };
-            }
-            if caller.nesting > MAX_NESTING {
-                return NestedOutcome::Refused {
-                    reason: RefusalReason::Invalid,
-                    message: format!(
-                        "`{tool}` was not called: tools may call tools at most {MAX_NESTING} \
+        let span = self.span.clone();
+        Box::pin(tracing::Instrument::instrument(
+            async move {
+                if forged {
+                    return NestedOutcome::Refused {
+                        reason: RefusalReason::Invalid,
+                        message: format!(
+                            "`{tool}` was not called: the calling tool passed on answers its client did not give"
+                        ),
+                    };
+                }
+                if caller.nesting > MAX_NESTING {
+                    return NestedOutcome::Refused {
+                        reason: RefusalReason::Invalid,
+                        message: format!(
+                            "`{tool}` was not called: tools may call tools at most {MAX_NESTING} \
                          levels deep"
-                    ),
-                };
-            }
-            if let Some(limiter) = catalogue.rate_limiter()
-                && let Err(refusal) = limiter.charge(caller.principal.id.as_str()).await
-            {
-                let why = match refusal {
-                    Refusal::Limited(wait) => {
-                        crate::telemetry::metrics::rate_limited("caller");
-                        format!(
-                            "the calls tools make count against the caller's rate limit, at most {} \
+                        ),
+                    };
+                }
+                if let Some(limiter) = catalogue.rate_limiter()
+                    && let Err(refusal) = limiter.charge(caller.principal.id.as_str()).await
+                {
+                    let why = match refusal {
+                        Refusal::Limited(wait) => {
+                            crate::telemetry::metrics::rate_limited("caller");
+                            format!(
+                                "the calls tools make count against the caller's rate limit, at most {} \
                          requests per minute (RATE_LIMIT_PER_MINUTE); retry after {} s",
-                            limiter.per_minute(),
-                            whole_seconds(wait)
-                        )
-                    }
-                    Refusal::Unavailable => "rate limits are kept in Redis, which is unreachable \
+                                limiter.per_minute(),
+                                whole_seconds(wait)
+                            )
+                        }
+                        Refusal::Unavailable => {
+                            "rate limits are kept in Redis, which is unreachable \
                                              (REDIS_FAILURE=closed); retry once it is back"
-                        .to_owned(),
-                    Refusal::Revoked => "the caller's token has been revoked".to_owned(),
-                };
-                return NestedOutcome::Refused {
-                    reason: RefusalReason::Invalid,
-                    message: format!("`{tool}` was not called: {why}"),
-                };
-            }
-            match catalogue.call(&caller, &tool, arguments, &asking).await {
-                Ok(result) => NestedOutcome::Completed { result },
-                Err(refusal) => NestedOutcome::Refused {
-                    reason: match refusal {
-                        CallRefusal::UnknownTool(_) => RefusalReason::UnknownTool,
-                        CallRefusal::Denied { .. }
-                        | CallRefusal::NeedsApproval { .. }
-                        | CallRefusal::OutsideSession { .. } => RefusalReason::Denied,
-                        CallRefusal::BudgetSpent { .. } => RefusalReason::Invalid,
+                                .to_owned()
+                        }
+                        Refusal::Revoked => "the caller's token has been revoked".to_owned(),
+                    };
+                    return NestedOutcome::Refused {
+                        reason: RefusalReason::Invalid,
+                        message: format!("`{tool}` was not called: {why}"),
+                    };
+                }
+                match catalogue.call(&caller, &tool, arguments, &asking).await {
+                    Ok(result) => NestedOutcome::Completed { result },
+                    Err(refusal) => NestedOutcome::Refused {
+                        reason: match refusal {
+                            CallRefusal::UnknownTool(_) => RefusalReason::UnknownTool,
+                            CallRefusal::Denied { .. }
+                            | CallRefusal::NeedsApproval { .. }
+                            | CallRefusal::OutsideSession { .. } => RefusalReason::Denied,
+                            CallRefusal::BudgetSpent { .. } => RefusalReason::Invalid,
+                        },
+                        message: refusal.to_string(),
                     },
-                    message: refusal.to_string(),
-                },
-            }
-        })
+                }
+            },
+            span,
+        ))
     }
 }

@@ -17,6 +17,8 @@ use std::process::ExitCode;
 use plugin_host::PluginHost;
 use tracing_subscriber::EnvFilter;
 
+use crate::telemetry::traces;
+
 use crate::app::Server;
 use crate::settings::{LogFormat, Settings};
 
@@ -31,7 +33,16 @@ pub fn serve(config_file: Option<&Path>) -> ExitCode {
     let Some(settings) = load(config_file) else {
         return ExitCode::from(2);
     };
-    init_logging(&settings);
+    let exporting = match init_logging(&settings) {
+        Ok(exporting) => exporting,
+        Err(err) => {
+            #[expect(clippy::print_stderr, reason = "logging is what failed")]
+            {
+                eprintln!("orchestrator-mcp: {err:#}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -46,6 +57,8 @@ pub fn serve(config_file: Option<&Path>) -> ExitCode {
         let server = Server::bind(settings).await?;
         server.run().await
     });
+    // The last spans are exported before the process ends.
+    drop(exporting);
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -367,18 +380,52 @@ fn load(config_file: Option<&Path>) -> Option<Settings> {
     }
 }
 
-fn init_logging(settings: &Settings) {
+/// Logs to stderr as `RUST_LOG` and `LOG_FORMAT` say, and, with
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`, the server's spans to the collector
+/// (from debug up, whatever `RUST_LOG` keeps in the logs). The exporter is
+/// returned to be kept, and dropped, flushing it, when the server stops.
+fn init_logging(settings: &Settings) -> anyhow::Result<Option<traces::Exporting>> {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     // Loading the settings has already refused a filter that does not parse.
     let filter =
         EnvFilter::try_new(&settings.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    match settings.log_format {
-        LogFormat::Json => builder.json().with_current_span(true).init(),
-        LogFormat::Text => builder.init(),
+    let ansi = std::io::stderr().is_terminal();
+    let logs = match settings.log_format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_writer(std::io::stderr)
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(ansi)
+            .with_writer(std::io::stderr)
+            .boxed(),
     }
+    .with_filter(filter);
+    let (spans, exporting) = match &settings.traces {
+        Some(trace_settings) => {
+            let (layer, exporting) = traces::layer(trace_settings)?;
+            // The server's own spans; the libraries' stay out of traces.
+            let ours = Targets::new()
+                .with_target("server", LevelFilter::DEBUG)
+                .with_target("orchestrator", LevelFilter::DEBUG)
+                .with_target("redis_state", LevelFilter::DEBUG)
+                .with_target("plugin_host", LevelFilter::DEBUG)
+                .with_target("core_auth", LevelFilter::DEBUG);
+            (Some(layer.with_filter(ours)), Some(exporting))
+        }
+        None => (None, None),
+    };
+    tracing_subscriber::registry()
+        .with(logs)
+        .with(spans)
+        .try_init()
+        .map_err(|err| anyhow::anyhow!("setting up logging: {err}"))?;
+    Ok(exporting)
 }
 
 /// `orchestrator-mcp metrics`: prints the metrics the server exposes at

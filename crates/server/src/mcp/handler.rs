@@ -22,6 +22,7 @@ use rmcp::model::{SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequest
 use rmcp::service::{NotificationContext, Peer, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{Value, json};
+use tracing::Instrument as _;
 
 use super::approval::{Pending, Sought};
 use super::asking::{Channel, Round, Rounds, Unasked};
@@ -34,6 +35,7 @@ use super::subscriptions::{
 use crate::catalogue::{
     Approval, Asking, CallRefusal, Caller, Catalogue, ClientLink, ItemRefusal, Notice, Prompted,
 };
+use crate::telemetry::traces;
 
 /// The most times one `prompts/get` may render a prompt that keeps asking.
 const MAX_PROMPT_ROUNDS: usize = 8;
@@ -642,6 +644,31 @@ impl ServerHandler for McpServer {
     }
 
     async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        // A client's `_meta.traceparent` (SEP-414) continues its trace from
+        // here on, inside the request's own span.
+        let span = tracing::debug_span!(
+            "mcp.tools/call",
+            tool = %crate::catalogue::shorten(&request.name)
+        );
+        if let Some(parent) = context
+            .meta
+            .get_traceparent()
+            .and_then(traces::parent_from_traceparent)
+        {
+            traces::continue_trace(&span, parent);
+        }
+        self.call_tool_traced(request, context)
+            .instrument(span)
+            .await
+    }
+}
+
+impl McpServer {
+    async fn call_tool_traced(
         &self,
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,

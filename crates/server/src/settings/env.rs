@@ -144,6 +144,22 @@ pub(crate) const ENV_VARS: &[(&str, &str, EnvValue)] = &[
     ("REDIS_FAILURE", "redis.failure", EnvValue::Text),
     ("METRICS_ADDR", "metrics.addr", EnvValue::Text),
     ("METRICS_TOKEN", "metrics.token", EnvValue::Text),
+    (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "tracing.endpoint",
+        EnvValue::Text,
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "tracing.protocol",
+        EnvValue::Text,
+    ),
+    ("OTEL_SERVICE_NAME", "tracing.service_name", EnvValue::Text),
+    (
+        "OTEL_TRACES_SAMPLER_ARG",
+        "tracing.sample_ratio",
+        EnvValue::Parsed,
+    ),
     ("AUDIT_LOG_FILE", "audit.file", EnvValue::Text),
     ("AUDIT_RECENT", "audit.recent", EnvValue::Parsed),
     ("RUST_LOG", "log.filter", EnvValue::Text),

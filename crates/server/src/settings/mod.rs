@@ -165,6 +165,9 @@ pub struct Settings {
     pub(crate) redis: Option<RedisSettings>,
     /// `METRICS_ADDR`: where a listener of its own serves `/metrics`.
     pub(crate) metrics_addr: Option<SocketAddr>,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` and the rest: how traces are exported,
+    /// if they are.
+    pub(crate) traces: Option<TraceSettings>,
     /// `METRICS_TOKEN`: the bearer token `/metrics` on the main port takes.
     pub(crate) metrics_token: Option<SecretText>,
     /// `APPROVAL_KEY` (if set), `DATA_DIR` (where a generated one is kept
@@ -203,6 +206,20 @@ impl CorsPolicy {
                 .any(|allowed| allowed.as_bytes() == origin.as_bytes()),
         }
     }
+}
+
+/// How traces are exported.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct TraceSettings {
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: the collector's base URL (traces go to
+    /// `<endpoint>/v1/traces`).
+    pub(crate) endpoint: String,
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL`: `http/protobuf` or `http/json`.
+    pub(crate) json: bool,
+    /// `OTEL_SERVICE_NAME`.
+    pub(crate) service_name: String,
+    /// `OTEL_TRACES_SAMPLER_ARG`: the share of new traces recorded.
+    pub(crate) sample_ratio: f64,
 }
 
 /// A secret setting's text: never shown by `Debug`.
@@ -434,6 +451,7 @@ impl Settings {
             policy_watch: raw.policies.watch,
             policy_source: raw.policies.source,
             metrics_addr: raw.metrics_addr().map_err(invalid)?,
+            traces: raw.traces().map_err(invalid)?,
             metrics_token: Some(raw.metrics.token.clone())
                 .filter(|token| !token.is_empty())
                 .map(SecretText),

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::env::{environment, load_dotenv};
 use super::hosts::AllowedHost;
-use super::{ConfigError, CorsPolicy, DEFAULT_TOML, Problem, TrustedProxy};
+use super::{ConfigError, CorsPolicy, DEFAULT_TOML, Problem, TraceSettings, TrustedProxy};
 
 /// Project ids from examples and guides, which are never a real project.
 const PLACEHOLDER_PROJECT_IDS: &[&str] = &[
@@ -46,7 +46,21 @@ pub(crate) struct Raw {
     pub(crate) approvals: ApprovalsSection,
     pub(crate) redis: RedisSection,
     pub(crate) metrics: MetricsSection,
+    pub(crate) tracing: TracingSection,
     pub(crate) log: LogSection,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TracingSection {
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: empty exports nothing.
+    pub(crate) endpoint: String,
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    pub(crate) protocol: String,
+    /// `OTEL_SERVICE_NAME`.
+    pub(crate) service_name: String,
+    /// `OTEL_TRACES_SAMPLER_ARG`.
+    pub(crate) sample_ratio: f64,
 }
 
 #[derive(Clone, Deserialize)]
@@ -298,6 +312,52 @@ pub(crate) enum LogFormat {
 }
 
 impl Raw {
+    /// How traces are exported; `None` without `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub(crate) fn traces(&self) -> Result<Option<TraceSettings>, Problem> {
+        let tracing = &self.tracing;
+        let endpoint = tracing.endpoint.trim();
+        if endpoint.is_empty() {
+            return Ok(None);
+        }
+        let url = url::Url::parse(endpoint)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some());
+        if url.is_none() {
+            return Err(Problem::new(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "is not an http(s) URL; give the collector's OTLP/HTTP base URL, such as http://otel-collector:4318 (traces go to /v1/traces under it)",
+            ));
+        }
+        let json = match tracing.protocol.trim() {
+            "http/protobuf" => false,
+            "http/json" => true,
+            other => {
+                return Err(Problem::new(
+                    "OTEL_EXPORTER_OTLP_PROTOCOL",
+                    format!(
+                        "`{}` is not supported; use http/protobuf (the default) or http/json",
+                        other.chars().take(40).collect::<String>()
+                    ),
+                ));
+            }
+        };
+        if !(0.0..=1.0).contains(&tracing.sample_ratio) {
+            return Err(Problem::new(
+                "OTEL_TRACES_SAMPLER_ARG",
+                format!(
+                    "is {}; it is the share of traces recorded, from 0 to 1",
+                    tracing.sample_ratio
+                ),
+            ));
+        }
+        Ok(Some(TraceSettings {
+            endpoint: endpoint.to_owned(),
+            json,
+            service_name: tracing.service_name.trim().to_owned(),
+            sample_ratio: tracing.sample_ratio,
+        }))
+    }
+
     /// `METRICS_ADDR`, parsed; `None` when empty.
     pub(crate) fn metrics_addr(&self) -> Result<Option<SocketAddr>, Problem> {
         let addr = self.metrics.addr.trim();
@@ -450,6 +510,7 @@ impl Raw {
         }
         check(self.redis_url().map(drop));
         check(self.metrics_addr().map(drop));
+        check(self.traces().map(drop));
         if !self.metrics.token.is_empty() && self.metrics.token.len() < MIN_METRICS_TOKEN_BYTES {
             check(Err(Problem::new(
                 "METRICS_TOKEN",

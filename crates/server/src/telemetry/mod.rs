@@ -1,4 +1,5 @@
 //! What the server tells operators besides its logs: Prometheus metrics
-//! (`metrics`).
+//! (`metrics`) and OpenTelemetry traces (`traces`).
 
 pub(crate) mod metrics;
+pub(crate) mod traces;
