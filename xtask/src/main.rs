@@ -182,7 +182,8 @@ fn test() -> anyhow::Result<()> {
     .env(PYTHON_ENV_VAR, &tools.python)
     .env(MCP_CLIENTS_ENV_VAR, &tools.mcp_clients)
     .env(CVC5_ENV_VAR, &tools.cvc5)
-    .env(REDIS_SERVER_ENV_VAR, &tools.redis_server);
+    .env(REDIS_SERVER_ENV_VAR, &tools.redis_server)
+    .env(HAPROXY_ENV_VAR, &tools.haproxy);
     let mut totals = run_counting_tests(test)?;
     let policies = policy::test(&server_binary(), &root().join("policies"))?;
     totals.passed += policies.passed;
@@ -248,13 +249,16 @@ struct Tools {
     cvc5: PathBuf,
     /// The Redis the multi-replica tests start their own servers of.
     redis_server: PathBuf,
+    /// The HAProxy the load-balancer tests run the generated configuration
+    /// with.
+    haproxy: PathBuf,
 }
 
 /// `cargo xtask install-tools`: every external tool the full suite needs,
 /// installed where missing (Debian's Chromium and ChromeDriver, a Python
 /// environment with the pinned MCP SDK, the MCP conformance suite and
-/// Inspector, the cvc5 solver, Debian's redis-server). Idempotent: what is
-/// there stays.
+/// Inspector, the cvc5 solver, Debian's redis-server and HAProxy).
+/// Idempotent: what is there stays.
 fn install_tools() -> anyhow::Result<Tools> {
     let python = python_environment()?;
     println!(
@@ -277,13 +281,22 @@ fn install_tools() -> anyhow::Result<Tools> {
     status(redis).context("installing redis-server for the multi-replica tests")?;
     let redis_server = PathBuf::from("/usr/bin/redis-server");
     println!("install-tools: redis-server at {}", redis_server.display());
+    let mut haproxy = Command::new("bash");
+    haproxy.arg(root().join("tools/haproxy/install.sh"));
+    status(haproxy).context("installing HAProxy for the load-balancer tests")?;
+    let haproxy = PathBuf::from("/usr/sbin/haproxy");
+    println!("install-tools: HAProxy at {}", haproxy.display());
     Ok(Tools {
         python,
         mcp_clients,
         cvc5,
         redis_server,
+        haproxy,
     })
 }
+
+/// Tells the end-to-end tests which `haproxy` to run.
+const HAPROXY_ENV_VAR: &str = "ORCHESTRATOR_TEST_HAPROXY";
 
 /// Tells the tests which `redis-server` to start.
 const REDIS_SERVER_ENV_VAR: &str = "ORCHESTRATOR_TEST_REDIS_SERVER";

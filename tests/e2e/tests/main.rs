@@ -12,6 +12,7 @@ mod catalogue;
 mod conformance;
 mod console;
 mod demo_oauth;
+mod deploy;
 mod doctor;
 mod health;
 mod inspector;

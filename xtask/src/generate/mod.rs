@@ -17,6 +17,7 @@
 pub(crate) mod card;
 pub(crate) mod dashboard;
 mod deploy;
+pub(crate) mod deployments;
 mod descope;
 mod docker;
 mod env;
@@ -32,12 +33,22 @@ pub(crate) use deploy::Deploy;
 pub(crate) use env::Setting;
 
 /// The files `gen` writes, relative to the workspace root.
-pub(crate) const OUTPUTS: [&str; 5] = [
+pub(crate) const OUTPUTS: [&str; 15] = [
     "config/descope/scopes.json",
     "config/descope/main.tf",
     "smithery.yaml",
     ".env.example",
     "Dockerfile",
+    "deploy/compose.yaml",
+    "deploy/haproxy.cfg",
+    "deploy/k8s/kustomization.yaml",
+    "deploy/k8s/configmap.yaml",
+    "deploy/k8s/deployment.yaml",
+    "deploy/k8s/service.yaml",
+    "deploy/k8s/hpa.yaml",
+    "deploy/k8s/pdb.yaml",
+    "deploy/k8s/redis.yaml",
+    "deploy/k8s/haproxy.yaml",
 ];
 
 /// What the generated files are made from.
@@ -212,7 +223,7 @@ fn bundled_plugins(dir: &Path) -> anyhow::Result<Vec<String>> {
 
 /// Every generated file, from checked inputs.
 pub(crate) fn render(inputs: &Inputs) -> anyhow::Result<Vec<Generated>> {
-    Ok(vec![
+    Ok([
         Generated {
             path: OUTPUTS[0],
             text: descope::scopes_json(inputs)?,
@@ -233,7 +244,10 @@ pub(crate) fn render(inputs: &Inputs) -> anyhow::Result<Vec<Generated>> {
             path: OUTPUTS[4],
             text: docker::dockerfile(inputs),
         },
-    ])
+    ]
+    .into_iter()
+    .chain(deployments::generated(inputs))
+    .collect())
 }
 
 /// The files under `root` that differ from what would be generated, each
