@@ -78,6 +78,7 @@ async fn call_tool(
             .authorize(&caller, &name, &arguments)
             .map_err(refused)?,
     };
+    call.admit().await.map_err(refused)?;
     let result = call
         .invoke(arguments, &crate::catalogue::Asking::default())
         .await?;

@@ -254,3 +254,58 @@ fn behind_a_trusted_proxy_each_forwarded_client_is_limited_apart() {
         401
     );
 }
+
+#[test]
+fn a_tool_past_its_own_limit_is_refused_while_other_tools_are_served() {
+    let server = server_with(&[("RATE_LIMIT_PER_TOOL", "{ ping = 2 }")]);
+    for _ in 0..2 {
+        assert_eq!(post_tool_as_demo(&server, "ping", "{}").status, 200);
+    }
+    let refused = post_tool_as_demo(&server, "ping", "{}");
+    assert_eq!(refused.status, 429, "{:?}", refused.body);
+    assert_eq!(refused.body["error"], "rate_limited");
+    let message = refused.body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("at most 2 times per minute (RATE_LIMIT_PER_TOOL)"),
+        "{message}"
+    );
+    assert!(refused.header("retry-after").is_some());
+    // Another tool is not limited by ping's limit.
+    let other = post_tool_as_demo(
+        &server,
+        "review_code",
+        r#"{"code":"x = 1","language":"python"}"#,
+    );
+    assert_eq!(other.status, 200, "{:?}", other.body);
+    // Over MCP outside a session: the JSON-RPC error, with HTTP 429.
+    let mcp = post_mcp(
+        &server,
+        Some(DEMO_TOKEN),
+        &jsonrpc(
+            7,
+            "tools/call",
+            serde_json::json!({"name": "ping", "arguments": {}}),
+        ),
+    );
+    assert_eq!(mcp.status, 429, "{:?}", mcp.body);
+    assert!(mcp.header("retry-after").is_some());
+    assert_eq!(mcp.body["error"]["data"]["tool"], "ping");
+    assert_eq!(mcp.body["error"]["data"]["rate_limit_per_minute"], 2);
+}
+
+#[test]
+fn a_limit_for_a_tool_nobody_provides_stops_start_up_naming_it() {
+    let failure = Server::try_start(
+        &Sandbox::new(),
+        Launch::default().env("RATE_LIMIT_PER_TOOL", "{ pnig = 5 }"),
+    )
+    .err()
+    .expect("refused");
+    assert!(
+        failure
+            .output
+            .contains("RATE_LIMIT_PER_TOOL names tools no loaded plugin provides: pnig"),
+        "{}",
+        failure.output
+    );
+}

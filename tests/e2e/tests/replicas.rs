@@ -138,6 +138,15 @@ fn a_rate_limit_is_counted_once_across_replicas() {
         .map(|server| get(server, "/.well-known/oauth-protected-resource/mcp").status)
         .collect();
     assert_eq!(statuses, [200, 200, 429, 429]);
+    // And a tool's own limit.
+    let per_tool = [("RATE_LIMIT_PER_TOOL", "{ ping = 3 }")];
+    let (_e, fifth) = replica(&redis, &per_tool);
+    let (_f, sixth) = replica(&redis, &per_tool);
+    let statuses: Vec<u16> = [&fifth, &sixth, &fifth, &sixth]
+        .iter()
+        .map(|server| post_tool_as_demo(server, "ping", "{}").status)
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 429]);
 }
 
 #[test]

@@ -279,7 +279,8 @@ async fn load_catalogue(
         Arc::clone(shared),
     )
     .with_rate_limiter(Limit::new("caller", settings.rate_limit_per_minute, shared).map(Arc::new))
-    .with_challenge_scopes(&settings.challenge_scopes)?;
+    .with_challenge_scopes(&settings.challenge_scopes)?
+    .with_tool_limits(&settings.rate_limit_per_tool)?;
     Ok((catalogue, watcher))
 }
 

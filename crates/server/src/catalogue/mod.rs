@@ -192,6 +192,23 @@ pub(crate) enum CallRefusal {
          ones included (MAX_TOOL_CALLS_PER_REQUEST)"
     )]
     BudgetSpent { tool: String, limit: u32 },
+    /// The caller has made all the calls to this tool it may this minute.
+    #[error(
+        "`{tool}` was not called: a caller may call it at most {per_minute} times per minute \
+         (RATE_LIMIT_PER_TOOL); retry after {retry_after_secs} s"
+    )]
+    ToolRateLimited {
+        tool: String,
+        per_minute: u32,
+        retry_after_secs: u64,
+    },
+    /// The tool's limit is counted in Redis, which is unreachable, and
+    /// `REDIS_FAILURE=closed`.
+    #[error(
+        "`{tool}` was not called: its rate limit is kept in Redis, which is unreachable \
+         (REDIS_FAILURE=closed); retry in a moment"
+    )]
+    LimitUnavailable { tool: String },
 }
 
 /// `name` as an error message quotes it: whole when short, else its first
@@ -253,6 +270,8 @@ pub(crate) struct Catalogue {
     rate_limiter: Option<Arc<Limit>>,
     /// What replicas share: where `revoke_tokens` revokes.
     shared: Arc<Shared>,
+    /// `RATE_LIMIT_PER_TOOL`, per principal, by tool name.
+    tool_limits: Arc<std::collections::HashMap<String, Limit>>,
     /// `CHALLENGE_SCOPES`: what a 401 asks clients to request; empty
     /// offers every scope of the policies but the `admin:` ones.
     challenge_scopes: Arc<[String]>,
@@ -282,6 +301,7 @@ impl Catalogue {
             settings,
             rate_limiter: None,
             shared,
+            tool_limits: Arc::default(),
             challenge_scopes: Arc::new([]),
         }
     }
@@ -394,6 +414,38 @@ impl Catalogue {
             rate_limiter: limiter,
             ..self
         }
+    }
+
+    /// The same catalogue, limiting the tools `limits` names to their
+    /// calls per minute per caller. Refused, naming them, when a name is
+    /// not a tool the catalogue has.
+    pub(crate) fn with_tool_limits(
+        self,
+        limits: &std::collections::BTreeMap<String, u32>,
+    ) -> anyhow::Result<Self> {
+        let unknown: Vec<&str> = limits
+            .keys()
+            .filter(|tool| !self.resources.contains_key(tool.as_str()))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            anyhow::bail!(
+                "RATE_LIMIT_PER_TOOL names tools no loaded plugin provides: {}; the tools are: {}",
+                unknown.join(", "),
+                self.tool_names().join(", ")
+            );
+        }
+        let tool_limits = limits
+            .iter()
+            .filter_map(|(tool, per_minute)| {
+                Limit::new(&format!("tool:{tool}"), *per_minute, &self.shared)
+                    .map(|limit| (tool.clone(), limit))
+            })
+            .collect();
+        Ok(Self {
+            tool_limits: Arc::new(tool_limits),
+            ..self
+        })
     }
 
     /// The per-principal rate limiter, if limiting is on.
@@ -605,8 +657,9 @@ impl Catalogue {
     ) -> Result<ToolResult, CallRefusal> {
         // Over MCP, and to a plugin making the call, a busy server is a
         // tool error the caller reads and may retry.
-        Ok(self
-            .authorize(caller, name, &arguments)?
+        let call = self.authorize(caller, name, &arguments)?;
+        call.admit().await?;
+        Ok(call
             .invoke(arguments, asking)
             .await
             .unwrap_or_else(|busy| ToolResult::error(busy.to_string())))
@@ -830,6 +883,28 @@ pub(crate) struct AuthorizedCall<'a> {
 }
 
 impl AuthorizedCall<'_> {
+    /// Charges the call to the tool's `RATE_LIMIT_PER_TOOL`, if it has
+    /// one: once per call, before it first runs.
+    pub(crate) async fn admit(&self) -> Result<(), CallRefusal> {
+        let Some(limit) = self.catalogue.tool_limits.get(self.name) else {
+            return Ok(());
+        };
+        match limit.charge(self.caller.principal.id.as_str()).await {
+            Ok(()) => Ok(()),
+            Err(crate::shared::Refusal::Limited(wait)) => {
+                metrics::rate_limited("tool");
+                Err(CallRefusal::ToolRateLimited {
+                    tool: self.name.to_owned(),
+                    per_minute: limit.per_minute(),
+                    retry_after_secs: crate::shared::limiter::whole_seconds(wait),
+                })
+            }
+            Err(_) => Err(CallRefusal::LimitUnavailable {
+                tool: self.name.to_owned(),
+            }),
+        }
+    }
+
     /// Runs the tool. Failures of the tool are results with `is_error` set;
     /// `Err` when no slot for a plugin call came free in time.
     ///

@@ -122,7 +122,9 @@ impl CallHooks for NestedCalls {
                             CallRefusal::Denied { .. }
                             | CallRefusal::NeedsApproval { .. }
                             | CallRefusal::OutsideSession { .. } => RefusalReason::Denied,
-                            CallRefusal::BudgetSpent { .. } => RefusalReason::Invalid,
+                            CallRefusal::BudgetSpent { .. }
+                            | CallRefusal::ToolRateLimited { .. }
+                            | CallRefusal::LimitUnavailable { .. } => RefusalReason::Invalid,
                         },
                         message: refusal.to_string(),
                     },

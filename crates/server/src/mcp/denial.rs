@@ -1,8 +1,9 @@
 //! Step-up authorization over MCP: a `tools/call`, `resources/read`,
 //! `prompts/get` or `completion/complete` the policies deny is answered with
 //! HTTP 403 and an `insufficient_scope` challenge naming the scopes that
-//! would be accepted, so a client can ask its user for more. The body stays
-//! the JSON-RPC error the handler answered.
+//! would be accepted, so a client can ask its user for more. A call past
+//! its tool's rate limit is answered 429 with `Retry-After` the same way.
+//! The body stays the JSON-RPC error the handler answered.
 //!
 //! The decision is made once, by the handler, on the request rmcp parsed;
 //! the handler reports a denial through a slot the `/mcp` guard put on the
@@ -28,6 +29,9 @@ struct Denial {
     /// Whether more scopes could help: an approval nobody can be asked
     /// for is a 403 without an `insufficient_scope` challenge.
     challenge: bool,
+    /// A refusal that waiting lifts (a tool's rate limit: 429; its limit
+    /// out of reach: 503), with how long to wait, instead of a 403.
+    retry: Option<(StatusCode, u64)>,
 }
 
 /// Records that the request was denied, with `message`, and the scopes any
@@ -43,6 +47,7 @@ pub(super) fn report(
             message: message.to_owned(),
             accepted_scopes: accepted_scopes.to_vec(),
             challenge: true,
+            retry: None,
         },
     );
 }
@@ -56,6 +61,25 @@ pub(super) fn report_unchallenged(context: &RequestContext<RoleServer>, message:
             message: message.to_owned(),
             accepted_scopes: Vec::new(),
             challenge: false,
+            retry: None,
+        },
+    );
+}
+
+/// Records a refusal that waiting lifts: answered with `status` (429, or
+/// 503) and `Retry-After: retry_after_secs` instead of a 403.
+pub(super) fn report_limited(
+    context: &RequestContext<RoleServer>,
+    retry_after_secs: u64,
+    status: StatusCode,
+) {
+    set(
+        context,
+        Denial {
+            message: String::new(),
+            accepted_scopes: Vec::new(),
+            challenge: false,
+            retry: Some((status, retry_after_secs)),
         },
     );
 }
@@ -78,6 +102,14 @@ impl DenialSlot {
         let Some(denial) = self.0.get() else {
             return;
         };
+        if let Some((status, retry_after_secs)) = denial.retry {
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs),
+            );
+            return;
+        }
         *response.status_mut() = StatusCode::FORBIDDEN;
         if !denial.challenge {
             return;

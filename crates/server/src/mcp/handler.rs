@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use axum::http::StatusCode;
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
     CompleteResult, CompletionInfo, ErrorCode, GetPromptRequestParams, GetPromptResponse,
@@ -734,6 +735,10 @@ impl McpServer {
                 Err(refusal) => return Err(refusal_to_error(&context, refusal)),
             };
         check_client_capabilities(&self.catalogue, &request.name, &context)?;
+        authorized
+            .admit()
+            .await
+            .map_err(|refusal| refusal_to_error(&context, refusal))?;
         // Forwarding runs only for a client that wants progress or messages.
         let (finished, done) = tokio::sync::oneshot::channel();
         let forwarding = notices.map(|notices| {
@@ -963,6 +968,28 @@ fn refusal_to_error(context: &RequestContext<RoleServer>, refusal: CallRefusal) 
             message,
             Some(json!({ "tool": tool, "max_tool_calls_per_request": limit })),
         ),
+        CallRefusal::ToolRateLimited {
+            tool,
+            per_minute,
+            retry_after_secs,
+        } => {
+            super::denial::report_limited(context, retry_after_secs, StatusCode::TOO_MANY_REQUESTS);
+            McpError::invalid_request(
+                message,
+                Some(json!({
+                    "tool": tool,
+                    "rate_limit_per_minute": per_minute,
+                    "retry_after_secs": retry_after_secs,
+                })),
+            )
+        }
+        CallRefusal::LimitUnavailable { tool } => {
+            super::denial::report_limited(context, 1, StatusCode::SERVICE_UNAVAILABLE);
+            McpError::internal_error(
+                message,
+                Some(json!({ "tool": tool, "retry_after_secs": 1 })),
+            )
+        }
     }
 }
 

@@ -39,6 +39,11 @@ pub(crate) const ENV_VARS: &[(&str, &str, EnvValue)] = &[
         EnvValue::Parsed,
     ),
     (
+        "RATE_LIMIT_PER_TOOL",
+        "server.rate_limit_per_tool",
+        EnvValue::Parsed,
+    ),
+    (
         "CHALLENGE_SCOPES",
         "server.challenge_scopes",
         EnvValue::Parsed,

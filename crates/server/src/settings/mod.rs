@@ -133,6 +133,8 @@ pub struct Settings {
     /// `RATE_LIMIT_PUBLIC_PER_MINUTE`: requests per minute per client
     /// address to the routes that need no token; 0 turns it off.
     pub(crate) rate_limit_public_per_minute: u32,
+    /// `RATE_LIMIT_PER_TOOL`: calls per minute per caller, by tool name.
+    pub(crate) rate_limit_per_tool: std::collections::BTreeMap<String, u32>,
     /// `CHALLENGE_SCOPES`: the scopes a 401 offers; empty for the default.
     pub(crate) challenge_scopes: Vec<String>,
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
@@ -425,6 +427,7 @@ impl Settings {
             max_request_bytes: raw.max_request_bytes(),
             rate_limit_per_minute: raw.server.rate_limit_per_minute,
             rate_limit_public_per_minute: raw.server.rate_limit_public_per_minute,
+            rate_limit_per_tool: raw.server.rate_limit_per_tool.clone(),
             trusted_proxies: raw.trusted_proxies().map_err(invalid)?,
             challenge_scopes: raw.server.challenge_scopes.clone(),
             max_tool_calls_per_request: raw.server.max_tool_calls_per_request,

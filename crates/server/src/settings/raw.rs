@@ -184,6 +184,7 @@ pub(crate) struct ServerSection {
     pub(crate) max_request_size_mb: u64,
     pub(crate) rate_limit_per_minute: u32,
     pub(crate) rate_limit_public_per_minute: u32,
+    pub(crate) rate_limit_per_tool: std::collections::BTreeMap<String, u32>,
     pub(crate) trusted_proxies: Vec<String>,
     pub(crate) challenge_scopes: Vec<String>,
     pub(crate) max_tool_calls_per_request: u32,
@@ -531,6 +532,17 @@ impl Raw {
                 "REDIS_KEY_PREFIX",
                 "must not be empty: every key the server keeps in Redis starts with it",
             )));
+        }
+        for (tool, per_minute) in &self.server.rate_limit_per_tool {
+            if *per_minute == 0 {
+                check(Err(Problem::new(
+                    "RATE_LIMIT_PER_TOOL",
+                    format!(
+                        "gives `{}` 0 calls per minute; give it at least 1, or leave it out to limit it only by RATE_LIMIT_PER_MINUTE",
+                        tool.chars().take(100).collect::<String>()
+                    ),
+                )));
+            }
         }
         if self.server.max_tool_calls_per_request == 0 {
             check(Err(Problem::new(

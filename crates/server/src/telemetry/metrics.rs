@@ -139,7 +139,7 @@ pub(crate) const METRICS: &[Metric] = &[
     Metric {
         name: RATE_LIMITED,
         kind: Kind::Counter,
-        help: "Requests refused by a rate limit, by limit (`caller`, `public`).",
+        help: "Requests refused by a rate limit, by limit (`caller`, `public`, `tool`).",
         labels: &["limit"],
     },
     Metric {

@@ -88,7 +88,10 @@ impl ApiError {
                 | CallRefusal::NeedsApproval { .. }
                 | CallRefusal::OutsideSession { .. },
             ) => StatusCode::FORBIDDEN,
-            Self::Refused(CallRefusal::BudgetSpent { .. }) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Refused(
+                CallRefusal::BudgetSpent { .. } | CallRefusal::ToolRateLimited { .. },
+            ) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Refused(CallRefusal::LimitUnavailable { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             Self::InvalidJson(_) | Self::BodyRead(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -111,6 +114,8 @@ impl ApiError {
             Self::Refused(CallRefusal::NeedsApproval { .. }) => "approval_required",
             Self::Refused(CallRefusal::OutsideSession { .. }) => "outside_session",
             Self::Refused(CallRefusal::BudgetSpent { .. }) => "tool_call_budget_spent",
+            Self::Refused(CallRefusal::ToolRateLimited { .. }) => "rate_limited",
+            Self::Refused(CallRefusal::LimitUnavailable { .. }) => "shared_state_unavailable",
             Self::InvalidJson(_) => "invalid_json",
             Self::BodyRead(_) => "invalid_body",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -150,7 +155,12 @@ impl ApiError {
             | Self::ToolFailed { tool, .. } => {
                 body["tool"] = json!(tool);
             }
-            Self::RateLimited { .. } | Self::Busy(_) | Self::SharedStateUnavailable => {
+            Self::RateLimited { .. }
+            | Self::Busy(_)
+            | Self::SharedStateUnavailable
+            | Self::Refused(
+                CallRefusal::ToolRateLimited { .. } | CallRefusal::LimitUnavailable { .. },
+            ) => {
                 body["retry_after_secs"] = json!(self.retry_after_secs());
             }
             _ => {}
@@ -166,7 +176,12 @@ impl ApiError {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
             Self::Busy(busy) => Some(busy.retry_after.as_secs().max(1)),
-            Self::SharedStateUnavailable => Some(1),
+            Self::SharedStateUnavailable | Self::Refused(CallRefusal::LimitUnavailable { .. }) => {
+                Some(1)
+            }
+            Self::Refused(CallRefusal::ToolRateLimited {
+                retry_after_secs, ..
+            }) => Some(*retry_after_secs),
             _ => None,
         }
     }
