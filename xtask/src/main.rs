@@ -492,6 +492,12 @@ fn bench() -> anyhow::Result<()> {
     approval.args(["bench", "--package", "e2e", "--bench", "approval"]);
     status(approval)?;
 
+    // What Redis adds to a call, and what metrics and sampled-out tracing
+    // cost in throughput.
+    let mut shared = cargo();
+    shared.args(["bench", "--package", "e2e", "--bench", "shared"]);
+    status(shared)?;
+
     let mut overload = cargo();
     overload.args(["bench", "--package", "e2e", "--bench", "overload"]);
     status(overload)

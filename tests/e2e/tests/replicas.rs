@@ -479,3 +479,66 @@ fn a_login_begun_on_one_replica_is_finished_on_the_other() {
     let again = browser.get(first.url(callback)).send().expect("callback");
     assert_eq!(again.status(), 400);
 }
+
+/// A 2025-era `POST /mcp` to `server`, in `session` if given.
+fn mcp_2025(
+    server: &Server,
+    token: &str,
+    session: Option<&str>,
+    body: String,
+) -> reqwest::blocking::Response {
+    let mut request = client()
+        .post(server.url("/mcp"))
+        .bearer_auth(token)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", "2025-11-25");
+    if let Some(session) = session {
+        request = request.header("Mcp-Session-Id", session);
+    }
+    request.body(body).send().expect("POST /mcp")
+}
+
+#[test]
+#[ignore = "needs redis-server: cargo xtask install-tools"]
+fn a_session_opened_on_one_replica_is_restored_on_another_for_its_owner_only() {
+    let redis = TestRedis::start();
+    let (_a, first) = replica(&redis, &[]);
+    let (_b, second) = replica(&redis, &[]);
+    let initialize = json!({
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "replica-test", "version": "1"},
+        },
+    })
+    .to_string();
+    let opened = mcp_2025(&first, DEMO_TOKEN, None, initialize);
+    assert_eq!(opened.status(), 200);
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .expect("a session id")
+        .to_owned();
+    drop(opened.text());
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string();
+    assert!(
+        mcp_2025(&first, DEMO_TOKEN, Some(&session), initialized)
+            .status()
+            .is_success()
+    );
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).to_string();
+    // Another principal is told it does not exist, on either replica.
+    let machine = machine_token(&first);
+    assert_eq!(
+        mcp_2025(&second, &machine, Some(&session), list.clone()).status(),
+        404
+    );
+    // Its owner is served by the replica that never saw it opened.
+    let restored = mcp_2025(&second, DEMO_TOKEN, Some(&session), list);
+    assert_eq!(restored.status(), 200);
+    let text = restored.text().expect("the answer");
+    assert!(text.contains("\"tools\""), "{text}");
+}

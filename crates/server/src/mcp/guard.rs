@@ -57,7 +57,7 @@ pub(super) async fn check_jsonrpc(
         .map(str::to_owned);
     if let Some(session) = &session {
         // A session is only ever its own principal's.
-        if !state.sessions.owned_by(session, &principal) {
+        if !state.sessions.owned_anywhere(session, &principal).await {
             return session_not_found();
         }
         request.extensions_mut().insert(Route::Session);

@@ -16,6 +16,7 @@ mod guard;
 mod handler;
 mod request_state;
 mod session_settings;
+mod session_store;
 mod sessions;
 mod subscriptions;
 
@@ -58,11 +59,12 @@ impl McpState {
         base: PublicBase,
         states: Arc<RequestStates>,
     ) -> Self {
+        let catalogue_redis = catalogue.shared().redis().cloned();
         Self {
             catalogue,
             max_request_bytes,
             base,
-            sessions: Arc::new(SessionRegistry::new()),
+            sessions: Arc::new(SessionRegistry::new().shared_in(catalogue_redis)),
             listeners: Arc::default(),
             states,
         }
@@ -126,9 +128,15 @@ struct Services {
 pub(crate) fn router(state: McpState) -> Router {
     // The Host guard in front of every route is the one Host check, so
     // rmcp's own list stays off.
-    let config = StreamableHttpServerConfig::default()
+    let mut config = StreamableHttpServerConfig::default()
         .disable_allowed_hosts()
         .with_max_request_body_bytes(state.max_request_bytes);
+    // With Redis, a session is kept where any replica can restore it.
+    if let Some(redis) = state.catalogue.shared().redis() {
+        config.session_store = Some(Arc::new(session_store::RedisSessions {
+            redis: redis.clone(),
+        }));
+    }
     // A handler per session (per request when stateless): what it keeps,
     // such as a log level or subscriptions, is never another client's.
     let new_handler = {

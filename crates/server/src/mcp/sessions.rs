@@ -24,6 +24,9 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 /// How long a session may go without a request before it ends.
 pub(crate) const SESSION_IDLE: Duration = Duration::from_secs(300);
 
+/// How long a session is kept in Redis for another replica to restore.
+pub(crate) const SESSION_KEPT: Duration = Duration::from_secs(24 * 3600);
+
 /// The most sessions one principal may hold at once.
 pub(crate) const SESSIONS_PER_PRINCIPAL: usize = 8;
 
@@ -37,6 +40,8 @@ const CLOSE_WAIT: Duration = Duration::from_secs(5);
 pub(crate) struct SessionRegistry {
     owners: Mutex<HashMap<String, Owner>>,
     manager: Arc<LocalSessionManager>,
+    /// Where every replica records whose each session is, with Redis.
+    redis: Option<redis_state::RedisState>,
 }
 
 struct Owner {
@@ -54,7 +59,52 @@ impl SessionRegistry {
         Self {
             owners: Mutex::default(),
             manager: Arc::new(manager),
+            redis: None,
         }
+    }
+
+    /// The same registry, recording owners in `redis` too, so that any
+    /// replica can tell a session's owner from anyone else.
+    pub(crate) fn shared_in(self, redis: Option<redis_state::RedisState>) -> Self {
+        Self { redis, ..self }
+    }
+
+    /// Whether `session` belongs to `principal`, on this replica or, with
+    /// Redis, on any: one another replica opened is adopted here (rmcp
+    /// restores it from the session store).
+    pub(crate) async fn owned_anywhere(&self, session: &str, principal: &str) -> bool {
+        if self.owned_by(session, principal) {
+            return true;
+        }
+        let Some(redis) = &self.redis else {
+            return false;
+        };
+        let owner = redis
+            .get_flow(super::session_store::OWNER_FLOW, session)
+            .await
+            .ok()
+            .flatten();
+        if owner.as_deref() != Some(principal) {
+            return false;
+        }
+        self.adopt(session.to_owned(), principal);
+        true
+    }
+
+    /// Records a session another replica opened for `principal`.
+    fn adopt(&self, session: String, principal: &str) {
+        let now = Instant::now();
+        self.owners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                session,
+                Owner {
+                    principal: principal.to_owned(),
+                    opened: now,
+                    seen: now,
+                },
+            );
     }
 
     /// rmcp's session manager.
@@ -90,6 +140,14 @@ impl SessionRegistry {
     /// server be full all the same (sessions opened at once), the one idle
     /// longest makes room.
     pub(crate) fn opened(&self, session: String, principal: &str) {
+        if let Some(redis) = self.redis.clone() {
+            let (id, owner) = (session.clone(), principal.to_owned());
+            tokio::spawn(async move {
+                let _ = redis
+                    .put_flow(super::session_store::OWNER_FLOW, &id, &owner, SESSION_KEPT)
+                    .await;
+            });
+        }
         let closing = {
             let mut owners = self.owners.lock().unwrap_or_else(PoisonError::into_inner);
             let now = Instant::now();
