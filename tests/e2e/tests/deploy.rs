@@ -265,3 +265,46 @@ fn the_generated_load_balancer_keeps_a_session_on_its_replica_and_spreads_the_re
         );
     }
 }
+
+#[test]
+#[ignore = "needs HAProxy, redis-server and the MCP Python SDK: cargo xtask install-tools"]
+fn the_python_sdk_approves_through_the_load_balancer_in_front_of_two_replicas() {
+    use redis_state::test_server::TestRedis;
+
+    let redis = TestRedis::start();
+    let replica = || {
+        Server::start_with(
+            &Sandbox::new(),
+            e2e::Launch::default().env("REDIS_URL", &redis.url()),
+        )
+    };
+    let (first, second) = (replica(), replica());
+    let dir = Sandbox::new();
+    let lb = balancer(dir.path(), &[&first, &second]);
+    std::thread::sleep(Duration::from_millis(2500));
+    // A 2025-11-25 session (its stream and the person's answer stay on its
+    // replica) and a 2026-07-28 connection (the question and the approved
+    // retry land on whichever replica HAProxy picks), each accepted and
+    // declined.
+    let output = Command::new(python())
+        .arg(workspace_root().join("tests/python/mcp_approval_client.py"))
+        .arg(format!("http://127.0.0.1:{}", lb.port))
+        .arg(DEMO_TOKEN)
+        .output()
+        .expect("run the Python client");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("python mcp sdk approvals: ok"),
+        "{}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for server in [&first, &second] {
+        assert!(
+            server
+                .wait_for_log(|line| line.contains("deploy_plan"))
+                .is_some(),
+            "each replica took part"
+        );
+    }
+}
