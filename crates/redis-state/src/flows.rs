@@ -2,9 +2,13 @@
 //! begun on one replica and finished on another), one-use markers, and
 //! keys every replica must share.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use crate::{RedisState, Unavailable};
+
+static COUNT_UP: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(include_str!("scripts/count_up.lua")));
 
 impl RedisState {
     /// Keeps `value` as the flow `kind`/`id` for `ttl`.
@@ -53,6 +57,22 @@ impl RedisState {
                 .await
         })
         .await
+    }
+
+    /// Counts one more `kind`/`id` (a sign-in begun from an address, say)
+    /// in a window of `window` that starts with the first; the count so far.
+    pub async fn count_up(
+        &self,
+        kind: &str,
+        id: &str,
+        window: Duration,
+    ) -> Result<u64, Unavailable> {
+        let mut invocation = COUNT_UP.prepare_invoke();
+        invocation
+            .key(self.key(&["count", kind, id]))
+            .arg(window.as_millis().max(1).to_string());
+        self.run(|mut connection| async move { invocation.invoke_async(&mut connection).await })
+            .await
     }
 
     /// Marks `kind`/`id` as used, for `ttl`; false when it already was.

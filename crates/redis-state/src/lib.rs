@@ -21,7 +21,8 @@
 //! | `<prefix>:policy` (channel) | the hash of each newly loaded policy set |
 //! | `<prefix>:replica:<id>` | a replica's heartbeat, with its policy hash |
 //! | `<prefix>:secret:<name>` | a key every replica must share |
-//! | `<prefix>:flow:<kind>:<id>` | a sign-in or approval in progress |
+//! | `<prefix>:flow:<kind>:<id>` | a sign-in, session or one-use marker |
+//! | `<prefix>:count:<kind>:<id>` | how many of a kind an address began in a window |
 //!
 //! Knows nothing of HTTP, tokens' formats or policies: callers hand it keys,
 //! numbers and text.

@@ -35,6 +35,9 @@ const MAX_PENDING: usize = 1000;
 /// How many logins one client address may have in flight; past it its own
 /// oldest is dropped, so one address cannot push out everyone else's.
 const MAX_PENDING_PER_ADDRESS: usize = 8;
+/// How many sign-ins one address may begin within [`LOGIN_TTL`] when
+/// they are kept in Redis, where an abandoned one stays until it expires.
+const MAX_BEGUN_PER_ADDRESS: u64 = 60;
 /// How many base URLs the helper keeps a demo client for (one per allowed
 /// host a browser used; `Host` is attacker-chosen when every host is allowed).
 const MAX_DEMO_CLIENTS: usize = 32;
@@ -183,6 +186,24 @@ impl Logins {
         if let Some(redis) = self.shared.as_ref().and_then(|shared| shared.redis()) {
             let text = serde_json::to_string(&SharedPending::of(&pending))
                 .map_err(|_| Box::new(could_not_start()))?;
+            // Redis forgets a login only when it expires: an address may
+            // begin so many within that time, and no more.
+            if let Some(address) = pending.address {
+                match redis
+                    .count_up(LOGIN_FLOW, &address.to_string(), LOGIN_TTL)
+                    .await
+                {
+                    Ok(count) if count > MAX_BEGUN_PER_ADDRESS => {
+                        return Err(Box::new(error_page(
+                            StatusCode::TOO_MANY_REQUESTS,
+                            "Too many sign-ins were begun from this address in the last ten minutes; finish one, or try again later.",
+                        )));
+                    }
+                    Ok(_) => {}
+                    Err(_) if !self.fails_open() => return Err(Box::new(redis_away())),
+                    Err(_) => {}
+                }
+            }
             match redis.put_flow(LOGIN_FLOW, key, &text, LOGIN_TTL).await {
                 Ok(()) => return Ok(()),
                 Err(_) if !self.fails_open() => return Err(Box::new(redis_away())),
