@@ -69,7 +69,7 @@ fn an_unreachable_descope_fails_the_jwks_and_issuer_items() {
     assert!(text.contains("\nfail  JWKS "), "{text}");
     assert!(text.contains("\nfail  issuer "), "{text}");
     assert!(text.contains("\npass  scopes "), "{text}");
-    assert!(text.ends_with("13 passed, 0 warned, 2 failed\n"), "{text}");
+    assert!(text.ends_with("14 passed, 0 warned, 2 failed\n"), "{text}");
 }
 
 #[test]
@@ -201,4 +201,32 @@ fn a_challenge_scope_no_policy_grants_fails_the_scopes_item() {
         ),
         "{text}"
     );
+}
+
+#[test]
+#[ignore = "needs redis-server: cargo xtask install-tools"]
+fn the_shared_state_item_says_whether_redis_answers() {
+    let descope = FakeDescope::start();
+    let sandbox = Sandbox::new();
+    let mut redis = redis_state::test_server::TestRedis::start();
+    let mut env = production(&descope);
+    env.push(("REDIS_URL", redis.url()));
+    env.push(("APPROVAL_KEY", "k".repeat(48)));
+    let text = report(&doctor(&sandbox, &env, &manifest()), &descope, &sandbox);
+    let address = format!("127.0.0.1:{}", redis.port());
+    assert!(
+        text.contains(&format!(
+            "pass  shared state   Redis at {address} answers (REDIS_FAILURE=closed)"
+        )),
+        "{text}"
+    );
+    redis.stop();
+    let text = report(&doctor(&sandbox, &env, &manifest()), &descope, &sandbox);
+    assert!(
+        text.contains(&format!(
+            "fail  shared state   Redis at {address} did not answer"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("start Redis, fix REDIS_URL"), "{text}");
 }

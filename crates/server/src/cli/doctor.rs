@@ -103,6 +103,7 @@ pub(crate) async fn run(inspection: Result<Inspection, String>, manifest: &Path)
         request_size(&config, &problems),
         plugin_concurrency(&config),
     ]);
+    checks.push(shared_state(&config).await);
     checks.push(jwks(&config).await);
     checks.push(issuer(&config).await);
     checks.push(audience(&config));
@@ -298,6 +299,56 @@ fn public_limit(config: &Raw) -> Check {
             Outcome::Pass,
             "public limit",
             format!("RATE_LIMIT_PUBLIC_PER_MINUTE={limit} per client address"),
+        ),
+    }
+}
+
+/// Where replicas share state: this process alone, or a Redis that must
+/// answer now.
+async fn shared_state(config: &Raw) -> Check {
+    const ITEM: &str = "shared state";
+    let url = match config.redis_url() {
+        Ok(Some(url)) => url,
+        Ok(None) => {
+            return Check::new(
+                Outcome::Pass,
+                ITEM,
+                "kept in this process (REDIS_URL is empty): run one replica, or set REDIS_URL to run several",
+            );
+        }
+        // The configuration item names the problem.
+        Err(_) => return Check::new(Outcome::Fail, ITEM, "REDIS_URL is not a Redis URL"),
+    };
+    let redis = match redis_state::RedisState::connect(&url, &config.redis.key_prefix).await {
+        Ok(redis) => redis,
+        Err(err) => {
+            return Check::new(
+                Outcome::Fail,
+                ITEM,
+                format!("{err}; start Redis, fix REDIS_URL, or empty it to run one replica"),
+            );
+        }
+    };
+    let address = redis.address().to_owned();
+    match config.redis.failure {
+        crate::settings::RedisFailure::Open => Check::new(
+            Outcome::Warn,
+            ITEM,
+            format!(
+                "Redis at {address} answers; REDIS_FAILURE=open serves requests without revocation checks and with each replica's own limits while Redis is away; set closed unless availability matters more"
+            ),
+        ),
+        crate::settings::RedisFailure::Closed if config.approvals.key.is_empty() => Check::new(
+            Outcome::Warn,
+            ITEM,
+            format!(
+                "Redis at {address} answers; the approval key is shared through it because APPROVAL_KEY is empty: set APPROVAL_KEY from a secret so it never sits in Redis"
+            ),
+        ),
+        crate::settings::RedisFailure::Closed => Check::new(
+            Outcome::Pass,
+            ITEM,
+            format!("Redis at {address} answers (REDIS_FAILURE=closed)"),
         ),
     }
 }
