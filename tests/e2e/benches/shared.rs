@@ -9,7 +9,7 @@
 //!    clients calling `ping` for a fixed time against a plain server, one
 //!    with metrics on (`METRICS_TOKEN`), and one with metrics on and traces
 //!    exported but sampled out (`OTEL_TRACES_SAMPLER_ARG=0`); the best of
-//!    several alternating rounds of each.
+//!    several alternating rounds of each. The servers log at `warn`.
 //!
 //! Run by `cargo xtask bench`, or `cargo bench -p e2e --bench shared`.
 //! Needs `redis-server` (`cargo xtask install-tools`).
@@ -111,7 +111,13 @@ fn main() {
 
     // 1. What Redis adds to a call.
     let redis = TestRedis::start();
-    let limited = || Launch::default().env("RATE_LIMIT_PER_MINUTE", "1000000000");
+    // Logs at warn, as a busy production server would keep them: the
+    // servers' debug logs would cost more than anything measured here.
+    let limited = || {
+        Launch::default()
+            .env("RUST_LOG", "warn")
+            .env("RATE_LIMIT_PER_MINUTE", "1000000000")
+    };
     let memory = Server::start_with(&Sandbox::new(), limited());
     let shared = Server::start_with(&Sandbox::new(), limited().env("REDIS_URL", &redis.url()));
     let (memory_token, shared_token) = (machine_token(&memory), machine_token(&shared));
@@ -148,7 +154,11 @@ fn main() {
 
     // 2. Throughput with metrics and tracing.
     let collector = Collector::start();
-    let unlimited = || Launch::default().env("RATE_LIMIT_PER_MINUTE", "0");
+    let unlimited = || {
+        Launch::default()
+            .env("RUST_LOG", "warn")
+            .env("RATE_LIMIT_PER_MINUTE", "0")
+    };
     let plain = Server::start_with(&Sandbox::new(), unlimited());
     let metered = Server::start_with(
         &Sandbox::new(),

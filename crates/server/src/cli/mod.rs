@@ -386,6 +386,7 @@ fn load(config_file: Option<&Path>) -> Option<Settings> {
 /// returned to be kept, and dropped, flushing it, when the server stops.
 fn init_logging(settings: &Settings) -> anyhow::Result<Option<traces::Exporting>> {
     use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::FilterExt as _;
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
@@ -409,13 +410,17 @@ fn init_logging(settings: &Settings) -> anyhow::Result<Option<traces::Exporting>
     let (spans, exporting) = match &settings.traces {
         Some(trace_settings) => {
             let (layer, exporting) = traces::layer(trace_settings)?;
-            // The server's own spans; the libraries' stay out of traces.
+            // The server's own spans; the libraries' stay out of traces,
+            // and so do log events (the logs have them, by request id).
             let ours = Targets::new()
                 .with_target("server", LevelFilter::DEBUG)
                 .with_target("orchestrator", LevelFilter::DEBUG)
                 .with_target("redis_state", LevelFilter::DEBUG)
                 .with_target("plugin_host", LevelFilter::DEBUG)
-                .with_target("core_auth", LevelFilter::DEBUG);
+                .with_target("core_auth", LevelFilter::DEBUG)
+                .and(tracing_subscriber::filter::filter_fn(|metadata| {
+                    metadata.is_span()
+                }));
             (Some(layer.with_filter(ours)), Some(exporting))
         }
         None => (None, None),

@@ -9,10 +9,12 @@
 //! methods, statuses and reasons are all bounded by the server's own
 //! configuration, so the number of series is too.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
+use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// What kind of series a metric is.
@@ -214,15 +216,63 @@ pub(crate) fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
+/// Handles already registered, so that recording needs no allocation and
+/// no lookup in the recorder: series are found by the `'static` labels
+/// (routes, methods, statuses, actions) or by name (tools, policies).
+#[derive(Default)]
+struct Handles {
+    http: RwLock<HashMap<(&'static str, &'static str, &'static str), Counter>>,
+    http_durations: RwLock<HashMap<(&'static str, &'static str), Histogram>>,
+    /// By action and effect, then by deciding policy.
+    decisions: RwLock<HashMap<(&'static str, bool), HashMap<String, Counter>>>,
+    tools: RwLock<HashMap<String, Arc<ToolHandles>>>,
+}
+
+/// One tool's series.
+struct ToolHandles {
+    ok: Counter,
+    error: Counter,
+    busy: Counter,
+    abandoned: Counter,
+    duration: Histogram,
+    in_flight: Gauge,
+}
+
+static HANDLES: LazyLock<Handles> = LazyLock::new(Handles::default);
+
+/// The handle `key` finds in `map`, registered by `make` the first time.
+fn cached<K, V>(map: &RwLock<HashMap<K, V>>, key: K, make: impl FnOnce() -> V) -> V
+where
+    K: std::hash::Hash + Eq,
+    V: Clone,
+{
+    if let Some(found) = map.read().unwrap_or_else(PoisonError::into_inner).get(&key) {
+        return found.clone();
+    }
+    map.write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(key)
+        .or_insert_with(make)
+        .clone()
+}
+
 /// An HTTP request answered.
 pub(crate) fn http_request(route: &'static str, method: &str, status: u16, took: Duration) {
     if !enabled() {
         return;
     }
     let method = method_label(method);
-    metrics::counter!(HTTP_REQUESTS, "route" => route, "method" => method, "status" => status_label(status)).increment(1);
-    metrics::histogram!(HTTP_DURATION, "route" => route, "method" => method)
-        .record(took.as_secs_f64());
+    let status = status_label(status);
+    cached(&HANDLES.http, (route, method, status), || {
+        metrics::counter!(HTTP_REQUESTS, "route" => route, "method" => method, "status" => status)
+    })
+    .increment(1);
+    cached(
+        &HANDLES.http_durations,
+        (route, method),
+        || metrics::histogram!(HTTP_DURATION, "route" => route, "method" => method),
+    )
+    .record(took.as_secs_f64());
 }
 
 /// A decision made.
@@ -230,10 +280,29 @@ pub(crate) fn decision(action: &'static str, allowed: bool, policy: Option<&str>
     if !enabled() {
         return;
     }
-    let effect = if allowed { "allow" } else { "deny" };
-    let policy = policy.unwrap_or("none").to_owned();
-    metrics::counter!(DECISIONS, "action" => action, "effect" => effect, "policy" => policy)
-        .increment(1);
+    let policy = policy.unwrap_or("none");
+    let found = HANDLES
+        .decisions
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&(action, allowed))
+        .and_then(|by_policy| by_policy.get(policy))
+        .cloned();
+    let counter = found.unwrap_or_else(|| {
+        let effect = if allowed { "allow" } else { "deny" };
+        HANDLES
+            .decisions
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((action, allowed))
+            .or_default()
+            .entry(policy.to_owned())
+            .or_insert_with(|| {
+                metrics::counter!(DECISIONS, "action" => action, "effect" => effect, "policy" => policy.to_owned())
+            })
+            .clone()
+    });
+    counter.increment(1);
 }
 
 /// A tool call starting: the in-flight gauge goes up until the returned
@@ -242,10 +311,37 @@ pub(crate) fn tool_call(tool: &str, plugin: &str) -> Option<ToolCall> {
     if !enabled() {
         return None;
     }
-    let labels = [("tool", tool.to_owned()), ("plugin", plugin.to_owned())];
-    metrics::gauge!(TOOL_IN_FLIGHT, &labels).increment(1.0);
+    let found = HANDLES
+        .tools
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(tool)
+        .cloned();
+    let handles = found.unwrap_or_else(|| {
+        let labels = [("tool", tool.to_owned()), ("plugin", plugin.to_owned())];
+        let outcome = |outcome: &'static str| {
+            metrics::counter!(TOOL_CALLS, "tool" => tool.to_owned(), "plugin" => plugin.to_owned(), "outcome" => outcome)
+        };
+        let made = Arc::new(ToolHandles {
+            ok: outcome("ok"),
+            error: outcome("error"),
+            busy: outcome("busy"),
+            abandoned: outcome("abandoned"),
+            duration: metrics::histogram!(TOOL_DURATION, &labels),
+            in_flight: metrics::gauge!(TOOL_IN_FLIGHT, &labels),
+        });
+        Arc::clone(
+            HANDLES
+                .tools
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(tool.to_owned())
+                .or_insert(made),
+        )
+    });
+    handles.in_flight.increment(1.0);
     Some(ToolCall {
-        labels,
+        handles,
         started: std::time::Instant::now(),
         finished: false,
     })
@@ -253,7 +349,7 @@ pub(crate) fn tool_call(tool: &str, plugin: &str) -> Option<ToolCall> {
 
 /// A tool call running, for the metrics.
 pub(crate) struct ToolCall {
-    labels: [(&'static str, String); 2],
+    handles: Arc<ToolHandles>,
     started: std::time::Instant,
     finished: bool,
 }
@@ -262,22 +358,24 @@ impl ToolCall {
     /// The call ended with `outcome` (`ok`, `error`, `busy`).
     pub(crate) fn finish(mut self, outcome: &'static str) {
         self.finished = true;
-        let [(_, tool), (_, plugin)] = &self.labels;
-        metrics::counter!(TOOL_CALLS, "tool" => tool.clone(), "plugin" => plugin.clone(), "outcome" => outcome)
-            .increment(1);
-        metrics::histogram!(TOOL_DURATION, &self.labels)
+        let counter = match outcome {
+            "ok" => &self.handles.ok,
+            "busy" => &self.handles.busy,
+            _ => &self.handles.error,
+        };
+        counter.increment(1);
+        self.handles
+            .duration
             .record(self.started.elapsed().as_secs_f64());
     }
 }
 
 impl Drop for ToolCall {
     fn drop(&mut self) {
-        metrics::gauge!(TOOL_IN_FLIGHT, &self.labels).decrement(1.0);
+        self.handles.in_flight.decrement(1.0);
         if !self.finished {
             // The request went away while the tool ran.
-            let [(_, tool), (_, plugin)] = &self.labels;
-            metrics::counter!(TOOL_CALLS, "tool" => tool.clone(), "plugin" => plugin.clone(), "outcome" => "abandoned")
-                .increment(1);
+            self.handles.abandoned.increment(1);
         }
     }
 }

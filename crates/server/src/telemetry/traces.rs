@@ -73,10 +73,16 @@ where
         )
         .build();
     let tracer = provider.tracer("orchestrator-mcp");
-    Ok((
-        tracing_opentelemetry::layer().with_tracer(tracer),
-        Exporting { provider },
-    ))
+    // Only what a trace needs: no source locations, thread ids, levels,
+    // targets or busy/idle timings, each of which costs every span.
+    let layer = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_location(false)
+        .with_threads(false)
+        .with_level(false)
+        .with_target(false)
+        .with_tracked_inactivity(false);
+    Ok((layer, Exporting { provider }))
 }
 
 /// The trace a request's `traceparent` header names, if a valid one.
