@@ -224,9 +224,12 @@ struct Handles {
     http: RwLock<HashMap<(&'static str, &'static str, &'static str), Counter>>,
     http_durations: RwLock<HashMap<(&'static str, &'static str), Histogram>>,
     /// By action and effect, then by deciding policy.
-    decisions: RwLock<HashMap<(&'static str, bool), HashMap<String, Counter>>>,
+    decisions: RwLock<HashMap<(&'static str, bool), ByPolicy>>,
     tools: RwLock<HashMap<String, Arc<ToolHandles>>>,
 }
+
+/// Decision counters by deciding policy.
+type ByPolicy = HashMap<String, Counter>;
 
 /// One tool's series.
 struct ToolHandles {
