@@ -38,6 +38,10 @@ const CLIENTS: usize = 4;
 /// may leave.
 const THROUGHPUT_TARGET: f64 = 0.95;
 
+/// Logs at warn, but for the line that says where the server listens,
+/// which the harness reads.
+const QUIET: &str = "warn,server::app=info,server::app::request_id=warn";
+
 const METRICS_TOKEN: &str = "bench-metrics-token-0123456789abcdef0123";
 
 fn machine_token(server: &Server) -> String {
@@ -115,7 +119,7 @@ fn main() {
     // servers' debug logs would cost more than anything measured here.
     let limited = || {
         Launch::default()
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", QUIET)
             .env("RATE_LIMIT_PER_MINUTE", "1000000000")
     };
     let memory = Server::start_with(&Sandbox::new(), limited());
@@ -156,7 +160,7 @@ fn main() {
     let collector = Collector::start();
     let unlimited = || {
         Launch::default()
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", QUIET)
             .env("RATE_LIMIT_PER_MINUTE", "0")
     };
     let plain = Server::start_with(&Sandbox::new(), unlimited());

@@ -74,9 +74,12 @@ where
         .build();
     let tracer = provider.tracer("orchestrator-mcp");
     // Only what a trace needs: no source locations, thread ids, levels,
-    // targets or busy/idle timings, each of which costs every span.
+    // targets or busy/idle timings, each of which costs every span; and no
+    // OpenTelemetry context made current on every poll of a span's future
+    // (the server reads none: spans find their parents through `tracing`).
     let layer = tracing_opentelemetry::layer()
         .with_tracer(tracer)
+        .with_context_activation(false)
         .with_location(false)
         .with_threads(false)
         .with_level(false)
