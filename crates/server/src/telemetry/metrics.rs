@@ -184,8 +184,13 @@ const BUCKETS: &[f64] = &[
     5.0, 10.0, 30.0,
 ];
 
-/// Installs the recorder (once per process) and describes every metric;
-/// the handle renders the scrape.
+/// How often recorded samples are folded into the histograms, scraped or
+/// not.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Installs the recorder (once per process, on the running Tokio runtime,
+/// where its upkeep runs) and describes every metric; the handle renders
+/// the scrape.
 pub(crate) fn install() -> anyhow::Result<PrometheusHandle> {
     let installed = HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
@@ -199,6 +204,17 @@ pub(crate) fn install() -> anyhow::Result<PrometheusHandle> {
                 Kind::Histogram => metrics::describe_histogram!(metric.name, metric.help),
             }
         }
+        // Samples wait in the recorder until upkeep folds them into the
+        // histograms' buckets: without a scrape for a while they would pile
+        // up, so upkeep runs on its own too.
+        let upkeep = handle.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(UPKEEP_EVERY);
+            loop {
+                ticker.tick().await;
+                upkeep.run_upkeep();
+            }
+        });
         ENABLED.store(true, Ordering::Release);
         plugin_host::enable_metrics();
         core_auth::enable_metrics();
