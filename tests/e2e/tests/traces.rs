@@ -162,3 +162,55 @@ fn without_an_endpoint_nothing_is_exported_and_a_bad_one_stops_start_up() {
         failure.output
     );
 }
+
+#[test]
+fn with_new_traces_sampled_out_only_a_callers_sampled_trace_is_exported() {
+    let collector = Collector::start();
+    let server = Server::start_with(
+        &Sandbox::new(),
+        Launch::default()
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint())
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+            .env("OTEL_TRACES_SAMPLER_ARG", "0")
+            .env("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    );
+    let ping = client()
+        .post(server.url("/tools/ping"))
+        .bearer_auth(DEMO_TOKEN)
+        .header("Content-Type", "application/json")
+        .body("{}")
+        .send()
+        .expect("POST /tools/ping");
+    assert_eq!(ping.status(), 200);
+    let body = jsonrpc(
+        1,
+        "tools/call",
+        json!({
+            "name": "ping",
+            "arguments": {},
+            "_meta": {"traceparent": format!("00-{MCP_TRACE}-{MCP_CALLER_SPAN}-01")},
+        }),
+    );
+    let response = client()
+        .post(server.url("/mcp"))
+        .bearer_auth(DEMO_TOKEN)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .body(body)
+        .send()
+        .expect("POST /mcp");
+    assert_eq!(response.status(), 200);
+    let spans = collector.wait_for(|spans| !named(spans, MCP_TRACE, "tool_call").is_empty());
+    let call = one(&spans, MCP_TRACE, "mcp.tools/call");
+    assert_eq!(call.parent_span_id, MCP_CALLER_SPAN);
+    assert_eq!(
+        one(&spans, MCP_TRACE, "tool_call").parent_span_id,
+        call.span_id
+    );
+    // Nothing of the traces the server started itself.
+    assert!(
+        spans.iter().all(|span| span.trace_id == MCP_TRACE),
+        "{spans:#?}"
+    );
+}

@@ -53,6 +53,7 @@ pub(crate) async fn assign(mut request: Request, next: Next) -> Response {
     if let Some(parent) = crate::telemetry::traces::parent_from_headers(request.headers()) {
         crate::telemetry::traces::continue_trace(&span, parent);
     }
+    crate::telemetry::traces::settle_sampling(&span);
     request.extensions_mut().insert(RequestId {
         id: Arc::clone(&id),
         client,

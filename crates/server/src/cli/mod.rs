@@ -418,9 +418,9 @@ fn init_logging(settings: &Settings) -> anyhow::Result<Option<traces::Exporting>
                 .with_target("redis_state", LevelFilter::DEBUG)
                 .with_target("plugin_host", LevelFilter::DEBUG)
                 .with_target("core_auth", LevelFilter::DEBUG)
-                .and(tracing_subscriber::filter::filter_fn(|metadata| {
-                    metadata.is_span()
-                }));
+                .and(tracing_subscriber::filter::dynamic_filter_fn(
+                    traces::skips_unsampled,
+                ));
             (Some(layer.with_filter(ours)), Some(exporting))
         }
         None => (None, None),

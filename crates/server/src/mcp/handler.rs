@@ -652,7 +652,7 @@ impl ServerHandler for McpServer {
         // A client's `_meta.traceparent` (SEP-414) continues its trace from
         // here on, inside the request's own span.
         let span = tracing::debug_span!(
-            "mcp.tools/call",
+            traces::MCP_CALL_SPAN,
             tool = %crate::catalogue::shorten(&request.name)
         );
         if let Some(parent) = context
@@ -661,6 +661,7 @@ impl ServerHandler for McpServer {
             .and_then(traces::parent_from_traceparent)
         {
             traces::continue_trace(&span, parent);
+            traces::settle_sampling(&span);
         }
         self.call_tool_traced(request, context)
             .instrument(span)

@@ -88,6 +88,60 @@ where
     Ok((layer, Exporting { provider }))
 }
 
+/// The span an MCP `tools/call` runs in, which may continue the trace its
+/// `_meta.traceparent` names.
+pub(crate) const MCP_CALL_SPAN: &str = "mcp.tools/call";
+
+/// Whether the trace a span starts (a request's, or an MCP call's own) is
+/// recorded, kept in the span for [`skips_unsampled`] to read.
+struct Sampling(bool);
+
+/// Settles now whether the trace `span` starts is recorded (after its
+/// parent is set), so that the spans under it are not even made for the
+/// exporter when it is not: a sampled-out request then costs one span.
+pub(crate) fn settle_sampling(span: &tracing::Span) {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_subscriber::registry::{LookupSpan as _, SpanData as _};
+    if span.is_disabled() {
+        return;
+    }
+    let sampled = span.context().span().span_context().is_sampled();
+    span.with_subscriber(|(id, dispatch)| {
+        if let Some(registry) = dispatch.downcast_ref::<tracing_subscriber::Registry>()
+            && let Some(data) = registry.span_data(id)
+        {
+            data.extensions_mut().insert(Sampling(sampled));
+        }
+    });
+}
+
+/// The trace layer's filter: the server's spans only (no log events), and
+/// none under a span whose trace is not recorded.
+pub(crate) fn skips_unsampled<S>(
+    metadata: &tracing::Metadata<'_>,
+    context: &tracing_subscriber::layer::Context<'_, S>,
+) -> bool
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    if !metadata.is_span() {
+        return false;
+    }
+    // An MCP call may start a trace of its own (`_meta.traceparent`).
+    if metadata.name() == MCP_CALL_SPAN {
+        return true;
+    }
+    let Some(current) = context.lookup_current() else {
+        return true;
+    };
+    let recorded = current.scope().find_map(|span| {
+        span.extensions()
+            .get::<Sampling>()
+            .map(|sampling| sampling.0)
+    });
+    recorded.unwrap_or(true)
+}
+
 /// The trace a request's `traceparent` header names, if a valid one.
 pub(crate) fn parent_from_headers(headers: &HeaderMap) -> Option<Context> {
     headers.get("traceparent")?;
