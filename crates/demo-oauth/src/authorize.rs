@@ -2,9 +2,6 @@
 //! consent page; `POST /oauth/authorize` takes the user's decision back to
 //! the client with a code or an error.
 
-use std::net::SocketAddr;
-use std::time::Instant;
-
 use axum::Extension;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Form, Query, State};
@@ -12,12 +9,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use oauth_kit::{ClientAddress, random_token, token_digest};
 use serde::Deserialize;
+use std::net::SocketAddr;
 
+use crate::state::Unreachable;
 use crate::store::{Code, Grant, PendingConsent};
 use crate::token::{checked_resource, server_error};
 use crate::url::{error_redirect, host_and_port, redirect};
 use crate::{DemoOAuth, caller, is_admin_scope};
-use crate::{consent, error_page};
+use crate::{consent, error_page, unreachable_page};
 use oauth_kit::with_query;
 
 /// Longest `state` parameter kept.
@@ -55,14 +54,17 @@ pub(crate) async fn authorize(
             "The authorization request cannot be read (a parameter is repeated or badly encoded). Start again from your client.",
         );
     };
-    let now = Instant::now();
     let Some(client_id) = query.client_id.clone().filter(|id| !id.is_empty()) else {
         return error_page(
             StatusCode::BAD_REQUEST,
             "The request has no client_id. Start again from your client.",
         );
     };
-    let Some(client) = server.store().client(&client_id, now).cloned() else {
+    let client = match server.state().client(&client_id).await {
+        Ok(client) => client,
+        Err(Unreachable) => return unreachable_page(),
+    };
+    let Some(client) = client else {
         return error_page(
             StatusCode::BAD_REQUEST,
             "This client is not registered here, or its registration was dropped (unused for an hour, or idle for a day). Register it again (POST /oauth/register).",
@@ -86,7 +88,9 @@ pub(crate) async fn authorize(
     };
     // The client and the redirect URI are valid: from here on errors may go
     // back to the client.
-    server.store().client_used(&client_id, now);
+    if server.state().client_used(&client_id).await.is_err() {
+        return unreachable_page();
+    }
     if query
         .state
         .as_ref()
@@ -188,12 +192,15 @@ pub(crate) async fn authorize(
         scopes: scopes.clone(),
         resource,
     };
-    server.store().add_consent(
-        consent_id.clone(),
-        pending,
-        caller::origin(address, peer),
-        now,
-    );
+    let origin = caller::origin(address, peer);
+    if server
+        .state()
+        .add_consent(&consent_id, pending, origin)
+        .await
+        .is_err()
+    {
+        return unreachable_page();
+    }
     let descriptions: Vec<(String, String)> = scopes
         .iter()
         .map(|scope| {
@@ -236,8 +243,11 @@ pub(crate) async fn decide(
             "The decision cannot be read. Start again from your client.",
         );
     };
-    let now = Instant::now();
-    let Some(pending) = server.store().take_consent(&form.consent, now) else {
+    let pending = match server.state().take_consent(&form.consent).await {
+        Ok(pending) => pending,
+        Err(Unreachable) => return unreachable_page(),
+    };
+    let Some(pending) = pending else {
         return error_page(
             StatusCode::BAD_REQUEST,
             "This sign-in has expired or was already used. Start again from your client.",
@@ -268,12 +278,15 @@ pub(crate) async fn decide(
         redirect_uri: pending.redirect_uri.clone(),
         code_challenge: pending.code_challenge,
     };
-    server.store().add_code(
-        token_digest(&code),
-        issued,
-        caller::origin(address, peer),
-        now,
-    );
+    let origin = caller::origin(address, peer);
+    if server
+        .state()
+        .add_code(&token_digest(&code), issued, origin)
+        .await
+        .is_err()
+    {
+        return unreachable_page();
+    }
     let mut params = vec![("code", code.as_str()), ("iss", base.as_str())];
     if let Some(state_param) = pending.state.as_deref() {
         params.push(("state", state_param));

@@ -19,6 +19,7 @@ mod authorize;
 mod caller;
 mod consent;
 mod register;
+mod state;
 mod store;
 mod token;
 mod url;
@@ -26,8 +27,8 @@ mod url;
 #[cfg(test)]
 mod tests;
 
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -36,10 +37,11 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use core_auth::DemoPrincipalConfig;
 use oauth_kit::{OAuthError, SigningKey, TokenForm};
+use redis_state::RedisState;
 use serde::Deserialize;
 use serde_json::json;
 
-use store::Store;
+use state::StateStore;
 
 /// The authorization endpoint (the consent page, and the decision).
 pub const AUTHORIZE_PATH: &str = "/oauth/authorize";
@@ -140,18 +142,25 @@ struct Inner {
     key: Arc<SigningKey>,
     settings: Settings,
     resource: Arc<dyn Resource>,
-    store: Mutex<Store>,
+    state: StateStore,
 }
 
 impl DemoOAuth {
-    /// A server signing with `key`, for `resource`.
-    pub fn new(key: Arc<SigningKey>, settings: Settings, resource: Arc<dyn Resource>) -> Self {
+    /// A server signing with `key`, for `resource`. With `redis`, its
+    /// clients, consents, codes and sign-ins live there, shared by every
+    /// replica; without, in this process's memory.
+    pub fn new(
+        key: Arc<SigningKey>,
+        settings: Settings,
+        resource: Arc<dyn Resource>,
+        redis: Option<RedisState>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 key,
                 settings,
                 resource,
-                store: Mutex::new(Store::default()),
+                state: StateStore::new(redis),
             }),
         }
     }
@@ -177,13 +186,16 @@ impl DemoOAuth {
     /// the server's own, so the consent page does not mark it unverified;
     /// like any client, it is dropped when no authorization request names
     /// it within an hour, or a day after the last one (see [`Self::has_client`]).
-    pub fn register_client(&self, name: &str, redirect_uri: &str) -> Option<String> {
-        register::register_in_process(self, name, redirect_uri)
+    /// `None` when it could not be registered (the shared state is
+    /// unreachable, or the random source failed).
+    pub async fn register_client(&self, name: &str, redirect_uri: &str) -> Option<String> {
+        register::register_in_process(self, name, redirect_uri).await
     }
 
-    /// Whether `client_id` is registered (and not yet dropped).
-    pub fn has_client(&self, client_id: &str) -> bool {
-        self.store().client(client_id, Instant::now()).is_some()
+    /// Whether `client_id` is registered (and not yet dropped); false when
+    /// the shared state cannot be asked.
+    pub async fn has_client(&self, client_id: &str) -> bool {
+        matches!(self.state().client(client_id).await, Ok(Some(_)))
     }
 
     /// Exchanges an authorization code from inside the server (the login
@@ -191,7 +203,7 @@ impl DemoOAuth {
     /// so the helper never sends a request to a URL built from a header.
     /// `base` is the base URL the login started at; the configured public
     /// URL, when set, is used instead. `Ok` holds the token response's body.
-    pub fn exchange_code(
+    pub async fn exchange_code(
         &self,
         base: &str,
         code: &str,
@@ -208,7 +220,7 @@ impl DemoOAuth {
             ..TokenForm::default()
         };
         let base = self.settings().public_url.as_deref().unwrap_or(base);
-        token::authorization_code(self, base, &HeaderMap::new(), &form, store::Origin::Server)
+        token::authorization_code(self, base, &HeaderMap::new(), &form, store::Origin::Server).await
     }
 
     /// The client-credentials grant for a demo access key, as `POST
@@ -218,8 +230,8 @@ impl DemoOAuth {
         token::respond(token::client_credentials(self, &base, headers, form))
     }
 
-    fn store(&self) -> MutexGuard<'_, Store> {
-        self.inner.store.lock().unwrap_or_else(|p| p.into_inner())
+    fn state(&self) -> &StateStore {
+        &self.inner.state
     }
 
     fn settings(&self) -> &Settings {
@@ -261,6 +273,24 @@ pub fn absent_router() -> Router {
 /// An error page the user sees, as this crate's handlers answer it.
 fn error_page(status: StatusCode, message: &str) -> Response {
     oauth_kit::error_page(status, message).into_response()
+}
+
+/// What a sign-in page answers while the shared state (Redis) is down.
+fn unreachable_page() -> Response {
+    error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Sign-ins are kept in Redis, which this server cannot reach right now. Try again in a moment.",
+    )
+}
+
+/// What the API endpoints answer while the shared state (Redis) is down:
+/// `503`, and nothing was changed.
+fn unreachable_error() -> OAuthError {
+    OAuthError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        "the authorization server keeps its state in Redis, which it cannot reach right now; try again shortly",
+    )
 }
 
 async fn not_in_demo_mode() -> Response {

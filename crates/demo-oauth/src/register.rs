@@ -3,7 +3,6 @@
 //! all; see the store).
 
 use std::net::SocketAddr;
-use std::time::Instant;
 
 use axum::Extension;
 use axum::extract::{ConnectInfo, State};
@@ -15,10 +14,10 @@ use oauth_kit::{
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::DemoOAuth;
 use crate::caller;
 use crate::store::{Client, Origin};
 use crate::token::server_error;
+use crate::{DemoOAuth, unreachable_error};
 
 /// Registration requests larger than this are refused.
 const MAX_REGISTRATION_BYTES: usize = 8 * 1024;
@@ -51,13 +50,13 @@ pub(crate) async fn register(
     body: axum::body::Bytes,
 ) -> Response {
     let origin = caller::origin(address, peer);
-    match registered(&server, &headers, &body, origin) {
+    match registered(&server, &headers, &body, origin).await {
         Ok(body) => (StatusCode::CREATED, NO_STORE, Json(body)).into_response(),
         Err(error) => error.to_response().into_response(),
     }
 }
 
-fn registered(
+async fn registered(
     server: &DemoOAuth,
     headers: &HeaderMap,
     body: &[u8],
@@ -147,8 +146,10 @@ fn registered(
         secret_digest: None,
     };
     server
-        .store()
-        .register(client_id.clone(), client, origin, Instant::now());
+        .state()
+        .register(&client_id, client, origin)
+        .await
+        .map_err(|_| unreachable_error())?;
     tracing::info!(client_name = ?registration.client_name, "demo client registered");
     Ok(json!({
         "client_id": client_id,
@@ -162,7 +163,7 @@ fn registered(
 }
 
 /// Registers a client from inside the server (the login helper).
-pub(crate) fn register_in_process(
+pub(crate) async fn register_in_process(
     server: &DemoOAuth,
     name: &str,
     redirect_uri: &str,
@@ -175,8 +176,10 @@ pub(crate) fn register_in_process(
         secret_digest: None,
     };
     server
-        .store()
-        .register(client_id.clone(), client, Origin::Server, Instant::now());
+        .state()
+        .register(&client_id, client, Origin::Server)
+        .await
+        .ok()?;
     Some(client_id)
 }
 

@@ -3,7 +3,9 @@
 //!
 //! Everything is bounded and expires; codes and refresh tokens are stored by
 //! digest, never as the secret itself. A restart forgets it all, which is
-//! what a demo wants (clients re-register, users sign in again).
+//! what a demo wants (clients re-register, users sign in again). With
+//! `REDIS_URL` set, the same rules are kept in Redis instead (see
+//! [`crate::state`]).
 //!
 //! Each store holds at most a few entries per caller address (its quota)
 //! and a fixed number in all (its cap). Nobody is refused: an address at
@@ -19,6 +21,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use oauth_kit::ClientAddress;
+use serde::{Deserialize, Serialize};
 
 /// How long a consent page stays valid.
 pub(crate) const CONSENT_TTL: Duration = Duration::from_secs(600);
@@ -79,6 +82,16 @@ impl Origin {
         match ClientAddress(address).counted_as() {
             IpAddr::V4(v4) => Self::V4(v4),
             IpAddr::V6(v6) => Self::V6((v6.to_bits() >> 64) as u64),
+        }
+    }
+
+    /// How the quota sets in Redis name it.
+    pub(crate) fn key(self) -> String {
+        match self {
+            Self::Unknown => "unknown".to_owned(),
+            Self::Server => "server".to_owned(),
+            Self::V4(address) => format!("v4:{address}"),
+            Self::V6(prefix) => format!("v6:{prefix:016x}"),
         }
     }
 }
@@ -272,7 +285,7 @@ impl<K: Hash + Eq + Clone, T> Bounded<K, T> {
 
 /// A client registered through dynamic client registration (RFC 7591), or
 /// by the server itself (the login helper).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Client {
     pub(crate) name: Option<String>,
     pub(crate) redirect_uris: Vec<String>,
@@ -284,7 +297,7 @@ pub(crate) struct Client {
 }
 
 /// A validated authorization request waiting for the user's decision.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct PendingConsent {
     pub(crate) client_id: String,
     pub(crate) client_secret_digest: Option<String>,
@@ -296,7 +309,7 @@ pub(crate) struct PendingConsent {
 }
 
 /// What a token stands for: who, for which client, scopes and audience.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Grant {
     pub(crate) client_id: String,
     pub(crate) subject: String,
@@ -305,7 +318,7 @@ pub(crate) struct Grant {
 }
 
 /// An authorization code: the grant, and what redeeming it must show.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Code {
     pub(crate) grant: Grant,
     pub(crate) client_secret_digest: Option<String>,

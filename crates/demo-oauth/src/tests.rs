@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -18,6 +18,9 @@ use core_auth::DemoPrincipalConfig;
 use oauth_kit::{ClientAddress, SigningKey, pkce_s256, token_digest};
 use serde_json::Value;
 use tower::ServiceExt as _;
+
+use redis_state::RedisState;
+use redis_state::test_server::TestRedis;
 
 use crate::store::{Client, Origin};
 use crate::{AccessKey, DemoOAuth, Resource, Scope, Settings};
@@ -57,6 +60,18 @@ fn key() -> Arc<SigningKey> {
 }
 
 fn demo(public_url: Option<&str>) -> DemoOAuth {
+    demo_sharing(public_url, None)
+}
+
+/// A replica of the demo server keeping its state in `redis`.
+async fn replica(redis: &TestRedis) -> DemoOAuth {
+    let state = RedisState::connect(&redis.url(), "demo")
+        .await
+        .expect("the test Redis answers");
+    demo_sharing(None, Some(state))
+}
+
+fn demo_sharing(public_url: Option<&str>, redis: Option<RedisState>) -> DemoOAuth {
     let user = DemoPrincipalConfig {
         token: "demo_token_12345".to_owned(),
         principal_id: "demo-user".to_owned(),
@@ -82,7 +97,33 @@ fn demo(public_url: Option<&str>) -> DemoOAuth {
             public_url: public_url.map(str::to_owned),
         },
         Arc::new(FollowsHost),
+        redis,
     )
+}
+
+/// Runs each named check (`async fn check(one: &Router, two: &Router)`)
+/// twice: on one server keeping its state in memory (`one` and `two` are
+/// the same), and on two replicas sharing a Redis, so every step may land
+/// on either.
+macro_rules! on_both_stores {
+    ($($check:ident),* $(,)?) => {$(
+        mod $check {
+            #[tokio::test]
+            async fn in_memory() {
+                let router = super::demo(None).router();
+                super::$check(&router, &router).await;
+            }
+
+            #[tokio::test]
+            #[ignore = "needs redis-server: cargo xtask install-tools"]
+            async fn across_replicas_in_redis() {
+                let redis = super::TestRedis::start();
+                let one = super::replica(&redis).await.router();
+                let two = super::replica(&redis).await.router();
+                super::$check(&one, &two).await;
+            }
+        }
+    )*};
 }
 
 /// Where a request comes from.
@@ -278,9 +319,14 @@ async fn decide(router: &Router, from: Caller, consent: &str, decision: &str) ->
 
 /// Authorize, approve: the code.
 async fn code_for(router: &Router, client_id: &str, scope: Option<&str>) -> String {
-    let page = authorize(router, HERE, &borrowed(&authorization(client_id, scope))).await;
+    code_on(router, router, client_id, scope).await
+}
+
+/// Authorize on `shown`, approve on `decided`: the code.
+async fn code_on(shown: &Router, decided: &Router, client_id: &str, scope: Option<&str>) -> String {
+    let page = authorize(shown, HERE, &borrowed(&authorization(client_id, scope))).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-    let approved = decide(router, HERE, &consent_id(&page.text), "approve").await;
+    let approved = decide(decided, HERE, &consent_id(&page.text), "approve").await;
     assert_eq!(approved.status, StatusCode::FOUND);
     approved.param("code").expect("code")
 }
@@ -334,11 +380,12 @@ fn refresh_token_of(answer: &Answer) -> String {
         .to_owned()
 }
 
-/// A signed-in client: its id and its first refresh token.
-async fn signed_in(router: &Router) -> (String, String) {
-    let client_id = register(router, HERE, &[REDIRECT], "app").await;
-    let code = code_for(router, &client_id, Some("tools:ping")).await;
-    let first = exchange(router, &code, &client_id).await;
+/// A signed-in client: its id and its first refresh token. Registered on
+/// `one`, consented on `two`, exchanged on `one`.
+async fn signed_in(one: &Router, two: &Router) -> (String, String) {
+    let client_id = register(one, HERE, &[REDIRECT], "app").await;
+    let code = code_on(two, one, &client_id, Some("tools:ping")).await;
+    let first = exchange(one, &code, &client_id).await;
     (client_id, refresh_token_of(&first))
 }
 
@@ -349,13 +396,20 @@ fn claims(access_token: &str) -> Value {
 
 // --- Refresh-token families -------------------------------------------------
 
-#[tokio::test]
-async fn a_reused_refresh_token_revokes_the_newest_one_too() {
-    let router = demo(None).router();
-    let (client_id, first) = signed_in(&router).await;
-    let second = refresh_token_of(&refresh(&router, &first, Some(&client_id)).await);
+on_both_stores!(
+    a_reused_refresh_token_revokes_the_newest_one_too,
+    another_sign_in_survives_a_reuse,
+    the_refresh_grant_needs_the_client_id_the_token_was_issued_to,
+    a_refused_scope_does_not_spend_the_refresh_token,
+    a_replayed_code_revokes_the_refresh_tokens_it_gave,
+    a_decision_is_taken_once,
+);
 
-    let replay = refresh(&router, &first, Some(&client_id)).await;
+async fn a_reused_refresh_token_revokes_the_newest_one_too(one: &Router, two: &Router) {
+    let (client_id, first) = signed_in(one, two).await;
+    let second = refresh_token_of(&refresh(two, &first, Some(&client_id)).await);
+
+    let replay = refresh(one, &first, Some(&client_id)).await;
     assert_eq!(
         replay.error(),
         (StatusCode::BAD_REQUEST, "invalid_grant".into())
@@ -365,7 +419,7 @@ async fn a_reused_refresh_token_revokes_the_newest_one_too() {
     assert!(said.contains("revoked"), "{said}");
     assert!(said.contains("sign in again"), "{said}");
 
-    let newest = refresh(&router, &second, Some(&client_id)).await;
+    let newest = refresh(two, &second, Some(&client_id)).await;
     assert_eq!(
         newest.error(),
         (StatusCode::BAD_REQUEST, "invalid_grant".into())
@@ -373,29 +427,25 @@ async fn a_reused_refresh_token_revokes_the_newest_one_too() {
     assert!(newest.description().contains("revoked"), "{}", newest.text);
 }
 
-#[tokio::test]
-async fn another_sign_in_survives_a_reuse() {
-    let router = demo(None).router();
-    let (client_id, first) = signed_in(&router).await;
-    let (other_client, other) = signed_in(&router).await;
-    refresh_token_of(&refresh(&router, &first, Some(&client_id)).await);
-    refresh(&router, &first, Some(&client_id)).await;
-    refresh_token_of(&refresh(&router, &other, Some(&other_client)).await);
+async fn another_sign_in_survives_a_reuse(one: &Router, two: &Router) {
+    let (client_id, first) = signed_in(one, two).await;
+    let (other_client, other) = signed_in(two, one).await;
+    refresh_token_of(&refresh(one, &first, Some(&client_id)).await);
+    refresh(two, &first, Some(&client_id)).await;
+    refresh_token_of(&refresh(one, &other, Some(&other_client)).await);
 }
 
-#[tokio::test]
-async fn the_refresh_grant_needs_the_client_id_the_token_was_issued_to() {
-    let router = demo(None).router();
-    let (client_id, first) = signed_in(&router).await;
+async fn the_refresh_grant_needs_the_client_id_the_token_was_issued_to(one: &Router, two: &Router) {
+    let (client_id, first) = signed_in(one, two).await;
 
-    let anonymous = refresh(&router, &first, None).await;
+    let anonymous = refresh(one, &first, None).await;
     assert_eq!(
         anonymous.error(),
         (StatusCode::BAD_REQUEST, "invalid_request".into())
     );
     assert!(anonymous.description().contains("client_id is required"));
 
-    let other = refresh(&router, &first, Some("someone-else")).await;
+    let other = refresh(two, &first, Some("someone-else")).await;
     assert_eq!(
         other.error(),
         (StatusCode::BAD_REQUEST, "invalid_grant".into())
@@ -404,7 +454,7 @@ async fn the_refresh_grant_needs_the_client_id_the_token_was_issued_to() {
 
     // Neither spent the token; HTTP Basic carries the client id too.
     let basic = token(
-        &router,
+        one,
         &[("grant_type", "refresh_token"), ("refresh_token", &first)],
         Some((&client_id, "")),
     )
@@ -412,12 +462,10 @@ async fn the_refresh_grant_needs_the_client_id_the_token_was_issued_to() {
     refresh_token_of(&basic);
 }
 
-#[tokio::test]
-async fn a_refused_scope_does_not_spend_the_refresh_token() {
-    let router = demo(None).router();
-    let (client_id, first) = signed_in(&router).await;
+async fn a_refused_scope_does_not_spend_the_refresh_token(one: &Router, two: &Router) {
+    let (client_id, first) = signed_in(one, two).await;
     let wider = token(
-        &router,
+        two,
         &[
             ("grant_type", "refresh_token"),
             ("refresh_token", &first),
@@ -431,14 +479,14 @@ async fn a_refused_scope_does_not_spend_the_refresh_token() {
         wider.error(),
         (StatusCode::BAD_REQUEST, "invalid_scope".into())
     );
-    refresh_token_of(&refresh(&router, &first, Some(&client_id)).await);
+    refresh_token_of(&refresh(one, &first, Some(&client_id)).await);
 }
 
 #[tokio::test]
 async fn a_confidential_client_proves_itself_with_its_secret() {
     let server = demo(None);
     let router = server.router();
-    server.store().register(
+    server.state().memory().expect("in memory").register(
         "confidential".to_owned(),
         Client {
             name: Some("backend".to_owned()),
@@ -447,7 +495,7 @@ async fn a_confidential_client_proves_itself_with_its_secret() {
             secret_digest: Some(token_digest("s3cret")),
         },
         Origin::Server,
-        Instant::now(),
+        std::time::Instant::now(),
     );
     let code = code_for(&router, "confidential", Some("tools:ping")).await;
     let exchange_params = [
@@ -496,13 +544,11 @@ async fn a_confidential_client_proves_itself_with_its_secret() {
     );
 }
 
-#[tokio::test]
-async fn a_replayed_code_revokes_the_refresh_tokens_it_gave() {
-    let router = demo(None).router();
-    let client_id = register(&router, HERE, &[REDIRECT], "app").await;
-    let code = code_for(&router, &client_id, None).await;
-    let first = refresh_token_of(&exchange(&router, &code, &client_id).await);
-    let replay = exchange(&router, &code, &client_id).await;
+async fn a_replayed_code_revokes_the_refresh_tokens_it_gave(one: &Router, two: &Router) {
+    let client_id = register(one, HERE, &[REDIRECT], "app").await;
+    let code = code_on(two, one, &client_id, None).await;
+    let first = refresh_token_of(&exchange(two, &code, &client_id).await);
+    let replay = exchange(one, &code, &client_id).await;
     assert_eq!(
         replay.error(),
         (StatusCode::BAD_REQUEST, "invalid_grant".into())
@@ -512,8 +558,24 @@ async fn a_replayed_code_revokes_the_refresh_tokens_it_gave() {
         "{}",
         replay.text
     );
-    let after = refresh(&router, &first, Some(&client_id)).await;
+    let after = refresh(two, &first, Some(&client_id)).await;
     assert!(after.description().contains("revoked"), "{}", after.text);
+}
+
+async fn a_decision_is_taken_once(one: &Router, two: &Router) {
+    let client_id = register(one, HERE, &[REDIRECT], "app").await;
+    let page = authorize(
+        two,
+        HERE,
+        &borrowed(&authorization(&client_id, Some("tools:ping"))),
+    )
+    .await;
+    let consent = consent_id(&page.text);
+    let approved = decide(one, HERE, &consent, "approve").await;
+    assert_eq!(approved.status, StatusCode::FOUND);
+    let again = decide(two, HERE, &consent, "approve").await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert!(again.text.contains("already used"), "{}", again.text);
 }
 
 // --- The consent page and authorize errors ---------------------------------
@@ -541,6 +603,7 @@ async fn the_consent_page_names_where_the_answer_goes_and_flags_self_registered_
     // The server's own client (the login helper) is not flagged.
     let helper = server
         .register_client("orchestrator-mcp login helper", REDIRECT)
+        .await
         .expect("registered");
     let page = authorize(&router, HERE, &borrowed(&authorization(&helper, None))).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
@@ -554,6 +617,7 @@ async fn authorize_errors_stay_on_this_server_until_client_and_redirect_are_vali
     let router = server.router();
     let client_id = server
         .register_client("the server's own", REDIRECT)
+        .await
         .expect("an in-process client");
     let two = register(&router, HERE, &[REDIRECT, "http://localhost:7/cb"], "two").await;
     let evil = "https://evil.example/steal";
@@ -659,68 +723,72 @@ async fn still_registered(router: &Router, client_id: &str) -> bool {
     answer.status == StatusCode::OK
 }
 
-#[tokio::test]
-async fn registrations_past_an_address_quota_push_out_its_own_oldest() {
-    let router = demo(None).router();
-    let neighbour = register(&router, Caller::Resolved("192.0.2.2"), &[REDIRECT], "n").await;
+on_both_stores!(
+    registrations_past_an_address_quota_push_out_its_own_oldest,
+    without_a_resolved_address_the_peer_and_then_one_shared_quota_count,
+    consent_pages_past_an_address_quota_push_out_its_own_oldest,
+);
+
+async fn registrations_past_an_address_quota_push_out_its_own_oldest(one: &Router, two: &Router) {
+    let neighbour = register(one, Caller::Resolved("192.0.2.2"), &[REDIRECT], "n").await;
     let busy = Caller::Resolved("198.51.100.7");
     let mut ids = Vec::new();
     for n in 0..=crate::store::CLIENT_QUOTA.per_origin {
-        ids.push(register(&router, busy, &[REDIRECT], &format!("c{n}")).await);
+        let replica = if n % 2 == 0 { one } else { two };
+        ids.push(register(replica, busy, &[REDIRECT], &format!("c{n}")).await);
     }
+    assert!(!still_registered(two, &ids[0]).await, "the oldest is gone");
+    assert!(still_registered(one, &ids[1]).await);
+    assert!(still_registered(two, ids.last().expect("last")).await);
     assert!(
-        !still_registered(&router, &ids[0]).await,
-        "the oldest is gone"
-    );
-    assert!(still_registered(&router, &ids[1]).await);
-    assert!(still_registered(&router, ids.last().expect("last")).await);
-    assert!(
-        still_registered(&router, &neighbour).await,
+        still_registered(one, &neighbour).await,
         "other addresses are untouched"
     );
 }
 
-#[tokio::test]
-async fn without_a_resolved_address_the_peer_and_then_one_shared_quota_count() {
-    let router = demo(None).router();
+async fn without_a_resolved_address_the_peer_and_then_one_shared_quota_count(
+    router: &Router,
+    two: &Router,
+) {
     let quota = crate::store::CLIENT_QUOTA.per_origin;
     // The resolved address wins over the peer: these all count for 192.0.2.9…
-    let first = register(&router, Caller::Resolved("192.0.2.9"), &[REDIRECT], "r").await;
-    let peer_only = register(&router, Caller::Peer("192.0.2.9"), &[REDIRECT], "p").await;
+    let first = register(router, Caller::Resolved("192.0.2.9"), &[REDIRECT], "r").await;
+    let peer_only = register(router, Caller::Peer("192.0.2.9"), &[REDIRECT], "p").await;
     for _ in 0..quota {
-        register(&router, Caller::Peer("203.0.113.5"), &[REDIRECT], "x").await;
+        register(router, Caller::Peer("203.0.113.5"), &[REDIRECT], "x").await;
     }
     // …while the 203.0.113.5 peer filled only its own quota.
-    assert!(still_registered(&router, &first).await);
-    assert!(still_registered(&router, &peer_only).await);
-    let unknown = register(&router, Caller::Nowhere, &[REDIRECT], "u").await;
+    assert!(still_registered(router, &first).await);
+    assert!(still_registered(router, &peer_only).await);
+    let unknown = register(two, Caller::Nowhere, &[REDIRECT], "u").await;
     for _ in 0..quota {
-        register(&router, Caller::Nowhere, &[REDIRECT], "u").await;
+        register(two, Caller::Nowhere, &[REDIRECT], "u").await;
     }
     assert!(
-        !still_registered(&router, &unknown).await,
+        !still_registered(router, &unknown).await,
         "one quota for all unknowns"
     );
-    assert!(still_registered(&router, &first).await);
+    assert!(still_registered(router, &first).await);
 }
 
-#[tokio::test]
-async fn consent_pages_past_an_address_quota_push_out_its_own_oldest() {
-    let router = demo(None).router();
-    let client_id = register(&router, HERE, &[REDIRECT], "app").await;
+async fn consent_pages_past_an_address_quota_push_out_its_own_oldest(
+    router: &Router,
+    two: &Router,
+) {
+    let client_id = register(two, HERE, &[REDIRECT], "app").await;
     let params = authorization(&client_id, None);
     let mut consents = Vec::new();
     for _ in 0..=crate::store::CONSENT_QUOTA.per_origin {
-        let page = authorize(&router, HERE, &borrowed(&params)).await;
+        let page = authorize(router, HERE, &borrowed(&params)).await;
         consents.push(consent_id(&page.text));
     }
-    let elsewhere = authorize(&router, Caller::Resolved("192.0.2.50"), &borrowed(&params)).await;
-    let oldest = decide(&router, HERE, &consents[0], "approve").await;
+    let elsewhere = authorize(router, Caller::Resolved("192.0.2.50"), &borrowed(&params)).await;
+    let oldest = decide(two, HERE, &consents[0], "approve").await;
     assert_eq!(oldest.status, StatusCode::BAD_REQUEST);
     assert!(oldest.text.contains("expired or was already used"));
-    let newest = decide(&router, HERE, consents.last().expect("last"), "approve").await;
+    let newest = decide(router, HERE, consents.last().expect("last"), "approve").await;
     assert_eq!(newest.status, StatusCode::FOUND);
-    let other = decide(&router, HERE, &consent_id(&elsewhere.text), "approve").await;
+    let other = decide(router, HERE, &consent_id(&elsewhere.text), "approve").await;
     assert_eq!(other.status, StatusCode::FOUND);
 }
 
@@ -776,6 +844,7 @@ async fn a_configured_public_url_is_the_issuer_whatever_the_host_says() {
     // redirect names the configured issuer.
     let client_id = server
         .register_client("the server's own", REDIRECT)
+        .await
         .expect("an in-process client");
     let mut params = authorization(&client_id, None);
     params.push(("resource", "http://evil.example:666/mcp".to_owned()));

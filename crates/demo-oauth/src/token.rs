@@ -9,7 +9,6 @@
 //! already issued stay valid until they expire: they are not looked up.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
 
 use axum::Extension;
 use axum::extract::{ConnectInfo, Form, State};
@@ -21,8 +20,9 @@ use oauth_kit::{
 };
 use serde_json::{Value, json};
 
-use crate::store::{Grant, Origin, Presented, Redemption};
-use crate::{DemoOAuth, caller};
+use crate::state::{NewFamily, Refused};
+use crate::store::{Grant, Origin};
+use crate::{DemoOAuth, caller, unreachable_error};
 
 /// `POST /oauth/token`.
 pub(crate) async fn token(
@@ -36,9 +36,9 @@ pub(crate) async fn token(
     respond(match form.grant_type.as_deref() {
         Some("authorization_code") => {
             let origin = caller::origin(address, peer);
-            authorization_code(&server, &base, &headers, &form, origin)
+            authorization_code(&server, &base, &headers, &form, origin).await
         }
-        Some("refresh_token") => refresh(&server, &base, &headers, &form),
+        Some("refresh_token") => refresh(&server, &base, &headers, &form).await,
         Some("client_credentials") => client_credentials(&server, &base, &headers, &form),
         Some(other) => Err(OAuthError::new(
             StatusCode::BAD_REQUEST,
@@ -61,6 +61,28 @@ fn invalid_grant(description: &str) -> OAuthError {
     OAuthError::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
 }
 
+/// The answer to a refused code or refresh token.
+fn refused(refused: Refused) -> OAuthError {
+    match refused {
+        Refused::CodeReplayed => invalid_grant(
+            "the code was already used: the refresh tokens issued for it are revoked; sign in again",
+        ),
+        Refused::CodeUnknown => invalid_grant("the code is unknown, expired or already used"),
+        Refused::RefreshReused => invalid_grant(
+            "the refresh token was reused: it had already been exchanged for a new one, so every refresh token of this sign-in is now revoked; sign in again",
+        ),
+        Refused::RefreshRevoked => invalid_grant(
+            "this sign-in was revoked because one of its refresh tokens was reused; sign in again",
+        ),
+        Refused::RefreshUnknown => {
+            invalid_grant("the refresh token is unknown or expired; sign in again")
+        }
+        Refused::Check(error) => error,
+        Refused::Unreachable => unreachable_error(),
+        Refused::Internal => server_error(),
+    }
+}
+
 /// A confidential client proves itself with its secret; a public client has
 /// none to prove.
 fn authenticate(expected_digest: Option<&str>, presented: Option<&str>) -> Result<(), OAuthError> {
@@ -80,7 +102,7 @@ fn authenticate(expected_digest: Option<&str>, presented: Option<&str>) -> Resul
     }
 }
 
-pub(crate) fn authorization_code(
+pub(crate) async fn authorization_code(
     server: &DemoOAuth,
     base: &str,
     headers: &HeaderMap,
@@ -97,65 +119,44 @@ pub(crate) fn authorization_code(
             "client_id is required: send the client_id the code was issued to (form field or HTTP Basic)",
         ));
     };
-    let digest = token_digest(code);
     let refresh_token = match server.settings().refresh_ttl {
         Some(ttl) => Some((ttl, random_token().map_err(|_| server_error())?)),
         None => None,
     };
-    let now = Instant::now();
-    // Held from the redemption to the family's start: a replay of the code
-    // in between finds the family to revoke.
-    let mut store = server.store();
-    let issued = match store.redeem_code(&digest, now) {
-        Redemption::Fresh(issued) => issued,
-        Redemption::Replayed { revoked: true } => {
-            return Err(invalid_grant(
-                "the code was already used: the refresh tokens issued for it are revoked; sign in again",
-            ));
-        }
-        Redemption::Replayed { revoked: false } | Redemption::Unknown => {
-            return Err(invalid_grant(
-                "the code is unknown, expired or already used",
-            ));
-        }
-    };
-    if client_id != issued.grant.client_id {
-        return Err(invalid_grant("the code was issued to another client"));
-    }
-    authenticate(issued.client_secret_digest.as_deref(), secret.as_deref())?;
-    if form
-        .redirect_uri
-        .as_ref()
-        .is_some_and(|uri| *uri != issued.redirect_uri)
-    {
-        return Err(invalid_grant(
-            "redirect_uri does not match the authorization request",
-        ));
-    }
-    if !pkce_matches(verifier, &issued.code_challenge) {
-        return Err(invalid_grant(
-            "code_verifier does not match the code_challenge",
-        ));
-    }
-    let grant = issued.grant;
-    if let Some((ttl, refresh_token)) = &refresh_token {
+    let family = refresh_token.as_ref().map(|(ttl, token)| NewFamily {
+        token_digest: token_digest(token),
         // The sign-in lasts the refresh TTL from its first token; rotation
         // never extends it.
-        let ends = now
-            .checked_add(*ttl)
-            .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
-            .ok_or_else(server_error)?;
-        let family = store.start_family(
-            token_digest(refresh_token),
-            grant.clone(),
-            issued.client_secret_digest,
-            ends,
-            origin,
-            now,
-        );
-        store.code_started(&digest, family, now);
-    }
-    drop(store);
+        lasts: *ttl,
+        origin,
+    });
+    let check = |issued: &crate::store::Code| {
+        if client_id != issued.grant.client_id {
+            return Err(invalid_grant("the code was issued to another client"));
+        }
+        authenticate(issued.client_secret_digest.as_deref(), secret.as_deref())?;
+        if form
+            .redirect_uri
+            .as_ref()
+            .is_some_and(|uri| *uri != issued.redirect_uri)
+        {
+            return Err(invalid_grant(
+                "redirect_uri does not match the authorization request",
+            ));
+        }
+        if !pkce_matches(verifier, &issued.code_challenge) {
+            return Err(invalid_grant(
+                "code_verifier does not match the code_challenge",
+            ));
+        }
+        Ok(())
+    };
+    let grant = server
+        .state()
+        .redeem_code(&token_digest(code), family, check)
+        .await
+        .map_err(refused)?
+        .grant;
     let mut body = issue(server, base, &grant, Issue::User)?;
     if let Some((_, refresh_token)) = refresh_token {
         body["refresh_token"] = json!(refresh_token);
@@ -163,7 +164,7 @@ pub(crate) fn authorization_code(
     Ok(body)
 }
 
-fn refresh(
+async fn refresh(
     server: &DemoOAuth,
     base: &str,
     headers: &HeaderMap,
@@ -178,59 +179,40 @@ fn refresh(
         ));
     };
     let new_token = random_token().map_err(|_| server_error())?;
-    let now = Instant::now();
-    // Held from the lookup to the rotation: two requests with one token
-    // cannot both rotate it.
-    let mut store = server.store();
-    let (family, grant, client_secret_digest) = match store
-        .present_refresh(&token_digest(refresh_token), now)
-    {
-        Presented::Current {
-            family,
-            grant,
-            client_secret_digest,
-        } => (family, grant, client_secret_digest),
-        Presented::Reused => {
+    // Nothing consumes the token when a check fails.
+    let narrow = |grant: Grant, client_secret_digest: Option<&str>| {
+        if client_id != grant.client_id {
             return Err(invalid_grant(
-                "the refresh token was reused: it had already been exchanged for a new one, so every refresh token of this sign-in is now revoked; sign in again",
+                "the refresh token was issued to another client; send that client's client_id",
             ));
         }
-        Presented::Revoked => {
-            return Err(invalid_grant(
-                "this sign-in was revoked because one of its refresh tokens was reused; sign in again",
-            ));
-        }
-        Presented::Unknown => {
-            return Err(invalid_grant(
-                "the refresh token is unknown or expired; sign in again",
-            ));
-        }
-    };
-    // Nothing below consumes the token when it fails.
-    if client_id != grant.client_id {
-        return Err(invalid_grant(
-            "the refresh token was issued to another client; send that client's client_id",
-        ));
-    }
-    authenticate(client_secret_digest.as_deref(), secret.as_deref())?;
-    // A refresh may narrow the scopes, never widen them.
-    let scopes = match form.scope.as_deref() {
-        Some(scope) if !scope.trim().is_empty() => {
-            let asked: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
-            if let Some(extra) = asked.iter().find(|s| !grant.scopes.contains(s)) {
-                return Err(OAuthError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_scope",
-                    format!("scope `{extra}` was not granted"),
-                ));
+        authenticate(client_secret_digest, secret.as_deref())?;
+        // A refresh may narrow the scopes, never widen them.
+        let scopes = match form.scope.as_deref() {
+            Some(scope) if !scope.trim().is_empty() => {
+                let asked: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
+                if let Some(extra) = asked.iter().find(|s| !grant.scopes.contains(s)) {
+                    return Err(OAuthError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_scope",
+                        format!("scope `{extra}` was not granted"),
+                    ));
+                }
+                asked
             }
-            asked
-        }
-        _ => grant.scopes.clone(),
+            _ => grant.scopes.clone(),
+        };
+        Ok(Grant { scopes, ..grant })
     };
-    let refreshed = Grant { scopes, ..grant };
-    store.rotate(family, token_digest(&new_token), refreshed.clone(), now);
-    drop(store);
+    let refreshed = server
+        .state()
+        .rotate_refresh(
+            &token_digest(refresh_token),
+            token_digest(&new_token),
+            narrow,
+        )
+        .await
+        .map_err(refused)?;
     let mut body = issue(server, base, &refreshed, Issue::User)?;
     body["refresh_token"] = json!(new_token);
     Ok(body)

@@ -23,11 +23,16 @@
 //! | `<prefix>:secret:<name>` | a key every replica must share |
 //! | `<prefix>:flow:<kind>:<id>` | a sign-in, session or one-use marker |
 //! | `<prefix>:count:<kind>:<id>` | how many of a kind an address began in a window |
+//! | `<prefix>:bounded:<kind>:<id>` | an entry held within a quota per origin (a client, a code) |
+//! | `<prefix>:quota:<kind>:<origin>`, `…:quota:<kind>:*` | an origin's entries of a kind, and all of them, by expiry |
+//! | `<prefix>:family-token:<kind>:<digest>` | the token family a token belongs to |
+//! | `<prefix>:family-rotated:<kind>:<family>` | a family's rotated tokens, oldest first |
 //!
 //! Knows nothing of HTTP, tokens' formats or policies: callers hand it keys,
 //! numbers and text.
 
 mod admit;
+mod bounded;
 mod flows;
 mod policy;
 mod replicas;
@@ -41,6 +46,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use admit::{Admission, Rate, TokenFacts};
+pub use bounded::{Bound, Claim, FamilyStart, FamilyToken};
 pub use policy::PolicyBundle;
 pub use replicas::Replica;
 pub use revoke::Revocation;

@@ -542,3 +542,201 @@ fn a_session_opened_on_one_replica_is_restored_on_another_for_its_owner_only() {
     let text = restored.text().expect("the answer");
     assert!(text.contains("\"tools\""), "{text}");
 }
+
+/// A client that shows redirects instead of following them.
+fn no_redirects() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Where a redirect sends the browser, as a path on any replica (the
+/// public URL stripped), and its query parameters.
+fn redirected(response: reqwest::blocking::Response) -> (String, Vec<(String, String)>) {
+    assert!(
+        response.status().is_redirection(),
+        "{}: {:?}",
+        response.status(),
+        response.text()
+    );
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("a location")
+        .to_owned();
+    let url = reqwest::Url::parse(&location).expect("a URL");
+    let params = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let path = location
+        .strip_prefix(PUBLIC_URL)
+        .unwrap_or(&location)
+        .to_owned();
+    (path, params)
+}
+
+fn param(params: &[(String, String)], name: &str) -> String {
+    params
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.clone())
+        .unwrap_or_else(|| panic!("no `{name}` in {params:?}"))
+}
+
+/// The consent id in a consent page's form.
+fn consent_of(html: &str) -> String {
+    html.split("name=\"consent\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no consent form in {html}"))
+        .to_owned()
+}
+
+/// `POST /oauth/token` on `server`: the status and the body.
+fn oauth_token(server: &Server, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = no_redirects()
+        .post(server.url("/oauth/token"))
+        .form(form)
+        .send()
+        .expect("POST /oauth/token");
+    (
+        response.status().as_u16(),
+        response.json().expect("token JSON"),
+    )
+}
+
+#[test]
+#[ignore = "needs redis-server: cargo xtask install-tools"]
+fn the_demo_oauth_flow_runs_across_replicas() {
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    const REDIRECT: &str = "http://127.0.0.1:9/callback";
+    let redis = TestRedis::start();
+    let (_one, first) = replica(&redis, &[]);
+    let (_two, second) = replica(&redis, &[]);
+    let browser = no_redirects();
+
+    // Registered on the first, shown the consent page by the second,
+    // approved on the first, exchanged on the second.
+    let registered: Value = browser
+        .post(first.url("/oauth/register"))
+        .json(&json!({"client_name": "replicated", "redirect_uris": [REDIRECT]}))
+        .send()
+        .expect("register")
+        .json()
+        .expect("registration JSON");
+    let client_id = registered["client_id"].as_str().expect("client_id");
+    let page = browser
+        .get(second.url("/oauth/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", REDIRECT),
+            ("scope", "tools:ping"),
+            ("state", "s1"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .expect("authorize");
+    assert_eq!(page.status(), 200);
+    let consent = consent_of(&page.text().expect("the consent page"));
+    let (_, params) = redirected(
+        browser
+            .post(first.url("/oauth/authorize"))
+            .form(&[("consent", consent.as_str()), ("decision", "approve")])
+            .send()
+            .expect("approve"),
+    );
+    let code = param(&params, "code");
+    assert_eq!(param(&params, "state"), "s1");
+    let exchange = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("client_id", client_id),
+        ("code_verifier", VERIFIER),
+        ("redirect_uri", REDIRECT),
+    ];
+    let (status, tokens) = oauth_token(&second, &exchange);
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().expect("an access token");
+    assert_eq!((ping(&first, access), ping(&second, access)), (200, 200));
+
+    // The refresh token rotates on the first; the rotated one, presented
+    // again on the second, revokes the sign-in everywhere.
+    let first_refresh = tokens["refresh_token"].as_str().expect("a refresh token");
+    let refresh = |server: &Server, token: &str| {
+        oauth_token(
+            server,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", token),
+                ("client_id", client_id),
+            ],
+        )
+    };
+    let (status, rotated) = refresh(&first, first_refresh);
+    assert_eq!(status, 200, "{rotated}");
+    let newest = rotated["refresh_token"].as_str().expect("a refresh token");
+    let (status, reused) = refresh(&second, first_refresh);
+    assert_eq!(status, 400);
+    assert_eq!(reused["error"], "invalid_grant");
+    assert!(
+        reused["error_description"]
+            .as_str()
+            .is_some_and(|said| said.contains("reused")),
+        "{reused}"
+    );
+    let (status, revoked) = refresh(&first, newest);
+    assert_eq!(status, 400);
+    assert!(
+        revoked["error_description"]
+            .as_str()
+            .is_some_and(|said| said.contains("revoked")),
+        "{revoked}"
+    );
+
+    // The code was spent on the second: replayed on the first, it is refused.
+    let (status, replayed) = oauth_token(&first, &exchange);
+    assert_eq!(status, 400);
+    assert_eq!(replayed["error"], "invalid_grant");
+}
+
+#[test]
+#[ignore = "needs redis-server: cargo xtask install-tools"]
+fn a_demo_login_begun_on_one_replica_is_finished_on_the_other() {
+    let redis = TestRedis::start();
+    let (_one, first) = replica(&redis, &[]);
+    let (_two, second) = replica(&redis, &[]);
+    let browser = no_redirects();
+    let (authorize, _) = redirected(browser.get(first.url("/auth/login")).send().expect("login"));
+    assert!(authorize.starts_with("/oauth/authorize?"), "{authorize}");
+    let page = browser
+        .get(second.url(&authorize))
+        .send()
+        .expect("the consent page");
+    assert_eq!(page.status(), 200);
+    let html = page.text().expect("the consent page");
+    assert!(!html.contains("unverified"), "{html}");
+    let (callback, _) = redirected(
+        browser
+            .post(first.url("/oauth/authorize"))
+            .form(&[
+                ("consent", consent_of(&html).as_str()),
+                ("decision", "approve"),
+            ])
+            .send()
+            .expect("approve"),
+    );
+    assert!(callback.starts_with("/auth/callback?"), "{callback}");
+    let landing = browser.get(second.url(&callback)).send().expect("callback");
+    assert_eq!(landing.status(), 200);
+    let text = landing.text().expect("the page");
+    let token = text
+        .split("<pre id=\"access-token\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_else(|| panic!("no token on {text}"));
+    assert_eq!((ping(&first, token), ping(&second, token)), (200, 200));
+}

@@ -332,6 +332,7 @@ fn router(
                     catalogue: catalogue.clone(),
                     base: base.clone(),
                 }),
+                catalogue.shared().redis().cloned(),
             );
             let router = demo.router();
             (AuthorizationServer::Demo(demo), router)

@@ -292,32 +292,35 @@ pub(super) async fn login(
     };
     let (client_id, authorize_url) = match backend {
         Backend::Demo(demo) => {
-            let client_id = {
-                let mut clients = helper
-                    .demo_clients
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
-                // The demo server drops a client no login used for a day
-                // (or pushes it out when full): register again then.
-                match clients.get(&base).filter(|id| demo.has_client(id)) {
-                    Some(id) => id.clone(),
-                    None => {
-                        match demo.register_client("orchestrator-mcp login helper", &redirect_uri) {
-                            Some(id) => {
-                                if clients.len() >= MAX_DEMO_CLIENTS {
-                                    clients.clear();
-                                }
-                                clients.insert(base.clone(), id.clone());
-                                id
-                            }
-                            None => {
-                                return error_page(
-                                    StatusCode::SERVICE_UNAVAILABLE,
-                                    "The demo server could not register the login helper; try again.",
-                                );
-                            }
-                        }
+            // The demo server drops a client no login used for a day (or
+            // pushes it out when full): register again then.
+            let cached = helper
+                .demo_clients
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&base)
+                .cloned();
+            let client_id = match cached {
+                Some(id) if demo.has_client(&id).await => id,
+                _ => {
+                    let Some(id) = demo
+                        .register_client("orchestrator-mcp login helper", &redirect_uri)
+                        .await
+                    else {
+                        return error_page(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "The demo server could not register the login helper; try again.",
+                        );
+                    };
+                    let mut clients = helper
+                        .demo_clients
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    if clients.len() >= MAX_DEMO_CLIENTS {
+                        clients.clear();
                     }
+                    clients.insert(base.clone(), id.clone());
+                    id
                 }
             };
             // The code is exchanged in-process (see `callback`), never by a
@@ -557,13 +560,16 @@ async fn exchange(
     let descope = match state.login_backend() {
         None => return Err(Box::new(unconfigured())),
         Some(Backend::Demo(demo)) => {
-            return exchanged_in_process(demo.exchange_code(
-                &pending.base,
-                code,
-                &pending.verifier,
-                &pending.redirect_uri,
-                &pending.client_id,
-            ));
+            return exchanged_in_process(
+                demo.exchange_code(
+                    &pending.base,
+                    code,
+                    &pending.verifier,
+                    &pending.redirect_uri,
+                    &pending.client_id,
+                )
+                .await,
+            );
         }
         Some(Backend::Descope(descope)) => descope,
     };
