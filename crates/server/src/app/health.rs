@@ -127,12 +127,15 @@ async fn holds_admin_scope(state: &AppState, headers: &HeaderMap) -> bool {
     let Ok(token) = bearer_token(header) else {
         return false;
     };
-    state.verifier.verify(token).await.is_ok_and(|principal| {
-        principal
-            .scopes
-            .iter()
-            .any(|scope| scope.starts_with("admin:"))
-    })
+    let Ok(principal) = state.verifier.verify(token).await else {
+        return false;
+    };
+    // A revoked token shows no more than no token: checked, never charged.
+    principal
+        .scopes
+        .iter()
+        .any(|scope| scope.starts_with("admin:"))
+        && state.shared.admit(&principal, None).await.is_ok()
 }
 
 /// Every replica sharing this one's Redis, with the policy set each runs,

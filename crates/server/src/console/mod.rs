@@ -39,7 +39,7 @@ use oauth_kit::ClientAddress;
 use tokio::sync::Semaphore;
 
 use crate::catalogue::Catalogue;
-use crate::shared::Limit;
+use crate::shared::{Limit, Refusal};
 use crate::web::PublicBase;
 use crate::web::console_session::ConsoleSessions;
 
@@ -127,24 +127,44 @@ async fn require_admin(
         {
             return refusal.into_response();
         }
-        return if json {
-            (
-                StatusCode::UNAUTHORIZED,
-                axum::Json(serde_json::json!({
-                    "error": "not_signed_in",
-                    "error_description": "Sign in to the console at /admin first."
-                })),
-            )
-                .into_response()
-        } else {
-            html::sign_in_page()
-        };
+        return sign_in_first(
+            json,
+            "not_signed_in",
+            "Sign in to the console at /admin first.",
+        );
     };
-    if request.method() == Method::POST
-        && let Some(limiter) = &state.rate_limiter
-        && let Err(refusal) = crate::web::charge_caller(limiter, &session.principal.id).await
+    // The session's token may have been revoked since it was opened (on
+    // any replica): checked on every request, and a form posted is charged
+    // in the same step.
+    let charged = match request.method() {
+        &Method::POST => state.rate_limiter.as_deref(),
+        _ => None,
+    };
+    match state
+        .catalogue
+        .shared()
+        .admit(&session.principal, charged)
+        .await
     {
-        return refusal.into_response();
+        Ok(()) => {}
+        Err(Refusal::Revoked) => {
+            tracing::info!(
+                target: "orchestrator::console",
+                principal = %session.principal.id,
+                "a console session's token was revoked: the session is closed"
+            );
+            state.sessions.close(request.headers(), secure);
+            return sign_in_first(
+                json,
+                "invalid_token",
+                "Token has been revoked: sign in to the console at /admin again.",
+            );
+        }
+        Err(refusal) => {
+            let per_minute = charged.map_or(0, Limit::per_minute);
+            return crate::web::refused(refusal, per_minute, "caller", "RATE_LIMIT_PER_MINUTE")
+                .into_response();
+        }
     }
     let decision = state
         .catalogue
@@ -170,6 +190,21 @@ async fn require_admin(
         reads_decisions,
     });
     next.run(request).await
+}
+
+/// 401: the sign-in page, or for the JSON routes the error and what to do.
+fn sign_in_first(json: bool, error: &str, description: &str) -> Response {
+    if !json {
+        return html::sign_in_page();
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        axum::Json(serde_json::json!({
+            "error": error,
+            "error_description": description,
+        })),
+    )
+        .into_response()
 }
 
 /// The headers every console answer carries.

@@ -19,20 +19,6 @@ pub(crate) use error::{ApiError, Challenge, bearer_challenge};
 use crate::shared::limiter::whole_seconds;
 use crate::shared::{Limit, Refusal};
 
-/// Counts one request from the principal `caller` against
-/// `RATE_LIMIT_PER_MINUTE`; the 429 (or, Redis away, 503) to answer past it.
-pub(crate) async fn charge_caller(limit: &Limit, caller: &str) -> Result<(), ApiError> {
-    let refusal = limit.charge(caller).await;
-    refusal.map_err(|refusal| {
-        refused(
-            refusal,
-            limit.per_minute(),
-            "caller",
-            "RATE_LIMIT_PER_MINUTE",
-        )
-    })
-}
-
 /// Counts one request from a client `address` (an IPv6 one by its /64)
 /// against `RATE_LIMIT_PUBLIC_PER_MINUTE`; the 429 (or, Redis away, 503) to
 /// answer past it.

@@ -202,6 +202,19 @@ async fn health_shows_the_details_to_an_admin_scoped_token() {
     assert_eq!(body["plugin_calls"]["abandoned"], 0, "{body}");
 }
 
+#[tokio::test]
+async fn health_shows_a_revoked_admin_token_no_more_than_no_token() {
+    let app = TestApp::new("").await;
+    assert!(health(&app, true).await["policy"].is_object());
+    let body = r#"{"subject":"demo-user"}"#;
+    let answer = app.send(post_json("/tools/revoke_tokens", body)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(
+        health(&app, true).await,
+        serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})
+    );
+}
+
 /// The `scope` a 401 challenge offers, under `extra` settings.
 async fn offered_scopes(extra: &str) -> String {
     let app = TestApp::new(extra).await;

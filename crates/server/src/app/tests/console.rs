@@ -482,6 +482,29 @@ async fn signing_out_ends_the_session() {
 }
 
 #[tokio::test]
+async fn revoking_the_sessions_token_ends_the_console_session() {
+    let app = TestApp::new("").await;
+    let signed = sign_in(&app).await;
+    assert_eq!(
+        app.send(get("/admin", Some(&signed.cookie))).await.status,
+        StatusCode::OK
+    );
+    let answer = app
+        .send(post_json(
+            "/tools/revoke_tokens",
+            r#"{"subject":"demo-user"}"#,
+        ))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let page = app.send(get("/admin", Some(&signed.cookie))).await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{}", page.text);
+    let json = app
+        .send(get("/admin/decisions.json", Some(&signed.cookie)))
+        .await;
+    assert_eq!(json.status, StatusCode::UNAUTHORIZED, "{}", json.text);
+}
+
+#[tokio::test]
 async fn a_console_sign_in_finished_in_another_browser_opens_no_session() {
     let app = TestApp::new("").await;
     let login = app.send(get("/auth/login?for=console", None)).await;
