@@ -432,36 +432,13 @@ spec:
 }
 
 fn redis() -> String {
-    format!(
-        r#"# {banner}
-#
-# One Redis for the replicas, its data kept on the pod's disk. For a Redis
-# of your own (managed, replicated), leave this file out of
-# kustomization.yaml and set REDIS_URL in the Secret.
-
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {NAME}-redis
-  labels:
-    app.kubernetes.io/name: {NAME}-redis
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app.kubernetes.io/name: {NAME}-redis
-  template:
-    metadata:
-      labels:
-        app.kubernetes.io/name: {NAME}-redis
-    spec:
-      securityContext:
-        runAsNonRoot: true
-        runAsUser: 999
-        seccompProfile:
-          type: RuntimeDefault
-      containers:
-        - name: redis
+    let name = format!("{NAME}-redis");
+    let workload = small_deployment(
+        &name,
+        1,
+        999,
+        &format!(
+            r#"        - name: redis
           image: {REDIS_IMAGE}
           args: ["--appendonly", "yes"]
           ports:
@@ -471,43 +448,33 @@ spec:
             exec:
               command: ["redis-cli", "ping"]
             periodSeconds: 5
-          resources:
-            requests:
-              cpu: 100m
-              memory: 64Mi
-            limits:
-              memory: 256Mi
-          securityContext:
-            allowPrivilegeEscalation: false
-            capabilities:
-              drop: ["ALL"]
-          volumeMounts:
+"#
+        ),
+        r#"          volumeMounts:
             - name: data
               mountPath: /data
       volumes:
         - name: data
-          emptyDir: {{}}
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: {NAME}-redis
-  labels:
-    app.kubernetes.io/name: {NAME}-redis
-spec:
-  selector:
-    app.kubernetes.io/name: {NAME}-redis
-  ports:
-    - name: redis
-      port: 6379
-      targetPort: redis
+          emptyDir: {}
 "#,
+    );
+    format!(
+        r#"# {banner}
+#
+# One Redis for the replicas, its data kept on the pod's disk. For a Redis
+# of your own (managed, replicated), leave this file out of
+# kustomization.yaml and set REDIS_URL in the Secret.
+
+{workload}---
+{service}"#,
         banner = banner(),
+        service = service_for(&name, "redis", 6379, ""),
     )
 }
 
 fn haproxy_k8s(inputs: &Inputs) -> String {
     let port = inputs.port;
+    let name = format!("{NAME}-lb");
     let config: String = haproxy(inputs, Discovery::Kubernetes)
         .lines()
         .map(|line| {
@@ -518,6 +485,34 @@ fn haproxy_k8s(inputs: &Inputs) -> String {
             }
         })
         .collect();
+    let workload = small_deployment(
+        &name,
+        2,
+        99,
+        &format!(
+            r#"        - name: haproxy
+          image: {HAPROXY_IMAGE}
+          ports:
+            - name: http
+              containerPort: {port}
+          readinessProbe:
+            tcpSocket:
+              port: http
+            periodSeconds: 5
+"#
+        ),
+        &format!(
+            r#"          volumeMounts:
+            - name: config
+              mountPath: /usr/local/etc/haproxy
+              readOnly: true
+      volumes:
+        - name: config
+          configMap:
+            name: {NAME}-haproxy
+"#
+        ),
+    );
     format!(
         r#"# {banner}
 #
@@ -530,42 +525,45 @@ kind: ConfigMap
 metadata:
   name: {NAME}-haproxy
   labels:
-    app.kubernetes.io/name: {NAME}-lb
+    app.kubernetes.io/name: {name}
 data:
   haproxy.cfg: |
 {config}---
-apiVersion: apps/v1
+{workload}---
+{service}"#,
+        banner = banner(),
+        service = service_for(&name, "http", port, "  type: ClusterIP\n"),
+    )
+}
+
+/// A Deployment of `replicas` pods of one small container running as
+/// `uid`: `container` is its list entry up to its probes, `mounts` its
+/// volume mounts and the pod's volumes.
+fn small_deployment(name: &str, replicas: u32, uid: u32, container: &str, mounts: &str) -> String {
+    format!(
+        r#"apiVersion: apps/v1
 kind: Deployment
 metadata:
-  name: {NAME}-lb
+  name: {name}
   labels:
-    app.kubernetes.io/name: {NAME}-lb
+    app.kubernetes.io/name: {name}
 spec:
-  replicas: 2
+  replicas: {replicas}
   selector:
     matchLabels:
-      app.kubernetes.io/name: {NAME}-lb
+      app.kubernetes.io/name: {name}
   template:
     metadata:
       labels:
-        app.kubernetes.io/name: {NAME}-lb
+        app.kubernetes.io/name: {name}
     spec:
       securityContext:
         runAsNonRoot: true
-        runAsUser: 99
+        runAsUser: {uid}
         seccompProfile:
           type: RuntimeDefault
       containers:
-        - name: haproxy
-          image: {HAPROXY_IMAGE}
-          ports:
-            - name: http
-              containerPort: {port}
-          readinessProbe:
-            tcpSocket:
-              port: http
-            periodSeconds: 5
-          resources:
+{container}          resources:
             requests:
               cpu: 100m
               memory: 64Mi
@@ -575,30 +573,27 @@ spec:
             allowPrivilegeEscalation: false
             capabilities:
               drop: ["ALL"]
-          volumeMounts:
-            - name: config
-              mountPath: /usr/local/etc/haproxy
-              readOnly: true
-      volumes:
-        - name: config
-          configMap:
-            name: {NAME}-haproxy
----
-apiVersion: v1
+{mounts}"#
+    )
+}
+
+/// A Service for the pods labelled `name`, on their port `port_name`;
+/// `extra` goes first in its spec.
+fn service_for(name: &str, port_name: &str, port: u16, extra: &str) -> String {
+    format!(
+        r#"apiVersion: v1
 kind: Service
 metadata:
-  name: {NAME}-lb
+  name: {name}
   labels:
-    app.kubernetes.io/name: {NAME}-lb
+    app.kubernetes.io/name: {name}
 spec:
-  type: ClusterIP
-  selector:
-    app.kubernetes.io/name: {NAME}-lb
+{extra}  selector:
+    app.kubernetes.io/name: {name}
   ports:
-    - name: http
+    - name: {port_name}
       port: {port}
-      targetPort: http
-"#,
-        banner = banner(),
+      targetPort: {port_name}
+"#
     )
 }
