@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use e2e::otlp::Collector;
-use e2e::{DEMO_TOKEN, Launch, Sandbox, Server};
+use e2e::{DEMO_MACHINE, DEMO_TOKEN, Launch, Sandbox, Server};
 use redis_state::test_server::TestRedis;
 
 /// Timed calls of each kind, for the per-call cost.
@@ -43,17 +43,6 @@ const THROUGHPUT_TARGET: f64 = 0.95;
 const QUIET: &str = "warn,server::app=info,server::app::request_id=warn";
 
 const METRICS_TOKEN: &str = "bench-metrics-token-0123456789abcdef0123";
-
-fn machine_token(server: &Server) -> String {
-    let response = reqwest::blocking::Client::new()
-        .post(server.url("/auth/token"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials&client_id=demo-machine&client_secret=demo_access_key_12345")
-        .send()
-        .expect("POST /auth/token");
-    let body: serde_json::Value = response.json().expect("JSON");
-    body["access_token"].as_str().expect("a token").to_owned()
-}
 
 fn ping(client: &reqwest::blocking::Client, url: &str, token: &str) -> Duration {
     let started = Instant::now();
@@ -124,7 +113,10 @@ fn main() {
     };
     let memory = Server::start_with(&Sandbox::new(), limited());
     let shared = Server::start_with(&Sandbox::new(), limited().env("REDIS_URL", &redis.url()));
-    let (memory_token, shared_token) = (machine_token(&memory), machine_token(&shared));
+    let (memory_token, shared_token) = (
+        memory.machine_token(DEMO_MACHINE),
+        shared.machine_token(DEMO_MACHINE),
+    );
     let client = reqwest::blocking::Client::new();
     let (memory_url, shared_url) = (memory.url("/tools/ping"), shared.url("/tools/ping"));
     for _ in 0..WARM_UP {

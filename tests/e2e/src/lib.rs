@@ -26,6 +26,10 @@ pub use descope::FakeDescope;
 /// The static demo token from `config/default.toml`.
 pub const DEMO_TOKEN: &str = "demo_token_12345";
 
+/// The demo machine's access key (`[[demo_auth.access_keys]]` of the
+/// embedded default): client id and secret.
+pub const DEMO_MACHINE: (&str, &str) = ("demo-machine", "demo_access_key_12345");
+
 /// How long a server may take to start or to fail.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -328,6 +332,31 @@ impl Server {
         serde_json::from_str(&text).unwrap_or_else(|err| {
             panic!("POST /mcp answered {status} with a body that is not JSON ({err}): {text}")
         })
+    }
+
+    /// A token for the machine of the demo access key `id` with `secret`,
+    /// from `POST /auth/token` (client credentials); see [`DEMO_MACHINE`].
+    pub fn machine_token(&self, (id, secret): (&str, &str)) -> String {
+        let response = reqwest::blocking::Client::new()
+            .post(self.url("/auth/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", id),
+                ("client_secret", secret),
+            ])
+            .send()
+            .unwrap_or_else(|err| panic!("POST /auth/token failed: {err}"));
+        let status = response.status();
+        let body: Value = response.json().unwrap_or_default();
+        body["access_token"]
+            .as_str()
+            .unwrap_or_else(|| {
+                panic!(
+                    "POST /auth/token answered {status}: {body}\n{}",
+                    self.logs()
+                )
+            })
+            .to_owned()
     }
 
     /// Starts the server in `sandbox` with the default settings.

@@ -3,7 +3,7 @@
 //! input-required results and refused at the REST door; every way of
 //! tampering with the echoed `requestState` is refused, and nothing runs.
 
-use e2e::{DEMO_TOKEN, Launch, Sandbox, Server};
+use e2e::{DEMO_MACHINE, DEMO_TOKEN, Launch, Sandbox, Server};
 use serde_json::{Value, json};
 
 use crate::util::{client, jsonrpc, post_tool_as_demo};
@@ -222,7 +222,7 @@ fn every_way_of_tampering_with_the_request_state_is_refused_and_nothing_runs() {
     );
     // Another caller: a machine with its own token.
     let state = ask(&server)["requestState"].clone();
-    let machine = machine_token(&server, "demo-machine", "demo_access_key_12345");
+    let machine = server.machine_token(DEMO_MACHINE);
     refused(
         retry(&machine, "deploy_plan", production(), &state),
         "another caller",
@@ -331,21 +331,6 @@ fn the_rest_door_answers_approval_required_naming_the_policy() {
     assert!(reply.header("www-authenticate").is_none());
 }
 
-/// A token for the machine of the access key `id` with `secret`.
-fn machine_token(server: &Server, id: &str, secret: &str) -> String {
-    let response = client()
-        .post(server.url("/oauth/token"))
-        .basic_auth(id, Some(secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .expect("token");
-    let body: Value = response.json().expect("json");
-    body["access_token"]
-        .as_str()
-        .expect("access token")
-        .to_owned()
-}
-
 #[test]
 fn a_machine_cannot_approve_a_call_even_through_a_client_that_offers_forms() {
     let sandbox = Sandbox::new();
@@ -355,7 +340,7 @@ fn a_machine_cannot_approve_a_call_even_through_a_client_that_offers_forms() {
          principal_id = \"K2deployer\"\nscopes = [\"tools:deploy\"]\n",
     );
     let server = Server::start_with(&sandbox, Launch::default().config(&config));
-    let machine = machine_token(&server, "deployer", "deployer-secret");
+    let machine = server.machine_token(("deployer", "deployer-secret"));
     let (status, body) = call(
         &server,
         &machine,

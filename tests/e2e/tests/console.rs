@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use e2e::{Browser, DEMO_TOKEN, Launch, Sandbox, Server};
+use e2e::{Browser, DEMO_MACHINE, DEMO_TOKEN, Launch, Sandbox, Server};
 
 use crate::util::{client, post_tool};
 
@@ -49,25 +49,6 @@ fn sign_in(browser: &Browser, server: &Server, asked: &str, lands_on: &str) {
     assert!(scopes.starts_with(asked), "{scopes}");
     browser.click("#approve");
     browser.wait_for(lands_on);
-}
-
-/// An access token for the demo machine (`tools:ping tools:orchestrate`).
-fn machine_token(server: &Server) -> String {
-    let reply: serde_json::Value = client()
-        .post(server.url("/auth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "demo-machine"),
-            ("client_secret", "demo_access_key_12345"),
-        ])
-        .send()
-        .expect("POST /auth/token")
-        .json()
-        .expect("token JSON");
-    reply["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no access token: {reply}\n{}", server.logs()))
-        .to_owned()
 }
 
 fn assert_shows_no_secret(browser: &Browser, page: &str) {
@@ -151,7 +132,7 @@ fn the_console_in_chromium_shows_every_page_live_decisions_a_what_if_and_a_diff(
     let refused = post_tool(
         &server,
         "fix_code",
-        Some(&machine_token(&server)),
+        Some(&server.machine_token(DEMO_MACHINE)),
         r#"{"code": "x = 1", "language": "python"}"#,
     );
     assert_eq!(refused.status, 403, "{refused:?}");

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use e2e::{DEMO_TOKEN, Launch, Sandbox, Server, test_plugin};
+use e2e::{DEMO_MACHINE, DEMO_TOKEN, Launch, Sandbox, Server, test_plugin};
 use redis_state::test_server::TestRedis;
 use serde_json::json;
 
@@ -119,17 +119,6 @@ fn scrape(server: &Server, token: Option<&str>) -> reqwest::blocking::Response {
     request.send().expect("GET /metrics")
 }
 
-fn machine_token(server: &Server) -> String {
-    let response = client()
-        .post(server.url("/auth/token"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials&client_id=demo-machine&client_secret=demo_access_key_12345")
-        .send()
-        .expect("POST /auth/token");
-    let body: serde_json::Value = response.json().expect("JSON");
-    body["access_token"].as_str().expect("a token").to_owned()
-}
-
 #[test]
 fn a_scrape_counts_the_traffic_it_followed() {
     let sandbox = Sandbox::new();
@@ -151,7 +140,7 @@ fn a_scrape_counts_the_traffic_it_followed() {
     assert_eq!(post_tool(&server, "ping", None, "{}").status, 401);
     let hang = server.call_tool(DEMO_TOKEN, "hang", json!({}));
     assert_eq!(hang["result"]["isError"], true, "{hang}");
-    let machine = machine_token(&server);
+    let machine = server.machine_token(DEMO_MACHINE);
     // The machine may ping; it may not review code.
     assert_eq!(post_tool(&server, "ping", Some(&machine), "{}").status, 200);
     assert_eq!(

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use e2e::{DEMO_TOKEN, Launch, Sandbox, Server};
+use e2e::{DEMO_MACHINE, DEMO_TOKEN, Launch, Sandbox, Server};
 use redis_state::test_server::TestRedis;
 use serde_json::{Value, json};
 
@@ -44,22 +44,6 @@ fn replica_from(
         .iter()
         .fold(launch, |launch, (key, value)| launch.env(key, value));
     Server::start_with(sandbox, launch)
-}
-
-/// A machine token from the demo server of `server` (client credentials).
-fn machine_token(server: &Server) -> String {
-    let response = client()
-        .post(server.url("/auth/token"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials&client_id=demo-machine&client_secret=demo_access_key_12345")
-        .send()
-        .expect("POST /auth/token");
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().expect("token JSON");
-    body["access_token"]
-        .as_str()
-        .expect("an access token")
-        .to_owned()
 }
 
 /// A claim of a JWT, read without verifying it.
@@ -155,9 +139,9 @@ fn a_token_minted_on_one_replica_is_accepted_by_the_other() {
     let redis = TestRedis::start();
     let (_a, first) = replica(&redis, &[]);
     let (_b, second) = replica(&redis, &[]);
-    let token = machine_token(&first);
+    let token = first.machine_token(DEMO_MACHINE);
     assert_eq!(ping(&second, &token), 200);
-    let other_way = machine_token(&second);
+    let other_way = second.machine_token(DEMO_MACHINE);
     assert_eq!(ping(&first, &other_way), 200);
     // Without Redis, each replica's demo server signs with a key of its
     // own, and the other refuses the token.
@@ -174,8 +158,8 @@ fn a_revocation_on_one_replica_is_enforced_by_every_replica() {
     let redis = TestRedis::start();
     let (_a, first) = replica(&redis, &[]);
     let (_b, second) = replica(&redis, &[]);
-    let revoked = machine_token(&first);
-    let kept = machine_token(&first);
+    let revoked = first.machine_token(DEMO_MACHINE);
+    let kept = first.machine_token(DEMO_MACHINE);
     assert_eq!(ping(&second, &revoked), 200);
     let jti = claim(&revoked, "jti");
     let result = first.call_tool(DEMO_TOKEN, "revoke_tokens", json!({ "jti": jti }));
@@ -365,7 +349,7 @@ fn a_replica_killed_under_load_fails_no_request_on_the_survivor() {
     let unlimited = [("RATE_LIMIT_PER_MINUTE", "0")];
     let (_a, mut doomed) = replica(&redis, &unlimited);
     let (_b, survivor) = replica(&redis, &unlimited);
-    let token = machine_token(&doomed);
+    let token = doomed.machine_token(DEMO_MACHINE);
     let url = survivor.url("/tools/ping");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let workers: Vec<_> = (0..4)
@@ -531,7 +515,7 @@ fn a_session_opened_on_one_replica_is_restored_on_another_for_its_owner_only() {
     );
     let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).to_string();
     // Another principal is told it does not exist, on either replica.
-    let machine = machine_token(&first);
+    let machine = first.machine_token(DEMO_MACHINE);
     assert_eq!(
         mcp_2025(&second, &machine, Some(&session), list.clone()).status(),
         404

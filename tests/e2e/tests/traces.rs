@@ -8,7 +8,7 @@ use e2e::otlp::{Collector, Span};
 use e2e::{DEMO_TOKEN, Launch, Sandbox, Server};
 use serde_json::json;
 
-use crate::util::{client, jsonrpc};
+use crate::util::{client, jsonrpc, post_mcp, post_tool_as_demo};
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
@@ -87,16 +87,8 @@ fn an_mcp_call_continues_the_meta_traceparent_and_nested_calls_stay_in_it() {
             "_meta": {"traceparent": format!("00-{MCP_TRACE}-{MCP_CALLER_SPAN}-01")},
         }),
     );
-    let response = client()
-        .post(server.url("/mcp"))
-        .bearer_auth(DEMO_TOKEN)
-        .header("Content-Type", "application/json")
-        .header("Accept", "application/json, text/event-stream")
-        .header("MCP-Protocol-Version", "2025-11-25")
-        .body(body)
-        .send()
-        .expect("POST /mcp");
-    assert_eq!(response.status(), 200);
+    let response = post_mcp(&server, Some(DEMO_TOKEN), &body);
+    assert_eq!(response.status, 200, "{:?}", response.body);
     let spans = collector.wait_for(|spans| named(spans, MCP_TRACE, "tool_call").len() >= 3);
     let call = one(&spans, MCP_TRACE, "mcp.tools/call");
     assert_eq!(call.parent_span_id, MCP_CALLER_SPAN);
@@ -174,14 +166,7 @@ fn with_new_traces_sampled_out_only_a_callers_sampled_trace_is_exported() {
             .env("OTEL_TRACES_SAMPLER_ARG", "0")
             .env("OTEL_BSP_SCHEDULE_DELAY", "100"),
     );
-    let ping = client()
-        .post(server.url("/tools/ping"))
-        .bearer_auth(DEMO_TOKEN)
-        .header("Content-Type", "application/json")
-        .body("{}")
-        .send()
-        .expect("POST /tools/ping");
-    assert_eq!(ping.status(), 200);
+    assert_eq!(post_tool_as_demo(&server, "ping", "{}").status, 200);
     let body = jsonrpc(
         1,
         "tools/call",
@@ -191,16 +176,8 @@ fn with_new_traces_sampled_out_only_a_callers_sampled_trace_is_exported() {
             "_meta": {"traceparent": format!("00-{MCP_TRACE}-{MCP_CALLER_SPAN}-01")},
         }),
     );
-    let response = client()
-        .post(server.url("/mcp"))
-        .bearer_auth(DEMO_TOKEN)
-        .header("Content-Type", "application/json")
-        .header("Accept", "application/json, text/event-stream")
-        .header("MCP-Protocol-Version", "2025-11-25")
-        .body(body)
-        .send()
-        .expect("POST /mcp");
-    assert_eq!(response.status(), 200);
+    let response = post_mcp(&server, Some(DEMO_TOKEN), &body);
+    assert_eq!(response.status, 200, "{:?}", response.body);
     let spans = collector.wait_for(|spans| !named(spans, MCP_TRACE, "tool_call").is_empty());
     let call = one(&spans, MCP_TRACE, "mcp.tools/call");
     assert_eq!(call.parent_span_id, MCP_CALLER_SPAN);
