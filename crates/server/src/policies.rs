@@ -26,6 +26,8 @@ use serde::Serialize;
 
 use crate::settings::PolicySource;
 
+pub(crate) mod untrusted;
+
 /// What asked for a reload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -198,7 +200,7 @@ async fn reload_blocking(
     trigger: Trigger,
     work: impl FnOnce() -> ReloadStatus + Send + 'static,
 ) -> ReloadStatus {
-    match tokio::task::spawn_blocking(work).await {
+    match untrusted::on_big_stack("policy-reload", work).await {
         Ok(status) => status,
         // A panic inside Cedar while loading: nothing was swapped.
         Err(err) => store.remember(store.status(
@@ -307,8 +309,9 @@ pub(crate) async fn load_first(redis: &RedisState, dir: &Path) -> anyhow::Result
         .await
         .context("reading the policy bundle from Redis (POLICY_SOURCE=redis)")?;
     if let Some(bundle) = stored {
-        let engine = tokio::task::spawn_blocking(move || load_bundle(&bundle))
+        let engine = untrusted::on_big_stack("policy-load", move || load_bundle(&bundle))
             .await
+            .map_err(anyhow::Error::msg)
             .context("loading the policy bundle")??;
         tracing::info!(
             hash = engine.hash(),
@@ -317,8 +320,9 @@ pub(crate) async fn load_first(redis: &RedisState, dir: &Path) -> anyhow::Result
         return Ok(engine);
     }
     let owned = dir.to_owned();
-    let engine = tokio::task::spawn_blocking(move || PolicyEngine::load_dir(&owned))
+    let engine = untrusted::on_big_stack("policy-load", move || PolicyEngine::load_dir(&owned))
         .await
+        .map_err(anyhow::Error::msg)
         .context("loading the policies")?
         .with_context(|| {
             format!(
@@ -372,6 +376,17 @@ fn write_bundle(bundle: &PolicyBundle) -> anyhow::Result<tempfile::TempDir> {
             "the policy bundle in Redis names a file `{}` no policy set has; store a good one by reloading a replica whose POLICY_DIR is right",
             name.escape_debug()
         );
+        // Anyone who can write to Redis can write a bundle: its policies
+        // are bounded as a console candidate is.
+        if let Some(line) = untrusted::overlong_statement(text)
+            && !name.ends_with(".json")
+        {
+            anyhow::bail!(
+                "the policy bundle in Redis has a statement of more than {} tokens, starting on line {line} of `{}`; store a good one by reloading a replica whose POLICY_DIR is right",
+                untrusted::MAX_STATEMENT_TOKENS,
+                name.escape_debug()
+            );
+        }
         std::fs::write(dir.path().join(name), text)
             .context("writing the policy bundle to a temporary directory")?;
     }
@@ -511,6 +526,45 @@ mod tests {
             dir.to_owned(),
             PolicyEngine::load_dir(dir).expect("initial set"),
         )
+    }
+
+    #[test]
+    fn a_bundle_nested_past_the_bound_is_refused_and_one_within_it_loads() {
+        let dir = policy_dir();
+        let engine = PolicyEngine::load_dir(dir.path()).expect("the set loads");
+        let mut bundle = bundle_of(&engine);
+        let nested = |depth: usize| {
+            format!(
+                "@id(\"deep\")\npermit (principal, action, resource)\nwhen {{ {}true{} }};\n",
+                "(".repeat(depth),
+                ")".repeat(depth)
+            )
+        };
+        // Deep enough to overflow a runtime thread's stack in Cedar's parser.
+        bundle.files.insert("deep.cedar".into(), nested(20_000));
+        let refused = load_bundle(&bundle).err().expect("refused");
+        assert!(
+            refused
+                .to_string()
+                .contains("more than 1000 tokens, starting on line 1 of `deep.cedar`"),
+            "{refused}"
+        );
+        // Within the bound, the load's own thread has the stack for it.
+        bundle.files.insert("deep.cedar".into(), nested(450));
+        let loaded = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .expect("runtime")
+                    .block_on(untrusted::on_big_stack("test-load", move || {
+                        load_bundle(&bundle).map(|engine| engine.hash().to_owned())
+                    }))
+            })
+            .expect("thread")
+            .join()
+            .expect("no overflow");
+        assert!(matches!(loaded, Ok(Ok(_))), "{loaded:?}");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use super::html::{csrf_field, page, problem};
 use super::{Admin, ConsoleState};
 use crate::audit::DecisionRecord;
 use crate::audit::replay::{self, Again, Recorded, Redecided};
+use crate::policies::untrusted::{MAX_STATEMENT_TOKENS, on_big_stack, overlong_statement};
 use crate::web::console_session;
 
 /// The largest candidate policy file the diff page takes.
@@ -284,67 +285,6 @@ fn valid_file_name(name: &str) -> bool {
     name == "schema.cedarschema" || name.strip_suffix(".cedar").is_some_and(stem_ok)
 }
 
-/// The most tokens one statement (a policy, a schema declaration) of a
-/// candidate may have. Cedar's parser and validator recurse once per
-/// level of nesting, and a statement nests at most as deep as it has
-/// tokens, so this bounds the stack a candidate can take; the shipped
-/// policies' longest statement has well under a hundred.
-pub(super) const MAX_STATEMENT_TOKENS: usize = 1_000;
-
-/// The stack the candidate is loaded and replayed on: enough for
-/// [`MAX_STATEMENT_TOKENS`] levels of nesting with room to spare (only
-/// what is used is ever touched).
-const REPLAY_STACK_BYTES: usize = 256 * 1024 * 1024;
-
-/// The 1-based line of the first statement of `source` with more than
-/// [`MAX_STATEMENT_TOKENS`] tokens, counting words, numbers, strings and
-/// each other character as one, outside comments.
-fn overlong_statement(source: &str) -> Option<usize> {
-    let mut chars = source.char_indices().peekable();
-    let (mut tokens, mut line, mut statement_line) = (0usize, 1usize, 1usize);
-    while let Some((_, c)) = chars.next() {
-        if tokens == 0 && !c.is_whitespace() && c != ';' {
-            statement_line = line;
-        }
-        match c {
-            '\n' => line += 1,
-            c if c.is_whitespace() => {}
-            '/' if chars.peek().is_some_and(|(_, next)| *next == '/') => {
-                while chars.next_if(|(_, next)| *next != '\n').is_some() {}
-            }
-            '"' => {
-                tokens += 1;
-                while let Some((_, inner)) = chars.next() {
-                    match inner {
-                        '\\' => {
-                            chars.next();
-                        }
-                        '"' => break,
-                        '\n' => line += 1,
-                        _ => {}
-                    }
-                }
-            }
-            c if c.is_alphanumeric() || c == '_' => {
-                tokens += 1;
-                while chars
-                    .next_if(|(_, next)| next.is_alphanumeric() || *next == '_')
-                    .is_some()
-                {}
-            }
-            ';' => {
-                tokens = 0;
-                continue;
-            }
-            _ => tokens += 1,
-        }
-        if tokens > MAX_STATEMENT_TOKENS {
-            return Some(statement_line);
-        }
-    }
-    None
-}
-
 async fn replay_candidate(
     state: &ConsoleState,
     admin: &Admin,
@@ -386,17 +326,9 @@ async fn replay_candidate(
         text: form.policy.clone(),
         show_records: admin.reads_decisions,
     };
-    let (sent, answer) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("console-replay".to_owned())
-        .stack_size(REPLAY_STACK_BYTES)
-        .spawn(move || {
-            let _ = sent.send(job.run());
-        })
-        .map_err(|err| format!("Could not start the replay: {err}"))?;
-    answer
+    on_big_stack("console-replay", move || job.run())
         .await
-        .map_err(|_| "The replay stopped before it answered.".to_owned())?
+        .map_err(|err| format!("The replay did not run: {err}"))?
 }
 
 /// A candidate replay, run on its own thread.
@@ -573,26 +505,6 @@ pub(super) async fn sign_out(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn overlong_statements_are_found_by_their_line() {
-        let ordinary = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/tools.cedar"),
-        )
-        .expect("tools.cedar");
-        assert_eq!(overlong_statement(&ordinary), None);
-        let long_chain = format!(
-            "// a comment; with ((( in it\npermit (principal, action, resource);\n\
-             forbid (principal, action, resource)\nwhen {{ {} }};",
-            vec!["true"; MAX_STATEMENT_TOKENS].join(" && ")
-        );
-        assert_eq!(overlong_statement(&long_chain), Some(3));
-        let in_strings = format!(
-            "permit (principal, action, resource == Tool::\"{}\");",
-            "(".repeat(5000)
-        );
-        assert_eq!(overlong_statement(&in_strings), None);
-    }
 
     #[test]
     fn only_plain_policy_file_names_are_taken() {
