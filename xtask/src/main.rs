@@ -53,6 +53,10 @@ enum Task {
     Lint,
     /// Run the benchmarks and print their figures against the targets.
     Bench,
+    /// Measure the code tools against the analyzers people already trust:
+    /// review_code's recall on bandit's example corpus, per bandit test id
+    /// (fetching the corpus and the pinned analyzers into target/corpora).
+    Corpus,
     /// Run the cargo-fuzz targets in fuzz/ on nightly (installing cargo-fuzz
     /// if missing), each from a copy of its seeds, and fail naming the
     /// artifact of any crash.
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
         Task::Conformance => conformance(),
         Task::Lint => lint(),
         Task::Bench => bench(),
+        Task::Corpus => corpus(),
         Task::Fuzz { seconds, targets } => fuzz::run(&root(), seconds, &targets),
         Task::Gen { check } => gen_all(check),
         Task::NewPlugin { name } => scaffold::new_plugin(&root(), &name),
@@ -219,6 +224,33 @@ fn test() -> anyhow::Result<()> {
         bail!("no test ran");
     }
     Ok(())
+}
+
+/// `cargo xtask corpus`: prepares the corpora (tools/corpus/prepare.sh),
+/// then prints how review_code compares with bandit on them.
+fn corpus() -> anyhow::Result<()> {
+    let dir = target_dir().join("corpora");
+    let mut prepare = Command::new("bash");
+    prepare
+        .arg(root().join("tools/corpus/prepare.sh"))
+        .arg(&dir);
+    status(prepare).context("preparing the corpora")?;
+    let mut measure = cargo();
+    measure
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "--package",
+            "code-tools",
+            "--example",
+            "corpus",
+            "--",
+            "bandit",
+        ])
+        .arg(dir.join("bandit-1.9.4/examples"))
+        .arg(dir.join("bandit.json"));
+    status(measure).context("review_code does not meet its target on bandit's corpus")
 }
 
 /// `cargo xtask gen`: the deployment files, and the server card from the

@@ -98,6 +98,7 @@ impl PluginVTable {
 
 unsafe extern "C" fn describe_trampoline<P: Plugin>(out: OutputSink) -> Status {
     let work = || {
+        P::start().map_err(|err| format!("the plugin did not start: {err}"))?;
         serde_json::to_vec(&P::describe())
             .map_err(|err| format!("plugin descriptor could not be serialised: {err}"))
     };
@@ -252,6 +253,21 @@ pub(crate) fn invoke_without_host<P: Plugin>(request: &[u8]) -> (Status, Vec<u8>
     // otherwise borrowed during it.
     let status =
         unsafe { invoke_trampoline::<P>(request.as_ptr(), request.len(), std::ptr::null(), sink) };
+    (status, answer)
+}
+
+/// Calls `P`'s exported `describe` as the host does when it loads the
+/// plugin, and collects the answer.
+#[cfg(test)]
+pub(crate) fn describe_without_host<P: Plugin>() -> (Status, Vec<u8>) {
+    let mut answer = Vec::new();
+    let sink = OutputSink {
+        ctx: (&mut answer as *mut Vec<u8>).cast(),
+        write: append_to_vec,
+    };
+    // SAFETY: the sink appends to `answer`, which outlives the call and is
+    // not otherwise borrowed during it.
+    let status = unsafe { describe_trampoline::<P>(sink) };
     (status, answer)
 }
 

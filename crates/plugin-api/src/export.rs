@@ -43,6 +43,11 @@
 ///
 /// plugin_api::export_tools!(WordTools: [CountWords]);
 /// ```
+///
+/// After the tools come, each optional and in this order, `prompts: [..]`,
+/// `resources: [..]`, `templates: [..]` and `start: path`, a function
+/// `fn() -> Result<(), String>` the host calls before it reads the
+/// descriptor (see [`Plugin::start`](crate::Plugin::start)).
 #[macro_export]
 macro_rules! export_tools {
     (
@@ -50,6 +55,7 @@ macro_rules! export_tools {
         $(, prompts: [$($prompt:ty),* $(,)?])?
         $(, resources: [$($resource:ty),* $(,)?])?
         $(, templates: [$($template:ty),* $(,)?])?
+        $(, start: $start:path)?
         $(,)?
     ) => {
         /// This crate's plugin: its tools, prompts and resources, exported
@@ -57,6 +63,12 @@ macro_rules! export_tools {
         pub struct $plugin;
 
         impl $crate::Plugin for $plugin {
+            $(
+                fn start() -> Result<(), String> {
+                    $start()
+                }
+            )?
+
             fn describe() -> $crate::PluginDescriptor {
                 let completions: Vec<$crate::Completion> = ::std::iter::empty()
                     $($(.chain($crate::prompt::completions::<$prompt>()))*)?

@@ -80,6 +80,15 @@ pub use serde_json;
 
 /// What a plugin author implements. [`export_plugin!`] turns it into a plugin.
 pub trait Plugin {
+    /// Readies the plugin (loads and checks what it ships besides code: rule
+    /// files, data). Called when the host loads it, before
+    /// [`Plugin::describe`]; an `Err` stops the load, and its text, which
+    /// should name the file and line at fault and what to do, is the
+    /// load's error. The default has nothing to ready.
+    fn start() -> Result<(), String> {
+        Ok(())
+    }
+
     /// The plugin's name and tools. Called once, when the host loads the plugin.
     fn describe() -> PluginDescriptor;
 
@@ -190,6 +199,39 @@ macro_rules! export_plugin {
 mod tests {
     use super::*;
     use std::ffi::c_void;
+
+    /// A plugin whose rule files do not load.
+    struct Unready;
+
+    impl Plugin for Unready {
+        fn start() -> Result<(), String> {
+            Err("rules/broken.yml:3: `message` is required".to_owned())
+        }
+
+        fn describe() -> PluginDescriptor {
+            PluginDescriptor::default()
+        }
+
+        fn invoke(
+            _tool: &str,
+            _arguments: Map<String, Value>,
+            _context: &ToolContext,
+        ) -> ToolResult {
+            ToolResult::text("unreachable")
+        }
+    }
+
+    #[test]
+    fn a_plugin_that_does_not_start_is_not_described() {
+        let (status, answer) = abi::describe_without_host::<Unready>();
+        assert_eq!(status, Status::ERROR);
+        assert_eq!(
+            String::from_utf8_lossy(&answer),
+            "the plugin did not start: rules/broken.yml:3: `message` is required"
+        );
+        let (status, _) = abi::describe_without_host::<Echo>();
+        assert_eq!(status, Status::OK);
+    }
 
     struct Echo;
 

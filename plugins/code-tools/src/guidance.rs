@@ -83,7 +83,15 @@ impl Prompt for CodeReview {
             request.push_str(&format!(" Concentrate on {focus}."));
         }
         let rules: Vec<String> = language_rules(language)
-            .map(|(rule, severity, message)| format!("- {rule} ({}): {message}", severity.name()))
+            .iter()
+            .map(|rule| {
+                format!(
+                    "- {} ({}): {}",
+                    rule.rule,
+                    rule.severity.name(),
+                    rule.message
+                )
+            })
             .collect();
         request.push_str(
             "\nBesides hard-coded secrets, TODO comments, over-long lines and functions, check:\n",
@@ -151,8 +159,21 @@ impl ResourceTemplate for ReviewRules {
             return Ok(None);
         };
         let rules: Vec<Value> = language_rules(language)
-            .map(|(rule, severity, message)| {
-                json!({"rule": rule, "severity": severity.name(), "message": message})
+            .iter()
+            .map(|rule| {
+                let mut entry = json!({
+                    "rule": rule.rule,
+                    "severity": rule.severity.name(),
+                    "message": rule.message,
+                });
+                if let Some(detail) = rule.detail {
+                    entry["cwe"] = json!(detail.cwe);
+                    entry["rationale"] = json!(detail.rationale);
+                    entry["suggestion"] = json!(detail.suggestion);
+                    entry["url"] = json!(detail.url);
+                    entry["also_known_as"] = json!(detail.aliases);
+                }
+                entry
             })
             .collect();
         let document = json!({"language": language.name(), "rules": rules});

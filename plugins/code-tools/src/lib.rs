@@ -13,6 +13,7 @@ mod guidance;
 mod language;
 mod quality;
 mod review;
+mod rules;
 mod scan;
 
 use plugin_api::ToolError;
@@ -29,6 +30,7 @@ plugin_api::export_tools!(
     prompts: [CodeReview],
     resources: [Languages],
     templates: [ReviewRules],
+    start: crate::rules::check,
 );
 
 /// The most source text one call may send, in bytes. The server can set a

@@ -59,16 +59,49 @@ pub enum Severity {
 /// One finding.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Finding {
-    /// The line, from 1.
+    /// The line where it starts, from 1.
     pub line: usize,
-    /// The rule that found it (`secret.aws-access-key`, `debug-print`).
+    /// The rule that found it (`python.subprocess-shell`,
+    /// `secret.aws-access-key`, `debug-print`).
     pub rule: String,
     /// How much it matters.
     pub severity: Severity,
-    /// What is wrong and what to do.
+    /// What is wrong.
     pub message: String,
     /// Whether `fix_code` repairs it.
     pub fixable: bool,
+    /// The column where it starts, from 1, counting characters (syntax
+    /// rules only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    /// Where it ends: the line, and the column just past it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_line: Option<usize>,
+    /// See `end_line`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_column: Option<usize>,
+    /// The weakness it is an instance of (`CWE-78`), where one applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwe: Option<String>,
+    /// The code it matched, on one line, shortened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// What to do about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+}
+
+/// A finding a suppression comment (`# nosec`, `// #nosec G204 -- reason`)
+/// on its line silenced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Suppressed {
+    /// The line, from 1.
+    pub line: usize,
+    /// The rule it silenced.
+    pub rule: String,
+    /// The reason the comment gives after `--`, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The review.
@@ -80,6 +113,8 @@ pub struct Review {
     pub lines: usize,
     /// The findings, by line.
     pub findings: Vec<Finding>,
+    /// The findings suppression comments silenced, by line.
+    pub suppressed: Vec<Suppressed>,
     /// How many findings of each severity.
     pub counts: SeverityCounts,
     /// How many findings `fix_code` would repair.
@@ -109,11 +144,14 @@ impl Tool for ReviewCode {
     fn run(input: ReviewInput, _context: &ToolContext) -> Result<Review, ToolError> {
         check_size(&input.code)?;
         let language = crate::language_of(input.language.as_deref(), &input.code)?;
-        let findings = review(
+        let (findings, suppressed) = suppress(
             &input.code,
-            language,
-            input.max_line_length,
-            input.max_function_lines,
+            review(
+                &input.code,
+                language,
+                input.max_line_length,
+                input.max_function_lines,
+            ),
         );
         let mut counts = SeverityCounts::default();
         for finding in &findings {
@@ -128,19 +166,25 @@ impl Tool for ReviewCode {
             lines: input.code.lines().count(),
             fixable: findings.iter().filter(|f| f.fixable).count(),
             findings,
+            suppressed,
             counts,
         })
     }
 
     fn summary(review: &Review) -> String {
+        let suppressed = match review.suppressed.len() {
+            0 => String::new(),
+            1 => " (1 finding suppressed by a comment)".to_owned(),
+            n => format!(" ({n} findings suppressed by comments)"),
+        };
         if review.findings.is_empty() {
             return format!(
-                "No findings in {} lines of {}.",
+                "No findings in {} lines of {}{suppressed}.",
                 review.lines, review.language
             );
         }
         let mut text = format!(
-            "{} findings in {} lines of {} ({} errors, {} warnings, {} infos; {} fixable by fix_code):",
+            "{} findings in {} lines of {}{suppressed} ({} errors, {} warnings, {} infos; {} fixable by fix_code):",
             review.findings.len(),
             review.lines,
             review.language,
@@ -157,6 +201,9 @@ impl Tool for ReviewCode {
                 finding.rule,
                 finding.message
             ));
+            if let Some(suggestion) = &finding.suggestion {
+                text.push_str(&format!(" ({suggestion})"));
+            }
         }
         text
     }
@@ -412,14 +459,46 @@ fn smells(language: Language) -> &'static [Smell] {
     }
 }
 
-/// The rules only `language` has: rule, severity and message, in the
-/// order they are checked.
-pub(crate) fn language_rules(
-    language: Language,
-) -> impl Iterator<Item = (&'static str, Severity, &'static str)> {
-    smells(language)
+/// One rule only some languages have, as the prompt and the rules
+/// resource describe it.
+pub(crate) struct RuleSummary {
+    pub(crate) rule: String,
+    pub(crate) severity: Severity,
+    pub(crate) message: String,
+    /// For syntax rules: the CWE, why it matters, where to read more and
+    /// what to do.
+    pub(crate) detail: Option<&'static crate::rules::RuleInfo>,
+}
+
+/// The rules only `language` has: its text smells, then its syntax rules
+/// by id.
+pub(crate) fn language_rules(language: Language) -> Vec<RuleSummary> {
+    let book = crate::rules::book().ok();
+    let parsed = book.is_some_and(|book| book.grammar(language).is_some());
+    let mut rules: Vec<RuleSummary> = smells(language)
         .iter()
-        .map(|(rule, severity, _, message)| (*rule, *severity, *message))
+        .filter(|(rule, ..)| !(parsed && REPLACED_BY_SYNTAX_RULES.contains(rule)))
+        .map(|(rule, severity, _, message)| RuleSummary {
+            rule: (*rule).to_owned(),
+            severity: *severity,
+            message: (*message).to_owned(),
+            detail: None,
+        })
+        .collect();
+    if let Some(book) = book {
+        rules.extend(
+            book.rules()
+                .into_iter()
+                .filter(|info| book.applies(info, language))
+                .map(|info| RuleSummary {
+                    rule: info.id.clone(),
+                    severity: info.severity,
+                    message: info.message.clone(),
+                    detail: Some(info),
+                }),
+        );
+    }
+    rules
 }
 
 /// Every finding in `code`, ordered by line.
@@ -438,8 +517,16 @@ pub(crate) fn review(
             severity,
             message,
             fixable,
+            column: None,
+            end_line: None,
+            end_column: None,
+            cwe: None,
+            code: None,
+            suggestion: None,
         });
     };
+    let tree_findings = tree_findings(code, language);
+    let parsed = tree_findings.is_some();
     for (index, (raw, line)) in code.lines().zip(&lines).enumerate() {
         let number = index + 1;
         secrets(raw, number, &mut push);
@@ -457,7 +544,7 @@ pub(crate) fn review(
                 false,
             );
         }
-        smells_on(language, line, number, &mut push);
+        smells_on(language, parsed, line, number, &mut push);
         let length = raw.chars().count();
         if length > max_line_length {
             push(
@@ -517,13 +604,100 @@ pub(crate) fn review(
             );
         }
     }
+    findings.extend(tree_findings.into_iter().flatten());
     findings.sort_by(|a, b| {
         a.line
             .cmp(&b.line)
             .then(a.severity.cmp(&b.severity))
             .then(a.rule.cmp(&b.rule))
+            .then(a.column.cmp(&b.column))
     });
     findings
+}
+
+/// The syntax rules' findings, when the language has a grammar (and the
+/// rules loaded: the plugin does not load when they do not).
+fn tree_findings(code: &str, language: Language) -> Option<Vec<Finding>> {
+    let book = crate::rules::book().ok()?;
+    let hits = book.scan(code, language)?;
+    Some(
+        hits.into_iter()
+            .filter_map(|hit| {
+                let rule = book.rule(&hit.rule)?;
+                Some(Finding {
+                    line: hit.line,
+                    rule: hit.rule,
+                    severity: rule.severity,
+                    message: hit.message,
+                    fixable: hit.rewrite.is_some(),
+                    column: Some(hit.column),
+                    end_line: Some(hit.end_line),
+                    end_column: Some(hit.end_column),
+                    cwe: rule.cwe.clone(),
+                    code: Some(hit.code),
+                    suggestion: Some(rule.suggestion.clone()),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// A suppression comment: `# nosec`, `// #nosec`, optionally naming the
+/// rules it silences (by id, or by their bandit, gosec or
+/// eslint-plugin-security id) and giving a reason after `--`.
+static NOSEC: LazyLock<Regex> = LazyLock::new(|| regex(r"(?:#|//|/\*)\s*#?\s*nosec\b([^\n]*)"));
+
+/// Moves the findings a suppression comment on their line silences out
+/// of the findings.
+pub(crate) fn suppress(code: &str, findings: Vec<Finding>) -> (Vec<Finding>, Vec<Suppressed>) {
+    let comments: Vec<(usize, Vec<String>, Option<String>)> = code
+        .lines()
+        .enumerate()
+        .filter_map(|(index, line)| {
+            let rest = NOSEC.captures(line)?.get(1)?.as_str();
+            let rest = rest.trim_end().trim_end_matches("*/");
+            let (names, reason) = match rest.split_once("--") {
+                Some((names, reason)) => (names, Some(reason.trim().to_owned())),
+                None => (rest, None),
+            };
+            let names = names
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned)
+                .collect();
+            Some((index + 1, names, reason.filter(|r| !r.is_empty())))
+        })
+        .collect();
+    if comments.is_empty() {
+        return (findings, Vec::new());
+    }
+    let book = crate::rules::book().ok();
+    let names_rule = |names: &[String], rule: &str| {
+        names.is_empty()
+            || names.iter().any(|name| {
+                name == rule
+                    || book
+                        .and_then(|book| book.rule(rule))
+                        .is_some_and(|info| info.aliases.iter().any(|alias| alias == name))
+            })
+    };
+    let mut kept = Vec::new();
+    let mut suppressed = Vec::new();
+    for finding in findings {
+        let lines = [finding.line, finding.end_line.unwrap_or(finding.line)];
+        let comment = comments
+            .iter()
+            .find(|(line, names, _)| lines.contains(line) && names_rule(names, &finding.rule));
+        match comment {
+            Some((_, _, reason)) => suppressed.push(Suppressed {
+                line: finding.line,
+                rule: finding.rule,
+                reason: reason.clone(),
+            }),
+            None => kept.push(finding),
+        }
+    }
+    (kept, suppressed)
 }
 
 fn secrets(raw: &str, number: usize, push: &mut impl FnMut(usize, &str, Severity, String, bool)) {
@@ -602,8 +776,13 @@ pub(crate) fn env_name(name: &str) -> String {
     out
 }
 
+/// The text smells a syntax rule of the same id replaces when the code
+/// was parsed.
+const REPLACED_BY_SYNTAX_RULES: &[&str] = &["python.eval", "js.eval"];
+
 fn smells_on(
     language: Language,
+    parsed: bool,
     line: &Line,
     number: usize,
     push: &mut impl FnMut(usize, &str, Severity, String, bool),
@@ -612,6 +791,9 @@ fn smells_on(
         return;
     }
     for (rule, severity, pattern, message) in smells(language) {
+        if parsed && REPLACED_BY_SYNTAX_RULES.contains(rule) {
+            continue;
+        }
         if pattern.is_match(&line.code) {
             push(number, rule, *severity, (*message).to_owned(), false);
         }

@@ -1,0 +1,154 @@
+//! Measures `review_code` against bandit on bandit's own example corpus:
+//! of the lines bandit reports at medium or high severity, how many
+//! review_code flags too, in all and per bandit test id.
+//!
+//! `cargo xtask corpus` prepares the corpus and runs this:
+//!
+//! ```text
+//! corpus bandit <examples directory> <bandit's JSON report>
+//! ```
+
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a report printed for a person"
+)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::ExitCode;
+
+use code_tools::ReviewCode;
+use plugin_api::{Tool, ToolContext};
+use serde_json::Value;
+
+/// The share of bandit's lines review_code must flag.
+const RECALL_TARGET: f64 = 0.80;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args.as_slice() {
+        [kind, examples, report] if kind == "bandit" => {
+            bandit(Path::new(examples), Path::new(report))
+        }
+        _ => Err("usage: corpus bandit <examples directory> <bandit's JSON report>".to_owned()),
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("corpus: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Whether a finding is one bandit could have made: a syntax rule's (it
+/// names a weakness) or a hard-coded secret, not a style note.
+fn counts(finding: &Value) -> bool {
+    finding.get("cwe").is_some()
+        || finding["rule"]
+            .as_str()
+            .is_some_and(|rule| rule.starts_with("secret."))
+}
+
+fn bandit(examples: &Path, report: &Path) -> Result<bool, String> {
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(report).map_err(|err| format!("{}: {err}", report.display()))?,
+    )
+    .map_err(|err| format!("{}: {err}", report.display()))?;
+    // (file, line) -> bandit's test ids there.
+    let mut expected: BTreeMap<(String, u64), BTreeSet<String>> = BTreeMap::new();
+    for result in report["results"].as_array().into_iter().flatten() {
+        let file = result["filename"].as_str().unwrap_or_default();
+        let name = Path::new(file)
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let line = result["line_number"].as_u64().unwrap_or_default();
+        let test = result["test_id"].as_str().unwrap_or_default().to_owned();
+        expected.entry((name, line)).or_default().insert(test);
+    }
+    let mut files: Vec<_> = std::fs::read_dir(examples)
+        .map_err(|err| format!("{}: {err}", examples.display()))?
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "py"))
+        .collect();
+    files.sort();
+    let mut flagged: BTreeSet<(String, u64)> = BTreeSet::new();
+    let mut findings = 0usize;
+    let mut elapsed = std::time::Duration::ZERO;
+    for path in &files {
+        let code = std::fs::read_to_string(path).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let input = serde_json::from_value(serde_json::json!({
+            "code": code,
+            "language": "python",
+        }))
+        .map_err(|err| err.to_string())?;
+        let started = std::time::Instant::now();
+        let review = ReviewCode::run(input, &ToolContext::new(None)).map_err(|err| err.0)?;
+        elapsed += started.elapsed();
+        let review = serde_json::to_value(&review).map_err(|err| err.to_string())?;
+        for finding in review["findings"].as_array().into_iter().flatten() {
+            if counts(finding) {
+                findings += 1;
+                flagged.insert((name.clone(), finding["line"].as_u64().unwrap_or_default()));
+            }
+        }
+    }
+    let mut per_test: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (place, tests) in &expected {
+        let found = flagged.contains(place);
+        for test in tests {
+            let entry = per_test.entry(test.clone()).or_default();
+            entry.0 += 1;
+            entry.1 += usize::from(found);
+        }
+    }
+    let total = expected.len();
+    let found = expected
+        .keys()
+        .filter(|place| flagged.contains(*place))
+        .count();
+    let beyond = flagged
+        .iter()
+        .filter(|place| !expected.contains_key(*place))
+        .count();
+    println!(
+        "bandit's example corpus: {} files, {total} lines bandit reports at medium or high severity",
+        files.len()
+    );
+    println!(
+        "{:<8} {:>6} {:>6} {:>7}",
+        "test", "lines", "found", "recall"
+    );
+    for (test, (lines, hit)) in &per_test {
+        println!(
+            "{test:<8} {lines:>6} {hit:>6} {:>6.0}%",
+            100.0 * *hit as f64 / (*lines).max(1) as f64
+        );
+    }
+    let recall = found as f64 / total.max(1) as f64;
+    println!(
+        "recall: {found} of {total} lines ({:.1}%; target {:.0}%): {}",
+        100.0 * recall,
+        100.0 * RECALL_TARGET,
+        if recall >= RECALL_TARGET {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    println!(
+        "review_code's security findings: {findings} on {} lines, {beyond} of them lines bandit does not report at medium or high severity; {:.1} ms for all {} files",
+        flagged.len(),
+        elapsed.as_secs_f64() * 1000.0,
+        files.len()
+    );
+    Ok(recall >= RECALL_TARGET)
+}

@@ -1,0 +1,125 @@
+//! Every rule's snippets, and the loader's refusals.
+
+use super::*;
+
+#[test]
+fn every_rule_flags_its_invalid_snippets_and_not_its_valid_ones() {
+    let book = book().unwrap_or_else(|err| panic!("the rules do not load: {err}"));
+    assert!(!book.snippets.is_empty(), "no rules were loaded");
+    let mut failures = Vec::new();
+    for (id, language, snippets) in &book.snippets {
+        let flags = |code: &str| {
+            book.scan(code, *language)
+                .unwrap_or_default()
+                .iter()
+                .any(|hit| &hit.rule == id)
+        };
+        for code in &snippets.invalid {
+            if !flags(code) {
+                failures.push(format!("{id} does not flag:\n{code}"));
+            }
+        }
+        for code in &snippets.valid {
+            if flags(code) {
+                failures.push(format!("{id} flags valid code:\n{code}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+const GOOD: &str = "id: python.example
+language: python
+severity: warning
+message: an example
+note: why it matters
+url: https://example.com
+metadata:
+  cwe: CWE-1
+  suggestion: do something else
+rule:
+  pattern: example($$$)
+---
+invalid:
+  - example(1)
+valid:
+  - other(1)
+";
+
+fn load_one(file: &'static str, text: &str) -> Result<Book, String> {
+    Book::load(&[(file, text)])
+}
+
+#[test]
+fn a_good_file_loads() {
+    let book = load_one("python/example.yml", GOOD).expect("loads");
+    assert_eq!(
+        book.scan("example(2)\n", Language::Python)
+            .expect("python has a grammar")
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_broken_rule_file_is_refused_with_its_file_and_line() {
+    let cases: &[(&str, String, &str)] = &[
+        (
+            "python/example.yml",
+            GOOD.replace("id: python.example", "id: python.other"),
+            "rules/python/example.yml:1: the id is `python.other`",
+        ),
+        (
+            "python/example.yml",
+            GOOD.replace(
+                "  pattern: example($$$)",
+                "  pattern: example($$$\n  nonsense: [1",
+            ),
+            "rules/python/example.yml:12:",
+        ),
+        (
+            "python/example.yml",
+            GOOD.replace("url: https://example.com\n", ""),
+            "`url` is required",
+        ),
+        (
+            "python/example.yml",
+            GOOD.replace("  cwe: CWE-1", "  cwe: 78"),
+            "rules/python/example.yml:7: `cwe: 78` is not a CWE id",
+        ),
+        (
+            "python/example.yml",
+            GOOD.replace("invalid:\n  - example(1)\n", "invalid: []\n"),
+            "rules/python/example.yml:13: a rule has at least one `invalid` snippet",
+        ),
+        (
+            "python/example.yml",
+            GOOD.replace("---\n", ""),
+            "two YAML documents",
+        ),
+        (
+            "kotlin/example.yml",
+            GOOD.to_owned(),
+            "`kotlin` is not a language with a grammar",
+        ),
+        (
+            "python/example.yml",
+            GOOD.replace("  pattern: example($$$)", "  kind: no_such_kind"),
+            "rules/python/example.yml:10:",
+        ),
+        (
+            "python/example.yml",
+            GOOD.replace("  suggestion: do something else\n", "  suggest: typo\n"),
+            "rules/python/example.yml:",
+        ),
+    ];
+    for (file, text, expected) in cases {
+        let refused = load_one(file, text)
+            .err()
+            .unwrap_or_else(|| panic!("{text} loads"));
+        assert!(
+            refused.contains(expected),
+            "{refused}\n  does not contain {expected}"
+        );
+    }
+}
