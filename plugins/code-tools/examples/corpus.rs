@@ -7,6 +7,10 @@
 //! ```text
 //! corpus bandit <examples directory> <bandit's JSON report>
 //! ```
+//!
+//! With `CORPUS_MISSES=1` it also lists each line bandit reports and
+//! review_code does not, and each line review_code flags that bandit does
+//! not: the worklist for a rule writer.
 
 #![expect(
     clippy::print_stdout,
@@ -76,7 +80,8 @@ fn bandit(examples: &Path, report: &Path) -> Result<bool, String> {
         .filter(|path| path.extension().is_some_and(|ext| ext == "py"))
         .collect();
     files.sort();
-    let mut flagged: BTreeSet<(String, u64)> = BTreeSet::new();
+    let mut flagged: BTreeMap<(String, u64), BTreeSet<String>> = BTreeMap::new();
+    let mut sources: BTreeMap<String, String> = BTreeMap::new();
     let mut findings = 0usize;
     let mut elapsed = std::time::Duration::ZERO;
     for path in &files {
@@ -93,17 +98,21 @@ fn bandit(examples: &Path, report: &Path) -> Result<bool, String> {
         let started = std::time::Instant::now();
         let review = ReviewCode::run(input, &ToolContext::new(None)).map_err(|err| err.0)?;
         elapsed += started.elapsed();
+        sources.insert(name.clone(), code);
         let review = serde_json::to_value(&review).map_err(|err| err.to_string())?;
         for finding in review["findings"].as_array().into_iter().flatten() {
             if counts(finding) {
                 findings += 1;
-                flagged.insert((name.clone(), finding["line"].as_u64().unwrap_or_default()));
+                flagged
+                    .entry((name.clone(), finding["line"].as_u64().unwrap_or_default()))
+                    .or_default()
+                    .insert(finding["rule"].as_str().unwrap_or_default().to_owned());
             }
         }
     }
     let mut per_test: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for (place, tests) in &expected {
-        let found = flagged.contains(place);
+        let found = flagged.contains_key(place);
         for test in tests {
             let entry = per_test.entry(test.clone()).or_default();
             entry.0 += 1;
@@ -113,12 +122,48 @@ fn bandit(examples: &Path, report: &Path) -> Result<bool, String> {
     let total = expected.len();
     let found = expected
         .keys()
-        .filter(|place| flagged.contains(*place))
+        .filter(|place| flagged.contains_key(*place))
         .count();
     let beyond = flagged
-        .iter()
+        .keys()
         .filter(|place| !expected.contains_key(*place))
         .count();
+    if std::env::var_os("CORPUS_MISSES").is_some() {
+        let line_of = |(file, line): &(String, u64)| {
+            sources
+                .get(file)
+                .and_then(|code| code.lines().nth((*line as usize).saturating_sub(1)))
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        };
+        for (place, tests) in expected
+            .iter()
+            .filter(|(place, _)| !flagged.contains_key(*place))
+        {
+            let tests: Vec<_> = tests.iter().map(String::as_str).collect();
+            println!(
+                "missed {}:{} [{}] {}",
+                place.0,
+                place.1,
+                tests.join(","),
+                line_of(place)
+            );
+        }
+        for (place, rules) in flagged
+            .iter()
+            .filter(|(place, _)| !expected.contains_key(*place))
+        {
+            let rules: Vec<_> = rules.iter().map(String::as_str).collect();
+            println!(
+                "beyond {}:{} [{}] {}",
+                place.0,
+                place.1,
+                rules.join(","),
+                line_of(place)
+            );
+        }
+    }
     println!(
         "bandit's example corpus: {} files, {total} lines bandit reports at medium or high severity",
         files.len()

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::check_size;
 use crate::language::Language;
 use crate::review::{self, Finding, SECRET_ASSIGNMENT, env_name, is_placeholder};
+use crate::rules::Hit;
 
 /// Applies safe mechanical fixes.
 pub struct FixCode;
@@ -65,14 +66,17 @@ impl Tool for FixCode {
 
     const NAME: &'static str = "fix_code";
     const TITLE: &'static str = "Fix code";
-    const DESCRIPTION: &'static str = "Applies the safe mechanical fixes for what review_code marks fixable: strips trailing whitespace, adds the final newline, re-indents tabs with spaces (except in Go), and replaces hard-coded secrets with environment lookups in the language's own idiom. Returns the fixed text, a unified diff, the changes made and the findings that remain.";
+    const DESCRIPTION: &'static str = "Applies the safe mechanical fixes for what review_code marks fixable: the syntax rules' rewrites (yaml.load to yaml.safe_load, a timeout for requests calls, verify=False removed), strips trailing whitespace, adds the final newline, re-indents tabs with spaces (except in Go), and replaces hard-coded secrets with environment lookups in the language's own idiom. Returns the fixed text, a unified diff, the changes made and the findings that remain.";
     const ANNOTATIONS: Annotations = Annotations::PURE;
 
     fn run(input: FixInput, _context: &ToolContext) -> Result<FixResult, ToolError> {
         check_size(&input.code)?;
         let language = crate::language_of(input.language.as_deref(), &input.code)?;
         let original = &input.code;
-        let (fixed, applied) = fix(original, language);
+        let (rewritten, mut applied) = rewrite(original, language);
+        let (fixed, text_fixes) = fix(&rewritten, language);
+        applied.extend(text_fixes);
+        applied.sort_by_key(|fix| fix.line);
         let diff = if fixed == *original {
             String::new()
         } else {
@@ -117,6 +121,96 @@ impl Tool for FixCode {
         text.push_str(&result.diff);
         text
     }
+}
+
+/// The code with the syntax rules' safe rewrites made (`yaml.load` to
+/// `yaml.safe_load`, a timeout added, `verify=False` removed), except
+/// where a suppression comment silences the rule, and the rewrites made.
+fn rewrite(code: &str, language: Language) -> (String, Vec<AppliedFix>) {
+    let mut code = code.to_owned();
+    let mut applied = Vec::new();
+    // An edit inside another (verify=False inside a call that gains a
+    // timeout) waits for the next pass, which sees the first one's result.
+    for _ in 0..MAX_REWRITE_PASSES {
+        let (next, made) = rewrite_once(&code, language);
+        if made.is_empty() {
+            break;
+        }
+        code = next;
+        applied.extend(made);
+    }
+    (code, applied)
+}
+
+/// How many times the rewrites run over their own output at most.
+const MAX_REWRITE_PASSES: usize = 4;
+
+/// One pass of [`rewrite`]: the edits that do not overlap.
+fn rewrite_once(code: &str, language: Language) -> (String, Vec<AppliedFix>) {
+    let Some(hits) = crate::rules::book()
+        .ok()
+        .and_then(|book| book.scan(code, language))
+    else {
+        return (code.to_owned(), Vec::new());
+    };
+    let mut edits: Vec<(Hit, std::ops::Range<usize>, String)> = hits
+        .into_iter()
+        .filter_map(|mut hit| {
+            let (range, text) = hit.rewrite.take()?;
+            (range.end <= code.len()
+                && code.is_char_boundary(range.start)
+                && code.is_char_boundary(range.end))
+            .then_some((hit, range, text))
+        })
+        .collect();
+    let probes = edits
+        .iter()
+        .map(|(hit, _, _)| Finding::probe(&hit.rule, hit.line, hit.end_line))
+        .collect();
+    let (kept, _) = review::suppress(code, language, probes);
+    edits.retain(|(hit, _, _)| {
+        kept.iter()
+            .any(|finding| finding.rule == hit.rule && finding.line == hit.line)
+    });
+    // From the end, so each range still points into the text.
+    edits.sort_by_key(|edit| std::cmp::Reverse(edit.1.start));
+    let mut out = code.to_owned();
+    let mut applied = Vec::new();
+    let mut floor = usize::MAX;
+    for (hit, range, text) in edits {
+        if range.end > floor {
+            continue;
+        }
+        floor = range.start;
+        let before = &code[range.clone()];
+        let change = if text.is_empty() {
+            format!(
+                "`{}` removed",
+                shorten(before.trim_start_matches([',', ' ']))
+            )
+        } else {
+            format!("`{}` rewritten as `{}`", shorten(before), shorten(&text))
+        };
+        out.replace_range(range, &text);
+        applied.push(AppliedFix {
+            line: hit.line,
+            rule: hit.rule,
+            change,
+        });
+    }
+    applied.reverse();
+    (out, applied)
+}
+
+/// Code quoted in a change: on one line, at most 80 characters.
+fn shorten(code: &str) -> String {
+    let flat = code.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= 80 {
+        return flat;
+    }
+    let mut short: String = flat.chars().take(79).collect();
+    short.push('…');
+    short
 }
 
 /// The fixed text and the fixes applied.
@@ -237,7 +331,7 @@ mod tests {
         let rules: Vec<&str> = result.applied.iter().map(|f| f.rule.as_str()).collect();
         assert_eq!(
             rules,
-            ["secret", "trailing-whitespace", "final-newline", "secret"]
+            ["secret", "trailing-whitespace", "secret", "final-newline"]
         );
         assert!(
             result.diff.starts_with("--- a/app.py\n+++ b/app.py\n"),
@@ -265,6 +359,48 @@ mod tests {
         assert!(run("func f() {\n\treturn\n}\n", "go").applied.is_empty());
         let rust = run("fn f() {\n\treturn;\n}\n", "rust");
         assert_eq!(rust.fixed, "fn f() {\n    return;\n}\n");
+    }
+
+    #[test]
+    fn rule_rewrites_are_applied_unless_suppressed_and_shown_in_the_diff() {
+        let code = "import requests\nimport yaml\n\
+            config = yaml.load(text)\n\
+            page = requests.get(url, verify=False)\n\
+            kept = yaml.load(other)  # nosec B506 -- trusted file\n";
+        let result = run(code, "python");
+        assert_eq!(
+            result.fixed,
+            "import requests\nimport yaml\n\
+            config = yaml.safe_load(text)\n\
+            page = requests.get(url, timeout=30)\n\
+            kept = yaml.load(other)  # nosec B506 -- trusted file\n"
+        );
+        let changes: Vec<(usize, &str, &str)> = result
+            .applied
+            .iter()
+            .map(|fix| (fix.line, fix.rule.as_str(), fix.change.as_str()))
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                (
+                    3,
+                    "python.yaml-load",
+                    "`yaml.load(text)` rewritten as `yaml.safe_load(text)`"
+                ),
+                (4, "python.tls-verify-disabled", "`verify=False` removed"),
+                (
+                    4,
+                    "python.request-without-timeout",
+                    "`requests.get(url)` rewritten as `requests.get(url, timeout=30)`"
+                ),
+            ]
+        );
+        assert!(
+            result.diff.contains("+config = yaml.safe_load(text)"),
+            "{}",
+            result.diff
+        );
     }
 
     #[test]

@@ -91,6 +91,26 @@ pub struct Finding {
     pub suggestion: Option<String>,
 }
 
+impl Finding {
+    /// A bare finding of `rule` over `lines`, to ask whether a
+    /// suppression comment silences it.
+    pub(crate) fn probe(rule: &str, line: usize, end_line: usize) -> Self {
+        Self {
+            line,
+            rule: rule.to_owned(),
+            severity: Severity::Info,
+            message: String::new(),
+            fixable: false,
+            column: None,
+            end_line: Some(end_line),
+            end_column: None,
+            cwe: None,
+            code: None,
+            suggestion: None,
+        }
+    }
+}
+
 /// A finding a suppression comment (`# nosec`, `// #nosec G204 -- reason`)
 /// on its line silenced.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
@@ -146,6 +166,7 @@ impl Tool for ReviewCode {
         let language = crate::language_of(input.language.as_deref(), &input.code)?;
         let (findings, suppressed) = suppress(
             &input.code,
+            language,
             review(
                 &input.code,
                 language,
@@ -634,7 +655,7 @@ fn tree_findings(code: &str, language: Language) -> Option<Vec<Finding>> {
                     end_line: Some(hit.end_line),
                     end_column: Some(hit.end_column),
                     cwe: rule.cwe.clone(),
-                    code: Some(hit.code),
+                    code: Some(redact(hit.code)),
                     suggestion: Some(rule.suggestion.clone()),
                 })
             })
@@ -642,62 +663,126 @@ fn tree_findings(code: &str, language: Language) -> Option<Vec<Finding>> {
     )
 }
 
-/// A suppression comment: `# nosec`, `// #nosec`, optionally naming the
+/// A suppression comment's text (after its `#` or `//`): `nosec`, then the
 /// rules it silences (by id, or by their bandit, gosec or
-/// eslint-plugin-security id) and giving a reason after `--`.
-static NOSEC: LazyLock<Regex> = LazyLock::new(|| regex(r"(?:#|//|/\*)\s*#?\s*nosec\b([^\n]*)"));
+/// eslint-plugin-security id) up to the next `#`, and a reason after `--`.
+/// `# type: ignore # nosec B602` counts, as it does for bandit.
+static NOSEC: LazyLock<Regex> = LazyLock::new(|| regex(r"(?:^|#|//|/\*)\s*nosec\b:?([^#]*)"));
 
-/// Moves the findings a suppression comment on their line silences out
-/// of the findings.
-pub(crate) fn suppress(code: &str, findings: Vec<Finding>) -> (Vec<Finding>, Vec<Suppressed>) {
-    let comments: Vec<(usize, Vec<String>, Option<String>)> = code
-        .lines()
-        .enumerate()
-        .filter_map(|(index, line)| {
-            let rest = NOSEC.captures(line)?.get(1)?.as_str();
-            let rest = rest.trim_end().trim_end_matches("*/");
-            let (names, reason) = match rest.split_once("--") {
-                Some((names, reason)) => (names, Some(reason.trim().to_owned())),
-                None => (rest, None),
-            };
-            let names = names
-                .split(|c: char| c == ',' || c.is_whitespace())
-                .filter(|name| !name.is_empty())
-                .map(str::to_owned)
-                .collect();
-            Some((index + 1, names, reason.filter(|r| !r.is_empty())))
+/// A word in a suppression comment that names a check of another
+/// analyzer (`B602`, `G204`): it silences only that check, even when no
+/// rule here goes by it.
+static FOREIGN_ID: LazyLock<Regex> = LazyLock::new(|| regex(r"^[BG]\d{3}$"));
+
+/// One suppression comment.
+struct Nosec {
+    line: usize,
+    /// The rules it names; none silences every finding on its line.
+    names: Vec<String>,
+    reason: Option<String>,
+}
+
+impl Nosec {
+    /// Reads a comment. Words that name no check (`# nosec (on the line)`)
+    /// are prose, as bandit takes them: the comment then silences
+    /// everything on its line.
+    fn read(line: usize, comment: &str, names_a_check: impl Fn(&str) -> bool) -> Option<Self> {
+        let rest = NOSEC.captures(comment)?.get(1)?.as_str();
+        let rest = rest.trim().trim_end_matches("*/");
+        let (names, reason) = match rest.split_once("--") {
+            Some((names, reason)) => (names, Some(reason.trim().to_owned())),
+            None => (rest, None),
+        };
+        let names = names
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|name| names_a_check(name))
+            .map(str::to_owned)
+            .collect();
+        Some(Self {
+            line,
+            names,
+            reason: reason.filter(|reason| !reason.is_empty()),
         })
-        .collect();
-    if comments.is_empty() {
+    }
+}
+
+/// Moves the findings a suppression comment silences out of the findings.
+/// A comment on any line of a finding silences it.
+pub(crate) fn suppress(
+    code: &str,
+    language: Language,
+    findings: Vec<Finding>,
+) -> (Vec<Finding>, Vec<Suppressed>) {
+    if !code.contains("nosec") {
         return (findings, Vec::new());
     }
     let book = crate::rules::book().ok();
-    let names_rule = |names: &[String], rule: &str| {
-        names.is_empty()
-            || names.iter().any(|name| {
-                name == rule
-                    || book
-                        .and_then(|book| book.rule(rule))
-                        .is_some_and(|info| info.aliases.iter().any(|alias| alias == name))
-            })
+    let is_alias = |rule: &str, name: &str| {
+        book.and_then(|book| book.rule(rule))
+            .is_some_and(|info| info.aliases.iter().any(|alias| alias == name))
     };
+    let names_a_check = |name: &str| {
+        FOREIGN_ID.is_match(name)
+            || book.is_some_and(|book| book.knows(name))
+            || findings.iter().any(|finding| finding.rule == name)
+    };
+    // The tree knows where strings end; the line scanner is for languages
+    // without a grammar.
+    let comments = book
+        .and_then(|book| book.comments(code, language))
+        .unwrap_or_else(|| {
+            scan::lines(code, language)
+                .into_iter()
+                .enumerate()
+                .filter_map(|(index, line)| Some((index + 1, line.comment?)))
+                .collect()
+        });
+    let comments: Vec<Nosec> = comments
+        .iter()
+        .filter_map(|(line, text)| Nosec::read(*line, text, names_a_check))
+        .collect();
     let mut kept = Vec::new();
     let mut suppressed = Vec::new();
     for finding in findings {
-        let lines = [finding.line, finding.end_line.unwrap_or(finding.line)];
-        let comment = comments
-            .iter()
-            .find(|(line, names, _)| lines.contains(line) && names_rule(names, &finding.rule));
+        let lines = finding.line..=finding.end_line.unwrap_or(finding.line);
+        let comment = comments.iter().find(|comment| {
+            lines.contains(&comment.line)
+                && (comment.names.is_empty()
+                    || comment
+                        .names
+                        .iter()
+                        .any(|name| *name == finding.rule || is_alias(&finding.rule, name)))
+        });
         match comment {
-            Some((_, _, reason)) => suppressed.push(Suppressed {
+            Some(comment) => suppressed.push(Suppressed {
                 line: finding.line,
                 rule: finding.rule,
-                reason: reason.clone(),
+                reason: comment.reason.clone(),
             }),
             None => kept.push(finding),
         }
     }
     (kept, suppressed)
+}
+
+/// String literals in quoted code.
+static STRING_LITERAL: LazyLock<Regex> =
+    LazyLock::new(|| regex(r#""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`"#));
+
+/// Quoted code with its string literals emptied when any of them may hold
+/// a secret, so a finding never echoes one.
+fn redact(code: String) -> String {
+    let mut found = false;
+    secrets(&code, 0, &mut |_, _, _, _, _| found = true);
+    if !found && !code.to_ascii_lowercase().contains("bearer") {
+        return code;
+    }
+    STRING_LITERAL
+        .replace_all(&code, |literal: &regex::Captures<'_>| {
+            let quote = &literal[0][..1];
+            format!("{quote}…{quote}")
+        })
+        .into_owned()
 }
 
 fn secrets(raw: &str, number: usize, push: &mut impl FnMut(usize, &str, Severity, String, bool)) {
@@ -809,6 +894,69 @@ mod tests {
             .into_iter()
             .map(|finding| (finding.line, finding.rule))
             .collect()
+    }
+
+    /// A silenced finding: its line, rule and the comment's reason.
+    type Silenced = (usize, String, Option<String>);
+
+    /// The rules left and the findings silenced in `code`.
+    fn suppressed(code: &str) -> (Vec<(usize, String)>, Vec<Silenced>) {
+        let (kept, silenced) = suppress(
+            code,
+            Language::Python,
+            review(code, Language::Python, 120, 50),
+        );
+        (
+            kept.into_iter().map(|f| (f.line, f.rule)).collect(),
+            silenced
+                .into_iter()
+                .map(|s| (s.line, s.rule, s.reason))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn nosec_silences_its_line_or_the_rules_it_names_and_says_why() {
+        let shell = "python.subprocess-shell";
+        let code = "import subprocess\n\
+            subprocess.Popen(cmd, shell=True)  # nosec -- the command is a constant\n\
+            subprocess.Popen(cmd, shell=True)  # nosec B602\n\
+            subprocess.Popen(cmd, shell=True)  # nosec B607\n\
+            subprocess.Popen(cmd, shell=True)  # nosec python.subprocess-shell, B101\n\
+            subprocess.Popen(cmd, shell=True)  # nosec (reviewed)\n\
+            subprocess.Popen(cmd,  # type: ignore # nosec\n    shell=True)\n\
+            subprocess.Popen(cmd,\n    shell=True)  # nosec\n\
+            subprocess.Popen('# nosec', shell=True)\n";
+        let (kept, silenced) = suppressed(code);
+        assert_eq!(
+            kept,
+            [(4, shell.to_owned()), (11, shell.to_owned())],
+            "{silenced:?}"
+        );
+        let lines: Vec<usize> = silenced.iter().map(|s| s.0).collect();
+        assert_eq!(lines, [2, 3, 5, 6, 7, 9]);
+        assert_eq!(silenced[0].2.as_deref(), Some("the command is a constant"));
+        assert!(silenced[1..].iter().all(|s| s.1 == shell && s.2.is_none()));
+    }
+
+    #[test]
+    fn matched_code_never_quotes_a_secret() {
+        let code = "requests.get(url, headers={\"Authorization\": \"Bearer sk_live_4f9a8b7c6d5e4f3a\"})\n\
+            requests.post(url, auth=(\"admin\", \"AKIAIOSFODNN7EXAMPLE\"))\n\
+            requests.get(\"https://example.com\")\n";
+        let quoted: Vec<String> = review(code, Language::Python, 200, 50)
+            .into_iter()
+            .filter(|f| f.rule == "python.request-without-timeout")
+            .filter_map(|f| f.code)
+            .collect();
+        assert_eq!(
+            quoted,
+            [
+                "requests.get(url, headers={\"…\": \"…\"})",
+                "requests.post(url, auth=(\"…\", \"…\"))",
+                "requests.get(\"https://example.com\")",
+            ]
+        );
     }
 
     #[test]

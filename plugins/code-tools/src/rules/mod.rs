@@ -191,6 +191,15 @@ impl Book {
         self.info.get(id)
     }
 
+    /// Whether `name` is a rule's id or one of its aliases.
+    pub(crate) fn knows(&self, name: &str) -> bool {
+        self.info.contains_key(name)
+            || self
+                .info
+                .values()
+                .any(|info| info.aliases.iter().any(|alias| alias == name))
+    }
+
     /// Every rule, ordered by id.
     pub(crate) fn rules(&self) -> Vec<&RuleInfo> {
         let mut rules: Vec<&RuleInfo> = self.info.values().collect();
@@ -241,6 +250,28 @@ impl Book {
         }
         hits.sort_by(|a, b| (a.line, a.column, &a.rule).cmp(&(b.line, b.column, &b.rule)));
         Some(hits)
+    }
+}
+
+/// Each comment in `code` with the line it starts on, read from the syntax
+/// tree; `None` when `language` has no grammar.
+impl Book {
+    pub(crate) fn comments(&self, code: &str, language: Language) -> Option<Vec<(usize, String)>> {
+        let grammar = self.grammar(language)?;
+        let root = grammar.lang.ast_grep(code);
+        let mut comments = Vec::new();
+        // Depth-first without recursion: a deeply nested file must not
+        // exhaust the stack.
+        let mut pending = vec![root.root()];
+        while let Some(node) = pending.pop() {
+            if node.kind().ends_with("comment") {
+                comments.push((node.start_pos().line() + 1, node.text().into_owned()));
+                continue;
+            }
+            pending.extend(node.children());
+        }
+        comments.sort();
+        Some(comments)
     }
 }
 
