@@ -516,6 +516,8 @@ fn bench() -> anyhow::Result<()> {
 
     plugin_call_report()?;
 
+    code_review_report()?;
+
     // The overload run prints its own figures: one principal at ten times
     // its rate limit beside well-behaved ones, and the server's memory.
     // What an approved retry adds to a call, against the same tool called
@@ -533,6 +535,29 @@ fn bench() -> anyhow::Result<()> {
     let mut overload = cargo();
     overload.args(["bench", "--package", "e2e", "--bench", "overload"]);
     status(overload)
+}
+
+/// Runs the review_code bench and prints its figures against the targets:
+/// a 1,000-line file under 20 ms, and a file at the input limit well
+/// inside the plugin time limit.
+fn code_review_report() -> anyhow::Result<()> {
+    let mut review = cargo();
+    review.args(["bench", "--package", "code-tools", "--bench", "review"]);
+    status(review)?;
+    let thousand = median_ns("review_code", "python_1000_lines")? / 1e6;
+    let megabyte = median_ns("review_code", "python_1_mb")? / 1e6;
+    let verdict = |ok: bool| if ok { "meets target" } else { "MISSES target" };
+    println!();
+    println!("review_code (criterion medians)");
+    println!(
+        "  Python, 1,000 lines     {thousand:>10.2} ms   target < 20 ms: {}",
+        verdict(thousand < 20.0)
+    );
+    println!(
+        "  Python, 1 MiB           {megabyte:>10.2} ms   target < 3,000 ms (a tenth of PLUGIN_TIMEOUT_SECS): {}",
+        verdict(megabyte < 3000.0)
+    );
+    Ok(())
 }
 
 /// How many times the plugin-call bench runs. The host path keeps two cores

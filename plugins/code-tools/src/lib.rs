@@ -15,6 +15,7 @@ mod quality;
 mod review;
 mod rules;
 mod scan;
+mod severity;
 
 use plugin_api::ToolError;
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::check_size;
 use crate::language::Language;
 use crate::scan::{self, Line};
+pub(crate) use crate::severity::Severity;
 
 /// Reviews source text.
 pub struct ReviewCode;
@@ -42,18 +43,6 @@ fn default_max_line_length() -> usize {
 
 fn default_max_function_lines() -> usize {
     50
-}
-
-/// How much a finding matters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Must be fixed: a secret, a dangerous call.
-    Error,
-    /// Should be fixed.
-    Warning,
-    /// Worth a look.
-    Info,
 }
 
 /// One finding.

@@ -23,7 +23,7 @@ use ast_grep_language::SupportLang;
 use serde::Deserialize;
 
 use crate::language::Language;
-use crate::review::Severity;
+use crate::severity::Severity;
 
 #[cfg(test)]
 mod tests;
