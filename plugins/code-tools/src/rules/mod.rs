@@ -219,6 +219,26 @@ impl Book {
         self.grammars.iter().find(|g| g.language == language)
     }
 
+    /// Each comment in `code` with the line it starts on, read from the
+    /// syntax tree; `None` when `language` has no grammar.
+    pub(crate) fn comments(&self, code: &str, language: Language) -> Option<Vec<(usize, String)>> {
+        let grammar = self.grammar(language)?;
+        let root = grammar.lang.ast_grep(code);
+        let mut comments = Vec::new();
+        // Depth-first without recursion: a deeply nested file must not
+        // exhaust the stack.
+        let mut pending = vec![root.root()];
+        while let Some(node) = pending.pop() {
+            if node.kind().ends_with("comment") {
+                comments.push((node.start_pos().line() + 1, node.text().into_owned()));
+                continue;
+            }
+            pending.extend(node.children());
+        }
+        comments.sort();
+        Some(comments)
+    }
+
     /// Every match of `language`'s rules in `code`, in source order; `None`
     /// when the language has no grammar (the text checks apply alone).
     pub(crate) fn scan(&self, code: &str, language: Language) -> Option<Vec<Hit>> {
@@ -250,28 +270,6 @@ impl Book {
         }
         hits.sort_by(|a, b| (a.line, a.column, &a.rule).cmp(&(b.line, b.column, &b.rule)));
         Some(hits)
-    }
-}
-
-/// Each comment in `code` with the line it starts on, read from the syntax
-/// tree; `None` when `language` has no grammar.
-impl Book {
-    pub(crate) fn comments(&self, code: &str, language: Language) -> Option<Vec<(usize, String)>> {
-        let grammar = self.grammar(language)?;
-        let root = grammar.lang.ast_grep(code);
-        let mut comments = Vec::new();
-        // Depth-first without recursion: a deeply nested file must not
-        // exhaust the stack.
-        let mut pending = vec![root.root()];
-        while let Some(node) = pending.pop() {
-            if node.kind().ends_with("comment") {
-                comments.push((node.start_pos().line() + 1, node.text().into_owned()));
-                continue;
-            }
-            pending.extend(node.children());
-        }
-        comments.sort();
-        Some(comments)
     }
 }
 
