@@ -11,6 +11,7 @@ pub(crate) enum Language {
     TypeScript,
     Go,
     Java,
+    Ruby,
     C,
     Cpp,
     Shell,
@@ -34,6 +35,8 @@ const NAMES: &[(&str, Language)] = &[
     ("go", Language::Go),
     ("golang", Language::Go),
     ("java", Language::Java),
+    ("ruby", Language::Ruby),
+    ("rb", Language::Ruby),
     ("c", Language::C),
     ("h", Language::C),
     ("cpp", Language::Cpp),
@@ -63,7 +66,7 @@ impl Language {
             .map(|(_, language)| *language)
             .ok_or_else(|| {
                 ToolError::new(format!(
-                    "unknown language `{name}`; use one of: rust, python, javascript, typescript, go, java, c, cpp, shell, text (or leave it out to have it guessed)"
+                    "unknown language `{name}`; use one of: rust, python, javascript, typescript, go, java, ruby, c, cpp, shell, text (or leave it out to have it guessed)"
                 ))
             })
     }
@@ -86,6 +89,9 @@ impl Language {
             if first.contains("node") {
                 return Self::JavaScript;
             }
+            if first.contains("ruby") {
+                return Self::Ruby;
+            }
             if first.contains("sh") {
                 return Self::Shell;
             }
@@ -98,6 +104,10 @@ impl Language {
             Self::Rust
         } else if has("package ") && code.contains("func ") {
             Self::Go
+        } else if (has("def ") || has("class ") || has("require "))
+            && code.lines().any(|line| line.trim() == "end")
+        {
+            Self::Ruby
         } else if has("def ") || has("import ") && code.contains(":\n") {
             Self::Python
         } else if has("#include") {
@@ -126,6 +136,7 @@ impl Language {
             Self::TypeScript => "typescript",
             Self::Go => "go",
             Self::Java => "java",
+            Self::Ruby => "ruby",
             Self::C => "c",
             Self::Cpp => "cpp",
             Self::Shell => "shell",
@@ -136,7 +147,7 @@ impl Language {
     /// What starts a comment that runs to the end of the line.
     pub(crate) fn line_comment(self) -> Option<&'static str> {
         match self {
-            Self::Python | Self::Shell => Some("#"),
+            Self::Python | Self::Ruby | Self::Shell => Some("#"),
             Self::Text => None,
             _ => Some("//"),
         }
@@ -144,12 +155,14 @@ impl Language {
 
     /// Whether `/* … */` comments exist.
     pub(crate) fn block_comments(self) -> bool {
-        !matches!(self, Self::Python | Self::Shell | Self::Text)
+        !matches!(self, Self::Python | Self::Ruby | Self::Shell | Self::Text)
     }
 
-    /// Whether blocks are delimited by braces (otherwise by indentation).
+    /// Whether blocks are delimited by braces (otherwise, as far as the
+    /// text checks go, by indentation: Ruby's `end` sits at its block's
+    /// indentation).
     pub(crate) fn uses_braces(self) -> bool {
-        !matches!(self, Self::Python | Self::Text)
+        !matches!(self, Self::Python | Self::Ruby | Self::Text)
     }
 
     /// Whether `'` opens a string (in Rust it is a char or a lifetime).
@@ -170,6 +183,7 @@ impl Language {
             Self::JavaScript | Self::TypeScript => format!("process.env.{name}"),
             Self::Go => format!("os.Getenv(\"{name}\")"),
             Self::Java => format!("System.getenv(\"{name}\")"),
+            Self::Ruby => format!("ENV.fetch(\"{name}\")"),
             Self::C | Self::Cpp => format!("getenv(\"{name}\")"),
             Self::Shell => format!("\"${{{name}}}\""),
             Self::Text => format!("${{{name}}}"),
@@ -208,6 +222,10 @@ mod tests {
         assert_eq!(
             Language::guess("const x = () => 1;\n"),
             Language::JavaScript
+        );
+        assert_eq!(
+            Language::guess("require 'json'\n\ndef parse(text)\n  JSON.parse(text)\nend\n"),
+            Language::Ruby
         );
         assert_eq!(Language::guess("hello world\n"), Language::Text);
     }

@@ -21,7 +21,7 @@ pub struct QualityInput {
     /// The source text.
     pub code: String,
     /// Its language: `rust`, `python`, `javascript`, `typescript`, `go`,
-    /// `java`, `c`, `cpp`, `shell` or `text` (or a common alias or file
+    /// `java`, `ruby`, `c`, `cpp`, `shell` or `text` (or a common alias or file
     /// extension); guessed from the text when absent.
     #[serde(default)]
     pub language: Option<String>,

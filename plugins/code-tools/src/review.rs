@@ -23,7 +23,7 @@ pub struct ReviewInput {
     /// The source text.
     pub code: String,
     /// Its language: `rust`, `python`, `javascript`, `typescript`, `go`,
-    /// `java`, `c`, `cpp`, `shell` or `text` (or a common alias or file
+    /// `java`, `ruby`, `c`, `cpp`, `shell` or `text` (or a common alias or file
     /// extension); guessed from the text when absent.
     #[serde(default)]
     pub language: Option<String>,
@@ -419,6 +419,14 @@ fn smells(language: Language) -> &'static [Smell] {
             ),
         ]
     });
+    static RUBY: LazyLock<Vec<Smell>> = LazyLock::new(|| {
+        vec![(
+            "ruby.debugger",
+            Severity::Warning,
+            regex(r"\b(?:binding\.(?:pry|irb)|byebug|debugger)\b"),
+            "debugger breakpoint left in: remove it",
+        )]
+    });
     static C: LazyLock<Vec<Smell>> = LazyLock::new(|| {
         vec![
             (
@@ -463,6 +471,7 @@ fn smells(language: Language) -> &'static [Smell] {
         Language::JavaScript | Language::TypeScript => &JS,
         Language::Go => &GO,
         Language::Java => &JAVA,
+        Language::Ruby => &RUBY,
         Language::C | Language::Cpp => &C,
         Language::Shell => &SHELL,
         Language::Text => &[],

@@ -190,6 +190,9 @@ static C_LIKE_FN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*(?:[\w:<>,\[\]*&]+\s+)+[*&]?(\w+)\s*\([^;{}]*\)\s*(?:const\s*)?(?:throws\s+[\w., ]+)?\s*\{?\s*$")
         .expect("valid regex")
 });
+static RUBY_DEF: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*def\s+(?:self\.)?([A-Za-z_]\w*[?!=]?)").expect("valid regex")
+});
 static SHELL_FN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*(?:function\s+)?(\w+)\s*\(\)\s*\{?").expect("valid regex"));
 
@@ -212,6 +215,7 @@ pub(crate) fn functions(source: &str, language: Language, lines: &[Line]) -> Vec
             Language::Rust => capture(&RUST_FN, code, &[1]),
             Language::Go => capture(&GO_FUNC, code, &[1]),
             Language::Python => capture(&PY_DEF, code, &[2]),
+            Language::Ruby => capture(&RUBY_DEF, code, &[1]),
             Language::JavaScript | Language::TypeScript => capture(&JS_FUNCTION, code, &[1, 2, 3]),
             Language::Java | Language::C | Language::Cpp => capture(&C_LIKE_FN, code, &[1]),
             Language::Shell => capture(&SHELL_FN, code, &[1]),
@@ -220,7 +224,7 @@ pub(crate) fn functions(source: &str, language: Language, lines: &[Line]) -> Vec
         let Some(name) = name.filter(|name| !NOT_FUNCTIONS.contains(&name.as_str())) else {
             continue;
         };
-        let end = if language == Language::Python {
+        let end = if !language.uses_braces() {
             python_end(&raw, lines, index)
         } else {
             brace_end(lines, index)

@@ -31,13 +31,17 @@ mod tests;
 include!(concat!(env!("OUT_DIR"), "/rule_files.rs"));
 
 /// The languages with a grammar, by the directory their rules live in.
+/// TypeScript is read with the TSX grammar, so components in `.tsx` files
+/// parse; the one thing it reads differently is the old `<Type>value` cast,
+/// which TSX spells `value as Type`.
 const GRAMMARS: &[(&str, Language, SupportLang)] = &[
     ("go", Language::Go, SupportLang::Go),
     ("java", Language::Java, SupportLang::Java),
     ("javascript", Language::JavaScript, SupportLang::JavaScript),
     ("python", Language::Python, SupportLang::Python),
+    ("ruby", Language::Ruby, SupportLang::Ruby),
     ("rust", Language::Rust, SupportLang::Rust),
-    ("typescript", Language::TypeScript, SupportLang::TypeScript),
+    ("typescript", Language::TypeScript, SupportLang::Tsx),
 ];
 
 /// The longest piece of matched code a finding quotes.
@@ -322,14 +326,32 @@ fn load_file(file: &'static str, text: &str, globals: &GlobalRules) -> Result<Lo
     };
     let described: Described =
         ast_grep_config::from_str(rule_text).map_err(|err| yaml_error(1, &err))?;
-    let serialized: SerializableRuleConfig<SupportLang> =
+    let mut serialized: SerializableRuleConfig<SupportLang> =
         ast_grep_config::from_str(rule_text).map_err(|err| yaml_error(1, &err))?;
+    if serialized.language == SupportLang::TypeScript && lang == SupportLang::Tsx {
+        serialized.language = lang;
+    }
     let line_of = |key: &str| {
         rule_text
             .lines()
             .position(|line| line.starts_with(&format!("{key}:")))
             .map_or(1, |index| index + 1)
     };
+    let document: serde_json::Value =
+        ast_grep_config::from_str(rule_text).map_err(|err| yaml_error(1, &err))?;
+    if let Some(key) = unknown_rule_key(&document) {
+        let line = rule_text
+            .lines()
+            .position(|line| line.contains(&format!("{key}:")))
+            .map_or(1, |index| index + 1);
+        return Err(at(
+            line,
+            &format!(
+                "`{key}` is not a rule key (ast-grep would ignore it); rule keys are {}",
+                RULE_KEYS.join(", ")
+            ),
+        ));
+    }
     let expected_id = format!("{directory}.{stem}");
     if described.id != expected_id {
         return Err(at(
@@ -393,7 +415,7 @@ fn load_file(file: &'static str, text: &str, globals: &GlobalRules) -> Result<Lo
     if language == Language::JavaScript {
         let mut again: SerializableRuleConfig<SupportLang> =
             ast_grep_config::from_str(rule_text).map_err(|err| yaml_error(1, &err))?;
-        again.language = SupportLang::TypeScript;
+        again.language = SupportLang::Tsx;
         configs.push(compile(again, globals).map_err(|err| at(line_of("rule"), &err))?);
     }
     let snippets: Snippets =
@@ -423,6 +445,62 @@ fn load_file(file: &'static str, text: &str, globals: &GlobalRules) -> Result<Lo
         configs,
         snippets,
     })
+}
+
+/// The keys a rule object may have: ast-grep reads a rule with any other
+/// key as if the key were absent, which silently widens the rule.
+const RULE_KEYS: &[&str] = &[
+    "pattern",
+    "kind",
+    "regex",
+    "nthChild",
+    "range",
+    "inside",
+    "has",
+    "precedes",
+    "follows",
+    "all",
+    "any",
+    "not",
+    "matches",
+    "stopBy",
+    "field",
+    "position",
+    "ofRule",
+    "reverse",
+    "context",
+    "selector",
+    "strictness",
+];
+
+/// The first key in the rule, its utilities or its constraints that is not
+/// a rule key.
+fn unknown_rule_key(document: &serde_json::Value) -> Option<String> {
+    let mut pending: Vec<&serde_json::Value> = Vec::new();
+    pending.extend(document.get("rule"));
+    for section in ["utils", "constraints"] {
+        if let Some(serde_json::Value::Object(named)) = document.get(section) {
+            pending.extend(named.values());
+        }
+    }
+    while let Some(value) = pending.pop() {
+        match value {
+            serde_json::Value::Object(object) => {
+                for (key, inner) in object {
+                    if !RULE_KEYS.contains(&key.as_str()) {
+                        return Some(key.clone());
+                    }
+                    // A pattern object's and a position's fields are not rules.
+                    if !matches!(key.as_str(), "pattern" | "nthChild" | "range") {
+                        pending.push(inner);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => pending.extend(items),
+            _ => {}
+        }
+    }
+    None
 }
 
 fn compile(

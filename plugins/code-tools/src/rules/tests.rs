@@ -18,6 +18,15 @@ fn every_rule_flags_its_invalid_snippets_and_not_its_valid_ones() {
             if !flags(code) {
                 failures.push(format!("{id} does not flag:\n{code}"));
             }
+            // A JavaScript rule holds for TypeScript too.
+            let in_typescript = book
+                .scan(code, Language::TypeScript)
+                .unwrap_or_default()
+                .iter()
+                .any(|hit| &hit.rule == id);
+            if *language == Language::JavaScript && !in_typescript {
+                failures.push(format!("{id} does not flag as TypeScript:\n{code}"));
+            }
         }
         for code in &snippets.valid {
             if flags(code) {
@@ -106,6 +115,14 @@ fn a_broken_rule_file_is_refused_with_its_file_and_line() {
             "python/example.yml",
             GOOD.replace("  pattern: example($$$)", "  kind: no_such_kind"),
             "rules/python/example.yml:10:",
+        ),
+        (
+            "python/example.yml",
+            GOOD.replace(
+                "  pattern: example($$$)",
+                "  pattern: example($$$)\n  has: { nth: 1, kind: integer }",
+            ),
+            "rules/python/example.yml:12: `nth` is not a rule key",
         ),
         (
             "python/example.yml",
