@@ -22,6 +22,7 @@ const LANGUAGES: &[&str] = &[
     "java",
     "javascript",
     "python",
+    "ruby",
     "rust",
     "shell",
     "text",
@@ -288,6 +289,17 @@ mod tests {
     fn every_completed_language_is_one_the_tools_know() {
         for name in LANGUAGES {
             assert_eq!(Language::named(name).expect(name).name(), *name);
+        }
+    }
+
+    #[test]
+    fn every_language_the_tools_know_is_completed() {
+        for (alias, language) in accepted_names() {
+            assert!(
+                LANGUAGES.contains(&language.name()),
+                "`{alias}` names {}, which the completions leave out",
+                language.name()
+            );
         }
     }
 }

@@ -147,7 +147,7 @@ impl Tool for ReviewCode {
 
     const NAME: &'static str = "review_code";
     const TITLE: &'static str = "Review code";
-    const DESCRIPTION: &'static str = "Reviews source text (`code`, optional `language`): hard-coded secrets (key and token patterns, secret-named assignments), TODO/FIXME comments, debug prints, over-long lines and functions, and per-language smells such as `unwrap` in Rust or a bare `except:` in Python. Each finding has a line, a rule, a severity and whether fix_code can repair it.";
+    const DESCRIPTION: &'static str = "Reviews source text (`code`, optional `language`). In Python, JavaScript, TypeScript, Go, Java, Ruby and Rust, security rules are matched on the syntax tree (injection of commands, SQL and code, unsafe deserialization, weak cryptography, disabled certificate checks, path traversal, XSS, SSRF, open redirects, and more, named as bandit, gosec and eslint-plugin-security name them); every language also gets hard-coded secrets, TODO/FIXME comments, debug prints, over-long lines and functions and per-language smells. Each finding has a line, a rule, a severity and whether fix_code can repair it; syntax findings add the column span, the matched code, the CWE and a suggestion. A `nosec` comment with a reason silences a finding and is reported.";
     const ANNOTATIONS: Annotations = Annotations::PURE;
 
     fn run(input: ReviewInput, _context: &ToolContext) -> Result<Review, ToolError> {
@@ -935,6 +935,62 @@ mod tests {
         assert_eq!(lines, [2, 3, 5, 6, 7, 9]);
         assert_eq!(silenced[0].2.as_deref(), Some("the command is a constant"));
         assert!(silenced[1..].iter().all(|s| s.1 == shell && s.2.is_none()));
+    }
+
+    #[test]
+    fn each_language_with_a_grammar_gets_its_security_rules() {
+        let cases: &[(Language, &str, &str)] = &[
+            (
+                Language::JavaScript,
+                "const { exec } = require('child_process');\nexec(`ls ${req.query.dir}`);\n",
+                "javascript.child-process",
+            ),
+            (
+                Language::TypeScript,
+                "const q: string = `SELECT * FROM users WHERE id = ${id}`;\n",
+                "javascript.sql-injection",
+            ),
+            (
+                Language::Go,
+                "package main\n\nfunc f() {\n\tcfg := &tls.Config{InsecureSkipVerify: true}\n\t_ = cfg\n}\n",
+                "go.tls-insecure",
+            ),
+            (
+                Language::Java,
+                "class A {\n  void f() throws Exception {\n    MessageDigest.getInstance(\"MD5\");\n  }\n}\n",
+                "java.weak-hash",
+            ),
+            (
+                Language::Ruby,
+                "def show\n  User.where(\"name = '#{params[:name]}'\")\nend\n",
+                "ruby.sql-injection",
+            ),
+            (
+                Language::Rust,
+                "fn f() {\n    let c = Client::builder().danger_accept_invalid_certs(true);\n}\n",
+                "rust.tls-verify-disabled",
+            ),
+        ];
+        for (language, code, rule) in cases {
+            let found = rules(code, *language);
+            assert!(
+                found.iter().any(|(_, id)| id == rule),
+                "{rule} not found in {language:?}: {found:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_gosec_style_nosec_comment_silences_a_go_finding() {
+        let code = "package main\n\nfunc f() {\n\th := md5.New() // #nosec G401 -- a cache key, not a signature\n\t_ = h\n}\n";
+        let (kept, silenced) = suppress(code, Language::Go, review(code, Language::Go, 120, 50));
+        assert!(kept.iter().all(|f| f.rule != "go.weak-hash"), "{kept:?}");
+        assert_eq!(silenced.len(), 1, "{silenced:?}");
+        assert_eq!(silenced[0].rule, "go.weak-hash");
+        assert_eq!(
+            silenced[0].reason.as_deref(),
+            Some("a cache key, not a signature")
+        );
     }
 
     #[test]

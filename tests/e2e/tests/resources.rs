@@ -131,7 +131,7 @@ fn a_template_read_and_a_prompt_come_from_their_plugins() {
     );
     assert_eq!(
         completion.body["result"]["completion"]["values"],
-        json!(["rust"])
+        json!(["ruby", "rust"])
     );
 }
 
