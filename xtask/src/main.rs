@@ -54,8 +54,9 @@ enum Task {
     /// Run the benchmarks and print their figures against the targets.
     Bench,
     /// Measure the code tools against the analyzers people already trust:
-    /// review_code's recall on bandit's example corpus, per bandit test id
-    /// (fetching the corpus and the pinned analyzers into target/corpora).
+    /// review_code's recall on bandit's example corpus, per bandit test id,
+    /// and quality_report's agreement with lizard per language (fetching the
+    /// corpora and the pinned analyzers into target/corpora).
     Corpus,
     /// Run the cargo-fuzz targets in fuzz/ on nightly (installing cargo-fuzz
     /// if missing), each from a copy of its seeds, and fail naming the
@@ -227,7 +228,9 @@ fn test() -> anyhow::Result<()> {
 }
 
 /// `cargo xtask corpus`: prepares the corpora (tools/corpus/prepare.sh),
-/// then prints how review_code compares with bandit on them.
+/// then prints how review_code compares with bandit on bandit's examples,
+/// and how quality_report's per-function complexity compares with lizard's
+/// on a real code base per language.
 fn corpus() -> anyhow::Result<()> {
     let dir = target_dir().join("corpora");
     let mut prepare = Command::new("bash");
@@ -235,9 +238,9 @@ fn corpus() -> anyhow::Result<()> {
         .arg(root().join("tools/corpus/prepare.sh"))
         .arg(&dir);
     status(prepare).context("preparing the corpora")?;
-    let mut measure = cargo();
-    measure
-        .args([
+    let example = |args: &[&std::ffi::OsStr]| {
+        let mut measure = cargo();
+        measure.args([
             "run",
             "--quiet",
             "--release",
@@ -246,11 +249,39 @@ fn corpus() -> anyhow::Result<()> {
             "--example",
             "corpus",
             "--",
-            "bandit",
-        ])
-        .arg(dir.join("bandit-1.9.4/examples"))
-        .arg(dir.join("bandit.json"));
-    status(measure).context("review_code does not meet its target on bandit's corpus")
+        ]);
+        measure.args(args);
+        status(measure)
+    };
+    let bandit = example(&[
+        "bandit".as_ref(),
+        dir.join("bandit-1.9.4/examples").as_os_str(),
+        dir.join("bandit.json").as_os_str(),
+    ])
+    .context("review_code does not meet its target on bandit's corpus");
+    let mut missed = Vec::new();
+    for language in [
+        "python",
+        "javascript",
+        "typescript",
+        "go",
+        "java",
+        "ruby",
+        "rust",
+    ] {
+        let report = dir.join(format!("lizard-{language}.csv"));
+        if example(&["lizard".as_ref(), language.as_ref(), report.as_os_str()]).is_err() {
+            missed.push(language);
+        }
+    }
+    bandit?;
+    if !missed.is_empty() {
+        anyhow::bail!(
+            "quality_report does not agree with lizard often enough in: {}",
+            missed.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// `cargo xtask gen`: the deployment files, and the server card from the

@@ -1,16 +1,23 @@
-//! Measures `review_code` against bandit on bandit's own example corpus:
-//! of the lines bandit reports at medium or high severity, how many
-//! review_code flags too, in all and per bandit test id.
+//! Measures the code tools against the analyzers people already trust.
 //!
-//! `cargo xtask corpus` prepares the corpus and runs this:
+//! - `review_code` against bandit on bandit's own example corpus: of the
+//!   lines bandit reports at medium or high severity, how many review_code
+//!   flags too, in all and per bandit test id.
+//! - `quality_report` against lizard on a real code base per language: of
+//!   the functions lizard measures, how many have the same cyclomatic
+//!   complexity in quality_report's per-function list.
+//!
+//! `cargo xtask corpus` prepares the corpora and runs this:
 //!
 //! ```text
 //! corpus bandit <examples directory> <bandit's JSON report>
+//! corpus lizard <language> <lizard's CSV report>
 //! ```
 //!
 //! With `CORPUS_MISSES=1` it also lists each line bandit reports and
-//! review_code does not, and each line review_code flags that bandit does
-//! not: the worklist for a rule writer.
+//! review_code does not, each line review_code flags that bandit does not,
+//! and each function whose complexity differs from lizard's: the worklist
+//! for a rule writer.
 
 #![expect(
     clippy::print_stdout,
@@ -22,12 +29,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::ExitCode;
 
-use code_tools::ReviewCode;
+use ast_grep_core::tree_sitter::LanguageExt as _;
+use ast_grep_language::SupportLang;
+use code_tools::{QualityReport, ReviewCode};
 use plugin_api::{Tool, ToolContext};
 use serde_json::Value;
 
 /// The share of bandit's lines review_code must flag.
 const RECALL_TARGET: f64 = 0.80;
+
+/// The share of lizard's functions whose complexity quality_report must
+/// match.
+const AGREEMENT_TARGET: f64 = 0.90;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -35,7 +48,8 @@ fn main() -> ExitCode {
         [kind, examples, report] if kind == "bandit" => {
             bandit(Path::new(examples), Path::new(report))
         }
-        _ => Err("usage: corpus bandit <examples directory> <bandit's JSON report>".to_owned()),
+        [kind, language, report] if kind == "lizard" => lizard(language, Path::new(report)),
+        _ => Err("usage: corpus bandit <examples directory> <bandit's JSON report>\n       corpus lizard <language> <lizard's CSV report>".to_owned()),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
@@ -196,4 +210,140 @@ fn bandit(examples: &Path, report: &Path) -> Result<bool, String> {
         files.len()
     );
     Ok(recall >= RECALL_TARGET)
+}
+
+/// The fields of one line of lizard's CSV: numbers, and quoted text that
+/// may hold commas.
+fn csv_fields(line: &str) -> Vec<String> {
+    let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
+    for c in line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(std::mem::take(&mut field)),
+            _ => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
+}
+
+fn lizard(language: &str, report: &Path) -> Result<bool, String> {
+    let text =
+        std::fs::read_to_string(report).map_err(|err| format!("{}: {err}", report.display()))?;
+    // file -> lizard's functions there: (start line, end line, complexity).
+    let mut expected: BTreeMap<String, Vec<(u64, u64, u64)>> = BTreeMap::new();
+    for line in text.lines() {
+        // NLOC, CCN, tokens, parameters, length, location, file, name,
+        // long name, start, end.
+        let fields = csv_fields(line);
+        let number = |index: usize| fields.get(index).and_then(|f| f.parse::<u64>().ok());
+        let (Some(ccn), Some(file), Some(start), Some(end)) =
+            (number(1), fields.get(6), number(9), number(10))
+        else {
+            continue;
+        };
+        expected
+            .entry(file.clone())
+            .or_default()
+            .push((start, end, ccn));
+    }
+    let (mut total, mut equal, mut ours_total, mut types) = (0usize, 0usize, 0usize, 0usize);
+    let misses = std::env::var_os("CORPUS_MISSES").is_some();
+    let mut elapsed = std::time::Duration::ZERO;
+    for (file, theirs) in &expected {
+        let code = std::fs::read_to_string(file).map_err(|err| format!("{file}: {err}"))?;
+        let input = serde_json::from_value(serde_json::json!({
+            "code": code,
+            "language": language,
+        }))
+        .map_err(|err| err.to_string())?;
+        let started = std::time::Instant::now();
+        let report = QualityReport::run(input, &ToolContext::new(None)).map_err(|err| err.0)?;
+        elapsed += started.elapsed();
+        let report = serde_json::to_value(&report).map_err(|err| err.to_string())?;
+        // (start line, end line, complexity, matched yet)
+        let mut ours: Vec<(u64, u64, u64, bool)> = report["functions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|function| {
+                let number = |key: &str| function[key].as_u64().unwrap_or_default();
+                (
+                    number("line"),
+                    number("end_line"),
+                    number("cyclomatic"),
+                    false,
+                )
+            })
+            .collect();
+        ours_total += ours.len();
+        // A function is the same if it starts or ends on the same line:
+        // where one starts is less certain (annotations, type parameters
+        // on lines of their own), and one-line functions share their end.
+        let function_types = function_types(&code, language);
+        for &(start, end, ccn) in theirs {
+            // lizard reads a function type, `(value: T) => R` in a
+            // parameter's annotation, as a function; it is none.
+            let typed = function_types.contains(&start);
+            let ours_there = ours
+                .iter()
+                .any(|(line, end_line, ..)| *line == start || *end_line == end);
+            if typed && !ours_there {
+                types += 1;
+                continue;
+            }
+            total += 1;
+            let same = ours.iter_mut().find(|(line, end_line, cyclomatic, used)| {
+                !*used && *cyclomatic == ccn && (*line == start || *end_line == end)
+            });
+            if let Some(function) = same {
+                function.3 = true;
+                equal += 1;
+            } else if misses {
+                let near: Vec<u64> = ours
+                    .iter()
+                    .filter(|(line, end_line, ..)| *line == start || *end_line == end)
+                    .map(|function| function.2)
+                    .collect();
+                println!("differs {file}:{start}-{end} lizard {ccn}, quality_report {near:?}");
+            }
+        }
+    }
+    let agreement = equal as f64 / total.max(1) as f64;
+    let types = if types > 0 {
+        format!(" ({types} more that lizard lists are function types, left out)")
+    } else {
+        String::new()
+    };
+    println!(
+        "{language:<10} {:>4} files {total:>5} functions{types} (quality_report lists {ours_total}): {equal} with lizard's cyclomatic complexity ({:.1}%; target {:.0}%): {}; {:.1} ms",
+        expected.len(),
+        100.0 * agreement,
+        100.0 * AGREEMENT_TARGET,
+        if agreement >= AGREEMENT_TARGET {
+            "met"
+        } else {
+            "NOT met"
+        },
+        elapsed.as_secs_f64() * 1000.0,
+    );
+    Ok(agreement >= AGREEMENT_TARGET)
+}
+
+/// The lines function types in `code` start on, in the languages that have
+/// them.
+fn function_types(code: &str, language: &str) -> BTreeSet<u64> {
+    if !matches!(language, "typescript" | "javascript") {
+        return BTreeSet::new();
+    }
+    let root = SupportLang::Tsx.ast_grep(code);
+    let mut lines = BTreeSet::new();
+    let mut pending = vec![root.root()];
+    while let Some(node) = pending.pop() {
+        if node.kind() == "function_type" {
+            lines.insert(node.start_pos().line() as u64 + 1);
+        }
+        pending.extend(node.children());
+    }
+    lines
 }

@@ -1,5 +1,6 @@
 //! The languages the code tools know, and what differs between them.
 
+use ast_grep_language::SupportLang;
 use plugin_api::ToolError;
 
 /// A source language.
@@ -141,6 +142,23 @@ impl Language {
             Self::Cpp => "cpp",
             Self::Shell => "shell",
             Self::Text => "text",
+        }
+    }
+
+    /// The tree-sitter grammar its syntax trees are read with, if it has
+    /// one. TypeScript is read with the TSX grammar, so components in
+    /// `.tsx` files parse; the one thing it reads differently is the old
+    /// `<Type>value` cast, which TSX spells `value as Type`.
+    pub(crate) fn grammar(self) -> Option<SupportLang> {
+        match self {
+            Self::Go => Some(SupportLang::Go),
+            Self::Java => Some(SupportLang::Java),
+            Self::JavaScript => Some(SupportLang::JavaScript),
+            Self::Python => Some(SupportLang::Python),
+            Self::Ruby => Some(SupportLang::Ruby),
+            Self::Rust => Some(SupportLang::Rust),
+            Self::TypeScript => Some(SupportLang::Tsx),
+            Self::C | Self::Cpp | Self::Shell | Self::Text => None,
         }
     }
 

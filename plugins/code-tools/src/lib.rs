@@ -8,6 +8,7 @@
 //! (guessed from the text when absent), and works on it deterministically:
 //! the same text always gets the same answer.
 
+mod complexity;
 mod fix;
 mod guidance;
 mod language;

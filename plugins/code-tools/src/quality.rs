@@ -8,8 +8,9 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::check_size;
+use crate::complexity::{self, FunctionMetrics};
 use crate::language::Language;
-use crate::scan::{self, Function, Line};
+use crate::scan::{self, Line};
 
 /// Measures source text.
 pub struct QualityReport;
@@ -38,7 +39,7 @@ pub struct Thresholds {
     pub max_function_lines: usize,
     /// The deepest blocks may nest inside a function.
     pub max_nesting: usize,
-    /// The highest cyclomatic complexity estimate a function may have.
+    /// The highest cyclomatic complexity a function may have.
     pub max_cyclomatic: usize,
     /// The least share of comment lines among non-blank lines (0 to 1).
     pub min_comment_ratio: f64,
@@ -79,7 +80,8 @@ pub struct Metrics {
     pub mean_function_lines: f64,
     /// The deepest nesting inside a function (or the text, without any).
     pub max_nesting: usize,
-    /// The highest cyclomatic estimate of a function (or the text).
+    /// The highest cyclomatic complexity of a function (or of the text,
+    /// without any).
     pub max_cyclomatic: usize,
     /// Code lines (trimmed, of some length) that repeat an earlier line.
     pub duplicated_lines: usize,
@@ -112,6 +114,11 @@ pub struct Report {
     pub metrics: Metrics,
     /// Each threshold, checked.
     pub checks: Vec<Check>,
+    /// Each function, in source order, with its measurements: read from the
+    /// syntax tree and counted as lizard counts them in Python, JavaScript,
+    /// TypeScript, Go, Java, Ruby and Rust; estimated from the text in
+    /// other languages.
+    pub functions: Vec<FunctionMetrics>,
     /// Whether every check passed.
     pub passed: bool,
 }
@@ -122,7 +129,7 @@ impl Tool for QualityReport {
 
     const NAME: &'static str = "quality_report";
     const TITLE: &'static str = "Quality report";
-    const DESCRIPTION: &'static str = "Measures source text (`code`, optional `language`): lines of code, comment and blank lines, comment ratio, function count and length, nesting depth, a cyclomatic complexity estimate per function and duplicated lines, and checks each against a threshold (defaults given, each overridable) with a pass or fail.";
+    const DESCRIPTION: &'static str = "Measures source text (`code`, optional `language`): lines of code, comment and blank lines, comment ratio, duplicated lines, and each function's length, nesting depth, parameter count and cyclomatic complexity (read from the syntax tree and counted as lizard counts them in Python, JavaScript, TypeScript, Go, Java, Ruby and Rust; estimated from the text elsewhere), listed per function; checks each against a threshold (defaults given, each overridable) with a pass or fail naming the worst function.";
     const ANNOTATIONS: Annotations = Annotations::PURE;
 
     fn run(input: QualityInput, _context: &ToolContext) -> Result<Report, ToolError> {
@@ -141,7 +148,8 @@ impl Tool for QualityReport {
         let language = crate::language_of(input.language.as_deref(), &input.code)?;
         let code = &input.code;
         let lines = scan::lines(code, language);
-        let functions = scan::functions(code, language, &lines);
+        let functions = complexity::functions(code, language)
+            .unwrap_or_else(|| estimated(code, language, &lines));
         let (metrics, worst) = measure(code, language, &lines, &functions);
         let check =
             |threshold: &str, value: f64, limit: f64, at_most: bool, worst: Option<&String>| {
@@ -199,6 +207,7 @@ impl Tool for QualityReport {
             passed: checks.iter().all(|check| check.passed),
             metrics,
             checks,
+            functions,
         })
     }
 
@@ -265,11 +274,42 @@ fn cyclomatic(lines: &[Line], language: Language, from: usize, to: usize) -> usi
         .sum::<usize>()
 }
 
+/// The functions of a language without a grammar, found by their headers
+/// and measured on the text.
+fn estimated(code: &str, language: Language, lines: &[Line]) -> Vec<FunctionMetrics> {
+    let raw: Vec<&str> = code.lines().collect();
+    scan::functions(code, language, lines)
+        .iter()
+        .map(|function| FunctionMetrics {
+            name: function.name.clone(),
+            line: function.start,
+            end_line: function.end,
+            lines: function.length(),
+            cyclomatic: cyclomatic(lines, language, function.start - 1, function.end),
+            nesting: scan::nesting(code, language, lines, Some(function)),
+            parameters: raw
+                .get(function.start - 1)
+                .map_or(0, |header| header_parameters(header)),
+        })
+        .collect()
+}
+
+/// The parameters between the first parentheses of a function's header.
+fn header_parameters(header: &str) -> usize {
+    let Some((_, rest)) = header.split_once('(') else {
+        return 0;
+    };
+    let list = rest.split(')').next().unwrap_or_default();
+    list.split(',')
+        .filter(|part| !part.trim().is_empty())
+        .count()
+}
+
 fn measure(
     code: &str,
     language: Language,
     lines: &[Line],
-    functions: &[Function],
+    functions: &[FunctionMetrics],
 ) -> (Metrics, HashMap<&'static str, String>) {
     let raw: Vec<&str> = code.lines().collect();
     let blank_lines = raw.iter().filter(|line| line.trim().is_empty()).count();
@@ -281,28 +321,21 @@ fn measure(
         .count();
     let non_blank = raw.len() - blank_lines;
     let mut worst = HashMap::new();
-    let mut record = |key: &'static str, best: &mut usize, value: usize, function: &Function| {
-        if value > *best {
-            *best = value;
-            worst.insert(
-                key,
-                format!("`{}` (line {})", function.name, function.start),
-            );
-        }
-    };
+    let mut record =
+        |key: &'static str, best: &mut usize, value: usize, function: &FunctionMetrics| {
+            if value > *best {
+                *best = value;
+                worst.insert(key, format!("`{}` (line {})", function.name, function.line));
+            }
+        };
     let (mut longest, mut deepest, mut most_complex) = (0, 0, 0);
     for function in functions {
-        record("length", &mut longest, function.length(), function);
-        record(
-            "nesting",
-            &mut deepest,
-            scan::nesting(code, language, lines, Some(function)),
-            function,
-        );
+        record("length", &mut longest, function.lines, function);
+        record("nesting", &mut deepest, function.nesting, function);
         record(
             "cyclomatic",
             &mut most_complex,
-            cyclomatic(lines, language, function.start - 1, function.end),
+            function.cyclomatic,
             function,
         );
     }
@@ -341,7 +374,10 @@ fn measure(
             0.0
         } else {
             round(
-                functions.iter().map(Function::length).sum::<usize>() as f64
+                functions
+                    .iter()
+                    .map(|function| function.lines)
+                    .sum::<usize>() as f64
                     / functions.len() as f64,
             )
         },

@@ -30,18 +30,16 @@ mod tests;
 
 include!(concat!(env!("OUT_DIR"), "/rule_files.rs"));
 
-/// The languages with a grammar, by the directory their rules live in.
-/// TypeScript is read with the TSX grammar, so components in `.tsx` files
-/// parse; the one thing it reads differently is the old `<Type>value` cast,
-/// which TSX spells `value as Type`.
-const GRAMMARS: &[(&str, Language, SupportLang)] = &[
-    ("go", Language::Go, SupportLang::Go),
-    ("java", Language::Java, SupportLang::Java),
-    ("javascript", Language::JavaScript, SupportLang::JavaScript),
-    ("python", Language::Python, SupportLang::Python),
-    ("ruby", Language::Ruby, SupportLang::Ruby),
-    ("rust", Language::Rust, SupportLang::Rust),
-    ("typescript", Language::TypeScript, SupportLang::Tsx),
+/// The languages with a grammar (see [`Language::grammar`]), by the
+/// directory their rules live in.
+const GRAMMARS: &[(&str, Language)] = &[
+    ("go", Language::Go),
+    ("java", Language::Java),
+    ("javascript", Language::JavaScript),
+    ("python", Language::Python),
+    ("ruby", Language::Ruby),
+    ("rust", Language::Rust),
+    ("typescript", Language::TypeScript),
 ];
 
 /// The longest piece of matched code a finding quotes.
@@ -155,10 +153,12 @@ impl Book {
     pub(crate) fn load(files: &[(&'static str, &str)]) -> Result<Self, String> {
         let mut grammars: Vec<Grammar> = GRAMMARS
             .iter()
-            .map(|(_, language, lang)| Grammar {
-                language: *language,
-                lang: *lang,
-                configs: Vec::new(),
+            .filter_map(|(_, language)| {
+                Some(Grammar {
+                    language: *language,
+                    lang: language.grammar()?,
+                    configs: Vec::new(),
+                })
             })
             .collect();
         let mut info = HashMap::new();
@@ -305,14 +305,18 @@ fn load_file(file: &'static str, text: &str, globals: &GlobalRules) -> Result<Lo
         .split_once('/')
         .and_then(|(dir, name)| Some((dir, name.strip_suffix(".yml")?)))
         .ok_or_else(|| at(1, "a rule file is rules/<language>/<name>.yml"))?;
-    let Some(&(_, language, lang)) = GRAMMARS.iter().find(|(dir, _, _)| *dir == directory) else {
+    let Some((language, lang)) = GRAMMARS
+        .iter()
+        .find(|(dir, _)| *dir == directory)
+        .and_then(|(_, language)| Some((*language, language.grammar()?)))
+    else {
         return Err(at(
             1,
             &format!(
                 "`{directory}` is not a language with a grammar; rule directories are {}",
                 GRAMMARS
                     .iter()
-                    .map(|(dir, _, _)| *dir)
+                    .map(|(dir, _)| *dir)
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
