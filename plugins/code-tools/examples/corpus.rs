@@ -7,12 +7,23 @@
 //!   the functions lizard measures, how many have the same cyclomatic
 //!   complexity in quality_report's per-function list.
 //!
+//! - `review_code` on a labelled corpus of security test cases: of the
+//!   lines marked vulnerable, how many it flags, and of the lines marked
+//!   safe, how many it flags (false alarms), per language.
+//!
 //! `cargo xtask corpus` prepares the corpora and runs this:
 //!
 //! ```text
 //! corpus bandit <examples directory> <bandit's JSON report>
 //! corpus lizard <language> <lizard's CSV report>
+//! corpus labelled <directory>
 //! ```
+//!
+//! A labelled corpus marks lines with comments, as semgrep's rule tests and
+//! CodeQL's query tests do: a comment line `ruleid: …` (or `todoruleid:`,
+//! or `BAD`) marks the next line with code as vulnerable, `ok: …` (or
+//! `todook:`, or `GOOD`) as safe; the same comment at the end of a line
+//! marks that line, as does CodeQL's `$ Alert`.
 //!
 //! With `CORPUS_MISSES=1` it also lists each line bandit reports and
 //! review_code does not, each line review_code flags that bandit does not,
@@ -42,6 +53,12 @@ const RECALL_TARGET: f64 = 0.80;
 /// match.
 const AGREEMENT_TARGET: f64 = 0.90;
 
+/// The share of lines marked vulnerable review_code must flag.
+const FOUND_TARGET: f64 = 0.60;
+
+/// The largest share of lines marked safe review_code may flag.
+const FALSE_ALARM_LIMIT: f64 = 0.10;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args.as_slice() {
@@ -49,7 +66,8 @@ fn main() -> ExitCode {
             bandit(Path::new(examples), Path::new(report))
         }
         [kind, language, report] if kind == "lizard" => lizard(language, Path::new(report)),
-        _ => Err("usage: corpus bandit <examples directory> <bandit's JSON report>\n       corpus lizard <language> <lizard's CSV report>".to_owned()),
+        [kind, directory] if kind == "labelled" => labelled(Path::new(directory)),
+        _ => Err("usage: corpus bandit <examples directory> <bandit's JSON report>\n       corpus lizard <language> <lizard's CSV report>\n       corpus labelled <directory>".to_owned()),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,
@@ -346,4 +364,157 @@ fn function_types(code: &str, language: &str) -> BTreeSet<u64> {
         pending.extend(node.children());
     }
     lines
+}
+
+/// The language review_code reads a file as, by its extension.
+fn language_of(path: &Path) -> Option<&'static str> {
+    let extension = path.extension()?.to_str()?;
+    Some(match extension {
+        "py" => "python",
+        "js" | "jsx" | "mjs" | "cjs" => "javascript",
+        "ts" | "tsx" => "typescript",
+        "go" => "go",
+        "java" => "java",
+        "rb" => "ruby",
+        "rs" => "rust",
+        _ => return None,
+    })
+}
+
+/// What a comment's text marks: `Some(true)` vulnerable, `Some(false)` safe.
+fn mark(comment: &str) -> Option<bool> {
+    let text = comment.trim();
+    let starts = |prefixes: &[&str]| prefixes.iter().any(|prefix| text.starts_with(prefix));
+    if starts(&["ruleid:", "todoruleid:", "BAD", "$ Alert"]) {
+        Some(true)
+    } else if starts(&["ok:", "todook:", "GOOD"]) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Each marked line of `code` (from 1) and whether it is marked vulnerable.
+fn marks(code: &str) -> Vec<(u64, bool)> {
+    let mut marked = Vec::new();
+    let mut pending: Option<bool> = None;
+    for (index, line) in code.lines().enumerate() {
+        let number = index as u64 + 1;
+        let trimmed = line.trim_start();
+        let comment_at = ["//", "#"]
+            .iter()
+            .filter_map(|opener| line.find(opener).map(|at| (at, opener.len())))
+            .min();
+        let own_line = trimmed.starts_with("//") || trimmed.starts_with('#');
+        let comment = comment_at.map(|(at, len)| &line[at + len..]);
+        match (own_line, comment.and_then(mark)) {
+            (true, Some(vulnerable)) => pending = Some(vulnerable),
+            (true, None) => {}
+            (false, trailing) => {
+                if trimmed.is_empty() {
+                    continue;
+                }
+                if let Some(vulnerable) = trailing.or(pending.take()) {
+                    marked.push((number, vulnerable));
+                }
+                pending = None;
+            }
+        }
+    }
+    marked
+}
+
+fn labelled(directory: &Path) -> Result<bool, String> {
+    let mut files = Vec::new();
+    let mut pending = vec![directory.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if language_of(&path).is_some() {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    // language -> (marked vulnerable, found, marked safe, flagged)
+    let mut tally: BTreeMap<&str, (usize, usize, usize, usize)> = BTreeMap::new();
+    let misses = std::env::var_os("CORPUS_MISSES").is_some();
+    for path in &files {
+        let Some(language) = language_of(path) else {
+            continue;
+        };
+        let code =
+            std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?;
+        let marked = marks(&code);
+        if marked.is_empty() {
+            continue;
+        }
+        let input = serde_json::from_value(serde_json::json!({
+            "code": code,
+            "language": language,
+        }))
+        .map_err(|err| err.to_string())?;
+        let review = ReviewCode::run(input, &ToolContext::new(None)).map_err(|err| err.0)?;
+        let review = serde_json::to_value(&review).map_err(|err| err.to_string())?;
+        let spans: Vec<(u64, u64)> = review["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|finding| counts(finding))
+            .map(|finding| {
+                let line = finding["line"].as_u64().unwrap_or_default();
+                (line, finding["end_line"].as_u64().unwrap_or(line))
+            })
+            .collect();
+        let entry = tally.entry(language).or_default();
+        for (line, vulnerable) in marked {
+            let flagged = spans.iter().any(|(from, to)| *from <= line && line <= *to);
+            if vulnerable {
+                entry.0 += 1;
+                entry.1 += usize::from(flagged);
+            } else {
+                entry.2 += 1;
+                entry.3 += usize::from(flagged);
+            }
+            if misses && flagged != vulnerable {
+                let text = code
+                    .lines()
+                    .nth(line as usize - 1)
+                    .unwrap_or_default()
+                    .trim();
+                let what = if vulnerable { "missed" } else { "false alarm" };
+                println!("{what} {}:{line} {text}", path.display());
+            }
+        }
+    }
+    if tally.is_empty() {
+        return Err(format!(
+            "{}: no file there has lines marked ruleid:/ok: (or BAD/GOOD)",
+            directory.display()
+        ));
+    }
+    println!(
+        "labelled corpus {}: {} files",
+        directory.display(),
+        files.len()
+    );
+    let mut met = true;
+    for (language, (vulnerable, found, safe, flagged)) in &tally {
+        let recall = *found as f64 / (*vulnerable).max(1) as f64;
+        let alarms = *flagged as f64 / (*safe).max(1) as f64;
+        let ok = recall >= FOUND_TARGET && alarms <= FALSE_ALARM_LIMIT;
+        met &= ok;
+        println!(
+            "{language:<10} found {found} of {vulnerable} marked lines ({:.1}%; target {:.0}%), flagged {flagged} of {safe} safe lines ({:.1}%; limit {:.0}%): {}",
+            100.0 * recall,
+            100.0 * FOUND_TARGET,
+            100.0 * alarms,
+            100.0 * FALSE_ALARM_LIMIT,
+            if ok { "met" } else { "NOT met" }
+        );
+    }
+    Ok(met)
 }
