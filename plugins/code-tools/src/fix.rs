@@ -66,7 +66,7 @@ impl Tool for FixCode {
 
     const NAME: &'static str = "fix_code";
     const TITLE: &'static str = "Fix code";
-    const DESCRIPTION: &'static str = "Applies the safe mechanical fixes for what review_code marks fixable: the syntax rules' rewrites (yaml.load to yaml.safe_load, a timeout for requests calls, verify=False removed), strips trailing whitespace, adds the final newline, re-indents tabs with spaces (except in Go), and replaces hard-coded secrets with environment lookups in the language's own idiom. Returns the fixed text, a unified diff, the changes made and the findings that remain.";
+    const DESCRIPTION: &'static str = "Applies the safe mechanical fixes for what review_code marks fixable: the syntax rules' rewrites (yaml.load to yaml.safe_load in Python and YAML.load to YAML.safe_load in Ruby, a timeout for requests calls, verify=False removed), strips trailing whitespace, adds the final newline, re-indents tabs with spaces (except in Go), and replaces hard-coded secrets with environment lookups in the language's own idiom. Returns the fixed text, a unified diff, the changes made and the findings that remain.";
     const ANNOTATIONS: Annotations = Annotations::PURE;
 
     fn run(input: FixInput, _context: &ToolContext) -> Result<FixResult, ToolError> {
@@ -359,6 +359,14 @@ mod tests {
         assert!(run("func f() {\n\treturn\n}\n", "go").applied.is_empty());
         let rust = run("fn f() {\n\treturn;\n}\n", "rust");
         assert_eq!(rust.fixed, "fn f() {\n    return;\n}\n");
+    }
+
+    #[test]
+    fn a_ruby_yaml_load_is_rewritten_as_safe_load() {
+        let result = run("config = YAML.load(request.body.read)\n", "ruby");
+        assert_eq!(result.fixed, "config = YAML.safe_load(request.body.read)\n");
+        assert_eq!(result.applied.len(), 1, "{:?}", result.applied);
+        assert_eq!(result.applied[0].rule, "ruby.yaml-load");
     }
 
     #[test]
