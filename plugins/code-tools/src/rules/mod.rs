@@ -20,6 +20,7 @@ use std::sync::LazyLock;
 use ast_grep_config::{CombinedScan, GlobalRules, RuleConfig, SerializableRuleConfig};
 use ast_grep_core::tree_sitter::LanguageExt as _;
 use ast_grep_language::SupportLang;
+use regex::RegexSet;
 use serde::Deserialize;
 
 use crate::language::Language;
@@ -99,6 +100,10 @@ struct Metadata {
     gosec: Vec<String>,
     #[serde(default)]
     eslint: Vec<String>,
+    /// Words one of which any code the rule matches contains (a module, a
+    /// function's name), so the rule is skipped for code without them.
+    #[serde(default)]
+    needs: Vec<String>,
 }
 
 /// The rules of one language with a grammar.
@@ -106,6 +111,13 @@ pub(crate) struct Grammar {
     pub(crate) language: Language,
     lang: SupportLang,
     configs: Vec<RuleConfig<SupportLang>>,
+    /// Each rule's `needs`, as indexes into `words`: a rule whose words
+    /// all miss the code cannot match it and is not run.
+    needs: Vec<Vec<usize>>,
+    /// Every word some rule needs, and a set that finds them all in one
+    /// pass over the code.
+    words: Vec<String>,
+    word_set: RegexSet,
 }
 
 /// Every rule, checked and compiled.
@@ -158,6 +170,9 @@ impl Book {
                     language: *language,
                     lang: language.grammar()?,
                     configs: Vec::new(),
+                    needs: Vec::new(),
+                    words: Vec::new(),
+                    word_set: RegexSet::empty(),
                 })
             })
             .collect();
@@ -175,12 +190,31 @@ impl Book {
             }
             for config in loaded.configs {
                 if let Some(grammar) = grammars.iter_mut().find(|g| g.lang == config.language) {
+                    let needs = loaded
+                        .needs
+                        .iter()
+                        .map(|word| {
+                            grammar
+                                .words
+                                .iter()
+                                .position(|known| known == word)
+                                .unwrap_or_else(|| {
+                                    grammar.words.push(word.clone());
+                                    grammar.words.len() - 1
+                                })
+                        })
+                        .collect();
                     grammar.configs.push(config);
+                    grammar.needs.push(needs);
                 }
             }
             #[cfg(test)]
             snippets.push((loaded.info.id.clone(), loaded.language, loaded.snippets));
             info.insert(loaded.info.id.clone(), loaded.info);
+        }
+        for grammar in &mut grammars {
+            grammar.word_set = RegexSet::new(grammar.words.iter().map(|word| regex::escape(word)))
+                .map_err(|err| format!("rules: the words rules need do not compile: {err}"))?;
         }
         Ok(Self {
             grammars,
@@ -248,7 +282,17 @@ impl Book {
     pub(crate) fn scan(&self, code: &str, language: Language) -> Option<Vec<Hit>> {
         let grammar = self.grammar(language)?;
         let root = grammar.lang.ast_grep(code);
-        let combined = CombinedScan::new(grammar.configs.iter().collect());
+        let present = grammar.word_set.matches(code);
+        let runnable = grammar
+            .configs
+            .iter()
+            .zip(&grammar.needs)
+            .filter(|(_, needs)| {
+                needs.is_empty() || needs.iter().any(|&word| present.matched(word))
+            })
+            .map(|(config, _)| config)
+            .collect();
+        let combined = CombinedScan::new(runnable);
         let result = combined.scan(&root, false);
         let mut hits = Vec::new();
         for (config, matches) in result.matches {
@@ -290,6 +334,7 @@ fn quote(text: &str) -> String {
 
 struct Loaded {
     info: RuleInfo,
+    needs: Vec<String>,
     #[cfg_attr(not(test), expect(dead_code, reason = "the tests run the snippets"))]
     language: Language,
     configs: Vec<RuleConfig<SupportLang>>,
@@ -430,10 +475,17 @@ fn load_file(file: &'static str, text: &str, globals: &GlobalRules) -> Result<Lo
             "a rule has at least one `invalid` snippet it flags and one `valid` snippet it does not",
         ));
     }
+    if let Some(blank) = metadata.needs.iter().find(|word| word.trim().is_empty()) {
+        return Err(at(
+            line_of("metadata"),
+            &format!("`needs` holds `{blank}`: each is a word that code the rule matches contains"),
+        ));
+    }
     let mut aliases = metadata.bandit;
     aliases.extend(metadata.gosec);
     aliases.extend(metadata.eslint);
     Ok(Loaded {
+        needs: metadata.needs,
         info: RuleInfo {
             id: expected_id,
             severity,

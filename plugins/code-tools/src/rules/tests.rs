@@ -60,6 +60,18 @@ fn load_one(file: &'static str, text: &str) -> Result<Book, String> {
 }
 
 #[test]
+fn a_rule_runs_only_on_code_with_a_word_it_needs() {
+    let book = load_one(
+        "python/example.yml",
+        &GOOD.replace("  cwe: CWE-1", "  cwe: CWE-1\n  needs: [example]"),
+    )
+    .expect("loads");
+    let hits = |code: &str| book.scan(code, Language::Python).map(|hits| hits.len());
+    assert_eq!(hits("example(2)\n"), Some(1));
+    assert_eq!(hits("other(2)\n"), Some(0));
+}
+
+#[test]
 fn a_good_file_loads() {
     let book = load_one("python/example.yml", GOOD).expect("loads");
     assert_eq!(
@@ -90,6 +102,11 @@ fn a_broken_rule_file_is_refused_with_its_file_and_line() {
             "python/example.yml",
             GOOD.replace("url: https://example.com\n", ""),
             "`url` is required",
+        ),
+        (
+            "python/example.yml",
+            GOOD.replace("  cwe: CWE-1", "  cwe: CWE-1\n  needs: ['example', ' ']"),
+            "rules/python/example.yml:7: `needs` holds ` `",
         ),
         (
             "python/example.yml",
