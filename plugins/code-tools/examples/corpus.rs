@@ -23,7 +23,8 @@
 //! CodeQL's query tests do: a comment line `ruleid: …` (or `todoruleid:`,
 //! or `BAD`) marks the next line with code as vulnerable, `ok: …` (or
 //! `todook:`, or `GOOD`) as safe; the same comment at the end of a line
-//! marks that line, as does CodeQL's `$ Alert`.
+//! marks that line, as do CodeQL's `$ Alert` and `$ MISSING: Alert`
+//! (vulnerable) and `$ SPURIOUS: Alert` (safe).
 //!
 //! With `CORPUS_MISSES=1` it also lists each line bandit reports and
 //! review_code does not, each line review_code flags that bandit does not,
@@ -384,42 +385,56 @@ fn language_of(path: &Path) -> Option<&'static str> {
 /// What a comment's text marks: `Some(true)` vulnerable, `Some(false)` safe.
 fn mark(comment: &str) -> Option<bool> {
     let text = comment.trim();
+    let word = |prefix: &str| {
+        text.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', ' ', '-', '(']))
+    };
     let starts = |prefixes: &[&str]| prefixes.iter().any(|prefix| text.starts_with(prefix));
-    if starts(&["ruleid:", "todoruleid:", "BAD", "$ Alert"]) {
+    if starts(&["ruleid:", "todoruleid:", "$ Alert", "$ MISSING: Alert"]) || word("BAD") {
         Some(true)
-    } else if starts(&["ok:", "todook:", "GOOD"]) {
+    } else if starts(&["ok:", "todook:", "$ SPURIOUS: Alert"]) || word("GOOD") {
         Some(false)
     } else {
         None
     }
 }
 
+/// Where a line's comment starts, after `opener` at the line's start or
+/// after a space (so `"http://…"` and `"#{x}"` are not comments).
+fn comment_start(line: &str, opener: &str) -> Option<usize> {
+    line.match_indices(opener)
+        .map(|(at, _)| at)
+        .find(|&at| at == 0 || line[..at].ends_with([' ', '\t']))
+}
+
 /// Each marked line of `code` (from 1) and whether it is marked vulnerable.
-fn marks(code: &str) -> Vec<(u64, bool)> {
+fn marks(code: &str, language: &str) -> Vec<(u64, bool)> {
+    let opener = if matches!(language, "python" | "ruby") {
+        "#"
+    } else {
+        "//"
+    };
     let mut marked = Vec::new();
     let mut pending: Option<bool> = None;
     for (index, line) in code.lines().enumerate() {
         let number = index as u64 + 1;
         let trimmed = line.trim_start();
-        let comment_at = ["//", "#"]
-            .iter()
-            .filter_map(|opener| line.find(opener).map(|at| (at, opener.len())))
-            .min();
-        let own_line = trimmed.starts_with("//") || trimmed.starts_with('#');
-        let comment = comment_at.map(|(at, len)| &line[at + len..]);
-        match (own_line, comment.and_then(mark)) {
-            (true, Some(vulnerable)) => pending = Some(vulnerable),
-            (true, None) => {}
-            (false, trailing) => {
-                if trimmed.is_empty() {
-                    continue;
-                }
-                if let Some(vulnerable) = trailing.or(pending.take()) {
-                    marked.push((number, vulnerable));
-                }
-                pending = None;
-            }
+        if trimmed.is_empty() {
+            continue;
         }
+        let comment = comment_start(line, opener).map(|at| &line[at + opener.len()..]);
+        let own_line = trimmed.starts_with(opener)
+            || (opener == "//" && (trimmed.starts_with("/*") || trimmed.starts_with('*')));
+        if own_line {
+            if let Some(vulnerable) = comment.and_then(mark) {
+                pending = Some(vulnerable);
+            }
+            continue;
+        }
+        if let Some(vulnerable) = comment.and_then(mark).or(pending.take()) {
+            marked.push((number, vulnerable));
+        }
+        pending = None;
     }
     marked
 }
@@ -448,7 +463,7 @@ fn labelled(directory: &Path) -> Result<bool, String> {
         };
         let code =
             std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?;
-        let marked = marks(&code);
+        let marked = marks(&code, language);
         if marked.is_empty() {
             continue;
         }

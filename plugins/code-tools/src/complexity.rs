@@ -16,6 +16,9 @@ use serde::Serialize;
 
 use crate::language::Language;
 
+/// A node of a parsed file.
+type SyntaxNode<'tree> = Node<'tree, StrDoc<SupportLang>>;
+
 /// One function's measurements.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct FunctionMetrics {
@@ -100,7 +103,9 @@ const JAVASCRIPT: Shape = Shape {
         "method_signature",
         "abstract_method_signature",
     ],
-    conditions: &["if", "for", "while", "catch", "case", "&&", "||", "??", "?"],
+    conditions: &[
+        "if", "for", "while", "catch", "case", "&&", "||", "??", "?", "&&=", "||=", "??=",
+    ],
     blocks: &[
         "if_statement",
         "for_statement",
@@ -154,7 +159,7 @@ const RUBY: Shape = Shape {
     functions: &["method", "singleton_method"],
     conditions: &[
         "if", "elsif", "until", "for", "while", "rescue", "ensure", "when", "and", "or", "||",
-        "&&", "?",
+        "&&", "?", "||=", "&&=",
     ],
     blocks: &[
         "if", "unless", "while", "until", "for", "case", "begin", "do_block", "block",
@@ -200,29 +205,37 @@ pub(crate) fn functions(code: &str, language: Language) -> Option<Vec<FunctionMe
     let mut found = Vec::new();
     // Depth-first without recursion: a deeply nested file must not exhaust
     // the stack.
-    let mut pending = vec![root.root()];
-    while let Some(node) = pending.pop() {
+    // Each node travels with its parent: tree-sitter finds a node's parent
+    // by walking down from the root, which is quadratic in deep nesting.
+    let mut pending = vec![(root.root(), None)];
+    while let Some((node, parent)) = pending.pop() {
         if node.is_named() && shape.functions.contains(&&*node.kind()) {
-            found.push(measure(&node, shape));
+            found.push(measure(&node, parent.as_ref(), shape));
         }
-        pending.extend(node.children());
+        pending.extend(node.children().map(|child| (child, Some(node.clone()))));
     }
     found.sort_by_key(|function| (function.line, function.end_line));
     Some(found)
 }
 
-fn measure(function: &Node<'_, StrDoc<SupportLang>>, shape: &Shape) -> FunctionMetrics {
+fn measure(
+    function: &Node<'_, StrDoc<SupportLang>>,
+    parent: Option<&Node<'_, StrDoc<SupportLang>>>,
+    shape: &Shape,
+) -> FunctionMetrics {
     // Signed: a `match` takes its first arm away before its arms are seen.
     let (mut decisions, mut deepest): (isize, usize) = (0, 0);
     // Each node below the function with the blocks around it, skipping
     // functions nested in it: they are measured on their own.
     let parameter_list = function.field("parameters");
-    let mut pending: Vec<(Node<'_, StrDoc<SupportLang>>, usize)> =
-        function.children().map(|child| (child, 0)).collect();
+    let mut pending: Vec<(SyntaxNode<'_>, usize, SyntaxNode<'_>)> = function
+        .children()
+        .map(|child| (child, 0, function.clone()))
+        .collect();
     if shape.defaults_are_paths {
         decisions += parameter_list.as_ref().map_or(0, defaults).cast_signed();
     }
-    while let Some((node, depth)) = pending.pop() {
+    while let Some((node, depth, parent)) = pending.pop() {
         let kind = node.kind();
         // Keywords and node kinds share names (Ruby's `if` node starts with
         // an `if` token): functions and blocks are named nodes, conditions
@@ -231,19 +244,24 @@ fn measure(function: &Node<'_, StrDoc<SupportLang>>, shape: &Shape) -> FunctionM
         if named && shape.functions.contains(&&*kind) {
             continue;
         }
-        if !named && shape.conditions.contains(&&*kind) && !in_a_type(&node) && !in_a_macro(&node) {
+        if !named
+            && shape.conditions.contains(&&*kind)
+            && !in_a_type(&node, &parent)
+            && !in_a_macro(&node, &parent)
+        {
             decisions += 1;
         }
         if named {
             decisions += (shape.paths)(&node);
         }
-        let depth = if named && shape.blocks.contains(&&*kind) && !continues_a_chain(&node) {
+        let depth = if named && shape.blocks.contains(&&*kind) && !continues_a_chain(&node, &parent)
+        {
             depth + 1
         } else {
             depth
         };
         deepest = deepest.max(depth);
-        pending.extend(node.children().map(|child| (child, depth)));
+        pending.extend(node.children().map(|child| (child, depth, node.clone())));
     }
     // Where its name is: a Java method starts at its annotations, which
     // lizard (and a reader) passes over.
@@ -255,7 +273,7 @@ fn measure(function: &Node<'_, StrDoc<SupportLang>>, shape: &Shape) -> FunctionM
         + 1;
     let end = function.end_pos().line() + 1;
     FunctionMetrics {
-        name: name(function),
+        name: name(function, parent),
         line: start,
         end_line: end,
         lines: end + 1 - start,
@@ -267,40 +285,43 @@ fn measure(function: &Node<'_, StrDoc<SupportLang>>, shape: &Shape) -> FunctionM
 
 /// Whether `node` is a `?` that belongs to a type (Java's `List<?>`, an
 /// optional member in TypeScript) rather than to a conditional.
-fn in_a_type(node: &Node<'_, StrDoc<SupportLang>>) -> bool {
+fn in_a_type(node: &Node<'_, StrDoc<SupportLang>>, parent: &Node<'_, StrDoc<SupportLang>>) -> bool {
     node.kind() == "?"
-        && node.parent().is_some_and(|parent| {
-            matches!(
-                &*parent.kind(),
-                "wildcard"
-                    | "optional_parameter"
-                    | "property_signature"
-                    | "public_field_definition"
-                    | "method_signature"
-                    | "optional_type"
-            )
-        })
+        && matches!(
+            &*parent.kind(),
+            "wildcard"
+                | "optional_parameter"
+                | "property_signature"
+                | "public_field_definition"
+                | "method_signature"
+                | "optional_type"
+        )
 }
 
 /// Whether `node` is a Rust `=>` that is not a match arm's (a macro's
 /// argument, say).
-fn in_a_macro(node: &Node<'_, StrDoc<SupportLang>>) -> bool {
-    node.kind() == "=>"
-        && node
-            .parent()
-            .is_some_and(|parent| parent.kind() != "match_arm")
+fn in_a_macro(
+    node: &Node<'_, StrDoc<SupportLang>>,
+    parent: &Node<'_, StrDoc<SupportLang>>,
+) -> bool {
+    node.kind() == "=>" && parent.kind() != "match_arm"
 }
 
 /// Whether `node` is the `if` of an `else if`, which continues its chain
-/// rather than nesting inside it.
-fn continues_a_chain(node: &Node<'_, StrDoc<SupportLang>>) -> bool {
+/// rather than nesting inside it (an `if` that is the body of another is
+/// nested).
+fn continues_a_chain(
+    node: &Node<'_, StrDoc<SupportLang>>,
+    parent: &Node<'_, StrDoc<SupportLang>>,
+) -> bool {
     node.kind().starts_with("if")
-        && node.parent().is_some_and(|parent| {
-            matches!(
-                &*parent.kind(),
-                "else_clause" | "if_statement" | "if_expression" | "else"
-            )
-        })
+        && match &*parent.kind() {
+            "else_clause" | "else" => true,
+            "if_statement" | "if_expression" => parent
+                .field("alternative")
+                .is_some_and(|alternative| alternative.range() == node.range()),
+            _ => false,
+        }
 }
 
 /// How many parameters in `list` have a default value.
@@ -313,13 +334,15 @@ fn defaults(list: &Node<'_, StrDoc<SupportLang>>) -> usize {
 }
 
 /// The function's name, or the name it is bound to, or `(anonymous)`.
-fn name(function: &Node<'_, StrDoc<SupportLang>>) -> String {
+fn name(
+    function: &Node<'_, StrDoc<SupportLang>>,
+    parent: Option<&Node<'_, StrDoc<SupportLang>>>,
+) -> String {
     if let Some(name) = function.field("name") {
         return name.text().into_owned();
     }
     // `const f = () => …`, `{ f: function () … }`, `f = function () …`
-    function
-        .parent()
+    parent
         .and_then(|parent| match &*parent.kind() {
             "variable_declarator" => parent.field("name"),
             "pair" => parent.field("key"),
@@ -416,6 +439,25 @@ mod tests {
             measured(code, Language::Rust),
             [("parse".to_owned(), 5, 2, 2)]
         );
+    }
+
+    #[test]
+    fn an_if_in_an_if_nests_and_an_else_if_does_not() {
+        let code = "function f(a, b) {\n  if (a) if (b) { g(); }\n  if (a) { g(); } else if (b) { g(); }\n}\n";
+        assert_eq!(
+            measured(code, Language::JavaScript),
+            [("f".to_owned(), 5, 3, 2)]
+        );
+        let code = "function g(x) {\n  x ||= 1;\n}\n";
+        assert_eq!(measured(code, Language::JavaScript)[0].1, 2);
+    }
+
+    #[test]
+    fn deeply_nested_functions_are_measured_in_linear_time() {
+        let depth = 5_000;
+        let code = format!("{}1{};\n", "() => (".repeat(depth), ")".repeat(depth));
+        let found = functions(&code, Language::JavaScript).expect("a grammar");
+        assert_eq!(found.len(), depth);
     }
 
     #[test]
