@@ -15,6 +15,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
+mod bench_e2e;
 mod fuzz;
 mod generate;
 #[cfg(test)]
@@ -52,7 +53,10 @@ enum Task {
     /// Check formatting and run clippy with warnings denied.
     Lint,
     /// Run the benchmarks and print their figures against the targets.
-    Bench,
+    Bench {
+        #[command(subcommand)]
+        set: Option<BenchSet>,
+    },
     /// Measure the code tools against the analyzers people already trust:
     /// review_code's recall on bandit's example corpus, per bandit test id,
     /// quality_report's agreement with lizard per language, and review_code
@@ -92,6 +96,23 @@ enum Task {
     },
 }
 
+/// Benchmarks run on their own rather than with the others.
+#[derive(Debug, Subcommand)]
+enum BenchSet {
+    /// An authorized MCP `tools/call` of `ping` end to end, against an axum
+    /// ceiling, an rmcp ceiling and FastMCP, each under the same wrk load;
+    /// then the server's memory under a soak. Builds and installs what it
+    /// runs (release binaries, wrk, FastMCP's own Python environment).
+    E2e {
+        /// Seconds of each measured run (each after 2 s of warm-up).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Seconds of the memory soak at 64 connections (0 skips it).
+        #[arg(long, default_value_t = 300)]
+        soak_seconds: u64,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.task {
@@ -100,7 +121,17 @@ fn main() -> ExitCode {
         Task::InstallTools => install_tools().map(drop),
         Task::Conformance => conformance(),
         Task::Lint => lint(),
-        Task::Bench => bench(),
+        Task::Bench { set: None } => bench(),
+        Task::Bench {
+            set:
+                Some(BenchSet::E2e {
+                    seconds,
+                    soak_seconds,
+                }),
+        } => bench_e2e::run(bench_e2e::Options {
+            seconds,
+            soak_seconds,
+        }),
         Task::Corpus => corpus(),
         Task::Fuzz { seconds, targets } => fuzz::run(&root(), seconds, &targets),
         Task::Gen { check } => gen_all(check),
@@ -146,6 +177,15 @@ pub(crate) fn status(mut command: Command) -> anyhow::Result<()> {
 }
 
 fn run(args: &[String]) -> anyhow::Result<()> {
+    build_release()?;
+    let mut server = Command::new(release_server_binary());
+    server.args(args).current_dir(root());
+    status(server)
+}
+
+/// Builds the server, every plugin and the bench's ceiling servers in
+/// release mode.
+pub(crate) fn build_release() -> anyhow::Result<()> {
     let mut build = cargo();
     // The test crates and xtask are not part of what is served.
     build.args([
@@ -159,13 +199,14 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "--exclude",
         "xtask",
     ]);
-    status(build)?;
-    let binary = target_dir()
+    status(build)
+}
+
+/// The release server [`build_release`] builds.
+pub(crate) fn release_server_binary() -> PathBuf {
+    target_dir()
         .join("release")
-        .join(format!("orchestrator-mcp{}", std::env::consts::EXE_SUFFIX));
-    let mut server = Command::new(&binary);
-    server.args(args).current_dir(root());
-    status(server)
+        .join(format!("orchestrator-mcp{}", std::env::consts::EXE_SUFFIX))
 }
 
 fn test() -> anyhow::Result<()> {
@@ -431,10 +472,15 @@ pub(crate) const PYTHON_ENV_VAR: &str = "ORCHESTRATOR_TEST_PYTHON";
 /// with the pinned versions in `tests/python/requirements.txt`. Reinstalled
 /// only when that file changes.
 fn python_environment() -> anyhow::Result<PathBuf> {
-    let venv = target_dir().join("python");
+    python_venv("python", &root().join("tests/python/requirements.txt"))
+}
+
+/// A Python environment at `target/<name>` with the pinned `requirements`
+/// installed (again only when they change); its interpreter.
+pub(crate) fn python_venv(name: &str, requirements: &Path) -> anyhow::Result<PathBuf> {
+    let venv = target_dir().join(name);
     let python = venv.join("bin").join("python");
-    let requirements = root().join("tests/python/requirements.txt");
-    let wanted = std::fs::read_to_string(&requirements)
+    let wanted = std::fs::read_to_string(requirements)
         .with_context(|| format!("reading {}", requirements.display()))?;
     let stamp = venv.join("installed-requirements.txt");
     if python.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str())
@@ -455,8 +501,8 @@ fn python_environment() -> anyhow::Result<PathBuf> {
             "--disable-pip-version-check",
             "-r",
         ])
-        .arg(&requirements);
-    status(install).context("installing the Python test packages")?;
+        .arg(requirements);
+    status(install).with_context(|| format!("installing {}", requirements.display()))?;
     std::fs::write(&stamp, wanted)?;
     Ok(python)
 }
