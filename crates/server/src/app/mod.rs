@@ -44,9 +44,21 @@ use crate::shared::{Limit, Shared};
 use crate::web::console_session::ConsoleSessions;
 use crate::web::{ApiError, PublicBase};
 
-/// What the cross-cutting layers and `/health` reach.
+/// What the cross-cutting layers and `/health` reach: one `Arc`, since
+/// every layer clones its state for every request.
 #[derive(Clone)]
-pub(crate) struct AppState {
+pub(crate) struct AppState(Arc<AppParts>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+/// What an [`AppState`] holds.
+pub(crate) struct AppParts {
     pub(crate) catalogue: Catalogue,
     pub(crate) verifier: Arc<dyn TokenVerifier>,
     /// `ALLOWED_HOSTS`, parsed; empty allows every host.
@@ -300,7 +312,7 @@ fn router(
         catalogue.shared(),
     )
     .map(Arc::new);
-    let state = AppState {
+    let state = AppState(Arc::new(AppParts {
         catalogue: catalogue.clone(),
         verifier: Arc::clone(&identity.verifier),
         allowed_hosts: settings.allowed_hosts.clone().into(),
@@ -311,7 +323,7 @@ fn router(
         trusted_proxies: settings.trusted_proxies.clone().into(),
         max_tool_calls_per_request: settings.max_tool_calls_per_request,
         cors: Arc::new(settings.cors.clone()),
-    };
+    }));
     let (authorization_server, demo_routes) = match identity.authority {
         Authority::Demo {
             key,

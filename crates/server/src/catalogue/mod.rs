@@ -255,8 +255,24 @@ impl Entry<'_> {
 type Resources = std::collections::HashMap<String, Arc<Target>>;
 
 /// The plugins, policies and audit log that serve tool calls.
+///
+/// One `Arc` around everything: every request clones the catalogue (each
+/// MCP request's handler holds one), and one reference count is cheaper
+/// to raise and drop than one per part.
 #[derive(Clone)]
-pub(crate) struct Catalogue {
+pub(crate) struct Catalogue(Arc<Parts>);
+
+impl std::ops::Deref for Catalogue {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+/// What a [`Catalogue`] holds.
+#[derive(Clone)]
+pub(crate) struct Parts {
     plugins: Arc<PluginHost>,
     policies: Arc<PolicyStore>,
     audit: Arc<AuditLog>,
@@ -292,7 +308,7 @@ impl Catalogue {
         for (name, tool) in plugins.tools() {
             resources.insert(name.to_owned(), Arc::new(plugin_tool_resource(name, tool)));
         }
-        Self {
+        Self(Arc::new(Parts {
             items: Arc::new(items::items(&plugins)),
             plugins,
             policies,
@@ -303,7 +319,7 @@ impl Catalogue {
             shared,
             tool_limits: Arc::default(),
             challenge_scopes: Arc::new([]),
-        }
+        }))
     }
 
     /// The same catalogue, offering `scopes` in 401 challenges (empty: every
@@ -323,10 +339,10 @@ impl Catalogue {
                 known.join(", ")
             );
         }
-        Ok(Self {
+        Ok(Self(Arc::new(Parts {
             challenge_scopes: scopes.into(),
-            ..self
-        })
+            ..(*self.0).clone()
+        })))
     }
 
     /// The scopes a client is told to request when it has no token:
@@ -410,10 +426,10 @@ impl Catalogue {
 
     /// The same catalogue, charging every call tools make to `limiter`.
     pub(crate) fn with_rate_limiter(self, limiter: Option<Arc<Limit>>) -> Self {
-        Self {
+        Self(Arc::new(Parts {
             rate_limiter: limiter,
-            ..self
-        }
+            ..(*self.0).clone()
+        }))
     }
 
     /// The same catalogue, limiting the tools `limits` names to their
@@ -442,10 +458,10 @@ impl Catalogue {
                     .map(|limit| (tool.clone(), limit))
             })
             .collect();
-        Ok(Self {
+        Ok(Self(Arc::new(Parts {
             tool_limits: Arc::new(tool_limits),
-            ..self
-        })
+            ..(*self.0).clone()
+        })))
     }
 
     /// The per-principal rate limiter, if limiting is on.
@@ -507,12 +523,12 @@ impl Catalogue {
         names
     }
 
-    /// The MCP tool objects the caller may call, ordered by name.
-    pub(crate) fn visible_tools(&self, caller: &Caller) -> Vec<Value> {
+    /// The names of the tools the caller may call, ordered by name.
+    pub(crate) fn visible_tool_names(&self, caller: &Caller) -> Vec<&str> {
         let context = caller.context(&Value::Null);
         self.tool_names()
             .into_iter()
-            .filter_map(|name| Some((self.entry(name)?, self.resource(name)?)))
+            .filter_map(|name| Some((name, self.resource(name)?)))
             .filter(|(_, resource)| caller.session.admits(&resource.name, resource.read_only))
             .filter(|(_, resource)| {
                 // A tool allowed once a person approves it is listed: a
@@ -527,7 +543,7 @@ impl Catalogue {
                 };
                 allowed(&context) || allowed(&context.clone().with_approval(true))
             })
-            .map(|(entry, _)| entry.descriptor())
+            .map(|(name, _)| name)
             .collect()
     }
 

@@ -79,6 +79,8 @@ pub(crate) struct McpServer {
     watching: Arc<std::sync::atomic::AtomicBool>,
     /// Seals and opens the `requestState` of calls that wait for a person.
     pub(super) states: Arc<RequestStates>,
+    /// Every tool's MCP object.
+    tools: Arc<ToolObjects>,
 }
 
 impl McpServer {
@@ -86,9 +88,11 @@ impl McpServer {
         catalogue: Catalogue,
         listeners: Arc<Listeners>,
         states: Arc<RequestStates>,
+        tools: Arc<ToolObjects>,
     ) -> Self {
         Self {
             states,
+            tools,
             catalogue,
             log_level: Arc::default(),
             subscriptions: ResourceSubscriptions::default(),
@@ -222,6 +226,32 @@ fn to_tool(descriptor: &Value) -> Option<Tool> {
     serde_json::from_value(descriptor.clone()).ok()
 }
 
+/// Every tool's MCP object, read from its descriptor once. rmcp asks for a
+/// tool on every call (to check the `Mcp-Name` and `Mcp-Param-*` headers
+/// against its schema), and reading a descriptor into a `Tool` each time
+/// cost more than the rest of the lookup; tools never change while the
+/// server runs.
+pub(crate) struct ToolObjects(std::collections::HashMap<String, Tool>);
+
+impl ToolObjects {
+    pub(crate) fn of(catalogue: &Catalogue) -> Self {
+        Self(
+            catalogue
+                .tool_names()
+                .into_iter()
+                .filter_map(|name| {
+                    let tool = to_tool(&catalogue.descriptor(name)?)?;
+                    Some((name.to_owned(), tool))
+                })
+                .collect(),
+        )
+    }
+
+    fn get(&self, name: &str) -> Option<&Tool> {
+        self.0.get(name)
+    }
+}
+
 /// Refuses a plugin whose tool descriptor is not a valid MCP tool: it would
 /// otherwise be callable over REST yet missing from `tools/list`.
 pub(crate) fn check_tool_descriptors(plugins: &plugin_host::PluginHost) -> anyhow::Result<()> {
@@ -271,7 +301,7 @@ impl ServerHandler for McpServer {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.catalogue.descriptor(name).as_ref().and_then(to_tool)
+        self.tools.get(name).cloned()
     }
 
     async fn list_tools(
@@ -282,9 +312,9 @@ impl ServerHandler for McpServer {
         let caller = caller(&context)?;
         let tools = self
             .catalogue
-            .visible_tools(&caller)
-            .iter()
-            .filter_map(to_tool)
+            .visible_tool_names(&caller)
+            .into_iter()
+            .filter_map(|name| self.tools.get(name).cloned())
             .collect();
         // The list is the caller's own: the policies decide what is in it.
         Ok(ListToolsResult::with_all_items(tools)

@@ -143,11 +143,13 @@ pub(crate) fn router(state: McpState) -> Router {
         let catalogue = state.catalogue.clone();
         let listeners = Arc::clone(&state.listeners);
         let states = Arc::clone(&state.states);
+        let tools = Arc::new(handler::ToolObjects::of(&state.catalogue));
         move || {
             Ok(McpServer::new(
                 catalogue.clone(),
                 Arc::clone(&listeners),
                 Arc::clone(&states),
+                Arc::clone(&tools),
             ))
         }
     };
