@@ -33,8 +33,8 @@ pub fn serve(config_file: Option<&Path>) -> ExitCode {
     let Some(settings) = load(config_file) else {
         return ExitCode::from(2);
     };
-    let exporting = match init_logging(&settings) {
-        Ok(exporting) => exporting,
+    let logging = match init_logging(&settings) {
+        Ok(logging) => logging,
         Err(err) => {
             #[expect(clippy::print_stderr, reason = "logging is what failed")]
             {
@@ -57,15 +57,25 @@ pub fn serve(config_file: Option<&Path>) -> ExitCode {
         let server = Server::bind(settings).await?;
         server.run().await
     });
-    // The last spans are exported before the process ends.
-    drop(exporting);
-    match outcome {
+    let code = match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("start-up failed: {err:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // The last spans are exported, and the last lines written, before the
+    // process ends.
+    drop(logging);
+    code
+}
+
+/// What logging keeps running until the server stops: the trace exporter
+/// (when there is one), then the log writer, dropped in that order so
+/// that the exporter's last words are written too.
+struct Logging {
+    _exporting: Option<traces::Exporting>,
+    _flushing: crate::telemetry::log_writer::Flushing,
 }
 
 /// `orchestrator-mcp healthcheck`: exit 0 when the server on this machine
@@ -384,7 +394,7 @@ fn load(config_file: Option<&Path>) -> Option<Settings> {
 /// `OTEL_EXPORTER_OTLP_ENDPOINT`, the server's spans to the collector
 /// (from debug up, whatever `RUST_LOG` keeps in the logs). The exporter is
 /// returned to be kept, and dropped, flushing it, when the server stops.
-fn init_logging(settings: &Settings) -> anyhow::Result<Option<traces::Exporting>> {
+fn init_logging(settings: &Settings) -> anyhow::Result<Logging> {
     use tracing_subscriber::Layer as _;
     use tracing_subscriber::filter::FilterExt as _;
     use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -395,15 +405,17 @@ fn init_logging(settings: &Settings) -> anyhow::Result<Option<traces::Exporting>
     let filter =
         EnvFilter::try_new(&settings.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::stderr().is_terminal();
+    let (writer, flushing) = crate::telemetry::log_writer::batched_stderr()
+        .map_err(|err| anyhow::anyhow!("starting the log writer thread: {err}"))?;
     let logs = match settings.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(true)
-            .with_writer(std::io::stderr)
+            .with_writer(writer)
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_ansi(ansi)
-            .with_writer(std::io::stderr)
+            .with_writer(writer)
             .boxed(),
     }
     .with_filter(filter);
@@ -430,7 +442,10 @@ fn init_logging(settings: &Settings) -> anyhow::Result<Option<traces::Exporting>
         .with(spans)
         .try_init()
         .map_err(|err| anyhow::anyhow!("setting up logging: {err}"))?;
-    Ok(exporting)
+    Ok(Logging {
+        _exporting: exporting,
+        _flushing: flushing,
+    })
 }
 
 /// `orchestrator-mcp metrics`: prints the metrics the server exposes at
