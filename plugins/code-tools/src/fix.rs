@@ -72,6 +72,7 @@ impl Tool for FixCode {
     fn run(input: FixInput, _context: &ToolContext) -> Result<FixResult, ToolError> {
         check_size(&input.code)?;
         let language = crate::language_of(input.language.as_deref(), &input.code)?;
+        crate::check_rules(language)?;
         let original = &input.code;
         let (rewritten, mut applied) = rewrite(original, language);
         let (fixed, text_fixes) = fix(&rewritten, language);

@@ -45,6 +45,22 @@ fn language_of(name: Option<&str>, code: &str) -> Result<Language, ToolError> {
 }
 
 /// Refuses text past [`MAX_CODE_BYTES`].
+/// Refuses a review or a fix in `language` when its rules do not compile,
+/// naming the rule file and line: reviewing without them would report
+/// code as clean that the rules would flag.
+fn check_rules(language: language::Language) -> Result<(), ToolError> {
+    let error = crate::rules::book()
+        .ok()
+        .and_then(|book| book.compile_error(language));
+    match error {
+        Some(error) => Err(ToolError::new(format!(
+            "the {} rules do not compile, so code in it cannot be reviewed: {error}",
+            language.name()
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn check_size(code: &str) -> Result<(), ToolError> {
     if code.len() > MAX_CODE_BYTES {
         return Err(ToolError::new(format!(

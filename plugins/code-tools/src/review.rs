@@ -153,6 +153,7 @@ impl Tool for ReviewCode {
     fn run(input: ReviewInput, _context: &ToolContext) -> Result<Review, ToolError> {
         check_size(&input.code)?;
         let language = crate::language_of(input.language.as_deref(), &input.code)?;
+        crate::check_rules(language)?;
         let (findings, suppressed) = suppress(
             &input.code,
             language,

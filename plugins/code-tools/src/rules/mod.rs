@@ -9,13 +9,17 @@
 //! eslint-plugin-security. The second holds its test snippets: `invalid`
 //! code the rule must flag and `valid` code it must not.
 //!
-//! The files are compiled into the plugin (see `build.rs`) and loaded, all
-//! of them checked, the first time the host asks the plugin to describe
-//! itself: a broken file stops the plugin's load with the file and line
-//! named. Rules under `javascript/` hold for TypeScript too.
+//! The files are compiled into the plugin (see `build.rs`) and read when
+//! the plugin starts: a file whose YAML, keys or metadata are wrong stops
+//! the plugin's load with the file and line named. A language's matchers
+//! are compiled the first time code in it is reviewed, so a server that
+//! never reviews Java holds no Java rules (compiled, the rules of all the
+//! languages take tens of megabytes); a matcher that does not compile
+//! fails that review, naming the file and line, and the tests compile
+//! every rule. Rules under `javascript/` hold for TypeScript too.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use ast_grep_config::{CombinedScan, GlobalRules, RuleConfig, SerializableRuleConfig};
 use ast_grep_core::tree_sitter::LanguageExt as _;
@@ -106,10 +110,15 @@ struct Metadata {
     needs: Vec<String>,
 }
 
-/// The rules of one language with a grammar.
+/// One language with a grammar, and its rules once compiled.
 pub(crate) struct Grammar {
     pub(crate) language: Language,
     lang: SupportLang,
+    compiled: OnceLock<Result<Compiled, String>>,
+}
+
+/// The rules of one language, compiled.
+struct Compiled {
     configs: Vec<RuleConfig<SupportLang>>,
     /// Each rule's `needs`, as indexes into `words`: a rule whose words
     /// all miss the code cannot match it and is not run.
@@ -120,10 +129,12 @@ pub(crate) struct Grammar {
     word_set: RegexSet,
 }
 
-/// Every rule, checked and compiled.
+/// Every rule, checked; each language's compiled when first needed.
 pub(crate) struct Book {
     grammars: Vec<Grammar>,
     info: HashMap<String, RuleInfo>,
+    /// The rule files, compiled again a language at a time.
+    files: Vec<(&'static str, String)>,
     /// Each rule's snippets, by id (checked at load, run by the tests).
     #[cfg(test)]
     pub(crate) snippets: Vec<(String, Language, Snippets)>,
@@ -147,10 +158,10 @@ pub(crate) struct Hit {
     pub(crate) rewrite: Option<(std::ops::Range<usize>, String)>,
 }
 
-static BOOK: LazyLock<Result<Book, String>> = LazyLock::new(|| Book::load(RULE_FILES));
+static BOOK: LazyLock<Result<Book, String>> = LazyLock::new(|| Book::index(RULE_FILES));
 
-/// Loads the rules, for the plugin's start: why they do not load, naming
-/// the file and line.
+/// Reads and checks every rule file, for the plugin's start: why they do
+/// not load, naming the file and line.
 pub(crate) fn check() -> Result<(), String> {
     book().map(drop).map_err(str::to_owned)
 }
@@ -161,18 +172,27 @@ pub(crate) fn book() -> Result<&'static Book, &'static str> {
 }
 
 impl Book {
-    /// Loads and checks every file: the first error names its file and line.
+    /// Loads, checks and compiles every file: the first error names its
+    /// file and line.
+    #[cfg(test)]
     pub(crate) fn load(files: &[(&'static str, &str)]) -> Result<Self, String> {
-        let mut grammars: Vec<Grammar> = GRAMMARS
+        let book = Self::index(files)?;
+        for grammar in &book.grammars {
+            book.compiled(grammar)?;
+        }
+        Ok(book)
+    }
+
+    /// Loads and checks every file but compiles no matcher: each
+    /// language's rules are compiled when first needed.
+    fn index(files: &[(&'static str, &str)]) -> Result<Self, String> {
+        let grammars: Vec<Grammar> = GRAMMARS
             .iter()
             .filter_map(|(_, language)| {
                 Some(Grammar {
                     language: *language,
                     lang: language.grammar()?,
-                    configs: Vec::new(),
-                    needs: Vec::new(),
-                    words: Vec::new(),
-                    word_set: RegexSet::empty(),
+                    compiled: OnceLock::new(),
                 })
             })
             .collect();
@@ -181,47 +201,43 @@ impl Book {
         let mut snippets = Vec::new();
         let globals = GlobalRules::default();
         for (file, text) in files {
-            let loaded = load_file(file, text, &globals)?;
+            let loaded = load_file(file, text, &globals, None)?;
             if info.contains_key(&loaded.info.id) {
                 return Err(format!(
                     "rules/{file}: the rule id `{}` is used by another file too; ids are unique",
                     loaded.info.id
                 ));
             }
-            for config in loaded.configs {
-                if let Some(grammar) = grammars.iter_mut().find(|g| g.lang == config.language) {
-                    let needs = loaded
-                        .needs
-                        .iter()
-                        .map(|word| {
-                            grammar
-                                .words
-                                .iter()
-                                .position(|known| known == word)
-                                .unwrap_or_else(|| {
-                                    grammar.words.push(word.clone());
-                                    grammar.words.len() - 1
-                                })
-                        })
-                        .collect();
-                    grammar.configs.push(config);
-                    grammar.needs.push(needs);
-                }
-            }
             #[cfg(test)]
             snippets.push((loaded.info.id.clone(), loaded.language, loaded.snippets));
             info.insert(loaded.info.id.clone(), loaded.info);
         }
-        for grammar in &mut grammars {
-            grammar.word_set = RegexSet::new(grammar.words.iter().map(|word| regex::escape(word)))
-                .map_err(|err| format!("rules: the words rules need do not compile: {err}"))?;
-        }
         Ok(Self {
             grammars,
             info,
+            files: files
+                .iter()
+                .map(|(file, text)| (*file, (*text).to_owned()))
+                .collect(),
             #[cfg(test)]
             snippets,
         })
+    }
+
+    /// Why `language`'s rules do not compile (naming the file and line),
+    /// compiling them if they are not yet; `None` when they do, or when
+    /// the language has no grammar.
+    pub(crate) fn compile_error(&self, language: Language) -> Option<String> {
+        self.compiled(self.grammar(language)?).err()
+    }
+
+    /// `grammar`'s rules, compiled the first time they are asked for.
+    fn compiled<'a>(&'a self, grammar: &'a Grammar) -> Result<&'a Compiled, String> {
+        grammar
+            .compiled
+            .get_or_init(|| compile_rules(&self.files, grammar.lang))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// The rule `id`.
@@ -279,14 +295,17 @@ impl Book {
 
     /// Every match of `language`'s rules in `code`, in source order; `None`
     /// when the language has no grammar (the text checks apply alone).
+    /// Call [`Self::compile_error`] first: a language whose rules do not
+    /// compile is scanned as one without a grammar.
     pub(crate) fn scan(&self, code: &str, language: Language) -> Option<Vec<Hit>> {
         let grammar = self.grammar(language)?;
+        let rules = self.compiled(grammar).ok()?;
         let root = grammar.lang.ast_grep(code);
-        let present = grammar.word_set.matches(code);
-        let runnable = grammar
+        let present = rules.word_set.matches(code);
+        let runnable = rules
             .configs
             .iter()
-            .zip(&grammar.needs)
+            .zip(&rules.needs)
             .filter(|(_, needs)| {
                 needs.is_empty() || needs.iter().any(|&word| present.matched(word))
             })
@@ -321,6 +340,41 @@ impl Book {
     }
 }
 
+/// Compiles the rules every file in `files` holds for `lang`.
+fn compile_rules(files: &[(&'static str, String)], lang: SupportLang) -> Result<Compiled, String> {
+    let globals = GlobalRules::default();
+    let mut compiled = Compiled {
+        configs: Vec::new(),
+        needs: Vec::new(),
+        words: Vec::new(),
+        word_set: RegexSet::empty(),
+    };
+    for (file, text) in files {
+        let loaded = load_file(file, text, &globals, Some(lang))?;
+        for config in loaded.configs {
+            let needs = loaded
+                .needs
+                .iter()
+                .map(|word| {
+                    compiled
+                        .words
+                        .iter()
+                        .position(|known| known == word)
+                        .unwrap_or_else(|| {
+                            compiled.words.push(word.clone());
+                            compiled.words.len() - 1
+                        })
+                })
+                .collect();
+            compiled.configs.push(config);
+            compiled.needs.push(needs);
+        }
+    }
+    compiled.word_set = RegexSet::new(compiled.words.iter().map(|word| regex::escape(word)))
+        .map_err(|err| format!("rules: the words rules need do not compile: {err}"))?;
+    Ok(compiled)
+}
+
 /// The matched code on one line, shortened to [`MAX_QUOTED_CHARS`].
 fn quote(text: &str) -> String {
     let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -342,9 +396,14 @@ struct Loaded {
     snippets: Snippets,
 }
 
-/// Reads one rule file: its rule, compiled for each language it holds for,
-/// and its snippets.
-fn load_file(file: &'static str, text: &str, globals: &GlobalRules) -> Result<Loaded, String> {
+/// Reads and checks one rule file: its rule, compiled for `compile` when
+/// that is a grammar it holds for (none when `None`), and its snippets.
+fn load_file(
+    file: &'static str,
+    text: &str,
+    globals: &GlobalRules,
+    compile: Option<SupportLang>,
+) -> Result<Loaded, String> {
     let at = |line: usize, message: &str| format!("rules/{file}:{line}: {message}");
     let (directory, stem) = file
         .split_once('/')
@@ -458,14 +517,14 @@ fn load_file(file: &'static str, text: &str, globals: &GlobalRules) -> Result<Lo
             &format!("`cwe: {cwe}` is not a CWE id: write it as CWE-78"),
         ));
     }
-    let mut configs = vec![compile(serialized, globals).map_err(|err| at(line_of("rule"), &err))?];
-    // A JavaScript rule holds for TypeScript too: compiled again for its
-    // grammar.
-    if language == Language::JavaScript {
-        let mut again: SerializableRuleConfig<SupportLang> =
-            ast_grep_config::from_str(rule_text).map_err(|err| yaml_error(1, &err))?;
-        again.language = SupportLang::Tsx;
-        configs.push(compile(again, globals).map_err(|err| at(line_of("rule"), &err))?);
+    let mut configs = Vec::new();
+    if compile == Some(lang) {
+        configs.push(build(serialized, globals).map_err(|err| at(line_of("rule"), &err))?);
+    } else if language == Language::JavaScript && compile == Some(SupportLang::Tsx) {
+        // A JavaScript rule holds for TypeScript too: compiled for its
+        // grammar.
+        serialized.language = SupportLang::Tsx;
+        configs.push(build(serialized, globals).map_err(|err| at(line_of("rule"), &err))?);
     }
     let snippets: Snippets =
         ast_grep_config::from_str(snippet_text).map_err(|err| yaml_error(snippet_line, &err))?;
@@ -559,7 +618,7 @@ fn unknown_rule_key(document: &serde_json::Value) -> Option<String> {
     None
 }
 
-fn compile(
+fn build(
     serialized: SerializableRuleConfig<SupportLang>,
     globals: &GlobalRules,
 ) -> Result<RuleConfig<SupportLang>, String> {

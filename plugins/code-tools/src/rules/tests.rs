@@ -157,3 +157,40 @@ fn a_broken_rule_file_is_refused_with_its_file_and_line() {
         );
     }
 }
+
+#[test]
+fn a_matcher_that_does_not_compile_fails_its_languages_first_review_naming_the_file() {
+    let broken = GOOD.replace("  pattern: example($$$)", "  kind: no_such_kind");
+    let files: &[(&'static str, &str)] = &[("python/example.yml", &broken)];
+    // Read at the plugin's start: the YAML and metadata are fine.
+    let book = Book::index(files).expect("the file reads");
+    assert_eq!(book.compile_error(Language::Go), None);
+    let error = book
+        .compile_error(Language::Python)
+        .expect("the Python rules do not compile");
+    assert!(error.contains("rules/python/example.yml:10:"), "{error}");
+    assert_eq!(book.scan("example(1)\n", Language::Python), None);
+}
+
+#[test]
+fn a_language_is_compiled_only_when_its_code_is_first_reviewed() {
+    let book = book().unwrap_or_else(|err| panic!("the rules do not load: {err}"));
+    let fresh = Book::index(RULE_FILES).expect("the rules read");
+    assert!(
+        fresh.grammars.iter().all(|g| g.compiled.get().is_none()),
+        "reading the rules compiled some"
+    );
+    assert!(
+        fresh
+            .scan("import os\nos.system(cmd)\n", Language::Python)
+            .is_some()
+    );
+    let compiled: Vec<Language> = fresh
+        .grammars
+        .iter()
+        .filter(|g| g.compiled.get().is_some())
+        .map(|g| g.language)
+        .collect();
+    assert_eq!(compiled, vec![Language::Python]);
+    assert!(!book.info.is_empty());
+}
