@@ -62,7 +62,9 @@ pub use host::{
 pub use input::{Field, Form, FormAnswer, InputKind, InputRequest, InputRequests, Root};
 pub use prompt::{Prompt, PromptArgument};
 pub use resource::{Contents, Resource, ResourceTemplate};
-pub use tool::{Annotations, EncodeError, Icon, JsonSchema, Tool, ToolContext, ToolError};
+pub use tool::{
+    Annotations, EncodeError, Icon, JsonSchema, QUICK_META_KEY, Tool, ToolContext, ToolError,
+};
 pub use types::{
     CallContext, CallRequest, Completion, CompletionRef, PluginDescriptor, PrincipalKind,
     PromptOutcome, PromptRequest, ResourceOutcome, ResourceRequest, ToolResult,

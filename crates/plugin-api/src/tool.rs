@@ -352,6 +352,14 @@ pub trait Tool {
     const ANNOTATIONS: Annotations;
     /// Icons a client may show beside the tool; none by default.
     const ICONS: &'static [Icon] = &[];
+    /// The tool answers in microseconds and never blocks: no I/O, no
+    /// waiting on locks or other threads, no calls to other tools. The host
+    /// may then run it on the thread serving the request rather than hand
+    /// it to a plugin thread and back, which costs more than such a tool's
+    /// work. Such a call has no time limit and cannot call other tools; a
+    /// call that takes over a millisecond makes the host hand the tool's
+    /// later calls to plugin threads. Off by default.
+    const QUICK: bool = false;
 
     /// Does the work. Deterministic for the same input, unless the tool's
     /// purpose says otherwise (the time, the caller).
@@ -401,8 +409,16 @@ pub fn descriptor<T: Tool>() -> Value {
     if !T::ICONS.is_empty() {
         descriptor["icons"] = T::ICONS.iter().map(Icon::to_json).collect();
     }
+    if T::QUICK {
+        descriptor["_meta"] = json!({ QUICK_META_KEY: true });
+    }
     descriptor
 }
+
+/// The key in a tool descriptor's `_meta` that says the tool is
+/// [`Tool::QUICK`]. The host reads it and takes it out: clients never see
+/// it.
+pub const QUICK_META_KEY: &str = "orchestrator-mcp/quick";
 
 /// Runs `T` for one call: decodes the arguments, runs the tool, and encodes
 /// its output as structured content with its summary.
@@ -590,6 +606,30 @@ mod tests {
         assert_eq!(descriptor["outputSchema"]["type"], "object");
         assert_eq!(descriptor["outputSchema"]["required"], json!(["sum"]));
         assert_eq!(descriptor["annotations"]["readOnlyHint"], true);
+        assert!(descriptor.get("_meta").is_none(), "not quick: no mark");
+    }
+
+    #[test]
+    fn a_quick_tool_is_marked_for_the_host() {
+        struct QuickAdd;
+        impl Tool for QuickAdd {
+            type Input = Operands;
+            type Output = Sum;
+            const NAME: &'static str = "quick_add";
+            const TITLE: &'static str = "Add";
+            const DESCRIPTION: &'static str = "Adds two numbers.";
+            const ANNOTATIONS: Annotations = Annotations::PURE;
+            const QUICK: bool = true;
+
+            fn run(input: Operands, context: &ToolContext) -> Result<Sum, ToolError> {
+                Add::run(input, context)
+            }
+
+            fn summary(output: &Sum) -> String {
+                Add::summary(output)
+            }
+        }
+        assert_eq!(descriptor::<QuickAdd>()["_meta"][QUICK_META_KEY], true);
     }
 
     #[test]

@@ -78,6 +78,10 @@ pub(crate) struct CallScope<'a> {
     /// Makes the plugin's own tool calls, on the runtime that goes with it,
     /// and takes its progress, client messages and cancellation.
     pub(crate) hooks: Option<(&'a dyn CallHooks, &'a tokio::runtime::Handle)>,
+    /// Whether the plugin may call tools: not when the call runs on the
+    /// thread serving the request (a quick tool's), which a nested call
+    /// would block on itself.
+    pub(crate) may_call_tools: bool,
     /// Whether the caller of this call has stopped waiting for it.
     pub(crate) abandoned: &'a dyn Fn() -> bool,
     pub(crate) progress: Mutex<ProgressState>,
@@ -201,6 +205,15 @@ impl CallScope<'_> {
                 format!(
                     "`{}` was not called: the call that asked for it is no longer waited for (it ran past its time limit)",
                     call.tool
+                ),
+            );
+        }
+        if !self.may_call_tools {
+            return refused(
+                RefusalReason::Unavailable,
+                format!(
+                    "`{}` is declared quick, so it runs on the thread serving the request and cannot call other tools (`{}` here); declare it not quick to call tools",
+                    self.tool, call.tool
                 ),
             );
         }

@@ -47,6 +47,7 @@ pub fn nested_call(request: &[u8]) -> Option<Vec<u8>> {
         tool: "fuzzed_tool",
         request_id: "fuzzing",
         hooks: None,
+        may_call_tools: true,
         abandoned: &|| false,
         progress: std::sync::Mutex::default(),
     };

@@ -527,21 +527,23 @@ impl PluginHost {
             context,
             hooks,
         };
-        Ok(match self.run(job, self.items.timeout, depth).await? {
-            RunOutcome::Answered(answered) => {
-                match answered.status.and_then(|status| {
-                    read_payload(status, &answered.job.answer).map(<[u8]>::to_vec)
-                }) {
-                    Ok(bytes) => ItemAnswer::Bytes(bytes),
-                    Err(failure) => {
-                        log_failure(plugin, item, &failure);
-                        ItemAnswer::Failed
+        Ok(
+            match self.run(job, self.items.timeout, depth, None).await? {
+                RunOutcome::Answered(answered) => {
+                    match answered.status.and_then(|status| {
+                        read_payload(status, &answered.job.answer).map(<[u8]>::to_vec)
+                    }) {
+                        Ok(bytes) => ItemAnswer::Bytes(bytes),
+                        Err(failure) => {
+                            log_failure(plugin, item, &failure);
+                            ItemAnswer::Failed
+                        }
                     }
                 }
-            }
-            RunOutcome::TimedOut => ItemAnswer::TimedOut,
-            RunOutcome::Aborted => ItemAnswer::Failed,
-        })
+                RunOutcome::TimedOut => ItemAnswer::TimedOut,
+                RunOutcome::Aborted => ItemAnswer::Failed,
+            },
+        )
     }
 }
 

@@ -34,7 +34,8 @@ mod slots;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 pub use callbacks::{CallHooks, MAX_PROGRESS_REPORTS};
 pub use error::{Busy, CallError, LoadError, UnknownTool};
@@ -124,6 +125,29 @@ pub struct Tool {
     output_validator: Option<jsonschema::Validator>,
     timeout: Duration,
     library: Arc<PluginLibrary>,
+    /// Declared quick (`plugin_api::Tool::QUICK`) and not yet caught
+    /// taking longer than [`QUICK_LIMIT`]: called on the caller's thread.
+    quick: AtomicBool,
+}
+
+/// How long a quick tool's call may take before the tool's later calls go
+/// to plugin threads: far past what a quick tool takes, and short enough
+/// that an async runtime thread held this long once does no harm.
+const QUICK_LIMIT: Duration = Duration::from_millis(1);
+
+/// Takes the quick mark out of a tool's descriptor (clients never see it):
+/// whether it was there.
+fn take_quick_mark(descriptor: &mut Value) -> bool {
+    let Some(Value::Object(meta)) = descriptor.get_mut("_meta") else {
+        return false;
+    };
+    let quick = meta.remove(plugin_api::QUICK_META_KEY) == Some(Value::Bool(true));
+    if meta.is_empty()
+        && let Value::Object(descriptor) = descriptor
+    {
+        descriptor.remove("_meta");
+    }
+    quick
 }
 
 impl Tool {
@@ -259,7 +283,8 @@ impl PluginHost {
         let mut tool_names = Vec::with_capacity(descriptor.tools.len());
         let plugin_name: Arc<str> = Arc::from(descriptor.name.as_str());
         self.items.add(file, &descriptor, &plugin_name, &library)?;
-        for tool in descriptor.tools {
+        for mut tool in descriptor.tools {
+            let quick = take_quick_mark(&mut tool);
             let (name, input_validator, output_validator) = check_tool_descriptor(file, &tool)?;
             if let Some(existing) = self.tools.get(&name) {
                 return Err(LoadError::DuplicateTool {
@@ -284,6 +309,7 @@ impl PluginHost {
                     input_validator,
                     output_validator,
                     library: Arc::clone(&library),
+                    quick: AtomicBool::new(quick),
                 }),
             );
         }
@@ -394,6 +420,7 @@ impl PluginHost {
                 },
                 tool.timeout,
                 depth,
+                Some(&tool.quick),
             )
             .await?;
         let answered = match outcome {
@@ -484,7 +511,15 @@ enum RunOutcome {
 impl PluginHost {
     /// Runs `job` on the plugin pool once a slot at `depth` is free, under
     /// `timeout`.
-    async fn run(&self, job: Job, timeout: Duration, depth: usize) -> Result<RunOutcome, Busy> {
+    /// Runs `job` under its time limit on a plugin thread or, for a tool
+    /// still `quick`, on this one.
+    async fn run(
+        &self,
+        job: Job,
+        timeout: Duration,
+        depth: usize,
+        quick: Option<&AtomicBool>,
+    ) -> Result<RunOutcome, Busy> {
         let Some(slot) = self.slots.take(depth, self.slot_wait).await else {
             tracing::warn!(plugin = %job.plugin, item = %job.item, depth, limit = self.slots.load().limit, "no plugin call slot came free");
             return Err(Busy {
@@ -505,6 +540,21 @@ impl PluginHost {
             job,
             _slot: slot,
         };
+        if let Some(quick) = quick.filter(|quick| quick.load(Ordering::Relaxed)) {
+            let started = Instant::now();
+            let answered = job.run_here();
+            let took = started.elapsed();
+            if took > QUICK_LIMIT && quick.swap(false, Ordering::Relaxed) {
+                tracing::warn!(
+                    %plugin,
+                    tool = %item,
+                    took_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+                    "a tool declared quick took longer than 1 ms; its calls go to plugin threads from now on"
+                );
+            }
+            abandon.answered();
+            return Ok(RunOutcome::Answered(answered));
+        }
         let Ok(outcome) = self
             .pool
             .run(timeout, move |abandoned| job.run(abandoned))
@@ -558,7 +608,18 @@ impl PluginJob {
     /// Makes the call unless `abandoned` says its caller has stopped
     /// waiting (timed out, or dropped with its request); the plugin's nested
     /// tool calls ask it again.
-    fn run(mut self, abandoned: &dyn Fn() -> bool) -> Answered {
+    fn run(self, abandoned: &dyn Fn() -> bool) -> Answered {
+        self.call(abandoned, true)
+    }
+
+    /// Makes a quick tool's call on this thread, which may be one of the
+    /// async runtime's: the caller is waiting right here, and the tool may
+    /// not call other tools (that would block the runtime on itself).
+    fn run_here(self) -> Answered {
+        self.call(&|| false, false)
+    }
+
+    fn call(mut self, abandoned: &dyn Fn() -> bool, may_call_tools: bool) -> Answered {
         if abandoned() {
             return Answered {
                 job: self,
@@ -575,6 +636,7 @@ impl PluginJob {
                 .hooks
                 .as_ref()
                 .map(|hooks| (&*hooks.hooks, &hooks.runtime)),
+            may_call_tools,
             abandoned,
             progress: std::sync::Mutex::default(),
         };
@@ -820,6 +882,26 @@ fn json_kind(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_quick_mark_is_taken_out_of_the_descriptor() {
+        let mut marked = serde_json::json!({
+            "name": "ping",
+            "_meta": {plugin_api::QUICK_META_KEY: true},
+        });
+        assert!(take_quick_mark(&mut marked));
+        assert_eq!(marked, serde_json::json!({"name": "ping"}));
+        let mut other = serde_json::json!({
+            "name": "ping",
+            "_meta": {plugin_api::QUICK_META_KEY: "yes", "vendor/x": 1},
+        });
+        assert!(!take_quick_mark(&mut other));
+        assert_eq!(
+            other,
+            serde_json::json!({"name": "ping", "_meta": {"vendor/x": 1}})
+        );
+        assert!(!take_quick_mark(&mut serde_json::json!({"name": "ping"})));
+    }
 
     #[test]
     fn a_missing_directory_names_the_directory() {

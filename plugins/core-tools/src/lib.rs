@@ -46,6 +46,9 @@ impl Tool for Ping {
     const TITLE: &'static str = "Ping";
     const DESCRIPTION: &'static str = "Checks connectivity: echoes an optional message with `pong`, the server time and the caller's principal id.";
     const ANNOTATIONS: Annotations = Annotations::PURE;
+    // A clock reading and a copy: far less than a hand-off to a plugin
+    // thread.
+    const QUICK: bool = true;
 
     fn run(input: PingInput, context: &ToolContext) -> Result<Pong, ToolError> {
         Ok(Pong {

@@ -112,6 +112,37 @@ fn a_tool_past_its_time_limit_is_a_tool_error_and_the_server_lives_on() {
 }
 
 #[test]
+fn a_quick_tool_that_takes_too_long_is_handed_to_plugin_threads_from_then_on() {
+    let server = Server::start(&sandbox_with_misbehaving_plugin());
+    // The quick mark is the host's: clients never see it.
+    let listed = post_mcp(
+        &server,
+        Some(DEMO_TOKEN),
+        &jsonrpc(1, "tools/list", json!({})),
+    );
+    let tools = listed.body["result"]["tools"].as_array().expect("tools");
+    let slow = tools
+        .iter()
+        .find(|tool| tool["name"] == "slow_quick")
+        .expect("slow_quick is listed");
+    assert!(slow.get("_meta").is_none(), "{slow}");
+    for _ in 0..2 {
+        let result = call_tool(&server, "slow_quick");
+        assert_eq!(result["structuredContent"]["count"], 1, "{result}");
+    }
+    let warned = server
+        .wait_for_log(|line| line.contains("a tool declared quick took longer than 1 ms"))
+        .unwrap_or_else(|| panic!("no warning:\n{}", server.logs()));
+    assert!(warned.contains("slow_quick"), "{warned}");
+    // Once: the second call ran on a plugin thread.
+    let warnings = server
+        .logs()
+        .matches("a tool declared quick took longer than 1 ms")
+        .count();
+    assert_eq!(warnings, 1, "{}", server.logs());
+}
+
+#[test]
 fn a_plugin_answering_with_invalid_json_is_a_tool_error_naming_the_tool() {
     let server = Server::start(&sandbox_with_misbehaving_plugin());
     let text = error_text(&call_tool(&server, "garbage"));

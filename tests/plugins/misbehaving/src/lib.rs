@@ -1,6 +1,7 @@
-//! Three tools that misbehave: `hang` never answers in time, `garbage`
+//! Four tools that misbehave: `hang` never answers in time, `garbage`
 //! answers with bytes that are not JSON, `off_schema` answers with
-//! structured content its own output schema forbids.
+//! structured content its own output schema forbids, and `slow_quick`
+//! declares itself quick and takes 20 ms.
 //!
 //! The vtable is written by hand, as a careless or hostile plugin could
 //! write it, so that the output is not forced through `ToolResult`. It is
@@ -39,6 +40,8 @@ unsafe extern "C" fn describe(out: OutputSink) -> Status {
             }
         })
     };
+    let mut slow = tool("slow_quick", "Declares itself quick, then takes 20 ms.");
+    slow["_meta"] = json!({ plugin_api::QUICK_META_KEY: true });
     let descriptor = json!({
         "name": "misbehaving",
         "version": "0.0.0",
@@ -46,6 +49,7 @@ unsafe extern "C" fn describe(out: OutputSink) -> Status {
             tool("hang", "Sleeps far longer than any time limit."),
             tool("garbage", "Answers with bytes that are not JSON."),
             tool("off_schema", "Answers with a count that is a string."),
+            slow,
         ]
     });
     // SAFETY: the host's sink, used during this call.
@@ -68,6 +72,14 @@ unsafe extern "C" fn invoke(
         "hang" => {
             std::thread::sleep(std::time::Duration::from_secs(60));
             json!({"content": [], "structuredContent": {"count": 1}}).to_string()
+        }
+        "slow_quick" => {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            json!({
+                "content": [{"type": "text", "text": "1"}],
+                "structuredContent": {"count": 1}
+            })
+            .to_string()
         }
         "off_schema" => json!({
             "content": [{"type": "text", "text": "three"}],
