@@ -160,6 +160,7 @@ const SOURCES: &[&str] = &[
     ".cargo",
     "Cargo.toml",
     "Cargo.lock",
+    "bench",
     "config",
     "crates",
     "plugins",
