@@ -356,9 +356,10 @@ pub trait Tool {
     /// waiting on locks or other threads, no calls to other tools. The host
     /// may then run it on the thread serving the request rather than hand
     /// it to a plugin thread and back, which costs more than such a tool's
-    /// work. Such a call has no time limit and cannot call other tools; a
-    /// call that takes over a millisecond makes the host hand the tool's
-    /// later calls to plugin threads. Off by default.
+    /// work. Such a call has no time limit and cannot call other tools;
+    /// five calls in a row over a millisecond, or one over a tenth of a
+    /// second, make the host hand the tool's later calls to plugin threads.
+    /// Off by default.
     const QUICK: bool = false;
 
     /// Does the work. Deterministic for the same input, unless the tool's

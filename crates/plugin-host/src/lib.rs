@@ -34,7 +34,7 @@ mod slots;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub use callbacks::{CallHooks, MAX_PROGRESS_REPORTS};
@@ -125,15 +125,28 @@ pub struct Tool {
     output_validator: Option<jsonschema::Validator>,
     timeout: Duration,
     library: Arc<PluginLibrary>,
-    /// Declared quick (`plugin_api::Tool::QUICK`) and not yet caught
-    /// taking longer than [`QUICK_LIMIT`]: called on the caller's thread.
-    quick: AtomicBool,
+    /// Whether its calls run on the caller's thread.
+    quick: Quick,
 }
 
-/// How long a quick tool's call may take before the tool's later calls go
-/// to plugin threads: far past what a quick tool takes, and short enough
-/// that an async runtime thread held this long once does no harm.
+/// Whether a tool's calls run on the caller's thread: declared quick
+/// (`plugin_api::Tool::QUICK`) and not yet caught being slow.
+struct Quick {
+    on: AtomicBool,
+    /// How many calls in a row took longer than [`QUICK_LIMIT`].
+    slow_calls: AtomicU32,
+}
+
+/// How long a quick tool's call should take at most: far past what such a
+/// tool takes.
 const QUICK_LIMIT: Duration = Duration::from_millis(1);
+/// How many calls in a row past [`QUICK_LIMIT`] show a quick tool is not:
+/// one such call may only have had its thread taken away by the scheduler
+/// on a busy machine, several in a row do not.
+const SLOW_CALLS: u32 = 5;
+/// A quick call this long shows the tool is not quick at once: the
+/// scheduler does not keep a thread off a core this long without cause.
+const QUICK_STRIKE: Duration = Duration::from_millis(100);
 
 /// Takes the quick mark out of a tool's descriptor (clients never see it):
 /// whether it was there.
@@ -148,6 +161,35 @@ fn take_quick_mark(descriptor: &mut Value) -> bool {
         descriptor.remove("_meta");
     }
     quick
+}
+
+impl Quick {
+    fn new(on: bool) -> Self {
+        Self {
+            on: AtomicBool::new(on),
+            slow_calls: AtomicU32::new(0),
+        }
+    }
+
+    fn is_on(&self) -> bool {
+        self.on.load(Ordering::Relaxed)
+    }
+
+    /// Counts a call run on the caller's thread that took `took`; after
+    /// [`SLOW_CALLS`] in a row past [`QUICK_LIMIT`], or one past
+    /// [`QUICK_STRIKE`], the tool's later calls go to plugin threads.
+    /// Whether this call did that.
+    fn after_call(&self, took: Duration) -> bool {
+        let demote = if took > QUICK_STRIKE {
+            true
+        } else if took > QUICK_LIMIT {
+            self.slow_calls.fetch_add(1, Ordering::Relaxed) + 1 >= SLOW_CALLS
+        } else {
+            self.slow_calls.store(0, Ordering::Relaxed);
+            false
+        };
+        demote && self.on.swap(false, Ordering::Relaxed)
+    }
 }
 
 impl Tool {
@@ -309,7 +351,7 @@ impl PluginHost {
                     input_validator,
                     output_validator,
                     library: Arc::clone(&library),
-                    quick: AtomicBool::new(quick),
+                    quick: Quick::new(quick),
                 }),
             );
         }
@@ -420,7 +462,7 @@ impl PluginHost {
                 },
                 tool.timeout,
                 depth,
-                Some(&tool.quick),
+                Some(tool),
             )
             .await?;
         let answered = match outcome {
@@ -518,7 +560,7 @@ impl PluginHost {
         job: Job,
         timeout: Duration,
         depth: usize,
-        quick: Option<&AtomicBool>,
+        quick: Option<&Tool>,
     ) -> Result<RunOutcome, Busy> {
         let Some(slot) = self.slots.take(depth, self.slot_wait).await else {
             tracing::warn!(plugin = %job.plugin, item = %job.item, depth, limit = self.slots.load().limit, "no plugin call slot came free");
@@ -540,16 +582,16 @@ impl PluginHost {
             job,
             _slot: slot,
         };
-        if let Some(quick) = quick.filter(|quick| quick.load(Ordering::Relaxed)) {
+        if let Some(tool) = quick.filter(|tool| tool.quick.is_on()) {
             let started = Instant::now();
             let answered = job.run_here();
             let took = started.elapsed();
-            if took > QUICK_LIMIT && quick.swap(false, Ordering::Relaxed) {
+            if tool.quick.after_call(took) {
                 tracing::warn!(
                     %plugin,
                     tool = %item,
                     took_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
-                    "a tool declared quick took longer than 1 ms; its calls go to plugin threads from now on"
+                    "a tool declared quick is slow (5 calls in a row over 1 ms, or one over 100 ms); its calls go to plugin threads from now on"
                 );
             }
             abandon.answered();
@@ -882,6 +924,26 @@ fn json_kind(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quick_tool_goes_to_plugin_threads_after_five_slow_calls_in_a_row_or_one_very_slow() {
+        let ms = Duration::from_millis;
+        let quick = Quick::new(true);
+        // A slow call now and then is the scheduler's doing.
+        for took in [ms(2), ms(2), ms(2), ms(2), Duration::from_micros(5)] {
+            assert!(!quick.after_call(took));
+        }
+        for took in [ms(3), ms(2), ms(40), ms(2)] {
+            assert!(!quick.after_call(took));
+        }
+        assert!(quick.is_on());
+        assert!(quick.after_call(ms(2)), "the fifth slow call in a row");
+        assert!(!quick.is_on());
+        assert!(!quick.after_call(ms(200)), "told once");
+        let quick = Quick::new(true);
+        assert!(quick.after_call(ms(101)));
+        assert!(!quick.is_on());
+    }
 
     #[test]
     fn the_quick_mark_is_taken_out_of_the_descriptor() {

@@ -1,7 +1,7 @@
 //! Four tools that misbehave: `hang` never answers in time, `garbage`
 //! answers with bytes that are not JSON, `off_schema` answers with
 //! structured content its own output schema forbids, and `slow_quick`
-//! declares itself quick and takes 20 ms.
+//! declares itself quick and takes 150 ms.
 //!
 //! The vtable is written by hand, as a careless or hostile plugin could
 //! write it, so that the output is not forced through `ToolResult`. It is
@@ -40,7 +40,7 @@ unsafe extern "C" fn describe(out: OutputSink) -> Status {
             }
         })
     };
-    let mut slow = tool("slow_quick", "Declares itself quick, then takes 20 ms.");
+    let mut slow = tool("slow_quick", "Declares itself quick, then takes 150 ms.");
     slow["_meta"] = json!({ plugin_api::QUICK_META_KEY: true });
     let descriptor = json!({
         "name": "misbehaving",
@@ -74,7 +74,7 @@ unsafe extern "C" fn invoke(
             json!({"content": [], "structuredContent": {"count": 1}}).to_string()
         }
         "slow_quick" => {
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(std::time::Duration::from_millis(150));
             json!({
                 "content": [{"type": "text", "text": "1"}],
                 "structuredContent": {"count": 1}
