@@ -705,7 +705,7 @@ fn plugin_call_report() -> anyhow::Result<()> {
 }
 
 /// The middle value (the mean of the middle two for an even count).
-fn median(mut values: Vec<f64>) -> f64 {
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     let middle = values.len() / 2;
     match values.len() {
