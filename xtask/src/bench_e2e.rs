@@ -25,6 +25,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
 use crate::{root, status, target_dir};
@@ -85,7 +87,9 @@ pub(crate) fn run(options: Options) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     {
         let axum = Running::start(ceiling("ceiling-axum"), "ceiling-axum", &work)?;
-        rows.push(load.measure("axum, fixed body (HTTP ceiling)", &axum, &mcp_request(None))?);
+        let request = mcp_request(None);
+        request.probe(axum.address)?;
+        rows.push(load.measure("axum, fixed body (HTTP ceiling)", &axum, &request)?);
     }
     {
         let rmcp = Running::start(ceiling("ceiling-rmcp"), "ceiling-rmcp", &work)?;
@@ -145,6 +149,13 @@ fn orchestrator(work: &Path) -> anyhow::Result<Command> {
     let data = work.join("orchestrator-mcp");
     std::fs::create_dir_all(&data)?;
     let mut command = Command::new(crate::release_server_binary());
+    // Its defaults, whatever the shell running the bench has set.
+    command.env_clear();
+    for kept in ["PATH", "HOME"] {
+        if let Some(value) = std::env::var_os(kept) {
+            command.env(kept, value);
+        }
+    }
     command
         .current_dir(&data)
         .env("POLICY_DIR", root().join("policies"))
@@ -630,7 +641,9 @@ fn machine_token(address: SocketAddr) -> anyhow::Result<String> {
 /// checks it; the peer is told its issuer and audience).
 fn claims(token: &str) -> anyhow::Result<Value> {
     let payload = token.split('.').nth(1).context("the token is not a JWT")?;
-    let bytes = base64_url(payload).context("the token's payload is not base64url")?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .context("the token's payload is not base64url")?;
     Ok(serde_json::from_slice(&bytes)?)
 }
 
@@ -645,32 +658,6 @@ fn audience(claims: &Value) -> String {
             .to_owned(),
         _ => String::new(),
     }
-}
-
-/// Decodes unpadded base64url.
-fn base64_url(text: &str) -> Option<Vec<u8>> {
-    let mut bits = 0u32;
-    let mut count = 0;
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    for byte in text.bytes() {
-        let value = match byte {
-            b'A'..=b'Z' => byte - b'A',
-            b'a'..=b'z' => byte - b'a' + 26,
-            b'0'..=b'9' => byte - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            b'=' => break,
-            _ => return None,
-        };
-        bits = (bits << 6) | u32::from(value);
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-            bits &= (1 << count) - 1;
-        }
-    }
-    Some(out)
 }
 
 /// An HTTP answer: status and body.
@@ -752,12 +739,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64_url_decodes_a_jwt_payload() {
-        assert_eq!(
-            base64_url("eyJzdWIiOiJLMiJ9").as_deref(),
-            Some(br#"{"sub":"K2"}"#.as_slice())
-        );
-        assert_eq!(base64_url("not*base64"), None);
+    fn the_peer_is_told_the_tokens_issuer_and_audience() {
+        // {"iss":"http://127.0.0.1:1","aud":["http://127.0.0.1:1/mcp","x"]}
+        let token = "e30.eyJpc3MiOiJodHRwOi8vMTI3LjAuMC4xOjEiLCJhdWQiOlsiaHR0cDovLzEyNy4wLjAuMToxL21jcCIsIngiXX0.sig";
+        let read = claims(token).expect("claims");
+        assert_eq!(read["iss"], "http://127.0.0.1:1");
+        assert_eq!(audience(&read), "http://127.0.0.1:1/mcp");
+        assert!(claims("no-dots").is_err());
+        assert!(claims("a.not*base64.c").is_err());
     }
 
     #[test]

@@ -551,16 +551,14 @@ enum RunOutcome {
 }
 
 impl PluginHost {
-    /// Runs `job` on the plugin pool once a slot at `depth` is free, under
-    /// `timeout`.
-    /// Runs `job` under its time limit on a plugin thread or, for a tool
-    /// still `quick`, on this one.
+    /// Runs `job` once a slot at `depth` is free: on the plugin pool under
+    /// `timeout` or, when it calls a `tool` still quick, on this thread.
     async fn run(
         &self,
         job: Job,
         timeout: Duration,
         depth: usize,
-        quick: Option<&Tool>,
+        tool: Option<&Tool>,
     ) -> Result<RunOutcome, Busy> {
         let Some(slot) = self.slots.take(depth, self.slot_wait).await else {
             tracing::warn!(plugin = %job.plugin, item = %job.item, depth, limit = self.slots.load().limit, "no plugin call slot came free");
@@ -582,7 +580,7 @@ impl PluginHost {
             job,
             _slot: slot,
         };
-        if let Some(tool) = quick.filter(|tool| tool.quick.is_on()) {
+        if let Some(tool) = tool.filter(|tool| tool.quick.is_on()) {
             let started = Instant::now();
             let answered = job.run_here();
             let took = started.elapsed();

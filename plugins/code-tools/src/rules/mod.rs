@@ -133,8 +133,9 @@ struct Compiled {
 pub(crate) struct Book {
     grammars: Vec<Grammar>,
     info: HashMap<String, RuleInfo>,
-    /// The rule files, compiled again a language at a time.
-    files: Vec<(&'static str, String)>,
+    /// The rule files (compiled into the plugin), read again to compile
+    /// a language's rules.
+    files: Vec<(&'static str, &'static str)>,
     /// Each rule's snippets, by id (checked at load, run by the tests).
     #[cfg(test)]
     pub(crate) snippets: Vec<(String, Language, Snippets)>,
@@ -175,7 +176,7 @@ impl Book {
     /// Loads, checks and compiles every file: the first error names its
     /// file and line.
     #[cfg(test)]
-    pub(crate) fn load(files: &[(&'static str, &str)]) -> Result<Self, String> {
+    pub(crate) fn load(files: &[(&'static str, &'static str)]) -> Result<Self, String> {
         let book = Self::index(files)?;
         for grammar in &book.grammars {
             book.compiled(grammar)?;
@@ -185,7 +186,7 @@ impl Book {
 
     /// Loads and checks every file but compiles no matcher: each
     /// language's rules are compiled when first needed.
-    fn index(files: &[(&'static str, &str)]) -> Result<Self, String> {
+    fn index(files: &[(&'static str, &'static str)]) -> Result<Self, String> {
         let grammars: Vec<Grammar> = GRAMMARS
             .iter()
             .filter_map(|(_, language)| {
@@ -215,10 +216,7 @@ impl Book {
         Ok(Self {
             grammars,
             info,
-            files: files
-                .iter()
-                .map(|(file, text)| (*file, (*text).to_owned()))
-                .collect(),
+            files: files.to_vec(),
             #[cfg(test)]
             snippets,
         })
@@ -340,8 +338,12 @@ impl Book {
     }
 }
 
-/// Compiles the rules every file in `files` holds for `lang`.
-fn compile_rules(files: &[(&'static str, String)], lang: SupportLang) -> Result<Compiled, String> {
+/// Compiles the rules every file in `files` holds for `lang`, reading only
+/// the files that do.
+fn compile_rules(
+    files: &[(&'static str, &'static str)],
+    lang: SupportLang,
+) -> Result<Compiled, String> {
     let globals = GlobalRules::default();
     let mut compiled = Compiled {
         configs: Vec::new(),
@@ -349,7 +351,7 @@ fn compile_rules(files: &[(&'static str, String)], lang: SupportLang) -> Result<
         words: Vec::new(),
         word_set: RegexSet::empty(),
     };
-    for (file, text) in files {
+    for (file, text) in files.iter().filter(|(file, _)| holds_for(file, lang)) {
         let loaded = load_file(file, text, &globals, Some(lang))?;
         for config in loaded.configs {
             let needs = loaded
@@ -373,6 +375,24 @@ fn compile_rules(files: &[(&'static str, String)], lang: SupportLang) -> Result<
     compiled.word_set = RegexSet::new(compiled.words.iter().map(|word| regex::escape(word)))
         .map_err(|err| format!("rules: the words rules need do not compile: {err}"))?;
     Ok(compiled)
+}
+
+/// Whether the rule file `file` (`<directory>/<name>.yml`) holds for the
+/// grammar `lang`: its directory's language's, or TypeScript's for a
+/// JavaScript rule. A file in no language's directory is read anyway, for
+/// [`load_file`] to refuse.
+fn holds_for(file: &str, lang: SupportLang) -> bool {
+    let language = file
+        .split_once('/')
+        .and_then(|(directory, _)| GRAMMARS.iter().find(|(dir, _)| *dir == directory));
+    match language {
+        None => true,
+        Some((_, language)) => {
+            language.grammar() == Some(lang)
+                || (*language == Language::JavaScript
+                    && Language::TypeScript.grammar() == Some(lang))
+        }
+    }
 }
 
 /// The matched code on one line, shortened to [`MAX_QUOTED_CHARS`].

@@ -56,7 +56,13 @@ valid:
 ";
 
 fn load_one(file: &'static str, text: &str) -> Result<Book, String> {
-    Book::load(&[(file, text)])
+    Book::load(&[(file, leak(text))])
+}
+
+/// A rule file's text for the life of the test process, as the plugin's
+/// own are.
+fn leak(text: &str) -> &'static str {
+    Box::leak(text.to_owned().into_boxed_str())
 }
 
 #[test]
@@ -161,7 +167,7 @@ fn a_broken_rule_file_is_refused_with_its_file_and_line() {
 #[test]
 fn a_matcher_that_does_not_compile_fails_its_languages_first_review_naming_the_file() {
     let broken = GOOD.replace("  pattern: example($$$)", "  kind: no_such_kind");
-    let files: &[(&'static str, &str)] = &[("python/example.yml", &broken)];
+    let files = &[("python/example.yml", leak(&broken))];
     // Read at the plugin's start: the YAML and metadata are fine.
     let book = Book::index(files).expect("the file reads");
     assert_eq!(book.compile_error(Language::Go), None);
@@ -193,4 +199,19 @@ fn a_language_is_compiled_only_when_its_code_is_first_reviewed() {
         .collect();
     assert_eq!(compiled, vec![Language::Python]);
     assert!(!book.info.is_empty());
+}
+
+#[test]
+fn a_languages_rules_are_read_from_its_own_files_and_javascripts_for_typescript() {
+    let python = Language::Python.grammar().expect("a grammar");
+    let tsx = Language::TypeScript.grammar().expect("a grammar");
+    assert!(holds_for("python/eval.yml", python));
+    assert!(!holds_for("go/exec.yml", python));
+    assert!(holds_for("javascript/eval.yml", tsx));
+    assert!(holds_for("typescript/any.yml", tsx));
+    assert!(!holds_for("javascript/eval.yml", python));
+    assert!(
+        holds_for("kotlin/any.yml", python),
+        "left for the loader to refuse"
+    );
 }
