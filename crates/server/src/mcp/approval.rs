@@ -2,18 +2,18 @@
 //! (`context.approved`): asked through the client, bound to the call's exact
 //! arguments, and audited at every step.
 
+use rmcp::ErrorData as McpError;
 use rmcp::model::{
     CallToolResponse, CallToolResult, ContentBlock, InputRequest, InputRequests,
     InputRequiredResult, ResultType,
 };
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer};
 use serde_json::{Value, json};
 
 use super::asking::{
     APPROVAL_KEY, Channel, FormAnswer, approval_form, approval_schema, comment, read_form_answer,
 };
-use super::handler::FORBIDDEN;
+use super::call::CallContext;
+use super::refusals::FORBIDDEN;
 use super::request_state::{Binding, Progress, RequestStates};
 use crate::catalogue::{ApprovalStep, Caller, Catalogue};
 
@@ -42,7 +42,7 @@ impl Pending<'_> {
     /// from a 2026-07-28 retry whose `progress` says an approval was asked.
     pub(super) async fn seek(
         &self,
-        context: &RequestContext<RoleServer>,
+        context: &CallContext,
         channel: &Channel<'_>,
         progress: &mut Progress,
     ) -> Result<Sought, McpError> {
@@ -174,13 +174,13 @@ impl Pending<'_> {
     }
 
     /// The denial for a call nobody can approve here, saying `why`.
-    fn unaskable(&self, context: &RequestContext<RoleServer>, why: &str) -> McpError {
+    fn unaskable(&self, context: &CallContext, why: &str) -> McpError {
         let message = format!(
             "`{}` needs a person's approval of these exact arguments before it runs (policies: {}), and {why}.",
             self.tool,
             self.policies.join(", ")
         );
-        super::denial::report_unchallenged(context, &message);
+        super::denial::report_unchallenged(context.denial.as_ref(), &message);
         McpError::new(
             FORBIDDEN,
             message,

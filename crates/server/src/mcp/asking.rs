@@ -16,9 +16,9 @@
 use plugin_host::{InputKind, InputRequests};
 use rmcp::model::{
     ClientCapabilities, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
-    InputRequest, ListRootsResult, ProtocolVersion,
+    InputRequest, ListRootsResult, ProtocolVersion, RequestMetaObject,
 };
-use rmcp::service::{Peer, RequestContext};
+use rmcp::service::Peer;
 use rmcp::{ErrorData as McpError, RoleServer};
 use std::collections::HashSet;
 
@@ -80,19 +80,19 @@ impl Offers {
 }
 
 impl<'a> Channel<'a> {
-    /// How the client of the request in `context` can be asked; `responses`
-    /// are the request's `inputResponses`.
+    /// How the client of a request with `meta` can be asked, `peer` being
+    /// the client's end of a stream if it has one; `responses` are the
+    /// request's `inputResponses`.
     pub(super) fn of(
-        context: &RequestContext<RoleServer>,
+        meta: &RequestMetaObject,
+        peer: Option<&Peer<RoleServer>>,
         responses: Option<&'a std::collections::BTreeMap<String, Value>>,
     ) -> Self {
-        let stateless = context
-            .meta
+        let stateless = meta
             .protocol_version()
             .is_some_and(|version| version.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
         if stateless {
-            let offers = context
-                .meta
+            let offers = meta
                 .client_capabilities()
                 .map(|capabilities| Offers::of(&capabilities))
                 .unwrap_or_default();
@@ -103,10 +103,10 @@ impl<'a> Channel<'a> {
         }
         // Only a session has a client that answers requests: a stateless
         // 2025-era request has nobody listening for them.
-        match context.peer.peer_info() {
-            Some(info) => Self::Stream {
+        match peer.and_then(|peer| Some((peer, peer.peer_info()?))) {
+            Some((peer, info)) => Self::Stream {
                 offers: Offers::of(&info.capabilities),
-                peer: context.peer.clone(),
+                peer: peer.clone(),
             },
             None => Self::Closed,
         }

@@ -36,13 +36,9 @@ struct Denial {
 
 /// Records that the request was denied, with `message`, and the scopes any
 /// one of which would have allowed it.
-pub(super) fn report(
-    context: &RequestContext<RoleServer>,
-    message: &str,
-    accepted_scopes: &[String],
-) {
+pub(super) fn report(slot: Option<&DenialSlot>, message: &str, accepted_scopes: &[String]) {
     set(
-        context,
+        slot,
         Denial {
             message: message.to_owned(),
             accepted_scopes: accepted_scopes.to_vec(),
@@ -54,9 +50,9 @@ pub(super) fn report(
 
 /// Records a denial that no scope would lift (a call that needs a
 /// person's approval the client cannot show): a 403 without a challenge.
-pub(super) fn report_unchallenged(context: &RequestContext<RoleServer>, message: &str) {
+pub(super) fn report_unchallenged(slot: Option<&DenialSlot>, message: &str) {
     set(
-        context,
+        slot,
         Denial {
             message: message.to_owned(),
             accepted_scopes: Vec::new(),
@@ -68,13 +64,9 @@ pub(super) fn report_unchallenged(context: &RequestContext<RoleServer>, message:
 
 /// Records a refusal that waiting lifts: answered with `status` (429, or
 /// 503) and `Retry-After: retry_after_secs` instead of a 403.
-pub(super) fn report_limited(
-    context: &RequestContext<RoleServer>,
-    retry_after_secs: u64,
-    status: StatusCode,
-) {
+pub(super) fn report_limited(slot: Option<&DenialSlot>, retry_after_secs: u64, status: StatusCode) {
     set(
-        context,
+        slot,
         Denial {
             message: String::new(),
             accepted_scopes: Vec::new(),
@@ -84,15 +76,19 @@ pub(super) fn report_limited(
     );
 }
 
-fn set(context: &RequestContext<RoleServer>, denial: Denial) {
-    let slot = context
-        .extensions
-        .get::<http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<DenialSlot>());
+fn set(slot: Option<&DenialSlot>, denial: Denial) {
     if let Some(slot) = slot {
         // The first denial of a request is the one answered.
         let _ = slot.0.set(denial);
     }
+}
+
+/// The slot the guard put on the request rmcp hands a handler.
+pub(super) fn slot(context: &RequestContext<RoleServer>) -> Option<&DenialSlot> {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<DenialSlot>())
 }
 
 impl DenialSlot {

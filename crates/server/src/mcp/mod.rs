@@ -10,10 +10,13 @@
 
 mod approval;
 mod asking;
+mod call;
 mod denial;
+mod direct;
 pub mod fuzzing;
 mod guard;
 mod handler;
+mod refusals;
 mod request_state;
 mod session_settings;
 mod session_store;
@@ -30,6 +33,8 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
+#[cfg(test)]
+pub(crate) use direct::{ANSWERED_DIRECTLY, THROUGH_RMCP};
 pub(crate) use handler::check_tool_descriptors;
 pub(crate) use request_state::RequestStates;
 
@@ -50,6 +55,8 @@ pub(crate) struct McpState {
     sessions: Arc<SessionRegistry>,
     listeners: Arc<Listeners>,
     states: Arc<RequestStates>,
+    /// Every tool's MCP object.
+    tools: Arc<handler::ToolObjects>,
 }
 
 impl McpState {
@@ -61,12 +68,13 @@ impl McpState {
     ) -> Self {
         let catalogue_redis = catalogue.shared().redis().cloned();
         Self {
-            catalogue,
             max_request_bytes,
             base,
             sessions: Arc::new(SessionRegistry::new().shared_in(catalogue_redis)),
             listeners: Arc::default(),
+            tools: Arc::new(handler::ToolObjects::of(&catalogue)),
             states,
+            catalogue,
         }
     }
 }
@@ -143,7 +151,7 @@ pub(crate) fn router(state: McpState) -> Router {
         let catalogue = state.catalogue.clone();
         let listeners = Arc::clone(&state.listeners);
         let states = Arc::clone(&state.states);
-        let tools = Arc::new(handler::ToolObjects::of(&state.catalogue));
+        let tools = Arc::clone(&state.tools);
         move || {
             Ok(McpServer::new(
                 catalogue.clone(),

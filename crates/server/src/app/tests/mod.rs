@@ -8,6 +8,7 @@
 
 mod auth;
 mod console;
+mod direct;
 mod mcp;
 mod oauth;
 mod rest;

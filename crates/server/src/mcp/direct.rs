@@ -1,0 +1,224 @@
+//! The direct path: a stateless MCP 2026-07-28 `tools/call` answered in
+//! plain JSON, served without building an rmcp service for it.
+//!
+//! rmcp serves each stateless request with a service of its own: a peer,
+//! channels, a serve loop in one task and the handler in another, and it
+//! writes the message back out as a JSON value to check the SEP-2243
+//! headers. For the request agents send most, that was about a quarter of
+//! the server's time. This path makes the checks rmcp makes for such a
+//! request, with the same answers, and runs the same call (`call.rs`).
+//! Anything it is not sure of, it declines, and rmcp serves the request
+//! as before: sessions, other methods, older revisions, headers it does not
+//! read, a client that wants notices on a stream, and every malformed
+//! request (so each error answer stays rmcp's own). The reference test in
+//! the application's tests sends a set of requests both ways and compares
+//! the answers.
+
+use axum::body::Body;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rmcp::model::{
+    ClientJsonRpcMessage, ClientRequest, ErrorCode, GetMeta as _, JsonRpcRequest, ProtocolVersion,
+    ServerJsonRpcMessage, ServerResult,
+};
+use tokio_util::sync::CancellationToken;
+
+use super::McpState;
+use super::call::{self, CallContext};
+use super::denial::DenialSlot;
+use super::guard::JsonOnly;
+
+/// The revision this path serves: the one whose requests carry their own
+/// version, capabilities and client, so no session is needed.
+const REVISION: &str = "2026-07-28";
+
+/// Answers `bytes`, the body of a stateless `POST /mcp` with `parts`, if
+/// it is a call this path serves; `None` leaves the request to rmcp.
+pub(super) async fn serve(state: &McpState, parts: &Parts, bytes: &[u8]) -> Option<Response> {
+    if !enabled() || !headers_allow(&parts.headers) {
+        return None;
+    }
+    let Ok(ClientJsonRpcMessage::Request(request)) =
+        serde_json::from_slice::<ClientJsonRpcMessage>(bytes)
+    else {
+        return None;
+    };
+    let JsonRpcRequest {
+        id, request: call, ..
+    } = request;
+    let meta = call.get_meta();
+    // What rmcp requires of a 2026-07-28 request's `_meta` (it answers a
+    // request that lacks it), and no notices to stream: a client that
+    // reads streams and asks for progress or messages gets them from rmcp.
+    let streams = parts.extensions.get::<JsonOnly>().is_none();
+    let wants_notices = meta.get_progress_token().is_some() || meta.log_level().is_some();
+    if meta
+        .protocol_version()
+        .as_ref()
+        .map(ProtocolVersion::as_str)
+        != Some(REVISION)
+        || !meta
+            .missing_required_keys(&ProtocolVersion::V_2026_07_28)
+            .is_empty()
+        || (streams && wants_notices)
+    {
+        return None;
+    }
+    let ClientRequest::CallToolRequest(called) = &call else {
+        return None;
+    };
+    let name = &called.params.name;
+    if !name_header_matches(&parts.headers, name) || state.tools.has_header_arguments(name) {
+        return None;
+    }
+    let mut call = call;
+    let meta = std::mem::take(call.get_meta_mut());
+    let ClientRequest::CallToolRequest(call) = call else {
+        return None;
+    };
+    let caller = match call::caller_of(Some(parts)) {
+        Ok(caller) => caller,
+        Err(error) => return Some(answer(ServerJsonRpcMessage::error(error, Some(id)))),
+    };
+    // Cancelled when the request is dropped, as it is when the client goes
+    // away: the tool hears of it, and the call is audited as cancelled.
+    let ct = CancellationToken::new();
+    let _cancel_when_dropped = ct.clone().drop_guard();
+    let context = CallContext {
+        log_level: meta.log_level().map(call::plugin_level),
+        meta,
+        caller,
+        peer: None,
+        streams,
+        denial: parts.extensions.get::<DenialSlot>().cloned(),
+        ct,
+    };
+    let called = call::call_tool(&state.catalogue, &state.states, call.params, context).await;
+    let message = match called {
+        Ok(response) => {
+            let mut result = ServerResult::from(response);
+            result.fill_missing_cache_hints();
+            ServerJsonRpcMessage::response(result, id)
+        }
+        Err(mut error) => {
+            // As rmcp answers a 2026-07-28 peer.
+            if error.code == ErrorCode::RESOURCE_NOT_FOUND {
+                error.code = ErrorCode::INVALID_PARAMS;
+            }
+            ServerJsonRpcMessage::error(error, Some(id))
+        }
+    };
+    #[cfg(test)]
+    let _ = ANSWERED_DIRECTLY.try_with(|answered| answered.set(true));
+    Some(answer(message))
+}
+
+/// Whether the headers are those of a 2026-07-28 `tools/call` that rmcp
+/// would take: JSON in, JSON and event streams accepted, the version, and
+/// the `Mcp-Method` header rmcp requires. The `Mcp-Name` header is checked
+/// against the body later.
+fn headers_allow(headers: &HeaderMap) -> bool {
+    let content_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            let essence = value.split_once(';').map_or(value, |(essence, _)| essence);
+            essence.trim().eq_ignore_ascii_case(JSON)
+        });
+    content_json
+        && accepts_both(headers)
+        && headers
+            .get("mcp-protocol-version")
+            .is_some_and(|version| version == REVISION)
+        && single(headers, "mcp-method").is_some_and(|method| method == "tools/call")
+}
+
+const JSON: &str = "application/json";
+const EVENT_STREAM: &str = "text/event-stream";
+
+/// Whether `Accept` plainly names both JSON and event streams. A media
+/// range with parameters (a weight of 0 excludes it) is left to rmcp.
+fn accepts_both(headers: &HeaderMap) -> bool {
+    let mut json = false;
+    let mut events = false;
+    for value in headers.get_all(header::ACCEPT) {
+        let Ok(value) = value.to_str() else {
+            return false;
+        };
+        for range in value.split(',') {
+            let range = range.trim();
+            if range.contains(';') {
+                return false;
+            }
+            json |= range.eq_ignore_ascii_case(JSON);
+            events |= range.eq_ignore_ascii_case(EVENT_STREAM);
+        }
+    }
+    json && events
+}
+
+/// The header's one value, as text; `None` if it is missing, repeated or
+/// not text.
+fn single<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let mut values = headers.get_all(name).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    value.to_str().ok()
+}
+
+/// Whether `Mcp-Name` is the tool's name as it is, not Base64-encoded
+/// (`=?base64?…?=`, which rmcp decodes).
+fn name_header_matches(headers: &HeaderMap, name: &str) -> bool {
+    single(headers, "mcp-name").is_some_and(|value| {
+        value == name && !(value.starts_with("=?base64?") && value.ends_with("?="))
+    })
+}
+
+/// The JSON answer rmcp gives a 2026-07-28 request: 200, or the status its
+/// error code maps to.
+fn answer(message: ServerJsonRpcMessage) -> Response {
+    let status = match &message {
+        ServerJsonRpcMessage::Error(error) => match error.error.code {
+            ErrorCode::UNSUPPORTED_PROTOCOL_VERSION
+            | ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY
+            | ErrorCode::HEADER_MISMATCH => StatusCode::BAD_REQUEST,
+            ErrorCode::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
+            _ => StatusCode::OK,
+        },
+        _ => StatusCode::OK,
+    };
+    match serde_json::to_vec(&message) {
+        Ok(body) => (
+            status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(JSON))],
+            Body::from(body),
+        )
+            .into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "an MCP answer could not be written as JSON");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+tokio::task_local! {
+    /// Set around a request that must take rmcp's path: the reference the
+    /// direct path is compared with.
+    pub(crate) static THROUGH_RMCP: ();
+    /// Set to true when the direct path answers a request made within it.
+    pub(crate) static ANSWERED_DIRECTLY: std::cell::Cell<bool>;
+}
+
+/// Whether the direct path serves at all (always, outside the reference
+/// test).
+fn enabled() -> bool {
+    #[cfg(test)]
+    if THROUGH_RMCP.try_with(|()| ()).is_ok() {
+        return false;
+    }
+    true
+}
