@@ -8,17 +8,20 @@
 //! API, and panics only when an invariant of that code breaks: a panic
 //! inside it, or an answer it must never give (a token accepted without a
 //! signature, a body the `/mcp` guard passes that the MCP service then
-//! refuses, a decision that changes when asked twice). Set-up failures
-//! (a key that cannot be generated, policies that do not load) panic too:
-//! they are faults of the harness, not findings.
+//! refuses, a call the direct path reads that rmcp reads otherwise, a
+//! decision that changes when asked twice). Set-up failures (a key that
+//! cannot be generated, policies that do not load) panic too: they are
+//! faults of the harness, not findings.
 
 mod bearer_jwt;
+mod mcp_direct;
 mod mcp_guard;
 mod plugin_wire;
 mod policy_context;
 mod session_settings;
 
 pub use bearer_jwt::bearer_jwt;
+pub use mcp_direct::mcp_direct;
 pub use mcp_guard::mcp_guard;
 pub use plugin_wire::plugin_wire;
 pub use policy_context::policy_context;
@@ -31,6 +34,7 @@ pub type Target = fn(&[u8]);
 /// of its seed directory in `fuzz/seeds/`.
 pub const TARGETS: &[(&str, Target)] = &[
     ("bearer_jwt", bearer_jwt),
+    ("mcp_direct", mcp_direct),
     ("mcp_guard", mcp_guard),
     ("plugin_wire", plugin_wire),
     ("policy_context", policy_context),

@@ -180,6 +180,31 @@ fn bearer_jwt_survives_its_seeds_and_their_mutations() {
 }
 
 #[test]
+fn mcp_direct_survives_its_seeds_and_their_mutations() {
+    survives_its_seeds_and_their_mutations("mcp_direct");
+}
+
+/// The comparison means something only for bodies the direct path reads:
+/// its seeds include calls it serves, and bodies it must leave to rmcp.
+#[test]
+fn mcp_direct_reads_the_calls_among_its_seeds_and_leaves_the_rest() {
+    let read: BTreeSet<String> = seeds("mcp_direct")
+        .into_iter()
+        .filter(|(_, bytes)| server::fuzzing::mcp_direct_call(bytes).is_some())
+        .map(|(name, _)| name)
+        .collect();
+    let expected: BTreeSet<String> = [
+        "call.json",
+        "escapes-and-nulls.json",
+        "progress-and-trace.json",
+        "retry.json",
+    ]
+    .map(str::to_owned)
+    .into();
+    assert_eq!(read, expected);
+}
+
+#[test]
 fn mcp_guard_survives_its_seeds_and_their_mutations() {
     survives_its_seeds_and_their_mutations("mcp_guard");
 }

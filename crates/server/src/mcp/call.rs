@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, InputRequiredResult,
-    ProgressNotificationParam, ProgressToken, ProtocolVersion, RequestMetaObject, ResultType,
+    ProgressNotificationParam, ProgressToken, ProtocolVersion, RequestMetaObject,
 };
 #[expect(
     deprecated,
@@ -220,11 +220,25 @@ async fn traced(
         }
         Err(refusal) => return Err(refusal_to_error(denial, refusal)),
     };
-    check_client_capabilities(catalogue, &request.name, &context)?;
-    authorized
-        .admit()
-        .await
-        .map_err(|refusal| refusal_to_error(denial, refusal))?;
+    // Allowed, and audited so: from here on a call that does not finish is
+    // audited as cancelled, unless it is refused first.
+    let mut unfinished = Unfinished {
+        catalogue,
+        caller: &caller,
+        tool: &request.name,
+        armed: true,
+    };
+    let admitted = match check_client_capabilities(catalogue, &request.name, &context) {
+        Ok(()) => authorized
+            .admit()
+            .await
+            .map_err(|refusal| refusal_to_error(denial, refusal)),
+        Err(error) => Err(error),
+    };
+    if let Err(error) = admitted {
+        unfinished.armed = false;
+        return Err(error);
+    }
     // Forwarding runs only for a client that wants progress or messages.
     let (finished, done) = tokio::sync::oneshot::channel();
     let forwarding = match (notices, &context.peer) {
@@ -249,19 +263,17 @@ async fn traced(
     // A retry's answers to what was asked before go to the tool's first
     // run, checked against the questions sealed in the state.
     let mut consumed = std::collections::HashSet::new();
-    channel
-        .take_pending(&progress.pending, &mut asking.inputs, &mut consumed)
-        .map_err(|why| McpError::invalid_params(why, Some(json!({ "tool": request.name }))))?;
+    if let Err(why) = channel.take_pending(&progress.pending, &mut asking.inputs, &mut consumed) {
+        unfinished.armed = false;
+        return Err(McpError::invalid_params(
+            why,
+            Some(json!({ "tool": request.name })),
+        ));
+    }
     let rounds = Rounds {
         tool: &request.name,
         channel: &channel,
         timeout: states.ttl(),
-    };
-    let mut unfinished = Unfinished {
-        catalogue,
-        caller: &caller,
-        tool: &request.name,
-        armed: true,
     };
     let outcome = tokio::select! {
         round = rounds.run(&authorized, arguments, asking, consumed) => Some(round),
@@ -312,19 +324,29 @@ async fn traced(
             return Ok(InputRequiredResult::new(Some(requests), Some(state)).into());
         }
     };
-    let value = serde_json::to_value(&result)
+    // Built from the parts, not read back from the result written out as
+    // JSON: only the content blocks need reading, and a block rmcp cannot
+    // read is a fault in the plugin's answer.
+    let plugin_host::ToolResult {
+        content,
+        structured_content,
+        is_error,
+        ..
+    } = result;
+    let content = serde_json::from_value(Value::Array(content))
         .map_err(|err| McpError::internal_error(format!("tool result: {err}"), None))?;
-    let mut result: CallToolResult = serde_json::from_value(value)
-        .map_err(|err| McpError::internal_error(format!("tool result: {err}"), None))?;
-    // 2026-07-28 results say they are complete; rmcp drops the field for
-    // older clients.
-    result.result_type = Some(ResultType::COMPLETE);
+    // 2026-07-28 results say they are complete (`success` marks them so);
+    // rmcp drops the field for older clients.
+    let mut result = CallToolResult::success(content);
+    result.structured_content = structured_content;
+    result.is_error = Some(is_error);
     Ok(result.into())
 }
 
-/// Audits a call that began as cancelled unless it finished: whether the
-/// client cancelled it (its token fired) or went away and the request was
-/// dropped mid-call, as the direct path's is.
+/// Audits an allowed call as cancelled unless it finished or was refused:
+/// whether the client cancelled it (its token fired) or went away and the
+/// request was dropped mid-call, as the direct path's is. A call that
+/// panics was not cancelled.
 struct Unfinished<'a> {
     catalogue: &'a Catalogue,
     caller: &'a Caller,
@@ -334,7 +356,7 @@ struct Unfinished<'a> {
 
 impl Drop for Unfinished<'_> {
     fn drop(&mut self) {
-        if self.armed {
+        if self.armed && !std::thread::panicking() {
             self.catalogue.audit_cancelled(self.caller, self.tool);
         }
     }

@@ -93,8 +93,8 @@ pub(super) fn slot(context: &RequestContext<RoleServer>) -> Option<&DenialSlot> 
 
 impl DenialSlot {
     /// Turns `response` into a 403 with a challenge if the handler denied
-    /// the request; `base` is the server's URL, for the metadata link.
-    pub(super) fn apply(&self, response: &mut Response, base: &str) {
+    /// the request; `base` gives the server's URL, for the metadata link.
+    pub(super) fn apply(&self, response: &mut Response, base: impl FnOnce() -> String) {
         let Some(denial) = self.0.get() else {
             return;
         };
@@ -113,7 +113,10 @@ impl DenialSlot {
         let challenge = bearer_challenge(&Challenge {
             error: Some("insufficient_scope"),
             description: Some(denial.message.clone()),
-            resource_metadata: Some(format!("{base}/.well-known/oauth-protected-resource/mcp")),
+            resource_metadata: Some(format!(
+                "{}/.well-known/oauth-protected-resource/mcp",
+                base()
+            )),
             scope: Some(denial.accepted_scopes.join(" ")).filter(|scope| !scope.is_empty()),
         });
         if let Ok(value) = HeaderValue::from_str(&challenge) {

@@ -19,9 +19,11 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rmcp::model::{
-    ClientJsonRpcMessage, ClientRequest, ErrorCode, GetMeta as _, JsonRpcRequest, ProtocolVersion,
-    ServerJsonRpcMessage, ServerResult,
+    CallToolRequestMethod, CallToolRequestParams, ErrorCode, InputResponses, JsonObject,
+    JsonRpcVersion2_0, ProtocolVersion, RequestId, RequestMetaObject, ServerJsonRpcMessage,
+    ServerResult,
 };
+use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use super::McpState;
@@ -36,18 +38,11 @@ const REVISION: &str = "2026-07-28";
 /// Answers `bytes`, the body of a stateless `POST /mcp` with `parts`, if
 /// it is a call this path serves; `None` leaves the request to rmcp.
 pub(super) async fn serve(state: &McpState, parts: &Parts, bytes: &[u8]) -> Option<Response> {
-    if !enabled() || !headers_allow(&parts.headers) {
+    if !enabled() || !host_readable(parts) || !headers_allow(&parts.headers) {
         return None;
     }
-    let Ok(ClientJsonRpcMessage::Request(request)) =
-        serde_json::from_slice::<ClientJsonRpcMessage>(bytes)
-    else {
-        return None;
-    };
-    let JsonRpcRequest {
-        id, request: call, ..
-    } = request;
-    let meta = call.get_meta();
+    let CallMessage { id, params, .. } = read_call(bytes)?;
+    let meta = params.meta.unwrap_or_default();
     // What rmcp requires of a 2026-07-28 request's `_meta` (it answers a
     // request that lacks it), and no notices to stream: a client that
     // reads streams and asks for progress or messages gets them from rmcp.
@@ -62,21 +57,15 @@ pub(super) async fn serve(state: &McpState, parts: &Parts, bytes: &[u8]) -> Opti
             .missing_required_keys(&ProtocolVersion::V_2026_07_28)
             .is_empty()
         || (streams && wants_notices)
+        || !name_header_matches(&parts.headers, &params.name)
+        || state.tools.has_header_arguments(&params.name)
     {
         return None;
     }
-    let ClientRequest::CallToolRequest(called) = &call else {
-        return None;
-    };
-    let name = &called.params.name;
-    if !name_header_matches(&parts.headers, name) || state.tools.has_header_arguments(name) {
-        return None;
-    }
-    let mut call = call;
-    let meta = std::mem::take(call.get_meta_mut());
-    let ClientRequest::CallToolRequest(call) = call else {
-        return None;
-    };
+    let mut call = CallToolRequestParams::new(params.name);
+    call.arguments = params.arguments;
+    call.input_responses = params.input_responses;
+    call.request_state = params.request_state;
     let caller = match call::caller_of(Some(parts)) {
         Ok(caller) => caller,
         Err(error) => return Some(answer(ServerJsonRpcMessage::error(error, Some(id)))),
@@ -94,7 +83,7 @@ pub(super) async fn serve(state: &McpState, parts: &Parts, bytes: &[u8]) -> Opti
         denial: parts.extensions.get::<DenialSlot>().cloned(),
         ct,
     };
-    let called = call::call_tool(&state.catalogue, &state.states, call.params, context).await;
+    let called = call::call_tool(&state.catalogue, &state.states, call, context).await;
     let message = match called {
         Ok(response) => {
             let mut result = ServerResult::from(response);
@@ -112,6 +101,54 @@ pub(super) async fn serve(state: &McpState, parts: &Parts, bytes: &[u8]) -> Opti
     #[cfg(test)]
     let _ = ANSWERED_DIRECTLY.try_with(|answered| answered.set(true));
     Some(answer(message))
+}
+
+/// A `tools/call` request as this path reads it: these fields and no
+/// other, each of rmcp's own type, so that a body read here is one rmcp
+/// reads the same (the `mcp_direct` fuzz target checks it). rmcp reads
+/// every message through a buffer, to tell requests from responses and
+/// one method from another; for this one shape that is not needed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CallMessage {
+    #[serde(rename = "jsonrpc")]
+    _version: JsonRpcVersion2_0,
+    pub(crate) id: RequestId,
+    #[serde(rename = "method")]
+    _method: CallToolRequestMethod,
+    pub(crate) params: CallParams,
+}
+
+/// The parameters of a [`CallMessage`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct CallParams {
+    pub(crate) name: String,
+    pub(crate) arguments: Option<JsonObject>,
+    #[serde(rename = "_meta")]
+    pub(crate) meta: Option<RequestMetaObject>,
+    pub(crate) input_responses: Option<InputResponses>,
+    pub(crate) request_state: Option<String>,
+}
+
+/// The body as a `tools/call` request of exactly the shape this path
+/// reads, or `None` for anything else.
+pub(crate) fn read_call(bytes: &[u8]) -> Option<CallMessage> {
+    serde_json::from_slice(bytes).ok()
+}
+
+/// Whether the request names its host as rmcp requires even with its own
+/// list of hosts off: a `Host` header that reads as an authority, or none
+/// and an authority in the URI. (The server's Host guard, in front,
+/// accepts a bad header beside a good URI, and everything when
+/// `ALLOWED_HOSTS` is empty.)
+fn host_readable(parts: &Parts) -> bool {
+    match parts.headers.get(header::HOST) {
+        Some(host) => host
+            .to_str()
+            .is_ok_and(|host| host.parse::<axum::http::uri::Authority>().is_ok()),
+        None => parts.uri.authority().is_some(),
+    }
 }
 
 /// Whether the headers are those of a 2026-07-28 `tools/call` that rmcp
@@ -138,7 +175,8 @@ const JSON: &str = "application/json";
 const EVENT_STREAM: &str = "text/event-stream";
 
 /// Whether `Accept` plainly names both JSON and event streams. A media
-/// range with parameters (a weight of 0 excludes it) is left to rmcp.
+/// range with parameters (a weight of 0 excludes it) or a quoted string
+/// (inside which rmcp does not split) is left to rmcp.
 fn accepts_both(headers: &HeaderMap) -> bool {
     let mut json = false;
     let mut events = false;
@@ -146,6 +184,9 @@ fn accepts_both(headers: &HeaderMap) -> bool {
         let Ok(value) = value.to_str() else {
             return false;
         };
+        if value.contains('"') {
+            return false;
+        }
         for range in value.split(',') {
             let range = range.trim();
             if range.contains(';') {

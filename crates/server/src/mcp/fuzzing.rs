@@ -44,6 +44,22 @@ pub fn mcp_guard(body: &[u8]) -> GuardOutcome {
     }
 }
 
+/// What the direct path reads from a `POST /mcp` body it would serve
+/// itself: the `tools/call`'s `id`, `name`, `arguments`, `_meta`,
+/// `inputResponses` and `requestState`, as one JSON object (`_meta` `{}`
+/// when absent, as the call sees it); `None` for a body it leaves to rmcp.
+pub fn mcp_direct_call(body: &[u8]) -> Option<Value> {
+    let call = super::direct::read_call(body)?;
+    Some(serde_json::json!({
+        "id": call.id,
+        "name": call.params.name,
+        "arguments": call.params.arguments,
+        "_meta": call.params.meta.unwrap_or_default(),
+        "inputResponses": call.params.input_responses,
+        "requestState": call.params.request_state,
+    }))
+}
+
 /// What a session's settings narrow its tools to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Narrowing {

@@ -113,19 +113,19 @@ pub(super) async fn check_jsonrpc(
     }
     let denial = DenialSlot::default();
     parts.extensions.insert(denial.clone());
-    let base = state.base.for_request(&parts.headers);
     if parts.extensions.get::<Route>() == Some(&Route::Stateless)
         && let Some(mut response) = super::direct::serve(&state, &parts, &bytes).await
     {
-        denial.apply(&mut response, &base);
+        denial.apply(&mut response, || state.base.for_request(&parts.headers));
         return response;
     }
+    let base = state.base.for_request(&parts.headers);
     // The MCP service parses the body; only a body it refuses is read here
     // again, to answer JSON-RPC instead of its plain text.
     let mut response = next
         .run(Request::from_parts(parts, Body::from(bytes.clone())))
         .await;
-    denial.apply(&mut response, &base);
+    denial.apply(&mut response, || base);
     if refused_in_plain_text(&response)
         && let Err(refusal) = read_message(&bytes)
     {

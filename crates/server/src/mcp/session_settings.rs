@@ -28,6 +28,9 @@ impl SessionSettings {
     /// setting is malformed and how to write it. Other parameters are
     /// ignored.
     pub(crate) fn from_uri(uri: &axum::http::Uri) -> Result<Self, String> {
+        if uri.query().is_none() {
+            return Ok(Self::default());
+        }
         let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri)
             .map_err(|err| format!("the URL's query is not readable: {err}"))?;
         let mut settings = Self::default();

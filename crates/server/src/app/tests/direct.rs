@@ -18,6 +18,8 @@ struct Case {
     headers: Vec<(&'static str, &'static str)>,
     /// Headers the case leaves out of the usual set.
     without: Vec<&'static str>,
+    /// The request target, when not `/mcp`.
+    uri: Option<&'static str>,
     direct: bool,
 }
 
@@ -28,8 +30,14 @@ impl Case {
             body,
             headers: Vec::new(),
             without: Vec::new(),
+            uri: None,
             direct: true,
         }
+    }
+
+    fn uri(mut self, uri: &'static str) -> Self {
+        self.uri = Some(uri);
+        self
     }
 
     fn header(mut self, name: &'static str, value: &'static str) -> Self {
@@ -50,7 +58,7 @@ impl Case {
     }
 
     fn request(&self) -> Request<Body> {
-        let mut request = post_json("/mcp", &self.body.to_string());
+        let mut request = post_json(self.uri.unwrap_or("/mcp"), &self.body.to_string());
         let tool = self.body["params"]["name"].as_str().unwrap_or_default();
         let usual = [
             ("mcp-protocol-version", "2026-07-28"),
@@ -64,9 +72,7 @@ impl Case {
             }
         }
         for name in &self.without {
-            if name.eq_ignore_ascii_case("accept") || name.eq_ignore_ascii_case("content-type") {
-                headers.remove(*name);
-            }
+            headers.remove(*name);
         }
         for (name, value) in &self.headers {
             headers.append(*name, value.parse().expect("a header value"));
@@ -209,6 +215,13 @@ fn cases() -> Vec<Case> {
         Case::new("a client that reads only streams", config())
             .header("accept", "text/event-stream")
             .declined(),
+        Case::new("a quoted string in Accept", config())
+            .header("accept", "x/\"y, application/json, text/event-stream")
+            .declined(),
+        Case::new("a Host header that is not an authority", config())
+            .uri("http://localhost:8080/mcp")
+            .header("host", "local host")
+            .declined(),
         Case::new("a body that is not said to be JSON", config())
             .header("content-type", "text/plain")
             .declined(),
@@ -269,6 +282,27 @@ async fn the_direct_path_answers_a_call_past_its_tools_limit_as_rmcps_path_does(
         "{}",
         answer.text
     );
+}
+
+#[tokio::test]
+async fn the_direct_path_answers_as_rmcps_path_does_with_no_list_of_hosts() {
+    let app =
+        TestApp::new("[server]\nallowed_hosts = []\npublic_url = \"http://localhost:8080\"\n")
+            .await;
+    let config = || call(json!(1), "server_config", json!({}), json!({}));
+    compare(
+        &app,
+        vec![
+            Case::new("a request naming its host", config()),
+            Case::new("no Host header", config())
+                .without("host")
+                .declined(),
+            Case::new("a Host header that is not an authority", config())
+                .header("host", "a b")
+                .declined(),
+        ],
+    )
+    .await;
 }
 
 /// Sends each case both ways and compares the answers; the last direct
