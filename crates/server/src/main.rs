@@ -12,7 +12,10 @@ use server::cli;
 /// Every call allocates and frees dozens of small values (JSON in and out of
 /// plugins, decisions, audit records) on several threads at once; mimalloc
 /// does that in a fraction of the system allocator's time. The plugin bench
-/// uses the same allocator, so its figures are the server's.
+/// uses the same allocator, so its figures are the server's. Built without
+/// transparent huge pages (`no_thp`): with them, each 2 MiB region the
+/// heap touched stayed resident whole, and the server's heap after a
+/// 15-second load was 18.6 MB instead of 9.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
