@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 pub use callbacks::{CallHooks, MAX_PROGRESS_REPORTS};
 pub use error::{Busy, CallError, LoadError, UnknownTool};
 pub use items::{Completed, MAX_COMPLETION_VALUES, PromptEntry, ResourceEntry};
+pub use library::release_code_pages;
 pub use metrics::{TIMEOUTS_METRIC, enable_metrics};
 pub use plugin_api::host::{NestedOutcome, RefusalReason};
 pub use plugin_api::{

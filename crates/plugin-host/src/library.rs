@@ -1,11 +1,12 @@
-//! One plugin library: opening it, checking its ABI, and the raw calls.
+//! One plugin library: opening it, checking its ABI, and the raw calls;
+//! and handing the pages of mapped code back to the kernel.
 //!
 //! With `callbacks`, the only modules of this crate that may use `unsafe`:
 //! the pool, the schemas and the rest stay in safe Rust.
 
 #![expect(
     unsafe_code,
-    reason = "opening a library and calling its vtable is the host side of the C ABI"
+    reason = "opening a library and calling its vtable is the host side of the C ABI; paging out mapped code is a system call on raw addresses"
 )]
 
 use std::ffi::c_void;
@@ -327,5 +328,129 @@ mod tests {
         });
         assert_eq!(outcome.expect("written"), Status::OK);
         assert_eq!(buffer, b"kept hello world");
+    }
+}
+
+/// Hands back to the kernel the pages of code and read-only data this
+/// process mapped from files (the server's binary, the plugins, the system
+/// libraries), and returns how many bytes it advised.
+///
+/// Called once the server has started: loading plugins, compiling
+/// policies and reading the settings touch megabytes of code that no
+/// request runs again, and a page once touched stays resident until the
+/// kernel needs it. The pages requests do run come back on first use from
+/// the page cache, as minor faults. Only pages no other process maps are
+/// reclaimed, and only clean ones: writable mappings are left alone.
+/// Elsewhere than on Linux, and on kernels before 5.4, it does nothing.
+pub fn release_code_pages() -> usize {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+            return 0;
+        };
+        file_mappings(&maps)
+            .filter(|mapping| page_out(mapping.start, mapping.end - mapping.start))
+            .map(|mapping| mapping.end - mapping.start)
+            .sum()
+    }
+    #[cfg(not(target_os = "linux"))]
+    0
+}
+
+/// One mapping of `/proc/self/maps`.
+#[derive(Debug, PartialEq, Eq)]
+struct Mapping {
+    start: usize,
+    end: usize,
+}
+
+/// The read-only mappings of files in `maps`, in `/proc/<pid>/maps` form:
+/// no writable, anonymous or special (`[vdso]`, `[stack]`) ones.
+fn file_mappings(maps: &str) -> impl Iterator<Item = Mapping> + '_ {
+    maps.lines().filter_map(|line| {
+        let mut fields = line.split_ascii_whitespace();
+        let (start, end) = fields.next()?.split_once('-')?;
+        let permissions = fields.next()?;
+        let path = fields.nth(3)?;
+        if !path.starts_with('/') || permissions.as_bytes().get(1) != Some(&b'-') {
+            return None;
+        }
+        let start = usize::from_str_radix(start, 16).ok()?;
+        let end = usize::from_str_radix(end, 16).ok()?;
+        (end > start).then_some(Mapping { start, end })
+    })
+}
+
+/// Advises the kernel to reclaim `len` bytes of mapped file at `start`.
+#[cfg(target_os = "linux")]
+fn page_out(start: usize, len: usize) -> bool {
+    // SAFETY: the range is a whole read-only mapping of a file, read from
+    // /proc/self/maps a moment ago; mappings of the binary and of loaded
+    // libraries are never unmapped. Paging out does not change what the
+    // memory reads: a reclaimed page is read again from the file on use.
+    unsafe { rustix::mm::madvise(start as *mut c_void, len, rustix::mm::Advice::LinuxPageOut) }
+        .is_ok()
+}
+
+#[cfg(test)]
+mod code_page_tests {
+    use super::*;
+
+    #[test]
+    fn only_read_only_mappings_of_files_are_paged_out() {
+        let maps = "\
+55d0c0000000-55d0c0200000 r--p 00000000 08:01 123 /usr/bin/orchestrator-mcp
+55d0c0200000-55d0c1800000 r-xp 00200000 08:01 123 /usr/bin/orchestrator-mcp
+55d0c1800000-55d0c1900000 rw-p 01800000 08:01 123 /usr/bin/orchestrator-mcp
+7f0000000000-7f0000100000 rw-p 00000000 00:00 0
+7f0000100000-7f0000200000 r-xp 00000000 00:00 0 [vdso]
+7f0000200000-7f0000300000 r-xp 00000000 00:05 9 /memfd:plugin (deleted)
+7f0000300000-7f0000400000 r-xp 00000000 08:01 77 /opt/plugins/libcore_tools.so
+";
+        let mappings: Vec<Mapping> = file_mappings(maps).collect();
+        assert_eq!(
+            mappings,
+            [
+                Mapping {
+                    start: 0x55d0_c000_0000,
+                    end: 0x55d0_c020_0000
+                },
+                Mapping {
+                    start: 0x55d0_c020_0000,
+                    end: 0x55d0_c180_0000
+                },
+                Mapping {
+                    start: 0x7f00_0020_0000,
+                    end: 0x7f00_0030_0000
+                },
+                Mapping {
+                    start: 0x7f00_0030_0000,
+                    end: 0x7f00_0040_0000
+                },
+            ]
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn paging_out_code_leaves_it_running_and_resident_memory_smaller() {
+        let resident_file = || {
+            std::fs::read_to_string("/proc/self/status")
+                .expect("status")
+                .lines()
+                .find_map(|line| line.strip_prefix("RssFile:"))
+                .and_then(|kb| kb.trim().trim_end_matches(" kB").parse::<u64>().ok())
+                .expect("RssFile")
+        };
+        let before = resident_file();
+        let advised = release_code_pages();
+        assert!(advised > 0, "nothing was advised");
+        let after = resident_file();
+        assert!(
+            after < before,
+            "RssFile {before} kB before, {after} kB after"
+        );
+        // Code paged out runs again.
+        assert_eq!(file_mappings("").count(), 0);
     }
 }

@@ -204,6 +204,10 @@ impl Server {
                 }
             });
         }
+        // Start-up is over: the code only it ran (loading plugins, compiling
+        // policies, reading settings) need not stay resident.
+        let released = plugin_host::release_code_pages();
+        tracing::debug!(bytes = released, "start-up code pages handed back");
         tracing::info!(address = %local, url = %format!("http://{local}"), "listening");
         axum::serve(
             self.listener,
