@@ -44,11 +44,22 @@ pub(crate) async fn assign(mut request: Request, next: Next) -> Response {
         client_request_id = client.as_deref(),
         method = %request.method(),
         path = %request.uri().path(),
-        otel.name = %format_args!("{} {route}", request.method()),
-        otel.kind = "server",
-        http.route = route,
+        otel.name = tracing::field::Empty,
+        otel.kind = tracing::field::Empty,
+        http.route = tracing::field::Empty,
         http.response.status_code = tracing::field::Empty,
     );
+    // What only an exported span needs stays out of the logs otherwise:
+    // the log lines have the method and path already.
+    let exporting = crate::telemetry::traces::exporting();
+    if exporting {
+        span.record(
+            "otel.name",
+            tracing::field::display(format_args!("{} {route}", request.method())),
+        );
+        span.record("otel.kind", "server");
+        span.record("http.route", route);
+    }
     // A caller's `traceparent` makes this request a part of its trace.
     if let Some(parent) = crate::telemetry::traces::parent_from_headers(request.headers()) {
         crate::telemetry::traces::continue_trace(&span, parent);
@@ -60,7 +71,9 @@ pub(crate) async fn assign(mut request: Request, next: Next) -> Response {
     });
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
-    span.record("http.response.status_code", response.status().as_u16());
+    if exporting {
+        span.record("http.response.status_code", response.status().as_u16());
+    }
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),

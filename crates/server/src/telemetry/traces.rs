@@ -85,7 +85,18 @@ where
         .with_level(false)
         .with_target(false)
         .with_tracked_inactivity(false);
+    EXPORTING.store(true, std::sync::atomic::Ordering::Relaxed);
     Ok((layer, Exporting { provider }))
+}
+
+/// Set once the trace layer is made: until then no span is exported.
+static EXPORTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether spans are exported (`OTEL_EXPORTER_OTLP_ENDPOINT`): what only
+/// an exported span needs (its OpenTelemetry name, kind and attributes)
+/// is recorded only then, and so stays out of the logs otherwise.
+pub(crate) fn exporting() -> bool {
+    EXPORTING.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The span an MCP `tools/call` runs in, which may continue the trace its
@@ -102,7 +113,7 @@ struct Sampling(bool);
 pub(crate) fn settle_sampling(span: &tracing::Span) {
     use opentelemetry::trace::TraceContextExt as _;
     use tracing_subscriber::registry::{LookupSpan as _, SpanData as _};
-    if span.is_disabled() {
+    if span.is_disabled() || !exporting() {
         return;
     }
     let sampled = span.context().span().span_context().is_sampled();
