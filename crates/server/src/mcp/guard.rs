@@ -28,7 +28,7 @@ const INVALID_REQUEST: i64 = -32600;
 const INVALID_PARAMS: i64 = -32602;
 
 pub(super) async fn check_jsonrpc(
-    State(state): State<McpState>,
+    State(state): State<std::sync::Arc<McpState>>,
     mut request: Request,
     next: Next,
 ) -> Response {

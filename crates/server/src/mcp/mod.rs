@@ -124,10 +124,9 @@ pub(crate) async fn request_states(
 const APPROVAL_KEY_SECRET: &str = "approval-key";
 
 /// The two MCP services: one stateless, one with sessions.
-#[derive(Clone)]
 struct Services {
-    stateless: Arc<StreamableHttpService<McpServer, NeverSessionManager>>,
-    sessions: Arc<StreamableHttpService<McpServer, LocalSessionManager>>,
+    stateless: StreamableHttpService<McpServer, NeverSessionManager>,
+    sessions: StreamableHttpService<McpServer, LocalSessionManager>,
     registry: Arc<SessionRegistry>,
 }
 
@@ -174,17 +173,22 @@ pub(crate) fn router(state: McpState) -> Router {
         state.sessions.manager(),
         config.with_legacy_session_mode(true),
     );
-    let services = Services {
-        stateless: Arc::new(stateless),
-        sessions: Arc::new(sessions),
+    // Shared, not copied, by every request: each clone of a state is one
+    // per request.
+    let services = Arc::new(Services {
+        stateless,
+        sessions,
         registry: Arc::clone(&state.sessions),
-    };
+    });
     // Paths below /mcp reach the same service, as a nested service would.
     Router::new()
         .route("/mcp", any(dispatch))
         .route("/mcp/{*rest}", any(dispatch))
         .with_state(services)
-        .layer(middleware::from_fn_with_state(state, guard::check_jsonrpc))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(state),
+            guard::check_jsonrpc,
+        ))
 }
 
 /// `GET /.well-known/mcp/server-card.json`: the server card, for the
@@ -212,7 +216,7 @@ pub(crate) fn card_router(catalogue: Catalogue, base: PublicBase) -> Router {
 }
 
 /// Hands the request to the service the guard routed it to.
-async fn dispatch(State(services): State<Services>, request: Request) -> Response {
+async fn dispatch(State(services): State<Arc<Services>>, request: Request) -> Response {
     let route = request
         .extensions()
         .get::<Route>()

@@ -9,7 +9,10 @@
 //! methods, statuses and reasons are all bounded by the server's own
 //! configuration, so the number of series is too.
 
-use std::collections::HashMap;
+// The handles are looked up on every request, by labels the server itself
+// chose (routes, methods, statuses) or its own tools and policies: a fast
+// hash, not one hardened against chosen keys.
+use foldhash::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
