@@ -444,20 +444,27 @@ fn assemble(state: AppState, protected: Router, discovery: Router, console: Rout
             host_guard::check_host,
         ));
     let resolve_client = middleware::from_fn_with_state(state.clone(), client_address::resolve);
-    Router::new()
+    let routes = Router::new()
         .route("/health", get(health::health))
         .with_state(state)
         .merge(guarded)
-        .fallback(no_route)
-        .layer(resolve_client)
-        .layer(middleware::from_fn(request_id::assign))
-        .layer(middleware::from_fn(metrics::record))
-        // Outside authentication and the host guard: a browser's preflight
-        // carries neither credentials nor, always, an allowed host.
-        .layer(tower::util::option_layer(cors))
+        .fallback(no_route);
+    // The layers every request meets wrap the router as one service rather
+    // than each route (`Router::layer`): a layer copies the service inside
+    // it for every request, and a copied router is one reference count,
+    // where a copied route is an allocation for each layer below it.
+    let every_request = tower::ServiceBuilder::new()
         // Outermost: whatever logs a request from here on sees the header
         // as sensitive and prints it redacted.
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
+        // Outside authentication and the host guard: a browser's preflight
+        // carries neither credentials nor, always, an allowed host.
+        .layer(tower::util::option_layer(cors))
+        .layer(middleware::from_fn(metrics::record))
+        .layer(middleware::from_fn(request_id::assign))
+        .layer(resolve_client)
+        .service(routes);
+    Router::new().fallback_service(every_request)
 }
 
 async fn no_route(request: Request) -> Response {
