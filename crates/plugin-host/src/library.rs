@@ -1,12 +1,12 @@
 //! One plugin library: opening it, checking its ABI, and the raw calls;
-//! and handing the pages of mapped code back to the kernel.
+//! and unmapping the pages of code start-up ran.
 //!
 //! With `callbacks`, the only modules of this crate that may use `unsafe`:
 //! the pool, the schemas and the rest stay in safe Rust.
 
 #![expect(
     unsafe_code,
-    reason = "opening a library and calling its vtable is the host side of the C ABI; paging out mapped code is a system call on raw addresses"
+    reason = "opening a library and calling its vtable is the host side of the C ABI; dropping the pages of mapped code is a system call on raw addresses"
 )]
 
 use std::ffi::c_void;
@@ -331,25 +331,31 @@ mod tests {
     }
 }
 
-/// Hands back to the kernel the pages of code and read-only data this
-/// process mapped from files (the server's binary, the plugins, the system
-/// libraries), and returns how many bytes it advised.
+/// Unmaps from this process the pages of code it mapped from files (the
+/// server's binary, the plugins, the system libraries), and returns how
+/// many bytes of mappings it did so for.
 ///
 /// Called once the server has started: loading plugins, compiling
-/// policies and reading the settings touch megabytes of code that no
-/// request runs again, and a page once touched stays resident until the
-/// kernel needs it. The pages requests do run come back on first use from
-/// the page cache, as minor faults. Only pages no other process maps are
-/// reclaimed, and only clean ones: writable mappings are left alone.
-/// Elsewhere than on Linux, and on kernels before 5.4, it does nothing.
+/// policies and reading the settings run megabytes of code that no
+/// request runs again, and a page of code once run stays mapped, counted
+/// in the process's resident memory, until the kernel needs the memory.
+/// Afterwards the code requests run is mapped again on first use from the
+/// page cache (a minor fault); the rest stays in the page cache, where the
+/// kernel may reclaim it, as it may reclaim any clean page of a file.
+///
+/// Only executable, private mappings of files none of whose pages were
+/// ever written (no copy-on-write page, as `smaps` counts them) are
+/// unmapped: for those, dropping a page is what the kernel's own reclaim
+/// does, and the page reads the same from the file. Elsewhere than on
+/// Linux it does nothing.
 pub fn release_code_pages() -> usize {
     #[cfg(target_os = "linux")]
     {
-        let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
             return 0;
         };
-        file_mappings(&maps)
-            .filter(|mapping| page_out(mapping.start, mapping.end - mapping.start))
+        untouched_code(&smaps)
+            .filter(|mapping| drop_pages(mapping.start, mapping.end - mapping.start))
             .map(|mapping| mapping.end - mapping.start)
             .sum()
     }
@@ -357,38 +363,67 @@ pub fn release_code_pages() -> usize {
     0
 }
 
-/// One mapping of `/proc/self/maps`.
+/// One mapping of `/proc/self/smaps`.
 #[derive(Debug, PartialEq, Eq)]
 struct Mapping {
     start: usize,
     end: usize,
 }
 
-/// The read-only mappings of files in `maps`, in `/proc/<pid>/maps` form:
-/// no writable, anonymous or special (`[vdso]`, `[stack]`) ones.
-fn file_mappings(maps: &str) -> impl Iterator<Item = Mapping> + '_ {
-    maps.lines().filter_map(|line| {
-        let mut fields = line.split_ascii_whitespace();
-        let (start, end) = fields.next()?.split_once('-')?;
-        let permissions = fields.next()?;
-        let path = fields.nth(3)?;
-        if !path.starts_with('/') || permissions.as_bytes().get(1) != Some(&b'-') {
-            return None;
+/// The mappings in `smaps` (in `/proc/<pid>/smaps` form) of code from
+/// files never written to: executable, private, not writable, with a path,
+/// and no anonymous (copied-on-write) pages.
+fn untouched_code(smaps: &str) -> impl Iterator<Item = Mapping> + '_ {
+    let mut current: Option<Mapping> = None;
+    smaps.lines().filter_map(move |line| {
+        if let Some(anonymous) = line.strip_prefix("Anonymous:") {
+            let untouched = anonymous.trim() == "0 kB";
+            return current.take().filter(|_| untouched);
         }
-        let start = usize::from_str_radix(start, 16).ok()?;
-        let end = usize::from_str_radix(end, 16).ok()?;
-        (end > start).then_some(Mapping { start, end })
+        if let Some(mapping) = code_mapping(line) {
+            current = Some(mapping);
+        } else if is_mapping_line(line) {
+            current = None;
+        }
+        None
     })
 }
 
-/// Advises the kernel to reclaim `len` bytes of mapped file at `start`.
+/// A mapping's first line, when it maps code from a file.
+fn code_mapping(line: &str) -> Option<Mapping> {
+    let mut fields = line.split_ascii_whitespace();
+    let (start, end) = fields.next()?.split_once('-')?;
+    let permissions = fields.next()?;
+    let path = fields.nth(3)?;
+    if permissions != "r-xp" || !path.starts_with('/') {
+        return None;
+    }
+    let start = usize::from_str_radix(start, 16).ok()?;
+    let end = usize::from_str_radix(end, 16).ok()?;
+    (end > start).then_some(Mapping { start, end })
+}
+
+/// Whether `line` begins a mapping (`start-end perms …`), not a field.
+fn is_mapping_line(line: &str) -> bool {
+    line.split_ascii_whitespace()
+        .next()
+        .and_then(|range| range.split_once('-'))
+        .is_some_and(|(start, end)| {
+            usize::from_str_radix(start, 16).is_ok() && usize::from_str_radix(end, 16).is_ok()
+        })
+}
+
+/// Drops this process's pages of the `len` bytes mapped at `start`.
 #[cfg(target_os = "linux")]
-fn page_out(start: usize, len: usize) -> bool {
-    // SAFETY: the range is a whole read-only mapping of a file, read from
-    // /proc/self/maps a moment ago; mappings of the binary and of loaded
-    // libraries are never unmapped. Paging out does not change what the
-    // memory reads: a reclaimed page is read again from the file on use.
-    unsafe { rustix::mm::madvise(start as *mut c_void, len, rustix::mm::Advice::LinuxPageOut) }
+fn drop_pages(start: usize, len: usize) -> bool {
+    // SAFETY: the range is a whole private, read-only mapping of a file,
+    // read from /proc/self/smaps a moment ago, none of whose pages was
+    // written: dropping its pages changes nothing it reads, as each is read
+    // again from the file on use. A range unmapped meanwhile and mapped
+    // anew could be anonymous memory, which would read as zeroes; the
+    // binary's and the libraries' code is never unmapped (plugins are
+    // never unloaded), and the server calls this before it serves.
+    unsafe { rustix::mm::madvise(start as *mut c_void, len, rustix::mm::Advice::LinuxDontNeed) }
         .is_ok()
 }
 
@@ -397,24 +432,31 @@ mod code_page_tests {
     use super::*;
 
     #[test]
-    fn only_read_only_mappings_of_files_are_paged_out() {
-        let maps = "\
+    fn only_code_from_files_never_written_is_dropped() {
+        let smaps = "\
 55d0c0000000-55d0c0200000 r--p 00000000 08:01 123 /usr/bin/orchestrator-mcp
+Rss:                 100 kB
+Anonymous:             0 kB
 55d0c0200000-55d0c1800000 r-xp 00200000 08:01 123 /usr/bin/orchestrator-mcp
+Rss:               20000 kB
+Anonymous:             0 kB
 55d0c1800000-55d0c1900000 rw-p 01800000 08:01 123 /usr/bin/orchestrator-mcp
-7f0000000000-7f0000100000 rw-p 00000000 00:00 0
+Anonymous:            12 kB
+7f0000000000-7f0000100000 r-xp 00000000 00:00 0
+Anonymous:             0 kB
 7f0000100000-7f0000200000 r-xp 00000000 00:00 0 [vdso]
+Anonymous:             0 kB
 7f0000200000-7f0000300000 r-xp 00000000 00:05 9 /memfd:plugin (deleted)
+Anonymous:             0 kB
 7f0000300000-7f0000400000 r-xp 00000000 08:01 77 /opt/plugins/libcore_tools.so
+Anonymous:             4 kB
+7f0000400000-7f0000500000 r-xp 00000000 08:01 78 /opt/plugins/libcode_tools.so
+Anonymous:             0 kB
 ";
-        let mappings: Vec<Mapping> = file_mappings(maps).collect();
+        let mappings: Vec<Mapping> = untouched_code(smaps).collect();
         assert_eq!(
             mappings,
             [
-                Mapping {
-                    start: 0x55d0_c000_0000,
-                    end: 0x55d0_c020_0000
-                },
                 Mapping {
                     start: 0x55d0_c020_0000,
                     end: 0x55d0_c180_0000
@@ -424,8 +466,8 @@ mod code_page_tests {
                     end: 0x7f00_0030_0000
                 },
                 Mapping {
-                    start: 0x7f00_0030_0000,
-                    end: 0x7f00_0040_0000
+                    start: 0x7f00_0040_0000,
+                    end: 0x7f00_0050_0000
                 },
             ]
         );
@@ -433,7 +475,7 @@ mod code_page_tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn paging_out_code_leaves_it_running_and_resident_memory_smaller() {
+    fn dropping_code_pages_leaves_it_running_and_resident_memory_smaller() {
         let resident_file = || {
             std::fs::read_to_string("/proc/self/status")
                 .expect("status")
@@ -443,14 +485,15 @@ mod code_page_tests {
                 .expect("RssFile")
         };
         let before = resident_file();
-        let advised = release_code_pages();
-        assert!(advised > 0, "nothing was advised");
+        let dropped = release_code_pages();
+        assert!(dropped > 0, "no code mapping was found");
         let after = resident_file();
         assert!(
             after < before,
             "RssFile {before} kB before, {after} kB after"
         );
-        // Code paged out runs again.
-        assert_eq!(file_mappings("").count(), 0);
+        // The dropped code runs again, read anew from the file.
+        assert_eq!(untouched_code("").count(), 0);
+        assert!(release_code_pages() > 0);
     }
 }

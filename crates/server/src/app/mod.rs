@@ -205,9 +205,12 @@ impl Server {
             });
         }
         // Start-up is over: the code only it ran (loading plugins, compiling
-        // policies, reading settings) need not stay resident.
+        // policies, reading settings) need not stay mapped.
         let released = plugin_host::release_code_pages();
-        tracing::debug!(bytes = released, "start-up code pages handed back");
+        tracing::debug!(
+            mapped_bytes = released,
+            "code mappings emptied; what requests run maps again on use"
+        );
         tracing::info!(address = %local, url = %format!("http://{local}"), "listening");
         axum::serve(
             self.listener,
