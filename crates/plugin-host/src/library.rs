@@ -473,9 +473,38 @@ Anonymous:             0 kB
         );
     }
 
+    /// Set in the child process the test below runs itself in.
+    const ALONE: &str = "PLUGIN_HOST_CODE_PAGES_ALONE";
+
+    /// In a process of its own: other tests running code on other threads
+    /// would map pages again while it measures.
     #[cfg(target_os = "linux")]
     #[test]
     fn dropping_code_pages_leaves_it_running_and_resident_memory_smaller() {
+        if std::env::var_os(ALONE).is_some() {
+            dropping_code_pages_alone();
+            return;
+        }
+        let output = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+            .args([
+                "--exact",
+                "library::code_page_tests::dropping_code_pages_leaves_it_running_and_resident_memory_smaller",
+                "--test-threads=1",
+                "--nocapture",
+            ])
+            .env(ALONE, "1")
+            .output()
+            .expect("the test binary runs");
+        assert!(
+            output.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    fn dropping_code_pages_alone() {
         let resident_file = || {
             std::fs::read_to_string("/proc/self/status")
                 .expect("status")
