@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::asking::{
     APPROVAL_KEY, Channel, FormAnswer, approval_form, approval_schema, comment, read_form_answer,
 };
-use super::call::CallContext;
+use super::denial::DenialSlot;
 use super::refusals::FORBIDDEN;
 use super::request_state::{Binding, Progress, RequestStates};
 use crate::catalogue::{ApprovalStep, Caller, Catalogue};
@@ -42,18 +42,19 @@ impl Pending<'_> {
     /// from a 2026-07-28 retry whose `progress` says an approval was asked.
     pub(super) async fn seek(
         &self,
-        context: &CallContext,
+        ct: &tokio_util::sync::CancellationToken,
+        denial: Option<&DenialSlot>,
         channel: &Channel<'_>,
         progress: &mut Progress,
     ) -> Result<Sought, McpError> {
         if self.caller.principal.kind != core_auth::PrincipalKind::User {
             return Err(self.unaskable(
-                context,
+                denial,
                 "the caller is not a person: only a user signed in through OAuth can approve a call, never a machine's access key",
             ));
         }
         if !channel.can_elicit() {
-            return Err(self.unaskable(context, unaskable_client(channel)));
+            return Err(self.unaskable(denial, unaskable_client(channel)));
         }
         match channel {
             Channel::Retry { responses, .. } => {
@@ -71,7 +72,7 @@ impl Pending<'_> {
                 let asked = peer.create_elicitation_with_timeout(form, Some(self.states.ttl()));
                 let answer = tokio::select! {
                     answer = asked => answer,
-                    () = context.ct.cancelled() => {
+                    () = ct.cancelled() => {
                         self.audit(ApprovalStep::Cancelled, None);
                         return Err(McpError::invalid_request(
                             format!("the call to `{}` was cancelled by the client while its approval was asked", self.tool),
@@ -102,7 +103,7 @@ impl Pending<'_> {
                 }
                 Ok(self.settle(answer, progress))
             }
-            Channel::Closed => Err(self.unaskable(context, unaskable_client(channel))),
+            Channel::Closed => Err(self.unaskable(denial, unaskable_client(channel))),
         }
     }
 
@@ -174,13 +175,13 @@ impl Pending<'_> {
     }
 
     /// The denial for a call nobody can approve here, saying `why`.
-    fn unaskable(&self, context: &CallContext, why: &str) -> McpError {
+    fn unaskable(&self, denial: Option<&DenialSlot>, why: &str) -> McpError {
         let message = format!(
             "`{}` needs a person's approval of these exact arguments before it runs (policies: {}), and {why}.",
             self.tool,
             self.policies.join(", ")
         );
-        super::denial::report_unchallenged(context.denial.as_ref(), &message);
+        super::denial::report_unchallenged(denial, &message);
         McpError::new(
             FORBIDDEN,
             message,

@@ -24,12 +24,17 @@ use tracing::Instrument as _;
 use super::approval::{Pending, Sought};
 use super::asking::{Channel, Round, Rounds};
 use super::denial::DenialSlot;
-use super::guard::JsonOnly;
 use super::refusals::{check_length, refusal_to_error};
 use super::request_state::{Binding, Progress, RequestStates};
 use super::session_settings::SessionSettings;
 use crate::catalogue::{Approval, Asking, CallRefusal, Caller, Catalogue, ClientLink, Notice};
 use crate::telemetry::traces;
+
+/// Marks a request whose client accepts only JSON (or says nothing of what
+/// it accepts): its call reports no progress and sends no messages, so the
+/// answer stays plain JSON.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct JsonOnly;
 
 /// What a tool call knows of the request it came in.
 pub(super) struct CallContext {
@@ -211,7 +216,15 @@ async fn traced(
                 arguments: &arguments,
                 policies: &policies,
             };
-            match pending.seek(&context, &channel, &mut progress).await? {
+            match pending
+                .seek(
+                    &context.ct,
+                    context.denial.as_ref(),
+                    &channel,
+                    &mut progress,
+                )
+                .await?
+            {
                 Sought::Answer(answer) => return Ok(*answer),
                 Sought::Given => catalogue
                     .authorize_approved(&caller, &request.name, &arguments)

@@ -27,9 +27,8 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use super::McpState;
-use super::call::{self, CallContext};
+use super::call::{self, CallContext, JsonOnly};
 use super::denial::DenialSlot;
-use super::guard::JsonOnly;
 
 /// The revision this path serves: the one whose requests carry their own
 /// version, capabilities and client, so no session is needed.

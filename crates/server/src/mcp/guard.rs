@@ -16,6 +16,7 @@ use rmcp::model::ClientJsonRpcMessage;
 use serde_json::{Value, json};
 
 use super::McpState;
+use super::call::JsonOnly;
 use super::denial::DenialSlot;
 use super::session_settings::SessionSettings;
 use crate::web::{ApiError, read_limited};
@@ -133,12 +134,6 @@ pub(super) async fn check_jsonrpc(
     }
     response
 }
-
-/// Marks a request whose client accepts only JSON (or says nothing of what
-/// it accepts): its call reports no progress and sends no messages, so the
-/// answer stays plain JSON.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct JsonOnly;
 
 /// Whether the request's `Accept` names `text/event-stream`.
 fn accepts_event_stream(headers: &axum::http::HeaderMap) -> bool {
