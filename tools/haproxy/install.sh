@@ -8,4 +8,4 @@ set -euo pipefail
 if [ ! -x /usr/sbin/haproxy ]; then
   "$(dirname "$0")/../apt-install.sh" HAProxy haproxy
 fi
-/usr/sbin/haproxy -v | head -1
+/usr/sbin/haproxy -v | sed -n 1p  # not head: it closes the pipe early, and pipefail fails on SIGPIPE

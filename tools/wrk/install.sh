@@ -7,4 +7,4 @@ set -euo pipefail
 if [ ! -x /usr/bin/wrk ]; then
   "$(dirname "$0")/../apt-install.sh" wrk wrk
 fi
-/usr/bin/wrk --version 2>&1 | head -1 || true
+/usr/bin/wrk --version 2>&1 | sed -n 1p || true
