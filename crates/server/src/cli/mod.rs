@@ -415,6 +415,8 @@ fn init_logging(settings: &Settings) -> anyhow::Result<Logging> {
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_ansi(ansi)
+            .event_format(crate::telemetry::log_format::TextLine::default())
+            .fmt_fields(crate::telemetry::log_format::Fields)
             .with_writer(writer)
             .boxed(),
     }
