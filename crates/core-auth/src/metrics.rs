@@ -1,7 +1,10 @@
 //! What verification counts, for the server's Prometheus metrics: off
 //! (one relaxed atomic load) until the server turns them on.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use metrics::Counter;
 
 /// Token verifications answered from the cache or not (`result`: `hit`,
 /// `miss`).
@@ -16,10 +19,20 @@ pub fn enable_metrics() {
     ENABLED.store(true, Ordering::Release);
 }
 
+/// The cache's counters, hits then misses: registered once, on the first
+/// count, which comes after the server installed its recorder, so that a
+/// verification neither looks the series up nor allocates.
+static CACHE_COUNTERS: OnceLock<[Counter; 2]> = OnceLock::new();
+
 pub(crate) fn cache(hit: bool) {
     if ENABLED.load(Ordering::Relaxed) {
-        let result = if hit { "hit" } else { "miss" };
-        metrics::counter!(TOKEN_CACHE_METRIC, "result" => result).increment(1);
+        let [hits, misses] = CACHE_COUNTERS.get_or_init(|| {
+            [
+                metrics::counter!(TOKEN_CACHE_METRIC, "result" => "hit"),
+                metrics::counter!(TOKEN_CACHE_METRIC, "result" => "miss"),
+            ]
+        });
+        if hit { hits } else { misses }.increment(1);
     }
 }
 

@@ -4,11 +4,12 @@
 //! append-only JSON-lines file when `AUDIT_LOG_FILE` is set, and into a
 //! bounded in-memory list of the latest records.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
+use std::net::IpAddr;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -74,41 +75,52 @@ pub(crate) struct DecisionRecord {
     pub(crate) arguments: Option<serde_json::Map<String, serde_json::Value>>,
     /// The caller's address, as the policies saw it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) client_address: Option<String>,
+    pub(crate) client_address: Option<IpAddr>,
     /// A person approved the call (`context.approved`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub(crate) approved: bool,
 }
 
-/// What the policies see of a principal besides its id, kind and tenant.
-#[derive(Clone, Debug, Default, Serialize)]
-pub(crate) struct Subject {
-    pub(crate) scopes: Vec<String>,
-    pub(crate) roles: Vec<String>,
-    /// Its roles in the tenant it acts in.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(crate) tenant_roles: Vec<String>,
-    /// Its permissions in the tenant it acts in.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(crate) tenant_permissions: Vec<String>,
-}
+/// What the policies see of a principal besides its id, kind and tenant:
+/// its scopes, roles, and its roles and permissions in the tenant it acts
+/// in. Written from the principal the request verified, which the record
+/// shares rather than copies.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Subject(Option<Arc<core_auth::Principal>>);
 
 impl Subject {
-    pub(crate) fn of(principal: &core_auth::Principal) -> Self {
-        let grant = principal
-            .tenant
-            .as_ref()
-            .and_then(|tenant| principal.tenants.get(tenant));
-        Self {
-            scopes: principal.scopes.iter().cloned().collect(),
-            roles: principal.roles.iter().cloned().collect(),
-            tenant_roles: grant
-                .map(|grant| grant.roles.iter().cloned().collect())
-                .unwrap_or_default(),
-            tenant_permissions: grant
-                .map(|grant| grant.permissions.iter().cloned().collect())
-                .unwrap_or_default(),
+    pub(crate) fn of(principal: &Arc<core_auth::Principal>) -> Self {
+        Self(Some(Arc::clone(principal)))
+    }
+}
+
+impl Serialize for Subject {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let none = BTreeSet::new();
+        let principal = self.0.as_deref();
+        let grant = principal.and_then(|principal| {
+            principal
+                .tenant
+                .as_ref()
+                .and_then(|tenant| principal.tenants.get(tenant))
+        });
+        let tenant_roles = grant.map_or(&none, |grant| &grant.roles);
+        let tenant_permissions = grant.map_or(&none, |grant| &grant.permissions);
+        let mut subject = serializer.serialize_struct("Subject", 4)?;
+        subject.serialize_field("scopes", principal.map_or(&none, |p| &p.scopes))?;
+        subject.serialize_field("roles", principal.map_or(&none, |p| &p.roles))?;
+        if tenant_roles.is_empty() {
+            subject.skip_field("tenant_roles")?;
+        } else {
+            subject.serialize_field("tenant_roles", tenant_roles)?;
         }
+        if tenant_permissions.is_empty() {
+            subject.skip_field("tenant_permissions")?;
+        } else {
+            subject.serialize_field("tenant_permissions", tenant_permissions)?;
+        }
+        subject.end()
     }
 }
 
@@ -289,6 +301,59 @@ mod tests {
             client_address: None,
             approved: false,
         }
+    }
+
+    #[test]
+    fn a_subject_is_written_with_the_tenant_grants_of_the_tenant_acted_in() {
+        let grant = |roles: &[&str], permissions: &[&str]| core_auth::TenantGrant {
+            roles: roles.iter().map(|&role| role.to_owned()).collect(),
+            permissions: permissions.iter().map(|&p| p.to_owned()).collect(),
+        };
+        let principal = core_auth::Principal {
+            id: "u1".to_owned(),
+            kind: core_auth::PrincipalKind::User,
+            scopes: ["tools:read", "tools:ping"].map(str::to_owned).into(),
+            roles: ["viewer"].map(str::to_owned).into(),
+            tenant: Some("acme".to_owned()),
+            tenants: [
+                ("acme".to_owned(), grant(&["ops"], &["deploy", "audit"])),
+                ("other".to_owned(), grant(&["owner"], &[])),
+            ]
+            .into(),
+            credential: core_auth::Credential::default(),
+        };
+        let written = |principal: &core_auth::Principal| {
+            serde_json::to_value(Subject::of(&Arc::new(principal.clone()))).unwrap_or_default()
+        };
+        assert_eq!(
+            written(&principal),
+            serde_json::json!({
+                "scopes": ["tools:ping", "tools:read"],
+                "roles": ["viewer"],
+                "tenant_roles": ["ops"],
+                "tenant_permissions": ["audit", "deploy"],
+            })
+        );
+        let elsewhere = core_auth::Principal {
+            tenant: Some("other".to_owned()),
+            ..principal.clone()
+        };
+        assert_eq!(
+            written(&elsewhere),
+            serde_json::json!({"scopes": ["tools:ping", "tools:read"], "roles": ["viewer"], "tenant_roles": ["owner"]})
+        );
+        let untenanted = core_auth::Principal {
+            tenant: None,
+            ..principal
+        };
+        assert_eq!(
+            written(&untenanted),
+            serde_json::json!({"scopes": ["tools:ping", "tools:read"], "roles": ["viewer"]})
+        );
+        assert_eq!(
+            serde_json::to_value(Subject::default()).unwrap_or_default(),
+            serde_json::json!({"scopes": [], "roles": []})
+        );
     }
 
     #[test]

@@ -815,7 +815,7 @@ impl Catalogue {
     ) -> DecisionRecord {
         let principal = &caller.principal;
         DecisionRecord {
-            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            time: crate::telemetry::log_format::now_utc_micros(),
             request_id: caller.request_id.clone(),
             client_request_id: caller.client_request_id.clone(),
             principal_id: principal.id.clone(),
@@ -837,7 +837,7 @@ impl Catalogue {
             destructive: resource.destructive,
             subject: crate::audit::Subject::of(principal),
             arguments: None,
-            client_address: caller.client_address.map(|address| address.to_string()),
+            client_address: caller.client_address,
             approved: false,
         }
     }

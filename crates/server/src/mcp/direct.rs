@@ -16,7 +16,7 @@
 
 use axum::body::Body;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rmcp::model::{
     CallToolRequestMethod, CallToolRequestParams, ErrorCode, InputResponses, JsonObject,
@@ -165,10 +165,15 @@ fn headers_allow(headers: &HeaderMap) -> bool {
     content_json
         && accepts_both(headers)
         && headers
-            .get("mcp-protocol-version")
+            .get(&MCP_PROTOCOL_VERSION)
             .is_some_and(|version| version == REVISION)
-        && single(headers, "mcp-method").is_some_and(|method| method == "tools/call")
+        && single(headers, &MCP_METHOD).is_some_and(|method| method == "tools/call")
 }
+
+// Named once: a header looked up by a string is parsed as a name first.
+const MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
+const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
+const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
 
 const JSON: &str = "application/json";
 const EVENT_STREAM: &str = "text/event-stream";
@@ -200,7 +205,7 @@ fn accepts_both(headers: &HeaderMap) -> bool {
 
 /// The header's one value, as text; `None` if it is missing, repeated or
 /// not text.
-fn single<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     let mut values = headers.get_all(name).iter();
     let value = values.next()?;
     if values.next().is_some() {
@@ -212,7 +217,7 @@ fn single<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// Whether `Mcp-Name` is the tool's name as it is, not Base64-encoded
 /// (`=?base64?…?=`, which rmcp decodes).
 fn name_header_matches(headers: &HeaderMap, name: &str) -> bool {
-    single(headers, "mcp-name").is_some_and(|value| {
+    single(headers, &MCP_NAME).is_some_and(|value| {
         value == name && !(value.starts_with("=?base64?") && value.ends_with("?="))
     })
 }

@@ -287,6 +287,18 @@ impl FormatTime for UtcMicros {
     }
 }
 
+/// The time now as the log lines write it (`2026-12-04T11:47:28.904683Z`,
+/// RFC 3339 in UTC to the microsecond), for the audit records.
+pub(crate) fn now_utc_micros() -> String {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    match stamp(since_epoch.as_secs(), since_epoch.subsec_micros()) {
+        Ok(stamp) => stamp.as_str().to_owned(),
+        Err(fmt::Error) => chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    }
+}
+
 /// A timestamp's text: at most 27 bytes for years of four digits.
 struct Stamp {
     bytes: [u8; 27],

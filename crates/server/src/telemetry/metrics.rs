@@ -245,6 +245,8 @@ struct Handles {
     /// By action and effect, then by deciding policy.
     decisions: RwLock<HashMap<(&'static str, bool), ByPolicy>>,
     tools: RwLock<HashMap<String, Arc<ToolHandles>>>,
+    /// By result.
+    verifications: RwLock<HashMap<&'static str, Counter>>,
 }
 
 /// Decision counters by deciding policy.
@@ -405,7 +407,12 @@ impl Drop for ToolCall {
 /// A token verified (`result`: `ok` or the rejection's code).
 pub(crate) fn token_verification(result: &'static str) {
     if enabled() {
-        metrics::counter!(TOKEN_VERIFICATIONS, "result" => result).increment(1);
+        cached(
+            &HANDLES.verifications,
+            result,
+            || metrics::counter!(TOKEN_VERIFICATIONS, "result" => result),
+        )
+        .increment(1);
     }
 }
 
