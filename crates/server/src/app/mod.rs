@@ -421,31 +421,31 @@ fn router(
 /// page polling for decisions is not an anonymous caller).
 fn assemble(state: AppState, protected: Router, discovery: Router, console: Router) -> Router {
     let cors = cors::layer(&state.cors);
-    // Authentication runs before any body is read, so an anonymous caller
-    // cannot make the server buffer a large body.
-    let protected = protected
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_principal,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            origin_guard::check_origin,
-        ));
-    // Nothing but the address tells anonymous callers apart.
-    let discovery = discovery.layer(middleware::from_fn_with_state(
-        state.clone(),
-        rate_limit::limit_public,
-    ));
     // Discovery documents name URLs built from the Host header, so they are
     // served only to allowed hosts too.
-    let guarded = protected
-        .merge(discovery)
-        .merge(console)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            host_guard::check_host,
-        ));
+    let host = middleware::from_fn_with_state(state.clone(), host_guard::check_host);
+    // Each group's guards are one layer (outermost first), not one
+    // `Router::layer` each: a route copies the layers inside it for every
+    // request, and each `Router::layer` adds a boxed level to copy.
+    // Authentication runs before any body is read, so an anonymous caller
+    // cannot make the server buffer a large body.
+    let protected = protected.layer(
+        tower::ServiceBuilder::new()
+            .layer(host.clone())
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                origin_guard::check_origin,
+            ))
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                auth::require_principal,
+            )),
+    );
+    // Nothing but the address tells anonymous callers apart.
+    let discovery = discovery.layer(tower::ServiceBuilder::new().layer(host.clone()).layer(
+        middleware::from_fn_with_state(state.clone(), rate_limit::limit_public),
+    ));
+    let guarded = protected.merge(discovery).merge(console.layer(host));
     let resolve_client = middleware::from_fn_with_state(state.clone(), client_address::resolve);
     let routes = Router::new()
         .route("/health", get(health::health))
