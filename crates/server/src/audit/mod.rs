@@ -144,8 +144,11 @@ pub(crate) fn recorded_arguments(
 ) -> serde_json::Map<String, serde_json::Value> {
     use sha2::{Digest as _, Sha256};
     for (name, value) in &mut arguments {
-        let lower = name.to_ascii_lowercase();
-        if SECRET_NAMES.iter().any(|part| lower.contains(part)) {
+        if SECRET_NAMES.iter().any(|part| {
+            name.as_bytes()
+                .windows(part.len())
+                .any(|window| window.eq_ignore_ascii_case(part.as_bytes()))
+        }) {
             let digest = Sha256::digest(value.to_string().as_bytes());
             let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
             *value = serde_json::Value::String(format!("sha256:{hex}"));
