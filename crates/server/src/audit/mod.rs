@@ -307,6 +307,17 @@ mod tests {
     }
 
     #[test]
+    fn the_secret_looking_parts_are_lower_case_and_not_empty() {
+        // They are matched ignoring the case of the name, not their own.
+        for part in SECRET_NAMES {
+            assert!(
+                !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase()),
+                "{part}"
+            );
+        }
+    }
+
+    #[test]
     fn a_subject_is_written_with_the_tenant_grants_of_the_tenant_acted_in() {
         let grant = |roles: &[&str], permissions: &[&str]| core_auth::TenantGrant {
             roles: roles.iter().map(|&role| role.to_owned()).collect(),

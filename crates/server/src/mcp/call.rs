@@ -146,7 +146,8 @@ pub(super) async fn call_tool(
 ) -> Result<CallToolResponse, McpError> {
     let span = tracing::debug_span!(
         traces::MCP_CALL_SPAN,
-        tool = %crate::catalogue::shorten(&request.name)
+        // A name the client sent: escaped, so it cannot break a log line.
+        tool = %crate::catalogue::shorten(&request.name).escape_debug()
     );
     if let Some(parent) = context
         .meta

@@ -168,7 +168,7 @@ impl Visitor<'_> {
     }
 
     /// Writes the message, with terminal control characters escaped.
-    fn message(&mut self, write: impl FnOnce(&mut Escaping<'_, '_>) -> fmt::Result) {
+    fn message(&mut self, write: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result) {
         if self.result.is_err() {
             return;
         }
@@ -178,7 +178,11 @@ impl Visitor<'_> {
             self.result = Err(error);
             return;
         }
-        self.result = write(&mut Escaping(&mut self.writer));
+        self.result = if self.writer.sanitizes_ansi_escapes() {
+            write(&mut Escaping(&mut self.writer))
+        } else {
+            write(&mut self.writer)
+        };
     }
 }
 
@@ -280,23 +284,29 @@ thread_local! {
 
 impl FormatTime for UtcMicros {
     fn format_time(&self, writer: &mut Writer<'_>) -> fmt::Result {
-        let since_epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_err(|_| fmt::Error)?;
-        writer.write_str(stamp(since_epoch.as_secs(), since_epoch.subsec_micros())?.as_str())
+        match fast_stamp(SystemTime::now()) {
+            Some(stamp) => writer.write_str(stamp.as_str()),
+            // A clock before 1970 or past 9999: as the default writes it.
+            None => tracing_subscriber::fmt::time::SystemTime.format_time(writer),
+        }
     }
 }
 
 /// The time now as the log lines write it (`2026-12-04T11:47:28.904683Z`,
 /// RFC 3339 in UTC to the microsecond), for the audit records.
 pub(crate) fn now_utc_micros() -> String {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    match stamp(since_epoch.as_secs(), since_epoch.subsec_micros()) {
-        Ok(stamp) => stamp.as_str().to_owned(),
-        Err(fmt::Error) => chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    let now = SystemTime::now();
+    match fast_stamp(now) {
+        Some(stamp) => stamp.as_str().to_owned(),
+        None => chrono::DateTime::<chrono::Utc>::from(now)
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
     }
+}
+
+/// `time`'s text, if it is one [`stamp`] writes: from 1970 to 9999.
+fn fast_stamp(time: SystemTime) -> Option<Stamp> {
+    let since_epoch = time.duration_since(UNIX_EPOCH).ok()?;
+    stamp(since_epoch.as_secs(), since_epoch.subsec_micros()).ok()
 }
 
 /// A timestamp's text: at most 27 bytes for years of four digits.
@@ -582,5 +592,19 @@ mod tests {
             assert_eq!(written, expected, "{seconds}.{micros:06}");
         }
         assert!(stamp(253_402_300_800, 0).is_err(), "the year 10000");
+    }
+
+    #[test]
+    fn a_clock_outside_the_years_1970_to_9999_is_still_written() {
+        let before = UNIX_EPOCH - std::time::Duration::from_millis(500);
+        assert!(fast_stamp(before).is_none());
+        assert_eq!(
+            chrono::DateTime::<chrono::Utc>::from(before)
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "1969-12-31T23:59:59.500000Z"
+        );
+        let after = UNIX_EPOCH + std::time::Duration::from_secs(253_402_300_800);
+        assert!(fast_stamp(after).is_none());
+        assert!(fast_stamp(UNIX_EPOCH).is_some());
     }
 }
