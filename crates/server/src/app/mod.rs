@@ -421,8 +421,8 @@ fn router(
 /// page polling for decisions is not an anonymous caller).
 fn assemble(state: AppState, protected: Router, discovery: Router, console: Router) -> Router {
     let cors = cors::layer(&state.cors);
-    // Discovery documents name URLs built from the Host header, so they are
-    // served only to allowed hosts too.
+    // Every group is served only to allowed hosts: discovery documents too,
+    // as they name URLs built from the Host header.
     let host = middleware::from_fn_with_state(state.clone(), host_guard::check_host);
     // Each group's guards are one layer (outermost first), not one
     // `Router::layer` each: a route copies the layers inside it for every

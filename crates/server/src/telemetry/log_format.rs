@@ -306,10 +306,10 @@ pub(crate) fn now_utc_micros() -> String {
 /// `time`'s text, if it is one [`stamp`] writes: from 1970 to 9999.
 fn fast_stamp(time: SystemTime) -> Option<Stamp> {
     let since_epoch = time.duration_since(UNIX_EPOCH).ok()?;
-    stamp(since_epoch.as_secs(), since_epoch.subsec_micros()).ok()
+    stamp(since_epoch.as_secs(), since_epoch.subsec_micros())
 }
 
-/// A timestamp's text: at most 27 bytes for years of four digits.
+/// A timestamp's text: 27 bytes, the year in four digits.
 struct Stamp {
     bytes: [u8; 27],
 }
@@ -321,8 +321,9 @@ impl Stamp {
     }
 }
 
-/// The text of `seconds` since the epoch and `micros` into the next.
-fn stamp(seconds: u64, micros: u32) -> Result<Stamp, fmt::Error> {
+/// The text of `seconds` since the epoch and `micros` into the next;
+/// `None` past the year 9999.
+fn stamp(seconds: u64, micros: u32) -> Option<Stamp> {
     let prefix = match SECOND.get() {
         Some((second, prefix)) if second == seconds => prefix,
         _ => {
@@ -339,18 +340,17 @@ fn stamp(seconds: u64, micros: u32) -> Result<Stamp, fmt::Error> {
         rest /= 10;
     }
     bytes[26] = b'Z';
-    Ok(Stamp { bytes })
+    Some(Stamp { bytes })
 }
 
-/// `2026-12-04T11:47:28.` for a second since the epoch; an error past the
+/// `2026-12-04T11:47:28.` for a second since the epoch; `None` past the
 /// year 9999, which four digits cannot write.
-fn second_prefix(seconds: u64) -> Result<[u8; 20], fmt::Error> {
+fn second_prefix(seconds: u64) -> Option<[u8; 20]> {
     use chrono::{Datelike as _, Timelike as _};
     let time = i64::try_from(seconds)
         .ok()
         .and_then(|seconds| chrono::DateTime::from_timestamp(seconds, 0))
-        .filter(|time| time.year() <= 9999)
-        .ok_or(fmt::Error)?;
+        .filter(|time| time.year() <= 9999)?;
     let mut text = String::with_capacity(20);
     write!(
         text,
@@ -361,8 +361,9 @@ fn second_prefix(seconds: u64) -> Result<[u8; 20], fmt::Error> {
         time.hour(),
         time.minute(),
         time.second()
-    )?;
-    text.as_bytes().try_into().map_err(|_| fmt::Error)
+    )
+    .ok()?;
+    text.as_bytes().try_into().ok()
 }
 
 #[cfg(test)]
@@ -587,11 +588,10 @@ mod tests {
             let expected = chrono::DateTime::from_timestamp(seconds, micros * 1000)
                 .map(|time| time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
             let written = stamp(u64::try_from(seconds).unwrap_or_default(), micros)
-                .ok()
                 .map(|stamp| stamp.as_str().to_owned());
             assert_eq!(written, expected, "{seconds}.{micros:06}");
         }
-        assert!(stamp(253_402_300_800, 0).is_err(), "the year 10000");
+        assert!(stamp(253_402_300_800, 0).is_none(), "the year 10000");
     }
 
     #[test]
