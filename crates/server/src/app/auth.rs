@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::AUTHORIZATION;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use core_auth::{AuthError, TokenRejection, bearer_token};
 use oauth_kit::ClientAddress;
@@ -21,23 +20,22 @@ use crate::web::{ApiError, discard_small_body, refused};
 /// and charging `RATE_LIMIT_PER_MINUTE`: 429 past it, 503 with Redis away
 /// and `REDIS_FAILURE=closed`), and records the [`Caller`] (principal,
 /// request id, client address and the policy set the request is decided
-/// under); or answers 401.
-pub(crate) async fn require_principal(
-    State(state): State<AppState>,
+/// under); or the answer refusing it.
+pub(crate) async fn authenticate(
+    state: &AppState,
     mut request: Request,
-    next: Next,
-) -> Response {
+) -> Result<Request, Response> {
     let header = match request.headers().get(AUTHORIZATION) {
         None => None,
         Some(value) => match value.to_str() {
             Ok(text) => Some(text),
             Err(_) => {
-                return reject(
-                    &state,
+                return Err(reject(
+                    state,
                     request,
                     AuthError::MalformedHeader("the header is not valid ASCII".to_owned()),
                 )
-                .await;
+                .await);
             }
         },
     };
@@ -68,12 +66,12 @@ pub(crate) async fn require_principal(
             {
                 Ok(()) => {}
                 Err(Refusal::Revoked) => {
-                    return reject(
-                        &state,
+                    return Err(reject(
+                        state,
                         request,
                         AuthError::InvalidToken(TokenRejection::Revoked),
                     )
-                    .await;
+                    .await);
                 }
                 Err(refusal) => {
                     tracing::info!(principal = %principal.id, ?refusal, "request refused");
@@ -81,8 +79,10 @@ pub(crate) async fn require_principal(
                         .rate_limiter
                         .as_ref()
                         .map_or(0, |limit| limit.per_minute());
-                    return refused(refusal, per_minute, "caller", "RATE_LIMIT_PER_MINUTE")
-                        .into_response();
+                    return Err(
+                        refused(refusal, per_minute, "caller", "RATE_LIMIT_PER_MINUTE")
+                            .into_response(),
+                    );
                 }
             }
             let ids = request.extensions().get::<RequestId>();
@@ -103,9 +103,9 @@ pub(crate) async fn require_principal(
                 budget: Arc::new(CallBudget::new(state.max_tool_calls_per_request)),
                 client: ClientLink::default(),
             });
-            next.run(request).await
+            Ok(request)
         }
-        Err(err) => reject(&state, request, err).await,
+        Err(err) => Err(reject(state, request, err).await),
     }
 }
 

@@ -9,10 +9,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::Response;
 use oauth_kit::ClientAddress;
 
 use super::AppState;
@@ -27,11 +25,7 @@ const X_FORWARDED_FOR: &str = "x-forwarded-for";
 const MAX_HOPS: usize = 16;
 
 /// Records the client's [`ClientAddress`] in the request's extensions.
-pub(crate) async fn resolve(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+pub(crate) fn resolve(state: &AppState, request: &mut Request) {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -40,7 +34,6 @@ pub(crate) async fn resolve(
         let client = client_of(peer, request.headers(), &state.trusted_proxies);
         request.extensions_mut().insert(ClientAddress(client));
     }
-    next.run(request).await
 }
 
 /// The client behind `peer`, as the trusted proxies in front of it say.

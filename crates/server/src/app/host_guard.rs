@@ -3,8 +3,8 @@
 //! A page on a hostile site can resolve its own name to 127.0.0.1 and then
 //! talk to a local server from the victim's browser; the `Host` header still
 //! carries the hostile name. Checking it against `ALLOWED_HOSTS` closes that
-//! door. This layer is the one Host check, in front of every route but
-//! `/health` (rmcp's own check on `/mcp` is off).
+//! door. This is the one Host check, made by the guards of every group of
+//! routes but `/health` (rmcp's own check on `/mcp` is off).
 
 use axum::extract::{Request, State};
 use axum::http::header::HOST;
@@ -16,14 +16,11 @@ use super::AppState;
 use crate::settings::hosts_admit;
 use crate::web::ApiError;
 
-/// Refuses requests whose `Host` is not allowed. An empty list allows all.
-pub(crate) async fn check_host(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// The refusal of a request whose `Host` is not allowed; `None` lets it
+/// on. An empty list allows all.
+pub(crate) fn refusal(state: &AppState, request: &Request) -> Option<Response> {
     if state.allowed_hosts.is_empty() {
-        return next.run(request).await;
+        return None;
     }
     let authority = request
         .headers()
@@ -32,15 +29,31 @@ pub(crate) async fn check_host(
         .and_then(|value| value.parse::<Authority>().ok())
         .or_else(|| request.uri().authority().cloned());
     let Some(authority) = authority else {
-        return ApiError::HostNotAllowed("the request has no valid Host header".to_owned())
-            .into_response();
+        return Some(
+            ApiError::HostNotAllowed("the request has no valid Host header".to_owned())
+                .into_response(),
+        );
     };
     if hosts_admit(&state.allowed_hosts, &authority) {
-        next.run(request).await
+        None
     } else {
-        ApiError::HostNotAllowed(format!(
-            "host `{authority}` is not in ALLOWED_HOSTS; add it to serve requests addressed to it"
-        ))
-        .into_response()
+        Some(
+            ApiError::HostNotAllowed(format!(
+                "host `{authority}` is not in ALLOWED_HOSTS; add it to serve requests addressed to it"
+            ))
+            .into_response(),
+        )
+    }
+}
+
+/// The guard of routes that need nothing but an allowed host.
+pub(crate) async fn check_host(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match refusal(&state, &request) {
+        Some(refused) => refused,
+        None => next.run(request).await,
     }
 }

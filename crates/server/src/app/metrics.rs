@@ -3,13 +3,11 @@
 //! or on `METRICS_ADDR`'s listener for anyone who can reach it).
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use core_auth::TokenVerifier;
@@ -99,22 +97,4 @@ fn bears(headers: &HeaderMap, token: &str) -> bool {
     presented.is_some_and(|presented| {
         oauth_kit::constant_time_eq(presented.as_bytes(), token.as_bytes())
     })
-}
-
-/// Counts and times every request, by route, method and status.
-pub(crate) async fn record(request: Request, next: Next) -> Response {
-    if !metrics::enabled() {
-        return next.run(request).await;
-    }
-    let started = Instant::now();
-    let route = metrics::route_label(request.uri().path());
-    let method = request.method().clone();
-    let response = next.run(request).await;
-    metrics::http_request(
-        route,
-        method.as_str(),
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
 }

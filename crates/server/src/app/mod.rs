@@ -8,6 +8,7 @@ mod client_address;
 mod cors;
 mod health;
 mod host_guard;
+mod layers;
 mod metrics;
 mod origin_guard;
 mod rate_limit;
@@ -423,34 +424,23 @@ fn assemble(state: AppState, protected: Router, discovery: Router, console: Rout
     let cors = cors::layer(&state.cors);
     // Every group is served only to allowed hosts: discovery documents too,
     // as they name URLs built from the Host header.
-    let host = middleware::from_fn_with_state(state.clone(), host_guard::check_host);
-    // Each group's guards are one layer (outermost first), not one
-    // `Router::layer` each: a route copies the layers inside it for every
-    // request, and each `Router::layer` adds a boxed level to copy.
-    // Authentication runs before any body is read, so an anonymous caller
-    // cannot make the server buffer a large body.
-    let protected = protected.layer(
-        tower::ServiceBuilder::new()
-            .layer(host.clone())
-            .layer(middleware::from_fn_with_state(
-                state.clone(),
-                origin_guard::check_origin,
-            ))
-            .layer(middleware::from_fn_with_state(
-                state.clone(),
-                auth::require_principal,
-            )),
-    );
-    // Nothing but the address tells anonymous callers apart.
-    let discovery = discovery.layer(tower::ServiceBuilder::new().layer(host.clone()).layer(
-        middleware::from_fn_with_state(state.clone(), rate_limit::limit_public),
+    let protected = protected.layer(middleware::from_fn_with_state(
+        state.clone(),
+        layers::protected,
     ));
-    let guarded = protected.merge(discovery).merge(console.layer(host));
-    let resolve_client = middleware::from_fn_with_state(state.clone(), client_address::resolve);
+    let discovery = discovery.layer(middleware::from_fn_with_state(
+        state.clone(),
+        layers::discovery,
+    ));
+    let console = console.layer(middleware::from_fn_with_state(
+        state.clone(),
+        host_guard::check_host,
+    ));
+    let bookkeeping = middleware::from_fn_with_state(state.clone(), layers::every_request);
     let routes = Router::new()
         .route("/health", get(health::health))
         .with_state(state)
-        .merge(guarded)
+        .merge(protected.merge(discovery).merge(console))
         .fallback(no_route);
     // The layers every request meets wrap the router as one service rather
     // than each route (`Router::layer`): a layer copies the service inside
@@ -463,9 +453,7 @@ fn assemble(state: AppState, protected: Router, discovery: Router, console: Rout
         // Outside authentication and the host guard: a browser's preflight
         // carries neither credentials nor, always, an allowed host.
         .layer(tower::util::option_layer(cors))
-        .layer(middleware::from_fn(metrics::record))
-        .layer(middleware::from_fn(request_id::assign))
-        .layer(resolve_client)
+        .layer(bookkeeping)
         .service(routes);
     Router::new().fallback_service(every_request)
 }

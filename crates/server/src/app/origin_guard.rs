@@ -9,25 +9,18 @@
 //! about a token it holds. Requests without `Origin` come from programs,
 //! not pages, and pass.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::ORIGIN;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use crate::settings::cors_origin;
 use crate::web::ApiError;
 
-/// Refuses requests whose `Origin` is neither allowed nor the server's own.
-pub(crate) async fn check_origin(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let Some(origin) = request.headers().get(ORIGIN) else {
-        return next.run(request).await;
-    };
-    let shown = String::from_utf8_lossy(origin.as_bytes()).into_owned();
+/// The refusal of a request whose `Origin` is neither allowed nor the
+/// server's own; `None` lets it on.
+pub(crate) fn refusal(state: &AppState, request: &Request) -> Option<Response> {
+    let origin = request.headers().get(ORIGIN)?;
     let admitted = origin
         .to_str()
         .ok()
@@ -38,12 +31,14 @@ pub(crate) async fn check_origin(
                     .is_some_and(|own| own == origin)
         });
     if admitted {
-        next.run(request).await
-    } else {
+        return None;
+    }
+    let shown = String::from_utf8_lossy(origin.as_bytes());
+    Some(
         ApiError::OriginNotAllowed(format!(
             "requests from pages at `{}` are refused; add the origin to CORS_ORIGINS to let its pages call the server",
             shown.chars().take(200).collect::<String>()
         ))
-        .into_response()
-    }
+        .into_response(),
+    )
 }

@@ -10,32 +10,24 @@
 //! client is counted per /64, the block one subscriber is usually given,
 //! so that walking through its addresses buys nothing.
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use oauth_kit::ClientAddress;
 
 use super::AppState;
 
-/// Refuses a request to a public route past its client address's limit
-/// with 429 and `Retry-After`. A request whose address is unknown (served
-/// without connection information, as in process) is not limited.
-pub(crate) async fn limit_public(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let (Some(limiter), Some(ClientAddress(address))) = (
-        &state.public_rate_limiter,
-        request.extensions().get::<ClientAddress>().copied(),
-    ) else {
-        return next.run(request).await;
+/// Charges a request to a public route to its `client` address; past the
+/// limit, the refusal (429 with `Retry-After`). A request whose address is
+/// unknown (served without connection information, as in process) is not
+/// limited.
+pub(crate) async fn refusal(state: &AppState, client: Option<ClientAddress>) -> Option<Response> {
+    let (Some(limiter), Some(ClientAddress(address))) = (&state.public_rate_limiter, client) else {
+        return None;
     };
     match crate::web::charge_address(limiter, address).await {
-        Ok(()) => next.run(request).await,
+        Ok(()) => None,
         Err(refusal) => {
             tracing::info!(client_address = %address, "public rate limit exceeded");
-            refusal.into_response()
+            Some(refusal.into_response())
         }
     }
 }

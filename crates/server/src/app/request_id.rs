@@ -28,8 +28,15 @@ pub(crate) struct RequestId {
 }
 
 /// Makes the request's id, keeps a caller's plain `x-request-id` beside it,
-/// and answers the server's id in `x-request-id`.
-pub(crate) async fn assign(mut request: Request, next: Next) -> Response {
+/// serves the request with `next` in a span of its own (`route` being its
+/// route's label), logs its line, and answers the server's id in
+/// `x-request-id`; `started` is when the request came in.
+pub(crate) async fn assign(
+    mut request: Request,
+    route: &'static str,
+    started: Instant,
+    next: Next,
+) -> Response {
     let id: Arc<str> = uuid::Uuid::new_v4().to_string().into();
     let client: Option<Arc<str>> = request
         .headers()
@@ -37,7 +44,6 @@ pub(crate) async fn assign(mut request: Request, next: Next) -> Response {
         .and_then(|value| value.to_str().ok())
         .filter(|value| is_acceptable_id(value))
         .map(Into::into);
-    let route = crate::telemetry::metrics::route_label(request.uri().path());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -69,7 +75,6 @@ pub(crate) async fn assign(mut request: Request, next: Next) -> Response {
         id: Arc::clone(&id),
         client,
     });
-    let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     if exporting {
         span.record("http.response.status_code", response.status().as_u16());

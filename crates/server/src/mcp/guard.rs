@@ -8,9 +8,8 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rmcp::model::ClientJsonRpcMessage;
 use serde_json::{Value, json};
@@ -28,11 +27,16 @@ const INVALID_REQUEST: i64 = -32600;
 /// JSON-RPC: the parameters (here, the session's settings) are invalid.
 const INVALID_PARAMS: i64 = -32602;
 
-pub(super) async fn check_jsonrpc(
-    State(state): State<std::sync::Arc<McpState>>,
+/// Checks `request` and serves it, with `next` unless the direct path
+/// answers it.
+pub(super) async fn check_jsonrpc<Served>(
+    state: &McpState,
     mut request: Request,
-    next: Next,
-) -> Response {
+    next: impl FnOnce(Request) -> Served,
+) -> Response
+where
+    Served: Future<Output = Response>,
+{
     match SessionSettings::from_uri(request.uri()) {
         Ok(settings) => {
             request.extensions_mut().insert(settings);
@@ -46,11 +50,6 @@ pub(super) async fn check_jsonrpc(
             );
         }
     }
-    let principal = request
-        .extensions()
-        .get::<crate::catalogue::Caller>()
-        .map(|caller| caller.principal.id.clone())
-        .unwrap_or_default();
     let session = request
         .headers()
         .get(MCP_SESSION_ID)
@@ -58,7 +57,11 @@ pub(super) async fn check_jsonrpc(
         .map(str::to_owned);
     if let Some(session) = &session {
         // A session is only ever its own principal's.
-        if !state.sessions.owned_anywhere(session, &principal).await {
+        if !state
+            .sessions
+            .owned_anywhere(session, &principal_of(request.extensions()))
+            .await
+        {
             return session_not_found();
         }
         request.extensions_mut().insert(Route::Session);
@@ -67,7 +70,7 @@ pub(super) async fn check_jsonrpc(
         if session.is_none() {
             request.extensions_mut().insert(Route::Stateless);
         }
-        return next.run(request).await;
+        return next(request).await;
     }
     let (mut parts, body) = request.into_parts();
     let bytes = match read_limited(&parts.headers, body, state.max_request_bytes).await {
@@ -106,7 +109,7 @@ pub(super) async fn check_jsonrpc(
         // anyone else's session.
         let route =
             if !json_only && opens_session(&parts.headers, &bytes) && state.sessions.has_room() {
-                Route::OpenSession(principal)
+                Route::OpenSession(principal_of(&parts.extensions))
             } else {
                 Route::Stateless
             };
@@ -115,7 +118,7 @@ pub(super) async fn check_jsonrpc(
     let denial = DenialSlot::default();
     parts.extensions.insert(denial.clone());
     if parts.extensions.get::<Route>() == Some(&Route::Stateless)
-        && let Some(mut response) = super::direct::serve(&state, &parts, &bytes).await
+        && let Some(mut response) = super::direct::serve(state, &parts, &bytes).await
     {
         denial.apply(&mut response, || state.base.for_request(&parts.headers));
         return response;
@@ -123,9 +126,7 @@ pub(super) async fn check_jsonrpc(
     let base = state.base.for_request(&parts.headers);
     // The MCP service parses the body; only a body it refuses is read here
     // again, to answer JSON-RPC instead of its plain text.
-    let mut response = next
-        .run(Request::from_parts(parts, Body::from(bytes.clone())))
-        .await;
+    let mut response = next(Request::from_parts(parts, Body::from(bytes.clone()))).await;
     denial.apply(&mut response, || base);
     if refused_in_plain_text(&response)
         && let Err(refusal) = read_message(&bytes)
@@ -133,6 +134,14 @@ pub(super) async fn check_jsonrpc(
         return refusal.into_response();
     }
     response
+}
+
+/// The id of the principal the authentication layer recorded.
+fn principal_of(extensions: &axum::http::Extensions) -> String {
+    extensions
+        .get::<crate::catalogue::Caller>()
+        .map(|caller| caller.principal.id.clone())
+        .unwrap_or_default()
 }
 
 /// Whether the request's `Accept` names `text/event-stream`.

@@ -25,10 +25,10 @@ mod subscriptions;
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::{Router, middleware};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -175,20 +175,35 @@ pub(crate) fn router(state: McpState) -> Router {
     );
     // Shared, not copied, by every request: each clone of a state is one
     // per request.
-    let services = Arc::new(Services {
-        stateless,
-        sessions,
-        registry: Arc::clone(&state.sessions),
+    let door = Arc::new(Door {
+        services: Arc::new(Services {
+            stateless,
+            sessions,
+            registry: Arc::clone(&state.sessions),
+        }),
+        state,
     });
     // Paths below /mcp reach the same service, as a nested service would.
     Router::new()
-        .route("/mcp", any(dispatch))
-        .route("/mcp/{*rest}", any(dispatch))
-        .with_state(services)
-        .layer(middleware::from_fn_with_state(
-            Arc::new(state),
-            guard::check_jsonrpc,
-        ))
+        .route("/mcp", any(serve))
+        .route("/mcp/{*rest}", any(serve))
+        .with_state(door)
+}
+
+/// What `/mcp` serves with: the guard's state and the services behind it.
+struct Door {
+    state: McpState,
+    services: Arc<Services>,
+}
+
+/// `/mcp`: the guard's checks, then the service they route the request to.
+/// (The guard is not a layer: a layer would copy and box the route inside
+/// it for every request.)
+async fn serve(State(door): State<Arc<Door>>, request: Request) -> Response {
+    guard::check_jsonrpc(&door.state, request, |request| {
+        dispatch(Arc::clone(&door.services), request)
+    })
+    .await
 }
 
 /// `GET /.well-known/mcp/server-card.json`: the server card, for the
@@ -216,7 +231,7 @@ pub(crate) fn card_router(catalogue: Catalogue, base: PublicBase) -> Router {
 }
 
 /// Hands the request to the service the guard routed it to.
-async fn dispatch(State(services): State<Arc<Services>>, request: Request) -> Response {
+async fn dispatch(services: Arc<Services>, request: Request) -> Response {
     let route = request
         .extensions()
         .get::<Route>()
