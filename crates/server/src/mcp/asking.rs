@@ -16,7 +16,7 @@
 use plugin_host::{InputKind, InputRequests};
 use rmcp::model::{
     ClientCapabilities, CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams,
-    InputRequest, ListRootsResult, ProtocolVersion, RequestMetaObject,
+    InputRequest, ListRootsResult,
 };
 use rmcp::service::Peer;
 use rmcp::{ErrorData as McpError, RoleServer};
@@ -24,6 +24,7 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value, json};
 
+use super::declared::Declared;
 use crate::catalogue::{Asking, AuthorizedCall, Caller};
 
 /// The key under which the server asks for a person's approval, among the
@@ -80,24 +81,17 @@ impl Offers {
 }
 
 impl<'a> Channel<'a> {
-    /// How the client of a request with `meta` can be asked, `peer` being
-    /// the client's end of a stream if it has one; `responses` are the
-    /// request's `inputResponses`.
+    /// How the client of a request can be asked, as it `declared` itself,
+    /// `peer` being the client's end of a stream if it has one;
+    /// `responses` are the request's `inputResponses`.
     pub(super) fn of(
-        meta: &RequestMetaObject,
+        declared: &Declared,
         peer: Option<&Peer<RoleServer>>,
         responses: Option<&'a std::collections::BTreeMap<String, Value>>,
     ) -> Self {
-        let stateless = meta
-            .protocol_version()
-            .is_some_and(|version| version.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
-        if stateless {
-            let offers = meta
-                .client_capabilities()
-                .map(|capabilities| Offers::of(&capabilities))
-                .unwrap_or_default();
+        if let Declared::InRequest(capabilities) = declared {
             return Self::Retry {
-                offers,
+                offers: capabilities.as_ref().map(Offers::of).unwrap_or_default(),
                 responses: responses.unwrap_or(&NO_RESPONSES),
             };
         }

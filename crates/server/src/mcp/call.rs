@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, InputRequiredResult,
-    ProgressNotificationParam, ProgressToken, ProtocolVersion, RequestMetaObject,
+    ProgressNotificationParam, ProgressToken, RequestMetaObject,
 };
 #[expect(
     deprecated,
@@ -23,6 +23,7 @@ use tracing::Instrument as _;
 
 use super::approval::{Pending, Sought};
 use super::asking::{Channel, Round, Rounds};
+use super::declared::Declared;
 use super::denial::DenialSlot;
 use super::refusals::{check_length, refusal_to_error};
 use super::request_state::{Binding, Progress, RequestStates};
@@ -40,6 +41,10 @@ pub(super) struct JsonOnly;
 pub(super) struct CallContext {
     /// The request's `_meta`.
     pub(super) meta: RequestMetaObject,
+    /// Where the client declared what it can do, as `_meta` says.
+    pub(super) declared: Declared,
+    /// The token the client wants progress reported under, from `_meta`.
+    pub(super) progress_token: Option<ProgressToken>,
     /// Who calls: the HTTP layers' caller, narrowed to the session's
     /// settings.
     pub(super) caller: Caller,
@@ -70,13 +75,15 @@ impl CallContext {
         let denial = parts
             .and_then(|parts| parts.extensions.get::<DenialSlot>())
             .cloned();
-        let level = if is_stateless_revision(&context.meta) {
-            context.meta.log_level()
-        } else {
-            session_level
+        let declared = Declared::of(&context.meta);
+        let level = match declared {
+            Declared::InRequest(_) => context.meta.log_level(),
+            Declared::AtInitialize => session_level,
         };
         Ok(Self {
             log_level: level.map(plugin_level),
+            progress_token: context.meta.get_progress_token(),
+            declared,
             meta: context.meta,
             caller,
             peer: Some(context.peer),
@@ -102,13 +109,6 @@ pub(super) fn plugin_level(level: LoggingLevel) -> plugin_host::LogLevel {
         LoggingLevel::Warning => plugin_host::LogLevel::WARN,
         _ => plugin_host::LogLevel::ERROR,
     }
-}
-
-/// Whether a request's `_meta` says it comes from a client speaking
-/// 2026-07-28 or later, which declares its version in every request.
-pub(super) fn is_stateless_revision(meta: &RequestMetaObject) -> bool {
-    meta.protocol_version()
-        .is_some_and(|version| version.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
 }
 
 /// The authenticated caller that the HTTP layers put on the request, narrowed
@@ -171,7 +171,7 @@ async fn traced(
     check_length("tool name", &request.name)?;
     let denial = context.denial.as_ref();
     let arguments = request.arguments.map_or(Value::Null, Value::Object);
-    let token = context.meta.get_progress_token();
+    let token = context.progress_token.clone();
     let streams = context.notices_reach();
     let cancelled = context.ct.clone();
     let (client, notices) = ClientLink::new(
@@ -184,7 +184,7 @@ async fn traced(
         ..context.caller.clone()
     };
     let channel = Channel::of(
-        &context.meta,
+        &context.declared,
         context.peer.as_ref(),
         request.input_responses.as_ref(),
     );
@@ -398,17 +398,20 @@ fn check_client_capabilities(
     else {
         return Ok(());
     };
-    let declared = context.meta.client_capabilities().or_else(|| {
-        context
-            .peer
-            .as_ref()
-            .and_then(Peer::peer_info)
-            .map(|info| info.capabilities.clone())
-    });
-    let Some(declared) = declared else {
-        return Ok(());
+    let declared = match &context.declared {
+        Declared::InRequest(Some(capabilities)) => serde_json::to_value(capabilities),
+        _ => match context.meta.client_capabilities().or_else(|| {
+            context
+                .peer
+                .as_ref()
+                .and_then(Peer::peer_info)
+                .map(|info| info.capabilities.clone())
+        }) {
+            Some(capabilities) => serde_json::to_value(capabilities),
+            None => return Ok(()),
+        },
     };
-    let declared = serde_json::to_value(declared).unwrap_or_default();
+    let declared = declared.unwrap_or_default();
     let missing: serde_json::Map<String, Value> = required
         .iter()
         .filter(|(name, _)| declared.get(name.as_str()).is_none_or(Value::is_null))

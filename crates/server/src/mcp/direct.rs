@@ -20,19 +20,23 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rmcp::model::{
     CallToolRequestMethod, CallToolRequestParams, ErrorCode, InputResponses, JsonObject,
-    JsonRpcVersion2_0, ProtocolVersion, RequestId, RequestMetaObject, ServerJsonRpcMessage,
-    ServerResult,
+    JsonRpcVersion2_0, RequestId, RequestMetaObject, ServerJsonRpcMessage, ServerResult,
 };
 use serde::Deserialize;
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::McpState;
 use super::call::{self, CallContext, JsonOnly};
+use super::declared::Declared;
 use super::denial::DenialSlot;
 
 /// The revision this path serves: the one whose requests carry their own
 /// version, capabilities and client, so no session is needed.
 const REVISION: &str = "2026-07-28";
+
+/// Where a request's `_meta` names its revision.
+const PROTOCOL_VERSION_KEY: &str = "io.modelcontextprotocol/protocolVersion";
 
 /// Answers `bytes`, the body of a stateless `POST /mcp` with `parts`, if
 /// it is a call this path serves; `None` leaves the request to rmcp.
@@ -43,19 +47,19 @@ pub(super) async fn serve(state: &McpState, parts: &Parts, bytes: &[u8]) -> Opti
     let CallMessage { id, params, .. } = read_call(bytes)?;
     let meta = params.meta.unwrap_or_default();
     // What rmcp requires of a 2026-07-28 request's `_meta` (it answers a
-    // request that lacks it), and no notices to stream: a client that
-    // reads streams and asks for progress or messages gets them from rmcp.
+    // request that lacks it): the version, and capabilities that read as
+    // such (each read once, here, as rmcp would read it).
+    let version = meta.0.0.get(PROTOCOL_VERSION_KEY).and_then(Value::as_str);
+    if version != Some(REVISION) {
+        return None;
+    }
+    let capabilities = meta.client_capabilities()?;
+    // No notices to stream: a client that reads streams and asks for
+    // progress or messages gets them from rmcp.
     let streams = parts.extensions.get::<JsonOnly>().is_none();
-    let wants_notices = meta.get_progress_token().is_some() || meta.log_level().is_some();
-    if meta
-        .protocol_version()
-        .as_ref()
-        .map(ProtocolVersion::as_str)
-        != Some(REVISION)
-        || !meta
-            .missing_required_keys(&ProtocolVersion::V_2026_07_28)
-            .is_empty()
-        || (streams && wants_notices)
+    let progress_token = meta.get_progress_token();
+    let log_level = meta.log_level();
+    if (streams && (progress_token.is_some() || log_level.is_some()))
         || !name_header_matches(&parts.headers, &params.name)
         || state.tools.has_header_arguments(&params.name)
     {
@@ -74,8 +78,10 @@ pub(super) async fn serve(state: &McpState, parts: &Parts, bytes: &[u8]) -> Opti
     let ct = CancellationToken::new();
     let _cancel_when_dropped = ct.clone().drop_guard();
     let context = CallContext {
-        log_level: meta.log_level().map(call::plugin_level),
+        log_level: log_level.map(call::plugin_level),
         meta,
+        declared: Declared::InRequest(Some(capabilities)),
+        progress_token,
         caller,
         peer: None,
         streams,

@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 
 use super::asking::{Channel, Unasked};
 use super::call::{self, CallContext};
+use super::declared::{self, Declared};
 use super::denial;
 use super::refusals::{check_length, item_refusal_to_error};
 use super::request_state::{Binding, Progress, RequestStates};
@@ -313,7 +314,7 @@ impl ServerHandler for McpServer {
         // A prompt may ask its client for input, as a tool may: its answers
         // are bound to the prompt (named apart from tools) and its arguments.
         let channel = Channel::of(
-            &context.meta,
+            &Declared::of(&context.meta),
             Some(&context.peer),
             request.input_responses.as_ref(),
         );
@@ -580,7 +581,7 @@ impl ServerHandler for McpServer {
     ) -> Result<(), McpError> {
         // 2026-07-28 removed the method: the level travels in each
         // request's `_meta` instead.
-        if call::is_stateless_revision(&context.meta) {
+        if declared::is_stateless_revision(&context.meta) {
             return Err(McpError::method_not_found::<
                 rmcp::model::SetLevelRequestMethod,
             >());

@@ -11,6 +11,7 @@
 mod approval;
 mod asking;
 mod call;
+mod declared;
 mod denial;
 mod direct;
 pub mod fuzzing;
