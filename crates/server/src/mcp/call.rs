@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, InputRequiredResult,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, InputRequiredResult,
     ProgressNotificationParam, ProgressToken, RequestMetaObject,
 };
 #[expect(
@@ -347,7 +347,7 @@ async fn traced(
         is_error,
         ..
     } = result;
-    let content = serde_json::from_value(Value::Array(content))
+    let content = content_blocks(content)
         .map_err(|err| McpError::internal_error(format!("tool result: {err}"), None))?;
     // 2026-07-28 results say they are complete (`success` marks them so);
     // rmcp drops the field for older clients.
@@ -355,6 +355,45 @@ async fn traced(
     result.structured_content = structured_content;
     result.is_error = Some(is_error);
     Ok(result.into())
+}
+
+/// A plugin's content blocks as rmcp's. A block of plain text, what nearly
+/// every tool answers, is made as it is; any other is read as rmcp reads
+/// it (serde reads a tagged enum through a buffer of its own, at several
+/// times the cost).
+fn content_blocks(content: Vec<Value>) -> Result<Vec<ContentBlock>, serde_json::Error> {
+    content
+        .into_iter()
+        .map(|block| match plain_text(block) {
+            Ok(text) => Ok(ContentBlock::text(text)),
+            Err(block) => serde_json::from_value(block),
+        })
+        .collect()
+}
+
+/// The text of a block that is `{"type": "text", "text": …}` and nothing
+/// else; any other block back as it was.
+fn plain_text(block: Value) -> Result<String, Value> {
+    let Value::Object(fields) = block else {
+        return Err(block);
+    };
+    // Two fields are looked at in turn: cheaper than hashing their names.
+    let plain = fields.len() == 2
+        && fields.iter().all(|(name, value)| match name.as_str() {
+            "type" => value.as_str() == Some("text"),
+            "text" => value.is_string(),
+            _ => false,
+        });
+    if !plain {
+        return Err(Value::Object(fields));
+    }
+    fields
+        .into_iter()
+        .find_map(|(name, value)| match value {
+            Value::String(text) if name == "text" => Some(text),
+            _ => None,
+        })
+        .ok_or(Value::Null)
 }
 
 /// Audits an allowed call as cancelled unless it finished or was refused:
@@ -477,4 +516,43 @@ async fn send_notice(peer: &Peer<RoleServer>, token: Option<&ProgressToken>, not
             .await
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// rmcp's own reading of content blocks, which the plain-text path
+    /// must agree with.
+    fn read_by_rmcp(content: &[Value]) -> Result<Vec<ContentBlock>, String> {
+        serde_json::from_value(Value::Array(content.to_vec())).map_err(|err| err.to_string())
+    }
+
+    #[test]
+    fn content_blocks_are_read_as_rmcp_reads_them() {
+        let cases = [
+            json!([{"type": "text", "text": "pong"}]),
+            json!([{"text": "key order", "type": "text"}, {"type": "text", "text": ""}]),
+            json!([{"type": "text", "text": "with annotations", "annotations": {"priority": 0.5}}]),
+            json!([{"type": "text", "text": "with meta", "_meta": {"a": 1}}]),
+            json!([{"type": "text", "text": "an unknown field", "colour": "red"}]),
+            json!([{"type": "image", "data": "aGk=", "mimeType": "image/png"}]),
+            json!([{"type": "text", "text": 7}]),
+            json!([{"type": "text"}]),
+            json!([{"type": "text", "other": "x"}]),
+            json!([{"type": "sound", "text": "x"}]),
+            json!([{"type": 1, "text": "x"}]),
+            json!(["text"]),
+            json!([null]),
+            json!([]),
+        ];
+        for case in cases {
+            let Value::Array(content) = case else {
+                unreachable!("every case is an array");
+            };
+            let expected = read_by_rmcp(&content);
+            let read = content_blocks(content.clone()).map_err(|err| err.to_string());
+            assert_eq!(read, expected, "{content:?}");
+        }
+    }
 }
