@@ -86,8 +86,8 @@ pub(crate) async fn authenticate(
                 }
             }
             let ids = request.extensions().get::<RequestId>();
-            let request_id = ids.map(|ids| ids.id.to_string()).unwrap_or_default();
-            let client_request_id = ids.and_then(|ids| ids.client.as_deref().map(str::to_owned));
+            let request_id = ids.map_or_else(|| Arc::from(""), |ids| Arc::clone(&ids.id));
+            let client_request_id = ids.and_then(|ids| ids.client.clone());
             let client_address = request
                 .extensions()
                 .get::<ClientAddress>()

@@ -51,10 +51,11 @@ use server_tools::{ServerTool, ServerToolContext};
 #[derive(Clone)]
 pub(crate) struct Caller {
     pub(crate) principal: Arc<Principal>,
-    /// The server's id for the request.
-    pub(crate) request_id: String,
+    /// The server's id for the request (shared, as a caller is copied at
+    /// each step of a call).
+    pub(crate) request_id: Arc<str>,
     /// The caller's own `x-request-id`, if it sent a plain one.
-    pub(crate) client_request_id: Option<String>,
+    pub(crate) client_request_id: Option<Arc<str>>,
     pub(crate) client_address: Option<IpAddr>,
     pub(crate) policies: Arc<PolicyEngine>,
     /// How many tool calls deep this call is: 0 for a call the client made,
@@ -816,8 +817,8 @@ impl Catalogue {
         let principal = &caller.principal;
         DecisionRecord {
             time: crate::telemetry::log_format::now_utc_micros(),
-            request_id: caller.request_id.clone(),
-            client_request_id: caller.client_request_id.clone(),
+            request_id: caller.request_id.to_string(),
+            client_request_id: caller.client_request_id.as_deref().map(str::to_owned),
             principal_id: principal.id.clone(),
             principal_kind: principal.kind.as_str(),
             tenant: principal.tenant.clone(),
@@ -1010,7 +1011,7 @@ fn call_context(caller: &Caller, asking: &Asking) -> CallContext {
         },
         scopes: principal.scopes.iter().cloned().collect(),
         tenant: principal.tenant.clone(),
-        request_id: caller.request_id.clone(),
+        request_id: caller.request_id.to_string(),
         can_ask: asking.can_ask.clone(),
         inputs: asking.inputs.clone(),
     }
