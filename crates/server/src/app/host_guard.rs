@@ -6,10 +6,9 @@
 //! door. This is the one Host check, made by the guards of every group of
 //! routes but `/health` (rmcp's own check on `/mcp` is off).
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::HOST;
 use axum::http::uri::Authority;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
@@ -43,17 +42,5 @@ pub(crate) fn refusal(state: &AppState, request: &Request) -> Option<Response> {
             ))
             .into_response(),
         )
-    }
-}
-
-/// The guard of routes that need nothing but an allowed host.
-pub(crate) async fn check_host(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match refusal(&state, &request) {
-        Some(refused) => refused,
-        None => next.run(request).await,
     }
 }

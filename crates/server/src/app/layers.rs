@@ -75,3 +75,16 @@ pub(crate) async fn discovery(
     }
     next.run(request).await
 }
+
+/// The guard of the console's routes: an allowed host (the console signs
+/// its own people in and limits them itself).
+pub(crate) async fn console(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match host_guard::refusal(&state, &request) {
+        Some(refused) => refused,
+        None => next.run(request).await,
+    }
+}

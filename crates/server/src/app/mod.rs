@@ -434,9 +434,9 @@ fn assemble(state: AppState, protected: Router, discovery: Router, console: Rout
     ));
     let console = console.layer(middleware::from_fn_with_state(
         state.clone(),
-        host_guard::check_host,
+        layers::console,
     ));
-    let bookkeeping = middleware::from_fn_with_state(state.clone(), layers::every_request);
+    let every_request = middleware::from_fn_with_state(state.clone(), layers::every_request);
     let routes = Router::new()
         .route("/health", get(health::health))
         .with_state(state)
@@ -446,16 +446,16 @@ fn assemble(state: AppState, protected: Router, discovery: Router, console: Rout
     // than each route (`Router::layer`): a layer copies the service inside
     // it for every request, and a copied router is one reference count,
     // where a copied route is an allocation for each layer below it.
-    let every_request = tower::ServiceBuilder::new()
+    let served = tower::ServiceBuilder::new()
         // Outermost: whatever logs a request from here on sees the header
         // as sensitive and prints it redacted.
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
         // Outside authentication and the host guard: a browser's preflight
         // carries neither credentials nor, always, an allowed host.
         .layer(tower::util::option_layer(cors))
-        .layer(bookkeeping)
+        .layer(every_request)
         .service(routes);
-    Router::new().fallback_service(every_request)
+    Router::new().fallback_service(served)
 }
 
 async fn no_route(request: Request) -> Response {

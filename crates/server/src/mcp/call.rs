@@ -4,6 +4,7 @@
 //! without one. Both run [`call_tool`] with a [`CallContext`], so the
 //! decision, the approval, the questions and the call itself are one code.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use rmcp::model::{
@@ -387,13 +388,11 @@ fn plain_text(block: Value) -> Result<String, Value> {
     if !plain {
         return Err(Value::Object(fields));
     }
-    fields
-        .into_iter()
-        .find_map(|(name, value)| match value {
-            Value::String(text) if name == "text" => Some(text),
-            _ => None,
-        })
-        .ok_or(Value::Null)
+    let text = fields.into_iter().find_map(|(name, value)| match value {
+        Value::String(text) if name == "text" => Some(text),
+        _ => None,
+    });
+    Ok(text.expect("a plain text block has a text, as just checked"))
 }
 
 /// Audits an allowed call as cancelled unless it finished or was refused:
@@ -437,20 +436,29 @@ fn check_client_capabilities(
     else {
         return Ok(());
     };
-    let declared = match &context.declared {
-        Declared::InRequest(Some(capabilities)) => serde_json::to_value(capabilities),
-        _ => match context.meta.client_capabilities().or_else(|| {
-            context
-                .peer
-                .as_ref()
-                .and_then(Peer::peer_info)
-                .map(|info| info.capabilities.clone())
-        }) {
-            Some(capabilities) => serde_json::to_value(capabilities),
-            None => return Ok(()),
-        },
+    let in_session = || {
+        context
+            .peer
+            .as_ref()
+            .and_then(Peer::peer_info)
+            .map(|info| Cow::Owned(info.capabilities.clone()))
     };
-    let declared = declared.unwrap_or_default();
+    let declared = match &context.declared {
+        Declared::InRequest(Some(capabilities)) => Some(Cow::Borrowed(capabilities)),
+        // Capabilities that do not read: the session's, if it has any.
+        Declared::InRequest(None) => in_session(),
+        // An earlier revision's request that names capabilities in its
+        // `_meta` anyway is taken at its word before its session.
+        Declared::AtInitialize => context
+            .meta
+            .client_capabilities()
+            .map(Cow::Owned)
+            .or_else(in_session),
+    };
+    let Some(declared) = declared else {
+        return Ok(());
+    };
+    let declared = serde_json::to_value(declared).unwrap_or_default();
     let missing: serde_json::Map<String, Value> = required
         .iter()
         .filter(|(name, _)| declared.get(name.as_str()).is_none_or(Value::is_null))

@@ -27,9 +27,9 @@ const INVALID_REQUEST: i64 = -32600;
 /// JSON-RPC: the parameters (here, the session's settings) are invalid.
 const INVALID_PARAMS: i64 = -32602;
 
-/// Checks `request` and serves it, with `next` unless the direct path
+/// Checks `request` and serves it: with `next`, unless the direct path
 /// answers it.
-pub(super) async fn check_jsonrpc<Served>(
+pub(super) async fn serve<Served>(
     state: &McpState,
     mut request: Request,
     next: impl FnOnce(Request) -> Served,

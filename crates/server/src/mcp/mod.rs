@@ -201,7 +201,7 @@ struct Door {
 /// (The guard is not a layer: a layer would copy and box the route inside
 /// it for every request.)
 async fn serve(State(door): State<Arc<Door>>, request: Request) -> Response {
-    guard::check_jsonrpc(&door.state, request, |request| {
+    guard::serve(&door.state, request, |request| {
         dispatch(Arc::clone(&door.services), request)
     })
     .await
