@@ -120,8 +120,15 @@ pub(super) fn caller_of(parts: Option<&http::request::Parts>) -> Result<Caller, 
         .and_then(|parts| parts.extensions.get::<SessionSettings>())
         .cloned()
         .unwrap_or_default();
-    parts
-        .and_then(|parts| parts.extensions.get::<Caller>())
+    narrowed(parts.and_then(|parts| parts.extensions.get()), session)
+}
+
+/// The `caller` the HTTP layers recorded, narrowed to `session`.
+pub(super) fn narrowed(
+    caller: Option<&Caller>,
+    session: SessionSettings,
+) -> Result<Caller, McpError> {
+    caller
         .cloned()
         .map(|caller| Caller {
             session: Arc::new(session),
@@ -255,14 +262,12 @@ async fn traced(
         return Err(error);
     }
     // Forwarding runs only for a client that wants progress or messages.
-    let (finished, done) = tokio::sync::oneshot::channel();
     let forwarding = match (notices, &context.peer) {
-        (Some(notices), Some(peer)) => Some(tokio::spawn(forward_notices(
-            peer.clone(),
-            token,
-            notices,
-            done,
-        ))),
+        (Some(notices), Some(peer)) => {
+            let (finished, done) = tokio::sync::oneshot::channel();
+            let forwarding = tokio::spawn(forward_notices(peer.clone(), token, notices, done));
+            Some((finished, forwarding))
+        }
         _ => None,
     };
     // A call the client cancels (notifications/cancelled in a session,
@@ -294,8 +299,8 @@ async fn traced(
         round = rounds.run(&authorized, arguments, asking, consumed) => Some(round),
         () = cancelled.cancelled() => None,
     };
-    let _ = finished.send(());
-    if let Some(forwarding) = forwarding {
+    if let Some((finished, forwarding)) = forwarding {
+        let _ = finished.send(());
         let _ = forwarding.await;
     }
     let result = match outcome {

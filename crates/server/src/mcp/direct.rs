@@ -27,9 +27,10 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::McpState;
-use super::call::{self, CallContext, JsonOnly};
+use super::call::{self, CallContext};
 use super::declared::Declared;
 use super::denial::DenialSlot;
+use crate::catalogue::SessionSettings;
 
 /// The revision this path serves: the one whose requests carry their own
 /// version, capabilities and client, so no session is needed.
@@ -38,9 +39,25 @@ const REVISION: &str = "2026-07-28";
 /// Where a request's `_meta` names its revision.
 const PROTOCOL_VERSION_KEY: &str = "io.modelcontextprotocol/protocolVersion";
 
-/// Answers `bytes`, the body of a stateless `POST /mcp` with `parts`, if
-/// it is a call this path serves; `None` leaves the request to rmcp.
-pub(super) async fn serve(state: &McpState, parts: &Parts, bytes: &[u8]) -> Option<Response> {
+/// A stateless `POST /mcp` as the guard read it.
+pub(super) struct Stateless<'a> {
+    pub(super) parts: &'a Parts,
+    /// What the client narrowed its session to, in the URL.
+    pub(super) settings: &'a SessionSettings,
+    /// Whether the client reads only JSON.
+    pub(super) json_only: bool,
+    /// Where a denial is left for the guard's HTTP status.
+    pub(super) denial: &'a DenialSlot,
+}
+
+/// Answers `bytes`, the body of a stateless `POST /mcp`, if it is a call
+/// this path serves; `None` leaves the request to rmcp.
+pub(super) async fn serve(
+    state: &McpState,
+    request: Stateless<'_>,
+    bytes: &[u8],
+) -> Option<Response> {
+    let parts = request.parts;
     if !enabled() || !host_readable(parts) || !headers_allow(&parts.headers) {
         return None;
     }
@@ -56,7 +73,7 @@ pub(super) async fn serve(state: &McpState, parts: &Parts, bytes: &[u8]) -> Opti
     let capabilities = meta.client_capabilities()?;
     // No notices to stream: a client that reads streams and asks for
     // progress or messages gets them from rmcp.
-    let streams = parts.extensions.get::<JsonOnly>().is_none();
+    let streams = !request.json_only;
     let progress_token = meta.get_progress_token();
     let log_level = meta.log_level();
     if (streams && (progress_token.is_some() || log_level.is_some()))
@@ -69,7 +86,7 @@ pub(super) async fn serve(state: &McpState, parts: &Parts, bytes: &[u8]) -> Opti
     call.arguments = params.arguments;
     call.input_responses = params.input_responses;
     call.request_state = params.request_state;
-    let caller = match call::caller_of(Some(parts)) {
+    let caller = match call::narrowed(parts.extensions.get(), request.settings.clone()) {
         Ok(caller) => caller,
         Err(error) => return Some(answer(ServerJsonRpcMessage::error(error, Some(id)))),
     };
@@ -85,7 +102,7 @@ pub(super) async fn serve(state: &McpState, parts: &Parts, bytes: &[u8]) -> Opti
         caller,
         peer: None,
         streams,
-        denial: parts.extensions.get::<DenialSlot>().cloned(),
+        denial: Some(request.denial.clone()),
         ct,
     };
     let called = call::call_tool(&state.catalogue, &state.states, call, context).await;

@@ -37,10 +37,8 @@ pub(super) async fn serve<Served>(
 where
     Served: Future<Output = Response>,
 {
-    match SessionSettings::from_uri(request.uri()) {
-        Ok(settings) => {
-            request.extensions_mut().insert(settings);
-        }
+    let settings = match SessionSettings::from_uri(request.uri()) {
+        Ok(settings) => settings,
         Err(message) => {
             return jsonrpc_error(
                 StatusCode::BAD_REQUEST,
@@ -49,7 +47,7 @@ where
                 message,
             );
         }
-    }
+    };
     let session = request
         .headers()
         .get(MCP_SESSION_ID)
@@ -64,12 +62,14 @@ where
         {
             return session_not_found();
         }
-        request.extensions_mut().insert(Route::Session);
     }
     if request.method() != Method::POST {
-        if session.is_none() {
-            request.extensions_mut().insert(Route::Stateless);
-        }
+        let extensions = request.extensions_mut();
+        extensions.insert(settings);
+        extensions.insert(match session {
+            Some(_) => Route::Session,
+            None => Route::Stateless,
+        });
         return next(request).await;
     }
     let (mut parts, body) = request.into_parts();
@@ -100,28 +100,38 @@ where
             axum::http::header::ACCEPT,
             axum::http::HeaderValue::from_static("application/json, text/event-stream"),
         );
-        parts.extensions.insert(JsonOnly);
     }
-    if session.is_none() {
+    let route = if session.is_some() {
+        Route::Session
+    } else if !json_only && opens_session(&parts.headers, &bytes) && state.sessions.has_room() {
         // A session answers in streams: none for a client that cannot read
-        // them.
-        // A full server answers initialize statelessly rather than close
-        // anyone else's session.
-        let route =
-            if !json_only && opens_session(&parts.headers, &bytes) && state.sessions.has_room() {
-                Route::OpenSession(principal_of(&parts.extensions))
-            } else {
-                Route::Stateless
-            };
-        parts.extensions.insert(route);
-    }
+        // them. A full server answers initialize statelessly rather than
+        // close anyone else's session.
+        Route::OpenSession(principal_of(&parts.extensions))
+    } else {
+        Route::Stateless
+    };
     let denial = DenialSlot::default();
-    parts.extensions.insert(denial.clone());
-    if parts.extensions.get::<Route>() == Some(&Route::Stateless)
-        && let Some(mut response) = super::direct::serve(state, &parts, &bytes).await
-    {
-        denial.apply(&mut response, || state.base.for_request(&parts.headers));
-        return response;
+    // The direct path is told what the service would read from the
+    // request's extensions, which it then does not need.
+    if route == Route::Stateless {
+        let request = super::direct::Stateless {
+            parts: &parts,
+            settings: &settings,
+            json_only,
+            denial: &denial,
+        };
+        if let Some(mut response) = super::direct::serve(state, request, &bytes).await {
+            denial.apply(&mut response, || state.base.for_request(&parts.headers));
+            return response;
+        }
+    }
+    let extensions = &mut parts.extensions;
+    extensions.insert(settings);
+    extensions.insert(route);
+    extensions.insert(denial.clone());
+    if json_only {
+        extensions.insert(JsonOnly);
     }
     let base = state.base.for_request(&parts.headers);
     // The MCP service parses the body; only a body it refuses is read here
